@@ -1,0 +1,77 @@
+"""The ``kvarboende`` command: every verb calls the same plain functions the flows use.
+
+Errors the operator can act on (configuration, unreadable files, an unreachable
+database) are printed as one line and exit with status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.context import AppContext
+from models.errors import KvarboendeError
+
+app = typer.Typer(
+    name="kvarboende",
+    help="Kvarboende: early warning and follow-up of rent arrears and evictions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Configuration file (default ./config.toml, or KVARBOENDE_CONFIG).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Kvarboende turns housing companies' notices into action within a day."""
+    ctx.obj = AppContext(config_file=config)
+
+
+def _register_commands() -> None:
+    """Import the command modules; each adds its verbs to ``app``."""
+    from flows import commands  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    _register_commands()
+    try:
+        app(args=argv, standalone_mode=False)
+    except KvarboendeError as exc:
+        typer.secho(f"kvarboende: {exc}", err=True, fg=typer.colors.RED)
+        return 2
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        return 1
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except Exception as exc:  # noqa: BLE001 - click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

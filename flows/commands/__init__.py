@@ -1,0 +1,3 @@
+"""CLI verbs, one module per area; importing this package registers them all."""
+
+from flows.commands import setup  # noqa: F401

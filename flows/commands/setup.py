@@ -1,0 +1,19 @@
+"""``kvarboende init``: create or upgrade the database schema."""
+
+from __future__ import annotations
+
+import typer
+
+from flows.cli import app
+from flows.context import AppContext
+from models.db import redacted, upgrade
+from flows.stages.setup import sync_companies
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Apply the database migrations and register the configured housing companies."""
+    context: AppContext = ctx.obj
+    upgrade(context.engine)
+    sync_companies(context.engine, context.settings)
+    typer.echo(f"Database ready: {redacted(context.settings.database.url)}")

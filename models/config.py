@@ -1,0 +1,290 @@
+"""Configuration: one commented TOML file, overridable from the environment.
+
+The file is ``./config.toml`` unless ``--config`` or ``KVARBOENDE_CONFIG`` says
+otherwise. Every key can be overridden by an environment variable named
+``KVARBOENDE_<SECTION>_<KEY>`` (split once, at the first underscore after the
+section), e.g. ``KVARBOENDE_DATABASE_URL`` or ``KVARBOENDE_SMTP_PASSWORD``, so that
+secrets never need to live in the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from models.errors import KvarboendeError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_CONFIG = "config.toml"
+CONFIG_ENV = "KVARBOENDE_CONFIG"
+
+LandlordType = Literal["municipal", "private", "cooperative"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigError(KvarboendeError):
+    """A configuration problem, worded as one line for the operator."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///data/kvarboende.db"
+    echo: bool = False
+
+
+class MunicipalityConfig(_Section):
+    name: str = "Exempelby kommun"
+    code: str = "0000"
+    social_services: str = "Individ- och familjeomsorgen"
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+    website: str = ""
+    inhabitants: int = Field(default=50_000, gt=0)
+    children: int = Field(default=11_000, gt=0)
+
+
+class PathsConfig(_Section):
+    data_dir: Path = Path("data")
+    inbox_dir: Path = Path("data/inbox")
+    archive_dir: Path = Path("data/archive")
+    rejected_dir: Path = Path("data/rejected")
+    letters_dir: Path = Path("data/out/letters")
+    print_dir: Path = Path("data/out/print")
+    worklist_dir: Path = Path("data/out/worklists")
+    reports_dir: Path = Path("data/out/reports")
+    mail_dir: Path = Path("data/out/mail")
+    register_dir: Path = Path("data/register")
+
+
+class CompanyConfig(_Section):
+    """A housing company that sends notice files."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    landlord_type: LandlordType = "municipal"
+    inbox: Path | None = None
+    day_first: bool = False
+    sheet: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    events: dict[str, str] = Field(default_factory=dict)
+
+
+class AdvisorConfig(_Section):
+    """A housing advisor (boenderådgivare) and their weekly calendar."""
+
+    id: str
+    name: str
+    email: str = ""
+    phone: str = ""
+    location: str
+    address: str = ""
+    slot_minutes: int = Field(default=45, gt=0, le=480)
+    capacity: int = Field(default=1, ge=1, le=20)
+    hours: dict[str, list[str]] = Field(default_factory=dict)
+    blocked_dates: list[date] = Field(default_factory=list)
+
+    @field_validator("hours")
+    @classmethod
+    def _check_hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, ranges in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r}, use one of {', '.join(WEEKDAYS)}")
+            for item in ranges:
+                parse_time_range(item)
+        return value
+
+
+def parse_time_range(text: str) -> tuple[time, time]:
+    """Parse ``"09:00-12:00"`` into two times; raise ValueError with the text."""
+    try:
+        start_text, end_text = text.split("-")
+        start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    except ValueError as exc:
+        raise ValueError(f"time range {text!r} must look like 09:00-12:00") from exc
+    if end <= start:
+        raise ValueError(f"time range {text!r} ends before it starts")
+    return start, end
+
+
+class BookingConfig(_Section):
+    postal_days: int = Field(default=2, ge=0, le=15)
+    deadline_margin_days: int = Field(default=28, ge=0, le=120)
+    horizon_days: int = Field(default=60, ge=7, le=365)
+    payment_days: int = Field(default=21, ge=1, le=90)
+
+
+class SmtpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, gt=0, lt=65536)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    security: Literal["none", "starttls", "tls"] = "none"
+    from_address: str = "boenderadgivning@exempelby.se"
+    from_name: str = "Boenderådgivningen"
+    timeout_seconds: float = Field(default=30, gt=0)
+    rate_per_second: float = Field(default=20, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    start_local: bool = True
+
+
+class ScheduleConfig(_Section):
+    timezone: str = "Europe/Stockholm"
+    daily: str = "30 6 * * 1-5"
+    monthly_report: str = "0 7 1 * *"
+
+
+class OutcomeConfig(_Section):
+    follow_up_days: int = Field(default=90, ge=1)
+    recurrence_months: int = Field(default=24, ge=1)
+    eviction_horizon_days: int = Field(default=14, ge=1)
+
+
+class StatisticsConfig(_Section):
+    suppress_threshold: int = Field(default=4, ge=0)
+    json_exact: bool = False
+    managers: list[str] = Field(default_factory=list)
+    national_evictions_per_10000: dict[str, float] = Field(default_factory=dict)
+    national_child_evictions_per_10000: dict[str, float] = Field(default_factory=dict)
+
+
+class RegisterConfig(_Section):
+    """The social-services case register export (or a SQL source)."""
+
+    columns: dict[str, str] = Field(default_factory=dict)
+    household_columns: dict[str, str] = Field(default_factory=dict)
+    sql_url: str = ""
+    sql_query: str = ""
+    sql_household_query: str = ""
+
+
+class RetentionConfig(_Section):
+    years_after_last_entry: int = Field(default=5, ge=1)
+    keep_birth_days: list[int] = Field(default_factory=lambda: [5, 15, 25])
+
+
+class DemoConfig(_Section):
+    seed: int = 42
+    start_date: date = date(2026, 9, 1)
+    days: int = Field(default=42, ge=1, le=400)
+    households: int = Field(default=1200, ge=10)
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one kvarboende installation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KVARBOENDE_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    database: DatabaseConfig = DatabaseConfig()
+    municipality: MunicipalityConfig = MunicipalityConfig()
+    paths: PathsConfig = PathsConfig()
+    companies: list[CompanyConfig] = Field(default_factory=list)
+    advisors: list[AdvisorConfig] = Field(default_factory=list)
+    booking: BookingConfig = BookingConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    schedules: ScheduleConfig = ScheduleConfig()
+    outcomes: OutcomeConfig = OutcomeConfig()
+    statistics: StatisticsConfig = StatisticsConfig()
+    cases: RegisterConfig = RegisterConfig()
+    retention: RetentionConfig = RetentionConfig()
+    demo: DemoConfig = DemoConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first so that it overrides the file, which arrives as init kwargs.
+        return (env_settings, init_settings)
+
+    def company(self, company_id: str) -> CompanyConfig:
+        """The configured company with this id, or a ConfigError naming the known ones."""
+        for company in self.companies:
+            if company.id == company_id:
+                return company
+        known = ", ".join(c.id for c in self.companies) or "none"
+        raise ConfigError(f"unknown housing company {company_id!r} (configured: {known})")
+
+    def advisor(self, advisor_id: str | None = None) -> AdvisorConfig:
+        """The advisor with this id, or the first one when no id is given."""
+        if not self.advisors:
+            raise ConfigError("no [[advisors]] configured")
+        if advisor_id is None:
+            return self.advisors[0]
+        for advisor in self.advisors:
+            if advisor.id == advisor_id:
+                return advisor
+        raise ConfigError(f"unknown advisor {advisor_id!r}")
+
+    def resolve_paths(self, base: Path) -> Settings:
+        """Make relative paths (and a relative SQLite file) relative to the config file."""
+        paths = {
+            name: (value if value.is_absolute() else base / value)
+            for name, value in self.paths.model_dump().items()
+        }
+        self.paths = PathsConfig(**paths)
+        for company in self.companies:
+            inbox = company.inbox or Path(company.id)
+            if not inbox.is_absolute():
+                inbox = (
+                    self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
+                )
+            company.inbox = inbox
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith("sqlite:////") and ":memory:" not in url:
+            self.database.url = prefix + str((base / url[len(prefix) :]).resolve())
+        return self
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Where the configuration lives: the argument, then KVARBOENDE_CONFIG, then ./config.toml."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def _format_error(path: Path, error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+    more = f" and {error.error_count() - 1} more problem(s)" if error.error_count() > 1 else ""
+    return f"{path}: {key}: {first['msg']}{shown}{more}"
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the configuration; raise ConfigError with one clear line."""
+    file = config_path(path)
+    if not file.exists():
+        raise ConfigError(f"configuration file {file} not found (use --config or {CONFIG_ENV})")
+    try:
+        data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not UTF-8 text") from None
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(file, exc)) from None
+    return settings.resolve_paths(file.resolve().parent)

@@ -1,0 +1,187 @@
+"""The domain's vocabulary: event types, episode states, outcomes, tiers, letter states.
+
+Canonical names follow ``shared/domain.md``. They are stored as plain strings in
+the database so that both SQLite and PostgreSQL hold them the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventType(StrEnum):
+    """What a notice from a housing company or Kronofogden reports."""
+
+    TERMINATION_NOTICE = "termination_notice"
+    PAYMENT_ORDER = "payment_order"
+    DECISION = "decision"
+    EVICTION_SCHEDULED = "eviction_scheduled"
+    EVICTION_EXECUTED = "eviction_executed"
+    SETTLED = "settled"
+
+
+#: Order of events in the legal chain; an episode's status never moves backwards.
+EVENT_RANK: dict[EventType, int] = {
+    EventType.TERMINATION_NOTICE: 1,
+    EventType.PAYMENT_ORDER: 2,
+    EventType.DECISION: 3,
+    EventType.EVICTION_SCHEDULED: 4,
+    EventType.EVICTION_EXECUTED: 5,
+    EventType.SETTLED: 5,
+}
+
+#: Swedish labels for clerks and reports.
+EVENT_LABEL_SV: dict[EventType, str] = {
+    EventType.TERMINATION_NOTICE: "Uppsägning",
+    EventType.PAYMENT_ORDER: "Betalningsföreläggande",
+    EventType.DECISION: "Utslag",
+    EventType.EVICTION_SCHEDULED: "Avhysning bokad",
+    EventType.EVICTION_EXECUTED: "Avhysning verkställd",
+    EventType.SETTLED: "Skulden reglerad",
+}
+
+
+class EpisodeStatus(StrEnum):
+    """Where an arrears episode stands. Every change is stored as a transition."""
+
+    TERMINATION_NOTICE = "termination_notice"
+    PAYMENT_ORDER = "payment_order"
+    DECISION = "decision"
+    EVICTION_SCHEDULED = "eviction_scheduled"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        EpisodeStatus.TERMINATION_NOTICE,
+        EpisodeStatus.PAYMENT_ORDER,
+        EpisodeStatus.DECISION,
+        EpisodeStatus.EVICTION_SCHEDULED,
+    }
+)
+
+
+class Outcome(StrEnum):
+    """How an episode ended."""
+
+    SETTLED_WITHOUT_INTERVENTION = "settled_without_intervention"
+    SETTLED_WITH_SUPPORT = "settled_with_support"
+    EVICTED = "evicted"
+    MOVED_OUT = "moved_out"
+    WITHDRAWN = "withdrawn"
+    UNKNOWN = "unknown"
+
+
+class OutcomeCertainty(StrEnum):
+    """A settlement reported by the company is confirmed; one inferred from silence is presumed."""
+
+    CONFIRMED = "confirmed"
+    PRESUMED = "presumed"
+
+
+class Routing(StrEnum):
+    """Who acts on an episode: the client's caseworker, or the housing advisor."""
+
+    CASEWORKER = "caseworker"
+    ADVISOR = "advisor"
+    REVIEW = "review"
+
+
+class MatchTier(StrEnum):
+    CERTAIN = "certain"
+    PROBABLE = "probable"
+    POSSIBLE = "possible"
+    NONE = "none"
+
+
+class MatchDecision(StrEnum):
+    AUTO = "auto"
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class LetterKind(StrEnum):
+    APPOINTMENT = "appointment"
+    CASEWORKER_NOTICE = "caseworker_notice"
+    ADVISOR_WORKLIST = "advisor_worklist"
+    MANAGER_REPORT = "manager_report"
+
+
+class LetterStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    PRINT = "print"
+
+
+class NoticeRow(BaseModel):
+    """One accepted row of a notice file, normalised to canonical fields."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row_number: int = Field(ge=1)
+    event_type: EventType
+    event_date: date
+    personnummer: str | None = None
+    personnummer_valid: bool = False
+    tenant_name: str | None = None
+    co_tenant_name: str | None = None
+    co_tenant_personnummer: str | None = None
+    street_address: str | None = None
+    apartment: str | None = None
+    postal_code: str | None = None
+    town: str | None = None
+    contract_ref: str | None = None
+    debt_amount: Decimal | None = Field(default=None, ge=0)
+    monthly_rent: Decimal | None = Field(default=None, ge=0)
+    service_date: date | None = None
+    eviction_at: datetime | None = None
+    email: str | None = None
+    phone: str | None = None
+    language: str | None = None
+
+
+class RejectedRow(BaseModel):
+    """A row that could not be used, with a reason a clerk understands (Swedish)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row_number: int
+    reason: str
+
+
+class Receipt(BaseModel):
+    """What the housing company is told about a file: counts and reasons, nothing else."""
+
+    filename: str
+    company_id: str
+    content_hash: str
+    rows_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    already_received: bool = False
+    file_error: str | None = None
+    rejections: list[RejectedRow] = Field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        """Every row is accounted for exactly once."""
+        return self.accepted + self.rejected + self.duplicates == self.rows_read

@@ -1,0 +1,417 @@
+"""SQLAlchemy 2 tables of kvarboende.
+
+One schema for SQLite (the embedded default) and PostgreSQL. Enumerations from
+:mod:`models.domain` are stored as short strings. Personal data lives only in the
+columns that need it (notices, episodes, the case-register snapshot); the audit log
+and the statistics facts hold ids and counts only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(12, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+TZ = DateTime(timezone=True)
+
+
+class HousingCompany(Base):
+    __tablename__ = "housing_company"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    landlord_type: Mapped[str] = mapped_column(String(20))
+
+
+class NoticeFile(Base):
+    """A file received from a housing company; ingested once per content hash."""
+
+    __tablename__ = "notice_file"
+    __table_args__ = (UniqueConstraint("company_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("housing_company.id"))
+    filename: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    status: Mapped[str] = mapped_column(String(20))  # ingested | rejected
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    file_error: Mapped[str | None] = mapped_column(Text)
+    archive_path: Mapped[str | None] = mapped_column(String(500))
+    encoding: Mapped[str | None] = mapped_column(String(20))
+
+    rejections: Mapped[list[RowRejection]] = relationship(
+        back_populates="file", order_by="RowRejection.row_number"
+    )
+
+
+class RowRejection(Base):
+    """A rejected row of a notice file: row number and a reason in Swedish, no row content."""
+
+    __tablename__ = "row_rejection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("notice_file.id", ondelete="CASCADE"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20), default="rejected")  # rejected | duplicate
+
+    file: Mapped[NoticeFile] = relationship(back_populates="rejections")
+
+
+class Episode(Base):
+    """One tenancy's arrears episode (ärende), from its first notice to its outcome."""
+
+    __tablename__ = "episode"
+    __table_args__ = (
+        Index("ix_episode_tenancy_key_status", "tenancy_key", "status"),
+        Index("ix_episode_personnummer", "personnummer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("housing_company.id"))
+    tenancy_key: Mapped[str] = mapped_column(String(200))
+    contract_ref: Mapped[str | None] = mapped_column(String(100))
+    personnummer: Mapped[str | None] = mapped_column(String(12))
+    personnummer_valid: Mapped[bool] = mapped_column(Boolean, default=False)
+    tenant_name: Mapped[str | None] = mapped_column(String(200))
+    co_tenant_name: Mapped[str | None] = mapped_column(String(200))
+    co_tenant_personnummer: Mapped[str | None] = mapped_column(String(12))
+    street_address: Mapped[str | None] = mapped_column(String(200))
+    apartment: Mapped[str | None] = mapped_column(String(20))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    town: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(10))
+
+    status: Mapped[str] = mapped_column(String(30))
+    opened_on: Mapped[date] = mapped_column(Date)
+    first_notice_date: Mapped[date] = mapped_column(Date)
+    service_date: Mapped[date | None] = mapped_column(Date)
+    deadline_date: Mapped[date | None] = mapped_column(Date)
+    debt_amount: Mapped[Decimal | None] = mapped_column(Money)
+    monthly_rent: Mapped[Decimal | None] = mapped_column(Money)
+    eviction_at: Mapped[datetime | None] = mapped_column(TZ)
+    reached_payment_order: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    routing: Mapped[str | None] = mapped_column(String(20))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("register_case.id"))
+    caseworker_id: Mapped[str | None] = mapped_column(String(40))
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("case_snapshot.id"))
+    matched_at: Mapped[datetime | None] = mapped_column(TZ)
+    has_children: Mapped[bool] = mapped_column(Boolean, default=False)
+    children_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    previous_episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"))
+    is_recurrence: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    outcome_certainty: Mapped[str | None] = mapped_column(String(20))
+    outcome_date: Mapped[date | None] = mapped_column(Date)
+    outcome_source: Mapped[str | None] = mapped_column(String(100))
+    follow_up_date: Mapped[date | None] = mapped_column(Date)
+    last_event_date: Mapped[date | None] = mapped_column(Date)
+
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=_now, onupdate=_now)
+
+    transitions: Mapped[list[EpisodeTransition]] = relationship(
+        back_populates="episode", order_by="EpisodeTransition.id"
+    )
+
+
+class Notice(Base):
+    """One accepted notice row; stored once per natural key."""
+
+    __tablename__ = "notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    natural_key: Mapped[str] = mapped_column(String(64), unique=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("notice_file.id"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    company_id: Mapped[str] = mapped_column(ForeignKey("housing_company.id"))
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(30))
+    event_date: Mapped[date] = mapped_column(Date)
+    contract_ref: Mapped[str | None] = mapped_column(String(100))
+    personnummer: Mapped[str | None] = mapped_column(String(12))
+    personnummer_valid: Mapped[bool] = mapped_column(Boolean, default=False)
+    tenant_name: Mapped[str | None] = mapped_column(String(200))
+    co_tenant_name: Mapped[str | None] = mapped_column(String(200))
+    co_tenant_personnummer: Mapped[str | None] = mapped_column(String(12))
+    street_address: Mapped[str | None] = mapped_column(String(200))
+    apartment: Mapped[str | None] = mapped_column(String(20))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    town: Mapped[str | None] = mapped_column(String(100))
+    debt_amount: Mapped[Decimal | None] = mapped_column(Money)
+    monthly_rent: Mapped[Decimal | None] = mapped_column(Money)
+    service_date: Mapped[date | None] = mapped_column(Date)
+    eviction_at: Mapped[datetime | None] = mapped_column(TZ)
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(10))
+    received_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+
+
+class EpisodeTransition(Base):
+    """Every status change of an episode, with time and reason."""
+
+    __tablename__ = "episode_transition"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    effective_date: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"))
+
+    episode: Mapped[Episode] = relationship(back_populates="transitions")
+
+
+class CaseSnapshot(Base):
+    """One dated import of the social-services case register."""
+
+    __tablename__ = "case_snapshot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    imported_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    taken_on: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    cases: Mapped[int] = mapped_column(Integer, default=0)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Caseworker(Base):
+    """A social-services caseworker (socialsekreterare) who receives routed episodes."""
+
+    __tablename__ = "caseworker"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200))
+
+
+class RegisterCase(Base):
+    """A client case in a register snapshot."""
+
+    __tablename__ = "register_case"
+    __table_args__ = (
+        UniqueConstraint("snapshot_id", "case_ref"),
+        Index("ix_register_case_personnummer", "personnummer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("case_snapshot.id", ondelete="CASCADE"))
+    case_ref: Mapped[str] = mapped_column(String(60))
+    personnummer: Mapped[str | None] = mapped_column(String(12))
+    name: Mapped[str | None] = mapped_column(String(200))
+    street_address: Mapped[str | None] = mapped_column(String(200))
+    apartment: Mapped[str | None] = mapped_column(String(20))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    unit: Mapped[str | None] = mapped_column(String(100))
+    caseworker_id: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(10))
+
+
+class HouseholdMember(Base):
+    """A member of a client's household; children are counted, little else kept of them."""
+
+    __tablename__ = "household_member"
+    __table_args__ = (Index("ix_household_member_personnummer", "personnummer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("case_snapshot.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("register_case.id", ondelete="CASCADE"))
+    personnummer: Mapped[str | None] = mapped_column(String(12))
+    name: Mapped[str | None] = mapped_column(String(200))
+    relation: Mapped[str] = mapped_column(String(30))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    is_child: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Match(Base):
+    """A matching decision between an episode and a register case, with its reasons."""
+
+    __tablename__ = "match"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("case_snapshot.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("register_case.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("household_member.id"))
+    case_ref: Mapped[str | None] = mapped_column(String(60))
+    tier: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(default=0.0)
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    decision: Mapped[str] = mapped_column(String(20))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(TZ)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+
+
+class AppointmentSlot(Base):
+    """A bookable time at an advisor's meeting place; never booked beyond capacity."""
+
+    __tablename__ = "appointment_slot"
+    __table_args__ = (UniqueConstraint("advisor_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advisor_id: Mapped[str] = mapped_column(String(40))
+    location: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(TZ)
+    ends_at: Mapped[datetime] = mapped_column(TZ)
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Appointment(Base):
+    __tablename__ = "appointment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slot.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    before_deadline: Mapped[bool] = mapped_column(Boolean, default=True)
+    booked_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=_now, onupdate=_now)
+
+
+class Letter(Base):
+    """The outbox: one row per letter, delivered exactly once by email or print."""
+
+    __tablename__ = "letter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    language: Mapped[str] = mapped_column(String(10), default="sv")
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str | None] = mapped_column(String(200))
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    print_batch: Mapped[str | None] = mapped_column(String(100))
+    created_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class Activity(Base):
+    """Something the advisor or caseworker did or recorded for an episode."""
+
+    __tablename__ = "activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str | None] = mapped_column(Text)
+    on_date: Mapped[date] = mapped_column(Date)
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(TZ, default=_now)
+
+
+class Task(Base):
+    """A follow-up task (phone call, home visit); created once per episode, kind and round."""
+
+    __tablename__ = "task"
+    __table_args__ = (UniqueConstraint("episode_id", "kind", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    done_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class WorklistRun(Base):
+    """When a worklist was last produced, so 'new since the last worklist' is a query."""
+
+    __tablename__ = "worklist_run"
+    __table_args__ = (UniqueConstraint("owner", "for_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(60))
+    for_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class AuditLog(Base):
+    """Who read or changed what: actor, action and entity ids only, never personal data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(TZ, default=_now, server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(60))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class StatFact(Base):
+    """Anonymous monthly counts that outlive retention; the report reads these."""
+
+    __tablename__ = "stat_fact"
+    __table_args__ = (UniqueConstraint("month", "metric", "dimension"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    metric: Mapped[str] = mapped_column(String(60))
+    dimension: Mapped[str] = mapped_column(String(60), default="")
+    value: Mapped[float] = mapped_column(default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=_now, onupdate=_now)
