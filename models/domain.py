@@ -52,8 +52,15 @@ class EpisodeStatus(StrEnum):
     PAYMENT_ORDER = "payment_order"
     DECISION = "decision"
     EVICTION_SCHEDULED = "eviction_scheduled"
-    CLOSED = "closed"
+    SETTLED = "settled"  # the company reported settlement; outcome rules close it
+    EVICTION_EXECUTED = "eviction_executed"  # Kronofogden executed; outcome rules close it
+    CLOSED = "closed"  # an outcome is stored
 
+
+#: Statuses after which a new termination notice opens a new episode (recurrence).
+TERMINAL_STATUSES = frozenset(
+    {"settled", "eviction_executed", "closed"}
+)
 
 OPEN_STATUSES = frozenset(
     {

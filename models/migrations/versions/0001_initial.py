@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 15:18:41.301929
+Create Date: 2026-11-23 15:20:25.992042
 """
 from alembic import op
 import sqlalchemy as sa
@@ -321,6 +321,8 @@ def upgrade() -> None:
     sa.Column('language', sa.String(length=10), nullable=False),
     sa.Column('channel', sa.String(length=10), nullable=False),
     sa.Column('recipient', sa.String(length=200), nullable=True),
+    sa.Column('subject', sa.String(length=300), nullable=True),
+    sa.Column('body', sa.Text(), nullable=True),
     sa.Column('pdf_path', sa.String(length=500), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),

@@ -1,0 +1,57 @@
+"""The outbox: every letter and email is queued here once, under an idempotency key.
+
+Whoever wants something sent (appointment letters, caseworker notices, the advisor's
+worklist email, the managers' report) calls :func:`enqueue`; ``deliver_outbox``
+sends what is pending. A second enqueue with the same key returns the existing row,
+so a rerun after a crash queues nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.domain import LetterStatus
+from models.tables import Letter
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    channel: str,
+    created_on: date,
+    episode_id: int | None = None,
+    appointment_id: int | None = None,
+    recipient: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+    pdf_path: str | None = None,
+    language: str = "sv",
+    version: int = 1,
+) -> tuple[Letter, bool]:
+    """Queue a letter unless its key is already queued; returns (letter, created)."""
+    existing = session.scalars(select(Letter).where(Letter.idempotency_key == key)).first()
+    if existing is not None:
+        return existing, False
+    letter = Letter(
+        idempotency_key=key,
+        kind=kind,
+        channel=channel,
+        created_on=created_on,
+        episode_id=episode_id,
+        appointment_id=appointment_id,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        pdf_path=pdf_path,
+        language=language,
+        version=version,
+        status=LetterStatus.PENDING,
+    )
+    session.add(letter)
+    session.flush()
+    return letter, True

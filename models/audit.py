@@ -1,0 +1,40 @@
+"""The audit log: who read or changed what. Ids and actions only, never personal data."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from sqlalchemy.orm import Session
+
+from models.tables import AuditLog
+
+
+def current_actor(explicit: str | None = None) -> str:
+    """The person acting: ``--by`` when given, else the operating-system user."""
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "unknown")
+
+
+def audit(
+    session: Session,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: object | None = None,
+    detail: str | None = None,
+) -> None:
+    """Add one audit entry in the caller's transaction."""
+    session.add(
+        AuditLog(
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            detail=detail,
+        )
+    )
