@@ -149,6 +149,19 @@ class OutcomeConfig(_Section):
     follow_up_days: int = Field(default=90, ge=1)
     recurrence_months: int = Field(default=24, ge=1)
     eviction_horizon_days: int = Field(default=14, ge=1)
+    follow_up_check_days: int = Field(default=30, ge=1)
+    presume_settled_statuses: list[str] = Field(default_factory=lambda: ["termination_notice"])
+    phone_call_days: int = Field(default=1, ge=0, le=30)
+    home_visit_days: int = Field(default=3, ge=0, le=30)
+
+    @field_validator("presume_settled_statuses")
+    @classmethod
+    def _check_statuses(cls, value: list[str]) -> list[str]:
+        allowed = ("termination_notice", "payment_order", "decision", "eviction_scheduled")
+        for status in value:
+            if status not in allowed:
+                raise ValueError(f"unknown open status {status!r}, use some of {', '.join(allowed)}")
+        return value
 
 
 class StatisticsConfig(_Section):
@@ -177,7 +190,7 @@ class RetentionConfig(_Section):
 class DemoConfig(_Section):
     seed: int = 42
     start_date: date = date(2026, 9, 1)
-    days: int = Field(default=42, ge=1, le=400)
+    days: int = Field(default=63, ge=1, le=400)
     households: int = Field(default=1200, ge=10)
 
 
