@@ -117,3 +117,38 @@ def smtp_server(tmp_path: Path):
         yield server
     finally:
         server.stop()
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def build_settings(tmp_path: Path, db_url: str, **overrides: object):
+    """The repository's config.toml with the database and every folder moved under tmp_path."""
+    from models.config import load_settings
+
+    settings = load_settings(REPO / "config.toml")
+    settings.database.url = db_url
+    for name in type(settings.paths).model_fields:
+        default = getattr(type(settings.paths)(), name)
+        setattr(settings.paths, name, tmp_path / default)
+    for company in settings.companies:
+        company.inbox = settings.paths.inbox_dir / company.id
+    settings.smtp.start_local = False
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    return settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str):
+    """Settings from config.toml, on the test database, with all folders under tmp_path."""
+    return build_settings(tmp_path, db_url)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(_isolated_prefect_home: None) -> Iterator[None]:
+    """One temporary Prefect API for the whole session (it costs seconds to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
