@@ -137,6 +137,10 @@ class SmtpConfig(_Section):
     rate_per_second: float = Field(default=20, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     start_local: bool = True
+    # Wait before retrying after a temporary failure; doubles with every attempt.
+    backoff_seconds: float = Field(default=2.0, ge=0)
+    # A letter held 'sending' longer than this by a run on another machine is taken over.
+    claim_timeout_seconds: float = Field(default=600, gt=0)
 
 
 class ScheduleConfig(_Section):

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -142,6 +143,8 @@ class Episode(Base):
     matched_at: Mapped[datetime | None] = mapped_column(TZ)
     has_children: Mapped[bool] = mapped_column(Boolean, default=False)
     children_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The day the caseworker was last told (one email per caseworker and day) about it.
+    caseworker_notified_on: Mapped[date | None] = mapped_column(Date)
 
     previous_episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"))
     is_recurrence: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -311,6 +314,16 @@ class AppointmentSlot(Base):
 
 class Appointment(Base):
     __tablename__ = "appointment"
+    __table_args__ = (
+        # At most one active appointment per episode, even with two booking runs at once.
+        Index(
+            "uq_appointment_active_episode",
+            "episode_id",
+            unique=True,
+            sqlite_where=text("status IN ('booked', 'attended')"),
+            postgresql_where=text("status IN ('booked', 'attended')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
@@ -346,6 +359,13 @@ class Letter(Base):
     created_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
     sent_at: Mapped[datetime | None] = mapped_column(TZ)
+    # Delivery bookkeeping: when to try again after a temporary failure, who holds the
+    # letter while it is in flight, and whether it needs a person's eye (moved to print
+    # after a permanent email failure).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(TZ)
+    claim_token: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None] = mapped_column(TZ)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Activity(Base):

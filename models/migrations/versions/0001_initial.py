@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 15:20:25.992042
+Create Date: 2026-11-23 15:24:40.769313
 """
 from alembic import op
 import sqlalchemy as sa
@@ -149,6 +149,7 @@ def upgrade() -> None:
     sa.Column('matched_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('has_children', sa.Boolean(), nullable=False),
     sa.Column('children_count', sa.Integer(), nullable=False),
+    sa.Column('caseworker_notified_on', sa.Date(), nullable=True),
     sa.Column('previous_episode_id', sa.Integer(), nullable=True),
     sa.Column('is_recurrence', sa.Boolean(), nullable=False),
     sa.Column('outcome', sa.String(length=40), nullable=True),
@@ -222,6 +223,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('appointment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_appointment_episode_id'), ['episode_id'], unique=False)
+        batch_op.create_index('uq_appointment_active_episode', ['episode_id'], unique=True, sqlite_where=sa.text("status IN ('booked', 'attended')"), postgresql_where=sa.text("status IN ('booked', 'attended')"))
 
     op.create_table('match',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -332,6 +334,10 @@ def upgrade() -> None:
     sa.Column('created_on', sa.Date(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('claim_token', sa.String(length=120), nullable=True),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('flagged', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['appointment_id'], ['appointment.id'], name=op.f('fk_letter_appointment_id_appointment')),
     sa.ForeignKeyConstraint(['episode_id'], ['episode.id'], name=op.f('fk_letter_episode_id_episode')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_letter')),
@@ -365,6 +371,7 @@ def downgrade() -> None:
 
     op.drop_table('match')
     with op.batch_alter_table('appointment', schema=None) as batch_op:
+        batch_op.drop_index('uq_appointment_active_episode', sqlite_where=sa.text("status IN ('booked', 'attended')"), postgresql_where=sa.text("status IN ('booked', 'attended')"))
         batch_op.drop_index(batch_op.f('ix_appointment_episode_id'))
 
     op.drop_table('appointment')
