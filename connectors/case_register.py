@@ -1,0 +1,176 @@
+"""Reading the social-services case register: export files (CSV/XLSX) or a SQL source.
+
+Every case system exports differently, so the columns are mapped in config.toml
+(``[cases] columns`` and ``household_columns``: canonical name = the export's
+header). The result is always a frame of strings with the canonical column names;
+the import stage normalises the values. Error messages name files and columns, never
+the data in them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from models.config import RegisterConfig
+from models.errors import KvarboendeError
+
+CASE_COLUMNS = (
+    "case_id",
+    "personnummer",
+    "name",
+    "street_address",
+    "apartment",
+    "postal_code",
+    "unit",
+    "caseworker_id",
+    "caseworker_name",
+    "caseworker_email",
+    "language",
+)
+CASE_REQUIRED = ("case_id", "personnummer")
+HOUSEHOLD_COLUMNS = ("case_id", "personnummer", "name", "relation", "birth_date")
+HOUSEHOLD_REQUIRED = ("case_id", "relation")
+
+
+class RegisterError(KvarboendeError):
+    """The register export cannot be used; one line naming the file and the problem."""
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    """Strict UTF-8 (with or without BOM) first, then Windows-1252: never a lossy read."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise RegisterError(f"{path.name}: neither UTF-8 nor Windows-1252 text") from None
+
+
+def _read_table(path: Path) -> pl.DataFrame:
+    """All cells as strings, from CSV (; , or tab separated) or XLSX."""
+    if not path.exists():
+        raise RegisterError(f"{path}: file not found")
+    if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
+        try:
+            frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
+        except Exception as exc:  # noqa: BLE001 - any reader failure is one line
+            raise RegisterError(
+                f"{path.name}: cannot read the spreadsheet ({type(exc).__name__})"
+            ) from None
+        return frame.with_columns(pl.all().cast(pl.String))
+    content = _decode(path.read_bytes(), path)
+    header = content.split("\n", 1)[0]
+    separator = max((";", ",", "\t"), key=header.count)
+    try:
+        return pl.read_csv(
+            content.encode("utf-8"),
+            separator=separator,
+            infer_schema=False,
+            truncate_ragged_lines=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RegisterError(f"{path.name}: not a readable CSV file ({first[:120]})") from None
+
+
+def _canonical(
+    frame: pl.DataFrame,
+    mapping: dict[str, str],
+    columns: tuple[str, ...],
+    required: tuple[str, ...],
+    source: str,
+) -> pl.DataFrame:
+    """Rename mapped headers to canonical names, check the required ones, add the rest empty."""
+    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+    renames = {
+        export: canonical for canonical, export in mapping.items() if export in frame.columns
+    }
+    frame = frame.rename(renames)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        expected = ", ".join(mapping.get(c, c) for c in missing)
+        raise RegisterError(f"{source}: missing column(s) {expected}")
+    frame = frame.with_columns(
+        [pl.lit(None, dtype=pl.String).alias(c) for c in columns if c not in frame.columns]
+    )
+    return frame.select(
+        [pl.col(c).cast(pl.String).str.strip_chars().replace("", None).alias(c) for c in columns]
+    )
+
+
+def read_cases_file(path: Path, config: RegisterConfig) -> pl.DataFrame:
+    """The cases export as canonical string columns."""
+    return _canonical(_read_table(path), config.columns, CASE_COLUMNS, CASE_REQUIRED, path.name)
+
+
+def read_household_file(path: Path, config: RegisterConfig) -> pl.DataFrame:
+    """The household-members export as canonical string columns."""
+    return _canonical(
+        _read_table(path),
+        config.household_columns,
+        HOUSEHOLD_COLUMNS,
+        HOUSEHOLD_REQUIRED,
+        path.name,
+    )
+
+
+def _query(url: str, query: str) -> pl.DataFrame:
+    try:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                result = connection.execute(text(query))
+                names = list(result.keys())
+                rows = result.fetchall()
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        raise RegisterError(f"case-register SQL source failed ({kind})") from None
+    data = {
+        name: [None if row[i] is None else str(row[i]) for row in rows]
+        for i, name in enumerate(names)
+    }
+    return pl.DataFrame(data, schema={name: pl.String for name in names})
+
+
+def read_sql(config: RegisterConfig) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Cases (and household members, when a query is configured) from the case system."""
+    if not config.sql_url or not config.sql_query:
+        raise RegisterError(
+            "no register file given and no SQL source configured (cases.sql_url, cases.sql_query)"
+        )
+    cases = _canonical(
+        _query(config.sql_url, config.sql_query),
+        config.columns,
+        CASE_COLUMNS,
+        CASE_REQUIRED,
+        "cases.sql_query",
+    )
+    household = None
+    if config.sql_household_query:
+        household = _canonical(
+            _query(config.sql_url, config.sql_household_query),
+            config.household_columns,
+            HOUSEHOLD_COLUMNS,
+            HOUSEHOLD_REQUIRED,
+            "cases.sql_household_query",
+        )
+    return cases, household
+
+
+def content_hash(cases: pl.DataFrame, household: pl.DataFrame | None) -> str:
+    """SHA-256 of the canonical content: the same register exported twice hashes the same."""
+    digest = hashlib.sha256()
+    digest.update(cases.sort(cases.columns, nulls_last=True).write_csv().encode("utf-8"))
+    if household is not None:
+        ordered = household.sort(household.columns, nulls_last=True)
+        digest.update(b"\x00household\x00")
+        digest.update(ordered.write_csv().encode("utf-8"))
+    return digest.hexdigest()

@@ -1,0 +1,741 @@
+"""Matching notices against the social-services case register, in tiers with reasons.
+
+A wrong match tells a caseworker about a stranger and hides the advisor's letter from
+someone who needs it; a missed match sends a letter to a person who already has a
+caseworker. So every decision is explained and only strong evidence is auto-accepted:
+
+* **certain**: a valid personnummer/samordningsnummer equal to a client's or an adult
+  household member's number (unless neither name nor address agrees at all: numbers
+  are reused, so that goes to review).
+* **probable**: no exact valid number, but a number one digit or one adjacent swap
+  away, or the same birth date, together with a name that agrees (typos, swapped
+  order, mojibake and å/ä/ö folding allowed) or a changed surname at the same address;
+  or a missing number with the same name, address and apartment. Auto-accepted only
+  when the score reaches the calibrated threshold (``cases.probable_threshold``).
+* **possible**: weaker agreement that a person must confirm (same address and
+  apartment with a similar name, name and birth date at another address …).
+* **none**.
+
+Everything is done on whole polars frames: normalisation with expressions, candidate
+pairs from blocking joins (exact number, one-digit/swap variants of broken numbers,
+birth date + name token, address + apartment), string similarity with
+``rapidfuzz.process.cpdist`` over the pair columns, and the decision as expressions.
+No Python loop runs per row, except ftfy on the few strings that look like mojibake.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ftfy
+import polars as pl
+from rapidfuzz import fuzz, process
+
+TIER_RANK = {"certain": 3, "probable": 2, "possible": 1, "none": 0}
+#: Default probable threshold; calibrated with bench/matching.py (see its docstring).
+DEFAULT_PROBABLE_THRESHOLD = 0.70
+#: Name similarity (rapidfuzz token_sort_ratio, 0-100) that counts as the same name.
+NAME_STRONG = 85.0
+#: Name similarity that counts as a similar name (also when one name token is shared).
+NAME_PARTIAL = 70.0
+ADULT_RELATIONS = ("client", "partner", "adult")
+
+_FOLD = {
+    "å": "a", "ä": "a", "ö": "o", "æ": "a", "ø": "o", "é": "e", "è": "e", "ê": "e",
+    "ë": "e", "á": "a", "à": "a", "â": "a", "ü": "u", "ú": "u", "í": "i", "ï": "i",
+    "ó": "o", "ô": "o", "ç": "c", "ñ": "n", "š": "s", "ž": "z", "ß": "ss",
+}  # fmt: skip
+_MOJIBAKE = r"Ã|Â|â€|Ă|Å"
+
+NOTICE_COLUMNS = (
+    "personnummer",
+    "tenant_name",
+    "co_tenant_personnummer",
+    "co_tenant_name",
+    "street_address",
+    "apartment",
+    "postal_code",
+)
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def _luhn_ok(ten: pl.Expr) -> pl.Expr:
+    """Luhn check over a 10-digit string expression (the century is not part of it)."""
+    total = pl.lit(0, dtype=pl.Int32)
+    for index in range(10):
+        digit = ten.str.slice(index, 1).cast(pl.Int32, strict=False)
+        if index % 2 == 0:
+            doubled = digit * 2
+            digit = pl.when(doubled > 9).then(doubled - 9).otherwise(doubled)
+        total = total + digit
+    return (total % 10) == 0
+
+
+def identity_columns(column: str, today: date, prefix: str) -> list[pl.Expr]:
+    """Vectorised :func:`domain.identity.normalise`: 12 digits, validity, birth date.
+
+    Adds ``{prefix}_pnr`` (12-digit string or null when the shape is wrong),
+    ``{prefix}_valid``, ``{prefix}_coord`` (samordningsnummer) and ``{prefix}_birth``
+    (the date in the number, also for numbers whose check digit is wrong: one wrong
+    check digit must not hide the birth date from matching).
+    """
+    cleaned = pl.col(column).cast(pl.String).str.replace_all(r"[\s\u00a0]", "")
+    groups = cleaned.str.extract_groups(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
+    given_century = groups.struct.field("1")
+    yymmdd = groups.struct.field("2")
+    separator = groups.struct.field("3")
+    tail = groups.struct.field("4")
+    year = yymmdd.str.slice(0, 2).cast(pl.Int32, strict=False) + (today.year // 100) * 100
+    year = pl.when(year > today.year).then(year - 100).otherwise(year)
+    year = pl.when(separator == "+").then(year - 100).otherwise(year)
+    century = pl.coalesce(given_century, (year // 100).cast(pl.String).str.zfill(2))
+    digits = pl.concat_str([century, yymmdd, tail])
+    day = digits.str.slice(6, 2).cast(pl.Int32, strict=False)
+    real_day = pl.when(day > 60).then(day - 60).otherwise(day)
+    birth = pl.concat_str(
+        [
+            digits.str.slice(0, 4),
+            pl.lit("-"),
+            digits.str.slice(4, 2),
+            pl.lit("-"),
+            real_day.cast(pl.String).str.zfill(2),
+        ]
+    ).str.to_date("%Y-%m-%d", strict=False)
+    return [
+        digits.alias(f"{prefix}_pnr"),
+        (_luhn_ok(digits.str.slice(2, 10)) & birth.is_not_null())
+        .fill_null(False)
+        .alias(f"{prefix}_valid"),
+        (day > 60).fill_null(False).alias(f"{prefix}_coord"),
+        birth.alias(f"{prefix}_birth"),
+    ]
+
+
+# ------------------------------------------------------------------- names, addresses
+
+
+def fix_mojibake(series: pl.Series) -> pl.Series:
+    """Repair UTF-8 read as Latin-1 (``HÃ¤ggstrÃ¶m``) with ftfy, only where it looks broken."""
+    suspicious = series.filter(series.str.contains(_MOJIBAKE).fill_null(False)).unique()
+    if suspicious.len() == 0:
+        return series
+    fixed = [ftfy.fix_text(value) for value in suspicious.to_list()]
+    return series.replace(suspicious, pl.Series(fixed, dtype=pl.String))
+
+
+def _folded(expr: pl.Expr) -> pl.Expr:
+    return expr.str.to_lowercase().str.replace_many(list(_FOLD), list(_FOLD.values()))
+
+
+def name_norm(expr: pl.Expr) -> pl.Expr:
+    """Lower case, å/ä/ö folded, punctuation and hyphens to spaces: ``anna-karin oberg``."""
+    return _folded(expr).str.replace_all(r"[^\p{L}]+", " ").str.strip_chars().fill_null("")
+
+
+def _tokens(expr: pl.Expr) -> pl.Expr:
+    return (
+        expr.str.split(" ")
+        .list.eval(pl.element().filter(pl.element().str.len_chars() >= 2))
+        .list.unique()
+    )
+
+
+def address_columns(street: str, apartment: str, postal: str) -> list[pl.Expr]:
+    """Street name, house number, apartment digits and postal code, made comparable.
+
+    ``Storgatan 12 A, lgh 1102`` and ``Storg. 12`` give street ``storg``, house ``12``;
+    ``lgh 1102`` and ``1102`` give apartment ``1102``.
+    """
+    folded = _folded(pl.col(street).cast(pl.String))
+    without_apartment = folded.str.replace_all(r"lgh\.?\s*\d+", " ")
+    name_part = (
+        without_apartment.str.extract(r"^([^\d]*)", 1)
+        .str.replace_all(r"[^\p{L}. ]+", " ")
+        .str.replace_all(r"(\p{L})(gatan|g\.)(\s|$)", "${1}g$3")
+        .str.replace_all(r"(\p{L})(vagen|v\.)(\s|$)", "${1}v$3")
+        .str.replace_all(r"(\p{L})(grand)(\s|$)", "${1}gr$3")
+        .str.replace_all(r"[^\p{L}]+", "")
+    )
+    house = without_apartment.str.extract(r"(\d+)", 1)
+    apartment_digits = pl.coalesce(
+        pl.col(apartment).cast(pl.String).str.replace_all(r"\D", ""),
+        folded.str.extract(r"lgh\.?\s*(\d+)", 1),
+    )
+    postal_digits = pl.col(postal).cast(pl.String).str.replace_all(r"\D", "")
+
+    def empty_to_null(expr: pl.Expr) -> pl.Expr:
+        return pl.when(expr.str.len_chars() > 0).then(expr).otherwise(None)
+
+    return [
+        empty_to_null(name_part).alias("street_key"),
+        empty_to_null(house).alias("house"),
+        empty_to_null(apartment_digits).alias("apt"),
+        empty_to_null(postal_digits).alias("postal"),
+    ]
+
+
+# ------------------------------------------------------------------------ preparation
+
+
+def _ensure(df: pl.DataFrame, columns: tuple[str, ...] | list[str]) -> pl.DataFrame:
+    missing = [c for c in columns if c not in df.columns]
+    return df.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in missing])
+
+
+def prepare_notices(notices: pl.DataFrame, today: date) -> pl.DataFrame:
+    """One row per identity on a notice (tenant, and co-tenant when given), ready to match.
+
+    ``notices`` needs an integer ``nid`` and the canonical notice columns (missing ones
+    are treated as unknown). Returns nid, role, n_pnr, n_valid, n_coord, n_birth,
+    n_name, n_tokens, street_key, house, apt, postal.
+    """
+    df = _ensure(notices, NOTICE_COLUMNS).select(
+        "nid", *[pl.col(c).cast(pl.String) for c in NOTICE_COLUMNS]
+    )
+    df = df.with_columns(
+        fix_mojibake(df["tenant_name"]),
+        fix_mojibake(df["co_tenant_name"]),
+        fix_mojibake(df["street_address"]),
+    ).with_columns(address_columns("street_address", "apartment", "postal_code"))
+    keep = ["nid", "street_key", "house", "apt", "postal"]
+    tenant = df.select(
+        *keep,
+        pl.lit("tenant").alias("role"),
+        pl.col("personnummer").alias("raw_pnr"),
+        pl.col("tenant_name").alias("raw_name"),
+    )
+    co_tenant = df.filter(
+        pl.col("co_tenant_personnummer").is_not_null() | pl.col("co_tenant_name").is_not_null()
+    ).select(
+        *keep,
+        pl.lit("co_tenant").alias("role"),
+        pl.col("co_tenant_personnummer").alias("raw_pnr"),
+        pl.col("co_tenant_name").alias("raw_name"),
+    )
+    both = pl.concat([tenant, co_tenant], how="vertical")
+    return both.with_columns(
+        *identity_columns("raw_pnr", today, "n"),
+        name_norm(pl.col("raw_name")).alias("n_name"),
+    ).select(
+        "nid",
+        "role",
+        "n_pnr",
+        pl.col("n_pnr").cast(pl.Int64, strict=False).alias("n_pnr_int"),
+        "n_valid",
+        "n_coord",
+        "n_birth",
+        "n_name",
+        _tokens(pl.col("n_name")).alias("n_tokens"),
+        "street_key",
+        "house",
+        "apt",
+        "postal",
+    )
+
+
+def is_child_expr(relation: str, birth: str, on: date, adult_age: int = 18) -> pl.Expr:
+    """A child: relation ``child``, or a birth date less than ``adult_age`` years before ``on``."""
+    try:
+        cutoff = on.replace(year=on.year - adult_age)
+    except ValueError:  # 29 February
+        cutoff = on.replace(year=on.year - adult_age, day=28)
+    return (pl.col(relation) == "child") | (pl.col(birth) > pl.lit(cutoff)).fill_null(False)
+
+
+def prepare_register(cases: pl.DataFrame, members: pl.DataFrame, today: date) -> pl.DataFrame:
+    """One row per adult person in the register (clients, partners, adult members).
+
+    ``cases``: case_id (int), case_ref, personnummer, name, street_address, apartment,
+    postal_code. ``members``: member_id (int), case_id, personnummer, name, relation,
+    is_child (bool). Children are never match candidates: they are counted per case.
+    Members live at their client's address.
+    """
+    cases = _ensure(cases, ["personnummer", "name", "street_address", "apartment", "postal_code"])
+    cases = cases.with_columns(
+        fix_mojibake(cases["name"].cast(pl.String)),
+        fix_mojibake(cases["street_address"].cast(pl.String)),
+    ).with_columns(address_columns("street_address", "apartment", "postal_code"))
+    address = cases.select("case_id", "street_key", "house", "apt", "postal")
+    clients = cases.select(
+        "case_id",
+        "case_ref",
+        pl.lit(None, dtype=pl.Int64).alias("member_id"),
+        pl.lit("client").alias("relation"),
+        pl.col("personnummer").cast(pl.String).alias("raw_pnr"),
+        pl.col("name").cast(pl.String).alias("raw_name"),
+        "street_key",
+        "house",
+        "apt",
+        "postal",
+    )
+    adults = members.filter(~pl.col("is_child") & pl.col("relation").is_in(ADULT_RELATIONS))
+    adults = adults.with_columns(fix_mojibake(adults["name"].cast(pl.String)))
+    refs = cases.select("case_id", "case_ref")
+    member_rows = (
+        adults.select(
+            pl.col("case_id").cast(cases.schema["case_id"]),
+            pl.col("member_id").cast(pl.Int64),
+            "relation",
+            pl.col("personnummer").cast(pl.String).alias("raw_pnr"),
+            pl.col("name").cast(pl.String).alias("raw_name"),
+        )
+        .join(refs, on="case_id", how="inner")
+        .join(address, on="case_id", how="left")
+        .select(clients.columns)
+    )
+    persons = pl.concat([clients, member_rows], how="vertical")
+    return (
+        persons.with_columns(
+            *identity_columns("raw_pnr", today, "p"),
+            name_norm(pl.col("raw_name")).alias("p_name"),
+        )
+        .with_row_index("pid")
+        .select(
+            pl.col("pid").cast(pl.Int64),
+            "case_id",
+            "case_ref",
+            "member_id",
+            "relation",
+            "p_pnr",
+            pl.col("p_pnr").cast(pl.Int64, strict=False).alias("p_pnr_int"),
+            "p_valid",
+            "p_birth",
+            "p_name",
+            _tokens(pl.col("p_name")).alias("p_tokens"),
+            pl.col("street_key").alias("p_street_key"),
+            pl.col("house").alias("p_house"),
+            pl.col("apt").alias("p_apt"),
+            pl.col("postal").alias("p_postal"),
+        )
+    )
+
+
+def children_per_case(members: pl.DataFrame) -> pl.DataFrame:
+    """case_id and children_count (members flagged is_child), for priority and statistics."""
+    return (
+        members.filter(pl.col("is_child"))
+        .group_by("case_id")
+        .agg(pl.len().cast(pl.Int32).alias("children_count"))
+    )
+
+
+# -------------------------------------------------------------------------- candidates
+
+
+def _near_variants(identities: pl.DataFrame) -> pl.DataFrame:
+    """Every number one digit or one adjacent swap away from a broken number (not the century)."""
+    broken = identities.filter(pl.col("n_pnr_int").is_not_null() & ~pl.col("n_valid")).select(
+        "nid", "role", "n_pnr_int"
+    )
+    if broken.height == 0:
+        return broken.with_columns(pl.lit(None, dtype=pl.Int64).alias("p_pnr_int"))
+    positions = pl.DataFrame({"k": list(range(10))}, schema={"k": pl.Int64})
+    new_digits = pl.DataFrame({"new": list(range(10))}, schema={"new": pl.Int64})
+    value = pl.col("n_pnr_int")
+    power = pl.lit(10, dtype=pl.Int64).pow(pl.col("k"))
+    digit = (value // power) % 10
+    substitutions = (
+        broken.join(positions, how="cross")
+        .join(new_digits, how="cross")
+        .filter(pl.col("new") != digit)
+        .select("nid", "role", (value + (pl.col("new") - digit) * power).alias("p_pnr_int"))
+    )
+    swap_positions = pl.DataFrame({"k": list(range(9))}, schema={"k": pl.Int64})
+    upper = (value // (power * 10)) % 10
+    swaps = (
+        broken.join(swap_positions, how="cross")
+        .filter(digit != upper)
+        .select(
+            "nid",
+            "role",
+            (value + (upper - digit) * power + (digit - upper) * power * 10).alias("p_pnr_int"),
+        )
+    )
+    return pl.concat([substitutions, swaps], how="vertical")
+
+
+def candidate_pairs(
+    identities: pl.DataFrame,
+    persons: pl.DataFrame,
+    confirmed: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Candidate (nid, role, pid) pairs from the blocking joins, without duplicates.
+
+    Blocks: the exact number; the variants of a broken number; birth date and one
+    shared name token (for identities without an exact hit); address and apartment
+    (ditto); and previously confirmed (personnummer, case) pairs.
+    """
+    key = ["nid", "role", "pid"]
+    with_number = persons.filter(pl.col("p_pnr_int").is_not_null()).select("pid", "p_pnr_int")
+    exact = identities.filter(pl.col("n_valid")).join(
+        with_number, left_on="n_pnr_int", right_on="p_pnr_int", how="inner"
+    )
+    exact = exact.select(key)
+    near = _near_variants(identities).join(with_number, on="p_pnr_int", how="inner").select(key)
+    rest = identities.join(exact.select("nid").unique(), on="nid", how="anti")
+
+    n_tokens = (
+        rest.filter(pl.col("n_birth").is_not_null())
+        .select("nid", "role", "n_birth", pl.col("n_tokens").alias("token"))
+        .explode("token")
+        .drop_nulls("token")
+    )
+    p_tokens = (
+        persons.filter(pl.col("p_birth").is_not_null())
+        .select("pid", "p_birth", pl.col("p_tokens").alias("token"))
+        .explode("token")
+        .drop_nulls("token")
+    )
+    by_birth = n_tokens.join(
+        p_tokens, left_on=["n_birth", "token"], right_on=["p_birth", "token"], how="inner"
+    ).select(key)
+
+    by_address = []
+    for left, right in (
+        (("postal", "house", "apt"), ("p_postal", "p_house", "p_apt")),
+        (("street_key", "house", "apt"), ("p_street_key", "p_house", "p_apt")),
+    ):
+        n_side = rest.drop_nulls(list(left)).select("nid", "role", *left)
+        p_side = persons.drop_nulls(list(right)).select("pid", *right)
+        by_address.append(
+            n_side.join(p_side, left_on=list(left), right_on=list(right), how="inner").select(key)
+        )
+    parts = [exact, near, by_birth, *by_address]
+    if confirmed is not None and confirmed.height:
+        parts.append(
+            identities.join(confirmed, left_on="n_pnr", right_on="personnummer", how="inner")
+            .join(
+                persons.filter(pl.col("relation") == "client").select("pid", "case_ref"),
+                on="case_ref",
+                how="inner",
+            )
+            .select(key)
+        )
+    schema = {"nid": identities.schema["nid"], "role": pl.String, "pid": pl.Int64}
+    return pl.concat([p.cast(schema) for p in parts], how="vertical").unique(key)
+
+
+# --------------------------------------------------------------------------- features
+
+
+def _pnr_distance(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Digits that differ between the two numbers, and whether it is one adjacent swap."""
+    n, p = pl.col("n_pnr_int"), pl.col("p_pnr_int")
+    digits_n = [(n // 10**k) % 10 for k in range(10)]
+    digits_p = [(p // 10**k) % 10 for k in range(10)]
+    differs = [dn != dp for dn, dp in zip(digits_n, digits_p, strict=True)]
+    century = (n // 10**10) != (p // 10**10)
+    count = pl.sum_horizontal([d.cast(pl.Int32) for d in [*differs, century]])
+    swap = pl.any_horizontal(
+        [
+            differs[k]
+            & differs[k + 1]
+            & (digits_n[k] == digits_p[k + 1])
+            & (digits_n[k + 1] == digits_p[k])
+            for k in range(9)
+        ]
+    )
+    return pairs.with_columns(
+        count.fill_null(99).alias("digits_differ"),
+        (swap & (count == 2)).fill_null(False).alias("is_swap"),
+    )
+
+
+def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """Evidence, tier, score and Swedish reasons for every candidate pair (vectorised)."""
+    pairs = _pnr_distance(pairs)
+    names_n = pairs["n_name"].fill_null("").to_list()
+    names_p = pairs["p_name"].fill_null("").to_list()
+    if pairs.height:
+        similarity = process.cpdist(
+            names_n, names_p, scorer=fuzz.token_sort_ratio, workers=-1, dtype="float32"
+        )
+        similarity = pl.Series("name_sim", similarity, dtype=pl.Float32)
+    else:
+        similarity = pl.Series("name_sim", [], dtype=pl.Float32)
+    pairs = pairs.with_columns(
+        similarity,
+        pl.col("n_tokens").list.set_intersection(pl.col("p_tokens")).list.len().alias("shared"),
+        pl.col("n_tokens").list.len().alias("n_token_count"),
+    )
+    apt_same = (pl.col("apt") == pl.col("p_apt")).fill_null(False)
+    house_same = (pl.col("house") == pl.col("p_house")).fill_null(False)
+    place_same = (pl.col("postal") == pl.col("p_postal")).fill_null(False) | (
+        pl.col("street_key") == pl.col("p_street_key")
+    ).fill_null(False)
+    street_same = (pl.col("street_key") == pl.col("p_street_key")).fill_null(False)
+    pairs = pairs.with_columns(
+        pl.when(apt_same & house_same & place_same)
+        .then(2)
+        .when(street_same & house_same)
+        .then(1)
+        .otherwise(0)
+        .alias("addr_level")
+    )
+    same_number = (pl.col("n_pnr_int") == pl.col("p_pnr_int")).fill_null(False)
+    near = (
+        pl.col("n_pnr_int").is_not_null()
+        & ~pl.col("n_valid")
+        & ((pl.col("digits_differ") == 1) | pl.col("is_swap"))
+    )
+    birth_same = (pl.col("n_birth") == pl.col("p_birth")).fill_null(False)
+    evidence = (
+        pl.when(pl.col("n_valid") & same_number)
+        .then(pl.lit("exact"))
+        .when(near)
+        .then(pl.lit("near"))
+        .when(birth_same)
+        .then(pl.lit("birth"))
+        .when(pl.col("n_pnr_int").is_null())
+        .then(pl.lit("missing"))
+        .otherwise(pl.lit("conflict"))
+    )
+    pairs = pairs.with_columns(evidence.alias("evidence"))
+    ev = pl.col("evidence")
+    name_absent = pl.col("n_name") == ""
+    strong = pl.col("name_sim") >= NAME_STRONG
+    partial = (pl.col("shared") >= 1) | (pl.col("name_sim") >= NAME_PARTIAL)
+    home = pl.col("addr_level") == 2
+    points = (
+        pl.when(ev == "exact")
+        .then(0.6)
+        .when(ev == "near")
+        .then(0.45)
+        .when(ev == "birth")
+        .then(0.25)
+        .when(ev == "missing")
+        .then(0.2)
+        .otherwise(0.0)
+    )
+    score = (
+        points
+        + pl.col("name_sim").cast(pl.Float64) / 100 * 0.3
+        + pl.when(home).then(0.1).when(pl.col("addr_level") == 1).then(0.05).otherwise(0.0)
+    ).round(3)
+    probable_candidate = (
+        ((ev == "near") & (strong | (partial & home)))
+        | ((ev == "birth") & strong & home)
+        | ((ev == "missing") & strong & home)
+    )
+    possible = (
+        (ev == "exact")
+        | ((ev == "near") & partial)
+        | ((ev == "birth") & (strong | (partial & home)))
+        | ((ev == "missing") & partial & home)
+        | ((ev == "conflict") & partial & home)
+    )
+    pairs = pairs.with_columns(score.alias("score"), probable_candidate.alias("probable_cand"))
+    tier = (
+        pl.when((ev == "exact") & (partial | name_absent | (pl.col("addr_level") >= 1)))
+        .then(pl.lit("certain"))
+        .when(pl.col("probable_cand") & (pl.col("score") >= threshold))
+        .then(pl.lit("probable"))
+        .when(possible | pl.col("probable_cand"))
+        .then(pl.lit("possible"))
+        .otherwise(pl.lit("none"))
+    )
+    return pairs.with_columns(tier.alias("tier")).with_columns(_reasons().alias("reasons"))
+
+
+def _reasons() -> pl.Expr:
+    """Why: which fields agreed and how, in Swedish, without any personal data."""
+    ev = pl.col("evidence")
+    coordination = (
+        pl.when(pl.col("n_coord")).then(pl.lit(" (samordningsnummer)")).otherwise(pl.lit(""))
+    )
+    number = (
+        pl.when(ev == "exact")
+        .then(pl.concat_str([pl.lit("personnumret stämmer"), coordination]))
+        .when((ev == "near") & pl.col("is_swap"))
+        .then(pl.lit("personnumret har två siffror i omvänd ordning"))
+        .when(ev == "near")
+        .then(pl.lit("personnumret skiljer på en siffra"))
+        .when(ev == "birth")
+        .then(pl.lit("samma födelsedatum men annat personnummer"))
+        .when(ev == "missing")
+        .then(pl.lit("personnummer saknas eller är oläsligt"))
+        .otherwise(pl.lit("annat personnummer"))
+    )
+    similarity = pl.col("name_sim").round(0).cast(pl.Int32).cast(pl.String)
+    name = (
+        pl.when(pl.col("n_name") == "")
+        .then(pl.lit("namn saknas i avin"))
+        .when(pl.col("name_sim") >= 99.5)
+        .then(pl.lit("namnet stämmer"))
+        .when(pl.col("name_sim") >= NAME_STRONG)
+        .then(pl.concat_str([pl.lit("namnet liknar ("), similarity, pl.lit(" av 100)")]))
+        .when(pl.col("shared") >= 1)
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit("delvis samma namn ("),
+                    pl.col("shared").cast(pl.String),
+                    pl.lit(" av "),
+                    pl.col("n_token_count").cast(pl.String),
+                    pl.lit(" namn lika)"),
+                ]
+            )
+        )
+        .when(pl.col("name_sim") >= NAME_PARTIAL)
+        .then(pl.concat_str([pl.lit("namnet liknar delvis ("), similarity, pl.lit(" av 100)")]))
+        .otherwise(pl.lit("namnet avviker"))
+    )
+    address = (
+        pl.when(pl.col("addr_level") == 2)
+        .then(pl.lit("samma adress och lägenhet"))
+        .when(pl.col("addr_level") == 1)
+        .then(pl.lit("samma gatuadress"))
+        .otherwise(pl.lit("annan adress"))
+    )
+    relation = (
+        pl.when(pl.col("relation") == "client")
+        .then(pl.lit("klient i ärendet"))
+        .when(pl.col("relation") == "partner")
+        .then(pl.lit("partner i klientens hushåll"))
+        .otherwise(pl.lit("vuxen i klientens hushåll"))
+    )
+    who = (
+        pl.when(pl.col("role") == "co_tenant")
+        .then(pl.lit("medhyresgästen: "))
+        .otherwise(pl.lit(""))
+    )
+    return pl.concat_str([who, number, pl.lit("; "), name, pl.lit("; "), address,
+                          pl.lit("; "), relation])  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- decide
+
+
+def match_prepared(
+    identities: pl.DataFrame,
+    persons: pl.DataFrame,
+    threshold: float = DEFAULT_PROBABLE_THRESHOLD,
+    decisions: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The best candidate per notice: nid, tier, score, reasons, case and person, decision.
+
+    ``decisions`` (personnummer, case_ref, decision ∈ confirmed/rejected) are earlier
+    advisor decisions: a rejected (person, case) pair is never proposed again, a
+    confirmed one is routed to the caseworker whatever its tier. ``decision`` in the
+    result is ``confirmed`` (earlier confirmation), ``auto`` (certain, probable and
+    none) or ``pending`` (possible: waits for the advisor).
+    """
+    confirmed = rejected = None
+    if decisions is not None and decisions.height:
+        decisions = decisions.select(
+            pl.col("personnummer").cast(pl.String),
+            pl.col("case_ref").cast(pl.String),
+            "decision",
+        ).unique(["personnummer", "case_ref"], keep="last", maintain_order=True)
+        confirmed = decisions.filter(pl.col("decision") == "confirmed").select(
+            "personnummer", "case_ref"
+        )
+        rejected = decisions.filter(pl.col("decision") == "rejected").select(
+            "personnummer", "case_ref"
+        )
+    pairs = candidate_pairs(identities, persons, confirmed)
+    pairs = pairs.join(identities, on=["nid", "role"], how="left").join(
+        persons, on="pid", how="left"
+    )
+    if rejected is not None and rejected.height:
+        pairs = pairs.join(
+            rejected, left_on=["n_pnr", "case_ref"], right_on=["personnummer", "case_ref"],
+            how="anti",
+        )  # fmt: skip
+    scored = score_pairs(pairs, threshold)
+    if confirmed is not None and confirmed.height:
+        scored = scored.join(
+            confirmed.with_columns(pl.lit(True).alias("was_confirmed")),
+            left_on=["n_pnr", "case_ref"],
+            right_on=["personnummer", "case_ref"],
+            how="left",
+        ).with_columns(pl.col("was_confirmed").fill_null(False))
+    else:
+        scored = scored.with_columns(pl.lit(False).alias("was_confirmed"))
+    scored = scored.filter((pl.col("tier") != "none") | pl.col("was_confirmed"))
+    rank = pl.col("tier").replace_strict(TIER_RANK, return_dtype=pl.Int32)
+    relation_rank = pl.col("relation").replace_strict(
+        {"client": 0, "partner": 1, "adult": 2}, default=3, return_dtype=pl.Int32
+    )
+    scored = scored.with_columns(rank.alias("rank"), relation_rank.alias("relation_rank"))
+    # A probable match is only auto-accepted when no other case is about as likely.
+    competing = (
+        scored.filter(pl.col("rank") >= TIER_RANK["probable"])
+        .group_by("nid")
+        .agg(pl.col("case_id").n_unique().alias("auto_cases"))
+    )
+    best = (
+        scored.sort(
+            ["nid", "was_confirmed", "rank", "score", "relation_rank", "case_id", "role"],
+            descending=[False, True, True, True, False, False, False],
+        )
+        .unique("nid", keep="first", maintain_order=True)
+        .join(competing, on="nid", how="left")
+    )
+    ambiguous = (pl.col("tier") == "probable") & (pl.col("auto_cases").fill_null(0) > 1)
+    best = best.with_columns(
+        pl.when(ambiguous).then(pl.lit("possible")).otherwise(pl.col("tier")).alias("tier"),
+        pl.when(ambiguous)
+        .then(pl.concat_str([pl.col("reasons"), pl.lit("; flera ärenden är tänkbara")]))
+        .when(pl.col("was_confirmed"))
+        .then(pl.concat_str([pl.col("reasons"), pl.lit("; bekräftad tidigare")]))
+        .otherwise(pl.col("reasons"))
+        .alias("reasons"),
+    )
+    best = best.with_columns(
+        pl.when(pl.col("was_confirmed"))
+        .then(pl.lit("confirmed"))
+        .when(pl.col("tier") == "possible")
+        .then(pl.lit("pending"))
+        .otherwise(pl.lit("auto"))
+        .alias("decision")
+    )
+    all_nids = identities.select("nid").unique()
+    result = all_nids.join(
+        best.select(
+            "nid",
+            "tier",
+            "score",
+            "reasons",
+            "decision",
+            "case_id",
+            "case_ref",
+            "member_id",
+            "relation",
+            "role",
+            "evidence",
+        ),  # fmt: skip
+        on="nid",
+        how="left",
+    )
+    return result.with_columns(
+        pl.col("tier").fill_null("none"),
+        pl.col("score").fill_null(0.0),
+        pl.col("reasons").fill_null("ingen träff i registret"),
+        pl.col("decision").fill_null("auto"),
+    ).sort("nid")
+
+
+def match_notices(
+    notices: pl.DataFrame,
+    cases: pl.DataFrame,
+    members: pl.DataFrame,
+    today: date,
+    threshold: float = DEFAULT_PROBABLE_THRESHOLD,
+    decisions: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Prepare both sides and match: the one entry point of the pipeline and match-files."""
+    identities = prepare_notices(notices, today)
+    persons = prepare_register(cases, members, today)
+    return match_prepared(identities, persons, threshold, decisions)
+
+
+def routing_for(tier: str, decision: str) -> str:
+    """Where an episode goes: caseworker (certain, probable, confirmed), review, or advisor."""
+    if decision == "confirmed" or tier in ("certain", "probable"):
+        return "caseworker"
+    if decision == "rejected":
+        return "advisor"
+    return "review" if tier == "possible" else "advisor"

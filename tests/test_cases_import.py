@@ -1,0 +1,165 @@
+"""Importing the case register: snapshots, caseworkers, members, children, bad input."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.case_register import RegisterError, read_cases_file
+from domain.identity import check_digit
+from flows.stages.cases import import_register
+from models.config import RegisterConfig, Settings
+from models.db import session_scope
+from models.tables import AuditLog, CaseSnapshot, Caseworker, HouseholdMember, RegisterCase
+
+
+def pnr(prefix11: str) -> str:
+    """A valid 12-digit personnummer from its first 11 digits."""
+    return prefix11 + check_digit(prefix11[2:])
+
+
+CASES_HEADER = (
+    "case_id;personnummer;name;street_address;apartment;postal_code;unit;caseworker_id;"
+    "caseworker_name;caseworker_email;language"
+)
+
+
+def write_register(folder: Path) -> tuple[Path, Path]:
+    cases = folder / "cases.csv"
+    cases.write_text(
+        "\n".join(
+            [
+                CASES_HEADER,
+                f"C1;{pnr('19800101123')};Anna Häggström;Storgatan 12;1102;12345;"
+                "Ekonomiskt bistånd;hs1;Helena Sjöberg;helena@exempelby.se;sv",
+                f"C2;{pnr('19900303789')[2:8]}-{pnr('19900303789')[8:]};Omar Ali;Björkvägen 3;"
+                "1001;12346;Missbruk;lb3;Linnea Berg;linnea@exempelby.se;sv",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    household = folder / "household.csv"
+    household.write_text(
+        "\n".join(
+            [
+                "case_id;personnummer;name;relation;birth_date",
+                f"C1;{pnr('19850202456')};Lars Berg;partner;1985-02-02",
+                f"C1;{pnr('20150505123')};Kalle Berg;child;2015-05-05",
+                "C1;;;barn;2019-01-01",
+                f"C2;{pnr('20050101234')};Sara Ali;adult;",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return cases, household
+
+
+def test_import_creates_snapshot_members_and_caseworkers(db_engine, tmp_path: Path) -> None:
+    cases, household = write_register(tmp_path)
+    counts = import_register(db_engine, Settings(), cases, household, taken_on=date(2026, 11, 2))
+    assert counts["cases"] == 2
+    assert counts["members"] == 4
+    assert counts["children"] == 2
+    assert counts["caseworkers"] == 2
+    assert counts["unchanged"] == 0
+    with session_scope(db_engine) as session:
+        snapshot = session.scalars(select(CaseSnapshot)).one()
+        assert snapshot.taken_on == date(2026, 11, 2)
+        refs = dict(session.execute(select(RegisterCase.case_ref, RegisterCase.personnummer)).all())
+        # The 10-digit form with a dash is stored as 12 digits.
+        assert refs["C2"] == pnr("19900303789")
+        children = session.scalars(select(HouseholdMember).where(HouseholdMember.is_child)).all()
+        assert len(children) == 2
+        # Children are counted, not described: no number, no name.
+        assert all(c.personnummer is None and c.name is None for c in children)
+        assert {c.birth_date for c in children} == {date(2015, 5, 5), date(2019, 1, 1)}
+        assert session.get(Caseworker, "hs1").unit == "Ekonomiskt bistånd"
+        assert session.scalar(select(func.count()).select_from(AuditLog)) == 1
+
+
+def test_same_content_twice_makes_no_new_snapshot(db_engine, tmp_path: Path) -> None:
+    cases, household = write_register(tmp_path)
+    first = import_register(db_engine, Settings(), cases, household)
+    second = import_register(db_engine, Settings(), cases, household)
+    assert second["unchanged"] == 1
+    assert second["snapshot_id"] == first["snapshot_id"]
+    with session_scope(db_engine) as session:
+        assert session.scalar(select(func.count()).select_from(CaseSnapshot)) == 1
+        assert session.scalar(select(func.count()).select_from(RegisterCase)) == 2
+
+
+def test_changed_content_makes_a_new_snapshot(db_engine, tmp_path: Path) -> None:
+    cases, household = write_register(tmp_path)
+    import_register(db_engine, Settings(), cases, household)
+    cases.write_text(cases.read_text(encoding="utf-8").replace("Omar Ali", "Omar Aly"), "utf-8")
+    counts = import_register(db_engine, Settings(), cases, household)
+    assert counts["unchanged"] == 0
+    with session_scope(db_engine) as session:
+        assert session.scalar(select(func.count()).select_from(CaseSnapshot)) == 2
+
+
+def test_mapped_columns_cp1252_and_sql_source(tmp_path: Path) -> None:
+    export = tmp_path / "procapita.csv"
+    export.write_bytes(
+        ("Ärendenr;Pnr;Namn;Enhet;Handläggare\nA1;198001011231;Åsa Öberg;IFO;hs1\n").encode(
+            "cp1252"
+        )
+    )
+    config = RegisterConfig(
+        columns={
+            "case_id": "Ärendenr",
+            "personnummer": "Pnr",
+            "name": "Namn",
+            "unit": "Enhet",
+            "caseworker_id": "Handläggare",
+        }
+    )
+    frame = read_cases_file(export, config)
+    assert frame.row(0, named=True)["name"] == "Åsa Öberg"
+    assert frame.row(0, named=True)["case_id"] == "A1"
+
+
+def test_sql_source(db_engine, db_url: str) -> None:
+    from sqlalchemy import text
+
+    with db_engine.begin() as connection:
+        connection.execute(text("CREATE TABLE ext_cases (arende varchar(10), pnr varchar(13))"))
+        connection.execute(text(f"INSERT INTO ext_cases VALUES ('X9', '{pnr('19800101123')}')"))
+    settings = Settings(
+        cases=RegisterConfig(
+            sql_url=db_url,
+            sql_query="SELECT arende AS case_id, pnr AS personnummer FROM ext_cases",
+        )
+    )
+    counts = import_register(db_engine, settings, None)
+    assert counts["cases"] == 1
+
+
+def test_missing_column_is_one_clear_line(tmp_path: Path) -> None:
+    export = tmp_path / "cases.csv"
+    export.write_text("id;pnr\n1;198001011231\n", encoding="utf-8")
+    with pytest.raises(RegisterError, match=r"missing column\(s\) case_id, personnummer"):
+        read_cases_file(export, RegisterConfig())
+
+
+def test_duplicate_case_id_and_unknown_relation_are_rejected(db_engine, tmp_path: Path) -> None:
+    cases, household = write_register(tmp_path)
+    text = cases.read_text(encoding="utf-8")
+    duplicated = tmp_path / "dup.csv"
+    duplicated.write_text(text + text.splitlines()[1] + "\n", encoding="utf-8")
+    with pytest.raises(RegisterError, match="more than once"):
+        import_register(db_engine, Settings(), duplicated, household)
+    bad = tmp_path / "bad_household.csv"
+    bad.write_text("case_id;relation\nC1;granne\n", encoding="utf-8")
+    with pytest.raises(RegisterError, match="unknown relation"):
+        import_register(db_engine, Settings(), cases, bad)
+
+
+def test_no_file_and_no_sql_source_is_an_error(db_engine) -> None:
+    with pytest.raises(RegisterError, match="no SQL source configured"):
+        import_register(db_engine, Settings(), None)

@@ -1,0 +1,138 @@
+"""The matching stage on SQLite and PostgreSQL: routing, children, review decisions."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from test_cases_import import pnr, write_register
+
+from flows.stages.cases import import_register
+from flows.stages.matching import decide_match, match_episodes
+from models.config import Settings
+from models.db import session_scope
+from models.errors import KvarboendeError
+from models.tables import AuditLog, Episode, HousingCompany, Match
+
+RUN = date(2026, 11, 2)
+
+
+def add_episode(engine, key: str, personnummer: str | None, name: str, **fields) -> int:
+    with session_scope(engine) as session:
+        if session.get(HousingCompany, "bo") is None:
+            session.add(HousingCompany(id="bo", name="Bo AB", landlord_type="municipal"))
+            session.flush()
+        episode = Episode(
+            company_id="bo",
+            tenancy_key=key,
+            personnummer=personnummer,
+            tenant_name=name,
+            status="termination_notice",
+            opened_on=RUN,
+            first_notice_date=RUN,
+            **fields,
+        )
+        session.add(episode)
+        session.flush()
+        return episode.id
+
+
+@pytest.fixture
+def register(db_engine, tmp_path: Path):
+    cases, household = write_register(tmp_path)
+    import_register(db_engine, Settings(), cases, household, taken_on=RUN)
+    return db_engine
+
+
+def test_routing_by_tier_with_household_member_and_children(register) -> None:
+    engine = register
+    client = add_episode(engine, "k1", pnr("19800101123"), "Anna Häggström")
+    partner = add_episode(engine, "k2", pnr("19850202456"), "Lars Berg")
+    stranger = add_episode(engine, "k3", pnr("19770707777"), "Per Persson")
+    review = add_episode(
+        engine, "k4", None, "Omar Alii", street_address="Björkvägen 3", apartment="1001",
+        postal_code="12346",
+    )  # fmt: skip
+    counts = match_episodes(engine, Settings(), RUN)
+    assert counts["episodes"] == 4
+    assert counts["certain"] == 2 and counts["none"] == 1 and counts["possible"] == 1
+    with session_scope(engine) as session:
+        got = {e.id: e for e in session.scalars(select(Episode))}
+        assert got[client].routing == "caseworker" and got[client].caseworker_id == "hs1"
+        assert got[client].has_children and got[client].children_count == 2
+        # The partner of a client is known: routed to the client's caseworker.
+        assert got[partner].routing == "caseworker" and got[partner].case_id == got[client].case_id
+        assert got[stranger].routing == "advisor" and got[stranger].case_id is None
+        assert got[review].routing == "review" and got[review].case_id is None
+        assert all(e.snapshot_id is not None and e.matched_at is not None for e in got.values())
+        pending = session.scalars(select(Match).where(Match.episode_id == review)).one()
+        assert pending.decision == "pending" and pending.case_ref == "C2"
+        assert "samma adress och lägenhet" in pending.reasons
+        # Audit entries carry ids only.
+        details = session.scalars(select(AuditLog.detail)).all()
+        assert not any("Anna" in (d or "") or "1980" in (d or "") for d in details)
+    # A second run has nothing new to do.
+    assert match_episodes(engine, Settings(), RUN)["episodes"] == 0
+
+
+def test_confirm_and_reject_are_respected_on_later_episodes(register) -> None:
+    engine = register
+    tenant = pnr("19660606666")
+    first = add_episode(
+        engine, "k1", tenant, "Omar Ali", street_address="Björkvägen 3", apartment="1001",
+        postal_code="12346",
+    )  # fmt: skip
+    match_episodes(engine, Settings(), RUN)
+    with session_scope(engine) as session:
+        match = session.scalars(select(Match).where(Match.episode_id == first)).one()
+        assert match.tier == "possible"
+    decide_match(engine, match.id, confirm=True, by="anna")
+    with session_scope(engine) as session:
+        episode = session.get(Episode, first)
+        assert episode.routing == "caseworker" and episode.caseworker_id == "lb3"
+        actions = session.scalars(select(AuditLog.action).where(AuditLog.actor == "anna")).all()
+        assert actions == ["match.confirm"]
+    with pytest.raises(KvarboendeError, match="already confirmed"):
+        decide_match(engine, match.id, confirm=False, by="anna")
+
+    # A new episode for the same tenant and case goes straight to the caseworker.
+    second = add_episode(engine, "k9", tenant, "Omar Ali", street_address="Annan väg 1")
+    match_episodes(engine, Settings(), RUN)
+    with session_scope(engine) as session:
+        episode = session.get(Episode, second)
+        assert episode.routing == "caseworker" and episode.caseworker_id == "lb3"
+        assert session.scalars(select(Match).where(Match.episode_id == second)).one().decision == (
+            "confirmed"
+        )
+
+
+def test_rejected_pair_is_not_proposed_again(register) -> None:
+    engine = register
+    tenant = pnr("19660606666")
+    fields = {"street_address": "Björkvägen 3", "apartment": "1001", "postal_code": "12346"}
+    first = add_episode(engine, "k1", tenant, "Omar Ali", **fields)
+    match_episodes(engine, Settings(), RUN)
+    with session_scope(engine) as session:
+        match_id = session.scalars(select(Match.id).where(Match.episode_id == first)).one()
+    decide_match(engine, match_id, confirm=False, by="anna")
+    with session_scope(engine) as session:
+        assert session.get(Episode, first).routing == "advisor"
+    second = add_episode(engine, "k2", tenant, "Omar Ali", **fields)
+    match_episodes(engine, Settings(), RUN)
+    with session_scope(engine) as session:
+        episode = session.get(Episode, second)
+        assert episode.routing == "advisor" and episode.case_id is None
+        assert session.scalar(select(func.count()).select_from(Match)) == 2
+
+
+def test_unknown_match_id_is_one_line(register) -> None:
+    with pytest.raises(KvarboendeError, match="match 999 not found"):
+        decide_match(register, 999, confirm=True, by="anna")
+
+
+def test_without_a_register_episodes_wait(db_engine) -> None:
+    add_episode(db_engine, "k1", pnr("19800101123"), "Anna")
+    counts = match_episodes(db_engine, Settings(), RUN)
+    assert counts == {"episodes": 1, "waiting_for_register": 1}
