@@ -172,6 +172,7 @@ class StatisticsConfig(_Section):
     suppress_threshold: int = Field(default=4, ge=0)
     json_exact: bool = False
     managers: list[str] = Field(default_factory=list)
+    freeze_after_months: int = Field(default=24, ge=2)
     national_evictions_per_10000: dict[str, float] = Field(default_factory=dict)
     national_child_evictions_per_10000: dict[str, float] = Field(default_factory=dict)
 

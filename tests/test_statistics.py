@@ -1,0 +1,238 @@
+"""Monthly statistics: facts, periods, suppression, retention and the Väsby 2006 year."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+import stats_fixtures as fx
+from sqlalchemy import Engine, delete, func, select
+
+from domain import statistics as st
+from flows.stages.statistics import (
+    ReportError,
+    build_report,
+    monthly_summary,
+    refresh_stat_facts,
+    refresh_stat_facts_for,
+    write_report,
+)
+from models.config import Settings
+from models.db import session_scope
+from models.tables import (
+    Activity,
+    Appointment,
+    AppointmentSlot,
+    Episode,
+    EpisodeTransition,
+    Letter,
+    Notice,
+    StatFact,
+)
+
+NATIONAL_2006 = 3.1  # a test value for the comparison column, not an official figure
+
+
+def vasby_settings(tmp_path: Path, **statistics: object) -> Settings:
+    return Settings(
+        municipality={
+            "name": "Upplands Väsby kommun",
+            "inhabitants": fx.INHABITANTS,
+            "children": fx.CHILDREN,
+        },  # noqa: E501
+        statistics={
+            "suppress_threshold": 4,
+            "national_evictions_per_10000": {"2006": NATIONAL_2006},
+            "managers": ["chef@example.se"],
+            **statistics,
+        },
+        companies=[
+            {"id": "vasbyhem", "name": "Väsbyhem AB", "landlord_type": "municipal"},
+            {"id": "privat", "name": "Privat Hyresvärd AB", "landlord_type": "private"},
+        ],
+        paths={"reports_dir": tmp_path / "reports"},
+    )
+
+
+@pytest.fixture
+def vasby(db_engine: Engine, tmp_path: Path) -> tuple[Engine, Settings]:
+    """The Väsby database with facts refreshed for 2005 and 2006."""
+    with session_scope(db_engine) as session:
+        fx.build_vasby(session)
+    settings = vasby_settings(tmp_path)
+    months = st.month_range("2005-01", "2006-12")
+    counts = refresh_stat_facts_for(db_engine, settings, months, today=date(2007, 1, 2))
+    assert counts["months_refreshed"] == 24 and counts["months_frozen"] == 0
+    return db_engine, settings
+
+
+# ------------------------------------------------------------------ the 2006 year, end to end
+
+
+def test_vasby_2006_annual_report_shows_the_published_figures(vasby) -> None:
+    engine, settings = vasby
+    report = build_report(engine, settings, year=2006)
+    y, p = "year", "year_prev"
+    f = report.figures[y]
+    assert f["episodes_reaching.payment_order"] == fx.PAYMENT_ORDERS_2006
+    assert f["episodes_reaching_known.payment_order"] == fx.KNOWN_2006
+    assert f["episodes_opened"] == fx.PAYMENT_ORDERS_2006
+    assert f["episodes_known_to_social_services"] == fx.KNOWN_2006
+    assert f["letters_sent"] == fx.LETTERS_2006
+    assert f["letters_sent.email"] + f["letters_sent.print"] == fx.LETTERS_2006
+    assert f["appointments_booked"] == fx.LETTERS_2006
+    assert f["appointments_booked_before_deadline"] == fx.LETTERS_2006
+    assert f["appointments_attended"] == fx.ATTENDED_2006
+    assert f["appointments_missed"] == fx.MISSED_2006
+    assert f["settled_without_intervention"] == fx.SETTLED_WITHOUT_INTERVENTION_2006
+    assert f["settled_without_intervention_confirmed"] == fx.SWI_CONFIRMED_2006
+    assert f["settled_without_intervention_presumed"] == 44
+    assert f["outcome.settled_with_support"] == fx.SETTLED_WITH_SUPPORT_2006
+    assert f["outcome.evicted"] == fx.EVICTED_2006
+    assert f["outcomes_total"] == 244 + 60 + 10
+    assert f["evictions_executed"] == fx.EVICTED_2006
+    assert f["evictions_executed_with_children"] == fx.EVICTED_WITH_CHILDREN_2006
+    assert f["recurrences"] == fx.RECURRENCES_2006
+    assert f["notices_by_type.termination_notice"] == 407
+    assert f["notices_by_type.payment_order"] == 407
+    assert f["notices_by_type.eviction_scheduled"] == 10
+    assert f["notices_by_type.eviction_executed"] == 10
+    assert f["notices_total"] == 407 * 2 + 20
+    assert f["notices_by_company.privat"] == 2 * 59 + 2 * 2  # every 7th; two of them evicted
+    assert f["notices_by_landlord_type.municipal"] + f["notices_by_landlord_type.private"] == 834
+    # Known tenants were routed the day after the notice; letters went out on day 2.
+    assert f["median_days_to_first_action"] == 1
+    # Shares and rates.
+    assert report.shown(y, "share_known_payment_order", "share") == "18,7 %"
+    assert report.shown(y, "share_settled_without_intervention_payment_order", "share") == "60,0 %"
+    assert f["evictions_per_10000"] == pytest.approx(10 / 38_000 * 10_000)
+    assert report.shown(y, "evictions_per_10000", "rate") == "2,63"
+    assert report.shown(y, "national_evictions_per_10000", "national") == "3,10"
+    assert report.shown(y, "child_evictions_per_10000", "rate") == "<5"  # 3 children's homes
+    # The year before.
+    assert report.figures[p]["evictions_executed"] == fx.EVICTED_2005
+    assert report.figures[p]["evictions_executed_with_children"] == fx.EVICTED_WITH_CHILDREN_2005
+    assert report.shown(p, "evictions_per_10000", "rate") == "4,21"
+    assert report.shown(p, "national_evictions_per_10000", "national") == "–"
+    # What the manager reads.
+    assert report.shown(y, "evictions_executed") == "10"
+    assert report.shown(p, "evictions_executed") == "16"
+    assert report.shown(y, "evictions_executed_with_children") == "<5"
+    assert report.shown(y, "episodes_reaching.payment_order") == "407"
+    assert report.shown(y, "settled_without_intervention") == "244"
+
+
+def test_episodes_with_children_match_the_database(vasby) -> None:
+    engine, settings = vasby
+    with session_scope(engine) as session:
+        expected = session.scalar(
+            select(func.count()).where(Episode.has_children, Episode.opened_on >= date(2006, 1, 1))
+        )
+    report = build_report(engine, settings, year=2006)
+    assert report.figures["year"]["episodes_with_children"] == expected
+
+
+def test_json_has_the_issue_keys_for_the_year_and_the_year_before(vasby, tmp_path: Path) -> None:
+    engine, settings = vasby
+    path = write_report(engine, settings, year=2006, fmt="json", out=tmp_path / "r.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    keys = {
+        "notices_by_type",
+        "episodes_opened",
+        "episodes_known_to_social_services",
+        "letters_sent",
+        "appointments_attended",
+        "settled_without_intervention",
+        "settled_without_intervention_confirmed",
+        "evictions_executed",
+        "evictions_executed_with_children",
+        "recurrences",
+    }
+    assert set(data) == keys | {"previous_period"}
+    assert set(data["previous_period"]) == keys
+    assert set(data["notices_by_type"]) == set(st.EVENT_TYPES)
+    assert data["episodes_opened"] == 407
+    assert data["episodes_known_to_social_services"] == 76
+    assert data["settled_without_intervention"] == 244
+    assert data["settled_without_intervention_confirmed"] == 200
+    assert data["evictions_executed"] == 10
+    assert data["evictions_executed_with_children"] is None  # 3: suppressed without json_exact
+    assert data["previous_period"]["evictions_executed"] == 16
+    assert data["previous_period"]["evictions_executed_with_children"] == 5  # above 4: shown
+    exact = vasby_settings(tmp_path, json_exact=True)
+    path = write_report(engine, exact, year=2006, fmt="json", out=tmp_path / "exact.json")
+    assert json.loads(path.read_text(encoding="utf-8"))["evictions_executed_with_children"] == 3
+
+
+# ------------------------------------------------------------------ retention and refresh
+
+
+def _delete_everything_personal(engine: Engine) -> None:
+    """What retention (gallring) does: the episodes and all that hangs on them go."""
+    with session_scope(engine) as session:
+        for table in (Activity, Letter, Appointment, AppointmentSlot, EpisodeTransition, Notice):
+            session.execute(delete(table))
+        session.execute(delete(Episode))
+
+
+def test_report_survives_deleting_the_episodes(vasby, tmp_path: Path) -> None:
+    engine, settings = vasby
+    before = build_report(engine, settings, year=2006)
+    json_before = write_report(engine, settings, year=2006, fmt="json", out=tmp_path / "a.json")
+    summary_before = monthly_summary(engine, settings, "2006-10")
+    _delete_everything_personal(engine)
+    # A later refresh must not wipe frozen months whose source data is gone.
+    counts = refresh_stat_facts_for(
+        engine, settings, st.month_range("2005-01", "2006-12"), today=date(2026, 11, 1)
+    )
+    assert counts == {"months_refreshed": 0, "months_frozen": 24, "facts": 0}
+    after = build_report(engine, settings, year=2006)
+    assert after.figures == before.figures
+    assert after.suppressed == before.suppressed
+    json_after = write_report(engine, settings, year=2006, fmt="json", out=tmp_path / "b.json")
+    assert json_after.read_text(encoding="utf-8") == json_before.read_text(encoding="utf-8")
+    assert monthly_summary(engine, settings, "2006-10") == summary_before
+
+
+def test_refresh_replaces_a_recent_month_and_is_idempotent(vasby) -> None:
+    engine, settings = vasby
+
+    def stored() -> list[tuple]:
+        with session_scope(engine) as session:
+            return session.execute(
+                select(
+                    StatFact.month, StatFact.metric, StatFact.dimension, StatFact.value
+                ).order_by(StatFact.month, StatFact.metric, StatFact.dimension)
+            ).all()
+
+    before = stored()
+    again = refresh_stat_facts_for(engine, settings, ["2006-10"], today=date(2006, 11, 1))
+    assert again["months_refreshed"] == 1 and again["facts"] > 0
+    assert stored() == before
+    # Twenty years later the month is frozen: the plain refresh leaves it alone.
+    assert refresh_stat_facts(engine, settings, "2006-10")["months_frozen"] == 1
+    assert stored() == before
+
+
+def test_bad_month_is_a_one_line_error(vasby) -> None:
+    engine, settings = vasby
+    for bad in ("2026-13", "26-10", "oktober", "2026-1"):
+        with pytest.raises(ReportError) as caught:
+            build_report(engine, settings, month=bad)
+        assert "\n" not in str(caught.value)
+    with pytest.raises(ReportError):
+        write_report(engine, settings, month="2006-10", fmt="docx")
+
+
+def test_monthly_summary_has_swedish_labels_and_suppressed_small_counts(vasby) -> None:
+    engine, settings = vasby
+    lines = dict(monthly_summary(engine, settings, "2006-10"))
+    assert lines["Period"] == "Oktober 2006"
+    assert lines["Nya ärenden"] == "34"  # i % 12 == 9 for i < 407
+    assert (
+        lines["Verkställda avhysningar"] in {"<5", "0"}
+        or lines["Verkställda avhysningar"].isdigit()
+    )  # noqa: E501
+    assert all(isinstance(v, str) for v in lines.values())

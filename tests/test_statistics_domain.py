@@ -1,0 +1,188 @@
+"""Pure statistics functions: periods, medians, small-count suppression, facts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import polars as pl
+import pytest
+
+from domain import statistics as st
+
+
+def test_periods_of_a_month_report() -> None:
+    month, ytd, rolling = st.report_periods(month="2026-10")
+    assert (month.first, month.last) == ("2026-10", "2026-10")
+    assert (ytd.first, ytd.last) == ("2026-01", "2026-10")
+    assert (rolling.first, rolling.last) == ("2025-11", "2026-10")
+    assert len(rolling.months) == 12
+    earlier = rolling.a_year_earlier()
+    assert (earlier.key, earlier.first, earlier.last) == ("rolling12_prev", "2024-11", "2025-10")
+    (year,) = st.report_periods(year=2006)
+    assert year.months == [f"2006-{m:02d}" for m in range(1, 13)]
+    assert st.previous_month(date(2027, 1, 1)) == "2026-12"
+    with pytest.raises(ValueError):
+        st.parse_month("2026-13")
+
+
+def test_median_from_histogram() -> None:
+    def median(pairs: list[tuple[int, float]]) -> float | None:
+        return st.median_from_histogram(
+            pl.DataFrame(pairs, schema={"days": pl.Int64, "count": pl.Float64}, orient="row")
+        )
+
+    assert median([]) is None
+    assert median([(3, 1)]) == 3
+    assert median([(1, 2), (2, 1), (10, 1)]) == 1.5  # 1 1 2 10
+    assert median([(10, 1), (1, 2), (2, 2)]) == 2  # 1 1 2 2 10
+
+
+def cells(**values: float) -> dict[tuple[str, str], float]:
+    return {("p", k): v for k, v in values.items()}
+
+
+def test_primary_suppression_hides_one_to_threshold_only() -> None:
+    values = cells(a=0, b=1, c=4, d=5, e=123)
+    assert st.suppress_cells(values, [], threshold=4) == {("p", "b"), ("p", "c")}
+    assert st.suppressed_label(4) == "<5"
+
+
+def test_complementary_suppression_protects_a_total() -> None:
+    values = cells(total=20, a=3, b=7, c=10)
+    rule = [(("p", "total"), [("p", "a"), ("p", "b"), ("p", "c")])]
+    hidden = st.suppress_cells(values, rule, threshold=4)
+    # a alone could be computed as 20 - 7 - 10: the smallest other part goes too.
+    assert hidden == {("p", "a"), ("p", "b")}
+
+
+def test_a_small_hidden_difference_is_protected() -> None:
+    # 10 opened, 8 known: "not known" (never shown) would be 2.
+    values = cells(opened=10, known=8, not_known=2)
+    rule = [(("p", "opened"), [("p", "known"), ("p", "not_known")])]
+    hidden = st.suppress_cells(values, rule, threshold=4, hidden={("p", "not_known")})
+    assert hidden == {("p", "known")}
+    # A large hidden difference is safe, and one suppressed part with it is safe too.
+    values = cells(opened=20, known=3, not_known=17)
+    hidden = st.suppress_cells(values, rule, threshold=4, hidden={("p", "not_known")})
+    assert hidden == {("p", "known")}
+
+
+def test_suppression_cascades_through_shared_cells() -> None:
+    values = {("m", "x"): 2.0, ("m", "y"): 9.0, ("m", "t"): 11.0, ("q", "x"): 9.0, ("q", "r"): 0.0}
+    rules = [
+        (("m", "t"), [("m", "x"), ("m", "y")]),  # t = x + y
+        (("q", "x"), [("m", "y"), ("q", "r")]),  # another sum using y
+    ]
+    hidden = st.suppress_cells(values, rules, threshold=4)
+    assert ("m", "x") in hidden and ("m", "y") in hidden
+    # y, now hidden, would be computed from the second sum: one more cell goes.
+    assert ("q", "x") in hidden or ("q", "r") in hidden
+
+
+def _facts_for(evictions: dict[str, int]) -> pl.DataFrame:
+    rows = [(m, "evictions_executed", "", float(n)) for m, n in evictions.items()]
+    rows += [(m, "notices_by_type", "payment_order", 50.0) for m in evictions]
+    return pl.DataFrame(rows, schema=st.FACT_SCHEMA, orient="row")
+
+
+def test_month_report_hides_a_month_when_the_year_to_date_would_reveal_earlier_months() -> None:
+    facts = _facts_for({"2026-03": 2, "2026-10": 7})
+    report = st.build_statistics_report(facts, month="2026-10", inhabitants=10_000, children=2_000)
+    assert report.figures["month"]["evictions_executed"] == 7
+    assert report.figures["ytd"]["evictions_executed"] == 9
+    # 9 - 7 = 2 earlier this year: the month (and its trend bar) cannot be shown as 7.
+    assert report.shown("month", "evictions_executed") == "<5"
+    assert report.is_suppressed("trend:2026-10", "evictions_executed")
+    assert report.is_suppressed("trend:2026-03", "evictions_executed")
+    assert report.shown("month", "evictions_per_10000", "rate") == "<5"
+
+
+def test_month_report_shows_large_counts_and_compares_a_year_earlier() -> None:
+    facts = _facts_for({"2025-10": 12, "2026-10": 30})
+    report = st.build_statistics_report(
+        facts, month="2026-10", inhabitants=10_000, children=2_000, national={"2026": 2.5}
+    )
+    assert report.shown("month", "evictions_executed") == "30"
+    assert report.shown("month_prev", "evictions_executed") == "12"
+    assert report.shown("rolling12_prev", "evictions_executed") == "12"
+    assert report.shown("month", "evictions_per_10000", "rate") == "30,00"
+    assert report.shown("rolling12", "national_evictions_per_10000", "national") == "2,50"
+    assert [c.key for c in report.columns] == [
+        "month", "month_prev", "ytd", "ytd_prev", "rolling12", "rolling12_prev"
+    ]  # fmt: skip
+
+
+def test_compute_facts_attributes_each_count_to_its_month() -> None:
+    episodes = pl.DataFrame(
+        [
+            (
+                1,
+                date(2026, 9, 28),
+                date(2026, 9, 28),
+                "caseworker",
+                datetime(2026, 9, 30, 23, 30, tzinfo=UTC),
+                True,
+                False,
+                "evicted",
+                "confirmed",
+                date(2026, 11, 3),
+            ),  # noqa: E501
+            (
+                2,
+                date(2026, 10, 2),
+                date(2026, 10, 2),
+                "advisor",
+                None,
+                False,
+                True,
+                None,
+                None,
+                None,
+            ),  # noqa: E501
+        ],
+        schema=st.EPISODE_SCHEMA,
+        orient="row",
+    )
+    notices = pl.DataFrame(
+        [
+            (1, "c1", "termination_notice", date(2026, 9, 28)),
+            (1, "c1", "payment_order", date(2026, 10, 5)),
+            (1, "c1", "payment_order", date(2026, 10, 9)),  # a second one: still one episode
+            (2, "c2", "termination_notice", date(2026, 10, 2)),
+        ],
+        schema=st.NOTICE_SCHEMA,
+        orient="row",
+    )
+    companies = pl.DataFrame(
+        [("c1", "municipal"), ("c2", "private")], schema=st.COMPANY_SCHEMA, orient="row"
+    )  # noqa: E501
+    facts = st.compute_facts(
+        ["2026-09", "2026-10", "2026-11"],
+        episodes=episodes,
+        notices=notices,
+        companies=companies,
+        inhabitants=100,
+    )
+
+    def value(month: str, metric: str, dimension: str = "") -> float:
+        hit = facts.filter(
+            (pl.col("month") == month)
+            & (pl.col("metric") == metric)
+            & (pl.col("dimension") == dimension)  # noqa: E501
+        )
+        return float(hit["value"].sum())
+
+    assert value("2026-09", "episodes_opened") == 1
+    assert value("2026-10", "episodes_opened") == 1
+    assert value("2026-10", "notices_by_type", "payment_order") == 2
+    assert value("2026-10", "episodes_reaching", "payment_order") == 1
+    assert value("2026-10", "episodes_reaching_known", "payment_order") == 1
+    assert value("2026-10", "notices_by_landlord_type", "private") == 1
+    assert value("2026-10", "recurrences") == 1
+    # Routed 23:30 UTC on 30 September = 1 October in Stockholm: three days after the notice.
+    assert value("2026-10", "days_to_first_action", "3") == 1
+    assert value("2026-11", "outcomes", "evicted:confirmed") == 1
+    assert value("2026-11", "evictions_executed") == 1  # no executed notice: the outcome date
+    assert value("2026-11", "evictions_with_children") == 1
+    assert value("2026-11", st.REFRESHED_METRIC) == 1
+    assert value("2026-11", "population_inhabitants") == 100
