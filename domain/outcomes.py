@@ -1,0 +1,424 @@
+"""Outcome rules: how an arrears episode ends, and what counts as intervention.
+
+Pure functions over polars frames (no database, no I/O), so that the daily stage
+applies them to every episode in one pass and the tests drive them with one row
+per situation.
+
+Two things are kept apart everywhere:
+
+* **confirmed** outcomes come from a report: the housing company or Kronofogden
+  said the debt was settled or the eviction executed, or the advisor recorded a
+  move or a withdrawal;
+* **presumed** outcomes are inferred from silence: no news for
+  ``outcomes.follow_up_days`` after the last event. Only silence after the statuses
+  in ``outcomes.presume_settled_statuses`` is read as "settled"; every other
+  silence closes the episode with the outcome *unknown* (certainty left empty,
+  because nothing is presumed about it).
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+import holidays
+import polars as pl
+
+from models.domain import EpisodeStatus, Outcome, OutcomeCertainty
+
+
+class ActivityKind(StrEnum):
+    """What the advisor or a caseworker recorded for an episode (``Activity.kind``)."""
+
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+    CONTACTED = "contacted"
+    HOME_VISIT = "home_visit"
+    NOTE = "note"
+    FINANCIAL_ASSISTANCE = "financial_assistance"
+    CASEWORKER_ACTED = "caseworker_acted"
+
+
+#: What counts as intervention, defined once, each with its reason. A settlement after any
+#: of these (on or before the settlement date) is "settled with support"; without any of
+#: them it is "settled without intervention" (the Upplands Väsby measure). Being known to
+#: social services is not itself an intervention: only the caseworker acting on the arrears
+#: counts. A no-show or a note is not contact with the household.
+INTERVENTIONS: dict[ActivityKind, str] = {
+    ActivityKind.ATTENDED: "the tenant came to a meeting with the housing advisor",
+    ActivityKind.CONTACTED: "the advisor or caseworker reached the household by phone",
+    ActivityKind.HOME_VISIT: "a home visit was made",
+    ActivityKind.FINANCIAL_ASSISTANCE: "financial assistance (ekonomiskt bistånd) was granted",
+    ActivityKind.CASEWORKER_ACTED: "the caseworker the episode was routed to acted on it",
+}
+
+INTERVENTION_KINDS: frozenset[str] = frozenset(str(kind) for kind in INTERVENTIONS)
+
+#: Where an outcome came from (``Episode.outcome_source``).
+SOURCE_SETTLED_NOTICE = "notice:settled"
+SOURCE_EXECUTED_NOTICE = "notice:eviction_executed"
+SOURCE_SILENCE = "rule:silence"
+SOURCE_ADVISOR = "advisor"
+
+OPEN_STATUS_VALUES: tuple[str, ...] = (
+    EpisodeStatus.TERMINATION_NOTICE,
+    EpisodeStatus.PAYMENT_ORDER,
+    EpisodeStatus.DECISION,
+    EpisodeStatus.EVICTION_SCHEDULED,
+)
+
+#: Outcomes the advisor may set by hand (``kvarboende episodes close``).
+MANUAL_OUTCOMES: tuple[str, ...] = tuple(str(o) for o in Outcome)
+
+#: Open statuses in plain Swedish, for transition reasons and lists.
+STATUS_LABEL_SV: dict[str, str] = {
+    EpisodeStatus.TERMINATION_NOTICE: "uppsägning",
+    EpisodeStatus.PAYMENT_ORDER: "betalningsföreläggande",
+    EpisodeStatus.DECISION: "utslag",
+    EpisodeStatus.EVICTION_SCHEDULED: "bokad avhysning",
+    EpisodeStatus.SETTLED: "reglerad",
+    EpisodeStatus.EVICTION_EXECUTED: "verkställd avhysning",
+    EpisodeStatus.CLOSED: "avslutad",
+}
+
+OUTCOME_LABEL_SV: dict[str, str] = {
+    Outcome.SETTLED_WITHOUT_INTERVENTION: "reglerad utan insats",
+    Outcome.SETTLED_WITH_SUPPORT: "reglerad med stöd",
+    Outcome.EVICTED: "avhyst",
+    Outcome.MOVED_OUT: "flyttat",
+    Outcome.WITHDRAWN: "återkallad",
+    Outcome.UNKNOWN: "utfall okänt",
+}
+
+
+@dataclass(frozen=True)
+class OutcomeRules:
+    """The configurable part of the rules (``[outcomes]`` in config.toml)."""
+
+    follow_up_days: int = 90
+    follow_up_check_days: int = 30
+    presume_settled_statuses: tuple[str, ...] = (EpisodeStatus.TERMINATION_NOTICE,)
+    recurrence_months: int = 24
+
+
+#: Columns :func:`decide_outcomes` expects, with their types.
+FACTS_SCHEMA: dict[str, pl.DataType] = {
+    "episode_id": pl.Int64(),
+    "status": pl.String(),
+    "outcome_source": pl.String(),  # of an already closed episode, else null
+    "outcome_certainty": pl.String(),
+    "last_event_date": pl.Date(),  # latest notice event date (by date, not by arrival)
+    "last_open_event_date": pl.Date(),  # latest termination/payment order/decision/scheduled
+    "settled_date": pl.Date(),  # latest "settled" notice date
+    "executed_date": pl.Date(),  # latest "eviction_executed" notice date
+    "eviction_date": pl.Date(),  # the booked eviction day (Stockholm), if any
+    "last_activity_date": pl.Date(),
+}
+
+#: Columns of the interventions frame: one row per intervening activity or attended meeting.
+INTERVENTIONS_SCHEMA: dict[str, pl.DataType] = {
+    "episode_id": pl.Int64(),
+    "on_date": pl.Date(),
+    "kind": pl.String(),
+}
+
+DECISION_SCHEMA: dict[str, pl.DataType] = {
+    "episode_id": pl.Int64(),
+    "from_status": pl.String(),
+    "outcome": pl.String(),
+    "outcome_certainty": pl.String(),
+    "outcome_date": pl.Date(),
+    "outcome_source": pl.String(),
+    "reason": pl.String(),
+}
+
+
+def last_news_expr() -> pl.Expr:
+    """The latest date anything was heard or done: events, activities, the eviction day.
+
+    The eviction day counts because an episode must never close by silence before the
+    day Kronofogden is due to carry the eviction out.
+    """
+    return pl.max_horizontal("last_event_date", "last_activity_date", "eviction_date")
+
+
+def decide_outcomes(
+    facts: pl.DataFrame, interventions: pl.DataFrame, run_date: date, rules: OutcomeRules
+) -> pl.DataFrame:
+    """The outcome of every episode in ``facts`` that should close (or be confirmed) today.
+
+    Rules, first match wins:
+
+    1. an executed eviction was reported (whatever else was reported, in whatever order):
+       ``evicted``, confirmed, dated by the eviction notice;
+    2. a settlement was reported and no later-dated open event followed it (or the status
+       is ``settled``): settled with support / without intervention, confirmed;
+    3. an open episode with no news for ``follow_up_days``: settled (presumed) after the
+       statuses in ``presume_settled_statuses``, otherwise unknown; dated the day the
+       window ran out, so a rerun on a later day stores the same date.
+
+    Episodes closed earlier by rule 3 are re-decided when a confirming report arrives
+    later (presumed → confirmed); outcomes set by the advisor are never touched.
+    Intervention counts only when it happened on or before the outcome date.
+    Returns one row per decision with the :data:`DECISION_SCHEMA` columns.
+    """
+    frame = facts.select(list(FACTS_SCHEMA)).cast(FACTS_SCHEMA)  # type: ignore[arg-type]
+    is_closed = pl.col("status") == EpisodeStatus.CLOSED
+    silence_closed = is_closed & (pl.col("outcome_source") == SOURCE_SILENCE)
+    open_status = pl.col("status").is_in(OPEN_STATUS_VALUES)
+    candidate = ~is_closed | silence_closed
+
+    executed = candidate & (
+        pl.col("executed_date").is_not_null()
+        | (pl.col("status") == EpisodeStatus.EVICTION_EXECUTED)
+    )
+    settled = (
+        candidate
+        & ~executed
+        & (
+            (pl.col("status") == EpisodeStatus.SETTLED)
+            | (
+                pl.col("settled_date").is_not_null()
+                & (
+                    pl.col("last_open_event_date").is_null()
+                    | (pl.col("settled_date") >= pl.col("last_open_event_date"))
+                )
+            )
+        )
+    )
+    silence_date = last_news_expr() + pl.duration(days=rules.follow_up_days)
+    silent = open_status & ~executed & ~settled & (silence_date <= pl.lit(run_date))
+    presumable = pl.col("status").is_in(list(rules.presume_settled_statuses))
+
+    decided = frame.with_columns(
+        rule=pl.when(executed)
+        .then(pl.lit("executed"))
+        .when(settled)
+        .then(pl.lit("settled"))
+        .when(silent & presumable)
+        .then(pl.lit("presumed_settled"))
+        .when(silent)
+        .then(pl.lit("unknown"))
+        .otherwise(pl.lit(None, dtype=pl.String)),
+        outcome_date=pl.when(executed)
+        .then(pl.coalesce("executed_date", "last_event_date"))
+        .when(settled)
+        .then(pl.coalesce("settled_date", "last_event_date"))
+        .when(silent)
+        .then(silence_date)
+        .otherwise(pl.lit(None, dtype=pl.Date)),
+    ).filter(pl.col("rule").is_not_null())
+
+    helped = (
+        decided.select("episode_id", "outcome_date")
+        .join(interventions.cast(INTERVENTIONS_SCHEMA), on="episode_id", how="inner")  # type: ignore[arg-type]
+        .filter(pl.col("on_date") <= pl.col("outcome_date"))
+        .group_by("episode_id")
+        .agg(pl.col("kind").sort().first().alias("intervention"))
+    )
+    decided = decided.join(helped, on="episode_id", how="left")
+    supported = pl.col("intervention").is_not_null()
+    settled_outcome = (
+        pl.when(supported)
+        .then(pl.lit(Outcome.SETTLED_WITH_SUPPORT.value))
+        .otherwise(pl.lit(Outcome.SETTLED_WITHOUT_INTERVENTION.value))
+    )
+    rule = pl.col("rule")
+    help_text = (
+        pl.when(supported)
+        .then(pl.lit("med stöd (") + pl.col("intervention") + pl.lit(")"))
+        .otherwise(pl.lit("utan insats"))
+    )
+    date_text = pl.col("outcome_date").dt.strftime("%Y-%m-%d")
+    out = decided.with_columns(
+        from_status=pl.col("status"),
+        outcome=pl.when(rule == "executed")
+        .then(pl.lit(Outcome.EVICTED.value))
+        .when(rule == "unknown")
+        .then(pl.lit(Outcome.UNKNOWN.value))
+        .otherwise(settled_outcome),
+        outcome_certainty=pl.when(rule.is_in(["executed", "settled"]))
+        .then(pl.lit(OutcomeCertainty.CONFIRMED.value))
+        .when(rule == "presumed_settled")
+        .then(pl.lit(OutcomeCertainty.PRESUMED.value))
+        .otherwise(pl.lit(None, dtype=pl.String)),
+        outcome_source=pl.when(rule == "executed")
+        .then(pl.lit(SOURCE_EXECUTED_NOTICE))
+        .when(rule == "settled")
+        .then(pl.lit(SOURCE_SETTLED_NOTICE))
+        .otherwise(pl.lit(SOURCE_SILENCE)),
+        reason=pl.when(rule == "executed")
+        .then(pl.lit("Avhysningen verkställd enligt anmälan ") + date_text)
+        .when(rule == "settled")
+        .then(pl.lit("Skulden reglerad enligt hyresvärden ") + date_text + pl.lit(", ") + help_text)
+        .when(rule == "presumed_settled")
+        .then(
+            pl.lit(f"Inga nya händelser på {rules.follow_up_days} dagar efter ")
+            + pl.col("status").replace(STATUS_LABEL_SV)
+            + pl.lit(": antas reglerad, ")
+            + help_text
+        )
+        .otherwise(
+            pl.lit(f"Inga nya händelser på {rules.follow_up_days} dagar efter ")
+            + pl.col("status").replace(STATUS_LABEL_SV)
+            + pl.lit(": utfall okänt")
+        ),
+    )
+    # A silence-closed episode is only re-decided when a report confirms its outcome.
+    out = out.filter(
+        ~(
+            (pl.col("status") == EpisodeStatus.CLOSED)
+            & (rule.is_in(["unknown", "presumed_settled"]))
+        )
+    )
+    return out.select(list(DECISION_SCHEMA)).sort("episode_id")
+
+
+def follow_up_dates(facts: pl.DataFrame, rules: OutcomeRules) -> pl.DataFrame:
+    """When the advisor should ask about each open episode: ``episode_id, follow_up_date``.
+
+    No news for ``follow_up_check_days`` puts the episode on the worklist (section 7),
+    well before the silence rule closes it, so that the advisor can ask the landlord
+    and turn an unknown outcome into a known one. A booked eviction day that has passed
+    without a report is due the day after.
+    """
+    frame = facts.cast(FACTS_SCHEMA)  # type: ignore[arg-type]
+    checked = last_news_expr() + pl.duration(days=rules.follow_up_check_days)
+    after_eviction = pl.col("eviction_date") + pl.duration(days=1)
+    return (
+        frame.filter(pl.col("status").is_in(OPEN_STATUS_VALUES))
+        .select(
+            "episode_id",
+            follow_up_date=pl.when(pl.col("eviction_date").is_not_null())
+            .then(pl.min_horizontal(checked, after_eviction))
+            .otherwise(checked),
+        )
+        .sort("episode_id")
+    )
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus whole months, clamped to the month's last day (31 Jan + 1 → 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def is_recurrence(previous_end: date | None, opened_on: date, months: int) -> bool:
+    """A new episode is a recurrence when it opens within ``months`` after the earlier ended.
+
+    The window runs from the end of the earlier episode (its outcome date, else its last
+    event), because the Upplands Väsby measure is "settled, then came back with a new
+    debt". Inclusive at both ends: exactly 24 months later still counts. An episode that
+    opened while the earlier one was still running is concurrent, not a recurrence.
+    """
+    if previous_end is None:
+        return False
+    return previous_end <= opened_on <= add_months(previous_end, months)
+
+
+def recurrence_links(episodes: pl.DataFrame, months: int) -> pl.DataFrame:
+    """Earlier episodes of the same tenant or tenancy that new ones should be linked to.
+
+    ``episodes`` has ``episode_id, tenancy_key, personnummer (valid only, else null),
+    opened_on, end_date, previous_episode_id``. For every episode not yet linked, the
+    latest earlier episode (same tenancy key, or same personnummer: a tenant who moved
+    and fell behind again) that ended before it opened is found; the result has
+    ``episode_id, previous_episode_id, is_recurrence`` (within ``months`` of the end).
+    Episodes already linked (by ingest) are only re-flagged by the window.
+    """
+    base = episodes.select(
+        pl.col("episode_id").cast(pl.Int64),
+        pl.col("tenancy_key").cast(pl.String),
+        pl.col("personnummer").cast(pl.String),
+        pl.col("opened_on").cast(pl.Date),
+        pl.col("end_date").cast(pl.Date),
+        pl.col("previous_episode_id").cast(pl.Int64),
+    )
+    earlier = base.select(
+        prev_id="episode_id",
+        prev_tenancy="tenancy_key",
+        prev_pnr="personnummer",
+        prev_opened="opened_on",
+        prev_end="end_date",
+    ).filter(pl.col("prev_end").is_not_null())
+    unlinked = base.filter(pl.col("previous_episode_id").is_null())
+    by_tenancy = unlinked.join(earlier, left_on="tenancy_key", right_on="prev_tenancy")
+    by_person = unlinked.filter(pl.col("personnummer").is_not_null()).join(
+        earlier, left_on="personnummer", right_on="prev_pnr"
+    )
+    columns = ["episode_id", "opened_on", "prev_id", "prev_opened", "prev_end"]
+    candidates = (
+        pl.concat([by_tenancy.select(columns), by_person.select(columns)])
+        .filter(
+            (pl.col("prev_id") != pl.col("episode_id"))
+            & (pl.col("prev_opened") < pl.col("opened_on"))
+            & (pl.col("prev_end") <= pl.col("opened_on"))
+        )
+        .sort(["episode_id", "prev_end", "prev_id"], descending=[False, True, True])
+        .unique(subset="episode_id", keep="first", maintain_order=True)
+        .select(
+            "episode_id", previous_episode_id="prev_id", prev_end="prev_end", opened_on="opened_on"
+        )
+    )
+    linked = base.filter(pl.col("previous_episode_id").is_not_null()).join(
+        base.select(pl.col("episode_id").alias("previous_episode_id"), prev_end="end_date"),
+        on="previous_episode_id",
+        how="left",
+    )
+    both = pl.concat(
+        [
+            candidates.select("episode_id", "previous_episode_id", "prev_end", "opened_on"),
+            linked.select("episode_id", "previous_episode_id", "prev_end", "opened_on"),
+        ]
+    )
+    window_end = pl.col("prev_end").dt.offset_by(f"{months}mo")
+    return both.select(
+        "episode_id",
+        "previous_episode_id",
+        is_recurrence=pl.col("prev_end").is_not_null() & (pl.col("opened_on") <= window_end),
+    ).sort("episode_id")
+
+
+_SWEDISH_HOLIDAYS = holidays.country_holidays("SE", years=range(2000, 2061))
+
+
+def _is_eve(day: date) -> bool:
+    """Midsummer Eve, Christmas Eve and New Year's Eve: not public holidays, but offices close."""
+    if (day.month, day.day) in {(12, 24), (12, 31)}:
+        return True
+    return day.month == 6 and day.weekday() == 4 and 19 <= day.day <= 25
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday, not a Swedish public holiday and not one of the big eves."""
+    return day.weekday() < 5 and day not in _SWEDISH_HOLIDAYS and not _is_eve(day)
+
+
+def add_working_days(day: date, days: int) -> date:
+    """The working day ``days`` working days after ``day`` (0: ``day`` itself, or the next)."""
+    current = day
+    while not is_working_day(current):
+        current += timedelta(days=1)
+    for _ in range(days):
+        current += timedelta(days=1)
+        while not is_working_day(current):
+            current += timedelta(days=1)
+    return current
+
+
+def working_day_holidays(first_year: int, last_year: int) -> list[date]:
+    """Every weekday from ``first_year`` to ``last_year`` that is not a working day.
+
+    For polars' ``dt.add_business_days(holidays=...)``, so that due dates are computed
+    for a whole frame at once with the same calendar as :func:`is_working_day`.
+    """
+    day, end = date(first_year, 1, 1), date(last_year, 12, 31)
+    result: list[date] = []
+    while day <= end:
+        if day.weekday() < 5 and not is_working_day(day):
+            result.append(day)
+        day += timedelta(days=1)
+    return result

@@ -1,0 +1,436 @@
+"""The advisor's daily worklist: seven sections, most urgent first, one action per row.
+
+Pure polars over frames the stage loads (no database, no files), so ordering and
+wording are tested directly. Every row carries the episode id, the tenant's name and
+address, the deadline to pay, the debt, whether there are children, and the one
+action due, in plain Swedish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+import polars as pl
+
+from domain.formatting import MONTHS_SV, WEEKDAYS_SV
+from domain.outcomes import OPEN_STATUS_VALUES, add_working_days
+
+
+class Section(StrEnum):
+    """The worklist's sections, in the order of the issue (most urgent first)."""
+
+    EVICTIONS = "evictions"
+    APPOINTMENTS = "appointments"
+    NO_SHOW_TASKS = "no_show_tasks"
+    NEW_EPISODES = "new_episodes"
+    MATCHES_TO_CONFIRM = "matches_to_confirm"
+    DELIVERY_PROBLEMS = "delivery_problems"
+    PAST_FOLLOW_UP = "past_follow_up"
+
+
+SECTION_ORDER: tuple[Section, ...] = tuple(Section)
+
+SECTION_TITLE_SV: dict[Section, str] = {
+    Section.EVICTIONS: "Avhysningar inom kort",
+    Section.APPOINTMENTS: "Möten i dag och nästa arbetsdag",
+    Section.NO_SHOW_TASKS: "Uteblivna besök att följa upp",
+    Section.NEW_EPISODES: "Nya ärenden",
+    Section.MATCHES_TO_CONFIRM: "Träffar att bekräfta",
+    Section.DELIVERY_PROBLEMS: "Brev som inte nått fram och sena möten",
+    Section.PAST_FOLLOW_UP: "Ärenden utan besked",
+}
+
+#: The columns every worklist row has, in display order.
+ROW_SCHEMA: dict[str, pl.DataType] = {
+    "section": pl.String(),
+    "episode_id": pl.Int64(),
+    "tenant_name": pl.String(),
+    "address": pl.String(),
+    "deadline_date": pl.Date(),
+    "debt_amount": pl.Float64(),
+    "has_children": pl.Boolean(),
+    "action": pl.String(),
+}
+
+#: Swedish column headings for files and the terminal.
+COLUMN_TITLE_SV: dict[str, str] = {
+    "section": "Avsnitt",
+    "episode_id": "Ärende",
+    "tenant_name": "Namn",
+    "address": "Adress",
+    "deadline_date": "Betala senast",
+    "debt_amount": "Skuld",
+    "has_children": "Barn",
+    "action": "Att göra",
+}
+
+EPISODES_SCHEMA: dict[str, pl.DataType] = {
+    "episode_id": pl.Int64(),
+    "tenant_name": pl.String(),
+    "street_address": pl.String(),
+    "apartment": pl.String(),
+    "postal_code": pl.String(),
+    "town": pl.String(),
+    "deadline_date": pl.Date(),
+    "debt_amount": pl.Float64(),
+    "has_children": pl.Boolean(),
+    "status": pl.String(),
+    "routing": pl.String(),
+    "caseworker_id": pl.String(),
+    "caseworker_name": pl.String(),
+    "opened_on": pl.Date(),
+    "eviction_at": pl.Datetime("us", "Europe/Stockholm"),
+    "follow_up_date": pl.Date(),
+    "last_event_date": pl.Date(),
+}
+
+APPOINTMENTS_SCHEMA: dict[str, pl.DataType] = {
+    "appointment_id": pl.Int64(),
+    "episode_id": pl.Int64(),
+    "status": pl.String(),
+    "before_deadline": pl.Boolean(),
+    "starts_at": pl.Datetime("us", "Europe/Stockholm"),
+    "location": pl.String(),
+    "advisor_id": pl.String(),
+}
+
+TASKS_SCHEMA: dict[str, pl.DataType] = {
+    "episode_id": pl.Int64(),
+    "kind": pl.String(),
+    "round": pl.Int64(),
+    "due_date": pl.Date(),
+}
+
+MATCHES_SCHEMA: dict[str, pl.DataType] = {
+    "match_id": pl.Int64(),
+    "episode_id": pl.Int64(),
+    "tier": pl.String(),
+    "score": pl.Float64(),
+}
+
+LETTERS_SCHEMA: dict[str, pl.DataType] = {
+    "letter_id": pl.Int64(),
+    "episode_id": pl.Int64(),
+    "status": pl.String(),
+}
+
+#: Letter statuses that mean the household did not get the letter.
+UNDELIVERED_LETTER_STATUSES: tuple[str, ...] = ("failed", "returned")
+
+TIER_LABEL_SV: dict[str, str] = {
+    "certain": "säker",
+    "probable": "trolig",
+    "possible": "möjlig",
+    "none": "ingen",
+}
+
+
+@dataclass(frozen=True)
+class WorklistInputs:
+    """The frames one worklist is built from (already limited to one owner's episodes)."""
+
+    episodes: pl.DataFrame
+    appointments: pl.DataFrame
+    open_tasks: pl.DataFrame
+    pending_matches: pl.DataFrame
+    undelivered_letters: pl.DataFrame
+
+    @classmethod
+    def empty(cls) -> WorklistInputs:
+        return cls(
+            episodes=pl.DataFrame(schema=EPISODES_SCHEMA),
+            appointments=pl.DataFrame(schema=APPOINTMENTS_SCHEMA),
+            open_tasks=pl.DataFrame(schema=TASKS_SCHEMA),
+            pending_matches=pl.DataFrame(schema=MATCHES_SCHEMA),
+            undelivered_letters=pl.DataFrame(schema=LETTERS_SCHEMA),
+        )
+
+
+def _sv_day(column: str | pl.Expr) -> pl.Expr:
+    """``14 december`` (day and month: the year is obvious on a daily list)."""
+    col = pl.col(column) if isinstance(column, str) else column
+    months = {i + 1: name for i, name in enumerate(MONTHS_SV)}
+    return pl.format("{} {}", col.dt.day(), col.dt.month().replace_strict(months))
+
+
+def _sv_weekday_day(column: str | pl.Expr) -> pl.Expr:
+    """``måndag 14 december``."""
+    col = pl.col(column) if isinstance(column, str) else column
+    weekdays = {i + 1: name for i, name in enumerate(WEEKDAYS_SV)}
+    return pl.format("{} {}", col.dt.weekday().replace_strict(weekdays), _sv_day(col))
+
+
+def _sv_clock(column: str) -> pl.Expr:
+    """``kl. 09.30`` from a Stockholm timestamp."""
+    return pl.format("kl. {}", pl.col(column).dt.strftime("%H.%M"))
+
+
+def address_expr() -> pl.Expr:
+    """``Storgatan 3, lgh 1102, 123 45 Exempelby`` with unknown parts left out."""
+    street = pl.col("street_address")
+    apartment = pl.format("lgh {}", pl.col("apartment"))
+    place = pl.concat_str(["postal_code", "town"], separator=" ", ignore_nulls=True)
+    place = pl.when(place == "").then(None).otherwise(place)
+    return pl.concat_str([street, apartment, place], separator=", ", ignore_nulls=True)
+
+
+def _rows(frame: pl.DataFrame, section: Section, action: pl.Expr) -> pl.DataFrame:
+    """Project a section's frame (joined with episodes) onto the row schema."""
+    return frame.select(
+        section=pl.lit(section.value),
+        episode_id="episode_id",
+        tenant_name="tenant_name",
+        address=address_expr(),
+        deadline_date="deadline_date",
+        debt_amount="debt_amount",
+        has_children=pl.col("has_children").fill_null(False),
+        action=action,
+    ).cast(ROW_SCHEMA)  # type: ignore[arg-type]
+
+
+def _children_first(frame: pl.DataFrame, *then: str) -> pl.DataFrame:
+    """Households with children first (nollvisionen), then by ``then`` ascending, nulls last."""
+    return frame.sort(
+        ["has_children", *then], descending=[True, *[False] * len(then)], nulls_last=True
+    )
+
+
+def eviction_rows(episodes: pl.DataFrame, run_date: date, horizon_days: int) -> pl.DataFrame:
+    """Section 1: evictions booked within the horizon, households with children first.
+
+    Episodes routed to a caseworker stay on the advisor's list: a child must never be
+    evicted because a hand-over was not followed up.
+    """
+    last = run_date + timedelta(days=horizon_days)
+    day = pl.col("eviction_at").dt.date()
+    due = episodes.filter(
+        pl.col("status").is_in(OPEN_STATUS_VALUES)
+        & pl.col("eviction_at").is_not_null()
+        & (day >= run_date)
+        & (day <= last)
+    )
+    due = _children_first(due, "eviction_at", "episode_id")
+    when = pl.format("{} {}", _sv_weekday_day(pl.col("eviction_at")), _sv_clock("eviction_at"))
+    action = (
+        pl.when(pl.col("routing") == "caseworker")
+        .then(
+            pl.format(
+                "Avhysning {}: kontrollera att handläggaren ({}) har kontakt med hushållet",
+                when,
+                pl.coalesce("caseworker_name", "caseworker_id", pl.lit("okänd")),
+            )
+        )
+        .otherwise(pl.format("Avhysning {}: kontakta hushållet och hyresvärden i dag", when))
+    )
+    return _rows(due, Section.EVICTIONS, action)
+
+
+def appointment_rows(
+    episodes: pl.DataFrame, appointments: pl.DataFrame, run_date: date
+) -> pl.DataFrame:
+    """Section 2: booked meetings today and on the next working day, in time order."""
+    next_day = add_working_days(run_date + timedelta(days=1), 0)
+    day = pl.col("starts_at").dt.date()
+    booked = appointments.filter(
+        (pl.col("status") == "booked") & ((day == run_date) | (day == next_day))
+    ).join(episodes, on="episode_id", how="inner")
+    booked = booked.sort(["starts_at", "episode_id"])
+    label = pl.when(day == run_date).then(pl.lit("i dag")).otherwise(_sv_weekday_day("starts_at"))
+    action = pl.format(
+        "Möte {} {}, {}: ta emot hushållet och registrera besöket",
+        label,
+        _sv_clock("starts_at"),
+        pl.col("location").fill_null("mottagningen"),
+    )
+    return _rows(booked, Section.APPOINTMENTS, action)
+
+
+def task_rows(episodes: pl.DataFrame, tasks: pl.DataFrame) -> pl.DataFrame:
+    """Section 3: open phone-call and home-visit tasks after missed meetings, by due date."""
+    open_tasks = tasks.join(episodes, on="episode_id", how="inner").sort(
+        ["due_date", "has_children", "episode_id", "kind"], descending=[False, True, False, False]
+    )
+    action = (
+        pl.when(pl.col("kind") == "home_visit")
+        .then(
+            pl.format(
+                "Gör hembesök senast {} (barnfamilj som uteblev och inte nåtts per telefon)",
+                _sv_day("due_date"),
+            )
+        )
+        .otherwise(pl.format("Ring hushållet senast {} (uteblev från mötet)", _sv_day("due_date")))
+    )
+    return _rows(open_tasks, Section.NO_SHOW_TASKS, action)
+
+
+def new_episode_rows(
+    episodes: pl.DataFrame,
+    appointments: pl.DataFrame,
+    run_date: date,
+    previous_run_date: date | None,
+) -> pl.DataFrame:
+    """Section 4: episodes opened since the last worklist, with where they were routed."""
+    opened = pl.col("opened_on") <= run_date
+    if previous_run_date is not None:
+        opened &= pl.col("opened_on") > previous_run_date
+    booked = (
+        appointments.filter(pl.col("status") == "booked")
+        .sort(["episode_id", "starts_at"])
+        .unique(subset="episode_id", keep="last", maintain_order=True)
+        .select("episode_id", "starts_at")
+    )
+    new = _children_first(
+        episodes.filter(opened).join(booked, on="episode_id", how="left"),
+        "deadline_date",
+        "episode_id",
+    )
+    slot = pl.format("{} {}", _sv_weekday_day("starts_at"), _sv_clock("starts_at"))
+    routing = pl.col("routing")
+    action = (
+        pl.when(routing == "caseworker")
+        .then(
+            pl.format(
+                "Känt ärende: överlämnat till handläggare {}",
+                pl.coalesce("caseworker_name", "caseworker_id", pl.lit("(okänd)")),
+            )
+        )
+        .when((routing == "advisor") & pl.col("starts_at").is_not_null())
+        .then(pl.format("Kallelse till möte {}", slot))
+        .when(routing == "advisor")
+        .then(pl.lit("Kallelse: mötestid ännu inte bokad"))
+        .when(routing == "review")
+        .then(pl.lit("Möjlig träff i registret: bekräfta eller avvisa (avsnittet Träffar)"))
+        .otherwise(pl.lit("Ännu inte matchat mot registret"))
+    )
+    return _rows(new, Section.NEW_EPISODES, action)
+
+
+def match_rows(episodes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """Section 5: suggested matches waiting for a person to confirm or reject them."""
+    pending = matches.join(episodes, on="episode_id", how="inner").sort(
+        ["has_children", "score", "match_id"], descending=[True, True, False]
+    )
+    action = pl.format(
+        "Bekräfta eller avvisa träff {} ({}): kvarboende matches confirm|reject {}",
+        pl.col("match_id"),
+        pl.col("tier").replace(TIER_LABEL_SV),
+        pl.col("match_id"),
+    )
+    return _rows(pending, Section.MATCHES_TO_CONFIRM, action)
+
+
+def delivery_problem_rows(
+    episodes: pl.DataFrame, appointments: pl.DataFrame, letters: pl.DataFrame, run_date: date
+) -> pl.DataFrame:
+    """Section 6: letters that never arrived, and meetings booked after the deadline to pay."""
+    failed = _children_first(
+        letters.filter(pl.col("status").is_in(UNDELIVERED_LETTER_STATUSES)).join(
+            episodes, on="episode_id", how="inner"
+        ),
+        "episode_id",
+        "letter_id",
+    )
+    failed_rows = _rows(
+        failed,
+        Section.DELIVERY_PROBLEMS,
+        pl.when(pl.col("status") == "returned")
+        .then(pl.lit("Brevet kom tillbaka: kontrollera adressen och ring hushållet"))
+        .otherwise(pl.lit("Brevet kunde inte levereras: ring hushållet eller skicka det igen")),
+    )
+    late = _children_first(
+        appointments.filter(
+            (pl.col("status") == "booked")
+            & ~pl.col("before_deadline").fill_null(True)
+            & (pl.col("starts_at").dt.date() >= run_date)
+        ).join(episodes, on="episode_id", how="inner"),
+        "starts_at",
+        "episode_id",
+    )
+    late_rows = _rows(
+        late,
+        Section.DELIVERY_PROBLEMS,
+        pl.format(
+            "Mötet {} ligger efter sista dagen att betala: ring och erbjud en tidigare tid",
+            _sv_day("starts_at"),
+        ),
+    )
+    return pl.concat([failed_rows, late_rows])
+
+
+def follow_up_rows(episodes: pl.DataFrame, run_date: date) -> pl.DataFrame:
+    """Section 7: open episodes with no news past their follow-up date."""
+    due = _children_first(
+        episodes.filter(
+            pl.col("status").is_in(OPEN_STATUS_VALUES)
+            & pl.col("follow_up_date").is_not_null()
+            & (pl.col("follow_up_date") <= run_date)
+        ),
+        "follow_up_date",
+        "episode_id",
+    )
+    eviction_passed = pl.col("eviction_at").is_not_null() & (
+        pl.col("eviction_at").dt.date() < run_date
+    )
+    action = (
+        pl.when(eviction_passed)
+        .then(
+            pl.format(
+                "Avhysningsdagen {} har passerat utan besked: fråga hyresvärden hur det gick",
+                _sv_day(pl.col("eviction_at")),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "Inget nytt sedan {}: fråga hyresvärden om skulden är betald",
+                _sv_day(pl.coalesce("last_event_date", "opened_on")),
+            )
+        )
+    )
+    return _rows(due, Section.PAST_FOLLOW_UP, action)
+
+
+def build_sections(
+    inputs: WorklistInputs,
+    run_date: date,
+    *,
+    horizon_days: int,
+    previous_run_date: date | None,
+    include_matches: bool = True,
+) -> pl.DataFrame:
+    """Every row of one worklist, sections in the issue's order, each section sorted.
+
+    ``previous_run_date`` is the date of this owner's last worklist before ``run_date``
+    (None: never), so that "new episodes" is the same on a rerun of the same date.
+    """
+    episodes = inputs.episodes.cast(EPISODES_SCHEMA)  # type: ignore[arg-type]
+    appointments = inputs.appointments.cast(APPOINTMENTS_SCHEMA)  # type: ignore[arg-type]
+    parts = [
+        eviction_rows(episodes, run_date, horizon_days),
+        appointment_rows(episodes, appointments, run_date),
+        task_rows(episodes, inputs.open_tasks.cast(TASKS_SCHEMA)),  # type: ignore[arg-type]
+        new_episode_rows(episodes, appointments, run_date, previous_run_date),
+        match_rows(episodes, inputs.pending_matches.cast(MATCHES_SCHEMA))  # type: ignore[arg-type]
+        if include_matches
+        else pl.DataFrame(schema=ROW_SCHEMA),
+        delivery_problem_rows(
+            episodes,
+            appointments,
+            inputs.undelivered_letters.cast(LETTERS_SCHEMA),  # type: ignore[arg-type]
+            run_date,
+        ),
+        follow_up_rows(episodes, run_date),
+    ]
+    return pl.concat(parts, how="vertical")
+
+
+def section_counts(rows: pl.DataFrame) -> dict[str, int]:
+    """Rows per section, every section present (zero when empty), in the issue's order."""
+    counts = dict(rows.group_by("section").len().iter_rows())
+    return {section.value: int(counts.get(section.value, 0)) for section in SECTION_ORDER}
+
+
+def split_sections(rows: pl.DataFrame) -> list[tuple[Section, pl.DataFrame]]:
+    """The rows per section, in order; the row order within a section is kept."""
+    return [(s, rows.filter(pl.col("section") == s.value)) for s in SECTION_ORDER]

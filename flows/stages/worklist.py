@@ -1,0 +1,548 @@
+"""The daily worklists: build them from the database and write CSV, XLSX and PDF files.
+
+:func:`build_worklist` is read-only (the terminal view of ``kvarboende worklist``);
+:func:`write_worklists` is the daily stage: one set of files per advisor and per
+caseworker with open routed episodes, a ``WorklistRun`` per owner and date, and one
+email per advisor and date through the outbox with counts and where the list is,
+never personal data. Rerunning it for the same date gives the same files and queues
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, func, or_, select
+from sqlalchemy.orm import Session
+
+from domain.formatting import safe_cell, sv_amount, sv_date
+from domain.worklist import (
+    APPOINTMENTS_SCHEMA,
+    COLUMN_TITLE_SV,
+    EPISODES_SCHEMA,
+    LETTERS_SCHEMA,
+    MATCHES_SCHEMA,
+    ROW_SCHEMA,
+    SECTION_ORDER,
+    SECTION_TITLE_SV,
+    TASKS_SCHEMA,
+    UNDELIVERED_LETTER_STATUSES,
+    Section,
+    WorklistInputs,
+    build_sections,
+    section_counts,
+    split_sections,
+)
+from flows.stages.outbox import enqueue
+from models.config import Settings
+from models.db import session_scope
+from models.domain import EpisodeStatus, LetterKind, MatchDecision, Routing
+from models.errors import KvarboendeError
+from models.tables import (
+    Appointment,
+    AppointmentSlot,
+    Caseworker,
+    Episode,
+    Letter,
+    Match,
+    Task,
+    WorklistRun,
+)
+
+ADVISOR, CASEWORKER = "advisor", "caseworker"
+
+#: When an owner never had a worklist, "new episodes" means opened within this many days.
+FIRST_LIST_LOOKBACK_DAYS = 7
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "letters" / "templates" / "worklist.typ"
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """One owner's worklist for one date: rows in section order, plus who it is for."""
+
+    owner_kind: str  # advisor | caseworker
+    owner_id: str
+    owner_name: str
+    run_date: date
+    rows: pl.DataFrame
+
+    @property
+    def owner(self) -> str:
+        """The key of ``WorklistRun.owner`` and of the outbox: ``advisor:radgivare1``."""
+        return f"{self.owner_kind}:{self.owner_id}"
+
+    @property
+    def file_stem(self) -> str:
+        """A safe file name for this owner: ``radgivare-radgivare1``."""
+        prefix = "radgivare" if self.owner_kind == ADVISOR else "handlaggare"
+        return f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.owner_id)}"
+
+    def counts(self) -> dict[str, int]:
+        """Rows per section, all seven sections, in order."""
+        return section_counts(self.rows)
+
+    def sections(self) -> list[tuple[Section, pl.DataFrame]]:
+        """The sections in the issue's order with their rows."""
+        return split_sections(self.rows)
+
+
+def _utc(values: list[datetime | None]) -> pl.Series:
+    """Stored timestamps as UTC (SQLite returns them naive, PostgreSQL aware)."""
+    return pl.Series(
+        [
+            None if v is None else (v if v.tzinfo else v.replace(tzinfo=UTC)).astimezone(UTC)
+            for v in values
+        ],
+        dtype=pl.Datetime("us", "UTC"),
+    )
+
+
+def _stockholm(values: list[datetime | None]) -> pl.Series:
+    return _utc(values).dt.convert_time_zone("Europe/Stockholm")
+
+
+def _columns(rows: list, names: list[str]) -> dict[str, list]:
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
+def previous_run_date(session: Session, owner: str, run_date: date) -> date | None:
+    """The date of the owner's last worklist before ``run_date`` (None: there was none)."""
+    return session.scalar(
+        select(func.max(WorklistRun.for_date)).where(
+            WorklistRun.owner == owner, WorklistRun.for_date < run_date
+        )
+    )
+
+
+def _load_episodes(session: Session, since: date) -> pl.DataFrame:
+    """Episodes a worklist can show: not closed, or opened after ``since``."""
+    e, cw = Episode.__table__.c, Caseworker.__table__.c
+    names = [
+        "episode_id", "tenant_name", "street_address", "apartment", "postal_code", "town",
+        "deadline_date", "debt_amount", "has_children", "status", "routing", "caseworker_id",
+        "caseworker_name", "opened_on", "eviction_at", "follow_up_date", "last_event_date",
+    ]  # fmt: skip
+    rows = session.execute(
+        select(
+            e.id,
+            e.tenant_name,
+            e.street_address,
+            e.apartment,
+            e.postal_code,
+            e.town,
+            e.deadline_date,
+            e.debt_amount,
+            e.has_children,
+            e.status,
+            e.routing,
+            e.caseworker_id,
+            cw.name,
+            e.opened_on,
+            e.eviction_at,
+            e.follow_up_date,
+            e.last_event_date,
+        )  # fmt: skip
+        .outerjoin(Caseworker.__table__, cw.id == e.caseworker_id)
+        .where(or_(e.status != EpisodeStatus.CLOSED, e.opened_on > since))
+        .order_by(e.id)
+    ).all()
+    data = _columns(rows, names)
+    data["eviction_at"] = _stockholm(data["eviction_at"])
+    data["debt_amount"] = [None if v is None else float(v) for v in data["debt_amount"]]
+    data["has_children"] = [bool(v) for v in data["has_children"]]
+    return pl.DataFrame(data, schema=EPISODES_SCHEMA)  # type: ignore[arg-type]
+
+
+def _load_appointments(session: Session, episode_ids: list[int]) -> pl.DataFrame:
+    a, s = Appointment.__table__.c, AppointmentSlot.__table__.c
+    rows = session.execute(
+        select(
+            a.id, a.episode_id, a.status, a.before_deadline, s.starts_at, s.location, s.advisor_id
+        )  # fmt: skip
+        .join(AppointmentSlot.__table__, s.id == a.slot_id)
+        .where(a.episode_id.in_(episode_ids))
+        .order_by(a.id)
+    ).all()
+    data = _columns(rows, list(APPOINTMENTS_SCHEMA))
+    data["starts_at"] = _stockholm(data["starts_at"])
+    return pl.DataFrame(data, schema=APPOINTMENTS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _load_small(session: Session, statement, schema: dict[str, pl.DataType]) -> pl.DataFrame:  # noqa: ANN001
+    rows = session.execute(statement).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")  # type: ignore[arg-type]
+
+
+def load_inputs(session: Session, since: date) -> WorklistInputs:
+    """Everything any worklist of the day needs, loaded once for all owners."""
+    episodes = _load_episodes(session, since)
+    ids = episodes["episode_id"].to_list()
+    t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
+    return WorklistInputs(
+        episodes=episodes,
+        appointments=_load_appointments(session, ids),
+        open_tasks=_load_small(
+            session,
+            select(t.episode_id, t.kind, t.round, t.due_date).where(
+                t.status == "open", t.episode_id.in_(ids)
+            ),
+            TASKS_SCHEMA,
+        ),
+        pending_matches=_load_small(
+            session,
+            select(m.id, m.episode_id, m.tier, m.score).where(
+                m.decision == MatchDecision.PENDING, m.episode_id.in_(ids)
+            ),
+            MATCHES_SCHEMA,
+        ),
+        undelivered_letters=_load_small(
+            session,
+            select(lt.id, lt.episode_id, lt.status).where(
+                lt.status.in_(UNDELIVERED_LETTER_STATUSES),
+                lt.episode_id.in_(ids),
+                lt.kind == LetterKind.APPOINTMENT,
+            ),
+            LETTERS_SCHEMA,
+        ),
+    )
+
+
+def advisor_of_episodes(inputs: WorklistInputs, default_advisor: str) -> pl.DataFrame:
+    """Which advisor each episode belongs to: that of its latest appointment, else the default."""
+    latest = (
+        inputs.appointments.sort(["episode_id", "starts_at", "appointment_id"])
+        .unique(subset="episode_id", keep="last", maintain_order=True)
+        .select("episode_id", "advisor_id")
+    )
+    return (
+        inputs.episodes.select("episode_id")
+        .join(latest, on="episode_id", how="left")
+        .select("episode_id", advisor_id=pl.col("advisor_id").fill_null(default_advisor))
+    )
+
+
+def restrict(inputs: WorklistInputs, episode_ids: pl.Series) -> WorklistInputs:
+    """The inputs limited to some episodes (one owner's)."""
+
+    def keep(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("episode_id").is_in(episode_ids.implode()))
+
+    return WorklistInputs(
+        episodes=keep(inputs.episodes),
+        appointments=keep(inputs.appointments),
+        open_tasks=keep(inputs.open_tasks),
+        pending_matches=keep(inputs.pending_matches),
+        undelivered_letters=keep(inputs.undelivered_letters),
+    )
+
+
+def _worklist_for(
+    session: Session,
+    inputs: WorklistInputs,
+    settings: Settings,
+    run_date: date,
+    owner_kind: str,
+    owner_id: str,
+    owner_name: str,
+) -> Worklist:
+    if owner_kind == ADVISOR:
+        owners = advisor_of_episodes(inputs, settings.advisor().id)
+        ids = owners.filter(pl.col("advisor_id") == owner_id)["episode_id"]
+    else:
+        ids = inputs.episodes.filter(
+            (pl.col("routing") == Routing.CASEWORKER) & (pl.col("caseworker_id") == owner_id)
+        )["episode_id"]
+    owner = f"{owner_kind}:{owner_id}"
+    previous = previous_run_date(session, owner, run_date)
+    if previous is None:
+        previous = run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
+    rows = build_sections(
+        restrict(inputs, ids),
+        run_date,
+        horizon_days=settings.outcomes.eviction_horizon_days,
+        previous_run_date=previous,
+        include_matches=owner_kind == ADVISOR,
+    )
+    return Worklist(owner_kind, owner_id, owner_name, run_date, rows)
+
+
+def _since(session: Session, run_date: date) -> date:
+    """The earliest "new since" date any owner may need (bounds what is loaded)."""
+    earliest = session.scalar(
+        select(func.min(WorklistRun.for_date)).where(
+            WorklistRun.for_date < run_date,
+            WorklistRun.for_date >= run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS),
+        )
+    )
+    return min(earliest or run_date, run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS))
+
+
+def build_worklist(
+    engine: Engine,
+    settings: Settings,
+    run_date: date,
+    advisor_id: str | None = None,
+    caseworker_id: str | None = None,
+) -> Worklist:
+    """One owner's worklist for ``run_date`` (default: the first advisor); reads only.
+
+    A caseworker sees the episodes routed to them; an advisor sees the episodes whose
+    latest meeting is with them, and (the first advisor) everything not yet booked.
+    """
+    if advisor_id and caseworker_id:
+        raise KvarboendeError("give either --advisor or --caseworker, not both")
+    with session_scope(engine) as session:
+        if caseworker_id is not None:
+            worker = session.get(Caseworker, caseworker_id)
+            if worker is None:
+                raise KvarboendeError(f"unknown caseworker {caseworker_id!r}")
+            kind, owner_id, name = CASEWORKER, worker.id, worker.name
+        else:
+            advisor = settings.advisor(advisor_id)
+            kind, owner_id, name = ADVISOR, advisor.id, advisor.name
+        previous = previous_run_date(session, f"{kind}:{owner_id}", run_date)
+        since = previous or run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
+        inputs = load_inputs(session, since)
+        return _worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def display_rows(rows: pl.DataFrame) -> list[list[str]]:
+    """Rows as the Swedish text shown in the terminal, the CSV and the PDF."""
+    out: list[list[str]] = []
+    titles = {s.value: SECTION_TITLE_SV[s] for s in Section}
+    for row in rows.iter_rows(named=True):
+        out.append(
+            [
+                titles[row["section"]],
+                str(row["episode_id"]),
+                row["tenant_name"] or "–",
+                row["address"] or "–",
+                row["deadline_date"].isoformat() if row["deadline_date"] else "–",
+                sv_amount(row["debt_amount"]),
+                "ja" if row["has_children"] else "nej",
+                row["action"],
+            ]
+        )
+    return out
+
+
+def csv_text(worklist: Worklist) -> str:
+    """The worklist as ``;``-separated CSV (Excel in Sweden opens it), formula-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow([COLUMN_TITLE_SV[c] for c in ROW_SCHEMA])
+    for row in display_rows(worklist.rows):
+        writer.writerow([safe_cell(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def write_csv(worklist: Worklist, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(csv_text(worklist), encoding="utf-8-sig", newline="")
+    return path
+
+
+SHEET_NAMES: dict[Section, str] = {
+    Section.EVICTIONS: "1 Avhysningar",
+    Section.APPOINTMENTS: "2 Möten",
+    Section.NO_SHOW_TASKS: "3 Uteblivna",
+    Section.NEW_EPISODES: "4 Nya ärenden",
+    Section.MATCHES_TO_CONFIRM: "5 Träffar",
+    Section.DELIVERY_PROBLEMS: "6 Brev och sena möten",
+    Section.PAST_FOLLOW_UP: "7 Utan besked",
+}
+
+
+def write_xlsx(worklist: Worklist, path: Path) -> Path:
+    """One sheet per section (all seven, empty ones say so); every text cell formula-safe."""
+    import xlsxwriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".xlsx.tmp")
+    book = xlsxwriter.Workbook(str(tmp), {"default_date_format": "yyyy-mm-dd"})
+    book.set_properties({"title": f"Arbetslista {worklist.run_date.isoformat()}"})
+    bold = book.add_format({"bold": True, "bg_color": "#DDDDDD", "border": 1})
+    title = book.add_format({"bold": True, "font_size": 13})
+    money = book.add_format({"num_format": '# ##0 "kr"'})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    wrap = book.add_format({"text_wrap": True, "valign": "top"})
+    columns = [c for c in ROW_SCHEMA if c != "section"]
+    widths = {"episode_id": 8, "tenant_name": 24, "address": 36, "deadline_date": 13,
+              "debt_amount": 12, "has_children": 6, "action": 70}  # fmt: skip
+    for section, frame in worklist.sections():
+        sheet = book.add_worksheet(SHEET_NAMES[section])
+        sheet.write_string(0, 0, str(safe_cell(SECTION_TITLE_SV[section])), title)
+        for j, column in enumerate(columns):
+            sheet.write_string(2, j, COLUMN_TITLE_SV[column], bold)
+            sheet.set_column(j, j, widths[column])
+        if frame.is_empty():
+            sheet.write_string(3, 0, "Inget att göra i dag.")
+        for i, row in enumerate(frame.iter_rows(named=True), start=3):
+            sheet.write_number(i, 0, row["episode_id"])
+            for j, column in ((1, "tenant_name"), (2, "address"), (6, "action")):
+                sheet.write_string(i, j, str(safe_cell(row[column] or "")), wrap)
+            if row["deadline_date"] is not None:
+                sheet.write_datetime(
+                    i, 3, datetime.combine(row["deadline_date"], datetime.min.time()), day
+                )
+            if row["debt_amount"] is not None:
+                sheet.write_number(i, 4, row["debt_amount"], money)
+            sheet.write_string(i, 5, "ja" if row["has_children"] else "nej")
+        sheet.freeze_panes(3, 0)
+        sheet.autofilter(2, 0, max(2, frame.height + 2), len(columns) - 1)
+    book.close()
+    tmp.replace(path)
+    return path
+
+
+def pdf_bytes(worklist: Worklist, settings: Settings) -> bytes:
+    """A plain A4 landscape PDF with one table per section, rendered by Typst."""
+    import typst
+
+    data = {
+        "title": f"Arbetslista {sv_date(worklist.run_date)}",
+        "owner": worklist.owner_name,
+        "municipality": settings.municipality.name,
+        "columns": [COLUMN_TITLE_SV[c] for c in ROW_SCHEMA if c != "section"],
+        "sections": [
+            {
+                "title": SECTION_TITLE_SV[section],
+                "rows": [row[1:] for row in display_rows(frame)],
+            }
+            for section, frame in worklist.sections()
+        ],
+    }
+    try:
+        return typst.compile(
+            str(TEMPLATE),
+            root=str(TEMPLATE.parent),
+            sys_inputs={"data": json.dumps(data, ensure_ascii=False)},
+        )
+    except RuntimeError as exc:  # typst reports template errors as RuntimeError
+        raise KvarboendeError(f"the worklist PDF could not be rendered: {exc}") from None
+
+
+def write_pdf(worklist: Worklist, settings: Settings, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".pdf.tmp")
+    tmp.write_bytes(pdf_bytes(worklist, settings))
+    tmp.replace(path)
+    return path
+
+
+def output_dir(settings: Settings, run_date: date) -> Path:
+    """Where the worklists of a date go: ``<paths.worklist_dir>/<YYYY-MM-DD>/``."""
+    return settings.paths.worklist_dir / run_date.isoformat()
+
+
+def write_files(worklist: Worklist, settings: Settings) -> dict[str, Path]:
+    """The CSV, XLSX and PDF of one worklist; returns their paths by format."""
+    folder = output_dir(settings, worklist.run_date)
+    stem = worklist.file_stem
+    return {
+        "csv": write_csv(worklist, folder / f"{stem}.csv"),
+        "xlsx": write_xlsx(worklist, folder / f"{stem}.xlsx"),
+        "pdf": write_pdf(worklist, settings, folder / f"{stem}.pdf"),
+    }
+
+
+# --- the daily stage -----------------------------------------------------------------------
+
+
+def email_text(worklist: Worklist, files: dict[str, Path]) -> tuple[str, str]:
+    """Subject and body of the advisor's daily email: counts and where, no personal data."""
+    counts = worklist.counts()
+    total = sum(counts.values())
+    subject = f"Arbetslista {worklist.run_date.isoformat()}: {total} saker att göra"
+    lines = [
+        "Hej!",
+        "",
+        f"Din arbetslista för {sv_date(worklist.run_date)} är klar.",
+        "",
+    ]
+    lines += [f"{SECTION_TITLE_SV[s]}: {counts[s.value]}" for s in SECTION_ORDER]
+    lines += [
+        "",
+        "Listan finns här (öppna den på jobbdatorn):",
+        *[f"  {fmt.upper()}: {path}" for fmt, path in files.items()],
+        "",
+        f"Eller i terminalen: kvarboende worklist --date {worklist.run_date.isoformat()}",
+        "",
+        "Mejlet innehåller inga personuppgifter.",
+    ]
+    return subject, "\n".join(lines)
+
+
+def _record_run(session: Session, worklist: Worklist) -> None:
+    """One WorklistRun per owner and date; a rerun updates the counts, never adds a row."""
+    existing = session.scalars(
+        select(WorklistRun).where(
+            WorklistRun.owner == worklist.owner, WorklistRun.for_date == worklist.run_date
+        )
+    ).first()
+    if existing is None:
+        session.add(
+            WorklistRun(owner=worklist.owner, for_date=worklist.run_date, counts=worklist.counts())
+        )
+    elif existing.counts != worklist.counts():
+        existing.counts = worklist.counts()
+
+
+def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
+    """Write every advisor's and caseworker's worklist for ``run_date``; counts only.
+
+    The advisors' sections are summed into the returned counts (for the Prefect
+    artifact); caseworker lists add ``caseworker_lists`` and ``caseworker_rows``.
+    """
+    totals: dict[str, int] = {s.value: 0 for s in SECTION_ORDER}
+    totals.update(advisor_lists=0, caseworker_lists=0, caseworker_rows=0, emails_queued=0)
+    with session_scope(engine) as session:
+        inputs = load_inputs(session, _since(session, run_date))
+        owners: list[tuple[str, str, str, str]] = [
+            (ADVISOR, a.id, a.name, a.email) for a in settings.advisors
+        ]
+        routed = (
+            inputs.episodes.filter(
+                (pl.col("routing") == Routing.CASEWORKER) & pl.col("caseworker_id").is_not_null()
+            )
+            .select("caseworker_id", "caseworker_name")
+            .unique()
+            .sort("caseworker_id")
+        )
+        owners += [(CASEWORKER, cid, name or cid, "") for cid, name in routed.iter_rows()]
+        for kind, owner_id, name, email in owners:
+            worklist = _worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
+            files = write_files(worklist, settings)
+            _record_run(session, worklist)
+            if kind == CASEWORKER:
+                totals["caseworker_lists"] += 1
+                totals["caseworker_rows"] += worklist.rows.height
+                continue
+            totals["advisor_lists"] += 1
+            for section, n in worklist.counts().items():
+                totals[section] += n
+            if email:
+                subject, body = email_text(worklist, files)
+                _, created = enqueue(
+                    session,
+                    key=f"worklist:{worklist.owner}:{run_date.isoformat()}",
+                    kind=LetterKind.ADVISOR_WORKLIST.value,
+                    channel="email",
+                    created_on=run_date,
+                    recipient=email,
+                    subject=subject,
+                    body=body,
+                )
+                totals["emails_queued"] += int(created)
+    return totals
