@@ -1,3 +1,4 @@
 """CLI verbs, one module per area; importing this package registers them all."""
 
 from flows.commands import setup  # noqa: F401
+from flows.commands import worklist  # noqa: F401

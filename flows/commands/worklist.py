@@ -1,0 +1,281 @@
+"""``kvarboende worklist``, ``record`` and ``episodes list|close``: the advisor's daily verbs.
+
+Everything a person records or reads about an episode is audit-logged with who (the
+operating-system user or ``--by``) and when; the audit entries hold ids only.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from domain.formatting import sv_amount
+from domain.outcomes import OUTCOME_LABEL_SV, STATUS_LABEL_SV, ActivityKind
+from domain.worklist import COLUMN_TITLE_SV, ROW_SCHEMA, SECTION_TITLE_SV
+from flows.cli import app
+from flows.context import AppContext
+from flows.stages.outcomes import close_episode, local_today, record_activity
+from flows.stages.worklist import (
+    build_worklist,
+    display_rows,
+    output_dir,
+    write_csv,
+    write_pdf,
+    write_xlsx,
+)
+from models.audit import audit, current_actor
+from models.db import session_scope
+from models.domain import EpisodeStatus, Outcome
+from models.errors import KvarboendeError
+from models.tables import Episode
+
+
+def _day(text: str | None) -> date:
+    """``--date`` as a date (default: today in Stockholm); a one-line error otherwise."""
+    if text is None:
+        return local_today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise KvarboendeError(f"--date {text!r} is not a date like 2026-11-23") from None
+
+
+DateOption = Annotated[
+    str | None, typer.Option("--date", help="Date YYYY-MM-DD (default today, Stockholm).")
+]
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", help="Who did it (default: the operating-system user)."),
+]
+
+
+class WorklistFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    XLSX = "xlsx"
+    PDF = "pdf"
+
+
+@app.command("worklist")
+def worklist_command(
+    ctx: typer.Context,
+    day: DateOption = None,
+    advisor: Annotated[
+        str | None, typer.Option("--advisor", help="Advisor id (default: the first advisor).")
+    ] = None,
+    caseworker: Annotated[
+        str | None, typer.Option("--caseworker", help="Caseworker id: their routed episodes.")
+    ] = None,
+    fmt: Annotated[
+        WorklistFormat,
+        typer.Option("--format", help="table (terminal), or write a csv, xlsx or pdf file."),
+    ] = WorklistFormat.TABLE,
+    by: ByOption = None,
+) -> None:
+    """Show the daily worklist, most urgent first, or write it as CSV, XLSX or PDF."""
+    context: AppContext = ctx.obj
+    run_date = _day(day)
+    worklist = build_worklist(
+        context.engine, context.settings, run_date, advisor_id=advisor, caseworker_id=caseworker
+    )
+    with session_scope(context.engine) as session:
+        audit(session, current_actor(by), f"read_worklist_{fmt}", "worklist", worklist.owner)
+    if fmt == WorklistFormat.TABLE:
+        _print_worklist(worklist)
+        return
+    path = output_dir(context.settings, run_date) / f"{worklist.file_stem}.{fmt}"
+    if fmt == WorklistFormat.CSV:
+        write_csv(worklist, path)
+    elif fmt == WorklistFormat.XLSX:
+        write_xlsx(worklist, path)
+    else:
+        write_pdf(worklist, context.settings, path)
+    typer.echo(f"Worklist ({worklist.rows.height} rows) written to {path}")
+
+
+def _print_worklist(worklist) -> None:  # noqa: ANN001 - flows.stages.worklist.Worklist
+    console = Console()
+    console.print(
+        f"[bold]Arbetslista {worklist.run_date.isoformat()}[/bold] – {worklist.owner_name}"
+    )
+    headers = [COLUMN_TITLE_SV[c] for c in ROW_SCHEMA if c != "section"]
+    for section, frame in worklist.sections():
+        table = Table(
+            title=f"{SECTION_TITLE_SV[section]} ({frame.height})",
+            title_justify="left",
+            show_lines=False,
+        )
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in display_rows(frame):
+            table.add_row(*row[1:])
+        if frame.is_empty():
+            console.print(f"[bold]{SECTION_TITLE_SV[section]}[/bold]: inget att göra")
+        else:
+            console.print(table)
+
+
+class RecordKind(StrEnum):
+    ATTENDED = "attended"
+    NO_SHOW = "no-show"
+    CONTACTED = "contacted"
+    HOME_VISIT = "home-visit"
+    NOTE = "note"
+    FINANCIAL_AID = "financial-aid"
+    CASEWORKER_ACTED = "caseworker-acted"
+
+
+_ACTIVITY_OF: dict[RecordKind, ActivityKind] = {
+    RecordKind.ATTENDED: ActivityKind.ATTENDED,
+    RecordKind.NO_SHOW: ActivityKind.NO_SHOW,
+    RecordKind.CONTACTED: ActivityKind.CONTACTED,
+    RecordKind.HOME_VISIT: ActivityKind.HOME_VISIT,
+    RecordKind.NOTE: ActivityKind.NOTE,
+    RecordKind.FINANCIAL_AID: ActivityKind.FINANCIAL_ASSISTANCE,
+    RecordKind.CASEWORKER_ACTED: ActivityKind.CASEWORKER_ACTED,
+}
+
+
+@app.command("record")
+def record_command(
+    ctx: typer.Context,
+    kind: Annotated[RecordKind, typer.Argument(help="What happened.")],
+    episode_id: Annotated[int, typer.Argument(help="The episode (ärende) id.")],
+    text: Annotated[str | None, typer.Option("--text", help="A short note.")] = None,
+    by: ByOption = None,
+    day: DateOption = None,
+) -> None:
+    """Record a meeting attended or missed, a contact, a home visit, aid granted or a note."""
+    context: AppContext = ctx.obj
+    activity_id = record_activity(
+        context.engine,
+        episode_id,
+        _ACTIVITY_OF[kind],
+        by=current_actor(by),
+        on_date=_day(day),
+        text=text,
+    )
+    typer.echo(f"Recorded {kind} for episode {episode_id} (activity {activity_id})")
+
+
+episodes_app = typer.Typer(help="List and close episodes (ärenden).", no_args_is_help=True)
+app.add_typer(episodes_app, name="episodes")
+
+
+class ListFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+LIST_COLUMNS = [
+    "id", "status", "routing", "opened_on", "deadline_date", "debt_amount", "has_children",
+    "is_recurrence", "outcome", "outcome_certainty", "outcome_date",
+]  # fmt: skip
+
+
+def episodes_frame(engine, statuses: list[str] | None) -> pl.DataFrame:  # noqa: ANN001
+    """Episodes (no names or addresses) as a frame, filtered by status."""
+    columns = [getattr(Episode, c) for c in LIST_COLUMNS]
+    query = select(*columns).order_by(Episode.id)
+    if statuses:
+        query = query.where(Episode.status.in_(statuses))
+    with session_scope(engine) as session:
+        rows = session.execute(query).all()
+    data = {c: [r[i] for r in rows] for i, c in enumerate(LIST_COLUMNS)}
+    data["debt_amount"] = [None if v is None else float(v) for v in data["debt_amount"]]
+    schema = {
+        "id": pl.Int64, "status": pl.String, "routing": pl.String, "opened_on": pl.Date,
+        "deadline_date": pl.Date, "debt_amount": pl.Float64, "has_children": pl.Boolean,
+        "is_recurrence": pl.Boolean, "outcome": pl.String, "outcome_certainty": pl.String,
+        "outcome_date": pl.Date,
+    }  # fmt: skip
+    return pl.DataFrame(data, schema=schema)
+
+
+@episodes_app.command("list")
+def episodes_list(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Only this status (repeatable), e.g. payment_order."),
+    ] = None,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", help="table, csv or json.")
+    ] = ListFormat.TABLE,
+    by: ByOption = None,
+) -> None:
+    """List episodes with status, routing, deadline, debt and outcome (no names)."""
+    known = {str(s) for s in EpisodeStatus}
+    for value in status or []:
+        if value not in known:
+            raise KvarboendeError(
+                f"unknown status {value!r}, use one of {', '.join(sorted(known))}"
+            )
+    context: AppContext = ctx.obj
+    frame = episodes_frame(context.engine, status)
+    with session_scope(context.engine) as session:
+        audit(session, current_actor(by), "list_episodes", "episode", None, f"{frame.height} rows")
+    if fmt == ListFormat.JSON:
+        typer.echo(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False, indent=1))
+    elif fmt == ListFormat.CSV:
+        typer.echo(frame.write_csv(separator=";", date_format="%Y-%m-%d"), nl=False)
+    else:
+        table = Table(title=f"Ärenden ({frame.height})", title_justify="left")
+        for header in ("Ärende", "Status", "Hänvisning", "Öppnat", "Betala senast", "Skuld",
+                       "Barn", "Återfall", "Utfall", "Säkerhet", "Utfallsdatum"):  # fmt: skip
+            table.add_column(header)
+        for row in frame.iter_rows(named=True):
+            table.add_row(
+                str(row["id"]),
+                STATUS_LABEL_SV.get(row["status"], row["status"]),
+                row["routing"] or "–",
+                _iso(row["opened_on"]),
+                _iso(row["deadline_date"]),
+                sv_amount(row["debt_amount"]),
+                "ja" if row["has_children"] else "nej",
+                "ja" if row["is_recurrence"] else "nej",
+                OUTCOME_LABEL_SV.get(row["outcome"], "–") if row["outcome"] else "–",
+                {"confirmed": "bekräftat", "presumed": "antaget"}.get(
+                    row["outcome_certainty"] or "", "–"
+                ),
+                _iso(row["outcome_date"]),
+            )
+        Console().print(table)
+
+
+def _iso(value: date | None) -> str:
+    return value.isoformat() if value else "–"
+
+
+@episodes_app.command("close")
+def episodes_close(
+    ctx: typer.Context,
+    episode_id: Annotated[int, typer.Argument(help="The episode (ärende) id.")],
+    outcome: Annotated[
+        Outcome,
+        typer.Option("--outcome", help="How it ended, e.g. moved_out or withdrawn."),
+    ],
+    text: Annotated[str | None, typer.Option("--text", help="A short reason.")] = None,
+    by: ByOption = None,
+    day: DateOption = None,
+) -> None:
+    """Close an episode by hand with a confirmed outcome (moved out, withdrawn, …)."""
+    context: AppContext = ctx.obj
+    previous = close_episode(
+        context.engine,
+        episode_id,
+        str(outcome),
+        by=current_actor(by),
+        on_date=_day(day),
+        text=text,
+    )
+    typer.echo(f"Episode {episode_id} closed ({previous} → closed, outcome {outcome})")
