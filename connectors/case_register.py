@@ -16,8 +16,8 @@ import polars as pl
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from domain.register import RegisterError
 from models.config import RegisterConfig
-from models.errors import KvarboendeError
 
 CASE_COLUMNS = (
     "case_id",
@@ -37,10 +37,6 @@ HOUSEHOLD_COLUMNS = ("case_id", "personnummer", "name", "relation", "birth_date"
 HOUSEHOLD_REQUIRED = ("case_id", "relation")
 
 
-class RegisterError(KvarboendeError):
-    """The register export cannot be used; one line naming the file and the problem."""
-
-
 def _decode(raw: bytes, path: Path) -> str:
     """Strict UTF-8 (with or without BOM) first, then Windows-1252: never a lossy read."""
     try:
@@ -52,7 +48,7 @@ def _decode(raw: bytes, path: Path) -> str:
             raise RegisterError(f"{path.name}: neither UTF-8 nor Windows-1252 text") from None
 
 
-def _read_table(path: Path) -> pl.DataFrame:
+def read_table(path: Path) -> pl.DataFrame:
     """All cells as strings, from CSV (; , or tab separated) or XLSX."""
     if not path.exists():
         raise RegisterError(f"{path}: file not found")
@@ -106,13 +102,13 @@ def _canonical(
 
 def read_cases_file(path: Path, config: RegisterConfig) -> pl.DataFrame:
     """The cases export as canonical string columns."""
-    return _canonical(_read_table(path), config.columns, CASE_COLUMNS, CASE_REQUIRED, path.name)
+    return _canonical(read_table(path), config.columns, CASE_COLUMNS, CASE_REQUIRED, path.name)
 
 
 def read_household_file(path: Path, config: RegisterConfig) -> pl.DataFrame:
     """The household-members export as canonical string columns."""
     return _canonical(
-        _read_table(path),
+        read_table(path),
         config.household_columns,
         HOUSEHOLD_COLUMNS,
         HOUSEHOLD_REQUIRED,

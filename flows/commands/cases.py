@@ -1,0 +1,286 @@
+"""CLI verbs for the case register and matching: import, review decisions, match-files.
+
+``cases import`` and ``matches`` work on the database; ``match-files`` matches a
+notice file against a register export without touching the database (the same
+matching code as the daily pipeline), for evaluation and for checking a new export.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from connectors.case_register import read_cases_file, read_household_file, read_table
+from domain.matching import NOTICE_COLUMNS, TIER_RANK, match_notices
+from domain.register import (
+    check_case_ids,
+    empty_household,
+    prepare_cases,
+    prepare_household,
+)
+from flows.cli import app
+from flows.context import AppContext
+from flows.stages.cases import import_register
+from flows.stages.matching import decide_match
+from models.audit import audit, current_actor
+from models.db import session_scope
+from models.errors import KvarboendeError
+from models.tables import Episode, Match
+
+cases_app = typer.Typer(help="The social-services case register.", no_args_is_help=True)
+matches_app = typer.Typer(help="Matches between episodes and register cases.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+app.add_typer(matches_app, name="matches")
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise KvarboendeError(f"{option}: {value!r} is not a date like 2026-11-02") from None
+
+
+@cases_app.command("import")
+def cases_import(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="Cases export (CSV or XLSX). Omit to read the configured SQL source."),
+    ] = None,
+    household: Annotated[
+        Path | None, typer.Option("--household", help="Household-members export.")
+    ] = None,
+    taken_on: Annotated[
+        str | None, typer.Option("--taken-on", help="Date of the export (default today).")
+    ] = None,
+) -> None:
+    """Import a case-register export as a new dated snapshot (unchanged content: nothing new)."""
+    context: AppContext = ctx.obj
+    counts = import_register(
+        context.engine,
+        context.settings,
+        file,
+        household,
+        taken_on=_parse_date(taken_on, "--taken-on"),
+    )
+    if counts["unchanged"]:
+        typer.echo(f"Register unchanged since snapshot {counts['snapshot_id']}: nothing imported.")
+        return
+    typer.echo(
+        f"Snapshot {counts['snapshot_id']}: {counts['cases']} cases, {counts['members']} "
+        f"household members ({counts['children']} children), {counts['caseworkers']} "
+        f"caseworkers, {counts['invalid_personnummer']} missing or invalid personnummer, "
+        f"{counts['orphan_members']} members without a case skipped."
+    )
+
+
+@matches_app.command("list")
+def matches_list(
+    ctx: typer.Context,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Only matches waiting for a decision.")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many rows.")] = 200,
+) -> None:
+    """List matches with tier, score and reasons (the advisor's 'matches to confirm')."""
+    context: AppContext = ctx.obj
+    query = (
+        select(
+            Match.id,
+            Match.episode_id,
+            Episode.company_id,
+            Match.tier,
+            Match.score,
+            Match.decision,
+            Match.case_ref,
+            Match.reasons,
+        )
+        .join(Episode, Episode.id == Match.episode_id)
+        .order_by(Match.id)
+        .limit(limit)
+    )
+    if pending:
+        query = query.where(Match.decision == "pending")
+    else:
+        query = query.where(Match.tier != "none")
+    with session_scope(context.engine) as session:
+        rows = session.execute(query).all()
+        audit(session, current_actor(), "matches.list", "match", detail=f"rows={len(rows)}")
+    table = Table(title="Matchningar att bekräfta" if pending else "Matchningar")
+    for heading in ("Id", "Ärende (episod)", "Bolag", "Nivå", "Poäng", "Beslut", "Akt", "Skäl"):
+        table.add_column(heading)
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            str(row.episode_id),
+            row.company_id,
+            row.tier,
+            f"{row.score:.2f}",
+            row.decision,
+            row.case_ref or "",
+            row.reasons,
+        )
+    Console().print(table)
+    if not rows:
+        typer.echo("No matches." if not pending else "No matches waiting for a decision.")
+
+
+def _decide(ctx: typer.Context, match_id: int, confirm: bool, by: str | None) -> None:
+    context: AppContext = ctx.obj
+    actor = current_actor(by)
+    decide_match(context.engine, match_id, confirm=confirm, by=actor)
+    verdict = (
+        "confirmed: routed to the caseworker" if confirm else "rejected: routed to the advisor"
+    )
+    typer.echo(f"Match {match_id} {verdict} (by {actor}).")
+
+
+@matches_app.command("confirm")
+def matches_confirm(
+    ctx: typer.Context,
+    match_id: Annotated[int, typer.Argument(help="The match id from 'matches list'.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who decides (default: OS user).")] = None,
+) -> None:
+    """Confirm a match: the episode goes to the client's caseworker (audit-logged)."""
+    _decide(ctx, match_id, True, by)
+
+
+@matches_app.command("reject")
+def matches_reject(
+    ctx: typer.Context,
+    match_id: Annotated[int, typer.Argument(help="The match id from 'matches list'.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who decides (default: OS user).")] = None,
+) -> None:
+    """Reject a match: the episode goes to the advisor, who books a letter (audit-logged)."""
+    _decide(ctx, match_id, False, by)
+
+
+def read_notice_identities(
+    path: Path, columns: dict[str, str] | None = None, sheet: str | None = None
+) -> pl.DataFrame:
+    """Every data row of a notice file with its canonical fields and ``nid`` = 1-based row.
+
+    Without a company (``columns`` None) the file must use the canonical header names.
+    With a company, the ingest's reader and header recognition are used (Swedish
+    headers, the company's column mapping). Every row is kept, also those the ingest
+    would reject: match-files reports all of them.
+    """
+    if not path.exists():
+        raise KvarboendeError(f"{path}: file not found")
+    if columns is None:
+        frame = read_table(path)
+        known = [c for c in NOTICE_COLUMNS if c in frame.columns]
+        if "personnummer" not in known and "tenant_name" not in known:
+            raise KvarboendeError(
+                f"{path.name}: no personnummer or tenant_name column (canonical notice format "
+                "expected; use --company ID for a company's own format)"
+            )
+        frame = frame.select(known)
+    else:
+        from connectors.notice_files import read_notice_file
+        from domain.notices import canonical_frame, map_headers
+
+        raw = read_notice_file(path, sheet=sheet, columns=columns)
+        mapping = map_headers([str(c) for c in raw.frame.columns], columns)
+        frame = canonical_frame(raw.frame, mapping)
+    frame = frame.with_columns(
+        pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
+    )
+    return frame.with_row_index("nid", offset=1).with_columns(pl.col("nid").cast(pl.Int64))
+
+
+def match_files(
+    notices: pl.DataFrame,
+    cases: pl.DataFrame,
+    household: pl.DataFrame | None,
+    today: date,
+    threshold: float,
+) -> pl.DataFrame:
+    """notice_row, case_id, tier, score, reasons for every notice row (no database)."""
+    check_case_ids(cases)
+    cases = (
+        prepare_cases(cases, today)
+        .with_row_index("case_key")
+        .with_columns(pl.col("case_key").cast(pl.Int64))
+    )
+    members = prepare_household(
+        household if household is not None else empty_household(), today
+    ).with_row_index("member_id")
+    members = members.join(
+        cases.select(pl.col("case_id").alias("case_ref"), "case_key"),
+        left_on="case_id",
+        right_on="case_ref",
+        how="inner",
+    ).select(
+        pl.col("member_id").cast(pl.Int64),
+        pl.col("case_key").alias("case_id"),
+        "personnummer",
+        "name",
+        "relation",
+        "is_child",
+    )
+    register = cases.select(
+        pl.col("case_key").alias("case_id"),
+        pl.col("case_id").alias("case_ref"),
+        "personnummer",
+        "name",
+        "street_address",
+        "apartment",
+        "postal_code",
+    )
+    result = match_notices(notices, register, members, today, threshold)
+    return result.select(
+        pl.col("nid").alias("notice_row"),
+        pl.col("case_ref").fill_null("").alias("case_id"),
+        "tier",
+        pl.col("score").round(3),
+        "reasons",
+    ).sort("notice_row")
+
+
+@app.command("match-files")
+def match_files_command(
+    ctx: typer.Context,
+    notices: Annotated[Path, typer.Option("--notices", help="Notice file (CSV or XLSX).")],
+    cases: Annotated[Path, typer.Option("--cases", help="Case-register export.")],
+    out: Annotated[Path, typer.Option("--out", help="Result CSV (one row per notice row).")],
+    household: Annotated[
+        Path | None, typer.Option("--household", help="Household-members export.")
+    ] = None,
+    company: Annotated[
+        str | None,
+        typer.Option("--company", help="Read the notice file with this company's mapping."),
+    ] = None,
+    on: Annotated[
+        str | None, typer.Option("--date", help="Reference date for 10-digit numbers.")
+    ] = None,
+) -> None:
+    """Match a notice file against a register export without touching the database."""
+    context: AppContext = ctx.obj
+    settings = context.settings
+    columns: dict[str, str] | None = None
+    sheet = None
+    if company is not None:
+        company_config = settings.company(company)
+        columns, sheet = dict(company_config.columns), company_config.sheet
+    today = _parse_date(on, "--date") or date.today()
+    notice_frame = read_notice_identities(notices, columns, sheet)
+    case_frame = read_cases_file(cases, settings.cases)
+    household_frame = read_household_file(household, settings.cases) if household else None
+    result = match_files(
+        notice_frame, case_frame, household_frame, today, settings.cases.probable_threshold
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.write_csv(out, separator=";")
+    tiers = dict(result["tier"].value_counts().iter_rows())
+    summary = ", ".join(f"{tier} {tiers.get(tier, 0)}" for tier in TIER_RANK)
+    typer.echo(f"{result.height} notice rows matched ({summary}): {out}")

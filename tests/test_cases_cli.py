@@ -1,0 +1,99 @@
+"""The CLI verbs of the case register and matching, through the real ``kvarboende`` entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from test_cases_import import pnr, write_register
+
+from flows.cli import main
+
+HEADER = (
+    "personnummer;tenant_name;co_tenant_name;co_tenant_personnummer;street_address;apartment;"
+    "postal_code;town;contract_ref;event_type;event_date;service_date;debt_amount;monthly_rent;"
+    "eviction_at;email;phone;language"
+)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "k.db"}"\n'
+        '[[companies]]\nid = "bo"\nname = "Bo AB"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_notices(path: Path) -> None:
+    p1 = pnr("19800101123")
+    wrong = p1[:10] + str((int(p1[10]) + 1) % 10) + p1[11]
+    tail = ";By;K;termination_notice;2026-11-02;;100;5000;;;;"
+    path.write_text(
+        "\n".join(
+            [
+                HEADER,
+                f"{p1};Anna Häggström;;;Storgatan 12;1102;12345{tail}",
+                f"{wrong};Anna Haggstrom;;;Storg. 12;1102;12345{tail}",
+                f";Omar Ali;;;Björkvägen 3;1001;12346{tail}",
+                f"197001011234;Per Svensson;;;Annan 1;1;12345{tail}",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+def test_match_files_writes_one_row_per_notice_row(config: Path, tmp_path: Path) -> None:
+    cases, household = write_register(tmp_path)
+    notices, out = tmp_path / "notices.csv", tmp_path / "out" / "result.csv"
+    write_notices(notices)
+    code = main(
+        [
+            "--config", str(config), "match-files", "--notices", str(notices), "--cases",
+            str(cases), "--household", str(household), "--out", str(out), "--date", "2026-11-02",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    result = pl.read_csv(out, separator=";", infer_schema=False)
+    assert result.columns == ["notice_row", "case_id", "tier", "score", "reasons"]
+    assert result["notice_row"].to_list() == ["1", "2", "3", "4"]
+    assert result["tier"].to_list() == ["certain", "probable", "possible", "none"]
+    assert result["case_id"].to_list() == ["C1", "C1", "C2", ""]
+    # The database was not touched.
+    assert not (tmp_path / "k.db").exists()
+
+
+def test_cases_import_matches_review_and_decide(config: Path, tmp_path: Path, capsys) -> None:
+    cases, household = write_register(tmp_path)
+    args = ["--config", str(config)]
+    assert main([*args, "init"]) == 0
+    assert main([*args, "cases", "import", str(cases), "--household", str(household)]) == 0
+    assert "Snapshot 1: 2 cases, 4 household members (2 children)" in capsys.readouterr().out
+    assert main([*args, "cases", "import", str(cases), "--household", str(household)]) == 0
+    assert "unchanged" in capsys.readouterr().out
+    assert main([*args, "matches", "list", "--pending"]) == 0
+    assert "No matches waiting" in capsys.readouterr().out
+    assert main([*args, "matches", "confirm", "7", "--by", "anna"]) == 2
+    assert "match 7 not found" in capsys.readouterr().err
+
+
+def test_bad_input_is_one_line(config: Path, tmp_path: Path, capsys) -> None:
+    args = ["--config", str(config)]
+    assert main([*args, "cases", "import", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "file not found" in err
+    assert main([*args, "cases", "import", "x.csv", "--taken-on", "2026-13-01"]) == 2
+    assert "--taken-on" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo;bar\n1;2\n", encoding="utf-8")
+    cases, _ = write_register(tmp_path)
+    out = tmp_path / "o.csv"
+    code = main(
+        [*args, "match-files", "--notices", str(bad), "--cases", str(cases), "--out", str(out)]
+    )
+    assert code == 2
+    assert "canonical notice format expected" in capsys.readouterr().err
