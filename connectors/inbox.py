@@ -1,0 +1,142 @@
+"""The companies' inbox folders: which files are complete, where they go afterwards.
+
+A file is taken only when it is complete: names ending in ``.part`` or ``.tmp``
+(and hidden files) are uploads in progress, and a file whose size or modification
+time changed within the last ``min_age_seconds`` may still be growing. After
+ingest a file moves to ``archive/<company>/`` named by date and content hash, or
+to ``rejected/<company>/`` when the whole file was unusable; its receipt (CSV and
+XLSX, formula-safe) is written next to it.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+from domain.formatting import safe_cell
+from models.domain import Receipt
+
+IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart")
+RECEIPT_HEADER = ("Rad", "Status", "Orsak")
+
+
+def is_in_progress(path: Path) -> bool:
+    """Upload still in progress or not a notice file: .part/.tmp names, hidden files, receipts."""
+    name = path.name.lower()
+    return name.startswith(".") or name.endswith(IGNORED_SUFFIXES) or ".kvitto." in name
+
+
+def complete_files(folder: Path, min_age_seconds: float, now: float | None = None) -> list[Path]:
+    """Files in the folder that are complete: not in progress and unchanged for a while."""
+    if not folder.is_dir():
+        return []
+    moment = time.time() if now is None else now
+    files = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or is_in_progress(path):
+            continue
+        if moment - path.stat().st_mtime < min_age_seconds:
+            continue
+        files.append(path)
+    return files
+
+
+def still_growing(path: Path, wait_seconds: float) -> bool:
+    """True when the size changes within ``wait_seconds`` (a writer is still appending)."""
+    if wait_seconds <= 0:
+        return False
+    before = path.stat().st_size
+    time.sleep(wait_seconds)
+    return path.stat().st_size != before
+
+
+def stored_name(received_on: date, content_hash: str, filename: str) -> str:
+    """``2026-11-02_1a2b3c4d5e6f_uppsagningar.csv``: sortable, unique per content."""
+    return f"{received_on.isoformat()}_{content_hash[:12]}_{Path(filename).name}"
+
+
+def move_file(source: Path, folder: Path, name: str) -> Path:
+    """Move a file into a folder under a name; a copy of identical content just disappears."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    if target.exists():
+        source.unlink()
+        return target
+    shutil.move(str(source), target)
+    return target
+
+
+def receipt_rows(
+    receipt: Receipt, duplicate_rows: Iterable[int] = ()
+) -> list[tuple[object, str, str]]:
+    """One line per rejected or duplicate row, sorted by row number; formula-safe text."""
+    rows: list[tuple[object, str, str]] = [
+        (r.row_number, "avvisad", str(safe_cell(r.reason))) for r in receipt.rejections
+    ]
+    rows += [
+        (n, "dubblett", "Händelsen finns redan (samma kontrakt, händelse, datum och personnummer)")
+        for n in duplicate_rows
+    ]
+    rows.sort(key=lambda r: int(r[0]))  # type: ignore[call-overload]
+    return rows
+
+
+def receipt_summary(receipt: Receipt) -> list[tuple[str, object]]:
+    """The counts, in plain Swedish, as label/value pairs."""
+    lines: list[tuple[str, object]] = [
+        ("Fil", safe_cell(receipt.filename)),
+        ("Rader i filen", receipt.rows_read),
+        ("Mottagna", receipt.accepted),
+        ("Avvisade", receipt.rejected),
+        ("Dubbletter", receipt.duplicates),
+    ]
+    if receipt.already_received:
+        lines.append(("Anmärkning", "Filen har redan tagits emot tidigare"))
+    if receipt.file_error:
+        lines.append(("Filen kunde inte läsas", safe_cell(receipt.file_error)))
+    return lines
+
+
+def write_receipt(
+    receipt: Receipt, stem: Path, duplicate_rows: Iterable[int] = ()
+) -> tuple[Path, Path]:
+    """Write ``<stem>.kvitto.csv`` and ``<stem>.kvitto.xlsx``; returns both paths."""
+    import xlsxwriter
+
+    rows = receipt_rows(receipt, duplicate_rows)
+    summary = receipt_summary(receipt)
+    csv_path = stem.with_name(stem.name + ".kvitto.csv")
+    xlsx_path = stem.with_name(stem.name + ".kvitto.xlsx")
+    with csv_path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        for label, value in summary:
+            writer.writerow([label, value])
+        writer.writerow([])
+        writer.writerow(RECEIPT_HEADER)
+        writer.writerows(rows)
+    workbook = xlsxwriter.Workbook(str(xlsx_path), {"strings_to_formulas": False})
+    try:
+        sheet = workbook.add_worksheet("Kvitto")
+        bold = workbook.add_format({"bold": True})
+        for index, (label, value) in enumerate(summary):
+            sheet.write_string(index, 0, label, bold)
+            if isinstance(value, int):
+                sheet.write_number(index, 1, value)
+            else:
+                sheet.write_string(index, 1, str(value))
+        start = len(summary) + 1
+        sheet.write_row(start, 0, RECEIPT_HEADER, bold)
+        for offset, (row_number, status, reason) in enumerate(rows, start=start + 1):
+            sheet.write_number(offset, 0, int(row_number))  # type: ignore[arg-type]
+            sheet.write_string(offset, 1, status)
+            sheet.write_string(offset, 2, reason)
+        sheet.set_column(0, 0, 22)
+        sheet.set_column(1, 1, 12)
+        sheet.set_column(2, 2, 90)
+    finally:
+        workbook.close()
+    return csv_path, xlsx_path

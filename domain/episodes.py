@@ -1,0 +1,440 @@
+"""Grouping notices into arrears episodes (ärenden) and moving them through their states.
+
+An episode belongs to a tenancy: the company plus its contract reference, or, when
+the reference is missing, the personnummer (or name) plus address and apartment.
+Events are placed by their EVENT DATE, not by arrival: an episode's status is the
+highest step of the legal chain it has reached (models.domain.EVENT_RANK) and never
+moves backwards. A termination notice or payment order dated after an episode
+became terminal (settled, eviction executed, closed) opens a new episode linked to
+the earlier one; it is a recurrence when it comes within ``recurrence_months``.
+
+Two paths give the same result for events that arrive in date order:
+:func:`plan_new_tenancies` (polars, for tenancies seen for the first time: the bulk
+of a large file) and :func:`apply_to_existing` (plain Python, for the few tenancies
+that already have episodes in the database, where each event is decided against
+the stored state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+
+from models.domain import EVENT_LABEL_SV, EVENT_RANK, EventType
+
+OPENING_EVENTS = frozenset({EventType.TERMINATION_NOTICE.value, EventType.PAYMENT_ORDER.value})
+TERMINAL_EVENTS = frozenset({EventType.SETTLED.value, EventType.EVICTION_EXECUTED.value})
+PAYMENT_ORDER_OR_LATER = frozenset(
+    {
+        EventType.PAYMENT_ORDER.value,
+        EventType.DECISION.value,
+        EventType.EVICTION_SCHEDULED.value,
+        EventType.EVICTION_EXECUTED.value,
+    }
+)
+CLOSED_RANK = 6
+RANKS: dict[str, int] = {str(k): v for k, v in EVENT_RANK.items()} | {"closed": CLOSED_RANK}
+
+#: Fields an episode takes from its latest notice that has a value for them.
+LATEST_FIELDS = (
+    "tenant_name",
+    "co_tenant_name",
+    "co_tenant_personnummer",
+    "street_address",
+    "apartment",
+    "postal_code",
+    "town",
+    "email",
+    "phone",
+    "language",
+    "contract_ref",
+    "debt_amount",
+    "monthly_rent",
+    "eviction_at",
+)
+
+
+@dataclass(frozen=True)
+class EpisodePolicy:
+    """The configured rules episodes follow (booking and outcomes sections of config)."""
+
+    payment_days: int = 21
+    deadline_margin_days: int = 28
+    recurrence_months: int = 24
+
+
+def add_months(value: date, months: int) -> date:
+    """The same day ``months`` later, clipped to the month's end."""
+    month_index = value.month - 1 + months
+    year, month = value.year + month_index // 12, month_index % 12 + 1
+    for day in (value.day, 30, 29, 28):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise ValueError(value)  # pragma: no cover - day 28 always exists
+
+
+def deadline(service_date: date | None, first_notice_date: date, policy: EpisodePolicy) -> date:
+    """The last day to pay and keep the home: service + payment days, else notice + margin."""
+    if service_date is not None:
+        return service_date + timedelta(days=policy.payment_days)
+    return first_notice_date + timedelta(days=policy.deadline_margin_days)
+
+
+def transition_reason(event_type: str, first: bool) -> str:
+    """A short Swedish reason for a status change (no personal data)."""
+    label = EVENT_LABEL_SV[EventType(event_type)]
+    if first:
+        return f"Nytt ärende: {label} (underrättelse från hyresvärden)"
+    return f"{label} (underrättelse från hyresvärden)"
+
+
+def _sha(parts: Iterable[str | None]) -> str:
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()
+
+
+def with_keys(notices: pl.DataFrame, company_id: str) -> pl.DataFrame:
+    """Add ``tenancy_key`` and ``natural_key`` (sha256 of company, contract reference,
+    event type, event date and personnummer; the tenancy stands in for a missing number)."""
+    ref = pl.col("contract_ref").str.to_uppercase().str.replace_all(r"\s+", "")
+    notices = notices.with_columns(_ref=ref)
+    address_part = pl.concat_str(
+        [
+            pl.coalesce(pl.col("personnummer"), "n:" + pl.col("tenant_name").str.to_lowercase()),
+            pl.col("street_address").str.to_lowercase().str.replace_all(r"[\s,.]+", " "),
+            pl.col("apartment").str.to_lowercase().str.replace_all(r"\s+", ""),
+        ],
+        separator="\x1f",
+        ignore_nulls=False,
+    ).fill_null("")
+    hashed = [
+        hashlib.sha1(text.encode("utf-8")).hexdigest()
+        for text in notices.select(address_part.alias("a")).to_series().to_list()
+    ]
+    notices = notices.with_columns(_addr_hash=pl.Series(hashed, dtype=pl.String))
+    prefix = company_id + "|"
+    notices = notices.with_columns(
+        tenancy_key=pl.when(pl.col("_ref").is_not_null())
+        .then(pl.lit(prefix + "k|") + pl.col("_ref"))
+        .otherwise(pl.lit(prefix + "a|") + pl.col("_addr_hash"))
+    )
+    material = notices.select(
+        pl.concat_str(
+            [
+                pl.lit(company_id),
+                pl.col("_ref").fill_null(""),
+                pl.col("event_type"),
+                pl.col("event_date").cast(pl.String),
+                pl.coalesce(pl.col("personnummer"), "t:" + pl.col("tenancy_key")),
+            ],
+            separator="\x1f",
+        ).alias("m")
+    ).to_series()
+    keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in material.to_list()]
+    return notices.with_columns(natural_key=pl.Series(keys, dtype=pl.String)).drop(
+        "_ref", "_addr_hash"
+    )
+
+
+def _rank_expr() -> pl.Expr:
+    return pl.col("event_type").replace_strict(RANKS, return_dtype=pl.Int32)
+
+
+def order_events(notices: pl.DataFrame) -> pl.DataFrame:
+    """Events in the order they happened: tenancy, event date, step of the chain, row."""
+    return notices.with_columns(_rank=_rank_expr()).sort(
+        ["tenancy_key", "event_date", "_rank", "notice_id"]
+    )
+
+
+@dataclass
+class NewTenancyPlan:
+    """Episodes for tenancies seen for the first time, as frames ready to insert."""
+
+    episodes: pl.DataFrame  # seg_index, prev_seg_index, and Episode columns
+    assignment: pl.DataFrame  # notice_id -> seg_index
+    transitions: pl.DataFrame  # seg_index, notice_id, from_status, to_status, effective_date
+
+
+def plan_new_tenancies(
+    notices: pl.DataFrame, policy: EpisodePolicy, received_on: date
+) -> NewTenancyPlan:
+    """Segment each tenancy's events into episodes, vectorised (see the module docstring).
+
+    ``notices`` needs notice_id, tenancy_key, event_type, event_date and the
+    LATEST_FIELDS, personnummer, personnummer_valid, service_date columns.
+    """
+    ordered = order_events(notices)
+    by_tenancy = "tenancy_key"
+    opening = pl.col("event_type").is_in(list(OPENING_EVENTS))
+    terminal = pl.col("event_type").is_in(list(TERMINAL_EVENTS))
+    ordered = ordered.with_columns(
+        _opening=opening, _terminal=terminal.cast(pl.Int32)
+    ).with_columns(
+        _term_before=(pl.col("_terminal").cum_sum() - pl.col("_terminal")).over(by_tenancy)
+    )
+    ordered = ordered.with_columns(
+        _prev_open_term=pl.when(pl.col("_opening"))
+        .then(pl.col("_term_before"))
+        .shift(1)
+        .forward_fill()
+        .over(by_tenancy)
+        .fill_null(0)
+    ).with_columns(
+        _boundary=(pl.col("_opening") & (pl.col("_term_before") > pl.col("_prev_open_term"))).cast(
+            pl.Int32
+        )
+    )
+    ordered = ordered.with_columns(_seg=pl.col("_boundary").cum_sum().over(by_tenancy))
+    segment = [by_tenancy, "_seg"]
+    ordered = ordered.with_columns(
+        _prev_max=pl.col("_rank").cum_max().shift(1).over(segment),
+        _prev_terminal_type=pl.when(pl.col("_terminal") == 1)
+        .then(pl.col("event_type"))
+        .forward_fill()
+        .shift(1)
+        .over(segment),
+    ).with_columns(
+        _is_transition=pl.col("_prev_max").is_null()
+        | (pl.col("_rank") > pl.col("_prev_max"))
+        | (
+            (pl.col("_terminal") == 1)
+            & pl.col("_prev_terminal_type").is_not_null()
+            & (pl.col("event_type") != pl.col("_prev_terminal_type"))
+        )
+    )
+    segments = (
+        ordered.select(segment)
+        .unique(maintain_order=True)
+        .with_row_index("seg_index")
+        .with_columns(pl.col("seg_index").cast(pl.Int64))
+    )
+    ordered = ordered.join(segments, on=segment, how="left", maintain_order="left")
+    transitions = (
+        ordered.filter(pl.col("_is_transition"))
+        .select(
+            "seg_index",
+            "notice_id",
+            pl.col("event_type").alias("to_status"),
+            pl.col("event_date").alias("effective_date"),
+            pl.col("event_type").shift(1).over("seg_index").alias("from_status"),
+        )
+        .with_columns(
+            reason=pl.when(pl.col("from_status").is_null())
+            .then(pl.col("to_status").replace_strict(_first_reasons(), return_dtype=pl.String))
+            .otherwise(pl.col("to_status").replace_strict(_next_reasons(), return_dtype=pl.String))
+        )
+    )
+    status = transitions.group_by("seg_index").agg(
+        pl.col("to_status").last().alias("status"),
+        pl.col("effective_date").last().alias("_status_date"),
+    )
+    latest = [pl.col(name).drop_nulls().last().alias(name) for name in LATEST_FIELDS]
+    episodes = (
+        ordered.group_by("seg_index", "tenancy_key", "_seg")
+        .agg(
+            *latest,
+            pl.col("personnummer").drop_nulls().last().alias("personnummer"),
+            pl.col("personnummer_valid")
+            .filter(pl.col("personnummer").is_not_null())
+            .last()
+            .alias("personnummer_valid"),
+            pl.col("service_date").drop_nulls().first().alias("service_date"),
+            pl.col("event_date").min().alias("first_notice_date"),
+            pl.col("event_date").max().alias("last_event_date"),
+            pl.col("event_type")
+            .is_in(list(PAYMENT_ORDER_OR_LATER))
+            .any()
+            .alias("reached_payment_order"),
+        )
+        .join(status, on="seg_index", how="left")
+        .sort("seg_index")
+    )
+    months = policy.recurrence_months
+    episodes = episodes.with_columns(
+        personnummer_valid=pl.col("personnummer_valid").fill_null(False),
+        opened_on=pl.lit(received_on),
+        deadline_date=pl.coalesce(
+            pl.col("service_date") + pl.duration(days=policy.payment_days),
+            pl.col("first_notice_date") + pl.duration(days=policy.deadline_margin_days),
+        ),
+        prev_seg_index=pl.when(pl.col("_seg") > 0).then(pl.col("seg_index") - 1),
+        _prev_terminal_on=pl.col("_status_date").shift(1).over("tenancy_key"),
+    ).with_columns(
+        is_recurrence=(
+            pl.col("prev_seg_index").is_not_null()
+            & (
+                pl.col("first_notice_date")
+                <= pl.col("_prev_terminal_on").dt.offset_by(f"{months}mo")
+            )
+        ).fill_null(False)
+    )
+    assignment = ordered.select("notice_id", "seg_index")
+    return NewTenancyPlan(
+        episodes=episodes.drop("_seg", "_status_date", "_prev_terminal_on"),
+        assignment=assignment,
+        transitions=transitions,
+    )
+
+
+def _first_reasons() -> dict[str, str]:
+    return {e.value: transition_reason(e.value, True) for e in EventType}
+
+
+def _next_reasons() -> dict[str, str]:
+    return {e.value: transition_reason(e.value, False) for e in EventType}
+
+
+# ---------------------------------------------------------------------------
+# Tenancies that already have episodes: decide each event against the stored state.
+
+
+@dataclass
+class EpisodeState:
+    """What is needed of a stored (or newly planned) episode to place an event."""
+
+    tenancy_key: str
+    status: str
+    first_notice_date: date
+    last_event_date: date
+    status_date: date  # when the current status was reached (terminal: when it ended)
+    values: dict[str, Any] = field(default_factory=dict)  # LATEST_FIELDS and the rest
+    id: int | None = None  # None: new, identified by seg_index
+    seg_index: int | None = None
+    prev_id: int | None = None
+    prev_seg_index: int | None = None
+    is_recurrence: bool = False
+    changed: bool = False
+
+    @property
+    def rank(self) -> int:
+        return RANKS[self.status]
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_EVENTS or self.status == "closed"
+
+
+@dataclass
+class ExistingPlan:
+    """What :func:`apply_to_existing` decided."""
+
+    episodes: list[EpisodeState]  # updated existing ones and new ones
+    assignment: dict[int, EpisodeState]  # notice_id -> episode
+    transitions: list[dict[str, Any]]  # episode (EpisodeState), notice_id, statuses, date
+
+
+def _candidate(episodes: list[EpisodeState], event_date: date) -> EpisodeState:
+    """The episode covering a date: the latest one that began on or before it, else the first."""
+    ordered = sorted(episodes, key=lambda e: (e.first_notice_date, e.id or 0, e.seg_index or 0))
+    covering = [e for e in ordered if e.first_notice_date <= event_date]
+    return covering[-1] if covering else ordered[0]
+
+
+def apply_to_existing(
+    episodes: dict[str, list[EpisodeState]],
+    events: list[dict[str, Any]],
+    policy: EpisodePolicy,
+    received_on: date,
+    first_seg_index: int,
+) -> ExistingPlan:
+    """Place each event (sorted by date) on its tenancy's episodes; open new ones as needed.
+
+    ``events`` are notice dicts with notice_id, tenancy_key, event_type, event_date
+    and the notice fields. New episodes get seg_index numbers from ``first_seg_index``.
+    """
+    ordered = sorted(
+        events,
+        key=lambda e: (e["tenancy_key"], e["event_date"], RANKS[e["event_type"]], e["notice_id"]),
+    )
+    plan = ExistingPlan(episodes=[], assignment={}, transitions=[])
+    touched: dict[int, EpisodeState] = {}
+    next_seg = first_seg_index
+    for event in ordered:
+        key, kind, when = event["tenancy_key"], event["event_type"], event["event_date"]
+        tenancy = episodes.setdefault(key, [])
+        target = _candidate(tenancy, when) if tenancy else None
+        if target is None or (
+            target.terminal and kind in OPENING_EVENTS and when > target.status_date
+        ):
+            new = EpisodeState(
+                tenancy_key=key,
+                status=kind,
+                first_notice_date=when,
+                last_event_date=when,
+                status_date=when,
+                seg_index=next_seg,
+                changed=True,
+            )
+            next_seg += 1
+            if target is not None:
+                new.prev_id, new.prev_seg_index = target.id, target.seg_index
+                limit = add_months(target.status_date, policy.recurrence_months)
+                new.is_recurrence = when <= limit
+            new.values["opened_on"] = received_on
+            tenancy.append(new)
+            plan.transitions.append(_transition(new, event, None))
+            _absorb(new, event, policy)
+            touched[id(new)] = new
+            plan.assignment[event["notice_id"]] = new
+            continue
+        rank = RANKS[kind]
+        switch_terminal = (
+            kind in TERMINAL_EVENTS
+            and target.status in TERMINAL_EVENTS
+            and kind != target.status
+            and when >= target.status_date
+        )
+        if rank > target.rank or switch_terminal:
+            plan.transitions.append(_transition(target, event, target.status))
+            target.status, target.status_date = kind, when
+        _absorb(target, event, policy)
+        target.changed = True
+        touched[id(target)] = target
+        plan.assignment[event["notice_id"]] = target
+    plan.episodes = list(touched.values())
+    return plan
+
+
+def _transition(episode: EpisodeState, event: dict[str, Any], from_status: str | None) -> dict:
+    return {
+        "episode": episode,
+        "notice_id": event["notice_id"],
+        "from_status": from_status,
+        "to_status": event["event_type"],
+        "effective_date": event["event_date"],
+        "reason": transition_reason(event["event_type"], from_status is None),
+    }
+
+
+def _absorb(episode: EpisodeState, event: dict[str, Any], policy: EpisodePolicy) -> None:
+    """Take the event's values: contact fields from the latest notice, dates and flags."""
+    when = event["event_date"]
+    values = episode.values
+    if when >= episode.last_event_date or not values.get("_seen"):
+        for name in LATEST_FIELDS:
+            if event.get(name) is not None:
+                values[name] = event[name]
+        if event.get("personnummer") is not None:
+            values["personnummer"] = event["personnummer"]
+            values["personnummer_valid"] = bool(event.get("personnummer_valid"))
+    else:
+        for name in LATEST_FIELDS:
+            if values.get(name) is None and event.get(name) is not None:
+                values[name] = event[name]
+    values["_seen"] = True
+    episode.first_notice_date = min(episode.first_notice_date, when)
+    episode.last_event_date = max(episode.last_event_date, when)
+    if event.get("service_date") is not None and values.get("service_date") is None:
+        values["service_date"] = event["service_date"]
+    if event["event_type"] in PAYMENT_ORDER_OR_LATER:
+        values["reached_payment_order"] = True
+    values["deadline_date"] = deadline(
+        values.get("service_date"), episode.first_notice_date, policy
+    )

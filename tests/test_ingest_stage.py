@@ -1,0 +1,315 @@
+"""The ingest stage on SQLite and PostgreSQL: receipts, idempotency, episodes, atomicity."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from flows.stages import ingest as ingest_stage
+from flows.stages.ingest import ingest_file, ingest_inbox
+from models.config import CompanyConfig, Settings
+from models.db import session_scope
+from models.tables import Episode, EpisodeTransition, Notice, NoticeFile, RowRejection
+
+HEADER = (
+    "personnummer;tenant_name;co_tenant_name;co_tenant_personnummer;street_address;apartment;"
+    "postal_code;town;contract_ref;event_type;event_date;service_date;debt_amount;monthly_rent;"
+    "eviction_at;email;phone;language"
+)
+ANNA = "19800101-1231;Anna Andersson;;;Storgatan 1;1001;12345;Exempelby;K1"
+BO = "19900101-1239;Bo Berg;;;Vägen 2;1002;12345;Exempelby;"
+
+
+def canonical(*rows: str) -> str:
+    return "\n".join([HEADER, *rows]) + "\n"
+
+
+def make_settings(tmp_path: Path, **company: object) -> Settings:
+    settings = Settings(
+        companies=[CompanyConfig(id="vasbyhem", name="Väsbyhem AB", **company)],
+        paths={
+            "data_dir": tmp_path / "data",
+            "inbox_dir": tmp_path / "inbox",
+            "archive_dir": tmp_path / "archive",
+            "rejected_dir": tmp_path / "rejected",
+        },
+    )
+    return settings.resolve_paths(tmp_path)
+
+
+def write(tmp_path: Path, name: str, content: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode(encoding))
+    return path
+
+
+def count(engine, table) -> int:
+    with session_scope(engine) as session:
+        return session.scalar(select(func.count()).select_from(table))
+
+
+def test_canonical_file_accounts_for_every_row(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    path = write(
+        tmp_path,
+        "n.csv",
+        canonical(
+            f"{ANNA};termination_notice;2026-10-01;2026-10-03;12345.50;8000;;a@b.se;;sv",
+            f"{ANNA};payment_order;2026-10-20;;14 000,00;8000;;;;",
+            f"{BO};eviction_scheduled;2026-11-10;;9000;;2026-12-14 09:00;;;",
+            ";;;;;;;;;bogus;2026-11-10;;;;;;;",
+            f"{BO};decision;2026-11-02;;-5;;;;;",
+        ),
+    )
+    receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=date(2026, 11, 20))
+    assert (receipt.rows_read, receipt.accepted, receipt.rejected, receipt.duplicates) == (
+        5,
+        3,
+        2,
+        0,
+    )
+    assert receipt.balanced
+    reasons = {r.row_number: r.reason for r in receipt.rejections}
+    assert "Okänd händelse 'bogus'" in reasons[5]
+    assert "personnummer och namn saknas" in reasons[5]
+    assert reasons[6] == "Skulden är negativ"
+    archived = list((tmp_path / "archive" / "vasbyhem").iterdir())
+    assert sorted(p.suffix for p in archived) == [".csv", ".csv", ".xlsx"]
+    assert not path.exists()
+    with session_scope(db_engine) as session:
+        episodes = {e.tenancy_key: e for e in session.scalars(select(Episode))}
+        assert len(episodes) == 2
+        anna = episodes["vasbyhem|k|K1"]
+        assert anna.status == "payment_order"
+        assert anna.reached_payment_order
+        assert anna.first_notice_date == date(2026, 10, 1)
+        assert anna.service_date == date(2026, 10, 3)
+        assert anna.deadline_date == date(2026, 10, 24)
+        assert float(anna.debt_amount) == 14000.0
+        assert anna.email == "a@b.se"
+        assert anna.routing is None
+        assert anna.opened_on == date(2026, 11, 20)
+        assert anna.personnummer == "198001011231"
+        bo = next(e for k, e in episodes.items() if k != "vasbyhem|k|K1")
+        assert bo.status == "eviction_scheduled"
+        assert bo.deadline_date == date(2026, 12, 8)  # no service date: notice + 28 days
+        assert bo.eviction_at is not None and bo.eviction_at.hour == 8  # 09:00 Stockholm, UTC
+        statuses = [
+            (t.from_status, t.to_status)
+            for t in session.scalars(
+                select(EpisodeTransition)
+                .where(EpisodeTransition.episode_id == anna.id)
+                .order_by(EpisodeTransition.id)
+            )
+        ]
+        assert statuses == [(None, "termination_notice"), ("termination_notice", "payment_order")]
+        assert session.scalar(select(func.count()).select_from(Notice)) == 3
+        assert {n.episode_id for n in session.scalars(select(Notice))} == {anna.id, bo.id}
+
+
+def test_same_file_twice_changes_nothing(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    content = canonical(f"{ANNA};termination_notice;2026-10-01;;1000;;;;;")
+    first = ingest_file(
+        db_engine, settings, write(tmp_path, "a.csv", content), "vasbyhem", move=False
+    )
+    second = ingest_file(
+        db_engine, settings, write(tmp_path, "b.csv", content), "vasbyhem", move=False
+    )
+    assert not first.already_received and second.already_received
+    assert second.accepted == 1
+    assert count(db_engine, Notice) == 1
+    assert count(db_engine, NoticeFile) == 1
+    assert count(db_engine, EpisodeTransition) == 1
+
+
+def test_overlapping_exports_store_each_notice_once(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    one = canonical(
+        f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
+        f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
+    )
+    two = canonical(
+        f"{ANNA};termination_notice;2026-10-01;;1200;;;;;",
+        f"{ANNA};payment_order;2026-10-21;;1200;;;;;",
+    )
+    first = ingest_file(db_engine, settings, write(tmp_path, "1.csv", one), "vasbyhem")
+    second = ingest_file(db_engine, settings, write(tmp_path, "2.csv", two), "vasbyhem")
+    assert (first.accepted, first.duplicates) == (1, 1)
+    assert (second.accepted, second.duplicates) == (1, 1)
+    assert first.balanced and second.balanced
+    assert count(db_engine, Notice) == 2
+    assert count(db_engine, Episode) == 1
+    with session_scope(db_engine) as session:
+        kinds = session.scalars(select(RowRejection.kind)).all()
+        assert sorted(kinds) == ["duplicate", "duplicate"]
+
+
+def test_out_of_order_settlement_is_placed_by_event_date(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    ingest_file(
+        db_engine,
+        settings,
+        write(
+            tmp_path,
+            "1.csv",
+            canonical(
+                f"{ANNA};termination_notice;2026-09-01;;1000;;;;;",
+                f"{ANNA};eviction_scheduled;2026-11-10;;1000;;2026-12-01 09:00;;;",
+            ),
+        ),
+        "vasbyhem",
+    )
+    ingest_file(
+        db_engine,
+        settings,
+        write(
+            tmp_path,
+            "2.csv",
+            canonical(
+                f"{ANNA};settled;2026-11-05;;;;;;;",
+                f"{ANNA};payment_order;2026-10-01;;;;;;;",
+            ),
+        ),
+        "vasbyhem",
+    )
+    with session_scope(db_engine) as session:
+        episode = session.scalars(select(Episode)).one()
+        assert episode.status == "settled"
+        assert episode.reached_payment_order  # the late payment order counts, status stays
+        assert episode.last_event_date == date(2026, 11, 10)
+        last = session.scalars(
+            select(EpisodeTransition).order_by(EpisodeTransition.id.desc())
+        ).first()
+        assert (last.from_status, last.to_status) == ("eviction_scheduled", "settled")
+        assert last.effective_date == date(2026, 11, 5)
+
+
+def test_termination_after_settlement_opens_a_recurrence(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    ingest_file(
+        db_engine,
+        settings,
+        write(
+            tmp_path,
+            "1.csv",
+            canonical(
+                f"{ANNA};termination_notice;2026-01-10;;1000;;;;;",
+                f"{ANNA};settled;2026-02-01;;;;;;;",
+            ),
+        ),
+        "vasbyhem",
+    )
+    ingest_file(
+        db_engine,
+        settings,
+        write(tmp_path, "2.csv", canonical(f"{ANNA};termination_notice;2026-10-01;;3000;;;;;")),
+        "vasbyhem",
+    )
+    with session_scope(db_engine) as session:
+        first, second = session.scalars(select(Episode).order_by(Episode.id)).all()
+        assert first.status == "settled"
+        assert second.status == "termination_notice"
+        assert second.previous_episode_id == first.id
+        assert second.is_recurrence
+        assert float(second.debt_amount) == 3000.0
+
+
+def test_recurrence_in_one_file_and_beyond_the_window(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    ingest_file(
+        db_engine,
+        settings,
+        write(
+            tmp_path,
+            "1.csv",
+            canonical(
+                f"{ANNA};termination_notice;2020-01-10;;1000;;;;;",
+                f"{ANNA};settled;2020-02-01;;;;;;;",
+                f"{ANNA};termination_notice;2026-10-01;;3000;;;;;",
+                f"{ANNA};settled;2026-10-20;;;;;;;",
+                f"{ANNA};termination_notice;2026-11-01;;3000;;;;;",
+            ),
+        ),
+        "vasbyhem",
+        received_on=date(2026, 11, 20),
+    )
+    with session_scope(db_engine) as session:
+        episodes = session.scalars(select(Episode).order_by(Episode.first_notice_date)).all()
+        assert [e.status for e in episodes] == ["settled", "settled", "termination_notice"]
+        assert episodes[0].previous_episode_id is None
+        assert episodes[1].previous_episode_id == episodes[0].id
+        assert not episodes[1].is_recurrence  # more than 24 months later
+        assert episodes[2].previous_episode_id == episodes[1].id
+        assert episodes[2].is_recurrence
+
+
+def test_crash_mid_file_leaves_nothing_and_rerun_completes(
+    db_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path)
+    path = write(
+        tmp_path,
+        "n.csv",
+        canonical(
+            f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
+            f"{BO};termination_notice;2026-10-01;;1000;;;;;",
+        ),
+    )
+    original = ingest_stage._transition_frame
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash after notices and episodes were written")
+
+    monkeypatch.setattr(ingest_stage, "_transition_frame", crash)
+    with pytest.raises(RuntimeError):
+        ingest_file(db_engine, settings, path, "vasbyhem")
+    for table in (NoticeFile, Notice, Episode, EpisodeTransition, RowRejection):
+        assert count(db_engine, table) == 0
+    assert path.exists()
+    monkeypatch.setattr(ingest_stage, "_transition_frame", original)
+    receipt = ingest_file(db_engine, settings, path, "vasbyhem")
+    assert receipt.accepted == 2
+    assert count(db_engine, Episode) == 2
+    assert count(db_engine, EpisodeTransition) == 2
+
+
+def test_unusable_file_goes_to_rejected_with_receipt(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    path = write(tmp_path, "fel.csv", "Namn;Adress\nAnna;Storgatan 1\n")
+    receipt = ingest_file(db_engine, settings, path, "vasbyhem")
+    assert receipt.file_error is not None
+    assert "händelse (event_type)" in receipt.file_error
+    assert "'Namn'" in receipt.file_error
+    rejected = sorted(p.name for p in (tmp_path / "rejected" / "vasbyhem").iterdir())
+    assert len(rejected) == 3 and rejected[0].endswith("fel.csv")
+    again = write(tmp_path, "fel.csv", "Namn;Adress\nAnna;Storgatan 1\n")
+    assert ingest_file(db_engine, settings, again, "vasbyhem").already_received
+    assert not again.exists()
+
+
+def test_inbox_takes_complete_files_only(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, min_age_seconds=0)
+    folder = settings.company("vasbyhem").inbox
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text(canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;"))
+    (folder / "b.csv.part").write_text(canonical(f"{BO};termination_notice;2026-10-01;;1;;;;;"))
+    (folder / "c.tmp").write_text("half")
+    counts = ingest_inbox(db_engine, settings, date(2026, 11, 2))
+    assert counts["files"] == 1 and counts["accepted"] == 1 and counts["rows"] == 1
+    assert sorted(p.name for p in folder.iterdir()) == ["b.csv.part", "c.tmp"]
+    archived = [p.name for p in (tmp_path / "archive" / "vasbyhem").iterdir()]
+    assert any(name.startswith("2026-11-02_") and name.endswith("a.csv") for name in archived)
+
+
+def test_inbox_skips_files_changed_just_now(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, min_age_seconds=3600)
+    folder = settings.company("vasbyhem").inbox
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text(canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;"))
+    counts = ingest_inbox(db_engine, settings, date(2026, 11, 2))
+    assert counts["files"] == 0 and counts["skipped_incomplete"] == 1
+    assert (folder / "a.csv").exists()
