@@ -79,6 +79,8 @@ class CompanyConfig(_Section):
     sheet: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     events: dict[str, str] = Field(default_factory=dict)
+    # An inbox file is taken only when unchanged for this long (a company may still be writing).
+    min_age_seconds: float = Field(default=1.0, ge=0)
 
 
 class AdvisorConfig(_Section):
