@@ -327,7 +327,9 @@ def recurrence_links(episodes: pl.DataFrame, months: int) -> pl.DataFrame:
     latest earlier episode (same tenancy key, or same personnummer: a tenant who moved
     and fell behind again) that ended before it opened is found; the result has
     ``episode_id, previous_episode_id, is_recurrence`` (within ``months`` of the end).
-    Episodes already linked (by ingest) are only re-flagged by the window.
+    Ingest links a new notice on the same tenancy when it arrives; this finds the rest
+    (same person, other tenancy) and never touches a link that exists. An earlier
+    episode outside the window is still linked, for the history, but not flagged.
     """
     base = episodes.select(
         pl.col("episode_id").cast(pl.Int64),
@@ -363,22 +365,11 @@ def recurrence_links(episodes: pl.DataFrame, months: int) -> pl.DataFrame:
             "episode_id", previous_episode_id="prev_id", prev_end="prev_end", opened_on="opened_on"
         )
     )
-    linked = base.filter(pl.col("previous_episode_id").is_not_null()).join(
-        base.select(pl.col("episode_id").alias("previous_episode_id"), prev_end="end_date"),
-        on="previous_episode_id",
-        how="left",
-    )
-    both = pl.concat(
-        [
-            candidates.select("episode_id", "previous_episode_id", "prev_end", "opened_on"),
-            linked.select("episode_id", "previous_episode_id", "prev_end", "opened_on"),
-        ]
-    )
     window_end = pl.col("prev_end").dt.offset_by(f"{months}mo")
-    return both.select(
+    return candidates.select(
         "episode_id",
         "previous_episode_id",
-        is_recurrence=pl.col("prev_end").is_not_null() & (pl.col("opened_on") <= window_end),
+        is_recurrence=pl.col("opened_on") <= window_end,
     ).sort("episode_id")
 
 
@@ -422,3 +413,63 @@ def working_day_holidays(first_year: int, last_year: int) -> list[date]:
             result.append(day)
         day += timedelta(days=1)
     return result
+
+
+class TaskKind:
+    """Follow-up task kinds (``Task.kind``): the Malmö routine after a missed meeting."""
+
+    PHONE_CALL = "phone_call"
+    HOME_VISIT = "home_visit"
+
+
+def plan_follow_up_tasks(
+    no_shows: pl.DataFrame, contacts: pl.DataFrame, run_date: date, phone_days: int, visit_days: int
+) -> pl.DataFrame:
+    """Which no-show tasks should exist on ``run_date``: ``episode_id, kind, round, due_date``.
+
+    ``no_shows``: ``episode_id, has_children, no_show_date`` (one row per missed meeting);
+    ``contacts``: ``episode_id, on_date`` of activities that reached the household.
+    Round n is the n-th missed meeting of the episode. A phone call is due
+    ``phone_days`` working days after the missed meeting; households with children that
+    were not reached by the time the call was due also get a home visit, due
+    ``visit_days`` working days after the call (the Malmö routine).
+    """
+    if no_shows.is_empty():
+        return pl.DataFrame(
+            schema={
+                "episode_id": pl.Int64,
+                "kind": pl.String,
+                "round": pl.Int64,
+                "due_date": pl.Date,
+            }
+        )
+    first, last = no_shows["no_show_date"].min(), max(no_shows["no_show_date"].max(), run_date)
+    free_days = working_day_holidays(first.year, last.year + 1)  # type: ignore[union-attr]
+    rounds = no_shows.sort(["episode_id", "no_show_date"]).with_columns(
+        round=pl.col("no_show_date").rank("ordinal").over("episode_id").cast(pl.Int64),
+        phone_due=pl.col("no_show_date").dt.add_business_days(
+            phone_days, holidays=free_days, roll="forward"
+        ),
+    )
+    phone = rounds.select(
+        "episode_id", kind=pl.lit(TaskKind.PHONE_CALL), round="round", due_date="phone_due"
+    )
+    reached = (
+        rounds.join(contacts, on="episode_id", how="inner")
+        .filter(pl.col("on_date") >= pl.col("no_show_date"))
+        .select("episode_id", "round")
+        .unique()
+    )
+    visits = (
+        rounds.filter(pl.col("has_children") & (pl.col("phone_due") < pl.lit(run_date)))
+        .join(reached, on=["episode_id", "round"], how="anti")
+        .select(
+            "episode_id",
+            kind=pl.lit(TaskKind.HOME_VISIT),
+            round="round",
+            due_date=pl.col("phone_due").dt.add_business_days(
+                visit_days, holidays=free_days, roll="forward"
+            ),
+        )
+    )
+    return pl.concat([phone, visits]).sort(["episode_id", "round", "kind"])

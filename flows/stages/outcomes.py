@@ -28,10 +28,11 @@ from domain.outcomes import (
     SOURCE_SILENCE,
     ActivityKind,
     OutcomeRules,
+    TaskKind,
     decide_outcomes,
     follow_up_dates,
+    plan_follow_up_tasks,
     recurrence_links,
-    working_day_holidays,
 )
 from models.audit import audit
 from models.config import Settings
@@ -54,14 +55,6 @@ from models.tables import (
     Notice,
     Task,
 )
-
-
-class TaskKind:
-    """Follow-up task kinds (``Task.kind``): the Malmö routine after a missed meeting."""
-
-    PHONE_CALL = "phone_call"
-    HOME_VISIT = "home_visit"
-
 
 TASK_OPEN, TASK_DONE, TASK_CANCELLED = "open", "done", "cancelled"
 
@@ -260,11 +253,19 @@ def _store_follow_up_dates(session: Session, facts: pl.DataFrame, rules: Outcome
 
 
 def _store_recurrences(session: Session, months: int) -> int:
-    """Link new episodes to the same tenant's or tenancy's earlier one; returns rows changed."""
+    """Link unlinked episodes to the same tenant's or tenancy's earlier one; returns links made.
+
+    An earlier episode ended on its outcome date; one closed by silence on its last
+    event (the silence date says when we gave up waiting, not when anything happened).
+    """
     e = Episode.__table__.c
     terminal = [str(s) for s in TERMINAL_STATUSES if s != EpisodeStatus.CLOSED]
     end_date = case(
-        (e.status == EpisodeStatus.CLOSED, func.coalesce(e.outcome_date, e.last_event_date)),
+        (
+            (e.status == EpisodeStatus.CLOSED) & (e.outcome_source != SOURCE_SILENCE),
+            func.coalesce(e.outcome_date, e.last_event_date),
+        ),
+        (e.status == EpisodeStatus.CLOSED, func.coalesce(e.last_event_date, e.outcome_date)),
         (e.status.in_(terminal), e.last_event_date),
     )
     rows = session.execute(
@@ -275,7 +276,6 @@ def _store_recurrences(session: Session, months: int) -> int:
             e.opened_on,
             end_date,
             e.previous_episode_id,
-            e.is_recurrence,
         )
     ).all()
     episodes = _frame(
@@ -287,35 +287,27 @@ def _store_recurrences(session: Session, months: int) -> int:
             "opened_on": pl.Date(),
             "end_date": pl.Date(),
             "previous_episode_id": pl.Int64(),
-            "is_recurrence": pl.Boolean(),
         },
     )
-    links = recurrence_links(episodes.drop("is_recurrence"), months)
-    changed = links.join(
-        episodes.select("episode_id", old_prev="previous_episode_id", old_flag="is_recurrence"),
-        on="episode_id",
-    ).filter(
-        pl.col("old_prev").is_null()
-        | (pl.col("old_flag").fill_null(False) != pl.col("is_recurrence"))
-    )
-    if changed.is_empty():
+    links = recurrence_links(episodes, months)
+    if links.is_empty():
         return 0
     table = Episode.__table__
     stmt = (
         update(table)
-        .where(table.c.id == bindparam("b_id"))
+        .where(table.c.id == bindparam("b_id"), table.c.previous_episode_id.is_(None))
         .values(previous_episode_id=bindparam("b_prev"), is_recurrence=bindparam("b_flag"))
     )
     session.connection().execute(
         stmt,
         [
             {"b_id": i, "b_prev": p, "b_flag": f}
-            for i, p, f in changed.select(
+            for i, p, f in links.select(
                 "episode_id", "previous_episode_id", "is_recurrence"
             ).iter_rows()
         ],
     )
-    return changed.height
+    return links.height
 
 
 def apply_outcome_rules(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
@@ -351,65 +343,8 @@ def apply_outcome_rules(engine: Engine, settings: Settings, run_date: date) -> d
             if n:
                 counts[f"{outcome}_{certainty or 'uncertain'}"] = n
     counts["follow_up_dates_set"] = follow_ups
-    counts["recurrence_links_changed"] = recurrences
+    counts["recurrence_links_made"] = recurrences
     return counts
-
-
-def _holiday_list(first: date, last: date) -> list[date]:
-    return working_day_holidays(first.year, last.year + 1)
-
-
-def plan_follow_up_tasks(
-    no_shows: pl.DataFrame, contacts: pl.DataFrame, run_date: date, phone_days: int, visit_days: int
-) -> pl.DataFrame:
-    """Which no-show tasks should exist on ``run_date``: ``episode_id, kind, round, due_date``.
-
-    ``no_shows``: ``episode_id, has_children, no_show_date`` (one row per missed meeting);
-    ``contacts``: ``episode_id, on_date`` of activities that reached the household.
-    Round n is the n-th missed meeting of the episode. A phone call is due
-    ``phone_days`` working days after the missed meeting; households with children that
-    were not reached by the time the call was due also get a home visit, due
-    ``visit_days`` working days after the call (the Malmö routine).
-    """
-    if no_shows.is_empty():
-        return pl.DataFrame(
-            schema={
-                "episode_id": pl.Int64,
-                "kind": pl.String,
-                "round": pl.Int64,
-                "due_date": pl.Date,
-            }
-        )
-    first, last = no_shows["no_show_date"].min(), max(no_shows["no_show_date"].max(), run_date)
-    free_days = _holiday_list(first, last)  # type: ignore[arg-type]
-    rounds = no_shows.sort(["episode_id", "no_show_date"]).with_columns(
-        round=pl.col("no_show_date").rank("ordinal").over("episode_id").cast(pl.Int64),
-        phone_due=pl.col("no_show_date").dt.add_business_days(
-            phone_days, holidays=free_days, roll="forward"
-        ),
-    )
-    phone = rounds.select(
-        "episode_id", kind=pl.lit(TaskKind.PHONE_CALL), round="round", due_date="phone_due"
-    )
-    reached = (
-        rounds.join(contacts, on="episode_id", how="inner")
-        .filter(pl.col("on_date") >= pl.col("no_show_date"))
-        .select("episode_id", "round")
-        .unique()
-    )
-    visits = (
-        rounds.filter(pl.col("has_children") & (pl.col("phone_due") < pl.lit(run_date)))
-        .join(reached, on=["episode_id", "round"], how="anti")
-        .select(
-            "episode_id",
-            kind=pl.lit(TaskKind.HOME_VISIT),
-            round="round",
-            due_date=pl.col("phone_due").dt.add_business_days(
-                visit_days, holidays=free_days, roll="forward"
-            ),
-        )
-    )
-    return pl.concat([phone, visits]).sort(["episode_id", "round", "kind"])
 
 
 def create_follow_up_tasks(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
