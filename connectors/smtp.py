@@ -1,0 +1,233 @@
+"""Sending email with aiosmtplib: one reused connection, a rate limit, clear outcomes.
+
+Every message gets a ``Message-ID`` derived from its outbox idempotency key, so the
+single message that may be sent twice after a crash (the one in flight) carries the
+same id both times and mail clients show it once. A send ends in one of three
+outcomes: sent, temporary failure (4xx, timeout, dropped connection: try again later)
+or permanent failure (5xx, invalid address: send it another way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from enum import StrEnum
+
+import aiosmtplib
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from models.config import SmtpConfig
+from models.errors import KvarboendeError
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    TEMPORARY = "temporary"
+    PERMANENT = "permanent"
+
+
+class SmtpUnavailable(KvarboendeError):
+    """The SMTP server cannot be reached or refuses our login; no message can be sent now."""
+
+
+@dataclass(frozen=True)
+class Invite:
+    """An appointment as an iCalendar event (REQUEST) or its cancellation (CANCEL)."""
+
+    uid: str
+    starts_at: datetime
+    ends_at: datetime
+    summary: str
+    location: str
+    description: str
+    sequence: int = 0
+    cancel: bool = False
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    key: str
+    to: str
+    subject: str
+    body: str
+    pdf: bytes | None = None
+    pdf_name: str = "brev.pdf"
+    invite: Invite | None = None
+
+
+def sender_domain(from_address: str) -> str:
+    """The domain part of the sender address, for Message-IDs and calendar UIDs."""
+    return from_address.rpartition("@")[2] or "localhost"
+
+
+def message_id(key: str, from_address: str) -> str:
+    """A Message-ID that is the same every time the same outbox letter is sent."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+    return f"<{digest}@{sender_domain(from_address)}>"
+
+
+def valid_address(address: str) -> bool:
+    """True when the address can be written into a To header and has a domain with a dot."""
+    try:
+        parsed = Address(addr_spec=address.strip())
+    except (ValueError, IndexError, TypeError):
+        return False
+    return bool(parsed.username) and "." in parsed.domain
+
+
+def invite_bytes(invite: Invite, organizer: str, attendee: str) -> bytes:
+    """The iCalendar file for an invitation or a cancellation (RFC 5546)."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//kvarboende//boenderadgivning//SV")
+    calendar.add("version", "2.0")
+    calendar.add("method", "CANCEL" if invite.cancel else "REQUEST")
+    event = Event()
+    event.add("uid", invite.uid)
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("dtstart", invite.starts_at.astimezone(UTC))
+    event.add("dtend", invite.ends_at.astimezone(UTC))
+    event.add("summary", invite.summary)
+    event.add("location", invite.location)
+    event.add("description", invite.description)
+    event.add("sequence", invite.sequence)
+    event.add("status", "CANCELLED" if invite.cancel else "CONFIRMED")
+    event["organizer"] = vCalAddress(f"mailto:{organizer}")
+    attendee_address = vCalAddress(f"mailto:{attendee}")
+    attendee_address.params["ROLE"] = vText("REQ-PARTICIPANT")
+    event.add("attendee", attendee_address, encode=0)
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> EmailMessage:
+    """The MIME message: text body, the PDF letter and the calendar invitation attached."""
+    message = EmailMessage()
+    message["From"] = Address(config.from_name, addr_spec=config.from_address)
+    message["To"] = outgoing.to
+    message["Subject"] = outgoing.subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = message_id(outgoing.key, config.from_address)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(outgoing.body, charset="utf-8")
+    if outgoing.pdf is not None:
+        message.add_attachment(
+            outgoing.pdf, maintype="application", subtype="pdf", filename=outgoing.pdf_name
+        )
+    if outgoing.invite is not None:
+        method = "CANCEL" if outgoing.invite.cancel else "REQUEST"
+        data = invite_bytes(outgoing.invite, config.from_address, outgoing.to)
+        message.add_attachment(
+            data,
+            maintype="text",
+            subtype="calendar",
+            filename="kallelse.ics",
+            params={"method": method},
+        )
+    return message
+
+
+def classify(exc: BaseException) -> tuple[Outcome, str]:
+    """Temporary or permanent, with a one-line reason (no addresses, no content)."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [error.code for error in exc.recipients]
+        permanent = any(code >= 500 for code in codes)
+        return (Outcome.PERMANENT if permanent else Outcome.TEMPORARY), (
+            f"recipient refused ({', '.join(str(c) for c in codes)})"
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        outcome = Outcome.PERMANENT if exc.code >= 500 else Outcome.TEMPORARY
+        reason = str(exc.message).splitlines()[0] if exc.message else ""
+        return outcome, f"SMTP {exc.code} {reason}".strip()
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return Outcome.TEMPORARY, "connection dropped by the server"
+    if isinstance(exc, asyncio.TimeoutError | aiosmtplib.SMTPTimeoutError | TimeoutError):
+        return Outcome.TEMPORARY, "timeout"
+    return Outcome.TEMPORARY, f"{type(exc).__name__}"
+
+
+class SmtpSender:
+    """One SMTP connection reused for many messages, reopened after a drop, rate limited."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._client: aiosmtplib.SMTP | None = None
+        self._interval = 1.0 / config.rate_per_second
+        self._last_send = 0.0
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        config = self.config
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            timeout=config.timeout_seconds,
+            use_tls=config.security == "tls",
+            start_tls=config.security == "starttls",
+        )
+        try:
+            await client.connect()
+            if config.username:
+                await client.login(config.username, config.password.get_secret_value())
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            await self._quietly_close(client)
+            raise SmtpUnavailable(f"SMTP login refused ({exc.code})") from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self._quietly_close(client)
+            where = f"{config.host}:{config.port}"
+            raise SmtpUnavailable(f"cannot connect to SMTP {where}: {type(exc).__name__}") from None
+        return client
+
+    @staticmethod
+    async def _quietly_close(client: aiosmtplib.SMTP) -> None:
+        try:
+            if client.is_connected:
+                client.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail in any way
+            pass
+
+    async def _throttle(self) -> None:
+        wait = self._last_send + self._interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_send = time.monotonic()
+
+    async def send(self, message: EmailMessage) -> tuple[Outcome, str]:
+        """Send one message; raises SmtpUnavailable only when no connection can be made."""
+        if self._client is None or not self._client.is_connected:
+            self._client = await self._connect()
+        await self._throttle()
+        try:
+            await self._client.send_message(message)
+        except Exception as exc:  # noqa: BLE001 - every SMTP failure is classified below
+            outcome, reason = classify(exc)
+            refused = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
+            if isinstance(exc, refused):
+                try:
+                    await self._client.rset()  # keep the connection for the next message
+                except Exception:  # noqa: BLE001 - a broken connection is reopened next time
+                    await self.close()
+            else:
+                await self.close()
+            return outcome, reason
+        return Outcome.SENT, ""
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            if client.is_connected:
+                await client.quit()
+        except Exception:  # noqa: BLE001 - the server may already be gone
+            await self._quietly_close(client)
+
+    async def __aenter__(self) -> SmtpSender:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -1,0 +1,259 @@
+"""Render letters to A4 PDF with Typst, using only the fonts shipped in ``letters/fonts``.
+
+The Typst templates in ``letters/templates`` hold the wording; this module turns the
+facts of one letter (who, when, where, how much, by when) into the already formatted
+strings a template prints, in the letter's language. Many letters are rendered in one
+Typst compile and split into one PDF per letter with pypdf, which is several times
+faster than compiling each letter on its own. Every template has exactly one level-1
+heading (the letter's title); the PDF outline built from it marks where letters start.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import typst
+from pypdf import PdfReader, PdfWriter
+
+from domain.formatting import STOCKHOLM, sv_amount, sv_weekday_date
+
+HERE = Path(__file__).parent
+FONT_DIR = HERE / "fonts"
+TEMPLATE_DIR = HERE / "templates"
+ENTRY = TEMPLATE_DIR / "letters.typ"
+
+#: Languages with a complete letter; every other language gets Swedish + the help box.
+LETTER_LANGUAGES = ("sv", "en")
+LetterTemplate = Literal["appointment", "cancellation"]
+
+EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+EN_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+#: "This is an important letter, call us for help in your language."
+HELP_TEXTS: tuple[dict[str, Any], ...] = (
+    {
+        "lang": "ar",
+        "rtl": True,
+        "text": "هذه رسالة مهمة من الخدمات الاجتماعية. اتصل بنا للحصول على مساعدة بلغتك:",
+    },
+    {
+        "lang": "so",
+        "rtl": False,
+        "text": "Tani waa warqad muhiim ah oo ka timid adeegga bulshada. "
+        "Na soo wac si aad caawimaad ugu hesho luqaddaada:",
+    },
+    {
+        "lang": "fa",
+        "rtl": True,
+        "text": "این نامه مهمی از خدمات اجتماعی است. برای کمک به زبان خودتان با ما تماس بگیرید:",
+    },
+    {
+        "lang": "fi",
+        "rtl": False,
+        "text": "Tämä on tärkeä kirje sosiaalipalveluista. "
+        "Soita meille, niin saat apua omalla kielelläsi:",
+    },
+)
+
+HELP_TITLE = {
+    "sv": "Viktigt brev – ring oss om du behöver hjälp på ditt språk",
+    "en": "Important letter – call us if you need help in your language",
+}
+LABELS = {
+    "sv": {"date": "Datum", "reference": "Ärende", "regards": "Med vänliga hälsningar"},
+    "en": {"date": "Date", "reference": "Reference", "regards": "Kind regards"},
+}
+
+
+class RenderError(Exception):
+    """Typst could not render a letter (a template or font problem, not user data)."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    municipality: str
+    unit: str
+    address: str
+    phone: str
+    website: str
+
+
+@dataclass(frozen=True)
+class AdvisorContact:
+    name: str
+    phone: str
+    email: str
+    location: str
+    address: str
+
+
+@dataclass(frozen=True)
+class LetterInput:
+    """The facts of one appointment or cancellation letter."""
+
+    template: LetterTemplate
+    language: str
+    reference: str
+    letter_date: date
+    version: int
+    recipient_lines: tuple[str, ...]
+    sender: Sender
+    advisor: AdvisorContact
+    starts_at: datetime
+    ends_at: datetime
+    deadline: date | None
+    debt: Decimal | None
+    before_deadline: bool = True
+
+
+def letter_language(known: str | None) -> str:
+    """The language a letter is written in: the tenant's if we have a full letter in it."""
+    code = (known or "").strip().lower()[:2]
+    return code if code in LETTER_LANGUAGES else "sv"
+
+
+def en_date(value: date) -> str:
+    """``Monday 2 November 2026``."""
+    return f"{EN_WEEKDAYS[value.weekday()]} {value.day} {EN_MONTHS[value.month - 1]} {value.year}"
+
+
+def en_amount(value: Decimal) -> str:
+    """``SEK 12,345`` or ``SEK 12,345.50``."""
+    amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    text = f"{amount:,.2f}"
+    return "SEK " + (text[:-3] if text.endswith(".00") else text)
+
+
+def _clock(moment: datetime, sep: str) -> str:
+    local = moment.astimezone(STOCKHOLM)
+    return f"{local.hour:02d}{sep}{local.minute:02d}"
+
+
+def letter_context(letter: LetterInput) -> dict[str, Any]:
+    """Everything the Typst template prints, formatted for the letter's language."""
+    lang = letter_language(letter.language)
+    start_day = letter.starts_at.astimezone(STOCKHOLM).date()
+    if lang == "en":
+        day = en_date(start_day)
+        time = f"at {_clock(letter.starts_at, ':')}–{_clock(letter.ends_at, ':')}"
+        deadline = en_date(letter.deadline) if letter.deadline else "as soon as possible"
+        debt = en_amount(letter.debt) if letter.debt is not None else None
+        letter_date = en_date(letter.letter_date).split(" ", 1)[1]
+        title = "Housing advisor"
+    else:
+        day = sv_weekday_date(start_day)
+        time = f"kl. {_clock(letter.starts_at, '.')}–{_clock(letter.ends_at, '.')}"
+        deadline = sv_weekday_date(letter.deadline) if letter.deadline else "så snart du kan"
+        debt = sv_amount(letter.debt) if letter.debt is not None else None
+        letter_date = sv_weekday_date(letter.letter_date).split(" ", 1)[1]
+        title = "Boenderådgivare"
+    sender = letter.sender
+    return {
+        "template": f"{letter.template}-{lang}",
+        "lang": lang,
+        "version": letter.version,
+        "reference": letter.reference,
+        "letter_date": letter_date,
+        "address_lines": [line for line in letter.recipient_lines if line],
+        "sender": {
+            "municipality": sender.municipality,
+            "unit": sender.unit,
+            "phone": sender.phone,
+            "website": sender.website,
+            "return_line": ", ".join(p for p in (sender.municipality, sender.address) if p),
+        },
+        "advisor": {
+            "name": letter.advisor.name,
+            "title": title,
+            "phone": letter.advisor.phone,
+            "email": letter.advisor.email,
+        },
+        "meeting": {
+            "day": day,
+            "time": time,
+            "location": letter.advisor.location,
+            "address": letter.advisor.address,
+        },
+        "deadline": deadline,
+        "debt": debt,
+        "before_deadline": letter.before_deadline,
+        "labels": LABELS[lang],
+        "help": {
+            "title": HELP_TITLE[lang],
+            "phone": letter.advisor.phone or sender.phone,
+            "items": list(HELP_TEXTS),
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def _compiler() -> typst.Compiler:
+    # One compiler per process keeps the fonts and templates parsed between letters.
+    return typst.Compiler(
+        str(ENTRY),
+        root=str(TEMPLATE_DIR),
+        font_paths=[str(FONT_DIR)],
+        ignore_system_fonts=True,
+    )
+
+
+def _compile(contexts: Sequence[dict[str, Any]]) -> bytes:
+    try:
+        return _compiler().compile(
+            format="pdf", sys_inputs={"data": json.dumps(list(contexts), ensure_ascii=False)}
+        )
+    except typst.TypstError as exc:
+        raise RenderError(
+            f"Typst could not render the letter: {str(exc).splitlines()[0]}"
+        ) from None
+
+
+def _split(pdf: bytes, expected: int) -> list[bytes]:
+    """One PDF per letter: each letter's single level-1 heading marks its first page."""
+    reader = PdfReader(io.BytesIO(pdf))
+    starts = [
+        reader.get_destination_page_number(entry)
+        for entry in reader.outline
+        if not isinstance(entry, list)
+    ]
+    if len(starts) != expected or (starts and starts[0] != 0):
+        raise RenderError(f"expected {expected} letters in the batch, found {len(starts)}")
+    bounds = [*starts, len(reader.pages)]
+    parts: list[bytes] = []
+    for begin, end in zip(bounds, bounds[1:], strict=False):
+        writer = PdfWriter()
+        for index in range(begin, end):
+            writer.add_page(reader.pages[index])
+        writer.add_metadata({"/Producer": "kvarboende (Typst)"})
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        parts.append(buffer.getvalue())
+    return parts
+
+
+def render_letters(letters: Sequence[LetterInput], batch_size: int = 100) -> list[bytes]:
+    """Render many letters, one PDF (bytes) per letter, in the given order."""
+    result: list[bytes] = []
+    for begin in range(0, len(letters), batch_size):
+        chunk = [letter_context(letter) for letter in letters[begin : begin + batch_size]]
+        if len(chunk) == 1:
+            result.append(_compile(chunk))
+        else:
+            result.extend(_split(_compile(chunk), len(chunk)))
+    return result
+
+
+def render_appointment_letter(letter: LetterInput) -> bytes:
+    """Render one appointment (or cancellation) letter to an A4 PDF."""
+    return _compile([letter_context(letter)])

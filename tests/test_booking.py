@@ -1,0 +1,213 @@
+"""Booking: the pure rules (holidays, capacity, children first, deadlines) and the stage."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from booking_helpers import add_episode
+from sqlalchemy import func, select
+
+from domain.booking import (
+    Assignment,
+    BookingRequest,
+    FreeSlot,
+    add_working_days,
+    assign_slots,
+    earliest_meeting_date,
+    generate_slots,
+    is_working_day,
+)
+from domain.formatting import STOCKHOLM
+from flows.stages.booking import BookingError, book_appointments, cancel, rebook
+from models.config import AdvisorConfig
+from models.db import session_scope
+from models.tables import Appointment, AppointmentSlot, Letter
+
+
+def advisor(**overrides: object) -> AdvisorConfig:
+    values: dict[str, object] = {
+        "id": "a1",
+        "name": "Anna",
+        "location": "Medborgarhuset",
+        "slot_minutes": 45,
+        "capacity": 1,
+        "hours": {"mon": ["09:00-12:00"], "wed": ["13:00-14:30"]},
+    }
+    values.update(overrides)
+    return AdvisorConfig(**values)
+
+
+def slot(slot_id: int, day: date, hour: int = 9, free: int = 1) -> FreeSlot:
+    return FreeSlot(slot_id, datetime(day.year, day.month, day.day, hour, tzinfo=STOCKHOLM), free)
+
+
+# --- working days and slot generation -------------------------------------------------
+
+
+def test_christmas_and_new_year_are_not_working_days() -> None:
+    for day in (date(2026, 12, 24), date(2026, 12, 25), date(2026, 12, 31), date(2027, 1, 6)):
+        assert not is_working_day(day)
+    assert is_working_day(date(2026, 12, 23))
+    assert add_working_days(date(2026, 12, 23), 2) == date(2026, 12, 29)
+
+
+def test_earliest_meeting_leaves_postal_days_across_holidays() -> None:
+    # Sent Wednesday 23 December: 24-27 are off, the letter arrives by Tuesday 29th,
+    # so Wednesday 30th is the first meeting day.
+    assert earliest_meeting_date(date(2026, 12, 23), 2) == date(2026, 12, 30)
+    assert earliest_meeting_date(date(2026, 11, 2), 2) == date(2026, 11, 5)
+
+
+def test_slots_cut_hours_into_whole_meetings_and_skip_holidays() -> None:
+    # Monday 28 Dec and Wednesday 30 Dec 2026 are working days; Wed 6 Jan 2027 is Epiphany.
+    slots = generate_slots([advisor()], date(2026, 12, 28), date(2027, 1, 6))
+    days = sorted({s.starts_at.date() for s in slots})
+    assert days == [date(2026, 12, 28), date(2026, 12, 30), date(2027, 1, 4)]
+    monday = [s.starts_at.strftime("%H:%M") for s in slots if s.starts_at.date() == days[0]]
+    assert monday == ["09:00", "09:45", "10:30", "11:15"]  # 12:00 would end after closing
+    wednesday = [s for s in slots if s.starts_at.date() == days[1]]
+    assert [s.starts_at.strftime("%H:%M") for s in wednesday] == ["13:00", "13:45"]
+
+
+def test_slots_skip_blocked_dates_and_follow_stockholm_time() -> None:
+    blocked = advisor(blocked_dates=[date(2026, 10, 26)])
+    assert generate_slots([blocked], date(2026, 10, 26), date(2026, 10, 26)) == []
+    # After the switch to winter time (25 Oct) 09:00 in Stockholm is 08:00 UTC.
+    first = generate_slots([advisor()], date(2026, 10, 26), date(2026, 10, 26))[0]
+    assert first.starts_at.astimezone(UTC).hour == 8
+    summer = generate_slots([advisor()], date(2026, 10, 19), date(2026, 10, 19))[0]
+    assert summer.starts_at.astimezone(UTC).hour == 7
+
+
+# --- assignment -------------------------------------------------------------------------
+
+
+def test_children_first_then_closest_deadline() -> None:
+    day = date(2026, 11, 9)
+    slots = [slot(1, day, 9), slot(2, day, 10), slot(3, day, 11)]
+    requests = [
+        BookingRequest(10, date(2026, 11, 20), False),
+        BookingRequest(11, date(2026, 11, 12), False),
+        BookingRequest(12, date(2026, 11, 25), True),
+    ]
+    result = assign_slots(requests, slots, day)
+    assert result == [Assignment(12, 1, True), Assignment(11, 2, True), Assignment(10, 3, True)]
+
+
+def test_full_week_books_after_deadline_and_flags_it() -> None:
+    week = [slot(i, date(2026, 11, 9 + i)) for i in range(5)]  # Mon-Fri, one place each
+    later = [slot(10, date(2026, 11, 16))]
+    requests = [BookingRequest(n, date(2026, 11, 14), False) for n in range(1, 7)]
+    result = assign_slots(requests, week + later, date(2026, 11, 9))
+    assert [a.slot_id for a in result] == [0, 1, 2, 3, 4, 10]
+    assert [a.before_deadline for a in result] == [True] * 5 + [False]
+
+
+def test_never_overbooks_and_leaves_the_rest_unbooked() -> None:
+    slots = [slot(1, date(2026, 11, 9), free=2), slot(2, date(2026, 11, 10), free=1)]
+    requests = [BookingRequest(n, None, False) for n in range(5)]
+    result = assign_slots(requests, slots, date(2026, 11, 9))
+    assert [a.slot_id for a in result] == [1, 1, 2]
+    assert all(a.before_deadline for a in result)  # no known deadline cannot be missed
+
+
+def test_slots_before_earliest_day_are_not_offered() -> None:
+    slots = [slot(1, date(2026, 11, 4)), slot(2, date(2026, 11, 5))]
+    result = assign_slots([BookingRequest(1, date(2026, 11, 30), False)], slots, date(2026, 11, 5))
+    assert result == [Assignment(1, 2, True)]
+
+
+def test_meeting_on_the_deadline_day_counts_as_too_late() -> None:
+    slots = [slot(1, date(2026, 11, 12))]
+    result = assign_slots([BookingRequest(1, date(2026, 11, 12), False)], slots, date(2026, 11, 9))
+    assert result == [Assignment(1, 1, False)]
+
+
+# --- the stage on SQLite and PostgreSQL ---------------------------------------------------
+
+
+def _booked_per_slot(engine) -> dict[int, tuple[int, int]]:  # noqa: ANN001
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(AppointmentSlot.id, AppointmentSlot.booked, AppointmentSlot.capacity)
+        )
+        return {sid: (booked, cap) for sid, booked, cap in rows}
+
+
+def test_book_appointments_books_advisor_episodes_once(db_engine, settings) -> None:  # noqa: ANN001
+    run = date(2026, 11, 2)
+    child = add_episode(db_engine, children=True, deadline=date(2026, 11, 25))
+    urgent = add_episode(db_engine, deadline=date(2026, 11, 12))
+    add_episode(db_engine, routing="caseworker")
+    add_episode(db_engine, status="settled")
+    add_episode(db_engine, routing=None)
+
+    counts = book_appointments(db_engine, settings, run)
+    assert counts["candidates"] == 2 and counts["booked"] == 2 and counts["after_deadline"] == 0
+    assert counts["slots_added"] > 0
+
+    with session_scope(db_engine) as session:
+        rows = session.execute(
+            select(Appointment.episode_id, AppointmentSlot.starts_at)
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .order_by(AppointmentSlot.starts_at)
+        ).all()
+    assert [episode for episode, _ in rows] == [child, urgent]
+    first = rows[0][1].replace(tzinfo=UTC) if rows[0][1].tzinfo is None else rows[0][1]
+    # Sent Monday 2 Nov, two postal days: Thursday 5 Nov 09:00 is the first offered time.
+    assert first.astimezone(STOCKHOLM) == datetime(2026, 11, 5, 9, 0, tzinfo=STOCKHOLM)
+
+    again = book_appointments(db_engine, settings, run)
+    assert again["booked"] == 0 and again["candidates"] == 0 and again["slots_added"] == 0
+    assert sum(b for b, _ in _booked_per_slot(db_engine).values()) == 2
+
+
+def test_booking_never_exceeds_capacity(db_engine, settings) -> None:  # noqa: ANN001
+    # Horizon Mon 2 - Mon 9 Nov; the first offered day is Thu 5 Nov. Offered places:
+    # Thu 8 + Fri 4 + Mon 8 = 20, of which Monday's 8 lie after the 7 Nov deadline.
+    settings.booking.horizon_days = 7
+    for _ in range(30):
+        add_episode(db_engine, deadline=date(2026, 11, 7))
+    counts = book_appointments(db_engine, settings, date(2026, 11, 2))
+    assert counts["booked"] == 20 and counts["no_slot"] == 10
+    assert counts["after_deadline"] == 8
+    assert all(booked <= cap for booked, cap in _booked_per_slot(db_engine).values())
+    assert book_appointments(db_engine, settings, date(2026, 11, 2))["booked"] == 0
+
+
+def test_rebook_frees_the_old_slot_and_queues_a_new_letter_version(db_engine, settings) -> None:  # noqa: ANN001
+    from flows.stages.letters import create_letters
+
+    run = date(2026, 11, 2)
+    episode = add_episode(db_engine, email="tenant@example.se")
+    book_appointments(db_engine, settings, run)
+    create_letters(db_engine, settings, run)
+    result = rebook(db_engine, settings, episode, date(2026, 11, 3), by="anna")
+    assert result["rebooked"] == 1 and result["letters"] == 1
+    with session_scope(db_engine) as session:
+        statuses = session.execute(
+            select(Appointment.status, AppointmentSlot.booked)
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .order_by(Appointment.id)
+        ).all()
+        keys = list(session.scalars(select(Letter.idempotency_key).order_by(Letter.id)))
+    assert statuses == [("cancelled", 0), ("booked", 1)]
+    assert keys[0].endswith(":v1") and keys[1].endswith(":v2")
+    assert keys[1].startswith(f"appointment:{episode}:")
+
+
+def test_cancel_queues_cancellation_and_is_not_rebooked(db_engine, settings) -> None:  # noqa: ANN001
+    run = date(2026, 11, 2)
+    episode = add_episode(db_engine)
+    book_appointments(db_engine, settings, run)
+    assert cancel(db_engine, settings, episode, run, by="anna") == {"cancelled": 1, "letters": 1}
+    with session_scope(db_engine) as session:
+        assert session.scalar(select(func.sum(AppointmentSlot.booked))) == 0
+        letter = session.scalars(select(Letter)).one()
+    assert letter.kind == "appointment_cancelled" and letter.channel == "print"
+    assert book_appointments(db_engine, settings, run)["candidates"] == 0
+    with pytest.raises(BookingError, match="no booked appointment"):
+        cancel(db_engine, settings, episode, run)
+    with pytest.raises(BookingError, match="does not exist"):
+        rebook(db_engine, settings, 999_999, run)
