@@ -1,0 +1,345 @@
+"""Matching as pure functions: each corruption type, each tier boundary, decisions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.identity import check_digit, normalise
+from domain.matching import (
+    children_per_case,
+    identity_columns,
+    match_notices,
+    prepare_notices,
+    prepare_register,
+    routing_for,
+    score_pairs,
+)
+from models.domain import Receipt
+
+TODAY = date(2026, 11, 2)
+
+
+def pnr(prefix11: str) -> str:
+    return prefix11 + check_digit(prefix11[2:])
+
+
+ANNA = pnr("19800101123")
+LARS = pnr("19850202456")
+OMAR = pnr("19900303789")
+OLD = pnr("19200505123")  # over 100: written with + in the 10-digit form
+COORD = pnr("19700163239")  # samordningsnummer (day 01 + 60)
+
+
+def register() -> tuple[pl.DataFrame, pl.DataFrame]:
+    cases = pl.DataFrame(
+        {
+            "case_id": [1, 2, 3, 4],
+            "case_ref": ["C1", "C2", "C3", "C4"],
+            "personnummer": [ANNA, OMAR, OLD, COORD],
+            "name": ["Anna Häggström", "Omar Ali", "Greta Åberg", "Mikko Virtanen"],
+            "street_address": ["Storgatan 12", "Björkvägen 3", "Skolgatan 1", "Torget 2"],
+            "apartment": ["1102", "1001", "1003", "1201"],
+            "postal_code": ["123 45", "12346", "12347", "12348"],
+        }
+    )
+    members = pl.DataFrame(
+        {
+            "member_id": [10, 11, 12],
+            "case_id": [1, 1, 1],
+            "personnummer": [LARS, None, None],
+            "name": ["Lars Berg", None, None],
+            "relation": ["partner", "child", "child"],
+            "is_child": [False, True, True],
+        }
+    )
+    return cases, members
+
+
+def one(**notice: str | None) -> dict:
+    """Match a single notice row and return its result row."""
+    cases, members = register()
+    frame = pl.DataFrame([{"nid": 1, **notice}])
+    return match_notices(frame, cases, members, TODAY).row(0, named=True)
+
+
+def wrong_digit(number: str, position: int) -> str:
+    digit = (int(number[position]) + 3) % 10
+    return number[:position] + str(digit) + number[position + 1 :]
+
+
+def swapped(number: str, position: int) -> str:
+    return number[:position] + number[position + 1] + number[position] + number[position + 2 :]
+
+
+HOME = {"street_address": "Storgatan 12", "apartment": "1102", "postal_code": "12345"}
+
+
+# ---------------------------------------------------------------- identity, vectorised
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(r"\A(19|20)?[0-9]{6}[-+]?[0-9]{4}\Z"),
+        st.text(alphabet="0123456789-+ ", max_size=14),
+    )
+)
+def test_vectorised_identity_agrees_with_domain_identity(text: str) -> None:
+    frame = pl.DataFrame({"raw": [text]}).with_columns(identity_columns("raw", TODAY, "n"))
+    row = frame.row(0, named=True)
+    expected = normalise(text, TODAY)
+    assert row["n_pnr"] == expected.digits
+    assert row["n_valid"] == expected.valid
+    if expected.valid:
+        assert row["n_birth"] == expected.birth_date
+
+
+def test_plus_form_and_samordningsnummer_are_certain() -> None:
+    old = one(personnummer=f"{OLD[2:8]}+{OLD[8:]}", tenant_name="Greta Åberg")
+    assert (old["tier"], old["case_ref"]) == ("certain", "C3")
+    coord = one(personnummer=f"{COORD[2:8]}-{COORD[8:]}", tenant_name="Mikko Virtanen")
+    assert (coord["tier"], coord["case_ref"]) == ("certain", "C4")
+    assert "samordningsnummer" in coord["reasons"]
+
+
+# ------------------------------------------------------------------ corruption types
+
+
+def test_exact_number_is_certain_with_reasons() -> None:
+    result = one(personnummer=ANNA, tenant_name="Anna Häggström", **HOME)
+    assert result["tier"] == "certain" and result["decision"] == "auto"
+    assert result["score"] == 1.0
+    assert "personnumret stämmer" in result["reasons"]
+    assert "samma adress och lägenhet" in result["reasons"]
+
+
+@pytest.mark.parametrize("position", [2, 5, 9, 11])
+def test_one_wrong_digit_with_same_name_is_probable(position: int) -> None:
+    result = one(personnummer=wrong_digit(ANNA, position), tenant_name="Anna Häggström")
+    assert result["tier"] == "probable" and result["case_ref"] == "C1"
+    assert "skiljer på en siffra" in result["reasons"]
+
+
+@pytest.mark.parametrize("position", [4, 8, 10])
+def test_adjacent_swap_with_same_name_is_probable(position: int) -> None:
+    number = swapped(ANNA, position)
+    assert number != ANNA
+    result = one(personnummer=number, tenant_name="Anna Häggström")
+    assert result["tier"] == "probable" and result["case_ref"] == "C1"
+    assert "omvänd ordning" in result["reasons"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Anna Hägström",  # typo
+        "Häggström Anna",  # swapped order
+        "Häggström, Anna",  # surname first with comma
+        "Anna HÃ¤ggstrÃ¶m",  # mojibake
+        "Anna Haggstrom",  # å/ä/ö folded
+        "ANNA HÄGGSTRÖM",  # capitals
+    ],
+)
+def test_name_variants_with_broken_number_are_probable(name: str) -> None:
+    result = one(personnummer=wrong_digit(ANNA, 10), tenant_name=name)
+    assert result["tier"] == "probable", result["reasons"]
+
+
+@pytest.mark.parametrize(
+    "name", ["Anna Hägström", "Häggström Anna", "Anna HÃ¤ggstrÃ¶m", "Anna Haggstrom"]
+)
+def test_name_variants_with_exact_number_are_certain(name: str) -> None:
+    assert one(personnummer=ANNA, tenant_name=name)["tier"] == "certain"
+
+
+def test_married_name_change_at_same_address_is_probable() -> None:
+    result = one(personnummer=wrong_digit(ANNA, 9), tenant_name="Anna Lindqvist", **HOME)
+    assert result["tier"] == "probable"
+    assert "delvis samma namn" in result["reasons"]
+
+
+def test_married_name_change_elsewhere_needs_review() -> None:
+    result = one(personnummer=wrong_digit(ANNA, 9), tenant_name="Anna Lindqvist")
+    assert result["tier"] == "possible" and result["decision"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        {"street_address": "Storg. 12", "apartment": "lgh 1102", "postal_code": "12345"},
+        {"street_address": "STORGATAN 12 A", "apartment": "1102", "postal_code": None},
+        {"street_address": "Storgatan 12, lgh 1102", "apartment": None, "postal_code": "12345"},
+    ],
+)
+def test_address_variants_are_the_same_home(address: dict) -> None:
+    result = one(personnummer=None, tenant_name="Anna Häggström", **address)
+    assert "samma adress och lägenhet" in result["reasons"]
+    assert result["case_ref"] == "C1"
+
+
+def test_missing_number_with_same_name_and_home_is_found() -> None:
+    result = one(personnummer=None, tenant_name="Anna Häggström", **HOME)
+    assert result["tier"] in {"probable", "possible"} and result["case_ref"] == "C1"
+
+
+def test_missing_number_similar_name_same_home_is_possible() -> None:
+    result = one(personnummer=None, tenant_name="Lisa Häggström", **HOME)
+    assert result["tier"] == "possible" and result["case_ref"] == "C1"
+
+
+def test_missing_number_elsewhere_is_none() -> None:
+    assert one(personnummer=None, tenant_name="Anna Häggström")["tier"] == "none"
+
+
+def test_household_member_is_known_and_children_are_never_candidates() -> None:
+    partner = one(personnummer=LARS, tenant_name="Lars Berg")
+    assert partner["tier"] == "certain" and partner["case_ref"] == "C1"
+    assert partner["relation"] == "partner" and partner["member_id"] == 10
+    assert "partner i klientens hushåll" in partner["reasons"]
+    cases, members = register()
+    persons = prepare_register(cases, members, TODAY)
+    assert persons.filter(pl.col("relation") == "child").height == 0
+    counts = children_per_case(members)
+    assert counts.row(0, named=True) == {"case_id": 1, "children_count": 2}
+
+
+def test_co_tenant_who_is_a_client_makes_the_notice_known() -> None:
+    result = one(
+        personnummer=pnr("19770707777"),
+        tenant_name="Per Persson",
+        co_tenant_personnummer=ANNA,
+        co_tenant_name="Anna Häggström",
+    )
+    assert result["tier"] == "certain" and result["role"] == "co_tenant"
+    assert result["reasons"].startswith("medhyresgästen: ")
+
+
+def test_same_birth_date_and_name_with_other_number_is_possible() -> None:
+    other = pnr("19800101987")
+    result = one(personnummer=other, tenant_name="Anna Häggström")
+    assert result["tier"] == "possible"
+    assert "samma födelsedatum" in result["reasons"]
+
+
+# --------------------------------------------------------------------- tier boundaries
+
+
+def test_exact_number_but_nothing_else_agrees_goes_to_review() -> None:
+    result = one(personnummer=ANNA, tenant_name="Bertil Karlsson", street_address="Annan 3")
+    assert result["tier"] == "possible"
+    assert "namnet avviker" in result["reasons"]
+
+
+def test_exact_number_without_name_is_certain() -> None:
+    assert one(personnummer=ANNA, tenant_name=None)["tier"] == "certain"
+
+
+def test_broken_number_with_another_name_is_none() -> None:
+    assert one(personnummer=wrong_digit(ANNA, 10), tenant_name="Bertil Karlsson")["tier"] == (
+        "none"
+    )
+
+
+def test_unknown_valid_number_is_none() -> None:
+    result = one(personnummer=pnr("19770707777"), tenant_name="Per Persson")
+    assert (result["tier"], result["decision"], result["case_ref"]) == ("none", "auto", None)
+
+
+def _pair(name_sim_name: str, threshold: float) -> dict:
+    cases, members = register()
+    notices = pl.DataFrame(
+        [{"nid": 1, "personnummer": wrong_digit(ANNA, 10), "tenant_name": name_sim_name}]
+    )
+    identities = prepare_notices(notices, TODAY)
+    persons = prepare_register(cases, members, TODAY).filter(pl.col("case_ref") == "C1")
+    pairs = identities.join(persons.filter(pl.col("relation") == "client"), how="cross")
+    return score_pairs(pairs, threshold).row(0, named=True)
+
+
+def test_probable_threshold_boundary() -> None:
+    pair = _pair("Anna Häggström", 0.7)
+    assert pair["probable_cand"] and pair["score"] == 0.75
+    assert _pair("Anna Häggström", 0.75)["tier"] == "probable"  # at the threshold
+    assert _pair("Anna Häggström", 0.751)["tier"] == "possible"  # just above the score
+
+
+def test_name_strength_boundary() -> None:
+    # token_sort_ratio 85 is strong enough; below it, a broken number needs the home too.
+    strong = _pair("Anna Häggströmmm", 0.0)
+    assert strong["name_sim"] >= 85 and strong["tier"] == "probable"
+    weak = _pair("Anna Hxggsxrxxm", 0.0)
+    assert weak["name_sim"] < 85 and weak["tier"] == "possible"
+
+
+def test_two_cases_about_equally_likely_go_to_review() -> None:
+    cases, members = register()
+    twin = pl.DataFrame(
+        {
+            "case_id": [9],
+            "case_ref": ["C9"],
+            "personnummer": [pnr(wrong_digit(ANNA, 10)[:11])],
+            "name": ["Anna Häggström"],
+            "street_address": ["Elsewhere 1"],
+            "apartment": ["1"],
+            "postal_code": ["99999"],
+        }
+    )
+    broken = wrong_digit(ANNA, 10)
+    variants = {ANNA, twin["personnummer"][0]}
+    # Only meaningful when both register numbers are one digit from the notice number.
+    assert all(sum(a != b for a, b in zip(v, broken, strict=True)) == 1 for v in variants)
+    result = match_notices(
+        pl.DataFrame([{"nid": 1, "personnummer": broken, "tenant_name": "Anna Häggström"}]),
+        pl.concat([cases, twin]),
+        members,
+        TODAY,
+    ).row(0, named=True)
+    assert result["tier"] == "possible"
+    assert "flera ärenden" in result["reasons"]
+
+
+# ------------------------------------------------------------------------- decisions
+
+
+def test_rejected_pair_is_not_proposed_and_confirmed_pair_is_routed() -> None:
+    cases, members = register()
+    tenant = pnr("19660606666")
+    notices = pl.DataFrame([{"nid": 1, "personnummer": tenant, "tenant_name": "Lisa Häggström",
+                             **HOME}])  # fmt: skip
+    assert match_notices(notices, cases, members, TODAY)["tier"][0] == "possible"
+    rejected = pl.DataFrame(
+        {"personnummer": [tenant], "case_ref": ["C1"], "decision": ["rejected"]}
+    )
+    result = match_notices(notices, cases, members, TODAY, decisions=rejected).row(0, named=True)
+    assert result["tier"] == "none" and result["case_ref"] is None
+    confirmed = rejected.with_columns(pl.lit("confirmed").alias("decision"))
+    moved = notices.with_columns(pl.lit("Annan gata 9").alias("street_address"))
+    result = match_notices(moved, cases, members, TODAY, decisions=confirmed).row(0, named=True)
+    assert result["decision"] == "confirmed" and result["case_ref"] == "C1"
+    assert routing_for(result["tier"], result["decision"]) == "caseworker"
+
+
+def test_routing_for_each_tier() -> None:
+    assert routing_for("certain", "auto") == "caseworker"
+    assert routing_for("probable", "auto") == "caseworker"
+    assert routing_for("possible", "pending") == "review"
+    assert routing_for("possible", "rejected") == "advisor"
+    assert routing_for("none", "auto") == "advisor"
+
+
+# ------------------------------------------------------------------ company-facing output
+
+
+def test_receipt_has_no_match_tier_or_case_fields() -> None:
+    """The housing company's receipt can never say whether a tenant is known."""
+    forbidden = ("match", "tier", "case", "routing", "caseworker", "known", "score", "social")
+    for name in Receipt.model_fields:
+        assert not any(word in name.lower() for word in forbidden), name
+    receipt = Receipt(filename="f.csv", company_id="bo", content_hash="x", rows_read=1, accepted=1)
+    dumped = receipt.model_dump_json().lower()
+    assert not any(word in dumped for word in forbidden)
