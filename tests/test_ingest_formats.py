@@ -1,0 +1,376 @@
+"""Every file format of issue 3 through the reader and the row parser (no database)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+
+import polars as pl
+import pytest
+import xlsxwriter
+
+from connectors.notice_files import decode, read_notice_bytes
+from domain.identity import normalise
+from domain.notices import (
+    NoticeFormatError,
+    ParseOptions,
+    map_headers,
+    normalise_personnummer,
+    parse_amount,
+    parse_date,
+    parse_local_datetime,
+    parse_name,
+    parse_notices,
+    require_columns,
+    to_notice_rows,
+)
+
+TODAY = date(2026, 11, 20)
+HYRESVARD_HEADER = (
+    "Personnummer;Hyresgäst;Adress;Lgh nr;Postnr;Ort;Kontraktsnr;Händelse;Datum;"
+    "Delgivningsdatum;Skuld;Månadshyra;Avhysningsdatum;E-post;Telefon"
+)
+
+
+def parse(data: bytes, **options: object):
+    sheet = options.pop("sheet", None)
+    raw = read_notice_bytes(data, columns=options.get("columns"), sheet=sheet)  # type: ignore[arg-type]
+    opts = ParseOptions(company_id="c", today=TODAY, **options)  # type: ignore[arg-type]
+    return raw, parse_notices(raw.frame, opts, raw.first_data_row)
+
+
+def hyresvard_file(*rows: str, encoding: str = "cp1252", newline: str = "\r\n") -> bytes:
+    return newline.join([HYRESVARD_HEADER, *rows, ""]).encode(encoding)
+
+
+def test_swedish_cp1252_export_is_read_out_of_the_box() -> None:
+    data = hyresvard_file(
+        "800101-1231;Andersson, Anna;Storgatan 1;1001;123 45;Exempelby;K-1;Uppsägning;"
+        "02.11.2026;04.11.2026;12 345,50;8 000;;Anna@Ex.se;070-123",
+        "900101-1239;Berg, Bo;Vägen 2;1002;12345;Exempelby;K-2;Ansökan BF;03.11.2026;;1 000 kr;;;;",
+        "900101-1239;Berg, Bo;Vägen 2;1002;12345;Exempelby;K-2;Avhysning bokad;05.11.2026;;;;"
+        "14.12.2026 09:00;;",
+    )
+    raw, parsed = parse(data)
+    assert (raw.encoding, raw.separator, raw.header_row) == ("cp1252", ";", 1)
+    assert parsed.rejected.height == 0
+    rows = to_notice_rows(parsed.accepted)
+    first = rows[0]
+    assert first.tenant_name == "Anna Andersson"
+    assert first.street_address == "Storgatan 1"
+    assert first.personnummer == "198001011231" and first.personnummer_valid
+    assert first.event_type == "termination_notice"
+    assert first.event_date == date(2026, 11, 2)
+    assert first.service_date == date(2026, 11, 4)
+    assert str(first.debt_amount) == "12345.50"
+    assert first.postal_code == "12345"
+    assert first.email == "anna@ex.se"
+    assert rows[1].event_type == "payment_order" and str(rows[1].debt_amount) == "1000.00"
+    assert rows[2].eviction_at == datetime(2026, 12, 14, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("word", "event"),
+    [
+        ("Uppsägning", "termination_notice"),
+        ("Ansökan BF", "payment_order"),
+        ("Utslag", "decision"),
+        ("Avhysning bokad", "eviction_scheduled"),
+        ("Verkställd", "eviction_executed"),
+        ("Reglerad", "settled"),
+        ("Återkallad", "settled"),
+        ("betald", "settled"),
+        ("  UPPSÄGNING. ", "termination_notice"),
+    ],
+)
+def test_default_event_words(word: str, event: str) -> None:
+    data = hyresvard_file(f"800101-1231;A;S 1;1;12345;O;K;{word};02.11.2026;;;;14.12.2026 09:00;;")
+    _, parsed = parse(data)
+    assert parsed.accepted["event_type"].to_list() == [event]
+
+
+def test_unknown_event_word_is_quoted_and_disturbance_is_out_of_scope() -> None:
+    data = hyresvard_file(
+        "800101-1231;A;S 1;1;12345;O;K;Flyttanmälan;02.11.2026;;;;;;",
+        "800101-1231;A;S 1;1;12345;O;K;Störning;02.11.2026;;;;;;",
+    )
+    _, parsed = parse(data)
+    reasons = parsed.rejected["reason"].to_list()
+    assert reasons == [
+        "Okänd händelse 'Flyttanmälan'",
+        "Händelsen 'Störning' gäller inte hyresskuld och tas inte emot",
+    ]
+    assert parsed.rejected["row_number"].to_list() == [2, 3]
+
+
+def test_company_mapping_and_event_words_from_config() -> None:
+    data = "Kund-ID;Objekt;Typ av ärende;Händelsedag;Belopp\n800101-1231;A-7;UPPS;2026-11-02;5\n"
+    _, parsed = parse(
+        data.encode(),
+        columns={
+            "Kund-ID": "personnummer",
+            "Objekt": "contract_ref",
+            "Typ av ärende": "event_type",
+            "Händelsedag": "event_date",
+        },
+        events={"UPPS": "termination_notice"},
+    )
+    assert parsed.accepted["event_type"].to_list() == ["termination_notice"]
+    assert parsed.accepted["contract_ref"].to_list() == ["A-7"]
+
+
+def test_missing_required_column_names_file_field_and_headers() -> None:
+    raw = read_notice_bytes(b"Personnummer;Skuld\n800101-1231;5\n")
+    parsed = parse_notices(raw.frame, ParseOptions(company_id="c", today=TODAY))
+    with pytest.raises(NoticeFormatError) as error:
+        require_columns(parsed.mapping, list(raw.frame.columns), "nov.csv")
+    message = str(error.value)
+    assert message.startswith("nov.csv:")
+    assert "händelse (event_type)" in message and "datum (event_date)" in message
+    assert "'Personnummer', 'Skuld'" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("separator", [";", ",", "\t"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_separator_and_encoding_are_detected(separator: str, encoding: str) -> None:
+    rows = [
+        ["Personnummer", "Hyresgäst", "Kontraktsnr", "Händelse", "Datum", "Skuld"],
+        ["800101-1231", "Åsa Öberg", "K1", "Uppsägning", "2026-11-02", "12 345,50"],
+        ["900101-1239", 'Bo "Bosse", Berg', "K2", "Utslag", "20261102", "12345.50"],
+    ]
+    buffer = io.StringIO()
+    import csv
+
+    csv.writer(buffer, delimiter=separator, lineterminator="\r\n").writerows(rows)
+    raw, parsed = parse(buffer.getvalue().encode(encoding))
+    assert raw.separator == separator
+    assert raw.encoding == encoding
+    assert parsed.accepted["tenant_name"].to_list() == ["Åsa Öberg", 'Berg Bo "Bosse"']
+    assert parsed.accepted["debt_amount"].to_list() == [12345.5, 12345.5]
+
+
+def test_quoted_fields_with_separators_and_line_breaks() -> None:
+    data = (
+        "Personnummer;Hyresgäst;Adress;Kontraktsnr;Händelse;Datum\n"
+        '800101-1231;"Anna; med semikolon";"Storgatan 1\nuppgång B";K1;Uppsägning;2026-11-02\n'
+        "900101-1239;Bo;Vägen 2;K2;Utslag;2026-11-02\n"
+    ).encode()
+    _, parsed = parse(data)
+    assert parsed.rows_read == 2
+    assert parsed.accepted["tenant_name"].to_list()[0] == "Anna; med semikolon"
+    assert parsed.accepted["street_address"].to_list()[0] == "Storgatan 1 uppgång B"
+
+
+def test_title_lines_above_the_header_in_csv() -> None:
+    data = (
+        "Hyresvärden AB;;;\n\nExport november;;;\nPnr;Namn;Kontrakt;Händelse;Datum\n"
+        "800101-1231;Anna;K1;Uppsägning;2026-11-02\n"
+    ).encode()
+    raw, parsed = parse(data)
+    assert raw.header_row == 4
+    assert parsed.accepted["row_number"].to_list() == [5]
+
+
+def test_decode_never_lossy() -> None:
+    assert decode("Hyresgäst".encode()) == ("Hyresgäst", "utf-8")
+    assert decode("Hyresgäst".encode("cp1252")) == ("Hyresgäst", "cp1252")
+    assert decode(b"\xef\xbb\xbfx") == ("x", "utf-8-sig")
+    with pytest.raises(NoticeFormatError):
+        decode(b"\x81\x8d\x8f\x90\x9d\xff")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"   \n\n", b"just some words\nno header here\n", b"\x00\x01\x02PK", b"PK\x03\x04bad"],
+)
+def test_unusable_files_give_one_line_errors(data: bytes) -> None:
+    with pytest.raises(NoticeFormatError) as error:
+        read_notice_bytes(data)
+    assert "\n" not in str(error.value)
+
+
+def _xlsx(title_rows: int = 2, sheet: str = "Blad1") -> bytes:
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    other = workbook.add_worksheet("Info")
+    other.write(0, 0, "Inget här")
+    sheet_obj = workbook.add_worksheet(sheet)
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    if title_rows:
+        sheet_obj.merge_range(0, 0, 0, 5, "Uppsägningar november 2026")
+    row = title_rows
+    sheet_obj.write_row(
+        row, 0, ["Personnummer", "Hyresgäst", "Kontraktsnr", "Händelse", "Datum", "Skuld",
+                 "Avhysningsdatum"]
+    )  # fmt: skip
+    sheet_obj.write(row + 1, 0, "800101-1231")
+    sheet_obj.write(row + 1, 1, "Andersson, Anna")
+    sheet_obj.write(row + 1, 2, "K1")
+    sheet_obj.write(row + 1, 3, "Avhysning bokad")
+    sheet_obj.write_datetime(row + 1, 4, datetime(2026, 11, 2), date_format)
+    sheet_obj.write_number(row + 1, 5, 12345.5)
+    sheet_obj.write_datetime(row + 1, 6, datetime(2026, 12, 14, 9, 0), time_format)
+    sheet_obj.write(row + 2, 0, "900101-1239")
+    sheet_obj.write(row + 2, 2, "K2")
+    sheet_obj.write(row + 2, 3, "Uppsägning")
+    sheet_obj.write(row + 2, 4, "02.11.2026")
+    sheet_obj.write(row + 2, 5, "1 000,00 kr")
+    workbook.close()
+    return buffer.getvalue()
+
+
+def test_xlsx_with_title_rows_date_cells_and_numeric_cells() -> None:
+    raw, parsed = parse(_xlsx(), sheet="Blad1")
+    assert raw.file_format == "xlsx" and raw.sheet == "Blad1"
+    assert raw.header_row >= 2
+    assert parsed.rejected.height == 0
+    accepted = parsed.accepted
+    assert accepted["event_date"].to_list() == [date(2026, 11, 2)] * 2
+    assert accepted["debt_amount"].to_list() == [12345.5, 1000.0]
+    assert accepted["eviction_at"].to_list()[0] == datetime(2026, 12, 14, 8, 0, tzinfo=UTC)
+    assert accepted["tenant_name"].to_list()[0] == "Anna Andersson"
+
+
+def test_xlsx_first_sheet_by_default_and_unknown_sheet() -> None:
+    with pytest.raises(NoticeFormatError, match="ingen rubrikrad"):
+        read_notice_bytes(_xlsx())  # the first sheet is "Info"
+    with pytest.raises(NoticeFormatError, match="'Saknas' finns inte"):
+        read_notice_bytes(_xlsx(), sheet="Saknas")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("12 345,50", 12345.5),
+        ("12345,50", 12345.5),
+        ("12 345 kr", 12345.0),
+        ("12345.50", 12345.5),
+        ("12\u00a0345,50", 12345.5),
+        ("12.345,50", 12345.5),
+        ("12,345.50", 12345.5),
+        ("1 000:-", 1000.0),
+        ("-5", -5.0),
+        ("abc", None),
+        ("1,2,3", None),
+        ("inf", None),
+    ],
+)
+def test_amounts(text: str, value: float | None) -> None:
+    result = pl.select(parse_amount(pl.lit(text))).item()
+    assert result == value
+
+
+@pytest.mark.parametrize(
+    ("text", "day_first", "value"),
+    [
+        ("2026-11-02", False, date(2026, 11, 2)),
+        ("20261102", False, date(2026, 11, 2)),
+        ("02.11.2026", False, date(2026, 11, 2)),
+        ("2.11.2026", False, date(2026, 11, 2)),
+        ("2026-11-02 00:00:00", False, date(2026, 11, 2)),
+        ("2/11/2026", False, None),
+        ("2/11/2026", True, date(2026, 11, 2)),
+        ("2026-02-30", False, None),
+    ],
+)
+def test_dates(text: str, day_first: bool, value: date | None) -> None:
+    assert pl.select(parse_date(pl.lit(text), day_first)).item() == value
+
+
+def test_ambiguous_slash_date_is_rejected_unless_day_first() -> None:
+    data = b"Pnr;Kontrakt;H\xc3\xa4ndelse;Datum\n800101-1231;K1;Upps\xc3\xa4gning;2/11/2026\n"
+    _, parsed = parse(data)
+    assert "tvetydigt" in parsed.rejected["reason"][0]
+    _, parsed = parse(data, day_first=True)
+    assert parsed.accepted["event_date"].to_list() == [date(2026, 11, 2)]
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2026-03-14 09:00", datetime(2026, 3, 14, 8, 0, tzinfo=UTC)),
+        ("2026-07-14 09:00", datetime(2026, 7, 14, 7, 0, tzinfo=UTC)),  # summer time
+        ("2026-07-14 kl. 09.30", datetime(2026, 7, 14, 7, 30, tzinfo=UTC)),
+        ("14.12.2026 09:00", datetime(2026, 12, 14, 8, 0, tzinfo=UTC)),
+        ("2026-12-14T09:00", datetime(2026, 12, 14, 8, 0, tzinfo=UTC)),
+        ("2026-12-14", datetime(2026, 12, 13, 23, 0, tzinfo=UTC)),
+        ("nästa vecka", None),
+    ],
+)
+def test_eviction_times_are_stockholm_time(text: str, utc: datetime | None) -> None:
+    assert pl.select(parse_local_datetime(pl.lit(text))).item() == utc
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Andersson, Anna", "Anna Andersson"),
+        ("Anna  Andersson", "Anna Andersson"),
+        ("ÖBERG, ÅSA-MARIA", "Åsa-Maria Öberg"),
+    ],
+)
+def test_names(text: str, name: str) -> None:
+    assert pl.select(parse_name(pl.lit(text))).item() == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "800101-1231", "19800101-1231", "198001011231", "800101-1232", "701063-2391",
+        "121212+1212", "20121212-1212", "801301-1231", "8001011231", "12345", "",
+        "800101 1231", "000229-1234",
+    ],
+)  # fmt: skip
+def test_vectorised_personnummer_agrees_with_identity(text: str) -> None:
+    digits, valid = normalise_personnummer(pl.lit(text), TODAY)
+    got = pl.select(digits.alias("d"), valid.alias("v")).row(0)
+    expected = normalise(text, today=TODAY)
+    assert got == (expected.digits, expected.valid)
+
+
+def test_invalid_personnummer_is_kept_and_flagged() -> None:
+    data = b"Pnr;Kontrakt;H\xc3\xa4ndelse;Datum\n800101-1232;K1;Utslag;2026-11-02\n"
+    _, parsed = parse(data)
+    assert parsed.accepted["personnummer"].to_list() == ["198001011232"]
+    assert parsed.accepted["personnummer_valid"].to_list() == [False]
+
+
+def test_row_rules_amounts_dates_and_eviction_booking() -> None:
+    data = (
+        "Pnr;Namn;Kontrakt;Händelse;Datum;Skuld;Avhysningsdatum\n"
+        "800101-1231;A;K1;Avhysning bokad;2026-11-02;;\n"
+        "800101-1231;A;K1;Utslag;1999-01-01;5;\n"
+        "800101-1231;A;K1;Utslag;2026-11-02;-100;\n"
+        ";;;Utslag;2026-11-02;;\n"
+        "800101-1231;A;;Utslag;2026-11-02;;\n"
+        "800101-1231;A;K1;;;;\n"
+    ).encode()
+    _, parsed = parse(data)
+    assert parsed.accepted.height == 0
+    assert parsed.rejected.to_dicts() == [
+        {"row_number": 2, "reason": "Avhysningsdatum saknas för en bokad avhysning"},
+        {"row_number": 3, "reason": "Datumet '1999-01-01' är orimligt"},
+        {"row_number": 4, "reason": "Skulden är negativ"},
+        {
+            "row_number": 5,
+            "reason": "Personnummer och namn saknas; kontraktsnummer och adress saknas",
+        },
+        {"row_number": 6, "reason": "Kontraktsnummer och adress saknas"},
+        {"row_number": 7, "reason": "Händelse saknas; datum saknas"},
+    ]
+
+
+def test_header_aliases() -> None:
+    mapping = map_headers(
+        ["Personnr", "Namn", "Lägenhetsnummer", "Hyresskuld", "Avhysningsdatum", "Övrigt"]
+    )
+    assert mapping.fields == {
+        "personnummer": "Personnr",
+        "tenant_name": "Namn",
+        "apartment": "Lägenhetsnummer",
+        "debt_amount": "Hyresskuld",
+        "eviction_at": "Avhysningsdatum",
+    }
+    assert mapping.unused == ["Övrigt"]
