@@ -412,10 +412,8 @@ def _complete_batch(outbox: _Outbox, name: str, counts: dict[str, int], rewrite:
             .values(
                 status=LetterStatus.SENT,
                 sent_at=_now(),
-                attempts=Letter.attempts + 1,
                 claim_token=None,
                 claimed_at=None,
-                message_id=None,
             )
         )
     counts["printed"] += len(rows)

@@ -1,0 +1,316 @@
+"""Delivery against real aiosmtpd servers: what arrives, with which headers and attachments.
+
+The scripted server below refuses recipients (5xx), defers messages (4xx), drops the
+connection, or kills the sending process, and keeps exactly the messages it accepted.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from booking_helpers import add_caseworker, add_episode
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from connectors.local_smtp import _free_port
+from connectors.smtp import message_id
+from flows.stages.booking import book_appointments
+from flows.stages.delivery import deliver_outbox
+from flows.stages.letters import create_letters
+from models.db import session_scope
+from models.tables import Episode, Letter
+
+RUN = date(2026, 11, 2)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Script:
+    """How the server misbehaves; counters are over DATA commands received."""
+
+    refuse_rcpt: set[str] = field(default_factory=set)  # 550 for these recipients
+    defer_first: int = 0  # answer 451 to the first N messages
+    drop_at: set[int] = field(default_factory=set)  # drop the connection at these DATA numbers
+    on_data: Callable[[int], None] | None = None  # called after storing message N
+
+
+@dataclass
+class ScriptedHandler:
+    script: Script
+    messages: list[EmailMessage] = field(default_factory=list)
+    data_count: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+        if address in self.script.refuse_rcpt:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        with self.lock:
+            self.data_count += 1
+            number = self.data_count
+        if number <= self.script.defer_first:
+            return "451 4.3.0 Try again later"
+        if number in self.script.drop_at:
+            server.transport.close()
+            return "421 closing"
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        if self.script.on_data is not None:
+            self.script.on_data(len(self.messages))
+        return "250 OK"
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[[Script], tuple[ScriptedHandler, int]]]:
+    controllers: list[Controller] = []
+
+    def start(script: Script) -> tuple[ScriptedHandler, int]:
+        handler = ScriptedHandler(script)
+        port = _free_port("127.0.0.1")
+        controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+        controller.start()
+        controllers.append(controller)
+        return handler, port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def fast(settings):  # noqa: ANN001, ANN201
+    settings.smtp.backoff_seconds = 0.05
+    settings.smtp.max_attempts = 3
+    settings.smtp.rate_per_second = 1000
+    settings.smtp.timeout_seconds = 5
+    return settings
+
+
+def _prepare(engine, settings, emails: list[str | None], **kwargs: object) -> list[int]:  # noqa: ANN001
+    ids = [add_episode(engine, email=address, **kwargs) for address in emails]  # type: ignore[arg-type]
+    book_appointments(engine, settings, RUN)
+    create_letters(engine, settings, RUN)
+    return ids
+
+
+def _letters(engine) -> list[Letter]:  # noqa: ANN001
+    with session_scope(engine) as session:
+        rows = list(session.scalars(select(Letter).order_by(Letter.id)))
+        session.expunge_all()
+        return rows
+
+
+def _attachments(message: EmailMessage) -> dict[str, EmailMessage]:
+    return {part.get_content_type(): part for part in message.iter_attachments()}
+
+
+def test_letters_arrive_with_pdf_invite_and_stable_message_id(db_engine, fast, smtp_server) -> None:  # noqa: ANN001
+    fast.smtp.port = smtp_server.port
+    _prepare(db_engine, fast, ["a@example.se", None])
+    english = add_episode(db_engine, email="b@example.se", language="en")
+    book_appointments(db_engine, fast, RUN)
+    create_letters(db_engine, fast, RUN)
+
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["sent_email"] == 2 and counts["printed"] == 1 and counts["print_batches"] == 1
+
+    letters = {letter.recipient: letter for letter in _letters(db_engine)}
+    arrived = {m["To"]: m for m in smtp_server.messages}
+    assert sorted(arrived) == ["a@example.se", "b@example.se"]
+    for address, message in arrived.items():
+        letter = letters[address]
+        assert letter.status == "sent" and letter.attempts == 1
+        assert message["Message-ID"] == message_id(letter.idempotency_key, fast.smtp.from_address)
+        assert letter.message_id == message["Message-ID"]
+        parts = _attachments(message)
+        assert set(parts) == {"application/pdf", "text/calendar"}
+        calendar = parts["text/calendar"].get_content()
+        assert "METHOD:REQUEST" in calendar and f"appointment-{letter.appointment_id}@" in calendar
+        pdf_text = PdfReader(io.BytesIO(parts["application/pdf"].get_content())).pages[0]
+        text = pdf_text.extract_text()
+        if address == "b@example.se":
+            assert "You owe SEK 12,345.50" in " ".join(text.split())
+            assert "Meeting" in message["Subject"] or "meeting" in message["Subject"]
+        else:
+            assert "12 345,50 kr" in text and "måndag 30 november 2026" in text
+    assert letters[None].channel == "print" and letters[None].print_batch == "2026-11-02-01"
+    batch = fast.paths.print_dir / "2026-11-02-01.pdf"
+    manifest = (fast.paths.print_dir / "2026-11-02-01.csv").read_text(encoding="utf-8")
+    assert len(PdfReader(batch).pages) == 2
+    assert manifest.splitlines()[1].startswith(f"1;{letters[None].id};appointment:")
+    assert english in {letter.episode_id for letter in letters.values()}
+
+    again = deliver_outbox(db_engine, fast, RUN)
+    assert again["sent_email"] == 0 and again["printed"] == 0
+    assert len(smtp_server.messages) == 2
+
+
+def test_temporary_refusals_are_retried_until_delivered(db_engine, fast, scripted) -> None:  # noqa: ANN001
+    handler, fast.smtp.port = scripted(Script(defer_first=2))
+    _prepare(db_engine, fast, ["a@example.se"])
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["retry"] == 2 and counts["sent_email"] == 1
+    (letter,) = _letters(db_engine)
+    assert letter.status == "sent" and letter.attempts == 3 and letter.last_error is None
+    assert len(handler.messages) == 1
+
+
+def test_permanent_refusal_moves_the_letter_to_print_and_flags_it(
+    db_engine, fast, scripted
+) -> None:  # noqa: ANN001
+    handler, fast.smtp.port = scripted(Script(refuse_rcpt={"gone@example.se"}))
+    _prepare(db_engine, fast, ["gone@example.se", "ok@example.se", "not-an-address"])
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["sent_email"] == 1 and counts["moved_to_print"] == 1
+    assert counts["printed"] == 2  # the refused one and the one without a usable address
+    letters = {letter.recipient: letter for letter in _letters(db_engine)}
+    refused = letters["gone@example.se"]
+    assert refused.channel == "print" and refused.flagged and refused.status == "sent"
+    assert "550" in (refused.last_error or "") and refused.print_batch == "2026-11-02-01"
+    assert [m["To"] for m in handler.messages] == ["ok@example.se"]
+
+
+def test_dropped_connection_is_reopened_and_nothing_is_lost(db_engine, fast, scripted) -> None:  # noqa: ANN001
+    handler, fast.smtp.port = scripted(Script(drop_at={3}))
+    _prepare(db_engine, fast, [f"t{n}@example.se" for n in range(5)])
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["sent_email"] == 5 and counts["retry"] == 1
+    expected = {message_id(x.idempotency_key, fast.smtp.from_address) for x in _letters(db_engine)}
+    assert sorted(m["Message-ID"] for m in handler.messages) == sorted(expected)
+
+
+def test_four_xx_exhausted_goes_to_print(db_engine, fast, scripted) -> None:  # noqa: ANN001
+    handler, fast.smtp.port = scripted(Script(defer_first=99))
+    _prepare(db_engine, fast, ["a@example.se"])
+    counts = deliver_outbox(db_engine, fast, RUN)
+    (letter,) = _letters(db_engine)
+    assert counts["moved_to_print"] == 1 and counts["printed"] == 1
+    assert letter.attempts == 3 and letter.flagged
+    assert "gave up after 3 attempts" in (letter.last_error or "")
+    assert handler.messages == []
+
+
+def test_unreachable_server_defers_without_burning_attempts(db_engine, fast) -> None:  # noqa: ANN001
+    fast.smtp.port = _free_port("127.0.0.1")  # nothing listens there
+    _prepare(db_engine, fast, ["a@example.se"])
+    counts = deliver_outbox(db_engine, fast, RUN)
+    (letter,) = _letters(db_engine)
+    assert counts["deferred"] == 1 and counts["sent_email"] == 0
+    assert letter.status == "pending" and letter.attempts == 0 and letter.channel == "email"
+    assert "cannot connect" in (letter.last_error or "")
+
+
+def test_caseworker_gets_one_email_per_day_without_personal_data(
+    db_engine, fast, smtp_server
+) -> None:  # noqa: ANN001
+    fast.smtp.port = smtp_server.port
+    add_caseworker(db_engine, "cw1", "karin@exempelby.se")
+    add_caseworker(db_engine, "cw2", None)
+    for _ in range(3):
+        add_episode(db_engine, routing="caseworker", caseworker_id="cw1", name="Bertil Hemlig")
+    add_episode(db_engine, routing="caseworker", caseworker_id="cw2")
+    first = create_letters(db_engine, fast, RUN)
+    assert first["caseworker_emails"] == 1
+    add_episode(db_engine, routing="caseworker", caseworker_id="cw1", name="Bertil Hemlig")
+    assert create_letters(db_engine, fast, RUN)["caseworker_emails"] == 0  # same day: updated
+    deliver_outbox(db_engine, fast, RUN)
+    (message,) = smtp_server.messages
+    body = message.get_content()
+    assert message["To"] == "karin@exempelby.se" and "4 nya ärenden" in message["Subject"]
+    assert "kvarboende worklist --caseworker cw1" in body
+    for secret in ("Bertil", "Hemlig", "198501012384", "Ringvägen", "12345"):
+        assert secret not in body and secret not in message["Subject"]
+    with session_scope(db_engine) as session:
+        notified = session.scalars(select(Episode.caseworker_notified_on)).all()
+    assert notified.count(RUN) == 4
+
+
+def test_two_runs_at_once_never_send_the_same_letter(db_engine, fast, smtp_server) -> None:  # noqa: ANN001
+    fast.smtp.port = smtp_server.port
+    _prepare(db_engine, fast, [f"t{n}@example.se" for n in range(30)])
+    results: list[dict[str, int]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(deliver_outbox(db_engine, fast, RUN)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [m["Message-ID"] for m in smtp_server.messages]
+    assert len(ids) == 30 and len(set(ids)) == 30
+    assert sum(r["sent_email"] for r in results) == 30
+
+
+KILLER = """
+import sys
+from datetime import date
+from tests_support_settings import settings_for
+from flows.stages.delivery import deliver_outbox
+settings = settings_for(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+from models.db import make_engine
+deliver_outbox(make_engine(sys.argv[1]), settings, date(2026, 11, 2))
+"""
+
+
+def test_killed_sender_loses_nothing_and_duplicates_only_the_message_in_flight(
+    db_url, db_engine, fast, scripted, tmp_path
+) -> None:  # noqa: ANN001
+    victim: dict[str, int] = {}
+
+    def kill_after_third(count: int) -> None:
+        if count == 3 and "pid" in victim:
+            os.kill(victim["pid"], signal.SIGKILL)  # before the server answers 250
+
+    handler, port = scripted(Script(on_data=kill_after_third))
+    fast.smtp.port = port
+    _prepare(db_engine, fast, [f"t{n}@example.se" for n in range(6)])
+    support = tmp_path / "tests_support_settings.py"
+    support.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO / 'tests')!r})\n"
+        "from conftest import build_settings\n"
+        "from pathlib import Path\n"
+        "def settings_for(url, tmp, port):\n"
+        "    s = build_settings(Path(tmp), url)\n"
+        "    s.smtp.port = port\n"
+        "    s.smtp.rate_per_second = 1000\n"
+        "    return s\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLER, db_url, str(tmp_path), str(port)], env=env, cwd=REPO
+    )
+    victim["pid"] = process.pid
+    assert process.wait(timeout=120) == -signal.SIGKILL
+
+    in_flight = [x for x in _letters(db_engine) if x.status == "sending"]
+    assert len(in_flight) == 1  # the one whose 250 never came back
+    counts = deliver_outbox(db_engine, fast, RUN)
+    letters = _letters(db_engine)
+    assert all(x.status == "sent" for x in letters) and counts["sent_email"] == 4
+    ids = [m["Message-ID"] for m in handler.messages]
+    assert len(ids) == 7 and len(set(ids)) == 6  # six letters, one sent twice
+    duplicate = {i for i in ids if ids.count(i) == 2}
+    assert duplicate == {
+        in_flight[0].message_id or message_id(in_flight[0].idempotency_key, fast.smtp.from_address)
+    }
