@@ -1,0 +1,168 @@
+"""Property tests: the reader never raises anything but a one-line NoticeFormatError,
+every row is accounted for, and the two episode paths agree."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.notice_files import read_notice_bytes
+from domain.episodes import EpisodePolicy, apply_to_existing, plan_new_tenancies, with_keys
+from domain.notices import NoticeFormatError, ParseOptions, parse_notices, to_notice_rows
+
+TODAY = date(2026, 11, 20)
+HEADERS = [
+    "Personnummer", "Hyresgäst", "Adress", "Lgh nr", "Kontraktsnr", "Händelse", "Datum",
+    "Delgivningsdatum", "Skuld", "Månadshyra", "Avhysningsdatum", "E-post",
+]  # fmt: skip
+CELL_VALUES = st.one_of(
+    st.text(max_size=15),
+    st.sampled_from(
+        [
+            "", "800101-1231", "701063-2391", "12345", "Uppsägning", "Utslag", "Reglerad",
+            "Avhysning bokad", "2026-11-02", "02.11.2026", "20261102", "2/11/2026",
+            "2026-12-14 09:00", "12 345,50", "-5", "1e400", "=cmd()", "Andersson, Anna",
+            "K1", '"', ";", "\n", "\u00a0", "NaN",
+        ]
+    ),
+)  # fmt: skip
+
+
+def _read_and_parse(data: bytes):
+    raw = read_notice_bytes(data)
+    return parse_notices(raw.frame, ParseOptions(company_id="c", today=TODAY), raw.first_data_row)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_random_bytes_never_raise_anything_else(data: bytes) -> None:
+    try:
+        parsed = _read_and_parse(data)
+    except NoticeFormatError as error:
+        assert "\n" not in str(error)
+        return
+    assert parsed.accepted.height + parsed.rejected.height == parsed.rows_read
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.lists(CELL_VALUES, min_size=0, max_size=14), max_size=12),
+    separator=st.sampled_from([";", ",", "\t"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+    title=st.booleans(),
+)
+def test_random_csv_shapes_account_for_every_row(
+    rows: list[list[str]], separator: str, encoding: str, title: bool
+) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")
+    if title:
+        writer.writerow(["Export från hyresvärden"])
+    writer.writerow(HEADERS)
+    writer.writerows(rows)
+    try:
+        data = buffer.getvalue().encode(encoding)
+    except UnicodeEncodeError:
+        data = buffer.getvalue().encode("utf-8")
+    try:
+        parsed = _read_and_parse(data)
+    except NoticeFormatError as error:
+        assert "\n" not in str(error)
+        return
+    assert parsed.accepted.height + parsed.rejected.height == parsed.rows_read
+    assert parsed.rows_read <= len(rows)
+    assert parsed.rejected["reason"].null_count() == 0
+    # every accepted row satisfies the pydantic contract of a notice row
+    to_notice_rows(parsed.accepted)
+    numbers = pl.concat([parsed.accepted["row_number"], parsed.rejected["row_number"]])
+    assert numbers.n_unique() == numbers.len()
+
+
+EVENTS = [
+    "termination_notice", "payment_order", "decision", "eviction_scheduled",
+    "eviction_executed", "settled",
+]  # fmt: skip
+
+
+@st.composite
+def event_histories(draw: st.DrawFn) -> pl.DataFrame:
+    """Events of a few tenancies over a few years, in date order of arrival."""
+    count = draw(st.integers(min_value=1, max_value=25))
+    start = date(2022, 1, 1)
+    records = []
+    for index in range(count):
+        records.append(
+            {
+                "row_number": index + 2,
+                "contract_ref": draw(st.sampled_from(["K1", "K2", "K3"])),
+                "event_type": draw(st.sampled_from(EVENTS)),
+                "event_date": start + timedelta(days=draw(st.integers(0, 1500))),
+                "personnummer": "198001011231",
+                "personnummer_valid": True,
+                "tenant_name": draw(st.sampled_from(["A", "B", None])),
+                "debt_amount": draw(st.one_of(st.none(), st.floats(0, 1e5))),
+                "service_date": draw(st.one_of(st.none(), st.just(date(2022, 3, 1)))),
+            }
+        )
+    frame = pl.DataFrame(records, infer_schema_length=None)
+    for name in (
+        "co_tenant_name", "co_tenant_personnummer", "street_address", "apartment",
+        "postal_code", "town", "email", "phone", "language",
+    ):  # fmt: skip
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+    frame = frame.with_columns(
+        pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("eviction_at"),
+        pl.col("debt_amount").cast(pl.Float64),
+        pl.lit(None, dtype=pl.Float64).alias("monthly_rent"),
+        pl.col("tenant_name").cast(pl.String),
+        pl.col("service_date").cast(pl.Date),
+    )
+    return (
+        with_keys(frame, "c")
+        .with_row_index("notice_id")
+        .with_columns(pl.col("notice_id").cast(pl.Int64))
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_histories())
+def test_vectorised_and_incremental_episode_paths_agree(notices: pl.DataFrame) -> None:
+    policy = EpisodePolicy()
+    received = date(2026, 11, 20)
+    plan = plan_new_tenancies(notices, policy, received)
+    incremental = apply_to_existing({}, notices.to_dicts(), policy, received, 0)
+
+    vectorised = sorted(
+        (
+            row["tenancy_key"],
+            row["first_notice_date"],
+            row["status"],
+            row["last_event_date"],
+            row["is_recurrence"],
+            row["prev_seg_index"] is not None,
+            row["reached_payment_order"],
+            row["deadline_date"],
+        )
+        for row in plan.episodes.iter_rows(named=True)
+    )
+    python = sorted(
+        (
+            e.tenancy_key,
+            e.first_notice_date,
+            e.status,
+            e.last_event_date,
+            e.is_recurrence,
+            e.prev_seg_index is not None,
+            bool(e.values.get("reached_payment_order")),
+            e.values["deadline_date"],
+        )
+        for e in incremental.episodes
+    )
+    assert vectorised == python
+    assert plan.transitions.height == len(incremental.transitions)
+    assert plan.assignment.height == notices.height == len(incremental.assignment)
