@@ -1,0 +1,223 @@
+"""Every letter template in every language, read back from the PDF with pypdf."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+
+from domain.formatting import STOCKHOLM
+from letters.emails import render_email
+from letters.render import (
+    AdvisorContact,
+    LetterInput,
+    Sender,
+    en_amount,
+    letter_language,
+    render_appointment_letter,
+    render_letters,
+)
+
+SENDER = Sender(
+    "Exempelby kommun",
+    "Individ- och familjeomsorgen",
+    "Storgatan 1, 123 45 Exempelby",
+    "08-123 456 00",
+    "exempelby.se/boenderadgivning",
+)
+ADVISOR = AdvisorContact(
+    "Anna Lindqvist",
+    "08-123 456 78",
+    "anna.lindqvist@exempelby.se",
+    "Boenderådgivningen, Medborgarhuset",
+    "Storgatan 1, plan 2",
+)
+MM = 72 / 25.4  # PDF points per millimetre
+
+
+def make(
+    template: str = "appointment",
+    language: str | None = "sv",
+    *,
+    version: int = 1,
+    before_deadline: bool = True,
+    debt: Decimal | None = Decimal("12345.50"),
+) -> LetterInput:
+    return LetterInput(
+        template=template,  # type: ignore[arg-type]
+        language=language or "",
+        reference="4711",
+        letter_date=date(2026, 11, 2),
+        version=version,
+        recipient_lines=("Åsa Öberg", "Ringvägen 12 lgh 1102", "123 45 Exempelby"),
+        sender=SENDER,
+        advisor=ADVISOR,
+        starts_at=datetime(2026, 11, 9, 9, 0, tzinfo=STOCKHOLM),
+        ends_at=datetime(2026, 11, 9, 9, 45, tzinfo=STOCKHOLM),
+        deadline=date(2026, 11, 20),
+        debt=debt,
+        before_deadline=before_deadline,
+    )
+
+
+def text_of(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
+
+SWEDISH_FACTS = (
+    "Åsa Öberg",
+    "Ringvägen 12 lgh 1102",
+    "123 45 Exempelby",
+    "måndag 9 november 2026 kl. 09.00–09.45",
+    "fredag 20 november 2026",
+    "12 345,50 kr",
+    "Anna Lindqvist",
+    "08-123 456 78",
+    "Ärende: 4711",
+)
+ENGLISH_FACTS = (
+    "Åsa Öberg",
+    "Monday 9 November 2026 at 09:00–09:45",
+    "Friday 20 November 2026",
+    "SEK 12,345.50",
+    "Anna Lindqvist",
+    "Reference: 4711",
+)
+
+
+@pytest.mark.parametrize("language", ["sv", "ar", "so", "fa", "fi", None])
+def test_swedish_appointment_letter_has_every_required_part(language: str | None) -> None:
+    text = text_of(render_appointment_letter(make(language=language)))
+    for fact in SWEDISH_FACTS:
+        assert fact in text, fact
+    for part in (
+        "Välkommen till ett möte om din hyresskuld",
+        "måste enligt lag meddela socialtjänsten",  # why we write
+        "gratis",
+        "frivilligt",
+        "Vill du byta tid?",
+        "Ta med dig till mötet",
+        "Budget- och skuldrådgivning",
+        "Viktigt brev – ring oss om du behöver hjälp på ditt språk",
+        "Tämä on tärkeä kirje sosiaalipalveluista",  # Finnish
+        "Tani waa warqad muhiim ah",  # Somali
+    ):
+        assert part in text, part
+
+
+def test_english_appointment_letter_is_complete() -> None:
+    text = text_of(render_appointment_letter(make(language="en")))
+    for fact in ENGLISH_FACTS:
+        assert fact in text, fact
+    for part in (
+        "You are welcome to a meeting about your rent arrears",
+        "By law, the landlord must inform the social services",
+        "free of charge",
+        "voluntary",
+        "Do you want another time?",
+        "Please bring to the meeting",
+        "Budget and debt advice",
+        "Important letter – call us if you need help in your language",
+    ):
+        assert part in text, part
+    assert "Välkommen" not in text
+
+
+def test_arabic_and_persian_run_right_to_left_with_words_intact() -> None:
+    reader = PdfReader(io.BytesIO(render_appointment_letter(make())))
+    lines = reader.pages[0].extract_text().splitlines()
+    arabic = next(line for line in lines if "رسالة" in line)
+    persian = next(line for line in lines if "نامه" in line)
+    # Text is extracted in visual order (left to right on the page): in a right-to-left
+    # line the sentence's last word comes first and its first word last.
+    assert arabic.index("بلغتك") < arabic.index("رسالة") < arabic.index("هذه")
+    assert persian.index("بگیرید") < persian.index("نامه") < persian.index("این")
+    assert "08-123 456 78" in arabic and "08-123 456 78" in persian
+
+
+def test_new_version_late_booking_and_unknown_debt_are_said_plainly() -> None:
+    text = text_of(render_appointment_letter(make(version=2, before_deadline=False, debt=None)))
+    assert "Ny tid för ditt möte om hyresskulden" in text
+    assert "ersätter tiden i vårt tidigare brev" in text
+    assert "Vi hann inte boka en tid före fredag 20 november 2026" in text
+    assert "Fråga din hyresvärd hur stor skulden är" in text
+    english = text_of(render_appointment_letter(make(language="en", before_deadline=False)))
+    assert "We could not book a time before Friday 20 November 2026" in english
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "amount"),
+    [
+        ("sv", "Din tid hos boenderådgivaren är avbokad", "12 345,50 kr"),
+        ("en", "Your meeting with the housing advisor is cancelled", "SEK 12,345.50"),
+    ],
+)
+def test_cancellation_letters(language: str, title: str, amount: str) -> None:
+    text = text_of(render_appointment_letter(make("cancellation", language)))
+    assert title in text and amount in text and "Åsa Öberg" in text
+
+
+def test_address_sits_in_the_c5_window() -> None:
+    reader = PdfReader(io.BytesIO(render_appointment_letter(make())))
+    page = reader.pages[0]
+    height = float(page.mediabox.height)
+    assert round(float(page.mediabox.width) / MM) == 210 and round(height / MM) == 297
+    found: dict[str, tuple[float, float]] = {}
+
+    def visit(text, cm, tm, font_dict, font_size) -> None:  # noqa: ANN001
+        for line in ("Åsa Öberg", "123 45 Exempelby"):
+            if line in text and line not in found:
+                x = tm[4] * cm[0] + cm[4]
+                y = tm[5] * cm[3] + cm[5]
+                found[line] = (x / MM, (height - y) / MM)
+
+    page.extract_text(visitor_text=visit)
+    for left, top in found.values():
+        assert 20 <= left <= 30, left  # window from 20 mm, 85 mm wide
+        assert 45 <= top <= 90, top  # window 45–90 mm from the top of the sheet
+    assert len(found) == 2
+
+
+def test_batch_rendering_splits_into_one_pdf_per_letter_in_order() -> None:
+    letters = [make(language=lang) for lang in ("sv", "en", "fi")] + [make("cancellation")]
+    pdfs = render_letters(letters, batch_size=3)
+    assert len(pdfs) == 4
+    titles = [text_of(pdf) for pdf in pdfs]
+    assert "Välkommen" in titles[0] and "You are welcome" in titles[1]
+    assert "Välkommen" in titles[2] and "avbokad" in titles[3]
+    single = text_of(render_appointment_letter(letters[1]))
+    assert titles[1] == single
+
+
+def test_letter_language_and_english_amounts() -> None:
+    assert letter_language("EN") == "en" and letter_language("ar") == "sv"
+    assert letter_language(None) == "sv"
+    assert en_amount(Decimal("12345")) == "SEK 12,345"
+
+
+def test_email_templates_render_in_both_languages() -> None:
+    context = {
+        "version": 1,
+        "day": "måndag 9 november 2026",
+        "time": "kl. 09.00–09.45",
+        "location": "Medborgarhuset",
+        "address": "Storgatan 1",
+        "deadline": "fredag 20 november 2026",
+        "advisor_name": "Anna",
+        "advisor_phone": "08-1",
+        "advisor_email": "a@x.se",
+        "reference": "4711",
+        "unit": "IFO",
+        "municipality": "Exempelby kommun",
+    }
+    subject, body = render_email("appointment", "sv", **context)
+    assert subject == "Kallelse till möte om din hyresskuld"
+    assert "måndag 9 november 2026 kl. 09.00–09.45" in body and "4711" in body
+    subject, _ = render_email("appointment", "en", **{**context, "version": 2})
+    assert subject == "A new time for your meeting about the rent arrears"
+    subject, body = render_email("appointment_cancelled", "fi", **context)
+    assert subject == "Din tid hos boenderådgivaren är avbokad"  # Swedish fallback
