@@ -236,3 +236,128 @@ def test_monthly_summary_has_swedish_labels_and_suppressed_small_counts(vasby) -
         or lines["Verkställda avhysningar"].isdigit()
     )  # noqa: E501
     assert all(isinstance(v, str) for v in lines.values())
+
+
+# ------------------------------------------------------------------ charts and formats
+
+
+def _bars(svg: str, **match: str) -> list[dict[str, str]]:
+    """The data-* attributes of every <rect> in an SVG whose attributes match."""
+    import re
+    from html import unescape
+
+    found = []
+    for rect in re.findall(r"<rect [^>]*>", svg):
+        attrs = {k: unescape(v) for k, v in re.findall(r'data-([a-z]+)="([^"]*)"', rect)}
+        if attrs and all(attrs.get(k) == v for k, v in match.items()):
+            found.append(attrs)
+    return found
+
+
+def test_funnel_chart_draws_the_published_figures(vasby) -> None:
+    from letters.statistics_report import funnel_svg
+
+    engine, settings = vasby
+    svg = funnel_svg(build_report(engine, settings, year=2006))
+    year = {b["stage"]: b["value"] for b in _bars(svg, period="year")}
+    before = {b["stage"]: b["value"] for b in _bars(svg, period="year_prev")}
+    assert year == {
+        "episodes_opened": "407",
+        "episodes_reaching.payment_order": "407",
+        "episodes_reaching.eviction_scheduled": "10",
+        "evictions_executed": "10",
+    }
+    assert before == dict.fromkeys(year, "16")
+
+
+def test_trend_chart_has_24_months_with_small_counts_hidden(vasby) -> None:
+    from letters.statistics_report import trend_svg
+
+    engine, settings = vasby
+    with session_scope(engine) as session:
+        dates = session.scalars(
+            select(Notice.event_date).where(Notice.event_type == "eviction_executed")
+        ).all()
+    exact: dict[str, int] = {}
+    for day in dates:
+        exact[st.month_of(day)] = exact.get(st.month_of(day), 0) + 1
+    svg = trend_svg(build_report(engine, settings, year=2006))
+    evictions = _bars(svg, series="evictions_executed")
+    notices = _bars(svg, series="notices_total")
+    assert [b["month"] for b in evictions] == st.month_range("2005-01", "2006-12")
+    assert len(notices) == 24
+    for bar in evictions:
+        n = exact.get(bar["month"], 0)
+        assert bar["value"] == ("<5" if 0 < n <= 4 else str(n)), bar
+    assert sum(int(b["value"]) for b in notices if b["month"] >= "2006-01") == 834
+
+
+def test_outcome_chart_shares(vasby) -> None:
+    from letters.statistics_report import outcomes_svg
+
+    engine, settings = vasby
+    svg = outcomes_svg(build_report(engine, settings, year=2006))
+    shares = {b["key"]: b for b in _bars(svg)}
+    assert shares["settled_without_intervention_confirmed"]["value"] == "200"
+    assert float(shares["settled_without_intervention_confirmed"]["share"]) == pytest.approx(
+        200 / 314, abs=1e-4
+    )
+    assert shares["outcome.evicted"]["value"] == "10"
+    assert float(shares["outcome.settled_with_support"]["share"]) == pytest.approx(
+        60 / 314, abs=1e-4
+    )  # noqa: E501
+
+
+def test_html_is_self_contained_and_shows_suppressed_counts(vasby, tmp_path: Path) -> None:
+    engine, settings = vasby
+    path = write_report(engine, settings, year=2006, fmt="html", out=tmp_path / "r.html")
+    html = path.read_text(encoding="utf-8")
+    assert html.count("<svg") == 3
+    assert "<script" not in html and "src=" not in html and "<link" not in html
+    assert "https://" not in html
+    assert html.replace("http://www.w3.org/2000/svg", "").count("http://") == 0
+    assert "Verkställda avhysningar" in html and "&lt;5" in html
+    assert "Upplands Väsby kommun" in html
+
+
+def test_xlsx_read_back(vasby, tmp_path: Path) -> None:
+    import openpyxl
+
+    engine, settings = vasby
+    path = write_report(engine, settings, year=2006, fmt="xlsx", out=tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == [
+        "Underrättelser efter typ",
+        "Underrättelser efter hyresvärd",
+        "Underrättelser efter typ av hyr",  # Excel allows 31 characters
+        "Ärenden och insatser",
+        "Utfall",
+        "Avhysningar",
+        "Månadsutveckling",
+        "Om rapporten",
+    ]
+    sheet = book["Avhysningar"]
+    rows = {r[0]: r[1:] for r in sheet.iter_rows(min_row=5, values_only=True) if r[0]}
+    assert [c.value for c in sheet[4]][:3] == ["Mått", "År 2006", "År 2005"]
+    assert rows["Verkställda avhysningar"] == (10, 16)
+    assert rows["varav i hushåll med barn"] == ("<5", 5)
+    assert rows["Verkställda avhysningar per 10 000 invånare"][0] == pytest.approx(10 / 3.8)
+    assert rows["Riket enligt Kronofogden, per 10 000 invånare"] == (NATIONAL_2006, "–")
+    work = {
+        r[0]: r[1:] for r in book["Ärenden och insatser"].iter_rows(min_row=5, values_only=True)
+    }  # noqa: E501
+    assert work["Ärenden som nått betalningsföreläggande"] == (407, 16)
+    assert work["varav kända av socialtjänsten"] == (76, 0)
+    trend = list(book["Månadsutveckling"].iter_rows(min_row=2, values_only=True))
+    assert len(trend) == 24 and trend[0][0] == "2005-01"
+
+
+def test_pdf_has_the_figures(vasby, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    engine, settings = vasby
+    path = write_report(engine, settings, year=2006, fmt="pdf", out=tmp_path / "r.pdf")
+    assert path.read_bytes().startswith(b"%PDF")
+    text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    assert "Verkställda avhysningar" in text
+    assert "407" in text and "244" in text and "60,0 %" in text

@@ -1,0 +1,161 @@
+"""The monthly Prefect flow: the previous month's statistics, written and emailed to managers.
+
+Scheduled on the 1st at 07:00 Europe/Stockholm (see :mod:`flows.deployments`). Its
+parameters are the month string and the configuration file path only; its artifact
+and the managers' email hold aggregate, suppressed counts only. A rerun for the same
+month rewrites the files and queues no email twice (one idempotency key per month
+and manager).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from domain.formatting import local_now
+from domain.statistics import month_label, previous_month, shift_month
+from flows.stages.outbox import enqueue
+from flows.stages.statistics import (
+    check_month,
+    monthly_summary,
+    refresh_stat_facts_for,
+    write_report,
+)
+from models.config import Settings, load_settings
+from models.db import make_engine, session_scope
+from models.domain import Channel, LetterKind
+
+#: Late notices and outcomes still arrive for the months just before: refresh them too.
+REFRESH_MONTHS_BACK = 2
+
+
+def summary_markdown(month: str, lines: list[tuple[str, str]]) -> str:
+    """The artifact: the month's aggregate figures, small counts already hidden."""
+    out = [f"# Månadsstatistik {month_label(month)}", "", "| Mått | Värde |", "|---|---|"]
+    out += [f"| {label} | {value} |" for label, value in lines]
+    return "\n".join(out)
+
+
+def manager_email_body(settings: Settings, month: str, lines: list[tuple[str, str]]) -> str:
+    """Plain Swedish text with the headline figures; the report itself is attached."""
+    figures = "\n".join(f"  {label}: {value}" for label, value in lines)
+    return (
+        "Hej,\n\n"
+        f"Här kommer statistiken för det vräkningsförebyggande arbetet i "
+        f"{settings.municipality.name}, {month_label(month)}. Hela rapporten med diagram "
+        "och jämförelse med föregående år finns i den bifogade PDF-filen.\n\n"
+        f"{figures}\n\n"
+        f"Antal från 1 till {settings.statistics.suppress_threshold} visas som "
+        f"<{settings.statistics.suppress_threshold + 1}. Rapporten innehåller inga "
+        "personuppgifter.\n\n"
+        f"{settings.municipality.social_services}\n"
+    )
+
+
+@task(name="refresh-statistics", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+def refresh_task(settings: Settings, month: str) -> dict[str, int]:
+    engine = make_engine(settings.database.url)
+    try:
+        months = [shift_month(month, -n) for n in range(REFRESH_MONTHS_BACK, -1, -1)]
+        return refresh_stat_facts_for(engine, settings, months)
+    finally:
+        engine.dispose()
+
+
+@task(name="write-report", cache_policy=NO_CACHE)
+def write_task(settings: Settings, month: str) -> dict[str, str]:
+    engine = make_engine(settings.database.url)
+    try:
+        return {
+            fmt: str(write_report(engine, settings, month=month, fmt=fmt))
+            for fmt in ("pdf", "html")
+        }
+    finally:
+        engine.dispose()
+
+
+@task(name="queue-manager-emails", cache_policy=NO_CACHE)
+def queue_task(settings: Settings, month: str, pdf_path: str, today: date) -> dict[str, int]:
+    engine = make_engine(settings.database.url)
+    try:
+        lines = monthly_summary(engine, settings, month)
+        body = manager_email_body(settings, month, lines)
+        subject = f"Statistik vräkningsförebyggande arbete, {month_label(month)}"
+        created = 0
+        with session_scope(engine) as session:
+            for manager in settings.statistics.managers:
+                _letter, new = enqueue(
+                    session,
+                    key=f"manager_report:{month}:{manager.lower()}",
+                    kind=LetterKind.MANAGER_REPORT,
+                    channel=Channel.EMAIL,
+                    created_on=today,
+                    recipient=manager,
+                    subject=subject,
+                    body=body,
+                    pdf_path=pdf_path,
+                )
+                created += int(new)
+        return {"queued": created, "already_queued": len(settings.statistics.managers) - created}
+    finally:
+        engine.dispose()
+
+
+@task(name="deliver", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=60)
+def deliver_task(settings: Settings, today: date) -> dict[str, int]:
+    from flows.stages.delivery import deliver_outbox
+
+    engine = make_engine(settings.database.url)
+    try:
+        return deliver_outbox(engine, settings, today)
+    finally:
+        engine.dispose()
+
+
+def _has_delivery() -> bool:
+    return importlib.util.find_spec("flows.stages.delivery") is not None
+
+
+@flow(name="kvarboende-monthly-report", log_prints=False)
+def monthly_report_flow(month: str | None = None, config_file: str | None = None) -> dict:
+    """Refresh the figures, write the PDF and HTML report, email the PDF to the managers.
+
+    ``month`` (YYYY-MM) defaults to the previous month in Europe/Stockholm.
+    """
+    logger = get_run_logger()
+    settings = load_settings(config_file)
+    today = local_now().date()
+    month = check_month(month) if month else previous_month(today)
+    refreshed = refresh_task(settings, month)
+    files = write_task(settings, month)
+    engine = make_engine(settings.database.url)
+    try:
+        lines = monthly_summary(engine, settings, month)
+    finally:
+        engine.dispose()
+    create_markdown_artifact(
+        key="monthly-statistics",
+        markdown=summary_markdown(month, lines),
+        description="Aggregate counts only; small counts hidden",
+    )
+    queued = queue_task(settings, month, files["pdf"], today)
+    delivered = deliver_task(settings, today) if _has_delivery() else {}
+    logger.info(
+        "statistics %s: %s months refreshed, report %s, %s emails queued",
+        month,
+        refreshed["months_refreshed"],
+        Path(files["pdf"]).name,
+        queued["queued"],
+    )
+    return {
+        "month": month,
+        "refresh": refreshed,
+        "files": files,
+        "emails": queued,
+        "delivery": delivered,
+    }
