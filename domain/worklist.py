@@ -173,7 +173,8 @@ def address_expr() -> pl.Expr:
     apartment = pl.format("lgh {}", pl.col("apartment"))
     place = pl.concat_str(["postal_code", "town"], separator=" ", ignore_nulls=True)
     place = pl.when(place == "").then(None).otherwise(place)
-    return pl.concat_str([street, apartment, place], separator=", ", ignore_nulls=True)
+    full = pl.concat_str([street, apartment, place], separator=", ", ignore_nulls=True)
+    return pl.when(full == "").then(None).otherwise(full)
 
 
 def _rows(frame: pl.DataFrame, section: Section, action: pl.Expr) -> pl.DataFrame:

@@ -1,0 +1,270 @@
+"""The worklist's sections and their order (pure functions over frames)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from domain.worklist import (
+    APPOINTMENTS_SCHEMA,
+    EPISODES_SCHEMA,
+    LETTERS_SCHEMA,
+    MATCHES_SCHEMA,
+    SECTION_ORDER,
+    TASKS_SCHEMA,
+    Section,
+    WorklistInputs,
+    build_sections,
+    section_counts,
+    split_sections,
+)
+
+SE = ZoneInfo("Europe/Stockholm")
+RUN = date(2026, 11, 20)  # a Friday: the next working day is Monday 23 November
+
+
+def ep(episode_id: int, **values: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "episode_id": episode_id,
+        "tenant_name": f"Hyresgäst {episode_id}",
+        "street_address": "Storgatan 1",
+        "apartment": "1001",
+        "postal_code": "123 45",
+        "town": "Exempelby",
+        "deadline_date": date(2026, 12, 1),
+        "debt_amount": 10_000.0,
+        "has_children": False,
+        "status": "payment_order",
+        "routing": "advisor",
+        "caseworker_id": None,
+        "caseworker_name": None,
+        "opened_on": date(2026, 10, 1),
+        "eviction_at": None,
+        "follow_up_date": date(2027, 1, 1),
+        "last_event_date": date(2026, 10, 1),
+    }
+    row.update(values)
+    return row
+
+
+def at(day: int, hour: int, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, 0, tzinfo=SE)
+
+
+def inputs(
+    episodes: list[dict],
+    appointments: list[dict] | None = None,
+    tasks: list[dict] | None = None,
+    matches: list[dict] | None = None,
+    letters: list[dict] | None = None,
+) -> WorklistInputs:
+    return WorklistInputs(
+        episodes=pl.DataFrame(episodes, schema=EPISODES_SCHEMA),
+        appointments=pl.DataFrame(appointments or [], schema=APPOINTMENTS_SCHEMA),
+        open_tasks=pl.DataFrame(tasks or [], schema=TASKS_SCHEMA),
+        pending_matches=pl.DataFrame(matches or [], schema=MATCHES_SCHEMA),
+        undelivered_letters=pl.DataFrame(letters or [], schema=LETTERS_SCHEMA),
+    )
+
+
+def appt(appointment_id: int, episode_id: int, starts_at: datetime, **values: object) -> dict:
+    row = {
+        "appointment_id": appointment_id,
+        "episode_id": episode_id,
+        "status": "booked",
+        "before_deadline": True,
+        "starts_at": starts_at,
+        "location": "Medborgarhuset",
+        "advisor_id": "radgivare1",
+    }
+    row.update(values)
+    return row
+
+
+def build(data: WorklistInputs, previous: date | None = date(2026, 11, 19)) -> pl.DataFrame:
+    return build_sections(data, RUN, horizon_days=14, previous_run_date=previous)
+
+
+def ids(rows: pl.DataFrame, section: Section) -> list[int]:
+    return rows.filter(pl.col("section") == section.value)["episode_id"].to_list()
+
+
+def test_every_section_in_the_issues_order() -> None:
+    data = inputs(
+        [
+            ep(1, eviction_at=at(30, 9), status="eviction_scheduled"),
+            ep(2),
+            ep(3),
+            ep(4, opened_on=RUN),
+            ep(5, routing="review"),
+            ep(6),
+            ep(7, follow_up_date=date(2026, 11, 1)),
+        ],
+        appointments=[appt(1, 2, at(20, 13))],
+        tasks=[{"episode_id": 3, "kind": "phone_call", "round": 1, "due_date": RUN}],
+        matches=[{"match_id": 9, "episode_id": 5, "tier": "possible", "score": 0.6}],
+        letters=[{"letter_id": 4, "episode_id": 6, "status": "failed"}],
+    )
+    rows = build(data)
+    assert rows["section"].to_list() == [s.value for s in SECTION_ORDER]
+    assert rows["episode_id"].to_list() == [1, 2, 3, 4, 5, 6, 7]
+    assert rows.filter(pl.col("action").is_null() | (pl.col("action") == "")).is_empty()
+    counts = section_counts(rows)
+    assert list(counts) == [s.value for s in SECTION_ORDER] and set(counts.values()) == {1}
+    assert [s for s, _ in split_sections(rows)] == list(SECTION_ORDER)
+
+
+def test_evictions_children_first_then_soonest_and_only_within_the_horizon() -> None:
+    data = inputs(
+        [
+            ep(1, eviction_at=at(25, 9), status="eviction_scheduled"),
+            ep(2, eviction_at=at(3, 9, month=12), status="eviction_scheduled", has_children=True),
+            ep(3, eviction_at=at(24, 9), status="eviction_scheduled"),
+            ep(4, eviction_at=at(5, 9, month=12), status="eviction_scheduled"),  # 15 days: later
+            ep(5, eviction_at=at(19, 9), status="eviction_scheduled"),  # yesterday
+            ep(6, eviction_at=at(24, 10), status="eviction_executed"),  # no longer open
+            ep(7, eviction_at=at(20, 8), status="eviction_scheduled", has_children=True),
+        ]
+    )
+    rows = build(data)
+    assert ids(rows, Section.EVICTIONS) == [7, 2, 3, 1]
+    first = rows.row(0, named=True)
+    assert first["has_children"] is True
+    assert "fredag 20 november kl. 08.00" in first["action"]
+
+
+def test_eviction_of_a_caseworker_episode_asks_to_check_the_hand_over() -> None:
+    data = inputs(
+        [
+            ep(
+                1,
+                eviction_at=at(24, 9),
+                status="eviction_scheduled",
+                routing="caseworker",
+                caseworker_id="hl1",
+                caseworker_name="Karin",
+            )
+        ]  # fmt: skip
+    )
+    assert "handläggaren (Karin)" in build(data)["action"][0]
+
+
+def test_appointments_today_and_the_next_working_day_in_time_order() -> None:
+    data = inputs(
+        [ep(1), ep(2), ep(3), ep(4), ep(5)],
+        appointments=[
+            appt(1, 1, at(23, 9)),  # Monday: next working day
+            appt(2, 2, at(20, 13)),
+            appt(3, 3, at(20, 9)),
+            appt(4, 4, at(21, 9)),  # Saturday: nothing the advisor holds
+            appt(5, 5, at(24, 9)),  # Tuesday: not yet
+            appt(6, 1, at(20, 10), status="cancelled"),
+        ],
+    )
+    rows = build(data)
+    assert ids(rows, Section.APPOINTMENTS) == [3, 2, 1]
+    actions = rows.filter(pl.col("section") == "appointments")["action"].to_list()
+    assert actions[0].startswith("Möte i dag kl. 09.00, Medborgarhuset")
+    assert actions[2].startswith("Möte måndag 23 november kl. 09.00")
+
+
+def test_no_show_tasks_by_due_date_children_first_on_the_same_day() -> None:
+    data = inputs(
+        [ep(1), ep(2, has_children=True), ep(3)],
+        tasks=[
+            {"episode_id": 1, "kind": "phone_call", "round": 1, "due_date": date(2026, 11, 18)},
+            {"episode_id": 3, "kind": "phone_call", "round": 1, "due_date": date(2026, 11, 19)},
+            {"episode_id": 2, "kind": "home_visit", "round": 1, "due_date": date(2026, 11, 19)},
+        ],
+    )
+    rows = build(data).filter(pl.col("section") == "no_show_tasks")
+    assert rows["episode_id"].to_list() == [1, 2, 3]
+    assert rows["action"][1].startswith("Gör hembesök senast 19 november")
+    assert rows["action"][0].startswith("Ring hushållet senast 18 november")
+
+
+def test_new_episodes_since_the_last_worklist_with_their_routing() -> None:
+    data = inputs(
+        [
+            ep(1, opened_on=date(2026, 11, 19)),  # on the last list already
+            ep(
+                2,
+                opened_on=RUN,
+                routing="caseworker",
+                caseworker_id="hl1",
+                caseworker_name="Karin Handläggare",
+            ),
+            ep(3, opened_on=RUN),
+            ep(4, opened_on=RUN, routing=None, has_children=True),
+            ep(5, opened_on=date(2026, 11, 21)),  # after the run date
+        ],  # fmt: skip
+        appointments=[appt(1, 3, at(26, 9))],
+    )
+    rows = build(data).filter(pl.col("section") == "new_episodes")
+    assert rows["episode_id"].to_list() == [4, 2, 3]
+    assert rows["action"].to_list() == [
+        "Ännu inte matchat mot registret",
+        "Känt ärende: överlämnat till handläggare Karin Handläggare",
+        "Kallelse till möte torsdag 26 november kl. 09.00",
+    ]
+    first_ever = build(data, previous=None).filter(pl.col("section") == "new_episodes")
+    assert sorted(first_ever["episode_id"].to_list()) == [1, 2, 3, 4]
+
+
+def test_matches_delivery_problems_and_follow_up() -> None:
+    data = inputs(
+        [
+            ep(1),
+            ep(2, has_children=True),
+            ep(3),
+            ep(4, follow_up_date=RUN, eviction_at=at(10, 9), status="eviction_scheduled"),
+            ep(5, follow_up_date=date(2026, 11, 2), last_event_date=date(2026, 10, 3)),
+            ep(6, follow_up_date=date(2026, 11, 2), status="closed"),
+        ],
+        appointments=[appt(1, 3, at(30, 9), before_deadline=False)],
+        matches=[
+            {"match_id": 10, "episode_id": 1, "tier": "probable", "score": 0.9},
+            {"match_id": 11, "episode_id": 2, "tier": "possible", "score": 0.5},
+        ],
+        letters=[{"letter_id": 3, "episode_id": 1, "status": "returned"}],
+    )
+    rows = build(data)
+    assert ids(rows, Section.MATCHES_TO_CONFIRM) == [2, 1]
+    assert (
+        "matches confirm|reject 11"
+        in rows.filter(pl.col("section") == "matches_to_confirm")["action"][0]
+    )
+    assert ids(rows, Section.DELIVERY_PROBLEMS) == [1, 3]
+    problems = rows.filter(pl.col("section") == "delivery_problems")["action"].to_list()
+    assert problems[0].startswith("Brevet kom tillbaka")
+    assert "efter sista dagen att betala" in problems[1]
+    assert ids(rows, Section.PAST_FOLLOW_UP) == [5, 4]
+    follow = rows.filter(pl.col("section") == "past_follow_up")["action"].to_list()
+    assert follow[0].startswith("Inget nytt sedan 3 oktober")
+    assert follow[1].startswith("Avhysningsdagen 10 november har passerat")
+
+
+def test_address_leaves_out_unknown_parts() -> None:
+    data = inputs(
+        [
+            ep(1, opened_on=RUN),
+            ep(2, opened_on=RUN, apartment=None, postal_code=None),
+            ep(3, opened_on=RUN, street_address=None, apartment=None, postal_code=None, town=None),
+        ]
+    )
+    rows = build(data).sort("episode_id")
+    assert rows["address"].to_list() == [
+        "Storgatan 1, lgh 1001, 123 45 Exempelby",
+        "Storgatan 1, Exempelby",
+        None,
+    ]
+
+
+def test_caseworker_lists_leave_out_matches() -> None:
+    data = inputs(
+        [ep(1)], matches=[{"match_id": 1, "episode_id": 1, "tier": "possible", "score": 0.5}]
+    )
+    rows = build_sections(data, RUN, horizon_days=14, previous_run_date=RUN, include_matches=False)
+    assert rows.is_empty()

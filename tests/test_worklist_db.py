@@ -1,0 +1,284 @@
+"""Writing the daily worklists: files, XLSX read back, the advisor's email, reruns, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from outcome_factories import (
+    NAME,
+    PNR,
+    STREET,
+    appointment,
+    caseworker,
+    company,
+    episode,
+    settings_for,
+    utc,
+)
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from flows.cli import main
+from flows.stages.worklist import build_worklist, write_worklists
+from models.db import session_scope
+from models.tables import Activity, AuditLog, Episode, Letter, Match, WorklistRun
+
+RUN = date(2026, 11, 23)  # Monday
+EVIL = '=HYPERLINK("http://x","klicka")'
+
+
+def _seed(engine) -> dict[str, int]:  # noqa: ANN001
+    """One episode for every section, a caseworker's episode, and a formula-like name."""
+    file_id = company(engine)
+    del file_id
+    with session_scope(engine) as s:
+        caseworker(s)
+        evict = episode(s, 1, status="eviction_scheduled", has_children=True, children_count=1,
+                        eviction_at=utc(2026, 11, 30), opened_on=date(2026, 11, 1))  # fmt: skip
+        meeting = episode(s, 2, tenant_name=EVIL, opened_on=date(2026, 11, 1))
+        appointment(s, meeting.id, utc(2026, 11, 23, 10))
+        new = episode(s, 3, opened_on=RUN)
+        routed = episode(s, 4, opened_on=RUN, routing="caseworker", caseworker_id="hl1",
+                         tenant_name="Kalle Känd")  # fmt: skip
+        review = episode(s, 5, opened_on=date(2026, 11, 1), routing="review")
+        s.add(Match(episode_id=review.id, snapshot_id=_snapshot(s), tier="possible", score=0.6,
+                    decision="pending", reasons="adress"))  # fmt: skip
+        failed = episode(s, 6, opened_on=date(2026, 11, 1))
+        s.add(Letter(idempotency_key="appointment:6:1:v1", episode_id=failed.id,
+                     kind="appointment", channel="email", status="failed",
+                     created_on=RUN))  # fmt: skip
+        quiet = episode(s, 7, opened_on=date(2026, 9, 1), follow_up_date=date(2026, 11, 1),
+                        last_event_date=date(2026, 10, 2))  # fmt: skip
+        s.flush()
+        return {"evict": evict.id, "meeting": meeting.id, "new": new.id, "routed": routed.id,
+                "review": review.id, "failed": failed.id, "quiet": quiet.id}  # fmt: skip
+
+
+def _snapshot(s) -> int:  # noqa: ANN001
+    from models.tables import CaseSnapshot
+
+    snap = CaseSnapshot(taken_on=RUN, source="test")
+    s.add(snap)
+    s.flush()
+    return snap.id
+
+
+def test_worklists_are_written_once_per_owner_and_date(db_engine, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    ids = _seed(db_engine)
+
+    counts = write_worklists(db_engine, settings, RUN)
+    assert counts == {
+        "evictions": 1,
+        "appointments": 1,
+        "no_show_tasks": 0,
+        "new_episodes": 2,  # the first list: episodes opened within the last week
+        "matches_to_confirm": 1,
+        "delivery_problems": 1,
+        "past_follow_up": 1,
+        "advisor_lists": 1,
+        "caseworker_lists": 1,
+        "caseworker_rows": 1,
+        "emails_queued": 1,
+    }
+    folder = settings.paths.worklist_dir / RUN.isoformat()
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "handlaggare-hl1.csv", "handlaggare-hl1.pdf", "handlaggare-hl1.xlsx",
+        "radgivare-radgivare1.csv", "radgivare-radgivare1.pdf", "radgivare-radgivare1.xlsx",
+    ]  # fmt: skip
+    csv_before = (folder / "radgivare-radgivare1.csv").read_bytes()
+
+    again = write_worklists(db_engine, settings, RUN)
+    assert again == counts | {"emails_queued": 0}
+    assert (folder / "radgivare-radgivare1.csv").read_bytes() == csv_before
+    with session_scope(db_engine) as s:
+        runs = s.execute(select(WorklistRun.owner, WorklistRun.for_date)).all()
+        assert sorted(tuple(r) for r in runs) == [
+            ("advisor:radgivare1", RUN),
+            ("caseworker:hl1", RUN),
+        ]
+        assert s.scalar(select(func.count()).select_from(Letter).where(
+            Letter.kind == "advisor_worklist")) == 1  # fmt: skip
+    assert ids  # the seed made every section
+
+
+def test_new_episodes_means_since_the_last_worklist(db_engine, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    company(db_engine)
+    with session_scope(db_engine) as s:
+        episode(s, 1, opened_on=date(2026, 11, 20))
+    assert write_worklists(db_engine, settings, date(2026, 11, 20))["new_episodes"] == 1
+    with session_scope(db_engine) as s:
+        second = episode(s, 2, opened_on=RUN).id
+    assert write_worklists(db_engine, settings, RUN)["new_episodes"] == 1
+    assert write_worklists(db_engine, settings, RUN)["new_episodes"] == 1  # a rerun: the same
+    rows = build_worklist(db_engine, settings, RUN).rows
+    assert rows.filter(rows["section"] == "new_episodes")["episode_id"].to_list() == [second]
+
+
+def test_xlsx_has_one_formula_safe_sheet_per_section(db_engine, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    ids = _seed(db_engine)
+    write_worklists(db_engine, settings, RUN)
+    path = settings.paths.worklist_dir / RUN.isoformat() / "radgivare-radgivare1.xlsx"
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == [
+        "1 Avhysningar", "2 Möten", "3 Uteblivna", "4 Nya ärenden", "5 Träffar",
+        "6 Brev och sena möten", "7 Utan besked",
+    ]  # fmt: skip
+    evictions = book["1 Avhysningar"]
+    assert [c.value for c in evictions[3]] == [
+        "Ärende", "Namn", "Adress", "Betala senast", "Skuld", "Barn", "Att göra",
+    ]  # fmt: skip
+    row = [c.value for c in evictions[4]]
+    assert row[0] == ids["evict"]
+    assert row[1] == f"{NAME} 1"
+    assert row[2] == f"{STREET}, lgh 1101, 123 45 Exempelby"
+    assert row[3].date() == date(2026, 12, 1)
+    assert row[4] == pytest.approx(12345.5)
+    assert row[5] == "ja"
+    assert row[6].startswith("Avhysning måndag 30 november kl. 09.00")
+    assert book["3 Uteblivna"]["A4"].value == "Inget att göra i dag."
+    meeting = book["2 Möten"]
+    assert meeting["B4"].value == "'" + EVIL
+    assert meeting["B4"].data_type == "s"
+    for sheet in book.worksheets:
+        for line in sheet.iter_rows():
+            for cell in line:
+                assert cell.data_type != "f"
+
+
+def test_csv_and_pdf_show_the_list(db_engine, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    _seed(db_engine)
+    write_worklists(db_engine, settings, RUN)
+    folder = settings.paths.worklist_dir / RUN.isoformat()
+    text = (folder / "radgivare-radgivare1.csv").read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0] == "Avsnitt;Ärende;Namn;Adress;Betala senast;Skuld;Barn;Att göra"
+    assert lines[1].startswith("Avhysningar inom kort;")
+    assert "12 345,50 kr" in lines[1]
+    cells = [cell for row in csv.reader(io.StringIO(text), delimiter=";") for cell in row]
+    assert "'" + EVIL in cells and EVIL not in cells  # the formula is neutralised
+    pdf = PdfReader(folder / "radgivare-radgivare1.pdf")
+    content = " ".join(page.extract_text() for page in pdf.pages)
+    assert "Arbetslista 23 november 2026" in content
+    assert "Avhysningar inom kort (1)" in content
+    assert f"{NAME} 1" in content
+    caseworker_pdf = PdfReader(folder / "handlaggare-hl1.pdf")
+    caseworker_text = " ".join(page.extract_text() for page in caseworker_pdf.pages)
+    assert "Kalle Känd" in caseworker_text and NAME not in caseworker_text
+
+
+def test_email_and_counts_hold_no_personal_data(db_engine, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    _seed(db_engine)
+    counts = write_worklists(db_engine, settings, RUN)
+    with session_scope(db_engine) as s:
+        email = s.scalars(select(Letter).where(Letter.kind == "advisor_worklist")).one()
+        names = [n for n in s.scalars(select(Episode.tenant_name)) if n]
+        runs = s.scalars(select(WorklistRun.counts)).all()
+    assert email.recipient == "anna@exempelby.se"
+    assert email.channel == "email" and email.status == "pending"
+    assert "Avhysningar inom kort: 1" in email.body
+    assert "radgivare-radgivare1.pdf" in email.body
+    forbidden = [PNR, PNR[2:], STREET, "Exempelby kommun", *names]
+    for text in (email.subject, email.body, json.dumps(counts), json.dumps(runs)):
+        for value in forbidden:
+            assert value not in text
+
+
+def test_caseworker_sees_only_their_routed_episodes(db_engine, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    ids = _seed(db_engine)
+    rows = build_worklist(db_engine, settings, RUN, caseworker_id="hl1").rows
+    assert set(rows["episode_id"].to_list()) == {ids["routed"]}
+    advisor_rows = build_worklist(db_engine, settings, RUN).rows
+    new = advisor_rows.filter(advisor_rows["section"] == "new_episodes")
+    routed = new.filter(new["episode_id"] == ids["routed"])["action"][0]
+    assert routed == "Känt ärende: överlämnat till handläggare Karin Handläggare"
+
+
+def _config(tmp_path: Path, db_url: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[database]
+url = "{db_url}"
+[paths]
+worklist_dir = "{tmp_path / "cli-lists"}"
+[[advisors]]
+id = "radgivare1"
+name = "Anna Lindqvist"
+email = "anna@exempelby.se"
+location = "Medborgarhuset"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_cli_worklist_record_and_episodes(
+    db_engine, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = _seed(db_engine)
+    config = str(_config(tmp_path, db_url))
+    assert main(["--config", config, "worklist", "--date", "2026-11-23", "--by", "anna"]) == 0
+    out = capsys.readouterr().out
+    assert "Avhysningar inom kort (1)" in out and "Arbetslista 2026-11-23" in out
+
+    assert main(["--config", config, "worklist", "--date", "2026-11-23", "--format", "xlsx"]) == 0
+    assert (tmp_path / "cli-lists" / "2026-11-23" / "radgivare-radgivare1.xlsx").exists()
+
+    meeting = str(ids["meeting"])
+    assert main(["--config", config, "record", "attended", meeting, "--by", "anna",
+                 "--date", "2026-11-23", "--text", "Betalplan upprättad"]) == 0  # fmt: skip
+    assert main(["--config", config, "episodes", "close", str(ids["quiet"]), "--outcome",
+                 "moved_out", "--by", "anna"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["--config", config, "episodes", "list", "--status", "closed",
+                 "--format", "json"]) == 0  # fmt: skip
+    listed = json.loads(capsys.readouterr().out)
+    assert [(e["id"], e["outcome"], e["outcome_certainty"]) for e in listed] == [
+        (ids["quiet"], "moved_out", "confirmed")
+    ]
+    assert main(["--config", config, "episodes", "list", "--format", "csv"]) == 0
+    csv_out = capsys.readouterr().out
+    assert csv_out.splitlines()[0].startswith("id;status;routing")
+    assert NAME not in csv_out and PNR not in csv_out
+    with session_scope(db_engine) as s:
+        activity = s.scalars(select(Activity)).one()
+        assert (activity.kind, activity.by, activity.text) == (
+            "attended", "anna", "Betalplan upprättad"
+        )  # fmt: skip
+        actions = set(s.scalars(select(AuditLog.action)))
+        assert {
+            "read_worklist_table",
+            "record_attended",
+            "close_episode",
+            "list_episodes",
+        } <= actions
+
+
+def test_cli_errors_are_one_line(
+    db_engine, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _seed(db_engine)
+    config = str(_config(tmp_path, db_url))
+    for argv, message in (
+        (["record", "attended", "999999"], "episode 999999 not found"),
+        (["worklist", "--date", "23/11/2026"], "is not a date"),
+        (["worklist", "--caseworker", "nobody"], "unknown caseworker"),
+        (["worklist", "--advisor", "nobody"], "unknown advisor"),
+        (["episodes", "list", "--status", "open"], "unknown status"),
+    ):
+        assert main(["--config", config, *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err and "Traceback" not in err
