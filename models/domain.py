@@ -121,6 +121,7 @@ class AppointmentStatus(StrEnum):
 
 class LetterKind(StrEnum):
     APPOINTMENT = "appointment"
+    APPOINTMENT_CANCELLED = "appointment_cancelled"  # the tenant's time was cancelled
     CASEWORKER_NOTICE = "caseworker_notice"
     ADVISOR_WORKLIST = "advisor_worklist"
     MANAGER_REPORT = "manager_report"

@@ -52,7 +52,7 @@ from models.db import session_scope
 from models.domain import Channel, LetterKind, LetterStatus
 from models.tables import Appointment, AppointmentSlot, Letter
 
-TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, "appointment_cancelled"})
+TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value})
 T = TypeVar("T")
 
 
@@ -258,7 +258,7 @@ def _outgoing(settings: Settings, letter: Letter, slot: AppointmentSlot | None) 
             location=slot.location,
             description=letter.subject or "",
             sequence=letter.version,
-            cancel=letter.kind == "appointment_cancelled",
+            cancel=letter.kind == LetterKind.APPOINTMENT_CANCELLED,
         )
     name = "letter.pdf" if letter.language == "en" else "brev.pdf"
     return OutgoingEmail(

@@ -41,7 +41,7 @@ from models.db import session_scope
 from models.domain import OPEN_STATUSES, AppointmentStatus, Channel, LetterKind, Routing
 from models.tables import Appointment, AppointmentSlot, Caseworker, Episode, Letter
 
-APPOINTMENT_CANCELLED = "appointment_cancelled"
+APPOINTMENT_CANCELLED = LetterKind.APPOINTMENT_CANCELLED.value
 TENANT_KINDS = (LetterKind.APPOINTMENT.value, APPOINTMENT_CANCELLED)
 CHUNK = 100
 
