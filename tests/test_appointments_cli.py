@@ -1,0 +1,59 @@
+"""``kvarboende appointments`` and ``kvarboende outbox`` through the real command line."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from booking_helpers import add_episode
+
+from flows.cli import main
+from flows.stages.booking import book_appointments
+from models.config import load_settings
+from models.db import make_engine
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "k.db"}"\n'
+        f'[paths]\nletters_dir = "{tmp_path / "letters"}"\nprint_dir = "{tmp_path / "print"}"\n'
+        '[[companies]]\nid = "vasbyhem"\nname = "Bo AB"\n'
+        '[[advisors]]\nid = "a1"\nname = "Anna"\nlocation = "Medborgarhuset"\n'
+        'phone = "08-1"\n[advisors.hours]\nmon = ["09:00-12:00"]\nthu = ["09:00-12:00"]\n'
+        "[smtp]\nstart_local = false\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_rebook_cancel_and_outbox_list(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--config", str(config)]
+    assert main([*args, "init"]) == 0
+    settings = load_settings(config)
+    engine = make_engine(settings.database.url)
+    episode = add_episode(engine, name="Hemlig Person")
+    capsys.readouterr()
+
+    assert main([*args, "appointments", "cancel", str(episode), "--date", "2026-11-02"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no booked appointment" in err
+
+    book_appointments(engine, settings, date(2026, 11, 2))
+    code = main([*args, "appointments", "rebook", str(episode), "--date", "2026-11-02"])
+    assert code == 0
+    assert "new time booked; 1 letter queued" in capsys.readouterr().out
+    assert main([*args, "appointments", "cancel", str(episode), "--by", "anna"]) == 0
+    assert "appointment cancelled; 1 letter queued" in capsys.readouterr().out
+
+    assert main([*args, "outbox", "list", "--ids"]) == 0
+    out = capsys.readouterr().out
+    assert "appointment_cancelled" in out and "pending" in out
+    assert "Hemlig" not in out and "Ringvägen" not in out
+
+    assert main([*args, "outbox", "deliver", "--date", "2026-11-02"]) == 0
+    assert "printed=2 print_batches=1" in capsys.readouterr().out
+    assert main([*args, "appointments", "rebook", "1", "--date", "2026-02-30"]) == 2
+    assert "--date" in capsys.readouterr().err
