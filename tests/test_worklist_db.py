@@ -282,3 +282,25 @@ def test_cli_errors_are_one_line(
         assert main(["--config", config, *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_each_advisor_gets_the_episodes_booked_with_them(db_engine, tmp_path: Path) -> None:
+    from models.config import AdvisorConfig
+
+    settings = settings_for(tmp_path)
+    settings.advisors.append(
+        AdvisorConfig(id="radgivare2", name="Bo Berg", email="bo@exempelby.se", location="Hus 2")
+    )
+    company(db_engine)
+    with session_scope(db_engine) as s:
+        first = episode(s, 1, opened_on=RUN)
+        second = episode(s, 2, opened_on=RUN)
+        appointment(s, second.id, utc(2026, 11, 23, 11), advisor_id="radgivare2")
+        ids = (first.id, second.id)
+    counts = write_worklists(db_engine, settings, RUN)
+    assert (counts["advisor_lists"], counts["emails_queued"], counts["new_episodes"]) == (2, 2, 2)
+    one = build_worklist(db_engine, settings, RUN).rows
+    two = build_worklist(db_engine, settings, RUN, advisor_id="radgivare2").rows
+    assert set(one["episode_id"].to_list()) == {ids[0]}
+    assert set(two["episode_id"].to_list()) == {ids[1]}
+    assert two.filter(two["section"] == "appointments").height == 1

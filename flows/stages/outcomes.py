@@ -91,8 +91,24 @@ def _frame(rows: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
+def candidate_condition():  # noqa: ANN201 - a SQLAlchemy boolean clause
+    """Episodes the rules may act on: not closed, or closed by silence and since reported on.
+
+    Closed-by-silence episodes without a settlement or execution notice are left out, so
+    the daily work does not grow with the years of history.
+    """
+    e, n = Episode.__table__.c, Notice.__table__.c
+    reported = select(n.episode_id).where(
+        n.event_type.in_([EventType.SETTLED.value, EventType.EVICTION_EXECUTED.value])
+    )
+    return or_(
+        e.status != EpisodeStatus.CLOSED,
+        and_(e.outcome_source == SOURCE_SILENCE, e.id.in_(reported)),
+    )
+
+
 def load_facts(session: Session) -> pl.DataFrame:
-    """Facts for every episode the rules may act on (open, terminal, or closed by silence)."""
+    """Facts for every episode the rules may act on (see :func:`candidate_condition`)."""
     n = Notice.__table__.c
     rank_open = [str(e) for e in (
         EventType.TERMINATION_NOTICE,
@@ -137,7 +153,7 @@ def load_facts(session: Session) -> pl.DataFrame:
         )
         .outerjoin(notices, notices.c.episode_id == e.id)
         .outerjoin(activities, activities.c.episode_id == e.id)
-        .where(or_(e.status != EpisodeStatus.CLOSED, e.outcome_source == SOURCE_SILENCE))
+        .where(candidate_condition())
         .order_by(e.id)
     ).all()
     columns = [
@@ -155,16 +171,19 @@ def load_facts(session: Session) -> pl.DataFrame:
 
 def load_interventions(session: Session) -> pl.DataFrame:
     """Intervening activities and attended meetings of episodes the rules may act on."""
-    a = Activity.__table__.c
+    a, e = Activity.__table__.c, Episode.__table__.c
+    candidates = select(e.id).where(candidate_condition())
     rows = session.execute(
-        select(a.episode_id, a.on_date, a.kind).where(a.kind.in_(sorted(INTERVENTION_KINDS)))
+        select(a.episode_id, a.on_date, a.kind).where(
+            a.kind.in_(sorted(INTERVENTION_KINDS)), a.episode_id.in_(candidates)
+        )
     ).all()
     recorded = _frame(rows, INTERVENTIONS_SCHEMA)
     ap, slot = Appointment.__table__.c, AppointmentSlot.__table__.c
     met = session.execute(
         select(ap.episode_id, slot.starts_at)
         .join(AppointmentSlot.__table__, slot.id == ap.slot_id)
-        .where(ap.status == AppointmentStatus.ATTENDED)
+        .where(ap.status == AppointmentStatus.ATTENDED, ap.episode_id.in_(candidates))
     ).all()
     attended = pl.DataFrame(
         {
