@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -370,8 +371,13 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".xlsx.tmp")
-    book = xlsxwriter.Workbook(str(tmp), {"default_date_format": "yyyy-mm-dd"})
-    book.set_properties({"title": f"Arbetslista {worklist.run_date.isoformat()}"})
+    book = xlsxwriter.Workbook(str(tmp), {"default_date_format": "yyyy-mm-dd", "in_memory": True})
+    book.set_properties(
+        {
+            "title": f"Arbetslista {worklist.run_date.isoformat()}",
+            "created": datetime.combine(worklist.run_date, datetime.min.time()),
+        }
+    )
     bold = book.add_format({"bold": True, "bg_color": "#DDDDDD", "border": 1})
     title = book.add_format({"bold": True, "font_size": 13})
     money = book.add_format({"num_format": '# ##0 "kr"'})
@@ -406,10 +412,19 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
     return path
 
 
-def pdf_bytes(worklist: Worklist, settings: Settings) -> bytes:
-    """A plain A4 landscape PDF with one table per section, rendered by Typst."""
+@lru_cache(maxsize=1)
+def _compiler():  # noqa: ANN202 - typst.Compiler
+    """One Typst compiler per process, so fonts are loaded once and not once per list."""
     import typst
 
+    return typst.Compiler(str(TEMPLATE), root=str(TEMPLATE.parent))
+
+
+def pdf_bytes(worklist: Worklist, settings: Settings) -> bytes:
+    """A plain A4 landscape PDF with one table per section, rendered by Typst.
+
+    Dated by the run date, not the clock, so a rerun writes the same bytes.
+    """
     data = {
         "title": f"Arbetslista {sv_date(worklist.run_date)}",
         "owner": worklist.owner_name,
@@ -423,11 +438,10 @@ def pdf_bytes(worklist: Worklist, settings: Settings) -> bytes:
             for section, frame in worklist.sections()
         ],
     }
+    stamp = int(datetime.combine(worklist.run_date, datetime.min.time(), UTC).timestamp())
     try:
-        return typst.compile(
-            str(TEMPLATE),
-            root=str(TEMPLATE.parent),
-            sys_inputs={"data": json.dumps(data, ensure_ascii=False)},
+        return _compiler().compile(
+            sys_inputs={"data": json.dumps(data, ensure_ascii=False)}, timestamp=stamp
         )
     except RuntimeError as exc:  # typst reports template errors as RuntimeError
         raise KvarboendeError(f"the worklist PDF could not be rendered: {exc}") from None
