@@ -120,20 +120,36 @@ def reserve_ids(connection: Connection, table: str, count: int) -> list[int]:
     if count <= 0:
         return []
     if connection.dialect.name == "postgresql":
-        rows = connection.execute(
+        # The lock keeps other inserts (which draw from the sequence) out until commit,
+        # so the block between nextval and setval is ours alone.
+        connection.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+        last = connection.execute(
             text(
-                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-                "FROM generate_series(1, :n)"
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"nextval(pg_get_serial_sequence('{table}', 'id')) + :n - 1)"
             ),
             {"n": count},
-        ).scalars()
-        return sorted(int(r) for r in rows)
+        ).scalar_one()
+        return list(range(int(last) - count + 1, int(last) + 1))
     start = connection.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
     return list(range(int(start) + 1, int(start) + count + 1))
 
 
 def _existing_keys(connection: Connection, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy import bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+        from sqlalchemy.types import String
+
+        query = text("SELECT natural_key FROM notice WHERE natural_key = ANY(:keys)").bindparams(
+            bindparam("keys", type_=ARRAY(String))
+        )
+        for start in range(0, len(keys), 100_000):
+            found.update(
+                connection.execute(query, {"keys": list(keys[start : start + 100_000])}).scalars()
+            )
+        return found
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         found.update(
@@ -151,8 +167,42 @@ def bulk_insert(connection: Connection, table: Table, frame: pl.DataFrame) -> No
     if connection.dialect.name == "postgresql":
         _copy_frame(connection, table, frame)
         return
+    if connection.dialect.name == "sqlite":
+        _sqlite_executemany(connection, table, frame)
+        return
     for start in range(0, frame.height, 50_000):
         connection.execute(insert(table), frame.slice(start, 50_000).to_dicts())
+
+
+def _sqlite_executemany(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
+    """The DB-API executemany with values already in SQLAlchemy's SQLite storage formats.
+
+    SQLAlchemy's per-row bind processing costs more than SQLite's insert itself, so
+    dates, datetimes and booleans are formatted by polars the way SQLAlchemy stores
+    them (``2026-11-02``, ``2026-11-02 08:00:00.000000`` in UTC, 0/1).
+    """
+    exportable = frame.with_columns(
+        [
+            pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+            if isinstance(dtype, pl.Datetime) and dtype.time_zone
+            else pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+            if isinstance(dtype, pl.Datetime)
+            else pl.col(c).dt.strftime("%Y-%m-%d")
+            if isinstance(dtype, pl.Date)
+            else pl.col(c).cast(pl.Int8)
+            if dtype == pl.Boolean
+            else pl.col(c)
+            for c, dtype in frame.schema.items()
+        ]
+    )
+    columns = ", ".join(f'"{c}"' for c in exportable.columns)
+    marks = ", ".join("?" for _ in exportable.columns)
+    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
+    raw = connection.connection.driver_connection
+    if frame.height > 100_000:
+        raw.execute("PRAGMA cache_size=-262144")  # 256 MB of page cache for big indexes
+    for start in range(0, exportable.height, 100_000):
+        raw.executemany(statement, exportable.slice(start, 100_000).rows())
 
 
 def _copy_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
@@ -470,8 +520,6 @@ def _store_rows(
     bulk_insert(connection, Notice.__table__, notice_rows)
 
     transitions = _transition_frame(plan.transitions, existing_plan.transitions, id_of_seg, now)
-    transition_ids = reserve_ids(connection, "episode_transition", transitions.height)
-    transitions = transitions.with_columns(id=pl.Series(transition_ids, dtype=pl.Int64))
     bulk_insert(connection, EpisodeTransition.__table__, transitions)
 
     rejections = pl.concat(
