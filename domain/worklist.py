@@ -114,10 +114,14 @@ LETTERS_SCHEMA: dict[str, pl.DataType] = {
     "letter_id": pl.Int64(),
     "episode_id": pl.Int64(),
     "status": pl.String(),
+    "flagged": pl.Boolean(),  # the email bounced and the letter went to print instead
 }
 
 #: Letter statuses that mean the household did not get the letter.
 UNDELIVERED_LETTER_STATUSES: tuple[str, ...] = ("failed", "returned")
+
+#: Letters to tenants (``Letter.kind``); only the latest one per episode matters.
+TENANT_LETTER_KINDS: tuple[str, ...] = ("appointment", "appointment_cancelled")
 
 TIER_LABEL_SV: dict[str, str] = {
     "certain": "säker",
@@ -135,7 +139,7 @@ class WorklistInputs:
     appointments: pl.DataFrame
     open_tasks: pl.DataFrame
     pending_matches: pl.DataFrame
-    undelivered_letters: pl.DataFrame
+    tenant_letters: pl.DataFrame
 
     @classmethod
     def empty(cls) -> WorklistInputs:
@@ -144,7 +148,7 @@ class WorklistInputs:
             appointments=pl.DataFrame(schema=APPOINTMENTS_SCHEMA),
             open_tasks=pl.DataFrame(schema=TASKS_SCHEMA),
             pending_matches=pl.DataFrame(schema=MATCHES_SCHEMA),
-            undelivered_letters=pl.DataFrame(schema=LETTERS_SCHEMA),
+            tenant_letters=pl.DataFrame(schema=LETTERS_SCHEMA),
         )
 
 
@@ -325,11 +329,18 @@ def match_rows(episodes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
 def delivery_problem_rows(
     episodes: pl.DataFrame, appointments: pl.DataFrame, letters: pl.DataFrame, run_date: date
 ) -> pl.DataFrame:
-    """Section 6: letters that never arrived, and meetings booked after the deadline to pay."""
+    """Section 6: letters that never arrived, and meetings booked after the deadline to pay.
+
+    Only each episode's latest tenant letter counts: a failed letter followed by a new
+    version that went out is no longer a problem.
+    """
+    latest = letters.sort(["episode_id", "letter_id"]).unique(
+        subset="episode_id", keep="last", maintain_order=True
+    )
     failed = _children_first(
-        letters.filter(pl.col("status").is_in(UNDELIVERED_LETTER_STATUSES)).join(
-            episodes, on="episode_id", how="inner"
-        ),
+        latest.filter(
+            pl.col("status").is_in(UNDELIVERED_LETTER_STATUSES) | pl.col("flagged").fill_null(False)
+        ).join(episodes, on="episode_id", how="inner"),
         "episode_id",
         "letter_id",
     )
@@ -338,7 +349,11 @@ def delivery_problem_rows(
         Section.DELIVERY_PROBLEMS,
         pl.when(pl.col("status") == "returned")
         .then(pl.lit("Brevet kom tillbaka: kontrollera adressen och ring hushållet"))
-        .otherwise(pl.lit("Brevet kunde inte levereras: ring hushållet eller skicka det igen")),
+        .when(pl.col("status") == "failed")
+        .then(pl.lit("Brevet kunde inte levereras: ring hushållet eller skicka det igen"))
+        .otherwise(
+            pl.lit("Mejlet studsade, brevet går med posten: ring hushållet och rätta e-posten")
+        ),
     )
     late = _children_first(
         appointments.filter(
@@ -418,7 +433,7 @@ def build_sections(
         delivery_problem_rows(
             episodes,
             appointments,
-            inputs.undelivered_letters.cast(LETTERS_SCHEMA),  # type: ignore[arg-type]
+            inputs.tenant_letters.cast(LETTERS_SCHEMA),  # type: ignore[arg-type]
             run_date,
         ),
         follow_up_rows(episodes, run_date),

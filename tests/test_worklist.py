@@ -65,7 +65,7 @@ def inputs(
         appointments=pl.DataFrame(appointments or [], schema=APPOINTMENTS_SCHEMA),
         open_tasks=pl.DataFrame(tasks or [], schema=TASKS_SCHEMA),
         pending_matches=pl.DataFrame(matches or [], schema=MATCHES_SCHEMA),
-        undelivered_letters=pl.DataFrame(letters or [], schema=LETTERS_SCHEMA),
+        tenant_letters=pl.DataFrame(letters or [], schema=LETTERS_SCHEMA),
     )
 
 
@@ -105,7 +105,7 @@ def test_every_section_in_the_issues_order() -> None:
         appointments=[appt(1, 2, at(20, 13))],
         tasks=[{"episode_id": 3, "kind": "phone_call", "round": 1, "due_date": RUN}],
         matches=[{"match_id": 9, "episode_id": 5, "tier": "possible", "score": 0.6}],
-        letters=[{"letter_id": 4, "episode_id": 6, "status": "failed"}],
+        letters=[{"letter_id": 4, "episode_id": 6, "status": "failed", "flagged": False}],
     )
     rows = build(data)
     assert rows["section"].to_list() == [s.value for s in SECTION_ORDER]
@@ -228,7 +228,12 @@ def test_matches_delivery_problems_and_follow_up() -> None:
             {"match_id": 10, "episode_id": 1, "tier": "probable", "score": 0.9},
             {"match_id": 11, "episode_id": 2, "tier": "possible", "score": 0.5},
         ],
-        letters=[{"letter_id": 3, "episode_id": 1, "status": "returned"}],
+        letters=[
+            {"letter_id": 3, "episode_id": 1, "status": "returned", "flagged": False},
+            {"letter_id": 5, "episode_id": 2, "status": "failed", "flagged": False},
+            {"letter_id": 6, "episode_id": 2, "status": "sent", "flagged": False},  # resent
+            {"letter_id": 7, "episode_id": 4, "status": "sent", "flagged": True},
+        ],
     )
     rows = build(data)
     assert ids(rows, Section.MATCHES_TO_CONFIRM) == [2, 1]
@@ -236,10 +241,11 @@ def test_matches_delivery_problems_and_follow_up() -> None:
         "matches confirm|reject 11"
         in rows.filter(pl.col("section") == "matches_to_confirm")["action"][0]
     )
-    assert ids(rows, Section.DELIVERY_PROBLEMS) == [1, 3]
+    assert ids(rows, Section.DELIVERY_PROBLEMS) == [1, 4, 3]
     problems = rows.filter(pl.col("section") == "delivery_problems")["action"].to_list()
     assert problems[0].startswith("Brevet kom tillbaka")
-    assert "efter sista dagen att betala" in problems[1]
+    assert problems[1].startswith("Mejlet studsade, brevet går med posten")
+    assert "efter sista dagen att betala" in problems[2]
     assert ids(rows, Section.PAST_FOLLOW_UP) == [5, 4]
     follow = rows.filter(pl.col("section") == "past_follow_up")["action"].to_list()
     assert follow[0].startswith("Inget nytt sedan 3 oktober")

@@ -34,7 +34,7 @@ from domain.worklist import (
     SECTION_ORDER,
     SECTION_TITLE_SV,
     TASKS_SCHEMA,
-    UNDELIVERED_LETTER_STATUSES,
+    TENANT_LETTER_KINDS,
     Section,
     WorklistInputs,
     build_sections,
@@ -204,12 +204,10 @@ def load_inputs(session: Session, since: date) -> WorklistInputs:
             ),
             MATCHES_SCHEMA,
         ),
-        undelivered_letters=_load_small(
+        tenant_letters=_load_small(
             session,
-            select(lt.id, lt.episode_id, lt.status).where(
-                lt.status.in_(UNDELIVERED_LETTER_STATUSES),
-                lt.episode_id.in_(ids),
-                lt.kind == LetterKind.APPOINTMENT,
+            select(lt.id, lt.episode_id, lt.status, lt.flagged).where(
+                lt.episode_id.in_(ids), lt.kind.in_(TENANT_LETTER_KINDS)
             ),
             LETTERS_SCHEMA,
         ),
@@ -241,7 +239,7 @@ def restrict(inputs: WorklistInputs, episode_ids: pl.Series) -> WorklistInputs:
         appointments=keep(inputs.appointments),
         open_tasks=keep(inputs.open_tasks),
         pending_matches=keep(inputs.pending_matches),
-        undelivered_letters=keep(inputs.undelivered_letters),
+        tenant_letters=keep(inputs.tenant_letters),
     )
 
 
