@@ -304,3 +304,30 @@ def test_each_advisor_gets_the_episodes_booked_with_them(db_engine, tmp_path: Pa
     assert set(one["episode_id"].to_list()) == {ids[0]}
     assert set(two["episode_id"].to_list()) == {ids[1]}
     assert two.filter(two["section"] == "appointments").height == 1
+
+
+def test_the_advisor_email_arrives_without_personal_data(
+    db_engine, tmp_path: Path, smtp_server
+) -> None:
+    from flows.stages.delivery import deliver_outbox
+    from models.config import SmtpConfig
+
+    settings = settings_for(tmp_path)
+    settings.smtp = SmtpConfig(port=smtp_server.port, start_local=False)
+    _seed(db_engine)
+    write_worklists(db_engine, settings, RUN)
+    deliver_outbox(db_engine, settings, RUN)
+    write_worklists(db_engine, settings, RUN)  # a rerun sends nothing new
+    deliver_outbox(db_engine, settings, RUN)
+    worklist_mails = [m for m in smtp_server.messages if "Arbetslista" in m["Subject"]]
+    assert len(worklist_mails) == 1
+    message = worklist_mails[0]
+    assert message["To"] == "anna@exempelby.se"
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Avhysningar inom kort: 1" in body and "radgivare-radgivare1.xlsx" in body
+    raw = message.as_string()
+    with session_scope(db_engine) as s:
+        names = [n for n in s.scalars(select(Episode.tenant_name)) if n]
+    for value in [PNR, PNR[2:], STREET, *names]:
+        assert value not in raw
+    assert not any(part.get_filename() for part in message.walk())  # no attachment
