@@ -16,8 +16,8 @@ Three layers, all pure (no I/O):
 Month attribution (each fact belongs to the month in which it happened, so that a
 month's facts are final soon after it ends): notices by event date; funnel steps by
 the date an episode first reached that step; episodes opened, known, with children
-and recurrences by the opening date; letters by the day they were sent; bookings by
-the booking day; attended and missed meetings by the meeting day; days to first action
+and recurrences by the opening date; letters by the run day that produced them;
+bookings by the booking day; attended and missed meetings by the meeting day; days to first action
 by the day of that action; outcomes by the outcome date; executed evictions by the
 date Kronofogden executed them (or the outcome date when only the outcome says so).
 """
@@ -30,15 +30,17 @@ from datetime import date
 
 import polars as pl
 
-from models.domain import EVENT_LABEL_SV, EventType, Outcome, Routing
+from models.domain import EVENT_LABEL_SV, EventType, LetterKind, Outcome, Routing
 
 STOCKHOLM_TZ = "Europe/Stockholm"
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
 LANDLORD_TYPES: tuple[str, ...] = ("municipal", "private", "cooperative")
 CHANNELS: tuple[str, ...] = ("email", "print")
-#: Letters and emails to staff are not letters to tenants and are not counted.
-STAFF_LETTER_KINDS = frozenset({"caseworker_notice", "advisor_worklist", "manager_report"})
+#: Letters to tenants (staff emails such as caseworker notices are not counted as letters).
+TENANT_LETTER_KINDS = frozenset(
+    {LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value}
+)
 
 _DT = pl.Datetime("us", "UTC")
 
@@ -63,6 +65,7 @@ NOTICE_SCHEMA: dict[str, pl.DataType] = {
 }
 COMPANY_SCHEMA: dict[str, pl.DataType] = {"id": pl.Utf8(), "landlord_type": pl.Utf8()}
 APPOINTMENT_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
     "episode_id": pl.Int64(),
     "status": pl.Utf8(),
     "before_deadline": pl.Boolean(),
@@ -75,6 +78,8 @@ LETTER_SCHEMA: dict[str, pl.DataType] = {
     "channel": pl.Utf8(),
     "status": pl.Utf8(),
     "sent_at": _DT,
+    "created_on": pl.Date(),
+    "appointment_id": pl.Int64(),
 }
 ACTIVITY_SCHEMA: dict[str, pl.DataType] = {
     "episode_id": pl.Int64(),
@@ -225,6 +230,32 @@ def _count(frame: pl.DataFrame, metric: str, date_column: str, dimension: pl.Exp
     )
 
 
+def letter_dates(letters: pl.DataFrame) -> pl.DataFrame:
+    """Each letter with ``letter_on``: the day the daily run produced it.
+
+    The run date (``created_on``) is the municipality's working day for the letter,
+    also when the outbox sends it a little later or the run replays past days; the
+    send time stands in only when no run date is stored.
+    """
+    return letters.with_columns(
+        pl.coalesce(pl.col("created_on"), _local_date("sent_at")).alias("letter_on")
+    )
+
+
+def booking_dates(appointments: pl.DataFrame, letters: pl.DataFrame) -> pl.DataFrame:
+    """Each appointment with ``booked_on``: the booking day, or its letter's run day if earlier."""
+    letter_day = (
+        letter_dates(letters)
+        .filter(pl.col("appointment_id").is_not_null() & pl.col("letter_on").is_not_null())
+        .group_by("appointment_id")
+        .agg(pl.col("letter_on").min())
+        .rename({"appointment_id": "id"})
+    )
+    return appointments.join(letter_day, on="id", how="left").with_columns(
+        pl.min_horizontal(_local_date("booked_at"), pl.col("letter_on")).alias("booked_on")
+    )
+
+
 def first_action_dates(
     episodes: pl.DataFrame,
     appointments: pl.DataFrame,
@@ -234,24 +265,24 @@ def first_action_dates(
     """Each episode's first action (``episode_id``, ``action_date``), if any.
 
     An action is what the municipality did: routing to the client's caseworker, a
-    letter sent, a meeting booked, or any recorded activity (call, visit, note).
+    letter (to the tenant or the caseworker notice), a meeting booked, or any
+    recorded activity (call, visit, note).
     """
     routed = episodes.filter(
         (pl.col("routing") == Routing.CASEWORKER.value) & pl.col("matched_at").is_not_null()
     ).select(pl.col("id").alias("episode_id"), _local_date("matched_at").alias("action_date"))
-    sent = letters.filter(
-        (pl.col("status") == "sent")
-        & pl.col("sent_at").is_not_null()
-        & pl.col("episode_id").is_not_null()
-    ).select("episode_id", _local_date("sent_at").alias("action_date"))
-    booked = appointments.filter(pl.col("booked_at").is_not_null()).select(
-        "episode_id", _local_date("booked_at").alias("action_date")
+    written = (
+        letter_dates(letters)
+        .filter(pl.col("episode_id").is_not_null() & (pl.col("status") != "failed"))
+        .select("episode_id", pl.col("letter_on").alias("action_date"))
     )
-    done = activities.filter(pl.col("on_date").is_not_null()).select(
-        "episode_id", pl.col("on_date").alias("action_date")
+    booked = booking_dates(appointments, letters).select(
+        "episode_id", pl.col("booked_on").alias("action_date")
     )
+    done = activities.select("episode_id", pl.col("on_date").alias("action_date"))
     return (
-        pl.concat([routed, sent, booked, done], how="vertical")
+        pl.concat([routed, written, booked, done], how="vertical")
+        .filter(pl.col("action_date").is_not_null())
         .group_by("episode_id")
         .agg(pl.col("action_date").min())
         .sort("episode_id")
@@ -320,18 +351,14 @@ def compute_facts(
         _count(ep.filter(pl.col("routing") == Routing.REVIEW.value), "episodes_review", "opened_on")
     )
 
-    # Letters to tenants, by the day they were sent (Stockholm).
-    tenant_letters = lt.filter(
-        (pl.col("status") == "sent")
-        & pl.col("sent_at").is_not_null()
-        & ~pl.col("kind").is_in(sorted(STAFF_LETTER_KINDS))
-    ).with_columns(_local_date("sent_at").alias("sent_on"))
-    parts.append(_count(tenant_letters, "letters_sent", "sent_on", pl.col("channel")))
+    # Letters to tenants that were sent, by the run day that produced them.
+    tenant_letters = letter_dates(lt).filter(
+        (pl.col("status") == "sent") & pl.col("kind").is_in(sorted(TENANT_LETTER_KINDS))
+    )
+    parts.append(_count(tenant_letters, "letters_sent", "letter_on", pl.col("channel")))
 
     # Appointments: booked (and before the deadline) by booking day; held by meeting day.
-    ap = ap.with_columns(
-        _local_date("booked_at").alias("booked_on"), _local_date("starts_at").alias("meeting_on")
-    )
+    ap = booking_dates(ap, lt).with_columns(_local_date("starts_at").alias("meeting_on"))
     parts.append(_count(ap, "appointments_booked", "booked_on"))
     parts.append(
         _count(ap.filter(pl.col("before_deadline")), "appointments_before_deadline", "booked_on")
@@ -790,9 +817,14 @@ class StatisticsReport:
         return (scope, key) in self.suppressed
 
     def shown(self, scope: str, key: str, kind: str = "count") -> str:
-        """The figure as the manager reads it: ``12 345``, ``<5``, ``18,7 %``, ``2,6``, ``–``."""
+        """The figure as the manager reads it: ``12 345``, ``<5``, ``18,7 %``, ``2,6``, ``–``.
+
+        A hidden count reads ``<5``; a hidden share, rate or median reads ``..`` (the
+        statistics agencies' sign for a figure withheld), since ``<5`` would read as a
+        value of the share or rate itself.
+        """
         if self.is_suppressed(scope, key):
-            return suppressed_label(self.threshold)
+            return suppressed_label(self.threshold) if kind == "count" else WITHHELD
         value = self.value(scope, key)
         if value is None:
             return "–"
@@ -807,6 +839,10 @@ class StatisticsReport:
     def exact_or_none(self, scope: str, key: str) -> float | None:
         """The number for machines: None when suppressed."""
         return None if self.is_suppressed(scope, key) else self.value(scope, key)
+
+
+#: How a withheld share, rate or median is shown.
+WITHHELD = ".."
 
 
 def suppressed_label(threshold: int) -> str:

@@ -49,7 +49,8 @@ TREND_LABELS = {"notices_total": "Underrättelser", "evictions_executed": "Verks
 ABOUT = (
     "Rapporten bygger på sparade månadssiffror utan personuppgifter. "
     "Antal från 1 till {threshold} visas som {label}, och fler siffror döljs där en "
-    "skillnad mellan visade siffror annars skulle avslöja dem. "
+    "skillnad mellan visade siffror annars skulle avslöja dem. Andelar, kvoter och "
+    "mediantider som bygger på sådana dolda tal visas som .. (två punkter). "
     "Reglerat utan insats betyder att skulden reglerades utan att socialtjänsten eller "
     "boenderådgivaren haft kontakt med hushållet; bekräftat = hyresvärden har meddelat det, "
     "antaget = inga nya underrättelser under uppföljningstiden. "
@@ -345,7 +346,7 @@ def write_xlsx(report: StatisticsReport, path: Path) -> Path:
             sheet.write(r, 0, safe_cell(row.label))
             for c, period in enumerate(columns, start=1):
                 if report.is_suppressed(period.key, row.key):
-                    sheet.write_string(r, c, suppressed_label(report.threshold), right)
+                    sheet.write_string(r, c, report.shown(period.key, row.key, row.kind), right)
                     continue
                 value = report.value(period.key, row.key)
                 if value is None:

@@ -94,7 +94,7 @@ def test_month_report_hides_a_month_when_the_year_to_date_would_reveal_earlier_m
     assert report.shown("month", "evictions_executed") == "<5"
     assert report.is_suppressed("trend:2026-10", "evictions_executed")
     assert report.is_suppressed("trend:2026-03", "evictions_executed")
-    assert report.shown("month", "evictions_per_10000", "rate") == "<5"
+    assert report.shown("month", "evictions_per_10000", "rate") == ".."
 
 
 def test_month_report_shows_large_counts_and_compares_a_year_earlier() -> None:
@@ -186,3 +186,59 @@ def test_compute_facts_attributes_each_count_to_its_month() -> None:
     assert value("2026-11", "evictions_with_children") == 1
     assert value("2026-11", st.REFRESHED_METRIC) == 1
     assert value("2026-11", "population_inhabitants") == 100
+
+
+def test_letters_and_bookings_count_on_the_run_day_that_produced_them() -> None:
+    episodes = pl.DataFrame(
+        [
+            (
+                7,
+                date(2026, 9, 20),
+                date(2026, 9, 20),
+                "advisor",
+                None,
+                False,
+                False,
+                None,
+                None,
+                None,
+            )
+        ],  # noqa: E501
+        schema=st.EPISODE_SCHEMA,
+        orient="row",
+    )
+    late = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # the outbox ran much later
+    appointments = pl.DataFrame(
+        [(70, 7, "attended", True, late, datetime(2026, 10, 6, 8, 0, tzinfo=UTC))],
+        schema=st.APPOINTMENT_SCHEMA,
+        orient="row",
+    )
+    letters = pl.DataFrame(
+        [
+            (7, "appointment", "print", "sent", late, date(2026, 9, 30), 70),
+            (7, "caseworker_notice", "email", "sent", late, date(2026, 9, 30), None),
+            (7, "appointment", "email", "failed", None, date(2026, 9, 25), 70),
+        ],
+        schema=st.LETTER_SCHEMA,
+        orient="row",
+    )
+    facts = st.compute_facts(
+        ["2026-09", "2026-10", "2026-11"],
+        episodes=episodes,
+        notices=None,
+        companies=None,
+        appointments=appointments,
+        letters=letters,
+    )
+    got = {
+        (m, k, d): v
+        for m, k, d, v in facts.filter(pl.col("metric") != st.REFRESHED_METRIC).iter_rows()
+    }
+    assert got == {
+        ("2026-09", "episodes_opened", ""): 1,
+        ("2026-09", "letters_sent", "print"): 1,  # the caseworker notice is no tenant letter
+        ("2026-09", "appointments_booked", ""): 1,  # 25 Sep: the run that made its first letter
+        ("2026-09", "appointments_before_deadline", ""): 1,
+        ("2026-09", "days_to_first_action", "5"): 1,
+        ("2026-10", "appointments_attended", ""): 1,
+    }

@@ -94,6 +94,7 @@ def load_sources(engine: Engine) -> dict[str, pl.DataFrame]:
             "appointments": _frame(
                 session,
                 select(
+                    Appointment.id,
                     Appointment.episode_id,
                     Appointment.status,
                     Appointment.before_deadline,
@@ -105,7 +106,13 @@ def load_sources(engine: Engine) -> dict[str, pl.DataFrame]:
             "letters": _frame(
                 session,
                 select(
-                    Letter.episode_id, Letter.kind, Letter.channel, Letter.status, Letter.sent_at
+                    Letter.episode_id,
+                    Letter.kind,
+                    Letter.channel,
+                    Letter.status,
+                    Letter.sent_at,
+                    Letter.created_on,
+                    Letter.appointment_id,
                 ),
                 st.LETTER_SCHEMA,
             ),
