@@ -14,12 +14,13 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
 from domain.formatting import sv_amount
 from domain.outcomes import OUTCOME_LABEL_SV, STATUS_LABEL_SV, ActivityKind
-from domain.worklist import COLUMN_TITLE_SV, ROW_SCHEMA, SECTION_TITLE_SV
+from domain.worklist import SECTION_TITLE_SV
 from flows.cli import app
 from flows.context import AppContext
 from flows.stages.outcomes import close_episode, local_today, record_activity
@@ -102,25 +103,31 @@ def worklist_command(
 
 
 def _print_worklist(worklist) -> None:  # noqa: ANN001 - flows.stages.worklist.Worklist
+    """Rich tables, one per section; name and address share a column to fit 80 columns."""
     console = Console()
     console.print(
         f"[bold]Arbetslista {worklist.run_date.isoformat()}[/bold] – {worklist.owner_name}"
     )
-    headers = [COLUMN_TITLE_SV[c] for c in ROW_SCHEMA if c != "section"]
     for section, frame in worklist.sections():
+        if frame.is_empty():
+            console.print(f"[bold]{SECTION_TITLE_SV[section]}[/bold]: inget att göra")
+            continue
         table = Table(
             title=f"{SECTION_TITLE_SV[section]} ({frame.height})",
             title_justify="left",
-            show_lines=False,
+            title_style="bold",
+            expand=True,
         )
-        for header in headers:
-            table.add_column(header, overflow="fold")
-        for row in display_rows(frame):
-            table.add_row(*row[1:])
-        if frame.is_empty():
-            console.print(f"[bold]{SECTION_TITLE_SV[section]}[/bold]: inget att göra")
-        else:
-            console.print(table)
+        table.add_column("Ärende", no_wrap=True)
+        table.add_column("Hushåll", ratio=2, overflow="fold")
+        table.add_column("Betala\nsenast", no_wrap=True)
+        table.add_column("Skuld", no_wrap=True, justify="right")
+        table.add_column("Barn", no_wrap=True)
+        table.add_column("Att göra", ratio=3, overflow="fold")
+        for _, episode, name, address, deadline, debt, children, action in display_rows(frame):
+            household = escape(name if address == "–" else f"{name}\n{address}")
+            table.add_row(episode, household, deadline, debt, children, escape(action))
+        console.print(table)
 
 
 class RecordKind(StrEnum):
