@@ -1,8 +1,12 @@
 """CLI verbs, one module per area; importing this package registers them all."""
 
-from flows.commands import appointments  # noqa: F401
-from flows.commands import cases  # noqa: F401
-from flows.commands import ingest  # noqa: F401
-from flows.commands import report  # noqa: F401
-from flows.commands import setup  # noqa: F401
-from flows.commands import worklist  # noqa: F401
+from flows.commands import (
+    appointments,  # noqa: F401
+    cases,  # noqa: F401
+    demo,  # noqa: F401
+    ingest,  # noqa: F401
+    report,  # noqa: F401
+    run,  # noqa: F401
+    setup,  # noqa: F401
+    worklist,  # noqa: F401
+)

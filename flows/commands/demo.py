@@ -1,0 +1,281 @@
+"""``kvarboende demo`` and ``kvarboende demo-data``: a whole municipality, simulated.
+
+The demo generates a synthetic case register and housing-company files, then runs
+the daily pipeline on every working day of the simulated period exactly as the
+scheduled job would (files appear in the inboxes on the day they are delivered),
+with a local SMTP server that keeps every message as an ``.eml`` file. It ends by
+printing where the letters, worklists, caseworker lists and statistics are.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine, func, select
+
+from connectors.demo_files import write_notice_files, write_register
+from connectors.local_smtp import LocalSmtpServer
+from domain.synthetic import DemoMunicipality, generate
+from flows.cli import app
+from flows.context import AppContext
+from models.config import Settings
+from models.errors import KvarboendeError
+
+console = Console(soft_wrap=True)
+
+
+def _generate(settings: Settings, seed: int | None) -> DemoMunicipality:
+    demo = settings.demo
+    companies = tuple(c.id for c in settings.companies) or ("vasbyhem", "hyresvard")
+    return generate(
+        seed if seed is not None else demo.seed, demo.start_date, demo.days, demo.households,
+        companies,
+    )  # fmt: skip
+
+
+@app.command("demo-data")
+def demo_data(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the files into.")],
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (default from config).")
+    ] = None,
+) -> None:
+    """Write a synthetic municipality: case register export and housing-company notice files."""
+    settings: Settings = ctx.obj.settings
+    municipality = _generate(settings, seed)
+    cases, household = write_register(municipality, out / "register")
+    deliveries = write_notice_files(municipality, out / "notices")
+    files = sum(len(items) for items in deliveries.values())
+    typer.echo(f"Case register: {cases} ({municipality.cases.height} cases), {household}")
+    typer.echo(
+        f"Notice files:  {out / 'notices'} ({files} files, {municipality.notices.height} notices, "
+        f"one folder per delivery day and company)"
+    )
+
+
+def _working_days(start: date, days: int) -> list[date]:
+    return [
+        start + timedelta(days=offset)
+        for offset in range(days)
+        if (start + timedelta(days=offset)).weekday() < 5
+    ]
+
+
+#: In Upplands Väsby about one in five who got a letter came to the meeting.
+ATTENDANCE_RATE = 0.2
+#: Of the no-shows the advisor phones, about a third are reached.
+PHONE_REACHED_RATE = 0.3
+
+
+def simulate_advisor(engine: Engine, day: date, rng: random.Random) -> dict[str, int]:
+    """What the advisor records at the end of a demo day: who came, who was reached by phone.
+
+    Uses the same function as ``kvarboende record``; the real advisor types these.
+    """
+    from domain.formatting import STOCKHOLM
+    from domain.outcomes import ActivityKind, TaskKind
+    from flows.stages.outcomes import record_activity
+    from models.domain import AppointmentStatus
+    from models.tables import Appointment, AppointmentSlot, Task
+
+    start = datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
+    with engine.connect() as connection:
+        todays = connection.scalars(
+            select(Appointment.episode_id)
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .where(
+                Appointment.status == AppointmentStatus.BOOKED,
+                AppointmentSlot.starts_at >= start,
+                AppointmentSlot.starts_at < start + timedelta(days=1),
+            )
+            .order_by(Appointment.id)
+        ).all()
+        calls = connection.scalars(
+            select(Task.episode_id)
+            .where(Task.kind == TaskKind.PHONE_CALL, Task.status == "open", Task.due_date <= day)
+            .order_by(Task.id)
+        ).all()
+    counts = {"attended": 0, "no_show": 0, "contacted": 0}
+    for episode_id in todays:
+        kind = ActivityKind.ATTENDED if rng.random() < ATTENDANCE_RATE else ActivityKind.NO_SHOW
+        record_activity(engine, episode_id, kind, by="demo-advisor", on_date=day)
+        counts[str(kind)] += 1
+    for episode_id in calls:
+        if rng.random() < PHONE_REACHED_RATE:
+            record_activity(
+                engine, episode_id, ActivityKind.CONTACTED, by="demo-advisor", on_date=day
+            )
+            counts["contacted"] += 1
+    return counts
+
+
+def _start_demo_smtp(settings: Settings) -> LocalSmtpServer:
+    """The demo's own SMTP server: the configured port, or any free one if that is taken."""
+    try:
+        server = LocalSmtpServer(settings.paths.mail_dir, settings.smtp.port, settings.smtp.host)
+        return server.start()
+    except OSError:
+        server = LocalSmtpServer(settings.paths.mail_dir, 0, settings.smtp.host).start()
+        console.print(
+            f"Port {settings.smtp.port} is taken; the demo's SMTP server uses {server.port}."
+        )
+        settings.smtp.port = server.port
+        return server
+
+
+def _reset_demo_state(settings: Settings) -> None:
+    """The demo starts from nothing; it refuses to touch anything but its own SQLite file."""
+    url = settings.database.url
+    if not url.startswith("sqlite:///"):
+        raise KvarboendeError(
+            "the demo runs only on the embedded SQLite database; it would overwrite data in "
+            "the configured database (set KVARBOENDE_DATABASE_URL=sqlite:///data/demo.db)"
+        )
+    database = Path(url.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    paths = settings.paths
+    for folder in (
+        paths.inbox_dir, paths.archive_dir, paths.rejected_dir, paths.letters_dir,
+        paths.print_dir, paths.worklist_dir, paths.reports_dir, paths.mail_dir,
+        paths.register_dir, paths.data_dir / "demo-source",
+    ):  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (default from config).")
+    ] = None,
+) -> None:
+    """Generate a municipality and run the daily pipeline over the simulated weeks."""
+    from flows.pipeline import run_daily
+    from flows.stages.cases import import_register
+    from flows.stages.setup import prepare_database
+    from flows.stages.statistics import monthly_summary, refresh_stat_facts, write_report
+
+    started = time.monotonic()
+    context: AppContext = ctx.obj
+    settings = context.settings
+    _reset_demo_state(settings)
+    engine = context.engine
+    prepare_database(engine, settings)
+
+    municipality = _generate(settings, seed)
+    source = settings.paths.data_dir / "demo-source"
+    cases_file, household_file = write_register(municipality, settings.paths.register_dir)
+    deliveries = write_notice_files(municipality, source)
+    days = _working_days(settings.demo.start_date, settings.demo.days)
+    console.print(
+        f"[bold]Kvarboende demo[/]: {settings.municipality.name}, "
+        f"{municipality.cases.height} social-services cases, {municipality.notices.height} notices "
+        f"from {len(settings.companies)} housing companies, {len(days)} working days "
+        f"from {days[0]} to {days[-1]}."
+    )
+    import_register(engine, settings, cases_file, household_file, taken_on=days[0])
+
+    totals: dict[str, dict[str, int]] = {}
+    rng = random.Random(settings.demo.seed if seed is None else seed)
+    smtp = None
+    if settings.smtp.start_local:
+        smtp = _start_demo_smtp(settings)
+    try:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(),
+            TextColumn("{task.completed}/{task.total} days"), TimeElapsedColumn(),
+            console=console, transient=False,
+        ) as progress:  # fmt: skip
+            job = progress.add_task("Daily runs", total=len(days))
+            for day in days:
+                progress.update(job, description=f"Daily run {day}")
+                for company_id, path in deliveries.get(day, []):
+                    inbox = settings.company(company_id).inbox
+                    inbox.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, inbox / path.name)
+                for stage, counts in run_daily(engine, settings, day).items():
+                    bucket = totals.setdefault(stage, {})
+                    for key, value in counts.items():
+                        bucket[key] = bucket.get(key, 0) + value
+                simulate_advisor(engine, day, rng)
+                progress.advance(job)
+    finally:
+        if smtp is not None:
+            smtp.stop()
+
+    months = sorted({day.strftime("%Y-%m") for day in days})
+    for month in months:
+        refresh_stat_facts(engine, settings, month)
+    full_month = months[0] if len(months) == 1 else months[-2]
+    report_html = write_report(engine, settings, month=full_month, fmt="html")
+    report_pdf = write_report(engine, settings, month=full_month, fmt="pdf")
+    _print_outcome(context, days[-1], full_month, report_html, report_pdf, totals)
+    console.print(f"\nDone in {time.monotonic() - started:.0f} s.")
+    summary = monthly_summary(engine, settings, full_month)
+    console.print(f"\n[bold]Monthly statistics, {full_month}[/] (aggregate, small counts hidden)")
+    for label, value in summary:
+        console.print(f"  {label:<55} {value}")
+
+
+def _print_outcome(
+    context: AppContext,
+    last_day: date,
+    month: str,
+    report_html: Path,
+    report_pdf: Path,
+    totals: dict[str, dict[str, int]],
+) -> None:
+    from models.tables import Episode, Letter, Notice
+
+    settings, engine = context.settings, context.engine
+    with engine.connect() as connection:
+        notices = connection.scalar(select(func.count()).select_from(Notice))
+        episodes = connection.scalar(select(func.count()).select_from(Episode))
+        routing = dict(
+            connection.execute(
+                select(Episode.routing, func.count()).group_by(Episode.routing)
+            ).all()
+        )
+        letters = dict(
+            connection.execute(select(Letter.kind, func.count()).group_by(Letter.kind)).all()
+        )
+        channels = dict(
+            connection.execute(
+                select(Letter.channel, func.count())
+                .where(Letter.kind == "appointment")
+                .group_by(Letter.channel)
+            ).all()
+        )
+    paths = settings.paths
+    worklists = paths.worklist_dir / last_day.isoformat()
+    console.print("\n[bold]What happened[/]")
+    console.print(f"  notices stored                 {notices}")
+    console.print(f"  episodes                       {episodes}")
+    console.print(f"  routed to a caseworker         {routing.get('caseworker', 0)}")
+    console.print(f"  sent to the housing advisor    {routing.get('advisor', 0)}")
+    console.print(f"  matches waiting for review     {routing.get('review', 0)}")
+    console.print(
+        f"  appointment letters            {letters.get('appointment', 0)} "
+        f"(email {channels.get('email', 0)}, print {channels.get('print', 0)})"
+    )
+    console.print(f"  caseworker notices (email)     {letters.get('caseworker_notice', 0)}")
+    console.print(f"  worklist rows, all days        {sum(totals.get('worklists', {}).values())}")
+    console.print("\n[bold]Where the outputs are[/]")
+    console.print(f"  letters (PDF)                  {paths.letters_dir}")
+    console.print(f"  print batches                  {paths.print_dir}")
+    console.print(f"  emails as received (.eml)      {paths.mail_dir}")
+    console.print(f"  advisor's worklist {last_day}  {worklists}")
+    console.print(f"  caseworkers' routed episodes   {worklists} (caseworker-*.xlsx/pdf/csv)")
+    console.print(f"  receipts to the companies      {paths.archive_dir}")
+    console.print(f"  monthly report {month}        {report_html}")
+    console.print(f"                                 {report_pdf}")

@@ -1,0 +1,68 @@
+"""``kvarboende run daily`` and ``kvarboende serve``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from flows.cli import app
+from flows.context import AppContext
+from models.errors import KvarboendeError
+
+run_app = typer.Typer(help="Run a job once, now, without a Prefect server.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+
+
+def parse_day(text: str | None) -> date:
+    """A YYYY-MM-DD date, or today; a clear error otherwise."""
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise KvarboendeError(f"--date {text!r} is not a date like 2026-11-23") from None
+
+
+@run_app.command("daily")
+def run_daily_command(
+    ctx: typer.Context,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Run date YYYY-MM-DD (default today).")
+    ] = None,
+    with_prefect: Annotated[
+        bool,
+        typer.Option("--with-prefect", help="Run as a Prefect flow run (slower; shows in the UI)."),
+    ] = False,
+) -> None:
+    """Run the daily pipeline once: ingest, match, route, book, letters, worklists, delivery."""
+    context: AppContext = ctx.obj
+    run_date = parse_day(day)
+    if with_prefect:
+        from flows.daily import daily_flow
+
+        counts = daily_flow(run_date=run_date.isoformat(), config_file=_config_arg(context))
+    else:
+        from flows.pipeline import run_daily
+        from flows.stages.setup import prepare_database
+
+        prepare_database(context.engine, context.settings)
+        counts = run_daily(context.engine, context.settings, run_date)
+    for stage, values in counts.items():
+        shown = ", ".join(f"{key} {value}" for key, value in values.items()) or "nothing to do"
+        typer.echo(f"{stage:>10}: {shown}")
+
+
+def _config_arg(context: AppContext) -> str | None:
+    return str(context.config_file) if context.config_file else None
+
+
+@app.command()
+def serve(ctx: typer.Context) -> None:
+    """Serve the scheduled deployments (daily, monthly report) against a Prefect server."""
+    from flows.deployments import serve_all
+    from models.config import config_path
+
+    context: AppContext = ctx.obj
+    serve_all(context.settings, str(config_path(context.config_file).resolve()))

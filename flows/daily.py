@@ -1,0 +1,62 @@
+"""The daily Prefect flow: ingest → match → outcomes → follow-up → booking → letters →
+worklists → delivery.
+
+The flow is thin: each task is one stage function from :mod:`flows.pipeline`. Its only
+parameters are a date string and the configuration file path, and its artifact holds
+counts only, so nothing personal ever reaches Prefect's database.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from domain.formatting import STOCKHOLM
+from flows.pipeline import DAILY_STAGES
+from models.config import Settings, load_settings
+from models.db import make_engine
+
+
+@task(name="stage", cache_policy=NO_CACHE, retries=0)
+def run_stage(name: str, settings: Settings, run_date: date) -> dict[str, int]:
+    """Run one stage against a fresh engine (engines are not shared across tasks)."""
+    stage = {stage_name: fn for stage_name, fn, _ in DAILY_STAGES}[name]
+    engine = make_engine(settings.database.url)
+    try:
+        return stage(engine, settings, run_date)
+    finally:
+        engine.dispose()
+
+
+def counts_markdown(run_date: date, counts: dict[str, dict[str, int]]) -> str:
+    """A Markdown table of the stage counts: numbers only, no personal data."""
+    lines = [f"# Kvarboende daily run {run_date.isoformat()}", "", "| stage | count | value |"]
+    lines.append("|---|---|---|")
+    for stage, values in counts.items():
+        for key, value in values.items():
+            lines.append(f"| {stage} | {key} | {value} |")
+    return "\n".join(lines)
+
+
+@flow(name="kvarboende-daily", log_prints=False)
+def daily_flow(run_date: str | None = None, config_file: str | None = None) -> dict:
+    """The daily job. ``run_date`` defaults to today in Europe/Stockholm."""
+    logger = get_run_logger()
+    settings = load_settings(config_file)
+    day = date.fromisoformat(run_date) if run_date else datetime.now(STOCKHOLM).date()
+    counts: dict[str, dict[str, int]] = {}
+    for name, _, retryable in DAILY_STAGES:
+        stage_task = run_stage.with_options(
+            task_run_name=f"{name}-{day.isoformat()}",
+            retries=3 if retryable else 0,
+            retry_delay_seconds=[10, 60, 300] if retryable else 0,
+        )
+        counts[name] = stage_task(name, settings, day)
+        logger.info("%s: %s", name, counts[name])
+    create_markdown_artifact(
+        key="daily-counts", markdown=counts_markdown(day, counts), description="Counts only"
+    )
+    return counts

@@ -1,0 +1,47 @@
+"""Every scheduled job in one place, served by one ``prefect`` process on one machine.
+
+Schedules run only against a real Prefect server (``prefect server start``) reached
+through ``PREFECT_API_URL``; Prefect's temporary in-process server cannot schedule.
+Beyond one machine, deploy the same flows to a work pool instead of ``serve``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prefect import serve
+from prefect.schedules import Cron
+
+from flows.daily import daily_flow
+from flows.monthly_report import monthly_report_flow
+from models.config import Settings
+from models.errors import KvarboendeError
+
+
+def deployments(settings: Settings, config_file: str):
+    """The daily and the monthly deployment with their cron schedules (Europe/Stockholm)."""
+    timezone = settings.schedules.timezone
+    return [
+        daily_flow.to_deployment(
+            name="daily",
+            schedules=[Cron(settings.schedules.daily, timezone=timezone)],
+            parameters={"config_file": config_file},
+            description="Ingest, match, route, book, letters, worklists, delivery.",
+        ),
+        monthly_report_flow.to_deployment(
+            name="monthly-report",
+            schedules=[Cron(settings.schedules.monthly_report, timezone=timezone)],
+            parameters={"config_file": config_file},
+            description="The previous month's statistics, emailed to the managers.",
+        ),
+    ]
+
+
+def serve_all(settings: Settings, config_file: str) -> None:
+    """Serve the deployments until interrupted; refuse without a Prefect server."""
+    if not os.environ.get("PREFECT_API_URL"):
+        raise KvarboendeError(
+            "schedules need a Prefect server: run `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (see README, 'Scheduled operation')"
+        )
+    serve(*deployments(settings, config_file))

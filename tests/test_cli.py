@@ -1,0 +1,69 @@
+"""The command line: --help everywhere, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+import typer.main
+
+from flows.cli import _register_commands, app, main
+
+_register_commands()
+
+
+def _all_command_paths() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    paths: list[list[str]] = []
+
+    def walk(command: click.Command, prefix: list[str]) -> None:
+        paths.append(prefix)
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*prefix, name])
+
+    walk(root, [])
+    return paths
+
+
+def test_the_required_verbs_exist() -> None:
+    verbs = {" ".join(path) for path in _all_command_paths()}
+    for required in (
+        "init", "demo", "demo-data", "ingest", "cases import", "run daily", "worklist",
+        "report", "serve",
+    ):  # fmt: skip
+        assert required in verbs
+
+
+@pytest.mark.parametrize("path", _all_command_paths(), ids=lambda p: " ".join(p) or "root")
+def test_every_command_has_help(path: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*path, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Usage" in out
+
+
+def test_bad_config_is_one_line_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "config.toml"
+    bad.write_text("[smtp]\nport = 'abc'\n", encoding="utf-8")
+    assert main(["--config", str(bad), "init"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "smtp.port" in err and "Traceback" not in err
+
+
+def test_serve_without_prefect_server_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "serve"]) == 2
+    assert "prefect server start" in capsys.readouterr().err
+
+
+def test_run_daily_rejects_a_bad_date(capsys: pytest.CaptureFixture[str]) -> None:
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "run", "daily", "--date", "2026-13-01"]) == 2
+    assert "2026-13-01" in capsys.readouterr().err
