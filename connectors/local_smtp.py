@@ -24,13 +24,16 @@ class _KeepingHandler:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Files already in mail_dir (earlier runs): numbering continues after them, so a
+    # server started again for the next day never overwrites the previous day's mail.
+    offset: int = 0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         raw = envelope.original_content or envelope.content
         data = raw if isinstance(raw, bytes) else raw.encode()
         message = email.message_from_bytes(data, policy=email.policy.default)
         with self.lock:
-            number = len(self.messages) + 1
+            number = self.offset + len(self.messages) + 1
             self.messages.append(message)  # type: ignore[arg-type]
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.mail_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +68,9 @@ class LocalSmtpServer:
         return self.handler.messages
 
     def start(self) -> LocalSmtpServer:
+        mail_dir = self.handler.mail_dir
+        numbers = [int(p.stem) for p in mail_dir.glob("*.eml") if p.stem.isdigit()]
+        self.handler.offset = max(numbers, default=0)
         port = self._requested_port or _free_port(self.host)
         self._controller = Controller(self.handler, hostname=self.host, port=port, ready_timeout=10)
         self._controller.start()

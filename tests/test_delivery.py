@@ -314,3 +314,22 @@ def test_killed_sender_loses_nothing_and_duplicates_only_the_message_in_flight(
     assert duplicate == {
         in_flight[0].message_id or message_id(in_flight[0].idempotency_key, fast.smtp.from_address)
     }
+
+
+def test_local_server_keeps_earlier_runs_mail(db_engine, fast) -> None:  # noqa: ANN001
+
+    fast.smtp.start_local = True  # deliver_outbox starts the demo's local server itself
+    fast.smtp.port = _free_port("127.0.0.1")
+    _prepare(db_engine, fast, ["a@example.se"])
+    assert deliver_outbox(db_engine, fast, RUN)["sent_email"] == 1
+    add_episode(db_engine, email="b@example.se")
+    book_appointments(db_engine, fast, RUN)
+    create_letters(db_engine, fast, RUN)
+    assert deliver_outbox(db_engine, fast, RUN)["sent_email"] == 1
+    files = sorted(p.name for p in fast.paths.mail_dir.glob("*.eml"))
+    assert files == ["000001.eml", "000002.eml"]
+    recipients = {
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["To"]
+        for p in fast.paths.mail_dir.glob("*.eml")
+    }
+    assert recipients == {"a@example.se", "b@example.se"}

@@ -104,7 +104,7 @@ class _Outbox:
         self.token = new_claim_token()
         self.postgres = engine.dialect.name == "postgresql"
 
-    def _stale_ids(self, channel: str) -> list[int]:
+    def stale_ids(self, channel: str = Channel.EMAIL) -> list[int]:
         with session_scope(self.engine) as session:
             rows = session.execute(
                 select(Letter.id, Letter.claim_token, Letter.claimed_at).where(
@@ -120,38 +120,67 @@ class _Outbox:
             if token != self.token and claim_is_stale(token, claimed_at, timeout)
         ]
 
-    def claim_email(self) -> int | None:
-        """Claim the next due email letter for this run; None when nothing is due."""
-        stale = self._stale_ids(Channel.EMAIL)
-        with session_scope(self.engine) as session:
-            due = or_(Letter.next_attempt_at.is_(None), Letter.next_attempt_at <= _now())
-            candidates = or_(
-                and_(Letter.status == LetterStatus.PENDING, due),
-                Letter.id.in_(stale) if stale else false(),
-            )
-            query = (
-                select(Letter.id, Letter.status, Letter.claim_token)
-                .where(Letter.channel == Channel.EMAIL, candidates)
-                .order_by(Letter.id)
-                .limit(1)
-            )
-            if self.postgres:
-                query = query.with_for_update(skip_locked=True)
-            row = session.execute(query).first()
-            if row is None:
-                return None
-            letter_id, status, old_token = row
-            guard = (
-                Letter.status == LetterStatus.PENDING
-                if status == LetterStatus.PENDING
-                else and_(Letter.status == LetterStatus.SENDING, Letter.claim_token == old_token)
-            )
-            result = session.execute(
-                update(Letter)
-                .where(Letter.id == letter_id, guard)
-                .values(status=LetterStatus.SENDING, claim_token=self.token, claimed_at=_now())
-            )
-            return letter_id if result.rowcount == 1 else -1
+    def claim_email(self, stale: list[int]) -> tuple[Letter, AppointmentSlot | None] | None:
+        """Claim the next due email letter (or a stale one) with what is needed to send it.
+
+        Returns None when nothing is due. The claim and the read share one short
+        transaction, committed before anything is sent.
+        """
+        while True:
+            with session_scope(self.engine) as session:
+                due = or_(Letter.next_attempt_at.is_(None), Letter.next_attempt_at <= _now())
+                taken_over = (
+                    and_(
+                        Letter.id.in_(stale),
+                        Letter.status == LetterStatus.SENDING,
+                        or_(Letter.claim_token.is_(None), Letter.claim_token != self.token),
+                    )
+                    if stale
+                    else false()
+                )
+                query = (
+                    select(Letter.id, Letter.status, Letter.claim_token)
+                    .where(
+                        Letter.channel == Channel.EMAIL,
+                        or_(and_(Letter.status == LetterStatus.PENDING, due), taken_over),
+                    )
+                    .order_by(Letter.id)
+                    .limit(1)
+                )
+                if self.postgres:
+                    query = query.with_for_update(skip_locked=True)
+                row = session.execute(query).first()
+                if row is None:
+                    return None
+                letter_id, status, old_token = row
+                guard = (
+                    Letter.status == LetterStatus.PENDING
+                    if status == LetterStatus.PENDING
+                    else and_(
+                        Letter.status == LetterStatus.SENDING,
+                        Letter.claim_token.is_(None)
+                        if old_token is None
+                        else Letter.claim_token == old_token,
+                    )
+                )
+                result = session.execute(
+                    update(Letter)
+                    .where(Letter.id == letter_id, guard)
+                    .values(status=LetterStatus.SENDING, claim_token=self.token, claimed_at=_now())
+                )
+                if result.rowcount != 1:
+                    continue  # another run claimed it between our select and our update
+                letter = session.get(Letter, letter_id, populate_existing=True)
+                assert letter is not None
+                slot = None
+                if letter.appointment_id is not None:
+                    slot = session.scalars(
+                        select(AppointmentSlot)
+                        .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
+                        .where(Appointment.id == letter.appointment_id)
+                    ).first()
+                session.expunge_all()
+                return letter, slot
 
     def next_retry_in(self) -> float | None:
         """Seconds until the earliest pending email letter may be retried, if any is waiting."""
@@ -166,20 +195,6 @@ class _Outbox:
         if earliest is None:
             return None
         return max(0.0, ((_aware(earliest) or _now()) - _now()).total_seconds())
-
-    def load(self, letter_id: int) -> tuple[Letter, AppointmentSlot | None]:
-        with session_scope(self.engine) as session:
-            letter = session.get(Letter, letter_id)
-            assert letter is not None
-            slot = None
-            if letter.appointment_id is not None:
-                slot = session.scalars(
-                    select(AppointmentSlot)
-                    .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
-                    .where(Appointment.id == letter.appointment_id)
-                ).first()
-            session.expunge_all()
-            return letter, slot
 
     def _finish(self, letter_id: int, **values: Any) -> bool:
         with session_scope(self.engine) as session:
@@ -277,18 +292,20 @@ async def _deliver_emails(outbox: _Outbox, counts: dict[str, int]) -> None:
     waited = 0.0
     wait_limit = settings.smtp.backoff_seconds * (2**settings.smtp.max_attempts)
     async with SmtpSender(settings.smtp) as sender:
+        stale = outbox.stale_ids()
         while True:
-            letter_id = outbox.claim_email()
-            if letter_id == -1:
-                continue  # another run took it between our select and our update
-            if letter_id is None:
+            claimed = outbox.claim_email(stale)
+            if claimed is None:
+                stale = outbox.stale_ids()
+                if stale:
+                    continue
                 wait = outbox.next_retry_in()
                 if wait is None or waited + wait > wait_limit:
                     break
                 await asyncio.sleep(wait + 0.01)
                 waited += wait
                 continue
-            letter, slot = outbox.load(letter_id)
+            letter, slot = claimed
             if not letter.recipient or not valid_address(letter.recipient):
                 counts[outbox.permanent(letter, "invalid email address")] += 1
                 continue
