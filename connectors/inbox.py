@@ -45,15 +45,6 @@ def complete_files(folder: Path, min_age_seconds: float, now: float | None = Non
     return files
 
 
-def still_growing(path: Path, wait_seconds: float) -> bool:
-    """True when the size changes within ``wait_seconds`` (a writer is still appending)."""
-    if wait_seconds <= 0:
-        return False
-    before = path.stat().st_size
-    time.sleep(wait_seconds)
-    return path.stat().st_size != before
-
-
 def stored_name(received_on: date, content_hash: str, filename: str) -> str:
     """``2026-11-02_1a2b3c4d5e6f_uppsagningar.csv``: sortable, unique per content."""
     return f"{received_on.isoformat()}_{content_hash[:12]}_{Path(filename).name}"

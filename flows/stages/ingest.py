@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors import inbox
@@ -42,6 +43,7 @@ from models.audit import audit
 from models.config import CompanyConfig, Settings
 from models.db import session_scope
 from models.domain import Receipt, RejectedRow
+from models.errors import KvarboendeError
 from models.tables import (
     Episode,
     EpisodeTransition,
@@ -311,60 +313,29 @@ def ingest_file(
     receipt = Receipt(filename=path.name, company_id=company.id, content_hash=digest)
 
     with session_scope(engine) as session:
-        previous = session.scalars(
-            select(NoticeFile).where(
-                NoticeFile.company_id == company.id, NoticeFile.content_hash == digest
-            )
-        ).first()
-        if previous is not None:
-            receipt = _previous_receipt(previous, path.name)
+        previous = _find_file(session, company.id, digest)
     if previous is not None:
-        log.info("notice file already received (file id %s)", previous.id)
-        if move and path.exists():
-            folder = (
-                settings.paths.archive_dir
-                if previous.status == "ingested"
-                else (settings.paths.rejected_dir)
-            )
-            inbox.move_file(
-                path, folder / company.id, inbox.stored_name(received_on, digest, path.name)
-            )
-        return receipt
+        return _already_received(settings, company, path, previous, receipt, received_on, move)
 
     try:
         raw, parsed = read_and_parse(data, company, received_on, path.name)
     except NoticeFormatError as exc:
         return _reject_file(engine, settings, company, path, receipt, str(exc), received_on, move)
 
-    duplicate_rows: list[int] = []
-    with session_scope(engine) as session:
-        _ensure_company(session, company)
-        notice_file = NoticeFile(
-            company_id=company.id,
-            filename=path.name[:300],
-            content_hash=digest,
-            status="ingested",
-            encoding=raw.encoding or raw.file_format,
+    try:
+        counts, duplicate_rows, file_id = _store_file(
+            engine, settings, company, path.name, digest, raw, parsed, received_on
         )
-        session.add(notice_file)
-        session.flush()  # takes SQLite's write lock before ids are reserved
-        counts, duplicate_rows = _store_rows(
-            session, settings, company, notice_file, parsed, received_on
-        )
-        notice_file.rows_read = parsed.rows_read
-        notice_file.rows_accepted = counts["accepted"]
-        notice_file.rows_rejected = parsed.rejected.height
-        notice_file.rows_duplicate = counts["duplicates"]
-        audit(
-            session,
-            ACTOR,
-            "ingest_file",
-            "notice_file",
-            notice_file.id,
-            detail=f"accepted={counts['accepted']} rejected={parsed.rejected.height} "
-            f"duplicates={counts['duplicates']} episodes_new={counts['episodes_new']}",
-        )
-        file_id = notice_file.id
+    except IntegrityError:
+        # Another process stored the same content (or overlapping notices) meanwhile.
+        with session_scope(engine) as session:
+            previous = _find_file(session, company.id, digest)
+        if previous is None:
+            raise KvarboendeError(
+                f"{path.name}: a concurrent ingest stored some of the same notices; "
+                "run the ingest again"
+            ) from None
+        return _already_received(settings, company, path, previous, receipt, received_on, move)
 
     receipt = receipt.model_copy(
         update={
@@ -395,6 +366,84 @@ def ingest_file(
             if stored is not None:
                 stored.archive_path = str(target)
     return receipt
+
+
+def _find_file(session: Session, company_id: str, digest: str) -> NoticeFile | None:
+    return session.scalars(
+        select(NoticeFile).where(
+            NoticeFile.company_id == company_id, NoticeFile.content_hash == digest
+        )
+    ).first()
+
+
+def _store_file(
+    engine: Engine,
+    settings: Settings,
+    company: CompanyConfig,
+    filename: str,
+    digest: str,
+    raw: RawTable,
+    parsed: ParsedNotices,
+    received_on: date,
+) -> tuple[dict[str, int], list[int], int]:
+    """The file's one transaction: file row, notices, episodes, transitions, rejections."""
+    with session_scope(engine) as session:
+        _ensure_company(session, company)
+        notice_file = NoticeFile(
+            company_id=company.id,
+            filename=filename[:300],
+            content_hash=digest,
+            status="ingested",
+            encoding=raw.encoding or raw.file_format,
+        )
+        session.add(notice_file)
+        session.flush()  # takes SQLite's write lock before keys are checked and ids reserved
+        counts, duplicate_rows = _store_rows(
+            session, settings, company, notice_file, parsed, received_on
+        )
+        notice_file.rows_read = parsed.rows_read
+        notice_file.rows_accepted = counts["accepted"]
+        notice_file.rows_rejected = parsed.rejected.height
+        notice_file.rows_duplicate = counts["duplicates"]
+        audit(
+            session,
+            ACTOR,
+            "ingest_file",
+            "notice_file",
+            notice_file.id,
+            detail=f"accepted={counts['accepted']} rejected={parsed.rejected.height} "
+            f"duplicates={counts['duplicates']} episodes_new={counts['episodes_new']}",
+        )
+        return counts, duplicate_rows, notice_file.id
+
+
+def _already_received(
+    settings: Settings,
+    company: CompanyConfig,
+    path: Path,
+    previous: NoticeFile,
+    receipt: Receipt,
+    received_on: date,
+    move: bool,
+) -> Receipt:
+    """Same content as an earlier file: change nothing; take the copy out of the inbox."""
+    log.info("notice file already received (file id %s)", previous.id)
+    if move and path.exists():
+        archived = Path(previous.archive_path) if previous.archive_path else None
+        if archived is not None and archived.exists():
+            path.unlink()
+        else:
+            folder = (
+                settings.paths.archive_dir
+                if previous.status == "ingested"
+                else settings.paths.rejected_dir
+            )
+            inbox.move_file(
+                path,
+                folder / company.id,
+                inbox.stored_name(received_on, receipt.content_hash, path.name),
+            )
+    return _previous_receipt(previous, path.name)
 
 
 def _previous_receipt(previous: NoticeFile, filename: str) -> Receipt:
@@ -461,6 +510,10 @@ def _store_rows(
 ) -> tuple[dict[str, int], list[int]]:
     """Write notices, episodes, transitions and rejections for one file (caller's transaction)."""
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Ingests take turns (this mode conflicts with itself), so the duplicate check
+        # below sees every notice committed before this file's rows are written.
+        connection.execute(text("LOCK TABLE notice IN SHARE ROW EXCLUSIVE MODE"))
     policy = policy_from(settings)
     notices = with_keys(parsed.accepted, company.id)
     first_in_file = notices.select(pl.col("natural_key").is_first_distinct()).to_series()
