@@ -8,13 +8,13 @@ payment order, some an eviction; a third get a letter and an appointment.
 
 from __future__ import annotations
 
+import random
 import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 from sqlalchemy import insert
 
@@ -41,15 +41,15 @@ def _insert(engine, table, frame: pl.DataFrame) -> None:  # noqa: ANN001
 
 
 def populate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
-    rng = np.random.default_rng(seed)
+    rng = random.Random(seed)
     first = date(2021, 1, 1)
-    opened = [first + timedelta(days=int(d)) for d in rng.integers(0, 5 * 365, n)]
-    ids = np.arange(1, n + 1)
-    routing = rng.choice(["caseworker", "advisor"], n, p=[0.2, 0.8])
-    outcome = rng.choice(
+    opened = [first + timedelta(days=rng.randrange(5 * 365)) for _ in range(n)]
+    ids = list(range(1, n + 1))
+    routing = rng.choices(["caseworker", "advisor"], [0.2, 0.8], k=n)
+    outcome = rng.choices(
         ["settled_without_intervention", "settled_with_support", "evicted", "unknown", None],
-        n,
-        p=[0.55, 0.15, 0.03, 0.07, 0.2],
+        [0.55, 0.15, 0.03, 0.07, 0.2],
+        k=n,
     )
     with session_scope(engine) as session:
         session.add(HousingCompany(id="bolaget", name="Bolaget", landlord_type="municipal"))
@@ -64,10 +64,10 @@ def populate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
             "opened_on": opened,
             "first_notice_date": opened,
             "routing": routing,
-            "has_children": rng.random(n) < 0.3,
-            "is_recurrence": rng.random(n) < 0.1,
+            "has_children": [rng.random() < 0.3 for _ in ids],
+            "is_recurrence": [rng.random() < 0.1 for _ in ids],
             "outcome": outcome,
-            "outcome_certainty": rng.choice(["confirmed", "presumed"], n),
+            "outcome_certainty": rng.choices(["confirmed", "presumed"], k=n),
             "outcome_date": [d + timedelta(days=40) for d in opened],
             "reached_payment_order": True,
             "personnummer_valid": False,
@@ -81,11 +81,11 @@ def populate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
     kinds += [("eviction_scheduled", 30, 0.06), ("eviction_executed", 50, 0.03)]
     frames = []
     for kind, offset, share in kinds:
-        take = rng.random(n) < share
+        take = [rng.random() < share for _ in ids]
         frames.append(
             pl.DataFrame(
                 {
-                    "episode_id": ids[take],
+                    "episode_id": [i for i, t in zip(ids, take, strict=True) if t],
                     "event_type": kind,
                     "event_date": [
                         d + timedelta(days=offset) for d, t in zip(opened, take, strict=True) if t
@@ -103,7 +103,8 @@ def populate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
         pl.lit(datetime.now(UTC)).alias("received_at"),
     )
     _insert(engine, Notice, notices)
-    advised = ids[routing == "advisor"][: n // 3]
+    advised = [i for i, r in zip(ids, routing, strict=True) if r == "advisor"][: n // 3]
+    numbers = list(range(1, len(advised) + 1))
     starts = [
         datetime.combine(opened[i - 1], datetime.min.time(), UTC)
         + timedelta(days=14, minutes=int(i))
@@ -114,7 +115,7 @@ def populate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
         AppointmentSlot,
         pl.DataFrame(
             {
-                "id": np.arange(1, len(advised) + 1),
+                "id": numbers,
                 "advisor_id": [f"a{i}" for i in advised],
                 "location": "x",
                 "starts_at": starts,
@@ -130,10 +131,10 @@ def populate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
         Appointment,
         pl.DataFrame(
             {
-                "id": np.arange(1, len(advised) + 1),
+                "id": numbers,
                 "episode_id": advised,
-                "slot_id": np.arange(1, len(advised) + 1),
-                "status": rng.choice(["attended", "no_show", "booked"], len(advised)),
+                "slot_id": numbers,
+                "status": rng.choices(["attended", "no_show", "booked"], k=len(advised)),
                 "before_deadline": True,
                 "booked_at": booked,
                 "updated_at": booked,
@@ -147,7 +148,7 @@ def populate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
             {
                 "idempotency_key": [f"l{i}" for i in advised],
                 "episode_id": advised,
-                "appointment_id": np.arange(1, len(advised) + 1),
+                "appointment_id": numbers,
                 "kind": "appointment",
                 "version": 1,
                 "language": "sv",
