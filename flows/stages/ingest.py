@@ -38,9 +38,15 @@ from domain.episodes import (
     with_keys,
 )
 from domain.formatting import local_now
-from domain.notices import NoticeFormatError, ParsedNotices, ParseOptions, parse_notices
+from domain.notices import (
+    NoticeFormatError,
+    ParsedNotices,
+    ParseOptions,
+    parse_notices,
+    validate_company_mapping,
+)
 from models.audit import audit
-from models.config import CompanyConfig, Settings
+from models.config import CompanyConfig, ConfigError, Settings
 from models.db import session_scope
 from models.domain import Receipt, RejectedRow
 from models.errors import KvarboendeError
@@ -87,6 +93,14 @@ def parse_options(company: CompanyConfig, today: date) -> ParseOptions:
         day_first=company.day_first,
         today=today,
     )
+
+
+def check_company_config(company: CompanyConfig) -> None:
+    """A wrong column or event mapping is a configuration error, not a bad file."""
+    try:
+        validate_company_mapping(company.columns, company.events)
+    except NoticeFormatError as exc:
+        raise ConfigError(f"companies[{company.id}].{exc}") from None
 
 
 def read_and_parse(
@@ -307,6 +321,7 @@ def ingest_file(
     its hash and changes nothing.
     """
     company = settings.company(company_id)
+    check_company_config(company)
     received_on = received_on or local_now().date()
     data = path.read_bytes()
     digest = content_hash(data)
