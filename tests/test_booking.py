@@ -211,3 +211,34 @@ def test_cancel_queues_cancellation_and_is_not_rebooked(db_engine, settings) -> 
         cancel(db_engine, settings, episode, run)
     with pytest.raises(BookingError, match="does not exist"):
         rebook(db_engine, settings, 999_999, run)
+
+
+def test_two_booking_runs_at_once_never_double_book(db_engine, settings) -> None:  # noqa: ANN001
+    import threading
+
+    for n in range(40):
+        add_episode(db_engine, children=n % 5 == 0)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            book_appointments(db_engine, settings, date(2026, 11, 2))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with session_scope(db_engine) as session:
+        per_episode = session.execute(
+            select(Appointment.episode_id, func.count(Appointment.id)).group_by(
+                Appointment.episode_id
+            )
+        ).all()
+    assert len(per_episode) == 40 and {count for _, count in per_episode} == {1}
+    slots = _booked_per_slot(db_engine)
+    assert sum(booked for booked, _ in slots.values()) == 40
+    assert all(booked <= cap for booked, cap in slots.values())
