@@ -148,6 +148,24 @@ MONTHS_SHORT_SV = (
 )  # fmt: skip
 
 
+def month_spans(months: Sequence[str]) -> list[str]:
+    """Consecutive months joined into spans: ``["nov 2024–okt 2025", "mar 2026"]``."""
+
+    def short(month: str) -> str:
+        return f"{MONTHS_SHORT_SV[int(month[5:7]) - 1]} {month[:4]}"
+
+    spans: list[list[str]] = []
+    for month in sorted(set(months)):
+        if spans and shift_month(spans[-1][-1], 1) == month:
+            spans[-1].append(month)
+        else:
+            spans.append([month])
+    return [
+        short(span[0]) if len(span) == 1 else f"{short(span[0])}–{short(span[-1])}"
+        for span in spans
+    ]
+
+
 def month_label(month: str) -> str:
     """``oktober 2026``."""
     return f"{MONTHS_SV[int(month[5:7]) - 1]} {month[:4]}"
@@ -797,6 +815,18 @@ class StatisticsReport:
     trend: dict[str, dict[str, float]]  # month -> key -> value
     tables: list[Table] = field(default_factory=list)
     company_names: dict[str, str] = field(default_factory=dict)
+    missing_months: list[str] = field(default_factory=list)
+
+    @property
+    def missing_note(self) -> str:
+        """A Swedish sentence naming the months without stored figures, or ''."""
+        if not self.missing_months:
+            return ""
+        return (
+            "Sparade månadssiffror saknas för "
+            + ", ".join(month_spans(self.missing_months))
+            + "; där visas 0."
+        )
 
     @property
     def main(self) -> Period:
@@ -948,13 +978,15 @@ def build_statistics_report(
     figures: dict[str, dict[str, float | None]] = {}
     for period in everything:
         base = period_figures(facts, period.months)
+        # Kronofogden's rates are per calendar year: only a 12-month period compares.
+        whole_year = len(period.months) == 12
         figures[period.key] = _with_derived(
             base,
             int(period.last[:4]),
             inhabitants=inhabitants,
             children=children,
-            national=national,
-            national_children=national_children,
+            national=national if whole_year else {},
+            national_children=national_children if whole_year else {},
         )
     # Every period lists the same companies, so tables line up.
     company_keys = sorted(
@@ -1012,6 +1044,8 @@ def build_statistics_report(
             suppressed.add((period.key, "median_days_to_first_action"))
 
     names = dict(company_names or {})
+    refreshed = set(facts.filter(pl.col("metric") == REFRESHED_METRIC)["month"].to_list())
+    needed = sorted({m for p in everything for m in p.months} | set(trend_months))
     report = StatisticsReport(
         title=(
             f"Vräkningsförebyggande arbete – statistik {month_label(month)}"
@@ -1027,6 +1061,7 @@ def build_statistics_report(
         trend_months=trend_months,
         trend=trend,
         company_names=names,
+        missing_months=[m for m in needed if m not in refreshed],
     )
     report.tables = report_tables(company_keys, landlord_keys, names)
     return report
@@ -1055,7 +1090,7 @@ def report_tables(
                 Row(
                     "varav kända av socialtjänsten (till handläggare)",
                     "episodes_known_to_social_services",
-                ),  # noqa: E501
+                ),
                 Row("andel kända av socialtjänsten", "share_known", "share"),
                 Row("varav hushåll med barn", "episodes_with_children"),
                 Row("varav återkommande (ny skuld)", "recurrences"),
@@ -1074,7 +1109,7 @@ def report_tables(
                     "Mediantid från underrättelse till första åtgärd (dagar)",
                     "median_days_to_first_action",
                     "days",
-                ),  # noqa: E501
+                ),
             ],
         ),
         Table(
@@ -1097,20 +1132,20 @@ def report_tables(
                 Row("varav i hushåll med barn", "evictions_executed_with_children"),
                 Row("Verkställda avhysningar per 10 000 invånare", "evictions_per_10000", "rate"),
                 Row(
-                    "Riket enligt Kronofogden, per 10 000 invånare",
+                    "Riket enligt Kronofogden (helår), per 10 000 invånare",
                     "national_evictions_per_10000",
                     "national",
-                ),  # noqa: E501
+                ),
                 Row(
                     "Avhysningar som berör barn per 10 000 barn",
                     "child_evictions_per_10000",
                     "rate",
-                ),  # noqa: E501
+                ),
                 Row(
-                    "Riket enligt Kronofogden, per 10 000 barn",
+                    "Riket enligt Kronofogden (helår), per 10 000 barn",
                     "national_child_evictions_per_10000",
                     "national",
-                ),  # noqa: E501
+                ),
             ],
         ),
     ]

@@ -252,6 +252,7 @@ def _context(report: StatisticsReport) -> dict[str, Any]:
         "current": [p.label for p in report.periods],
         "tables": table_data(report),
         "about": ABOUT.format(threshold=report.threshold, label=suppressed_label(report.threshold)),
+        "missing": report.missing_note,
         "charts": {
             "funnel": funnel_svg(report),
             "trend": trend_svg(report),
@@ -379,6 +380,8 @@ def write_xlsx(report: StatisticsReport, path: Path) -> Path:
             ABOUT.format(threshold=report.threshold, label=suppressed_label(report.threshold))
         ),
     )  # noqa: E501
+    if report.missing_note:
+        about.write(5, 0, safe_cell(report.missing_note))
     about.set_column(0, 0, 120)
     workbook.close()
     return path

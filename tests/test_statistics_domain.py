@@ -242,3 +242,43 @@ def test_letters_and_bookings_count_on_the_run_day_that_produced_them() -> None:
         ("2026-09", "days_to_first_action", "5"): 1,
         ("2026-10", "appointments_attended", ""): 1,
     }
+
+
+def test_national_rate_only_beside_whole_years_and_missing_months_named() -> None:
+    facts = _facts_for({"2026-10": 30}).vstack(
+        pl.DataFrame(
+            [(m, st.REFRESHED_METRIC, "", 1.0) for m in st.month_range("2025-11", "2026-10")],
+            schema=st.FACT_SCHEMA,
+            orient="row",
+        )
+    )
+    report = st.build_statistics_report(
+        facts, month="2026-10", inhabitants=10_000, children=2_000, national={"2026": 2.5}
+    )
+    assert report.value("rolling12", "national_evictions_per_10000") == 2.5
+    assert report.value("month", "national_evictions_per_10000") is None
+    assert report.value("ytd", "national_evictions_per_10000") is None
+    assert report.missing_months == st.month_range("2024-11", "2025-10")
+    assert report.missing_note == (
+        "Sparade månadssiffror saknas för nov 2024–okt 2025; där visas 0."
+    )
+    assert st.month_spans(["2026-03", "2025-12", "2026-01"]) == ["dec 2025–jan 2026", "mar 2026"]
+
+
+def test_a_small_company_hides_a_second_company_and_landlord_type() -> None:
+    rows = [
+        ("2026-10", "notices_by_type", "payment_order", 53.0),
+        ("2026-10", "notices_by_company", "small", 3.0),
+        ("2026-10", "notices_by_company", "large", 50.0),
+        ("2026-10", "notices_by_landlord_type", "private", 3.0),
+        ("2026-10", "notices_by_landlord_type", "municipal", 50.0),
+    ]
+    facts = pl.DataFrame(rows, schema=st.FACT_SCHEMA, orient="row")
+    report = st.build_statistics_report(facts, month="2026-10", inhabitants=10_000, children=2_000)
+    assert report.shown("month", "notices_total") == "53"
+    assert report.shown("month", "notices_by_company.small") == "<5"
+    # 53 - 50 would give the small company's 3: the larger one is hidden too.
+    assert report.shown("month", "notices_by_company.large") == "<5"
+    assert report.shown("month", "notices_by_landlord_type.private") == "<5"
+    assert report.shown("month", "notices_by_landlord_type.municipal") == "<5"
+    assert report.shown("month", "notices_by_type.payment_order") == "53"
