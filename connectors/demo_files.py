@@ -83,7 +83,7 @@ def _canonical_frame(rows: pl.DataFrame) -> pl.DataFrame:
         [
             pl.col(name).cast(pl.String).replace("", None).alias(name)
             if name not in {"eviction_at"}
-            else pl.col(name).dt.strftime("%Y-%m-%d %H:%M").alias(name)
+            else pl.col(name).cast(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M").alias(name)
             for name in CANONICAL_COLUMNS
         ]
     )
@@ -146,7 +146,8 @@ def write_notice_files(demo: DemoMunicipality, folder: Path) -> dict[date, list[
     deliveries: dict[date, list[tuple[str, Path]]] = {}
     days = demo.notices.get_column("delivered_on").unique().sort().to_list()
     previous: dict[str, pl.DataFrame] = {}
-    for number, day in enumerate(days):
+    files_written: dict[str, int] = {}
+    for day in days:
         todays = demo.notices.filter(pl.col("delivered_on") == day)
         for company_id in todays.get_column("company_id").unique().sort().to_list():
             rows = todays.filter(pl.col("company_id") == company_id)
@@ -157,10 +158,12 @@ def write_notice_files(demo: DemoMunicipality, folder: Path) -> dict[date, list[
                 _canonical_frame(rows).write_csv(path, separator=";")
             else:
                 frame = _swedish_frame(rows)
-                if number == 0:
+                delivered = files_written.get(company_id, 0)
+                if delivered == 0:
                     frame = pl.concat([frame, _bad_rows()])
-                if number == 3 and company_id in previous:  # overlapping export
+                if delivered == 3:  # an overlapping export: yesterday's first rows again
                     frame = pl.concat([previous[company_id].head(2), frame])
+                files_written[company_id] = delivered + 1
                 previous[company_id] = frame
                 path = target / f"Avisering hyresskulder {day:%Y-%m-%d}.csv"
                 text = frame.write_csv(separator=";")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import pytest
 import typer.main
 
@@ -17,9 +16,9 @@ def _all_command_paths() -> list[list[str]]:
     root = typer.main.get_command(app)
     paths: list[list[str]] = []
 
-    def walk(command: click.Command, prefix: list[str]) -> None:
+    def walk(command: object, prefix: list[str]) -> None:
         paths.append(prefix)
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):
             for name, sub in command.commands.items():
                 walk(sub, [*prefix, name])
 
