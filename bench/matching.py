@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from domain.matching import (  # noqa: E402
     DEFAULT_PROBABLE_THRESHOLD,
-    address_columns,
+    add_address,
+    add_identity,
     fix_mojibake,
-    identity_columns,
     match_notices,
     name_norm,
 )
@@ -686,24 +686,43 @@ def per_corruption(result: pl.DataFrame, notices: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def calibrate(result: pl.DataFrame, notices: pl.DataFrame, goal: float = 0.999) -> float:
-    """Lowest threshold whose probable tier alone has precision >= goal (run at threshold 0)."""
+def _wilson_lower(successes: int, n: int, z: float = 1.645) -> float:
+    """One-sided 95 % lower confidence bound of a proportion (Wilson score interval)."""
+    if n == 0:
+        return 0.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    margin = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5)
+    return (centre - margin) / (1 + z * z / n)
+
+
+def calibrate(result: pl.DataFrame, notices: pl.DataFrame, goal: float = 0.999) -> float | None:
+    """Lowest threshold at which the probable tier's precision is >= goal with 95 % confidence.
+
+    Run with threshold 0 so that every probable candidate is probable; a threshold
+    t accepts those scoring >= t. Zero errors in a few hundred pairs proves little,
+    so the criterion is the Wilson lower bound, not the observed precision. None when
+    no threshold qualifies (then keep the configured one).
+    """
     probable = (
         result.filter(pl.col("tier") == "probable")
         .join(notices.select("nid", "truth_case"), on="nid")
         .with_columns((pl.col("case_ref") == pl.col("truth_case")).fill_null(False).alias("ok"))
     )
     print("\nCalibration of the probable threshold (probable tier only):")
-    print(f"{'threshold':>10} {'accepted':>9} {'precision':>10} {'wrong':>6}")
-    chosen = 1.0
+    print(f"{'threshold':>10} {'accepted':>9} {'wrong':>6} {'precision':>10} {'95% lower':>10}")
+    chosen = None
     for step in range(40, 100, 2):
         threshold = step / 100
         part = probable.filter(pl.col("score") >= threshold)
-        precision = float(part["ok"].mean()) if part.height else 1.0
+        right = int(part["ok"].sum())
+        precision = right / part.height if part.height else 1.0
+        lower = _wilson_lower(right, part.height)
         print(
-            f"{threshold:>10.2f} {part.height:>9} {precision:>10.5f} {int((~part['ok']).sum()):>6}"
+            f"{threshold:>10.2f} {part.height:>9} {part.height - right:>6} "
+            f"{precision:>10.5f} {lower:>10.5f}"
         )
-        if precision >= goal and chosen == 1.0:
+        if lower >= goal and chosen is None:
             chosen = threshold
     return chosen
 
@@ -715,11 +734,12 @@ def _splink_frame(frame: pl.DataFrame, side: str) -> pl.DataFrame:
     """The same preprocessing as ours (numbers, names, addresses), in Splink's columns."""
     name_col = "tenant_name" if side == "n" else "name"
     fixed = frame.with_columns(fix_mojibake(frame[name_col]).alias(name_col))
-    out = fixed.with_columns(
-        *identity_columns("personnummer", TODAY, "x"),
-        name_norm(pl.col(name_col)).alias("name_norm"),
-        *address_columns("street_address", "apartment", "postal_code"),
-    )
+    out = add_address(
+        add_identity(fixed, "personnummer", TODAY, "x"),
+        "street_address",
+        "apartment",
+        "postal_code",
+    ).with_columns(name_norm(pl.col(name_col)).alias("name_norm"))
     return out.select(
         pl.col("uid"),
         pl.col("x_pnr").alias("pnr"),
@@ -920,7 +940,7 @@ def main() -> None:
     parser.add_argument(
         "--calibration-size",
         type=float,
-        default=0.25,
+        default=0.5,
         help="calibration population as a share of the main one",
     )
     parser.add_argument(
@@ -954,8 +974,12 @@ def main() -> None:
         print(f"calibration population generated in {time.perf_counter() - started:.1f} s")
         save(base / "calibration", *cal)
         result, _, _ = run_ours(base / "calibration", 0.0)
-        threshold = calibrate(result, cal[2])
-        print(f"calibrated probable threshold: {threshold:.2f}")
+        calibrated = calibrate(result, cal[2])
+        if calibrated is None:
+            print(f"no threshold qualifies: keeping {threshold:.2f}")
+        else:
+            threshold = calibrated
+            print(f"calibrated probable threshold: {threshold:.2f}")
     started = time.perf_counter()
     cases, members, notices = generate(args.persons, args.notices, args.seed, rates)
     n_persons = cases.height + members.height

@@ -45,7 +45,8 @@ _FOLD = {
     "ë": "e", "á": "a", "à": "a", "â": "a", "ü": "u", "ú": "u", "í": "i", "ï": "i",
     "ó": "o", "ô": "o", "ç": "c", "ñ": "n", "š": "s", "ž": "z", "ß": "ss",
 }  # fmt: skip
-_MOJIBAKE = r"Ã|Â|â€|Ă|Å"
+#: What UTF-8 read as Latin-1/cp1252 leaves behind (å → Ã¥, ö → Ã¶, – → â€“).
+_MOJIBAKE = ["Ã", "Â", "â€"]
 
 NOTICE_COLUMNS = (
     "personnummer",
@@ -73,44 +74,46 @@ def _luhn_ok(ten: pl.Expr) -> pl.Expr:
     return (total % 10) == 0
 
 
-def identity_columns(column: str, today: date, prefix: str) -> list[pl.Expr]:
+def add_identity(frame: pl.DataFrame, column: str, today: date, prefix: str) -> pl.DataFrame:
     """Vectorised :func:`domain.identity.normalise`: 12 digits, validity, birth date.
 
     Adds ``{prefix}_pnr`` (12-digit string or null when the shape is wrong),
     ``{prefix}_valid``, ``{prefix}_coord`` (samordningsnummer) and ``{prefix}_birth``
     (the date in the number, also for numbers whose check digit is wrong: one wrong
-    check digit must not hide the birth date from matching).
+    check digit must not hide the birth date from matching). Computed in steps that
+    are materialised, because an eager expression would repeat the regex per use.
     """
+    t = f"_{prefix}_"
     cleaned = pl.col(column).cast(pl.String).str.replace_all(r"[\s\u00a0]", "")
-    groups = cleaned.str.extract_groups(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
-    given_century = groups.struct.field("1")
-    yymmdd = groups.struct.field("2")
-    separator = groups.struct.field("3")
-    tail = groups.struct.field("4")
-    year = yymmdd.str.slice(0, 2).cast(pl.Int32, strict=False) + (today.year // 100) * 100
+    frame = frame.with_columns(
+        cleaned.str.extract_groups(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
+        .struct.rename_fields([f"{t}century", f"{t}yymmdd", f"{t}sep", f"{t}tail"])
+        .alias(f"{t}groups")
+    ).unnest(f"{t}groups")
+    year = pl.col(f"{t}yymmdd").str.slice(0, 2).cast(pl.Int32, strict=False)
+    year = year + (today.year // 100) * 100
     year = pl.when(year > today.year).then(year - 100).otherwise(year)
-    year = pl.when(separator == "+").then(year - 100).otherwise(year)
-    century = pl.coalesce(given_century, (year // 100).cast(pl.String).str.zfill(2))
-    digits = pl.concat_str([century, yymmdd, tail])
-    day = digits.str.slice(6, 2).cast(pl.Int32, strict=False)
+    year = pl.when(pl.col(f"{t}sep") == "+").then(year - 100).otherwise(year)
+    century = pl.coalesce(f"{t}century", (year // 100).cast(pl.String).str.zfill(2))
+    frame = frame.with_columns(
+        pl.concat_str([century, pl.col(f"{t}yymmdd"), pl.col(f"{t}tail")]).alias(f"{prefix}_pnr")
+    )
+    digits = pl.col(f"{prefix}_pnr")
+    frame = frame.with_columns(digits.str.slice(6, 2).cast(pl.Int32, strict=False).alias(f"{t}day"))
+    day = pl.col(f"{t}day")
     real_day = pl.when(day > 60).then(day - 60).otherwise(day)
-    birth = pl.concat_str(
-        [
-            digits.str.slice(0, 4),
-            pl.lit("-"),
-            digits.str.slice(4, 2),
-            pl.lit("-"),
-            real_day.cast(pl.String).str.zfill(2),
-        ]
-    ).str.to_date("%Y-%m-%d", strict=False)
-    return [
-        digits.alias(f"{prefix}_pnr"),
-        (_luhn_ok(digits.str.slice(2, 10)) & birth.is_not_null())
-        .fill_null(False)
-        .alias(f"{prefix}_valid"),
+    frame = frame.with_columns(
+        pl.concat_str([digits.str.slice(0, 6), real_day.cast(pl.String).str.zfill(2)])
+        .str.to_date("%Y%m%d", strict=False)
+        .alias(f"{prefix}_birth"),
         (day > 60).fill_null(False).alias(f"{prefix}_coord"),
-        birth.alias(f"{prefix}_birth"),
-    ]
+    )
+    frame = frame.with_columns(
+        (_luhn_ok(digits.str.slice(2, 10)) & pl.col(f"{prefix}_birth").is_not_null())
+        .fill_null(False)
+        .alias(f"{prefix}_valid")
+    )
+    return frame.drop(f"{t}century", f"{t}yymmdd", f"{t}sep", f"{t}tail", f"{t}day")
 
 
 # ------------------------------------------------------------------- names, addresses
@@ -118,7 +121,7 @@ def identity_columns(column: str, today: date, prefix: str) -> list[pl.Expr]:
 
 def fix_mojibake(series: pl.Series) -> pl.Series:
     """Repair UTF-8 read as Latin-1 (``HÃ¤ggstrÃ¶m``) with ftfy, only where it looks broken."""
-    suspicious = series.filter(series.str.contains(_MOJIBAKE).fill_null(False)).unique()
+    suspicious = series.filter(series.str.contains_any(_MOJIBAKE).fill_null(False)).unique()
     if suspicious.len() == 0:
         return series
     fixed = [ftfy.fix_text(value) for value in suspicious.to_list()]
@@ -142,38 +145,39 @@ def _tokens(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def address_columns(street: str, apartment: str, postal: str) -> list[pl.Expr]:
-    """Street name, house number, apartment digits and postal code, made comparable.
+def add_address(frame: pl.DataFrame, street: str, apartment: str, postal: str) -> pl.DataFrame:
+    """Adds street_key, house, apt and postal: the address made comparable.
 
     ``Storgatan 12 A, lgh 1102`` and ``Storg. 12`` give street ``storg``, house ``12``;
-    ``lgh 1102`` and ``1102`` give apartment ``1102``.
+    ``lgh 1102`` and ``1102`` give apartment ``1102``; ``123 45`` gives ``12345``.
     """
-    folded = _folded(pl.col(street).cast(pl.String))
-    without_apartment = folded.str.replace_all(r"lgh\.?\s*\d+", " ")
-    name_part = (
-        without_apartment.str.extract(r"^([^\d]*)", 1)
-        .str.replace_all(r"[^\p{L}. ]+", " ")
-        .str.replace_all(r"(\p{L})(gatan|g\.)(\s|$)", "${1}g$3")
-        .str.replace_all(r"(\p{L})(vagen|v\.)(\s|$)", "${1}v$3")
-        .str.replace_all(r"(\p{L})(grand)(\s|$)", "${1}gr$3")
+    frame = frame.with_columns(_folded(pl.col(street).cast(pl.String)).alias("_folded_street"))
+    folded = pl.col("_folded_street")
+    frame = frame.with_columns(
+        folded.str.extract(r"^([^\d]*)", 1)
         .str.replace_all(r"[^\p{L}]+", "")
+        .alias("_street_letters"),
+        folded.str.extract(r"(\d+)", 1).alias("house"),
+        pl.coalesce(
+            pl.col(apartment).cast(pl.String).str.replace_all(r"\D", ""),
+            folded.str.extract(r"lgh\.?\s*(\d+)", 1),
+        ).alias("apt"),
+        pl.col(postal).cast(pl.String).str.replace_all(r"\D", "").alias("postal"),
     )
-    house = without_apartment.str.extract(r"(\d+)", 1)
-    apartment_digits = pl.coalesce(
-        pl.col(apartment).cast(pl.String).str.replace_all(r"\D", ""),
-        folded.str.extract(r"lgh\.?\s*(\d+)", 1),
+    letters = pl.col("_street_letters")
+    street_key = (
+        letters.str.replace(r"gatan$", "g").str.replace(r"vagen$", "v").str.replace(r"grand$", "gr")
     )
-    postal_digits = pl.col(postal).cast(pl.String).str.replace_all(r"\D", "")
 
     def empty_to_null(expr: pl.Expr) -> pl.Expr:
         return pl.when(expr.str.len_chars() > 0).then(expr).otherwise(None)
 
-    return [
-        empty_to_null(name_part).alias("street_key"),
-        empty_to_null(house).alias("house"),
-        empty_to_null(apartment_digits).alias("apt"),
-        empty_to_null(postal_digits).alias("postal"),
-    ]
+    return frame.with_columns(
+        empty_to_null(street_key).alias("street_key"),
+        empty_to_null(pl.col("house")).alias("house"),
+        empty_to_null(pl.col("apt")).alias("apt"),
+        empty_to_null(pl.col("postal")).alias("postal"),
+    ).drop("_folded_street", "_street_letters")
 
 
 # ------------------------------------------------------------------------ preparation
@@ -198,7 +202,8 @@ def prepare_notices(notices: pl.DataFrame, today: date) -> pl.DataFrame:
         fix_mojibake(df["tenant_name"]),
         fix_mojibake(df["co_tenant_name"]),
         fix_mojibake(df["street_address"]),
-    ).with_columns(address_columns("street_address", "apartment", "postal_code"))
+    )
+    df = add_address(df, "street_address", "apartment", "postal_code")
     keep = ["nid", "street_key", "house", "apt", "postal"]
     tenant = df.select(
         *keep,
@@ -215,23 +220,26 @@ def prepare_notices(notices: pl.DataFrame, today: date) -> pl.DataFrame:
         pl.col("co_tenant_name").alias("raw_name"),
     )
     both = pl.concat([tenant, co_tenant], how="vertical")
-    return both.with_columns(
-        *identity_columns("raw_pnr", today, "n"),
-        name_norm(pl.col("raw_name")).alias("n_name"),
-    ).select(
-        "nid",
-        "role",
-        "n_pnr",
-        pl.col("n_pnr").cast(pl.Int64, strict=False).alias("n_pnr_int"),
-        "n_valid",
-        "n_coord",
-        "n_birth",
-        "n_name",
-        _tokens(pl.col("n_name")).alias("n_tokens"),
-        "street_key",
-        "house",
-        "apt",
-        "postal",
+    return (
+        add_identity(both, "raw_pnr", today, "n")
+        .with_columns(
+            name_norm(pl.col("raw_name")).alias("n_name"),
+        )
+        .select(
+            "nid",
+            "role",
+            "n_pnr",
+            pl.col("n_pnr").cast(pl.Int64, strict=False).alias("n_pnr_int"),
+            "n_valid",
+            "n_coord",
+            "n_birth",
+            "n_name",
+            _tokens(pl.col("n_name")).alias("n_tokens"),
+            "street_key",
+            "house",
+            "apt",
+            "postal",
+        )
     )
 
 
@@ -256,7 +264,8 @@ def prepare_register(cases: pl.DataFrame, members: pl.DataFrame, today: date) ->
     cases = cases.with_columns(
         fix_mojibake(cases["name"].cast(pl.String)),
         fix_mojibake(cases["street_address"].cast(pl.String)),
-    ).with_columns(address_columns("street_address", "apartment", "postal_code"))
+    )
+    cases = add_address(cases, "street_address", "apartment", "postal_code")
     address = cases.select("case_id", "street_key", "house", "apt", "postal")
     clients = cases.select(
         "case_id",
@@ -287,10 +296,8 @@ def prepare_register(cases: pl.DataFrame, members: pl.DataFrame, today: date) ->
     )
     persons = pl.concat([clients, member_rows], how="vertical")
     return (
-        persons.with_columns(
-            *identity_columns("raw_pnr", today, "p"),
-            name_norm(pl.col("raw_name")).alias("p_name"),
-        )
+        add_identity(persons, "raw_pnr", today, "p")
+        .with_columns(name_norm(pl.col("raw_name")).alias("p_name"))
         .with_row_index("pid")
         .select(
             pl.col("pid").cast(pl.Int64),

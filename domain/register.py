@@ -10,7 +10,7 @@ from datetime import date
 
 import polars as pl
 
-from domain.matching import identity_columns, is_child_expr
+from domain.matching import add_identity, is_child_expr
 from models.errors import KvarboendeError
 
 
@@ -51,7 +51,7 @@ def check_case_ids(cases: pl.DataFrame) -> None:
 
 def prepare_cases(cases: pl.DataFrame, taken_on: date) -> pl.DataFrame:
     """Cases with the personnummer normalised to 12 digits (kept even when invalid)."""
-    return cases.with_columns(identity_columns("personnummer", taken_on, "n")).with_columns(
+    return add_identity(cases, "personnummer", taken_on, "n").with_columns(
         pl.coalesce("n_pnr", pl.col("personnummer")).str.slice(0, 12).alias("personnummer"),
         pl.col("n_valid").alias("valid"),
     )
@@ -60,10 +60,9 @@ def prepare_cases(cases: pl.DataFrame, taken_on: date) -> pl.DataFrame:
 def prepare_household(household: pl.DataFrame, taken_on: date) -> pl.DataFrame:
     """Members with relation mapped, birth date known and children stripped to the minimum."""
     relation = pl.col("relation").str.to_lowercase().str.strip_chars()
-    frame = household.with_columns(
+    frame = add_identity(household, "personnummer", taken_on, "n").with_columns(
         relation.replace_strict(RELATIONS, default=None).alias("relation_mapped"),
         relation.alias("relation_raw"),
-        *identity_columns("personnummer", taken_on, "n"),
     )
     unknown = frame.filter(pl.col("relation_mapped").is_null())["relation_raw"].unique()
     if unknown.len():

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from domain.identity import check_digit, normalise
 from domain.matching import (
+    add_identity,
     children_per_case,
-    identity_columns,
     match_notices,
     prepare_notices,
     prepare_register,
@@ -90,7 +90,7 @@ HOME = {"street_address": "Storgatan 12", "apartment": "1102", "postal_code": "1
     )
 )
 def test_vectorised_identity_agrees_with_domain_identity(text: str) -> None:
-    frame = pl.DataFrame({"raw": [text]}).with_columns(identity_columns("raw", TODAY, "n"))
+    frame = add_identity(pl.DataFrame({"raw": [text]}), "raw", TODAY, "n")
     row = frame.row(0, named=True)
     expected = normalise(text, TODAY)
     assert row["n_pnr"] == expected.digits
