@@ -359,6 +359,19 @@ def compute_facts(
     parts.append(
         _count(reached.filter(known), "episodes_reaching_known", "event_date", pl.col("event_type"))
     )
+    # The payment-order cohort's outcome (Väsby: 60 % of those with a BF settled without
+    # intervention), counted in the month of the first payment order. These facts grow
+    # as outcomes arrive, so the monthly flow refreshes the follow-up window again.
+    cohort = reached.filter(pl.col("event_type") == EventType.PAYMENT_ORDER.value).join(
+        ep.select(pl.col("id").alias("episode_id"), "outcome"), on="episode_id", how="left"
+    )
+    parts.append(
+        _count(
+            cohort.filter(pl.col("outcome") == Outcome.SETTLED_WITHOUT_INTERVENTION.value),
+            "payment_order_settled_without_intervention",
+            "event_date",
+        )
+    )
 
     # Episodes opened, and of those: known to social services, with children, recurrences.
     parts.append(_count(ep, "episodes_opened", "opened_on"))
@@ -469,6 +482,8 @@ BASE_COUNT_KEYS: tuple[str, ...] = (
     *(f"episodes_reaching.{t}" for t in EVENT_TYPES),
     "episodes_reaching_known.payment_order",
     "episodes_reaching_unknown.payment_order",
+    "payment_order_settled_without_intervention",
+    "payment_order_not_settled_without_intervention",
     "episodes_opened",
     "episodes_known_to_social_services",
     "episodes_not_known",
@@ -499,6 +514,7 @@ BASE_COUNT_KEYS: tuple[str, ...] = (
 HIDDEN_KEYS = frozenset(
     {
         "episodes_reaching_unknown.payment_order",
+        "payment_order_not_settled_without_intervention",
         "episodes_not_known",
         "episodes_without_children",
         "episodes_first_time",
@@ -569,6 +585,12 @@ def period_figures(facts: pl.DataFrame, months: Sequence[str]) -> dict[str, floa
     f["episodes_reaching_known.payment_order"] = one("episodes_reaching_known", "payment_order")
     f["episodes_reaching_unknown.payment_order"] = (
         f["episodes_reaching.payment_order"] - f["episodes_reaching_known.payment_order"]
+    )
+    f["payment_order_settled_without_intervention"] = one(
+        "payment_order_settled_without_intervention"
+    )
+    f["payment_order_not_settled_without_intervention"] = (
+        f["episodes_reaching.payment_order"] - f["payment_order_settled_without_intervention"]
     )
     f["episodes_opened"] = one("episodes_opened")
     f["episodes_known_to_social_services"] = one("episodes_known")
@@ -718,6 +740,13 @@ def period_constraints(
         (
             "episodes_reaching.payment_order",
             ["episodes_reaching_known.payment_order", "episodes_reaching_unknown.payment_order"],
+        ),
+        (
+            "episodes_reaching.payment_order",
+            [
+                "payment_order_settled_without_intervention",
+                "payment_order_not_settled_without_intervention",
+            ],
         ),
         ("episodes_opened", ["episodes_known_to_social_services", "episodes_not_known"]),
         ("episodes_opened", ["episodes_with_children", "episodes_without_children"]),
@@ -903,7 +932,7 @@ def _with_derived(
         figures["episodes_reaching_known.payment_order"] / reached if reached else None
     )
     f["share_settled_without_intervention_payment_order"] = (
-        figures["settled_without_intervention"] / reached if reached else None
+        figures["payment_order_settled_without_intervention"] / reached if reached else None
     )
     f["share_before_deadline"] = (
         figures["appointments_booked_before_deadline"] / booked if booked else None
@@ -927,7 +956,7 @@ DERIVED_FROM: dict[str, tuple[str, ...]] = {
         "episodes_reaching.payment_order",
     ),
     "share_settled_without_intervention_payment_order": (
-        "settled_without_intervention",
+        "payment_order_settled_without_intervention",
         "episodes_reaching.payment_order",
     ),
     "share_before_deadline": ("appointments_booked_before_deadline", "appointments_booked"),
@@ -1097,6 +1126,15 @@ def report_tables(
                 Row("Ärenden som nått betalningsföreläggande", "episodes_reaching.payment_order"),
                 Row("varav kända av socialtjänsten", "episodes_reaching_known.payment_order"),
                 Row("andel kända av socialtjänsten", "share_known_payment_order", "share"),
+                Row(
+                    "varav reglerat utan insats (hittills)",
+                    "payment_order_settled_without_intervention",
+                ),
+                Row(
+                    "andel reglerat utan insats (hittills)",
+                    "share_settled_without_intervention_payment_order",
+                    "share",
+                ),
                 Row("Brev skickade till hyresgäster", "letters_sent"),
                 Row("varav e-post", "letters_sent.email"),
                 Row("varav papperspost", "letters_sent.print"),
@@ -1118,11 +1156,6 @@ def report_tables(
                 Row("Reglerat utan insats", "settled_without_intervention"),
                 *(Row(label, key) for key, label in OUTCOME_LABELS.items()),
                 Row("Summa avslutade ärenden", "outcomes_total"),
-                Row(
-                    "Andel reglerat utan insats av ärenden med betalningsföreläggande",
-                    "share_settled_without_intervention_payment_order",
-                    "share",
-                ),
             ],
         ),
         Table(

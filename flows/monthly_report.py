@@ -30,8 +30,15 @@ from models.config import Settings, load_settings
 from models.db import make_engine, session_scope
 from models.domain import Channel, LetterKind
 
-#: Late notices and outcomes still arrive for the months just before: refresh them too.
-REFRESH_MONTHS_BACK = 2
+
+def refresh_window(settings: Settings, month: str) -> list[str]:
+    """The month and those before it whose figures can still change.
+
+    Outcomes arrive up to ``outcomes.follow_up_days`` after the last notice and are
+    counted back in the payment-order month too, so that window is refreshed again.
+    """
+    back = settings.outcomes.follow_up_days // 30 + 2
+    return [shift_month(month, -n) for n in range(back, -1, -1)]
 
 
 def summary_markdown(month: str, lines: list[tuple[str, str]]) -> str:
@@ -61,8 +68,7 @@ def manager_email_body(settings: Settings, month: str, lines: list[tuple[str, st
 def refresh_task(settings: Settings, month: str) -> dict[str, int]:
     engine = make_engine(settings.database.url)
     try:
-        months = [shift_month(month, -n) for n in range(REFRESH_MONTHS_BACK, -1, -1)]
-        return refresh_stat_facts_for(engine, settings, months)
+        return refresh_stat_facts_for(engine, settings, refresh_window(settings, month))
     finally:
         engine.dispose()
 

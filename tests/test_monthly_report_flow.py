@@ -24,7 +24,7 @@ def test_monthly_flow_writes_reports_and_emails_managers_once(
 ) -> None:
     from prefect.client.orchestration import get_client
 
-    from flows.monthly_report import monthly_report_flow
+    from flows.monthly_report import monthly_report_flow, refresh_window
 
     url, engine = db
     config = tmp_path / "config.toml"
@@ -42,7 +42,9 @@ def test_monthly_flow_writes_reports_and_emails_managers_once(
     result = monthly_report_flow(month="2006-10", config_file=str(config))
 
     assert result["month"] == "2006-10"
-    assert result["refresh"]["months_frozen"] == 3  # twenty years old: kept as stored
+    window = refresh_window(settings, "2006-10")
+    assert window == st.month_range("2006-05", "2006-10")  # 90 days of follow-up and margin
+    assert result["refresh"]["months_frozen"] == len(window)  # twenty years old: kept
     pdf, html = Path(result["files"]["pdf"]), Path(result["files"]["html"])
     assert pdf.read_bytes().startswith(b"%PDF") and html.name == "statistik-2006-10.html"
     assert result["emails"] == {"queued": 1, "already_queued": 0}

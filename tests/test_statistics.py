@@ -78,6 +78,7 @@ def test_vasby_2006_annual_report_shows_the_published_figures(vasby) -> None:
     f = report.figures[y]
     assert f["episodes_reaching.payment_order"] == fx.PAYMENT_ORDERS_2006
     assert f["episodes_reaching_known.payment_order"] == fx.KNOWN_2006
+    assert f["payment_order_settled_without_intervention"] == 244
     assert f["episodes_opened"] == fx.PAYMENT_ORDERS_2006
     assert f["episodes_known_to_social_services"] == fx.KNOWN_2006
     assert f["letters_sent"] == fx.LETTERS_2006
