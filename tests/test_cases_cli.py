@@ -97,3 +97,28 @@ def test_bad_input_is_one_line(config: Path, tmp_path: Path, capsys) -> None:
     )
     assert code == 2
     assert "canonical notice format expected" in capsys.readouterr().err
+
+
+def test_match_files_reads_a_company_format(config: Path, tmp_path: Path) -> None:
+    """--company uses the ingest's reader: Swedish headers, Windows-1252, surname first."""
+    cases, household = write_register(tmp_path)
+    notices, out = tmp_path / "bo.csv", tmp_path / "result.csv"
+    p1 = pnr("19800101123")
+    notices.write_bytes(
+        (
+            "Personnummer;Hyresgäst;Adress;Lgh nr;Postnr;Ort;Kontraktsnr;Händelse;Datum;Skuld\n"
+            f"{p1[2:8]}-{p1[8:]};Häggström, Anna;Storgatan 12;1102;123 45;By;K1;Uppsägning;"
+            "02.11.2026;12 345,50\n"
+            "197001011234;Svensson, Per;Annan 1;1;12345;By;K2;Uppsägning;02.11.2026;100\n"
+        ).encode("cp1252")
+    )
+    code = main(
+        [
+            "--config", str(config), "match-files", "--company", "bo", "--notices", str(notices),
+            "--cases", str(cases), "--household", str(household), "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    result = pl.read_csv(out, separator=";", infer_schema=False)
+    assert result["tier"].to_list() == ["certain", "none"]
+    assert result["case_id"].to_list() == ["C1", ""]
