@@ -196,7 +196,8 @@ def _period_label(key: str, first: str, last: str) -> str:
         return f"År {last[:4]}"
     if key == "ytd":
         return f"Jan–{MONTHS_SHORT_SV[int(last[5:7]) - 1]} {last[:4]}"
-    return f"{MONTHS_SHORT_SV[int(first[5:7]) - 1]} {first[:4]}–{MONTHS_SHORT_SV[int(last[5:7]) - 1]} {last[:4]}"  # noqa: E501
+    start = f"{MONTHS_SHORT_SV[int(first[5:7]) - 1]} {first[:4]}".capitalize()
+    return f"{start}–{MONTHS_SHORT_SV[int(last[5:7]) - 1]} {last[:4]}"
 
 
 def report_periods(month: str | None = None, year: int | None = None) -> list[Period]:

@@ -21,7 +21,7 @@ import jinja2
 import typst
 import xlsxwriter
 
-from domain.formatting import STOCKHOLM, safe_cell
+from domain.formatting import STOCKHOLM, safe_cell, sv_date, sv_time
 from domain.statistics import (
     FUNNEL,
     MONTHS_SHORT_SV,
@@ -247,7 +247,7 @@ def _context(report: StatisticsReport) -> dict[str, Any]:
     return {
         "title": report.title,
         "municipality": report.municipality,
-        "created": f"{now.day}/{now.month} {now.year} kl. {now.hour:02d}.{now.minute:02d}",
+        "created": f"{sv_date(now.date())} {sv_time(now)}",
         "columns": [p.label for p in report.columns],
         "current": [p.label for p in report.periods],
         "tables": table_data(report),
