@@ -379,9 +379,6 @@ def compute_facts(
     parts.append(_count(ep.filter(known), "episodes_known", "opened_on"))
     parts.append(_count(ep.filter(pl.col("has_children")), "episodes_with_children", "opened_on"))
     parts.append(_count(ep.filter(pl.col("is_recurrence")), "recurrences", "opened_on"))
-    parts.append(
-        _count(ep.filter(pl.col("routing") == Routing.REVIEW.value), "episodes_review", "opened_on")
-    )
 
     # Letters to tenants that were sent, by the run day that produced them.
     tenant_letters = letter_dates(lt).filter(
@@ -490,7 +487,6 @@ BASE_COUNT_KEYS: tuple[str, ...] = (
     "episodes_not_known",
     "episodes_with_children",
     "episodes_without_children",
-    "episodes_review",
     "recurrences",
     "episodes_first_time",
     "letters_sent",
@@ -598,7 +594,6 @@ def period_figures(facts: pl.DataFrame, months: Sequence[str]) -> dict[str, floa
     f["episodes_not_known"] = f["episodes_opened"] - f["episodes_known_to_social_services"]
     f["episodes_with_children"] = one("episodes_with_children")
     f["episodes_without_children"] = f["episodes_opened"] - f["episodes_with_children"]
-    f["episodes_review"] = one("episodes_review")
     f["recurrences"] = one("recurrences")
     f["episodes_first_time"] = f["episodes_opened"] - f["recurrences"]
     f["letters_sent"] = total("letters_sent")
