@@ -56,7 +56,6 @@ def generate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
     rnd = random.Random(seed)
     now = datetime.now(UTC)
     episodes, notices, slots, appointments, activities = [], [], [], [], []
-    slot_time = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     for i in range(1, n + 1):
         person = rnd.randrange(n * 2 // 3)  # about a third of tenants have two episodes
         last = RUN - timedelta(days=rnd.randrange(0, 400))
@@ -105,8 +104,9 @@ def generate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
                 }
             )  # fmt: skip
         if routing == "advisor" and rnd.random() < 0.4:
-            slot_time += timedelta(minutes=45)
-            starts = slot_time if status in OPEN else slot_time - timedelta(days=300)
+            # A meeting a week after the last notice; microseconds keep every slot unique.
+            starts = datetime.combine(last + timedelta(days=7), datetime.min.time(), UTC)
+            starts += timedelta(hours=8 + i % 8, microseconds=i)
             slots.append(
                 {"id": len(slots) + 1, "advisor_id": "radgivare1", "location": "Medborgarhuset",
                  "starts_at": starts, "ends_at": starts + timedelta(minutes=45),

@@ -331,3 +331,32 @@ def test_the_advisor_email_arrives_without_personal_data(
     for value in [PNR, PNR[2:], STREET, *names]:
         assert value not in raw
     assert not any(part.get_filename() for part in message.walk())  # no attachment
+
+
+def test_a_long_section_in_the_pdf_points_to_the_complete_files(tmp_path: Path) -> None:
+    import polars as pl
+
+    from domain.worklist import ROW_SCHEMA
+    from flows.stages.worklist import PDF_MAX_ROWS_PER_SECTION, Worklist, pdf_bytes
+
+    n = PDF_MAX_ROWS_PER_SECTION + 5
+    rows = pl.DataFrame(
+        {
+            "section": ["past_follow_up"] * n,
+            "episode_id": list(range(1, n + 1)),
+            "tenant_name": [f"Person {i}" for i in range(n)],
+            "address": ["Gatan 1"] * n,
+            "deadline_date": [RUN] * n,
+            "debt_amount": [1000.0] * n,
+            "has_children": [False] * n,
+            "action": ["Fråga hyresvärden"] * n,
+        },
+        schema=ROW_SCHEMA,
+    )
+    worklist = Worklist("advisor", "radgivare1", "Anna", RUN, rows)
+    pdf = PdfReader(io.BytesIO(pdf_bytes(worklist, settings_for(tmp_path))))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    assert f"Ärenden utan besked ({n})" in text
+    assert "och 5 rader till" in text and "radgivare-radgivare1.xlsx" in text
+    assert f"Person {PDF_MAX_ROWS_PER_SECTION - 1}" in text
+    assert f"Person {n - 1}" not in text  # the least urgent rows are only in the files
