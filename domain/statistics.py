@@ -323,7 +323,8 @@ def compute_facts(
     """Anonymous facts (month, metric, dimension, value) for the given months.
 
     Only non-zero counts are kept, plus a ``_refreshed`` marker and the population
-    figures per month, so that an empty month is known to have been computed.
+    figures for each month from the first one with data, so that an empty month is
+    known to have been computed.
     """
     wanted = sorted(set(months))
     ep = _frame(episodes, EPISODE_SCHEMA)
@@ -445,13 +446,18 @@ def compute_facts(
     )
 
     facts = pl.concat(parts, how="vertical").filter(pl.col("month").is_in(wanted))
+    # Months before the first notice or episode predate the system: they stay unmarked,
+    # so a report says their figures are missing instead of showing a true-looking 0.
+    starts = [d for d in (nt["event_date"].min(), ep["opened_on"].min()) if d is not None]
+    first = month_of(min(starts)) if starts else None  # type: ignore[type-var]
+    covered = [m for m in wanted if first is not None and m >= first]
     markers = [
         pl.DataFrame(
             {
-                "month": wanted,
-                "metric": [metric] * len(wanted),
-                "dimension": [""] * len(wanted),
-                "value": [float(value)] * len(wanted),
+                "month": covered,
+                "metric": [metric] * len(covered),
+                "dimension": [""] * len(covered),
+                "value": [float(value)] * len(covered),
             },
             schema=FACT_SCHEMA,
         )

@@ -282,3 +282,18 @@ def test_a_small_company_hides_a_second_company_and_landlord_type() -> None:
     assert report.shown("month", "notices_by_landlord_type.private") == "<5"
     assert report.shown("month", "notices_by_landlord_type.municipal") == "<5"
     assert report.shown("month", "notices_by_type.payment_order") == "53"
+
+
+def test_months_before_the_first_data_are_not_marked_as_computed() -> None:
+    notices = pl.DataFrame(
+        [(None, "c1", "termination_notice", date(2026, 10, 5))],
+        schema=st.NOTICE_SCHEMA,
+        orient="row",
+    )
+    facts = st.compute_facts(
+        ["2026-08", "2026-09", "2026-10", "2026-11"], episodes=None, notices=notices, companies=None
+    )
+    marked = facts.filter(pl.col("metric") == st.REFRESHED_METRIC)["month"].to_list()
+    assert marked == ["2026-10", "2026-11"]
+    empty = st.compute_facts(["2026-10"], episodes=None, notices=None, companies=None)
+    assert empty.height == 0
