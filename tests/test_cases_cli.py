@@ -38,7 +38,7 @@ def write_notices(path: Path) -> None:
                 HEADER,
                 f"{p1};Anna Häggström;;;Storgatan 12;1102;12345{tail}",
                 f"{wrong};Anna Haggstrom;;;Storg. 12;1102;12345{tail}",
-                f";Omar Ali;;;Björkvägen 3;1001;12346{tail}",
+                f";Omar Alizadeh;;;Björkvägen 3;1001;12346{tail}",
                 f"197001011234;Per Svensson;;;Annan 1;1;12345{tail}",
             ]
         )

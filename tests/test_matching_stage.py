@@ -52,7 +52,7 @@ def test_routing_by_tier_with_household_member_and_children(register) -> None:
     partner = add_episode(engine, "k2", pnr("19850202456"), "Lars Berg")
     stranger = add_episode(engine, "k3", pnr("19770707777"), "Per Persson")
     review = add_episode(
-        engine, "k4", None, "Omar Alii", street_address="Björkvägen 3", apartment="1001",
+        engine, "k4", None, "Omar Alizadeh", street_address="Björkvägen 3", apartment="1001",
         postal_code="12346",
     )  # fmt: skip
     counts = match_episodes(engine, Settings(), RUN)
