@@ -168,6 +168,7 @@ class SmtpSender:
             timeout=config.timeout_seconds,
             use_tls=config.security == "tls",
             start_tls=config.security == "starttls",
+            cert_bundle=config.ca_file or None,
         )
         try:
             await client.connect()

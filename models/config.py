@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from models.errors import KvarboendeError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from models.errors import KvarboendeError
 
 DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "KVARBOENDE_CONFIG"
@@ -143,6 +144,8 @@ class SmtpConfig(_Section):
     backoff_seconds: float = Field(default=2.0, ge=0)
     # A letter held 'sending' longer than this by a run on another machine is taken over.
     claim_timeout_seconds: float = Field(default=600, gt=0)
+    # CA bundle (PEM) that signs the SMTP server's certificate, when it is not a public CA.
+    ca_file: str = ""
 
 
 class ScheduleConfig(_Section):
