@@ -68,3 +68,14 @@ def test_bad_period_is_one_line(
     assert main(["--config", str(config), "report", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("kvarboende: ") and "\n" not in err and "Traceback" not in err
+
+
+def test_report_on_an_uninitialised_database_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.toml"
+    shutil.copy(REPO / "config.toml", path)
+    monkeypatch.setenv("KVARBOENDE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert main(["--config", str(path), "report", "--month", "2026-10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "kvarboende init" in err

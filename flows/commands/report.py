@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from domain.formatting import local_now
 from domain.statistics import month_of
@@ -64,6 +65,21 @@ def report(
     month = check_month(month) if month is not None else None
     year = check_year(year) if year is not None else None
     context: AppContext = ctx.obj
+    try:
+        _report(context, month, year, fmt, out, refresh)
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        raise ReportError(f"database not usable: {reason} (has `kvarboende init` run?)") from None
+
+
+def _report(
+    context: AppContext,
+    month: str | None,
+    year: int | None,
+    fmt: ReportFormat,
+    out: Path | None,
+    refresh: bool,
+) -> None:
     engine, settings = context.engine, context.settings
     if refresh:
         current = month_of(local_now().date())

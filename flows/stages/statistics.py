@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, text
 
 from domain import statistics as st
 from domain.formatting import local_now
@@ -38,6 +38,7 @@ from models.tables import (
 )
 
 FORMATS = ("html", "pdf", "xlsx", "json")
+_LOCK_KEY = 0x6B76_5354  # "kvST": the advisory lock that serialises fact refreshes
 
 
 class ReportError(KvarboendeError):
@@ -166,6 +167,9 @@ def refresh_stat_facts_for(
             children=settings.municipality.children,
         )
         with session_scope(engine) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Two refreshes at once (the monthly flow and an operator) take turns.
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             session.execute(delete(StatFact).where(StatFact.month.in_(todo)))
             rows = facts.to_dicts()
             for start in range(0, len(rows), 1000):
