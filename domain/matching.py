@@ -36,6 +36,8 @@ TIER_RANK = {"certain": 3, "probable": 2, "possible": 1, "none": 0}
 DEFAULT_PROBABLE_THRESHOLD = 0.55
 #: Name similarity (rapidfuzz token_sort_ratio, 0-100) that counts as the same name.
 NAME_STRONG = 85.0
+#: Name similarity that counts as the same name written the same way (after normalising).
+NAME_IDENTICAL = 95.0
 #: Name similarity that counts as a similar name (also when one name token is shared).
 NAME_PARTIAL = 70.0
 ADULT_RELATIONS = ("client", "partner", "adult")
@@ -503,6 +505,7 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     ev = pl.col("evidence")
     name_absent = pl.col("n_name") == ""
     strong = pl.col("name_sim") >= NAME_STRONG
+    identical = pl.col("name_sim") >= NAME_IDENTICAL
     partial = (pl.col("shared") >= 1) | (pl.col("name_sim") >= NAME_PARTIAL)
     home = pl.col("addr_level") == 2
     points = (
@@ -529,7 +532,10 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     possible = (
         (ev == "exact")
         | ((ev == "near") & partial)
-        | ((ev == "birth") & (strong | (partial & home)))
+        # Same birth date, another number, another home: only an identical name is worth a
+        # look (a changed number); similar names born the same day are mostly strangers.
+        # A broken number says less, so there a similar name is enough.
+        | ((ev == "birth") & (identical | (partial & home) | (strong & ~pl.col("n_valid"))))
         | ((ev == "missing") & partial & home)
         | ((ev == "conflict") & partial & home)
     )

@@ -344,3 +344,15 @@ def test_receipt_has_no_match_tier_or_case_fields() -> None:
     receipt = Receipt(filename="f.csv", company_id="bo", content_hash="x", rows_read=1, accepted=1)
     dumped = receipt.model_dump_json().lower()
     assert not any(word in dumped for word in forbidden)
+
+
+def test_same_birth_date_similar_name_elsewhere_is_none() -> None:
+    """A stranger born the same day with a similar name is not worth the advisor's time."""
+    from rapidfuzz import fuzz
+
+    assert 85 <= fuzz.token_sort_ratio("anna haggstron", "anna haggstrom") < 95
+    result = one(personnummer=pnr("19800101987"), tenant_name="Anna Häggströn")
+    assert result["tier"] == "none"
+    # The same similar name with a broken number (birth date intact) is worth a look.
+    broken = pnr("19800101987")[:11] + str((int(pnr("19800101987")[11]) + 1) % 10)
+    assert one(personnummer=broken, tenant_name="Anna Häggströn")["tier"] == "possible"
