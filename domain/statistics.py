@@ -1141,7 +1141,10 @@ def report_tables(
                 Row("varav e-post", "letters_sent.email"),
                 Row("varav papperspost", "letters_sent.print"),
                 Row("Besökstider bokade", "appointments_booked"),
-                Row("varav bokade före sista betalningsdag", "appointments_booked_before_deadline"),  # noqa: E501
+                Row(
+                    "varav bokade före sista betalningsdag",
+                    "appointments_booked_before_deadline",
+                ),
                 Row("andel bokade före sista betalningsdag", "share_before_deadline", "share"),
                 Row("Besök genomförda", "appointments_attended"),
                 Row("Uteblivna besök", "appointments_missed"),

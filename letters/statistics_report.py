@@ -373,13 +373,8 @@ def write_xlsx(report: StatisticsReport, path: Path) -> Path:
     about = workbook.add_worksheet(_sheet_name("Om rapporten", used))
     about.write(0, 0, safe_cell(report.title), title_fmt)
     about.write(1, 0, safe_cell(report.municipality))
-    about.write(
-        3,
-        0,
-        safe_cell(
-            ABOUT.format(threshold=report.threshold, label=suppressed_label(report.threshold))
-        ),
-    )  # noqa: E501
+    about_text = ABOUT.format(threshold=report.threshold, label=suppressed_label(report.threshold))
+    about.write(3, 0, safe_cell(about_text))
     if report.missing_note:
         about.write(5, 0, safe_cell(report.missing_note))
     about.set_column(0, 0, 120)

@@ -19,7 +19,8 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy import Engine, Select, delete, insert, select, text
+from sqlalchemy.orm import Session
 
 from domain import statistics as st
 from domain.formatting import local_now
@@ -59,7 +60,8 @@ def check_year(year: int) -> int:
     return year
 
 
-def _frame(session, statement, schema: dict[str, pl.DataType]) -> pl.DataFrame:  # noqa: ANN001
+def _frame(session: Session, statement: Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Rows of a select as a frame with the domain's schema (types fixed, order kept)."""
     rows = session.execute(statement).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
