@@ -106,6 +106,15 @@ def test_worklists_are_written_once_per_owner_and_date(db_engine, tmp_path: Path
         ]
         assert s.scalar(select(func.count()).select_from(Letter).where(
             Letter.kind == "advisor_worklist")) == 1  # fmt: skip
+        written = s.execute(
+            select(AuditLog.actor, AuditLog.entity_id).where(AuditLog.action == "write_worklist")
+        ).all()
+        assert sorted(tuple(w) for w in written) == [
+            ("kvarboende", "advisor:radgivare1"),
+            ("kvarboende", "advisor:radgivare1"),
+            ("kvarboende", "caseworker:hl1"),
+            ("kvarboende", "caseworker:hl1"),
+        ]
     assert ids  # the seed made every section
 
 

@@ -42,6 +42,7 @@ from domain.worklist import (
     split_sections,
 )
 from flows.stages.outbox import enqueue
+from models.audit import audit
 from models.config import Settings
 from models.db import session_scope
 from models.domain import EpisodeStatus, LetterKind, MatchDecision, Routing
@@ -58,6 +59,9 @@ from models.tables import (
 )
 
 ADVISOR, CASEWORKER = "advisor", "caseworker"
+
+#: The audit log's actor for what the daily job does by itself.
+SYSTEM_ACTOR = "kvarboende"
 
 #: When an owner never had a worklist, "new episodes" means opened within this many days.
 FIRST_LIST_LOOKBACK_DAYS = 7
@@ -557,6 +561,7 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
             worklist = _worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
             files = write_files(worklist, settings)
             _record_run(session, worklist)
+            audit(session, SYSTEM_ACTOR, "write_worklist", "worklist", worklist.owner)
             if kind == CASEWORKER:
                 totals["caseworker_lists"] += 1
                 totals["caseworker_rows"] += worklist.rows.height
