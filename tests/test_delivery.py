@@ -333,3 +333,42 @@ def test_local_server_keeps_earlier_runs_mail(db_engine, fast) -> None:  # noqa:
         for p in fast.paths.mail_dir.glob("*.eml")
     }
     assert recipients == {"a@example.se", "b@example.se"}
+
+
+def test_staff_email_with_report_attachment_and_failure(db_engine, fast, scripted) -> None:  # noqa: ANN001
+    from flows.stages.outbox import enqueue
+
+    handler, fast.smtp.port = scripted(Script(refuse_rcpt={"gone@exempelby.se"}))
+    report = fast.paths.reports_dir / "rapport-2026-10.pdf"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_bytes(PDF_SAMPLE)
+    with session_scope(db_engine) as session:
+        for key, recipient in (
+            ("manager_report:2026-10:a", "chef@exempelby.se"),
+            ("manager_report:2026-10:b", "gone@exempelby.se"),
+        ):
+            enqueue(
+                session,
+                key=key,
+                kind="manager_report",
+                channel="email",
+                created_on=RUN,
+                recipient=recipient,
+                subject="Månadsrapport oktober 2026",
+                body="Rapporten är bifogad.\n",
+                pdf_path=str(report),
+            )
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["sent_email"] == 1 and counts["failed"] == 1 and counts["printed"] == 0
+    (message,) = handler.messages
+    parts = _attachments(message)
+    assert set(parts) == {"application/pdf"}
+    assert parts["application/pdf"].get_filename() == "rapport-2026-10.pdf"
+    failed = [x for x in _letters(db_engine) if x.status == "failed"]
+    assert len(failed) == 1 and failed[0].channel == "email" and "550" in failed[0].last_error
+
+
+PDF_SAMPLE = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)

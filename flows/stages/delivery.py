@@ -275,7 +275,10 @@ def _outgoing(settings: Settings, letter: Letter, slot: AppointmentSlot | None) 
             sequence=letter.version,
             cancel=letter.kind == LetterKind.APPOINTMENT_CANCELLED,
         )
-    name = "letter.pdf" if letter.language == "en" else "brev.pdf"
+    if letter.kind in TENANT_KINDS:
+        name = "letter.pdf" if letter.language == "en" else "brev.pdf"
+    else:  # staff emails keep their report's own file name
+        name = Path(letter.pdf_path).name if letter.pdf_path else "bilaga.pdf"
     return OutgoingEmail(
         key=letter.idempotency_key,
         to=letter.recipient or "",
