@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.outcomes import (
     FACTS_SCHEMA,
     INTERVENTION_KINDS,
     INTERVENTIONS,
     INTERVENTIONS_SCHEMA,
+    OPEN_STATUS_VALUES,
     SOURCE_ADVISOR,
     SOURCE_EXECUTED_NOTICE,
     SOURCE_SETTLED_NOTICE,
@@ -326,3 +329,74 @@ def test_each_missed_meeting_is_its_own_round() -> None:
         _no_shows([(1, False, "2026-11-02"), (1, False, "2026-10-05")]), _contacts([]), RUN, 1, 3
     )
     assert plan.select("round", "due_date").rows() == [(1, D("2026-10-06")), (2, D("2026-11-03"))]
+
+
+# --- properties over random episodes ---------------------------------------------------------
+
+STATUSES = ["termination_notice", "payment_order", "decision", "eviction_scheduled",
+            "settled", "eviction_executed", "closed"]  # fmt: skip
+days = st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 11, 23))
+
+
+@st.composite
+def episode_facts(draw: st.DrawFn, episode_id: int) -> dict[str, object]:
+    status = draw(st.sampled_from(STATUSES))
+    return {
+        "episode_id": episode_id,
+        "status": status,
+        "outcome_source": draw(st.sampled_from([SOURCE_SILENCE, SOURCE_ADVISOR, None]))
+        if status == "closed"
+        else None,
+        "outcome_certainty": None,
+        "last_event_date": draw(days),
+        "last_open_event_date": draw(st.none() | days),
+        "settled_date": draw(st.none() | days),
+        "executed_date": draw(st.none() | days),
+        "eviction_date": draw(st.none() | days),
+        "last_activity_date": draw(st.none() | days),
+    }
+
+
+@st.composite
+def populations(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
+    n = draw(st.integers(min_value=1, max_value=25))
+    facts = pl.DataFrame([draw(episode_facts(i)) for i in range(n)], schema=FACTS_SCHEMA)
+    done = draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), days, st.sampled_from(sorted(INTERVENTION_KINDS))),
+            max_size=10,
+        )
+    )
+    interventions = pl.DataFrame(
+        [{"episode_id": e, "on_date": d, "kind": k} for e, d, k in done],
+        schema=INTERVENTIONS_SCHEMA,
+    )
+    return facts, interventions
+
+
+@settings(max_examples=100, deadline=None)
+@given(populations(), st.integers(min_value=0, max_value=200))
+def test_rule_invariants(population: tuple[pl.DataFrame, pl.DataFrame], later: int) -> None:
+    facts, interventions = population
+    run = date(2026, 11, 23)
+    decided = decide_outcomes(facts, interventions, run, RULES)
+    ids = decided["episode_id"].to_list()
+    assert ids == sorted(set(ids))  # at most one decision per episode
+    by_id = {row["episode_id"]: row for row in facts.iter_rows(named=True)}
+    for row in decided.iter_rows(named=True):
+        before = by_id[row["episode_id"]]
+        assert before["outcome_source"] != SOURCE_ADVISOR  # a person's decision stands
+        assert row["outcome_date"] is not None and row["reason"]
+        if row["outcome_source"] == SOURCE_SILENCE:
+            assert before["status"] in OPEN_STATUS_VALUES
+            assert row["outcome_certainty"] in (None, "presumed")
+            assert row["outcome_date"] <= run  # silence is only ever concluded afterwards
+        else:
+            assert row["outcome_certainty"] == "confirmed"
+        if row["outcome"] == "evicted":
+            assert before["executed_date"] is not None or before["status"] == "eviction_executed"
+    # The same facts give the same decisions; a later run date only adds decisions.
+    assert decide_outcomes(facts, interventions, run, RULES).equals(decided)
+    afterwards = decide_outcomes(facts, interventions, run + timedelta(days=later), RULES)
+    assert set(ids) <= set(afterwards["episode_id"].to_list())
+    assert afterwards.filter(pl.col("episode_id").is_in(ids)).equals(decided)
