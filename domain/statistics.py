@@ -1193,23 +1193,30 @@ def report_json(report: StatisticsReport, *, exact: bool) -> dict[str, object]:
     """The machine-readable form: the issue's keys for the main period and a year earlier.
 
     Without ``exact`` a suppressed number is ``null`` (a count from 1 to the threshold,
-    or one that would reveal such a count).
+    or one that would reveal such a count). A period without any stored month (before
+    the system was in use) is all ``null`` rather than zeros.
     """
+    missing = set(report.missing_months)
 
-    def number(scope: str, key: str) -> int | None:
-        value = report.value(scope, key) if exact else report.exact_or_none(scope, key)
-        return None if value is None else int(round(value))
+    def block(period: Period) -> dict[str, object]:
+        unknown = all(m in missing for m in period.months)
 
-    def block(scope: str) -> dict[str, object]:
+        def number(key: str) -> int | None:
+            if unknown:
+                return None
+            scope = period.key
+            value = report.value(scope, key) if exact else report.exact_or_none(scope, key)
+            return None if value is None else int(round(value))
+
         out: dict[str, object] = {
-            "notices_by_type": {t: number(scope, f"notices_by_type.{t}") for t in EVENT_TYPES}
+            "notices_by_type": {t: number(f"notices_by_type.{t}") for t in EVENT_TYPES}
         }
         for key in JSON_KEYS[1:]:
-            out[key] = number(scope, key)
+            out[key] = number(key)
         return out
 
     main = report.main
-    return {**block(main.key), "previous_period": block(report.previous[main.key].key)}
+    return {**block(main), "previous_period": block(report.previous[main.key])}
 
 
 def summary_lines(report: StatisticsReport) -> list[tuple[str, str]]:

@@ -297,3 +297,17 @@ def test_months_before_the_first_data_are_not_marked_as_computed() -> None:
     assert marked == ["2026-10", "2026-11"]
     empty = st.compute_facts(["2026-10"], episodes=None, notices=None, companies=None)
     assert empty.height == 0
+
+
+def test_json_period_without_stored_months_is_null_not_zero() -> None:
+    rows = [(m, st.REFRESHED_METRIC, "", 1.0) for m in st.month_range("2026-01", "2026-10")]
+    rows += [("2026-10", "episodes_opened", "", 12.0), ("2026-10", "recurrences", "", 2.0)]
+    facts = pl.DataFrame(rows, schema=st.FACT_SCHEMA, orient="row")
+    report = st.build_statistics_report(facts, month="2026-10", inhabitants=10_000, children=2_000)
+    data = st.report_json(report, exact=False)
+    assert data["episodes_opened"] == 12 and data["recurrences"] is None
+    assert data["evictions_executed"] == 0
+    assert st.report_json(report, exact=True)["recurrences"] == 2
+    previous = data["previous_period"]
+    assert previous["episodes_opened"] is None
+    assert set(previous["notices_by_type"].values()) == {None}
