@@ -30,7 +30,14 @@ from datetime import date
 
 import polars as pl
 
-from models.domain import EVENT_LABEL_SV, EventType, LetterKind, Outcome, Routing
+from models.domain import (
+    EVENT_LABEL_SV,
+    EventType,
+    LetterKind,
+    Outcome,
+    OutcomeCertainty,
+    Routing,
+)
 
 STOCKHOLM_TZ = "Europe/Stockholm"
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
@@ -625,13 +632,17 @@ def period_figures(facts: pl.DataFrame, months: Sequence[str]) -> dict[str, floa
     f["first_actions"] = float(histogram["count"].sum()) if histogram.height else 0.0
     f["median_days_to_first_action"] = median_from_histogram(histogram)  # type: ignore[assignment]
 
+    # An outcome name this version does not know counts as unknown, and a settlement
+    # not reported by the company as presumed, so that the parts always add up.
     outcomes: dict[str, float] = {}
     for (m, d), v in sums.items():
         if m == "outcomes":
             outcome, _, certainty = d.partition(":")
+            outcome = outcome if outcome in OUTCOMES else Outcome.UNKNOWN.value
             outcomes[outcome] = outcomes.get(outcome, 0.0) + v
             if outcome == Outcome.SETTLED_WITHOUT_INTERVENTION.value:
-                key = f"settled_without_intervention_{certainty or 'presumed'}"
+                sure = certainty == OutcomeCertainty.CONFIRMED.value
+                key = f"settled_without_intervention_{'confirmed' if sure else 'presumed'}"
                 f[key] = f.get(key, 0.0) + v
     swi = Outcome.SETTLED_WITHOUT_INTERVENTION.value
     f["settled_without_intervention"] = outcomes.get(swi, 0.0)

@@ -311,3 +311,19 @@ def test_json_period_without_stored_months_is_null_not_zero() -> None:
     previous = data["previous_period"]
     assert previous["episodes_opened"] is None
     assert set(previous["notices_by_type"].values()) == {None}
+
+
+def test_outcome_parts_always_add_up() -> None:
+    rows = [
+        ("2026-10", "outcomes", "settled_without_intervention:confirmed", 20.0),
+        ("2026-10", "outcomes", "settled_without_intervention:", 6.0),  # certainty not recorded
+        ("2026-10", "outcomes", "some_future_outcome:", 7.0),
+        ("2026-10", "outcomes", "moved_out:confirmed", 9.0),
+    ]
+    f = st.period_figures(pl.DataFrame(rows, schema=st.FACT_SCHEMA, orient="row"), ["2026-10"])
+    assert f["settled_without_intervention"] == 26
+    assert f["settled_without_intervention_presumed"] == 6
+    assert f["outcome.unknown"] == 7
+    parts = ["settled_without_intervention_confirmed", "settled_without_intervention_presumed"]
+    parts += [f"outcome.{o}" for o in st.OUTCOMES if o != "settled_without_intervention"]
+    assert sum(f[p] for p in parts) == f["outcomes_total"] == 42
