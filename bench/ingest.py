@@ -124,6 +124,8 @@ def generate(path: Path, rows: int) -> None:
 
 def child(kind: str, file: Path) -> None:
     """One measured ingest into a fresh database of the kind; prints one result line."""
+    import logging
+
     from sqlalchemy import create_engine, text
 
     from flows.stages.ingest import ingest_file
@@ -131,6 +133,8 @@ def child(kind: str, file: Path) -> None:
     from models.config import CompanyConfig, Settings
     from models.db import make_engine
 
+    logging.basicConfig(format=f"  {kind}: %(message)s")
+    logging.getLogger("flows.stages.ingest").setLevel(logging.INFO)
     workdir = Path(tempfile.mkdtemp(prefix="kvarboende-bench-"))
     settings = Settings(
         companies=[CompanyConfig(id="hyresvard", name="Hyresvärden AB", landlord_type="private")]

@@ -9,6 +9,7 @@ returned as a string; :mod:`domain.notices` parses the values.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from domain.notices import NoticeFormatError, header_score
 
 SEPARATORS = (";", ",", "\t")
 HEADER_SEARCH_ROWS = 30
+HEAD_BYTES = 64 * 1024  # the header is looked for in the first rows only
+CHUNK_BYTES = 8 * 1024 * 1024
 _SEPARATOR_NAMES = {";": "semikolon", ",": "komma", "\t": "tabb"}
 
 
@@ -49,25 +52,6 @@ class RawTable:
 def is_xlsx(data: bytes) -> bool:
     """XLSX files are ZIP archives."""
     return data[:4] == b"PK\x03\x04"
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding): strict UTF-8 (BOM removed), else Windows-1252, else an error."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return data[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            pass
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        raise NoticeFormatError(
-            "filen är varken UTF-8 eller Windows-1252 (teckenkodningen känns inte igen)"
-        ) from None
 
 
 def _head_lines(text: str, limit: int = HEADER_SEARCH_ROWS) -> list[str]:
@@ -112,9 +96,39 @@ def find_header(
     return best[2], best[3]
 
 
-def read_csv_text(text: str, encoding: str, columns: Mapping[str, str] | None = None) -> RawTable:
-    """Read CSV text with a detected separator and header line; all cells as strings."""
-    lines = _head_lines(text)
+def to_utf8(data: bytes) -> tuple[bytes, str]:
+    """(UTF-8 bytes without BOM, detected encoding), in chunks so a big file is never a str.
+
+    Strict UTF-8 first (with or without BOM), then Windows-1252; anything else is an
+    error. Never a lossy decode.
+    """
+    body, encoding = (
+        (data[3:], "utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else (data, "utf-8")
+    )
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        for start in range(0, len(body), CHUNK_BYTES):
+            decoder.decode(body[start : start + CHUNK_BYTES], final=False)
+        decoder.decode(b"", final=True)
+        return body, encoding
+    except UnicodeDecodeError:
+        pass
+    try:
+        parts = [
+            data[start : start + CHUNK_BYTES].decode("cp1252").encode("utf-8")
+            for start in range(0, len(data), CHUNK_BYTES)
+        ]
+    except UnicodeDecodeError:
+        raise NoticeFormatError(
+            "filen är varken UTF-8 eller Windows-1252 (teckenkodningen känns inte igen)"
+        ) from None
+    return b"".join(parts), "cp1252"
+
+
+def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None = None) -> RawTable:
+    """Read UTF-8 CSV bytes with a detected separator and header line; all cells as strings."""
+    head = codecs.getincrementaldecoder("utf-8")("replace").decode(data[:HEAD_BYTES])
+    lines = _head_lines(head)
     if not any(line.strip() for line in lines):
         raise NoticeFormatError("filen är tom")
     found = find_header(lines, columns)
@@ -125,8 +139,8 @@ def read_csv_text(text: str, encoding: str, columns: Mapping[str, str] | None = 
     separator, index = found
     position = 0
     for _ in range(index):
-        position = text.index("\n", position) + 1
-    body = text[position:].encode("utf-8")
+        position = data.index(b"\n", position) + 1
+    body = data[position:] if position else data
     try:
         frame = pl.read_csv(
             body,
@@ -228,8 +242,8 @@ def read_notice_bytes(
         return read_xlsx_bytes(data, sheet, columns)
     if b"\x00" in data[:4096]:
         raise NoticeFormatError("filen är varken CSV eller XLSX")
-    text, encoding = decode(data)
-    return read_csv_text(text, encoding, columns)
+    utf8, encoding = to_utf8(data)
+    return read_csv_utf8(utf8, encoding, columns)
 
 
 def read_notice_file(

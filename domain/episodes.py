@@ -18,7 +18,6 @@ the stored state).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -95,13 +94,27 @@ def transition_reason(event_type: str, first: bool) -> str:
     return f"{label} (underrättelse från hyresvärden)"
 
 
-def _sha(parts: Iterable[str | None]) -> str:
-    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()
+def _sha_column(texts: pl.Series, algorithm: str, width: int) -> pl.Series:
+    """Hex digests of a string column, in chunks so a million rows stay small in memory."""
+    out = []
+    for start in range(0, texts.len(), 100_000):
+        chunk = texts.slice(start, 100_000).to_list()
+        out.append(
+            pl.Series(
+                [hashlib.new(algorithm, t.encode("utf-8")).hexdigest()[:width] for t in chunk],
+                dtype=pl.String,
+            )
+        )
+    return pl.concat(out) if out else pl.Series([], dtype=pl.String)
 
 
 def with_keys(notices: pl.DataFrame, company_id: str) -> pl.DataFrame:
     """Add ``tenancy_key`` and ``natural_key`` (sha256 of company, contract reference,
-    event type, event date and personnummer; the tenancy stands in for a missing number)."""
+    event type, event date and personnummer; the tenancy stands in for a missing number).
+
+    Without a contract reference the tenancy is the personnummer (or the name) with the
+    address and apartment, hashed so the key is short and holds no personal data.
+    """
     ref = pl.col("contract_ref").str.to_uppercase().str.replace_all(r"\s+", "")
     notices = notices.with_columns(_ref=ref)
     address_part = pl.concat_str(
@@ -113,12 +126,17 @@ def with_keys(notices: pl.DataFrame, company_id: str) -> pl.DataFrame:
         separator="\x1f",
         ignore_nulls=False,
     ).fill_null("")
-    hashed = [
-        hashlib.sha1(text.encode("utf-8")).hexdigest()
-        for text in notices.select(address_part.alias("a")).to_series().to_list()
-    ]
-    notices = notices.with_columns(_addr_hash=pl.Series(hashed, dtype=pl.String))
+    without_ref = notices.select(pl.col("_ref").is_null()).to_series()
     prefix = company_id + "|"
+    if without_ref.any():
+        texts = notices.filter(without_ref).select(address_part).to_series()
+        hashes = _sha_column(texts, "sha1", 40)
+        # Put the hashes back in row order: scatter into a full-length column.
+        positions = without_ref.arg_true()
+        column = pl.Series([None] * notices.height, dtype=pl.String).scatter(positions, hashes)
+        notices = notices.with_columns(_addr_hash=column)
+    else:
+        notices = notices.with_columns(_addr_hash=pl.lit(None, dtype=pl.String))
     notices = notices.with_columns(
         tenancy_key=pl.when(pl.col("_ref").is_not_null())
         .then(pl.lit(prefix + "k|") + pl.col("_ref"))
@@ -136,10 +154,8 @@ def with_keys(notices: pl.DataFrame, company_id: str) -> pl.DataFrame:
             separator="\x1f",
         ).alias("m")
     ).to_series()
-    keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in material.to_list()]
-    return notices.with_columns(natural_key=pl.Series(keys, dtype=pl.String)).drop(
-        "_ref", "_addr_hash"
-    )
+    keys = _sha_column(material, "sha256", 64)
+    return notices.with_columns(natural_key=keys).drop("_ref", "_addr_hash")
 
 
 def _rank_expr() -> pl.Expr:
@@ -171,11 +187,16 @@ def plan_new_tenancies(
     LATEST_FIELDS, personnummer, personnummer_valid, service_date columns.
     """
     ordered = order_events(notices)
-    by_tenancy = "tenancy_key"
+    # Integer tenancy and segment numbers (rows are sorted): windows over ints are cheap.
+    first_of_tenancy = (pl.col("tenancy_key") != pl.col("tenancy_key").shift(1)).fill_null(True)
+    by_tenancy = "_t"
     opening = pl.col("event_type").is_in(list(OPENING_EVENTS))
     terminal = pl.col("event_type").is_in(list(TERMINAL_EVENTS))
     ordered = ordered.with_columns(
-        _opening=opening, _terminal=terminal.cast(pl.Int32)
+        _t=first_of_tenancy.cast(pl.Int64).cum_sum(),
+        _first=first_of_tenancy,
+        _opening=opening,
+        _terminal=terminal.cast(pl.Int32),
     ).with_columns(
         _term_before=(pl.col("_terminal").cum_sum() - pl.col("_terminal")).over(by_tenancy)
     )
@@ -187,12 +208,13 @@ def plan_new_tenancies(
         .over(by_tenancy)
         .fill_null(0)
     ).with_columns(
-        _boundary=(pl.col("_opening") & (pl.col("_term_before") > pl.col("_prev_open_term"))).cast(
-            pl.Int32
-        )
+        _boundary=(pl.col("_opening") & (pl.col("_term_before") > pl.col("_prev_open_term")))
     )
-    ordered = ordered.with_columns(_seg=pl.col("_boundary").cum_sum().over(by_tenancy))
-    segment = [by_tenancy, "_seg"]
+    ordered = ordered.with_columns(
+        seg_index=(pl.col("_first") | pl.col("_boundary")).cast(pl.Int64).cum_sum() - 1,
+        _seg=pl.col("_boundary").cast(pl.Int32).cum_sum().over(by_tenancy),
+    )
+    segment = "seg_index"
     ordered = ordered.with_columns(
         _prev_max=pl.col("_rank").cum_max().shift(1).over(segment),
         _prev_terminal_type=pl.when(pl.col("_terminal") == 1)
@@ -209,13 +231,6 @@ def plan_new_tenancies(
             & (pl.col("event_type") != pl.col("_prev_terminal_type"))
         )
     )
-    segments = (
-        ordered.select(segment)
-        .unique(maintain_order=True)
-        .with_row_index("seg_index")
-        .with_columns(pl.col("seg_index").cast(pl.Int64))
-    )
-    ordered = ordered.join(segments, on=segment, how="left", maintain_order="left")
     transitions = (
         ordered.filter(pl.col("_is_transition"))
         .select(
@@ -237,8 +252,11 @@ def plan_new_tenancies(
     )
     latest = [pl.col(name).drop_nulls().last().alias(name) for name in LATEST_FIELDS]
     episodes = (
-        ordered.group_by("seg_index", "tenancy_key", "_seg")
+        ordered.group_by("seg_index")
         .agg(
+            pl.col("tenancy_key").first(),
+            pl.col("_t").first(),
+            pl.col("_seg").first(),
             *latest,
             pl.col("personnummer").drop_nulls().last().alias("personnummer"),
             pl.col("personnummer_valid")
@@ -265,7 +283,7 @@ def plan_new_tenancies(
             pl.col("first_notice_date") + pl.duration(days=policy.deadline_margin_days),
         ),
         prev_seg_index=pl.when(pl.col("_seg") > 0).then(pl.col("seg_index") - 1),
-        _prev_terminal_on=pl.col("_status_date").shift(1).over("tenancy_key"),
+        _prev_terminal_on=pl.col("_status_date").shift(1).over("_t"),
     ).with_columns(
         is_recurrence=(
             pl.col("prev_seg_index").is_not_null()
@@ -277,7 +295,7 @@ def plan_new_tenancies(
     )
     assignment = ordered.select("notice_id", "seg_index")
     return NewTenancyPlan(
-        episodes=episodes.drop("_seg", "_status_date", "_prev_terminal_on"),
+        episodes=episodes.drop("_t", "_seg", "_status_date", "_prev_terminal_on"),
         assignment=assignment,
         transitions=transitions,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -495,20 +495,30 @@ def parse_notices(
     day_first = options.day_first
     earliest = pl.lit(EARLIEST_DATE)
     latest = pl.lit(date.fromordinal(options.today.toordinal() + options.future_days))
-    pnr, pnr_valid = normalise_personnummer(pl.col("personnummer"), options.today)
-    co_pnr, _ = normalise_personnummer(pl.col("co_tenant_personnummer"), options.today)
-    frame = frame.with_columns(
-        _event_date=parse_date(pl.col("event_date"), day_first),
-        _service_date=parse_date(pl.col("service_date"), day_first),
-        _eviction_at=parse_local_datetime(pl.col("eviction_at"), day_first),
-        _debt=parse_amount(pl.col("debt_amount")),
-        _rent=parse_amount(pl.col("monthly_rent")),
-        _pnr=pnr,
-        _pnr_valid=pnr_valid,
-        _co_pnr=co_pnr,
-        _tenant=parse_name(pl.col("tenant_name")),
-        _co_tenant=parse_name(pl.col("co_tenant_name")),
-    )
+    today = options.today
+    parsers: list[tuple[str, dict[str, Callable[[pl.Expr], pl.Expr]]]] = [
+        ("event_date", {"_event_date": lambda c: parse_date(c, day_first)}),
+        ("service_date", {"_service_date": lambda c: parse_date(c, day_first)}),
+        ("eviction_at", {"_eviction_at": lambda c: parse_local_datetime(c, day_first)}),
+        ("debt_amount", {"_debt": parse_amount}),
+        ("monthly_rent", {"_rent": parse_amount}),
+        (
+            "personnummer",
+            {
+                "_pnr": lambda c: normalise_personnummer(c, today)[0],
+                "_pnr_valid": lambda c: normalise_personnummer(c, today)[1],
+            },
+        ),
+        (
+            "co_tenant_personnummer",
+            {"_co_pnr": lambda c: normalise_personnummer(c, today)[0]},
+        ),
+        ("tenant_name", {"_tenant": parse_name}),
+        ("co_tenant_name", {"_co_tenant": parse_name}),
+    ]
+    for column, outputs in parsers:
+        frame = _parse_distinct(frame, column, outputs)
+    frame = frame.with_columns(pl.col("_pnr_valid").fill_null(False))
     event = pl.col("_event")
     reasons: list[pl.Expr] = [
         pl.when(pl.col("event_type").is_null()).then(pl.lit("händelse saknas")),
@@ -594,6 +604,19 @@ def parse_notices(
     )
     accepted = accepted.cast(ACCEPTED_SCHEMA)  # type: ignore[arg-type]
     return ParsedNotices(accepted=accepted, rejected=rejected, rows_read=rows_read, mapping=mapping)
+
+
+def _parse_distinct(
+    frame: pl.DataFrame, column: str, outputs: dict[str, Callable[[pl.Expr], pl.Expr]]
+) -> pl.DataFrame:
+    """Parse each distinct value once and join the results back.
+
+    Files repeat the same dates, amounts and people on many rows, so this is much
+    cheaper than parsing every row; a null value gives null results.
+    """
+    values = frame.select(pl.col(column).unique().drop_nulls())
+    table = values.with_columns(**{name: parse(pl.col(column)) for name, parse in outputs.items()})
+    return frame.join(table, on=column, how="left", maintain_order="left")
 
 
 def _date_reason(

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from connectors.notice_files import decode, read_notice_bytes
+from connectors import notice_files
+from connectors.notice_files import read_notice_bytes, to_utf8
 from domain.identity import normalise
 from domain.notices import (
     NoticeFormatError,
@@ -172,12 +173,19 @@ def test_title_lines_above_the_header_in_csv() -> None:
     assert parsed.accepted["row_number"].to_list() == [5]
 
 
+def test_utf8_split_across_chunks_is_still_utf8(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(notice_files, "CHUNK_BYTES", 3)
+    text = "Pnr;Hyresgäst;Händelse;Datum\nÅÄÖ;åäö;Uppsägning;2026-11-02\n"
+    assert to_utf8(text.encode()) == (text.encode(), "utf-8")
+    assert to_utf8(text.encode("cp1252")) == (text.encode(), "cp1252")
+
+
 def test_decode_never_lossy() -> None:
-    assert decode("Hyresgäst".encode()) == ("Hyresgäst", "utf-8")
-    assert decode("Hyresgäst".encode("cp1252")) == ("Hyresgäst", "cp1252")
-    assert decode(b"\xef\xbb\xbfx") == ("x", "utf-8-sig")
+    assert to_utf8("Hyresgäst".encode()) == ("Hyresgäst".encode(), "utf-8")
+    assert to_utf8("Hyresgäst".encode("cp1252")) == ("Hyresgäst".encode(), "cp1252")
+    assert to_utf8(b"\xef\xbb\xbfx") == (b"x", "utf-8-sig")
     with pytest.raises(NoticeFormatError):
-        decode(b"\x81\x8d\x8f\x90\x9d\xff")
+        to_utf8(b"\x81\x8d\x8f\x90\x9d\xff")
 
 
 @pytest.mark.parametrize(

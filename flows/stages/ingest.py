@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Sequence
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = "ingest"
 CHUNK = 5000
+BULK_CHUNK = 100_000
 DUPLICATE_REASON = "Dubblett: händelsen finns redan (samma kontrakt, händelse, datum, personnummer)"
 
 NOTICE_COLUMNS = (
@@ -151,8 +152,15 @@ def reserve_ids(connection: Connection, table: str, count: int) -> list[int]:
     return list(range(int(start) + 1, int(start) + count + 1))
 
 
-def _existing_keys(connection: Connection, keys: Sequence[str]) -> set[str]:
+def _existing_keys(connection: Connection, company_id: str, keys: pl.Series) -> pl.Series:
+    """The natural keys among these that are already stored (only this company's can be)."""
     found: set[str] = set()
+    anything = connection.execute(
+        select(Notice.id).where(Notice.company_id == company_id).limit(1)
+    ).first()
+    if anything is None:
+        return pl.Series([], dtype=pl.String)
+    keys = keys.unique().to_list()
     if connection.dialect.name == "postgresql":
         from sqlalchemy import bindparam
         from sqlalchemy.dialects.postgresql import ARRAY
@@ -165,7 +173,7 @@ def _existing_keys(connection: Connection, keys: Sequence[str]) -> set[str]:
             found.update(
                 connection.execute(query, {"keys": list(keys[start : start + 100_000])}).scalars()
             )
-        return found
+        return pl.Series(sorted(found), dtype=pl.String)
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         found.update(
@@ -173,7 +181,7 @@ def _existing_keys(connection: Connection, keys: Sequence[str]) -> set[str]:
                 select(Notice.natural_key).where(Notice.natural_key.in_(chunk))
             ).scalars()
         )
-    return found
+    return pl.Series(sorted(found), dtype=pl.String)
 
 
 def bulk_insert(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
@@ -197,55 +205,72 @@ def _sqlite_executemany(connection: Connection, table: Table, frame: pl.DataFram
     dates, datetimes and booleans are formatted by polars the way SQLAlchemy stores
     them (``2026-11-02``, ``2026-11-02 08:00:00.000000`` in UTC, 0/1).
     """
-    exportable = frame.with_columns(
-        [
-            pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
-            if isinstance(dtype, pl.Datetime) and dtype.time_zone
-            else pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
-            if isinstance(dtype, pl.Datetime)
-            else pl.col(c).dt.strftime("%Y-%m-%d")
-            if isinstance(dtype, pl.Date)
-            else pl.col(c).cast(pl.Int8)
-            if dtype == pl.Boolean
-            else pl.col(c)
-            for c, dtype in frame.schema.items()
-        ]
-    )
-    columns = ", ".join(f'"{c}"' for c in exportable.columns)
-    marks = ", ".join("?" for _ in exportable.columns)
+    formats = [
+        pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone
+        else pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+        if isinstance(dtype, pl.Datetime)
+        else pl.col(c).dt.strftime("%Y-%m-%d")
+        if isinstance(dtype, pl.Date)
+        else pl.col(c).cast(pl.Int8)
+        if dtype == pl.Boolean
+        else pl.col(c)
+        for c, dtype in frame.schema.items()
+    ]
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
     statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
     raw = connection.connection.driver_connection
-    if frame.height > 100_000:
+    if frame.height > BULK_CHUNK:
         raw.execute("PRAGMA cache_size=-262144")  # 256 MB of page cache for big indexes
-    for start in range(0, exportable.height, 100_000):
-        raw.executemany(statement, exportable.slice(start, 100_000).rows())
+    for start in range(0, frame.height, BULK_CHUNK):
+        raw.executemany(statement, frame.slice(start, BULK_CHUNK).select(formats).rows())
 
 
 def _copy_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
     """PostgreSQL COPY in CSV form, in chunks, inside the caller's transaction."""
     columns = ", ".join(f'"{c}"' for c in frame.columns)
     raw = connection.connection.driver_connection
-    exportable = frame.with_columns(
-        [
-            pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S%.f+00:00")
-            for c, dtype in frame.schema.items()
-            if isinstance(dtype, pl.Datetime)
-        ]
-    )
+    formats = [
+        pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.f+00:00")
+        if isinstance(dtype, pl.Datetime)
+        else pl.col(c)
+        for c, dtype in frame.schema.items()
+    ]
     with raw.cursor() as cursor:  # type: ignore[union-attr]
         statement = f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
         with cursor.copy(statement) as copy:
-            for start in range(0, exportable.height, 100_000):
+            for start in range(0, frame.height, BULK_CHUNK):
                 buffer = io.BytesIO()
-                exportable.slice(start, 100_000).write_csv(
+                frame.slice(start, BULK_CHUNK).select(formats).write_csv(
                     buffer, include_header=False, null_value="\\N", quote_style="necessary"
                 )
                 copy.write(buffer.getvalue())
 
 
-def _load_states(session: Session, keys: Sequence[str]) -> dict[str, list[EpisodeState]]:
+class _Clock:
+    """Progress of a big file in the log: phase names and seconds, never row content."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        log.info("ingest: %s after %.1f s", phase, now - self.start)
+        self.start = now
+
+
+def _load_states(
+    session: Session, company_id: str, tenancy_keys: pl.Series
+) -> dict[str, list[EpisodeState]]:
     """Stored episodes of these tenancies, with the date their current status was reached."""
     states: dict[str, list[EpisodeState]] = {}
+    anything = session.execute(
+        select(Episode.id).where(Episode.company_id == company_id).limit(1)
+    ).first()
+    if anything is None:
+        return states
+    keys = tenancy_keys.unique().to_list()
     rows: list[Episode] = []
     for start in range(0, len(keys), CHUNK):
         chunk = list(keys[start : start + CHUNK])
@@ -336,10 +361,12 @@ def ingest_file(
         raw, parsed = read_and_parse(data, company, received_on, path.name)
     except NoticeFormatError as exc:
         return _reject_file(engine, settings, company, path, receipt, str(exc), received_on, move)
+    encoding = raw.encoding or raw.file_format
+    del raw, data  # a big file's bytes and string frame are not needed any more
 
     try:
         counts, duplicate_rows, file_id = _store_file(
-            engine, settings, company, path.name, digest, raw, parsed, received_on
+            engine, settings, company, path.name, digest, encoding, parsed, received_on
         )
     except IntegrityError:
         # Another process stored the same content (or overlapping notices) meanwhile.
@@ -397,7 +424,7 @@ def _store_file(
     company: CompanyConfig,
     filename: str,
     digest: str,
-    raw: RawTable,
+    encoding: str,
     parsed: ParsedNotices,
     received_on: date,
 ) -> tuple[dict[str, int], list[int], int]:
@@ -409,7 +436,7 @@ def _store_file(
             filename=filename[:300],
             content_hash=digest,
             status="ingested",
-            encoding=raw.encoding or raw.file_format,
+            encoding=encoding,
         )
         session.add(notice_file)
         session.flush()  # takes SQLite's write lock before keys are checked and ids reserved
@@ -530,23 +557,31 @@ def _store_rows(
         # below sees every notice committed before this file's rows are written.
         connection.execute(text("LOCK TABLE notice IN SHARE ROW EXCLUSIVE MODE"))
     policy = policy_from(settings)
+    clock = _Clock()
     notices = with_keys(parsed.accepted, company.id)
+    clock.lap("keys")
     first_in_file = notices.select(pl.col("natural_key").is_first_distinct()).to_series()
-    stored = _existing_keys(connection, notices["natural_key"].unique().to_list())
-    is_new = first_in_file & ~notices["natural_key"].is_in(list(stored))
+    stored = _existing_keys(connection, company.id, notices["natural_key"])
+    is_new = first_in_file & ~notices["natural_key"].is_in(stored)
     duplicates = notices.filter(~is_new)
-    notices = notices.filter(is_new)
+    if duplicates.height:
+        notices = notices.filter(is_new)
     duplicate_rows = duplicates["row_number"].to_list()
+    clock.lap("duplicate check")
 
     ids = reserve_ids(connection, "notice", notices.height)
     notices = notices.with_columns(notice_id=pl.Series(ids, dtype=pl.Int64))
 
-    keys = notices["tenancy_key"].unique().to_list()
-    states = _load_states(session, keys)
-    known = notices["tenancy_key"].is_in(list(states))
-    fresh, existing = notices.filter(~known), notices.filter(known)
+    states = _load_states(session, company.id, notices["tenancy_key"])
+    if states:
+        known = notices["tenancy_key"].is_in(pl.Series(list(states), dtype=pl.String))
+        fresh, existing = notices.filter(~known), notices.filter(known)
+    else:
+        fresh, existing = notices, notices.clear()
+    clock.lap("stored episodes")
 
     plan = plan_new_tenancies(fresh, policy, received_on)
+    clock.lap("episode plan")
     existing_plan = apply_to_existing(
         states, existing.to_dicts(), policy, received_on, plan.episodes.height
     )
@@ -557,6 +592,7 @@ def _store_rows(
     now = datetime.now(UTC)
     episodes = _episode_frame(plan.episodes, new_states, id_of_seg, company.id, now)
     bulk_insert(connection, Episode.__table__, episodes)
+    clock.lap("episodes written")
 
     for state in existing_plan.episodes:
         if state.id is not None:
@@ -586,9 +622,11 @@ def _store_rows(
         pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("received_at"),
     )
     bulk_insert(connection, Notice.__table__, notice_rows)
+    clock.lap("notices written")
 
     transitions = _transition_frame(plan.transitions, existing_plan.transitions, id_of_seg, now)
     bulk_insert(connection, EpisodeTransition.__table__, transitions)
+    clock.lap("transitions written")
 
     rejections = pl.concat(
         [
