@@ -25,6 +25,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from flows.cli import main
+from flows.stages.outcomes import create_follow_up_tasks
 from flows.stages.worklist import build_worklist, write_worklists
 from models.db import session_scope
 from models.tables import Activity, AuditLog, Episode, Letter, Match, WorklistRun
@@ -369,3 +370,39 @@ def test_a_long_section_in_the_pdf_points_to_the_complete_files(tmp_path: Path) 
     assert "och 5 rader till" in text and "radgivare-radgivare1.xlsx" in text
     assert f"Person {PDF_MAX_ROWS_PER_SECTION - 1}" in text
     assert f"Person {n - 1}" not in text  # the least urgent rows are only in the files
+
+
+def test_cli_episodes_show_tells_the_whole_story(
+    db_engine,
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    settings = settings_for(tmp_path)
+    company(db_engine)
+    with session_scope(db_engine) as s:
+        row = episode(s, 1, has_children=True)
+        appointment(s, row.id, utc(2026, 11, 16), status="no_show")
+        episode_id = row.id
+    create_follow_up_tasks(db_engine, settings, RUN)
+    config = str(_config(tmp_path, db_url))
+    assert main(["--config", config, "record", "contacted", str(episode_id), "--by", "anna",
+                 "--date", "2026-11-17", "--text", "Betalar på fredag"]) == 0  # fmt: skip
+    assert main(["--config", config, "episodes", "close", str(episode_id), "--outcome",
+                 "settled_with_support", "--by", "anna", "--date", "2026-11-20"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["--config", config, "episodes", "show", str(episode_id), "--by", "karin"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"Ärende {episode_id}: {NAME} 1, {STREET}, lgh 1101, 123 45 Exempelby" in out
+    assert "Utfall: reglerad med stöd (bekräftat), 2026-11-20, källa advisor" in out
+    assert "2026-11-16 09:00" in out and "no_show" in out
+    assert "Betalar på fredag" in out
+    assert "phone_call" in out and "done" in out
+    with session_scope(db_engine) as s:
+        reads = s.execute(
+            select(AuditLog.actor, AuditLog.entity_id).where(AuditLog.action == "read_episode")
+        ).all()
+    assert [tuple(r) for r in reads] == [("karin", str(episode_id))]
+    assert main(["--config", config, "episodes", "show", "999999"]) == 2

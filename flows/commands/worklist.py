@@ -7,7 +7,7 @@ operating-system user or ``--by``) and when; the audit entries hold ids only.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -18,12 +18,12 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
-from domain.formatting import sv_amount
+from domain.formatting import STOCKHOLM, sv_amount
 from domain.outcomes import OUTCOME_LABEL_SV, STATUS_LABEL_SV, ActivityKind
 from domain.worklist import SECTION_TITLE_SV
 from flows.cli import app
 from flows.context import AppContext
-from flows.stages.outcomes import close_episode, local_today, record_activity
+from flows.stages.outcomes import close_episode, episode_timeline, local_today, record_activity
 from flows.stages.worklist import (
     build_worklist,
     display_rows,
@@ -56,6 +56,9 @@ ByOption = Annotated[
     str | None,
     typer.Option("--by", help="Who did it (default: the operating-system user)."),
 ]
+
+
+ROUTING_LABEL_SV = {"caseworker": "handläggare", "advisor": "boenderådgivare", "review": "granskas"}
 
 
 class WorklistFormat(StrEnum):
@@ -244,7 +247,7 @@ def episodes_list(
             table.add_row(
                 str(row["id"]),
                 STATUS_LABEL_SV.get(row["status"], row["status"]),
-                row["routing"] or "–",
+                ROUTING_LABEL_SV.get(row["routing"] or "", "–"),
                 _iso(row["opened_on"]),
                 _iso(row["deadline_date"]),
                 sv_amount(row["debt_amount"]),
@@ -286,3 +289,96 @@ def episodes_close(
         text=text,
     )
     typer.echo(f"Episode {episode_id} closed ({previous} → closed, outcome {outcome})")
+
+
+def _local(moment: datetime) -> str:
+    """A stored timestamp as Stockholm wall-clock time (SQLite returns UTC without a zone)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{aware.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
+
+
+def _print_table(console: Console, title: str, headers: tuple[str, ...], rows: list) -> None:
+    if not rows:
+        return
+    table = Table(title=title, title_justify="left", title_style="bold", expand=True)
+    for i, header in enumerate(headers):
+        table.add_column(header, overflow="fold", ratio=3 if i == len(headers) - 1 else 1)
+    for row in rows:
+        table.add_row(*(escape(str(cell)) for cell in row))
+    console.print(table)
+
+
+def _status(value: str | None) -> str:
+    return STATUS_LABEL_SV.get(value or "", value or "–")
+
+
+@episodes_app.command("show")
+def episodes_show(
+    ctx: typer.Context,
+    episode_id: Annotated[int, typer.Argument(help="The episode (ärende) id.")],
+    by: ByOption = None,
+) -> None:
+    """Show one episode: its household, every status change, meeting, recording and task."""
+    context: AppContext = ctx.obj
+    timeline = episode_timeline(context.engine, episode_id, by=current_actor(by))
+    e = timeline["episode"]
+    console = Console()
+    apartment = f"lgh {e['apartment']}" if e["apartment"] else None
+    place = " ".join(str(part) for part in (e["postal_code"], e["town"]) if part)
+    parts = (e["street_address"], apartment, place)
+    address = ", ".join(str(part) for part in parts if part) or "–"
+    console.print(
+        f"[bold]Ärende {e['id']}[/bold]: {escape(e['tenant_name'] or '–')}, {escape(address)}"
+    )
+    routing = ROUTING_LABEL_SV.get(e["routing"] or "", "inte matchat")
+    if e["caseworker_id"]:
+        routing += f" ({e['caseworker_id']})"
+    console.print(
+        f"Status {_status(e['status'])}, hänvisning {routing}, öppnat {_iso(e['opened_on'])}, "
+        f"betala senast {_iso(e['deadline_date'])}, skuld {sv_amount(e['debt_amount'])}, "
+        f"barn {'ja' if e['has_children'] else 'nej'}"
+    )
+    if e["eviction_at"]:
+        console.print(f"Avhysning {_local(e['eviction_at'])}")
+    if e["is_recurrence"]:
+        console.print(f"Återkommande: tidigare ärende {e['previous_episode_id']}")
+    if e["outcome"]:
+        certainty = {"confirmed": "bekräftat", "presumed": "antaget"}.get(
+            e["outcome_certainty"] or "", "–"
+        )
+        console.print(
+            f"Utfall: {OUTCOME_LABEL_SV.get(e['outcome'], e['outcome'])} ({certainty}), "
+            f"{_iso(e['outcome_date'])}, källa {e['outcome_source']}"
+        )
+    elif e["follow_up_date"]:
+        console.print(f"Följ upp senast {_iso(e['follow_up_date'])}")
+    _print_table(
+        console,
+        "Statusändringar",
+        ("Tid", "Från", "Till", "Gäller från", "Skäl"),
+        [
+            (_local(at), _status(a), _status(b), _iso(d), r)
+            for at, a, b, d, r in timeline["transitions"]
+        ],
+    )
+    _print_table(
+        console,
+        "Möten",
+        ("Tid", "Plats", "Status", "Före sista betalningsdag"),
+        [
+            (_local(t), place, st, "ja" if ok else "nej")
+            for t, place, st, ok in timeline["appointments"]
+        ],
+    )
+    _print_table(
+        console,
+        "Registrerat",
+        ("Datum", "Vad", "Av", "Anteckning"),
+        [(_iso(d), kind, who, note or "") for d, kind, who, note in timeline["activities"]],
+    )
+    _print_table(
+        console,
+        "Uppgifter",
+        ("Uppgift", "Omgång", "Senast", "Status"),
+        [(kind, n, _iso(d), st) for kind, n, d, st in timeline["tasks"]],
+    )

@@ -609,3 +609,78 @@ def close_episode(
 def local_today() -> date:
     """Today in Stockholm: the default run date of every command."""
     return datetime.now(STOCKHOLM).date()
+
+
+def episode_timeline(engine: Engine, episode_id: int, *, by: str) -> dict[str, object]:
+    """Everything recorded about one episode, oldest first, for ``kvarboende episodes show``.
+
+    The read is audit-logged (who looked at which episode), because the answer holds
+    the tenant's personal data.
+    """
+    with session_scope(engine) as session:
+        episode = _episode_or_error(session, episode_id)
+        transitions = session.execute(
+            select(
+                EpisodeTransition.at,
+                EpisodeTransition.from_status,
+                EpisodeTransition.to_status,
+                EpisodeTransition.effective_date,
+                EpisodeTransition.reason,
+            )
+            .where(EpisodeTransition.episode_id == episode_id)
+            .order_by(EpisodeTransition.id)
+        ).all()
+        meetings = session.execute(
+            select(
+                AppointmentSlot.starts_at,
+                AppointmentSlot.location,
+                Appointment.status,
+                Appointment.before_deadline,
+            )  # fmt: skip
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .where(Appointment.episode_id == episode_id)
+            .order_by(AppointmentSlot.starts_at, Appointment.id)
+        ).all()
+        activities = session.execute(
+            select(Activity.on_date, Activity.kind, Activity.by, Activity.text)
+            .where(Activity.episode_id == episode_id)
+            .order_by(Activity.on_date, Activity.id)
+        ).all()
+        tasks = session.execute(
+            select(Task.kind, Task.round, Task.due_date, Task.status)
+            .where(Task.episode_id == episode_id)
+            .order_by(Task.round, Task.kind)
+        ).all()
+        audit(session, by, "read_episode", "episode", episode_id)
+        return {
+            "episode": {
+                column: getattr(episode, column)
+                for column in (
+                    "id",
+                    "tenant_name",
+                    "street_address",
+                    "apartment",
+                    "postal_code",
+                    "town",
+                    "status",
+                    "routing",
+                    "caseworker_id",
+                    "opened_on",
+                    "deadline_date",
+                    "debt_amount",
+                    "has_children",
+                    "eviction_at",
+                    "is_recurrence",
+                    "previous_episode_id",
+                    "follow_up_date",
+                    "outcome",
+                    "outcome_certainty",
+                    "outcome_date",
+                    "outcome_source",
+                )
+            },  # fmt: skip
+            "transitions": [tuple(row) for row in transitions],
+            "appointments": [tuple(row) for row in meetings],
+            "activities": [tuple(row) for row in activities],
+            "tasks": [tuple(row) for row in tasks],
+        }
