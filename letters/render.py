@@ -3,8 +3,8 @@
 The Typst templates in ``letters/templates`` hold the wording; this module turns the
 facts of one letter (who, when, where, how much, by when) into the already formatted
 strings a template prints, in the letter's language. Many letters are rendered in one
-Typst compile and split into one PDF per letter with pypdf, which is several times
-faster than compiling each letter on its own. Every template has exactly one level-1
+Typst compile and split into one PDF per letter (:mod:`letters.pdfsplit`), which is
+several times faster than compiling each letter on its own. Every template has exactly one level-1
 heading (the letter's title); the PDF outline built from it marks where letters start.
 """
 
@@ -24,6 +24,7 @@ import typst
 from pypdf import PdfReader, PdfWriter
 
 from domain.formatting import STOCKHOLM, sv_amount, sv_weekday_date
+from letters.pdfsplit import split_pages, supported
 
 HERE = Path(__file__).parent
 FONT_DIR = HERE / "fonts"
@@ -230,12 +231,14 @@ def _split(pdf: bytes, expected: int) -> list[bytes]:
     if len(starts) != expected or (starts and starts[0] != 0):
         raise RenderError(f"expected {expected} letters in the batch, found {len(starts)}")
     bounds = [*starts, len(reader.pages)]
+    ranges = list(zip(bounds, bounds[1:], strict=False))
+    if supported(pdf, reader):
+        return split_pages(pdf, reader, ranges)
     parts: list[bytes] = []
-    for begin, end in zip(bounds, bounds[1:], strict=False):
+    for begin, end in ranges:  # the general, slower way
         writer = PdfWriter()
         for index in range(begin, end):
             writer.add_page(reader.pages[index])
-        writer.add_metadata({"/Producer": "kvarboende (Typst)"})
         buffer = io.BytesIO()
         writer.write(buffer)
         parts.append(buffer.getvalue())

@@ -221,3 +221,28 @@ def test_email_templates_render_in_both_languages() -> None:
     assert subject == "A new time for your meeting about the rent arrears"
     subject, body = render_email("appointment_cancelled", "fi", **context)
     assert subject == "Din tid hos boenderådgivaren är avbokad"  # Swedish fallback
+
+
+def test_fast_split_copies_exactly_the_pages_pypdf_would() -> None:
+    from pypdf import PdfWriter
+
+    from letters.pdfsplit import split_pages, supported
+    from letters.render import _compile, letter_context
+
+    letters = [make(language=lang) for lang in ("sv", "en")] + [make("cancellation", "en")]
+    batch = _compile([letter_context(letter) for letter in letters])
+    reader = PdfReader(io.BytesIO(batch))
+    assert supported(batch, reader)
+    ranges = [(0, 2), (2, 4), (4, 5)]
+    fast = split_pages(batch, reader, ranges)
+    for (first, end), part in zip(ranges, fast, strict=True):
+        writer = PdfWriter()
+        for index in range(first, end):
+            writer.add_page(reader.pages[index])
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        expected = PdfReader(io.BytesIO(buffer.getvalue()))
+        got = PdfReader(io.BytesIO(part), strict=True)
+        assert [p.extract_text() for p in got.pages] == [p.extract_text() for p in expected.pages]
+        assert [p.mediabox for p in got.pages] == [p.mediabox for p in expected.pages]
+        assert len(part) < 1.3 * len(buffer.getvalue())
