@@ -185,7 +185,7 @@ def demo(
     )
     import_register(engine, settings, cases_file, household_file, taken_on=days[0])
 
-    totals: dict[str, dict[str, int]] = {}
+    last_run: dict[str, dict[str, int]] = {}
     rng = random.Random(settings.demo.seed if seed is None else seed)
     smtp = None
     if settings.smtp.start_local:
@@ -203,10 +203,7 @@ def demo(
                     inbox = settings.company(company_id).inbox
                     inbox.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, inbox / path.name)
-                for stage, counts in run_daily(engine, settings, day).items():
-                    bucket = totals.setdefault(stage, {})
-                    for key, value in counts.items():
-                        bucket[key] = bucket.get(key, 0) + value
+                last_run = run_daily(engine, settings, day)
                 simulate_advisor(engine, day, rng)
                 progress.advance(job)
     finally:
@@ -219,7 +216,7 @@ def demo(
     full_month = months[0] if len(months) == 1 else months[-2]
     report_html = write_report(engine, settings, month=full_month, fmt="html")
     report_pdf = write_report(engine, settings, month=full_month, fmt="pdf")
-    _print_outcome(context, days[-1], full_month, report_html, report_pdf, totals)
+    _print_outcome(context, days[-1], full_month, report_html, report_pdf, last_run)
     console.print(f"\nDone in {time.monotonic() - started:.0f} s.")
     summary = monthly_summary(engine, settings, full_month)
     console.print(f"\n[bold]Monthly statistics, {full_month}[/] (aggregate, small counts hidden)")
@@ -233,7 +230,7 @@ def _print_outcome(
     month: str,
     report_html: Path,
     report_pdf: Path,
-    totals: dict[str, dict[str, int]],
+    last_run: dict[str, dict[str, int]],
 ) -> None:
     from models.tables import Episode, Letter, Notice
 
@@ -269,13 +266,26 @@ def _print_outcome(
         f"(email {channels.get('email', 0)}, print {channels.get('print', 0)})"
     )
     console.print(f"  caseworker notices (email)     {letters.get('caseworker_notice', 0)}")
-    console.print(f"  worklist rows, all days        {sum(totals.get('worklists', {}).values())}")
+    worklist = last_run.get("worklists", {})
+    sections = {
+        key: value
+        for key, value in worklist.items()
+        if key not in {"advisor_lists", "caseworker_lists", "caseworker_rows", "emails_queued"}
+    }
+    console.print(
+        f"  advisor's worklist {last_day}  {sum(sections.values())} rows "
+        f"({', '.join(f'{k} {v}' for k, v in sections.items())})"
+    )
+    console.print(
+        f"  caseworkers' lists {last_day}  {worklist.get('caseworker_lists', 0)} lists, "
+        f"{worklist.get('caseworker_rows', 0)} rows"
+    )
     console.print("\n[bold]Where the outputs are[/]")
     console.print(f"  letters (PDF)                  {paths.letters_dir}")
     console.print(f"  print batches                  {paths.print_dir}")
     console.print(f"  emails as received (.eml)      {paths.mail_dir}")
     console.print(f"  advisor's worklist {last_day}  {worklists}")
-    console.print(f"  caseworkers' routed episodes   {worklists} (caseworker-*.xlsx/pdf/csv)")
+    console.print(f"  caseworkers' routed episodes   {worklists} (handlaggare-*.xlsx/pdf/csv)")
     console.print(f"  receipts to the companies      {paths.archive_dir}")
     console.print(f"  monthly report {month}        {report_html}")
     console.print(f"                                 {report_pdf}")
