@@ -406,3 +406,22 @@ def test_cli_episodes_show_tells_the_whole_story(
         ).all()
     assert [tuple(r) for r in reads] == [("karin", str(episode_id))]
     assert main(["--config", config, "episodes", "show", "999999"]) == 2
+
+
+def test_no_list_on_a_holiday_and_the_next_one_catches_up(db_engine, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    company(db_engine)
+    with session_scope(db_engine) as s:
+        episode(s, 1, opened_on=date(2026, 12, 23))
+    assert write_worklists(db_engine, settings, date(2026, 12, 23))["new_episodes"] == 1
+    with session_scope(db_engine) as s:
+        episode(s, 2, opened_on=date(2026, 12, 24))  # Christmas Eve: the job runs, nobody reads
+        episode(s, 3, opened_on=date(2026, 12, 25))
+    for holiday in (date(2026, 12, 24), date(2026, 12, 25)):
+        counts = write_worklists(db_engine, settings, holiday)
+        assert counts["not_a_working_day"] == 1 and counts["advisor_lists"] == 0
+        assert not (settings.paths.worklist_dir / holiday.isoformat()).exists()
+    assert write_worklists(db_engine, settings, date(2026, 12, 28))["new_episodes"] == 2
+    with session_scope(db_engine) as s:
+        dates = sorted(s.scalars(select(WorklistRun.for_date)))
+    assert dates == [date(2026, 12, 23), date(2026, 12, 28)]

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from domain.formatting import safe_cell, sv_amount, sv_date
+from domain.outcomes import is_working_day
 from domain.worklist import (
     APPOINTMENTS_SCHEMA,
     COLUMN_TITLE_SV,
@@ -540,9 +541,14 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
 
     The advisors' sections are summed into the returned counts (for the Prefect
     artifact); caseworker lists add ``caseworker_lists`` and ``caseworker_rows``.
+    On a weekend or a Swedish public holiday nothing is written (``not_a_working_day``
+    is 1): nobody reads that list, and its "new episodes" would then be missing from
+    the next working day's list, which covers everything since the last one written.
     """
     totals: dict[str, int] = {s.value: 0 for s in SECTION_ORDER}
     totals.update(advisor_lists=0, caseworker_lists=0, caseworker_rows=0, emails_queued=0)
+    if not is_working_day(run_date):
+        return totals | {"not_a_working_day": 1}
     with session_scope(engine) as session:
         inputs = load_inputs(session, _since(session, run_date))
         owners: list[tuple[str, str, str, str]] = [
