@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -722,8 +723,9 @@ def calibrate(result: pl.DataFrame, notices: pl.DataFrame, goal: float = 0.999) 
             f"{threshold:>10.2f} {part.height:>9} {part.height - right:>6} "
             f"{precision:>10.5f} {lower:>10.5f}"
         )
-        if lower >= goal and chosen is None:
-            chosen = threshold
+        if lower >= goal and chosen is None and part.height:
+            # Report the cut at the lowest score it accepts (same effect, clearer number).
+            chosen = max(threshold, math.floor(float(part["score"].min()) * 100) / 100)
     return chosen
 
 
@@ -964,6 +966,7 @@ def main() -> None:
     rates = {**DEFAULT_RATES, **(json.loads(args.rates) if args.rates else {})}
     base = args.workdir or Path(tempfile.mkdtemp(prefix="kvarboende-bench-"))
     pl.Config.set_tbl_rows(40)
+    pl.Config.set_tbl_cols(-1)
     pl.Config.set_tbl_width_chars(140)
     threshold = args.threshold
     print(f"corruption rates: {rates}")
