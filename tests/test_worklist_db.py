@@ -244,8 +244,17 @@ def test_cli_worklist_record_and_episodes(
     out = capsys.readouterr().out
     assert "Avhysningar inom kort (1)" in out and "Arbetslista 2026-11-23" in out
 
-    assert main(["--config", config, "worklist", "--date", "2026-11-23", "--format", "xlsx"]) == 0
-    assert (tmp_path / "cli-lists" / "2026-11-23" / "radgivare-radgivare1.xlsx").exists()
+    for fmt in ("csv", "xlsx", "pdf"):
+        assert main(["--config", config, "worklist", "--date", "2026-11-23", "--format", fmt]) == 0
+        assert (
+            (tmp_path / "cli-lists" / "2026-11-23" / f"radgivare-radgivare1.{fmt}").stat().st_size
+        )
+    capsys.readouterr()
+    assert (
+        main(["--config", config, "worklist", "--date", "2026-11-23", "--caseworker", "hl1"]) == 0
+    )
+    caseworker_view = capsys.readouterr().out
+    assert "Kalle Känd" in caseworker_view and NAME not in caseworker_view
 
     meeting = str(ids["meeting"])
     assert main(["--config", config, "record", "attended", meeting, "--by", "anna",
