@@ -1,0 +1,76 @@
+"""The housing company never learns whether a tenant is known to social services.
+
+A file with a registered client and a file with a stranger are ingested, matched
+and routed; the receipts the company gets (the returned Receipt and the receipt
+files next to the archived notice file) are the same apart from the file's name
+and hash, and none of them mentions matches, tiers or cases.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from test_cases_import import pnr, write_register
+
+from flows.stages.cases import import_register
+from flows.stages.ingest import ingest_file
+from flows.stages.matching import match_episodes
+from models.config import CompanyConfig, Settings
+from models.db import session_scope
+from models.tables import Episode
+
+HEADER = (
+    "personnummer;tenant_name;co_tenant_name;co_tenant_personnummer;street_address;apartment;"
+    "postal_code;town;contract_ref;event_type;event_date;service_date;debt_amount;monthly_rent;"
+    "eviction_at;email;phone;language"
+)
+FORBIDDEN = (
+    "match", "tier", "certain", "probable", "possible", "case", "caseworker", "routing",
+    "känd", "handläggare", "socialtjänst", "socialsekreterare", "klient", "träff",
+)  # fmt: skip
+
+
+def test_receipts_are_identical_for_known_and_unknown_tenants(db_engine, tmp_path: Path) -> None:
+    settings = Settings(
+        companies=[CompanyConfig(id="bo", name="Bo AB")],
+        paths={"archive_dir": tmp_path / "archive", "rejected_dir": tmp_path / "rejected"},
+    ).resolve_paths(tmp_path)
+    cases, household = write_register(tmp_path)
+    import_register(db_engine, settings, cases, household, taken_on=date(2026, 11, 1))
+    tail = ";termination_notice;2026-11-02;;12345.50;8000;;;;"
+    known = tmp_path / "known.csv"
+    known.write_text(
+        f"{HEADER}\n{pnr('19800101123')};Anna Häggström;;;Storgatan 12;1102;12345;By;K1{tail}\n",
+        encoding="utf-8",
+    )
+    stranger = tmp_path / "stranger.csv"
+    stranger.write_text(
+        f"{HEADER}\n{pnr('19770707777')};Per Persson;;;Annan väg 1;1001;12345;By;K2{tail}\n",
+        encoding="utf-8",
+    )
+    first = ingest_file(db_engine, settings, known, "bo", received_on=date(2026, 11, 2))
+    second = ingest_file(db_engine, settings, stranger, "bo", received_on=date(2026, 11, 2))
+    counts = match_episodes(db_engine, settings, date(2026, 11, 2))
+    assert counts["certain"] == 1 and counts["none"] == 1
+    with session_scope(db_engine) as session:
+        routings = sorted(session.scalars(select(Episode.routing)))
+    assert routings == ["advisor", "caseworker"]  # the matching really told them apart
+
+    neutral = {"filename", "content_hash"}
+    assert first.model_dump(exclude=neutral) == second.model_dump(exclude=neutral)
+    for receipt in (first, second):
+        dumped = receipt.model_dump_json().lower()
+        assert not any(word in dumped for word in FORBIDDEN)
+    files = sorted((tmp_path / "archive").rglob("*.kvitto.csv"))
+    assert len(files) == 2
+    texts = []
+    for path in files:
+        text = path.read_text(encoding="utf-8-sig").lower()
+        assert not any(word in text for word in FORBIDDEN), path.name
+        texts.append(
+            [line for line in text.splitlines() if "known" not in line and "stranger" not in line]
+        )
+    # Apart from the line naming the file, the two receipts say the same.
+    assert texts[0] == texts[1] and len(texts[0]) >= 5
