@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from flows.context import AppContext
 from models.errors import KvarboendeError
@@ -45,6 +46,17 @@ def _register_commands() -> None:
     from flows import commands  # noqa: F401
 
 
+def database_problem(exc: SQLAlchemyError) -> str:
+    """One line for a database error, without SQL, parameters or credentials."""
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else ""
+    lowered = text.lower()
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        return "the database is not initialised: run `kvarboende init` first"
+    if isinstance(exc, OperationalError):
+        return f"cannot use the database ({type(getattr(exc, 'orig', exc)).__name__}): {text}"
+    return f"database error ({type(getattr(exc, 'orig', exc)).__name__}); see the server log"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     _register_commands()
@@ -52,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, standalone_mode=False)
     except KvarboendeError as exc:
         typer.secho(f"kvarboende: {exc}", err=True, fg=typer.colors.RED)
+        return 2
+    except SQLAlchemyError as exc:
+        typer.secho(f"kvarboende: {database_problem(exc)}", err=True, fg=typer.colors.RED)
         return 2
     except typer.Abort:
         typer.echo("Aborted.", err=True)

@@ -66,3 +66,15 @@ def test_run_daily_rejects_a_bad_date(capsys: pytest.CaptureFixture[str]) -> Non
     repo_config = Path(__file__).resolve().parents[1] / "config.toml"
     assert main(["--config", str(repo_config), "run", "daily", "--date", "2026-13-01"]) == 2
     assert "2026-13-01" in capsys.readouterr().err
+
+
+def test_uninitialised_database_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    config = tmp_path / "config.toml"
+    shutil.copy(Path(__file__).resolve().parents[1] / "config.toml", config)
+    assert main(["--config", str(config), "worklist", "--date", "2026-11-23"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "kvarboende init" in err and "\n" not in err

@@ -163,7 +163,7 @@ def demo(
     from flows.pipeline import run_daily
     from flows.stages.cases import import_register
     from flows.stages.setup import prepare_database
-    from flows.stages.statistics import monthly_summary, refresh_stat_facts, write_report
+    from flows.stages.statistics import monthly_summary, refresh_stat_facts_for, write_report
 
     started = time.monotonic()
     context: AppContext = ctx.obj
@@ -211,8 +211,7 @@ def demo(
             smtp.stop()
 
     months = sorted({day.strftime("%Y-%m") for day in days})
-    for month in months:
-        refresh_stat_facts(engine, settings, month)
+    refresh_stat_facts_for(engine, settings, months)
     full_month = months[0] if len(months) == 1 else months[-2]
     report_html = write_report(engine, settings, month=full_month, fmt="html")
     report_pdf = write_report(engine, settings, month=full_month, fmt="pdf")
