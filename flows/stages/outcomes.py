@@ -58,6 +58,9 @@ from models.tables import (
 
 TASK_OPEN, TASK_DONE, TASK_CANCELLED = "open", "done", "cancelled"
 
+#: Ids per ``IN (...)`` list: SQLite allows 32,766 parameters, PostgreSQL 65,535.
+ID_CHUNK = 10_000
+
 #: Activities that mean the household was reached: no home visit is needed after them.
 CONTACT_KINDS: frozenset[str] = frozenset(
     {ActivityKind.CONTACTED, ActivityKind.HOME_VISIT, ActivityKind.ATTENDED}
@@ -419,12 +422,11 @@ def _insert_tasks(session: Session, planned: pl.DataFrame) -> int:
     """Insert the planned tasks that do not exist yet (idempotent on episode, kind, round)."""
     if planned.is_empty():
         return 0
-    t = Task.__table__
+    t, ap = Task.__table__, Appointment.__table__
+    missed = select(ap.c.episode_id).where(ap.c.status == AppointmentStatus.NO_SHOW)
     existing = _frame(
         session.execute(
-            select(t.c.episode_id, t.c.kind, t.c.round).where(
-                t.c.episode_id.in_(planned["episode_id"].unique().to_list())
-            )
+            select(t.c.episode_id, t.c.kind, t.c.round).where(t.c.episode_id.in_(missed))
         ).all(),
         {"episode_id": pl.Int64(), "kind": pl.String(), "round": pl.Int64()},
     )
@@ -467,12 +469,16 @@ def _close_reached_tasks(session: Session, no_shows: pl.DataFrame, contacts: pl.
     if reached.is_empty():
         return 0
     t = Task.__table__
-    result = session.execute(
-        update(t)
-        .where(t.c.status == TASK_OPEN, t.c.episode_id.in_(reached["episode_id"].to_list()))
-        .values(status=TASK_DONE, done_at=datetime.now(UTC))
-    )
-    return result.rowcount or 0
+    done = 0
+    ids = reached["episode_id"].to_list()
+    for start in range(0, len(ids), ID_CHUNK):  # databases limit the number of parameters
+        result = session.execute(
+            update(t)
+            .where(t.c.status == TASK_OPEN, t.c.episode_id.in_(ids[start : start + ID_CHUNK]))
+            .values(status=TASK_DONE, done_at=datetime.now(UTC))
+        )
+        done += result.rowcount or 0
+    return done
 
 
 # --- what the advisor records -------------------------------------------------------------

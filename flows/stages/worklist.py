@@ -128,6 +128,12 @@ def previous_run_date(session: Session, owner: str, run_date: date) -> date | No
     )
 
 
+def _shown(since: date):  # noqa: ANN202 - a SQLAlchemy boolean clause
+    """Episodes a worklist can show: not closed, or opened after ``since``."""
+    e = Episode.__table__.c
+    return or_(e.status != EpisodeStatus.CLOSED, e.opened_on > since)
+
+
 def _load_episodes(session: Session, since: date) -> pl.DataFrame:
     """Episodes a worklist can show: not closed, or opened after ``since``."""
     e, cw = Episode.__table__.c, Caseworker.__table__.c
@@ -157,7 +163,7 @@ def _load_episodes(session: Session, since: date) -> pl.DataFrame:
             e.last_event_date,
         )  # fmt: skip
         .outerjoin(Caseworker.__table__, cw.id == e.caseworker_id)
-        .where(or_(e.status != EpisodeStatus.CLOSED, e.opened_on > since))
+        .where(_shown(since))
         .order_by(e.id)
     ).all()
     data = _columns(rows, names)
@@ -167,7 +173,7 @@ def _load_episodes(session: Session, since: date) -> pl.DataFrame:
     return pl.DataFrame(data, schema=EPISODES_SCHEMA)  # type: ignore[arg-type]
 
 
-def _load_appointments(session: Session, episode_ids: list[int]) -> pl.DataFrame:
+def _load_appointments(session: Session, episode_ids) -> pl.DataFrame:  # noqa: ANN001
     a, s = Appointment.__table__.c, AppointmentSlot.__table__.c
     rows = session.execute(
         select(
@@ -190,7 +196,8 @@ def _load_small(session: Session, statement, schema: dict[str, pl.DataType]) -> 
 def load_inputs(session: Session, since: date) -> WorklistInputs:
     """Everything any worklist of the day needs, loaded once for all owners."""
     episodes = _load_episodes(session, since)
-    ids = episodes["episode_id"].to_list()
+    # A subquery, not a list of ids: SQLite and PostgreSQL limit the number of parameters.
+    ids = select(Episode.__table__.c.id).where(_shown(since))
     t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
     return WorklistInputs(
         episodes=episodes,
