@@ -7,8 +7,9 @@ does that correctly but re-parses and re-serialises every object of every page (
 table without object streams, so each object's bytes can be copied as they are: this
 module takes, for a range of pages, every object reachable from them, renumbers the
 references, and writes a new page tree, catalog and cross-reference table around them.
-pypdf is still used to read the page list and the outline; whenever the batch does not
-have the simple shape assumed here, the caller falls back to pypdf (:func:`supported`).
+The page list and the outline (each letter's title marks its first page) are read the
+same way. Whenever the batch does not have the simple shape assumed here, the functions
+raise :class:`Unsupported` and the caller falls back to pypdf.
 """
 
 from __future__ import annotations
@@ -16,22 +17,51 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pypdf import PdfReader
-
 _REFERENCE = re.compile(rb"(\d+) 0 R\b")
 _PARENT = re.compile(rb"/Parent\s+\d+\s+0\s+R")
 _STREAM = re.compile(rb">>\s*stream\r?\n")
 _HEADER = b"%PDF-1.7\n%\x80\x80\x80\x80\n"
 
 
-def supported(pdf: bytes, reader: PdfReader) -> bool:
-    """True when the PDF has only a classic xref table, generation 0 and no object streams."""
-    return (
-        b"/ObjStm" not in pdf
-        and b"/XRefStm" not in pdf
-        and set(reader.xref) <= {0, 65535}  # 65535: only the free head of the list
-        and not reader.xref_objStm
-    )
+class Unsupported(Exception):
+    """The PDF does not have the simple shape this module handles; use pypdf instead."""
+
+
+def _xref(pdf: bytes) -> tuple[dict[int, int], bytes]:
+    """Object offsets from a classic cross-reference table, and the trailer dictionary."""
+    found = re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", pdf[-64:])
+    if found is None or b"/ObjStm" in pdf or b"/XRefStm" in pdf or b"/Prev" in pdf[-512:]:
+        raise Unsupported("no single classic cross-reference table")
+    position = int(found.group(1))
+    if pdf[position : position + 4] != b"xref":
+        raise Unsupported("cross-reference stream")
+    position += 4
+    offsets: dict[int, int] = {}
+    header = re.compile(rb"\s*(\d+) (\d+)\r?\n")
+    while True:
+        match = header.match(pdf, position)
+        if match is None:
+            break
+        first, count = int(match.group(1)), int(match.group(2))
+        position = match.end()
+        for index in range(count):
+            entry = pdf[position : position + 20]
+            if entry[17:18] == b"n":
+                if entry[11:16] != b"00000":
+                    raise Unsupported("object generations other than 0")
+                offsets[first + index] = int(entry[:10])
+            position += 20
+    trailer = pdf.find(b"trailer", position)
+    if trailer < 0:
+        raise Unsupported("no trailer")
+    return offsets, pdf[trailer : pdf.find(b"startxref", trailer)]
+
+
+def _ref(head: bytes, key: bytes) -> int:
+    match = re.search(rb"/" + key + rb"\s*(\d+) 0 R", head)
+    if match is None:
+        raise Unsupported(f"no /{key.decode()} reference")
+    return int(match.group(1))
 
 
 class _Objects:
@@ -49,9 +79,11 @@ class _Objects:
             return cached
         start = self.offsets[number]
         body_start = self.pdf.index(b"obj", start) + 3
-        stream = _STREAM.search(self.pdf, body_start)
         end_object = self.pdf.index(b"endobj", body_start)
-        if stream is not None and stream.start() < end_object:
+        # The stream keyword comes before the data, so it lies before the first "endobj"
+        # even when the (binary) data happens to contain that word.
+        stream = _STREAM.search(self.pdf, body_start, end_object)
+        if stream is not None:
             # A stream's data may contain the text "endobj": find the end after the data.
             data_end = self.pdf.index(b"endstream", stream.end())
             end_object = self.pdf.index(b"endobj", data_end)
@@ -117,8 +149,60 @@ def _write(objects: _Objects, pages: Sequence[int]) -> bytes:
     return bytes(out)
 
 
-def split_pages(pdf: bytes, reader: PdfReader, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+def letter_pages(pdf: bytes) -> tuple[list[int], list[int]]:
+    """The page objects in order, and the index of the page each top-level outline entry
+    (each letter's title) points to."""
+    offsets, trailer = _xref(pdf)
+    return _letter_pages(_Objects(pdf, offsets), trailer)
+
+
+def _letter_pages(objects: _Objects, trailer: bytes) -> tuple[list[int], list[int]]:
+    catalog = objects.parts(_ref(trailer, b"Root"))[0]
+    tree = objects.parts(_ref(catalog, b"Pages"))[0]
+    kids = re.search(rb"/Kids\s*\[([^\]]*)\]", tree)
+    if kids is None:
+        raise Unsupported("no page list")
+    pages = [int(m.group(1)) for m in _REFERENCE.finditer(kids.group(1))]
+    if any(b"/Type/Pages" in objects.parts(p)[0].replace(b" ", b"") for p in pages):
+        raise Unsupported("nested page tree")
+    index = {number: position for position, number in enumerate(pages)}
+    starts: list[int] = []
+    item = re.search(rb"/First\s*(\d+) 0 R", objects.parts(_ref(catalog, b"Outlines"))[0])
+    number = int(item.group(1)) if item else None
+    while number is not None:
+        head = objects.parts(number)[0]
+        destination = re.search(rb"/Dest\s*(?:(\d+) 0 R|\[\s*(\d+) 0 R)", head)
+        if destination is None:
+            raise Unsupported("outline entry without a destination")
+        if destination.group(1) is not None:
+            target = objects.parts(int(destination.group(1)))[0]
+            first = _REFERENCE.search(target)
+            if first is None:
+                raise Unsupported("destination without a page")
+            page = int(first.group(1))
+        else:
+            page = int(destination.group(2))
+        starts.append(index[page])
+        following = re.search(rb"/Next\s*(\d+) 0 R", head)
+        number = int(following.group(1)) if following else None
+    return pages, starts
+
+
+def split_letters(pdf: bytes) -> list[bytes]:
+    """One PDF per letter of a batch: a letter runs from its title's page to the next one."""
+    offsets, trailer = _xref(pdf)
+    objects = _Objects(pdf, offsets)
+    pages, starts = _letter_pages(objects, trailer)
+    if not starts or starts[0] != 0:
+        raise Unsupported("the first page starts no letter")
+    bounds = [*starts, len(pages)]
+    ranges = zip(bounds, bounds[1:], strict=False)
+    return [_write(objects, pages[first:end]) for first, end in ranges]
+
+
+def split_pages(pdf: bytes, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
     """One PDF per (first, end) page range, copying the pages' objects unchanged."""
-    page_numbers = [page.indirect_reference.idnum for page in reader.pages]  # type: ignore[union-attr]
-    objects = _Objects(pdf, dict(reader.xref[0]))
-    return [_write(objects, page_numbers[first:end]) for first, end in ranges]
+    offsets, trailer = _xref(pdf)
+    objects = _Objects(pdf, offsets)
+    pages, _ = _letter_pages(objects, trailer)
+    return [_write(objects, pages[first:end]) for first, end in ranges]

@@ -24,7 +24,7 @@ import typst
 from pypdf import PdfReader, PdfWriter
 
 from domain.formatting import STOCKHOLM, sv_amount, sv_weekday_date
-from letters.pdfsplit import split_pages, supported
+from letters.pdfsplit import Unsupported, split_letters
 
 HERE = Path(__file__).parent
 FONT_DIR = HERE / "fonts"
@@ -222,20 +222,28 @@ def _compile(contexts: Sequence[dict[str, Any]]) -> bytes:
 
 def _split(pdf: bytes, expected: int) -> list[bytes]:
     """One PDF per letter: each letter's single level-1 heading marks its first page."""
+    try:
+        parts = split_letters(pdf)
+    except Unsupported:
+        parts = _split_with_pypdf(pdf)
+    if len(parts) != expected:
+        raise RenderError(f"expected {expected} letters in the batch, found {len(parts)}")
+    return parts
+
+
+def _split_with_pypdf(pdf: bytes) -> list[bytes]:
+    """The general, slower way, for PDFs the byte-copying splitter does not handle."""
     reader = PdfReader(io.BytesIO(pdf))
     starts = [
         reader.get_destination_page_number(entry)
         for entry in reader.outline
         if not isinstance(entry, list)
     ]
-    if len(starts) != expected or (starts and starts[0] != 0):
-        raise RenderError(f"expected {expected} letters in the batch, found {len(starts)}")
+    if not starts or starts[0] != 0:
+        return []
     bounds = [*starts, len(reader.pages)]
-    ranges = list(zip(bounds, bounds[1:], strict=False))
-    if supported(pdf, reader):
-        return split_pages(pdf, reader, ranges)
     parts: list[bytes] = []
-    for begin, end in ranges:  # the general, slower way
+    for begin, end in zip(bounds, bounds[1:], strict=False):
         writer = PdfWriter()
         for index in range(begin, end):
             writer.add_page(reader.pages[index])

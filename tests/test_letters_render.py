@@ -226,15 +226,16 @@ def test_email_templates_render_in_both_languages() -> None:
 def test_fast_split_copies_exactly_the_pages_pypdf_would() -> None:
     from pypdf import PdfWriter
 
-    from letters.pdfsplit import split_pages, supported
+    from letters.pdfsplit import letter_pages, split_pages
     from letters.render import _compile, letter_context
 
     letters = [make(language=lang) for lang in ("sv", "en")] + [make("cancellation", "en")]
     batch = _compile([letter_context(letter) for letter in letters])
     reader = PdfReader(io.BytesIO(batch))
-    assert supported(batch, reader)
+    pages, starts = letter_pages(batch)
+    assert starts == [0, 2, 4] and len(pages) == len(reader.pages) == 5
     ranges = [(0, 2), (2, 4), (4, 5)]
-    fast = split_pages(batch, reader, ranges)
+    fast = split_pages(batch, ranges)
     for (first, end), part in zip(ranges, fast, strict=True):
         writer = PdfWriter()
         for index in range(first, end):
@@ -246,3 +247,18 @@ def test_fast_split_copies_exactly_the_pages_pypdf_would() -> None:
         assert [p.extract_text() for p in got.pages] == [p.extract_text() for p in expected.pages]
         assert [p.mediabox for p in got.pages] == [p.mediabox for p in expected.pages]
         assert len(part) < 1.3 * len(buffer.getvalue())
+
+
+def test_fast_split_refuses_pdfs_it_does_not_understand() -> None:
+    from pypdf import PdfWriter
+
+    from letters.pdfsplit import Unsupported, letter_pages
+
+    writer = PdfWriter()
+    writer.add_blank_page(100, 100)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    with pytest.raises(Unsupported):
+        letter_pages(buffer.getvalue())  # no outline: not a batch of letters
+    with pytest.raises(Unsupported):
+        letter_pages(b"%PDF-1.7\nnot really\n%%EOF\n")
