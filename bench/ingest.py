@@ -169,12 +169,15 @@ def child(kind: str, file: Path) -> None:
     finally:
         if cleanup is not None:
             cleanup()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     print(
         f"{kind:10s} rows={receipt.rows_read:,} accepted={receipt.accepted:,} "
         f"rejected={receipt.rejected:,} notices={notices:,} episodes={episodes:,} "
         f"time={seconds:.1f}s rows/s={receipt.rows_read / seconds:,.0f} "
-        f"peak_rss={peak_mb:,.0f} MB balanced={receipt.balanced}"
+        f"peak_rss={peak_mb:,.0f} MB cpu={cpu:.0f}s (this process; the load average "
+        f"was {os.getloadavg()[0]:.1f}) balanced={receipt.balanced}"
     )
 
 

@@ -184,6 +184,7 @@ def read_xlsx_bytes(
             engine="calamine",
             sheet_name=sheet_name,
             has_header=False,
+            drop_empty_rows=False,  # keep blank rows so row numbers match what Excel shows
             read_options={"dtypes": "string"},
         )
     except NoticeFormatError:

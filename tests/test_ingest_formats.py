@@ -232,13 +232,14 @@ def _xlsx(title_rows: int = 2, sheet: str = "Blad1") -> bytes:
 def test_xlsx_with_title_rows_date_cells_and_numeric_cells() -> None:
     raw, parsed = parse(_xlsx(), sheet="Blad1")
     assert raw.file_format == "xlsx" and raw.sheet == "Blad1"
-    assert raw.header_row >= 2
+    assert raw.header_row == 3  # a merged title row and a blank row above the header
     assert parsed.rejected.height == 0
     accepted = parsed.accepted
     assert accepted["event_date"].to_list() == [date(2026, 11, 2)] * 2
     assert accepted["debt_amount"].to_list() == [12345.5, 1000.0]
     assert accepted["eviction_at"].to_list()[0] == datetime(2026, 12, 14, 8, 0, tzinfo=UTC)
     assert accepted["tenant_name"].to_list()[0] == "Anna Andersson"
+    assert accepted["row_number"].to_list() == [4, 5]  # the rows Excel shows
 
 
 def test_xlsx_first_sheet_by_default_and_unknown_sheet() -> None:

@@ -313,3 +313,43 @@ def test_inbox_skips_files_changed_just_now(db_engine, tmp_path: Path) -> None:
     counts = ingest_inbox(db_engine, settings, date(2026, 11, 2))
     assert counts["files"] == 0 and counts["skipped_incomplete"] == 1
     assert (folder / "a.csv").exists()
+
+
+def test_swedish_company_export_and_xlsx_through_the_stage(db_engine, tmp_path: Path) -> None:
+    import io
+
+    import xlsxwriter
+
+    settings = make_settings(tmp_path)
+    header = (
+        "Personnummer;Hyresgäst;Adress;Lgh nr;Postnr;Ort;Kontraktsnr;Händelse;Datum;"
+        "Delgivningsdatum;Skuld;Månadshyra;Avhysningsdatum;E-post;Telefon"
+    )
+    row = (
+        "800101-1231;Öberg, Åsa;Storgatan 1;1001;123 45;Exempelby;K-1;Uppsägning;02.11.2026;"
+        "04.11.2026;12 345,50;8 000;;;070-1"
+    )
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_bytes(f"{header}\r\n{row}\r\n".encode("cp1252"))
+    receipt = ingest_file(db_engine, settings, csv_path, "vasbyhem", received_on=date(2026, 11, 5))
+    assert (receipt.accepted, receipt.rejected) == (1, 0)
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, header.split(";"))
+    sheet.write_row(1, 0, row.replace("Uppsägning", "Ansökan BF").split(";"))
+    sheet.write_number(1, 10, 14000)
+    workbook.close()
+    xlsx_path = tmp_path / "export.xlsx"
+    xlsx_path.write_bytes(buffer.getvalue())
+    receipt = ingest_file(db_engine, settings, xlsx_path, "vasbyhem", received_on=date(2026, 11, 6))
+    assert (receipt.accepted, receipt.rejected) == (1, 0)
+    with session_scope(db_engine) as session:
+        episode = session.scalars(select(Episode)).one()
+        assert episode.status == "payment_order"
+        assert episode.tenant_name == "Åsa Öberg"
+        assert float(episode.debt_amount) == 14000.0
+        assert episode.deadline_date == date(2026, 11, 25)  # served 4 Nov + 21 days
+        files = session.scalars(select(NoticeFile.encoding).order_by(NoticeFile.id)).all()
+        assert files == ["cp1252", "xlsx"]
