@@ -184,7 +184,7 @@ def test_address_variants_are_the_same_home(address: dict) -> None:
 
 def test_missing_number_with_same_name_and_home_is_found() -> None:
     result = one(personnummer=None, tenant_name="Anna Häggström", **HOME)
-    # Scores 0.6: above the calibrated default threshold (0.55), so auto-accepted.
+    # Scores 0.6: above the calibrated default threshold (0.56), so auto-accepted.
     assert (result["tier"], result["score"], result["case_ref"]) == ("probable", 0.6, "C1")
 
 
