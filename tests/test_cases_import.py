@@ -163,3 +163,16 @@ def test_duplicate_case_id_and_unknown_relation_are_rejected(db_engine, tmp_path
 def test_no_file_and_no_sql_source_is_an_error(db_engine) -> None:
     with pytest.raises(RegisterError, match="no SQL source configured"):
         import_register(db_engine, Settings(), None)
+
+
+def test_xlsx_export_is_read(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "cases.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["case_id", "personnummer", "name", "apartment"])
+    sheet.write_row(1, 0, ["C1", pnr("19800101123"), "Åsa Öberg", 1102])
+    workbook.close()
+    row = read_cases_file(path, RegisterConfig()).row(0, named=True)
+    assert (row["case_id"], row["name"], row["apartment"]) == ("C1", "Åsa Öberg", "1102")

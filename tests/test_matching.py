@@ -356,3 +356,36 @@ def test_same_birth_date_similar_name_elsewhere_is_none() -> None:
     # The same similar name with a broken number (birth date intact) is worth a look.
     broken = pnr("19800101987")[:11] + str((int(pnr("19800101987")[11]) + 1) % 10)
     assert one(personnummer=broken, tenant_name="Anna Häggströn")["tier"] == "possible"
+
+
+_TEXT = st.one_of(st.none(), st.text(max_size=30))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "personnummer": st.one_of(_TEXT, st.sampled_from([ANNA, LARS, OMAR[2:]])),
+                "tenant_name": st.one_of(_TEXT, st.sampled_from(["Anna Häggström", "Ã¤Ã"])),
+                "co_tenant_personnummer": _TEXT,
+                "co_tenant_name": _TEXT,
+                "street_address": st.one_of(_TEXT, st.just("Storgatan 12 lgh 1102")),
+                "apartment": _TEXT,
+                "postal_code": _TEXT,
+            }
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_input_gives_exactly_one_result_per_notice(rows: list[dict]) -> None:
+    cases, members = register()
+    frame = pl.DataFrame(
+        [{"nid": i + 1, **row} for i, row in enumerate(rows)],
+        schema={"nid": pl.Int64, **{c: pl.String for c in rows[0]}},
+    )
+    result = match_notices(frame, cases, members, TODAY)
+    assert result["nid"].to_list() == list(range(1, len(rows) + 1))
+    assert set(result["tier"]) <= {"certain", "probable", "possible", "none"}
+    assert result["reasons"].null_count() == 0
