@@ -491,6 +491,12 @@ def parse_notices(
         .str.strip_chars(" .:")
         .alias("_event_token")
     ).join(word_frame, on="_event_token", how="left", maintain_order="left")
+    # Any other word about disturbance (störningsanmälan, störande beteende ...) is out of scope.
+    frame = frame.with_columns(
+        _event=pl.when(pl.col("_event").is_null() & pl.col("_event_token").str.contains("stör"))
+        .then(pl.lit("out_of_scope"))
+        .otherwise(pl.col("_event"))
+    )
 
     day_first = options.day_first
     earliest = pl.lit(EARLIEST_DATE)

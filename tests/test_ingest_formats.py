@@ -94,14 +94,16 @@ def test_unknown_event_word_is_quoted_and_disturbance_is_out_of_scope() -> None:
     data = hyresvard_file(
         "800101-1231;A;S 1;1;12345;O;K;Flyttanmälan;02.11.2026;;;;;;",
         "800101-1231;A;S 1;1;12345;O;K;Störning;02.11.2026;;;;;;",
+        "800101-1231;A;S 1;1;12345;O;K;Störningsanmälan;02.11.2026;;;;;;",
     )
     _, parsed = parse(data)
     reasons = parsed.rejected["reason"].to_list()
     assert reasons == [
         "Okänd händelse 'Flyttanmälan'",
         "Händelsen 'Störning' gäller inte hyresskuld och tas inte emot",
+        "Händelsen 'Störningsanmälan' gäller inte hyresskuld och tas inte emot",
     ]
-    assert parsed.rejected["row_number"].to_list() == [2, 3]
+    assert parsed.rejected["row_number"].to_list() == [2, 3, 4]
 
 
 def test_company_mapping_and_event_words_from_config() -> None:
