@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ class LocalSmtpServer:
         return self.handler.messages
 
     def start(self) -> LocalSmtpServer:
+        # aiosmtpd logs every command (recipient addresses) at INFO and message lines at
+        # DEBUG on "mail.log": keep personal data out of the application's logs.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         mail_dir = self.handler.mail_dir
         numbers = [int(p.stem) for p in mail_dir.glob("*.eml") if p.stem.isdigit()]
         self.handler.offset = max(numbers, default=0)

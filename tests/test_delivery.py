@@ -372,3 +372,15 @@ PDF_SAMPLE = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
     b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 )
+
+
+def test_no_recipient_or_content_in_log_records(db_engine, fast, caplog) -> None:  # noqa: ANN001
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    fast.smtp.start_local = True
+    fast.smtp.port = _free_port("127.0.0.1")
+    _prepare(db_engine, fast, ["hemlig.person@example.se"], name="Hemlig Person")
+    assert deliver_outbox(db_engine, fast, RUN)["sent_email"] == 1
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "hemlig.person" not in logged and "Hemlig" not in logged
