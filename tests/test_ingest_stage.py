@@ -353,3 +353,40 @@ def test_swedish_company_export_and_xlsx_through_the_stage(db_engine, tmp_path: 
         assert episode.deadline_date == date(2026, 11, 25)  # served 4 Nov + 21 days
         files = session.scalars(select(NoticeFile.encoding).order_by(NoticeFile.id)).all()
         assert files == ["cp1252", "xlsx"]
+
+
+def test_episode_closed_by_outcome_rules(db_engine, tmp_path: Path) -> None:
+    """A closed episode never changes status on ingest; a new notice after it opens a new one."""
+    settings = make_settings(tmp_path)
+    ingest_file(
+        db_engine,
+        settings,
+        write(tmp_path, "1.csv", canonical(f"{ANNA};termination_notice;2026-03-01;;1000;;;;;")),
+        "vasbyhem",
+    )
+    with session_scope(db_engine) as session:
+        episode = session.scalars(select(Episode)).one()
+        episode.status = "closed"
+        episode.outcome = "unknown"
+        episode.outcome_source = "rule:silence"
+        episode.outcome_date = date(2026, 6, 1)
+    ingest_file(
+        db_engine,
+        settings,
+        write(
+            tmp_path,
+            "2.csv",
+            canonical(
+                f"{ANNA};settled;2026-03-20;;;;;;;",
+                f"{ANNA};termination_notice;2026-05-01;;2000;;;;;",
+            ),
+        ),
+        "vasbyhem",
+    )
+    with session_scope(db_engine) as session:
+        first, second = session.scalars(select(Episode).order_by(Episode.id)).all()
+        assert first.status == "closed"  # the late settlement is the outcome rules' business
+        settled = session.scalars(select(Notice).where(Notice.event_type == "settled")).one()
+        assert settled.episode_id == first.id
+        assert second.status == "termination_notice"
+        assert second.previous_episode_id == first.id and second.is_recurrence

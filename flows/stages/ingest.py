@@ -45,6 +45,7 @@ from domain.notices import (
     parse_notices,
     validate_company_mapping,
 )
+from domain.outcomes import SOURCE_SILENCE
 from models.audit import audit
 from models.config import CompanyConfig, ConfigError, Settings
 from models.db import session_scope
@@ -295,7 +296,9 @@ def _load_states(
                 status_dates[(episode_id, status)] = when
     for row in rows:
         last = row.last_event_date or row.first_notice_date
-        if row.status == "closed":
+        if row.status == "closed" and row.outcome_source == SOURCE_SILENCE:
+            status_date = last  # closed for lack of news: it ended with its last event
+        elif row.status == "closed":
             status_date = row.outcome_date or last
         else:
             status_date = status_dates.get((row.id, row.status), last)
