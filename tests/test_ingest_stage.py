@@ -390,3 +390,44 @@ def test_episode_closed_by_outcome_rules(db_engine, tmp_path: Path) -> None:
         assert settled.episode_id == first.id
         assert second.status == "termination_notice"
         assert second.previous_episode_id == first.id and second.is_recurrence
+
+
+def test_receipt_files_add_up_and_are_formula_safe(db_engine, tmp_path: Path) -> None:
+    import csv
+
+    from openpyxl import load_workbook
+
+    settings = make_settings(tmp_path)
+    path = write(
+        tmp_path,
+        "=HYPERLINK(1).csv",
+        canonical(
+            f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
+            f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
+            f"{ANNA};=cmd|calc;2026-10-01;;1000;;;;;",
+        ),
+    )
+    receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=date(2026, 11, 2))
+    assert (receipt.rows_read, receipt.accepted, receipt.rejected, receipt.duplicates) == (
+        3,
+        1,
+        1,
+        1,
+    )
+    folder = tmp_path / "archive" / "vasbyhem"
+    receipt_csv = next(folder.glob("*.kvitto.csv"))
+    lines = list(
+        csv.reader(receipt_csv.read_text(encoding="utf-8-sig").splitlines(), delimiter=";")
+    )
+    summary = dict(line for line in lines if len(line) == 2)
+    assert summary["Fil"] == "'=HYPERLINK(1).csv"
+    assert summary["Rader i filen"] == "3" and summary["Mottagna"] == "1"
+    assert summary["Avvisade"] == "1" and summary["Dubbletter"] == "1"
+    rows = [line for line in lines if len(line) == 3][1:]
+    assert [(r[0], r[1]) for r in rows] == [("3", "dubblett"), ("4", "avvisad")]
+    assert rows[1][2] == "Okänd händelse '=cmd|calc'"
+    workbook = load_workbook(next(folder.glob("*.kvitto.xlsx")))
+    cells = [c.value for row in workbook.active.iter_rows() for c in row if c.value is not None]
+    assert "'=HYPERLINK(1).csv" in cells
+    assert not any(isinstance(c, str) and c.startswith(("=", "+", "-", "@")) for c in cells)
+    assert all(c.data_type != "f" for row in workbook.active.iter_rows() for c in row)
