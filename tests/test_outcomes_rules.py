@@ -400,3 +400,14 @@ def test_rule_invariants(population: tuple[pl.DataFrame, pl.DataFrame], later: i
     afterwards = decide_outcomes(facts, interventions, run + timedelta(days=later), RULES)
     assert set(ids) <= set(afterwards["episode_id"].to_list())
     assert afterwards.filter(pl.col("episode_id").is_in(ids)).equals(decided)
+
+
+def test_ingest_and_the_outcome_rules_use_the_same_recurrence_window() -> None:
+    """Ingest flags a recurrence when it opens the episode; the rules link the rest."""
+    from domain.episodes import add_months as ingest_add_months
+
+    day = date(2024, 1, 1)
+    while day < date(2026, 1, 1):
+        for months in (1, 12, 24):
+            assert add_months(day, months) == ingest_add_months(day, months)
+        day += timedelta(days=1)
