@@ -411,3 +411,15 @@ def test_ingest_and_the_outcome_rules_use_the_same_recurrence_window() -> None:
         for months in (1, 12, 24):
             assert add_months(day, months) == ingest_add_months(day, months)
         day += timedelta(days=1)
+
+
+def test_only_open_statuses_can_presume_a_settlement() -> None:
+    from pydantic import ValidationError
+
+    from flows.stages.outcomes import rules_from
+    from models.config import OutcomeConfig, Settings
+
+    with pytest.raises(ValidationError, match="unknown open status 'settled'"):
+        OutcomeConfig(presume_settled_statuses=["settled"])
+    rules = rules_from(Settings(outcomes=OutcomeConfig(presume_settled_statuses=["decision"])))
+    assert rules.presume_settled_statuses == ("decision",)
