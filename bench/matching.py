@@ -680,6 +680,9 @@ def per_corruption(result: pl.DataFrame, notices: pl.DataFrame) -> pl.DataFrame:
             (pl.col("tier") == "possible").sum().alias("to_review"),
         )
         .with_columns(
+            (pl.col("auto_ok") / (pl.col("auto_ok") + pl.col("false_auto")))
+            .round(5)
+            .alias("precision_auto"),
             (pl.col("auto_ok") / pl.col("known")).round(4).alias("recall_auto"),
             (pl.col("review_ok") / pl.col("known")).round(4).alias("recall_after_review"),
         )
