@@ -8,10 +8,11 @@ caseworker. So every decision is explained and only strong evidence is auto-acce
   household member's number (unless neither name nor address agrees at all: numbers
   are reused, so that goes to review).
 * **probable**: no exact valid number, but a number one digit or one adjacent swap
-  away, or the same birth date, together with a name that agrees (typos, swapped
-  order, mojibake and å/ä/ö folding allowed) or a changed surname at the same address;
-  or a missing number with the same name, address and apartment. Auto-accepted only
-  when the score reaches the calibrated threshold (``cases.probable_threshold``).
+  away with a name that agrees (typos, swapped order, mojibake and å/ä/ö folding
+  allowed) or with a changed surname at the same address and apartment; or the same
+  birth date, or no readable number, with the same name at the same address and
+  apartment. Auto-accepted only when the score reaches the calibrated threshold
+  (``cases.probable_threshold``), and only when no other case is as likely.
 * **possible**: weaker agreement that a person must confirm (same address and
   apartment with a similar name, name and birth date at another address …).
 * **none**.
