@@ -11,17 +11,17 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from connectors.notice_files import read_notice_bytes
-from domain.formatting import local_now
+from domain.formatting import STOCKHOLM, local_now, sv_amount
 from domain.notices import FIELD_LABEL_SV, NoticeFormatError, parse_notices, require_columns
 from flows.cli import app
 from flows.context import AppContext
 from flows.stages.ingest import ingest_file, parse_options
+from models.domain import EVENT_LABEL_SV, EventType
 from models.errors import KvarboendeError
 
 companies_app = typer.Typer(help="Housing companies and their file formats.", no_args_is_help=True)
@@ -40,6 +40,21 @@ def _date_option(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise KvarboendeError(f"--date: {value!r} is not a date like 2026-11-02") from None
+
+
+def _shown(column: str, value: object) -> str:
+    """A parsed value as the operator reads it: Swedish amounts, Stockholm times, ja/nej."""
+    if value is None:
+        return ""
+    if column == "event_type":
+        return f"{EVENT_LABEL_SV[EventType(str(value))]} ({value})"
+    if column == "debt_amount":
+        return sv_amount(value)  # type: ignore[arg-type]
+    if column == "eviction_at":
+        return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")  # type: ignore[attr-defined]
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    return str(value)
 
 
 @app.command("ingest")
@@ -128,12 +143,14 @@ def companies_check(
         f"Rader: {parsed.rows_read}, godkända: {parsed.accepted.height}, "
         f"avvisade: {parsed.rejected.height}"
     )
-    preview = parsed.accepted.head(rows).select(PREVIEW_COLUMNS)
-    table = Table(title=f"De första {preview.height} godkända raderna (utan personuppgifter)")
-    for column in PREVIEW_COLUMNS:
-        table.add_column(column)
-    for record in preview.with_columns(pl.all().cast(pl.String)).iter_rows():
-        table.add_row(*[value or "" for value in record])
+    preview = parsed.accepted.head(rows).select(PREVIEW_COLUMNS).to_dicts()
+    table = Table(title=f"De första {len(preview)} godkända raderna (utan personuppgifter)")
+    table.add_column("Fält")
+    for record in preview:
+        table.add_column(f"Rad {record['row_number']}")
+    for column in PREVIEW_COLUMNS[1:]:
+        label = FIELD_LABEL_SV.get(column, "giltigt personnummer")
+        table.add_row(label, *[_shown(column, record[column]) for record in preview])
     console.print(table)
     if parsed.rejected.height:
         rejected = Table(title="Avvisade rader")
