@@ -122,3 +122,42 @@ def test_match_files_reads_a_company_format(config: Path, tmp_path: Path) -> Non
     result = pl.read_csv(out, separator=";", infer_schema=False)
     assert result["tier"].to_list() == ["certain", "none"]
     assert result["case_id"].to_list() == ["C1", ""]
+
+
+def test_matches_list_confirm_and_reject(config: Path, tmp_path: Path, capsys) -> None:
+    from datetime import date
+
+    from sqlalchemy import select
+    from test_matching_stage import add_episode
+
+    from flows.stages.matching import match_episodes
+    from models.config import load_settings
+    from models.db import make_engine, session_scope
+    from models.tables import AuditLog, Episode, Match
+
+    args = ["--config", str(config)]
+    cases, household = write_register(tmp_path)
+    assert main([*args, "init"]) == 0
+    assert main([*args, "cases", "import", str(cases), "--household", str(household)]) == 0
+    settings = load_settings(config)
+    engine = make_engine(settings.database.url)
+    home = {"street_address": "Björkvägen 3", "apartment": "1001", "postal_code": "12346"}
+    first = add_episode(engine, "k1", pnr("19660606666"), "Omar Ali", **home)
+    second = add_episode(engine, "k2", pnr("19550505555"), "Sara Ali", **home)
+    match_episodes(engine, settings, date(2026, 11, 2))
+    capsys.readouterr()
+    assert main([*args, "matches", "list", "--pending"]) == 0
+    listed = capsys.readouterr().out
+    assert "possible" in listed and "C2" in listed
+    with session_scope(engine) as session:
+        ids = dict(session.execute(select(Match.episode_id, Match.id)).all())
+    assert main([*args, "matches", "confirm", str(ids[first]), "--by", "anna"]) == 0
+    assert "routed to the caseworker" in capsys.readouterr().out
+    assert main([*args, "matches", "reject", str(ids[second]), "--by", "anna"]) == 0
+    assert "routed to the advisor" in capsys.readouterr().out
+    with session_scope(engine) as session:
+        routing = dict(session.execute(select(Episode.id, Episode.routing)).all())
+        actions = session.scalars(select(AuditLog.action).where(AuditLog.actor == "anna")).all()
+    assert routing == {first: "caseworker", second: "advisor"}
+    assert sorted(actions) == ["match.confirm", "match.reject"]
+    engine.dispose()
