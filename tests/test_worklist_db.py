@@ -434,3 +434,15 @@ def test_no_list_on_a_holiday_and_the_next_one_catches_up(db_engine, tmp_path: P
     with session_scope(db_engine) as s:
         dates = sorted(s.scalars(select(WorklistRun.for_date)))
     assert dates == [date(2026, 12, 23), date(2026, 12, 28)]
+
+
+def test_only_the_owner_can_read_the_files(db_engine, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    _seed(db_engine)
+    write_worklists(db_engine, settings, RUN)
+    folder = settings.paths.worklist_dir / RUN.isoformat()
+    assert folder.stat().st_mode & 0o777 == 0o700
+    files = list(folder.iterdir())
+    assert len(files) == 6
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+    assert not [f for f in files if f.name.endswith(".tmp")]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -358,10 +359,24 @@ def csv_text(worklist: Worklist) -> str:
     return buffer.getvalue()
 
 
-def write_csv(worklist: Worklist, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(csv_text(worklist), encoding="utf-8-sig", newline="")
+def write_private(path: Path, data: bytes) -> Path:
+    """Write a file only its owner can read (the lists hold sensitive personal data, OSL 26:1).
+
+    Written to a temporary name first and renamed, so a reader never sees half a file.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, 0o600)  # also when an earlier run left the temporary file behind
+    tmp.replace(path)
     return path
+
+
+def write_csv(worklist: Worklist, path: Path) -> Path:
+    """The CSV with a byte-order mark, so Excel opens it as UTF-8."""
+    return write_private(path, csv_text(worklist).encode("utf-8-sig"))
 
 
 SHEET_NAMES: dict[Section, str] = {
@@ -379,9 +394,8 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
     """One sheet per section (all seven, empty ones say so); every text cell formula-safe."""
     import xlsxwriter
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".xlsx.tmp")
-    book = xlsxwriter.Workbook(str(tmp), {"default_date_format": "yyyy-mm-dd", "in_memory": True})
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"default_date_format": "yyyy-mm-dd", "in_memory": True})
     book.set_properties(
         {
             "title": f"Arbetslista {worklist.run_date.isoformat()}",
@@ -418,8 +432,7 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
         sheet.freeze_panes(3, 0)
         sheet.autofilter(2, 0, max(2, frame.height + 2), len(columns) - 1)
     book.close()
-    tmp.replace(path)
-    return path
+    return write_private(path, buffer.getvalue())
 
 
 @lru_cache(maxsize=1)
@@ -478,11 +491,7 @@ def pdf_bytes(worklist: Worklist, settings: Settings) -> bytes:
 
 
 def write_pdf(worklist: Worklist, settings: Settings, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".pdf.tmp")
-    tmp.write_bytes(pdf_bytes(worklist, settings))
-    tmp.replace(path)
-    return path
+    return write_private(path, pdf_bytes(worklist, settings))
 
 
 def output_dir(settings: Settings, run_date: date) -> Path:
