@@ -141,16 +141,6 @@ class WorklistInputs:
     pending_matches: pl.DataFrame
     tenant_letters: pl.DataFrame
 
-    @classmethod
-    def empty(cls) -> WorklistInputs:
-        return cls(
-            episodes=pl.DataFrame(schema=EPISODES_SCHEMA),
-            appointments=pl.DataFrame(schema=APPOINTMENTS_SCHEMA),
-            open_tasks=pl.DataFrame(schema=TASKS_SCHEMA),
-            pending_matches=pl.DataFrame(schema=MATCHES_SCHEMA),
-            tenant_letters=pl.DataFrame(schema=LETTERS_SCHEMA),
-        )
-
 
 def _sv_day(column: str | pl.Expr) -> pl.Expr:
     """``14 december`` (day and month: the year is obvious on a daily list)."""

@@ -446,3 +446,16 @@ def test_only_the_owner_can_read_the_files(db_engine, tmp_path: Path) -> None:
     assert len(files) == 6
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
     assert not [f for f in files if f.name.endswith(".tmp")]
+
+
+def test_back_from_leave_the_list_shows_everything_new_since_the_last_one(
+    db_engine, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path)
+    company(db_engine)
+    assert write_worklists(db_engine, settings, date(2026, 10, 30))["new_episodes"] == 0
+    with session_scope(db_engine) as s:
+        episode(s, 1, opened_on=date(2026, 11, 2))
+        episode(s, 2, opened_on=date(2026, 11, 3), status="closed", outcome="moved_out")
+        episode(s, 3, opened_on=date(2026, 11, 20))
+    assert write_worklists(db_engine, settings, RUN)["new_episodes"] == 3

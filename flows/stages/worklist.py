@@ -287,14 +287,20 @@ def _worklist_for(
 
 
 def _since(session: Session, run_date: date) -> date:
-    """The earliest "new since" date any owner may need (bounds what is loaded)."""
-    earliest = session.scalar(
-        select(func.min(WorklistRun.for_date)).where(
-            WorklistRun.for_date < run_date,
-            WorklistRun.for_date >= run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS),
-        )
+    """The earliest "new since" date any owner needs today (bounds what is loaded).
+
+    Each owner's list shows what opened since that owner's last list (someone back from
+    two weeks' leave sees two weeks); an owner without one gets the last week.
+    """
+    last_runs = (
+        select(func.max(WorklistRun.for_date).label("last"))
+        .where(WorklistRun.for_date < run_date)
+        .group_by(WorklistRun.owner)
+        .subquery()
     )
-    return min(earliest or run_date, run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS))
+    earliest = session.scalar(select(func.min(last_runs.c.last)))
+    fallback = run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
+    return min(earliest, fallback) if earliest else fallback
 
 
 def build_worklist(
