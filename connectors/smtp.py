@@ -14,9 +14,13 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.message import Message
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
 from enum import StrEnum
 
 import aiosmtplib
@@ -105,30 +109,36 @@ def invite_bytes(invite: Invite, organizer: str, attendee: str) -> bytes:
     return calendar.to_ical()
 
 
-def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> EmailMessage:
-    """The MIME message: text body, the PDF letter and the calendar invitation attached."""
-    message = EmailMessage()
-    message["From"] = Address(config.from_name, addr_spec=config.from_address)
+def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> Message:
+    """The MIME message: text body, the PDF letter and the calendar invitation attached.
+
+    Built with the ``email.mime`` classes (compat32 policy): several times cheaper to
+    build and to serialise than ``EmailMessage`` with the default policy, which matters
+    when a day's letters go out one after another.
+    """
+    text = MIMEText(outgoing.body, "plain", "utf-8")
+    plain = outgoing.pdf is None and outgoing.invite is None
+    message: Message = text if plain else MIMEMultipart("mixed")
+    message["From"] = formataddr((str(Header(config.from_name, "utf-8")), config.from_address))
     message["To"] = outgoing.to
-    message["Subject"] = outgoing.subject
+    message["Subject"] = Header(outgoing.subject, "utf-8")
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id(outgoing.key, config.from_address)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(outgoing.body, charset="utf-8")
+    if plain:
+        return message
+    message.attach(text)
     if outgoing.pdf is not None:
-        message.add_attachment(
-            outgoing.pdf, maintype="application", subtype="pdf", filename=outgoing.pdf_name
-        )
+        pdf = MIMEApplication(outgoing.pdf, "pdf")
+        pdf.add_header("Content-Disposition", "attachment", filename=outgoing.pdf_name)
+        message.attach(pdf)
     if outgoing.invite is not None:
         method = "CANCEL" if outgoing.invite.cancel else "REQUEST"
         data = invite_bytes(outgoing.invite, config.from_address, outgoing.to)
-        message.add_attachment(
-            data,
-            maintype="text",
-            subtype="calendar",
-            filename="kallelse.ics",
-            params={"method": method},
-        )
+        invite = MIMEText(data.decode("utf-8"), "calendar", "utf-8")
+        invite.set_param("method", method)
+        invite.add_header("Content-Disposition", "attachment", filename="kallelse.ics")
+        message.attach(invite)
     return message
 
 
@@ -197,7 +207,7 @@ class SmtpSender:
             await asyncio.sleep(wait)
         self._last_send = time.monotonic()
 
-    async def send(self, message: EmailMessage) -> tuple[Outcome, str]:
+    async def send(self, message: Message) -> tuple[Outcome, str]:
         """Send one message; raises SmtpUnavailable only when no connection can be made."""
         if self._client is None or not self._client.is_connected:
             self._client = await self._connect()
