@@ -56,6 +56,15 @@ INTERVENTIONS: dict[ActivityKind, str] = {
 
 INTERVENTION_KINDS: frozenset[str] = frozenset(str(kind) for kind in INTERVENTIONS)
 
+#: The interventions in plain Swedish, for transition reasons.
+INTERVENTION_LABEL_SV: dict[str, str] = {
+    ActivityKind.ATTENDED: "besök hos boenderådgivaren",
+    ActivityKind.CONTACTED: "kontakt per telefon",
+    ActivityKind.HOME_VISIT: "hembesök",
+    ActivityKind.FINANCIAL_ASSISTANCE: "ekonomiskt bistånd",
+    ActivityKind.CASEWORKER_ACTED: "handläggarens insats",
+}
+
 #: Where an outcome came from (``Episode.outcome_source``).
 SOURCE_SETTLED_NOTICE = "notice:settled"
 SOURCE_EXECUTED_NOTICE = "notice:eviction_executed"
@@ -228,7 +237,11 @@ def decide_outcomes(
     rule = pl.col("rule")
     help_text = (
         pl.when(supported)
-        .then(pl.lit("med stöd (") + pl.col("intervention") + pl.lit(")"))
+        .then(
+            pl.lit("med stöd (")
+            + pl.col("intervention").replace(INTERVENTION_LABEL_SV)
+            + pl.lit(")")
+        )
         .otherwise(pl.lit("utan insats"))
     )
     date_text = pl.col("outcome_date").dt.strftime("%Y-%m-%d")
