@@ -1,9 +1,10 @@
 """The daily print batch for the municipality's print and mail service.
 
-One merged PDF with the letters in sending order, and a manifest CSV that says which
-pages belong to which letter. Both are written to a temporary name and renamed, so a
-batch on disk is always complete. The manifest holds ids and page numbers only; the
-addresses are printed on the letters, in the envelope window.
+One merged PDF with the letters in sending order, each starting on a new sheet for
+double-sided printing (a blank page follows a letter with an odd number of pages), and
+a manifest CSV that says which pages belong to which letter. Both are written to a
+temporary name and renamed, so a batch on disk is always complete. The manifest holds
+ids and page numbers only; the addresses are printed on the letters, in the window.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def write_print_batch(print_dir: Path, name: str, items: Sequence[PrintItem]) ->
             }
         )
         page += count
+        if count % 2:
+            # Printed on both sides: every letter starts on a new sheet.
+            box = reader.pages[-1].mediabox
+            writer.add_blank_page(width=float(box.width), height=float(box.height))
+            page += 1
     writer.add_metadata({"/Title": f"Utskick {name}", "/Producer": "kvarboende"})
     buffer = io.BytesIO()
     writer.write(buffer)
