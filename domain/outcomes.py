@@ -56,6 +56,17 @@ INTERVENTIONS: dict[ActivityKind, str] = {
 
 INTERVENTION_KINDS: frozenset[str] = frozenset(str(kind) for kind in INTERVENTIONS)
 
+#: What was recorded, in plain Swedish, for lists and timelines.
+ACTIVITY_LABEL_SV: dict[str, str] = {
+    ActivityKind.ATTENDED: "kom till mötet",
+    ActivityKind.NO_SHOW: "uteblev från mötet",
+    ActivityKind.CONTACTED: "kontakt per telefon",
+    ActivityKind.HOME_VISIT: "hembesök",
+    ActivityKind.NOTE: "anteckning",
+    ActivityKind.FINANCIAL_ASSISTANCE: "ekonomiskt bistånd beviljat",
+    ActivityKind.CASEWORKER_ACTED: "handläggaren har agerat",
+}
+
 #: The interventions in plain Swedish, for transition reasons.
 INTERVENTION_LABEL_SV: dict[str, str] = {
     ActivityKind.ATTENDED: "besök hos boenderådgivaren",

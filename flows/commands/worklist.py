@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from domain.formatting import STOCKHOLM, sv_amount
-from domain.outcomes import OUTCOME_LABEL_SV, STATUS_LABEL_SV, ActivityKind
+from domain.outcomes import ACTIVITY_LABEL_SV, OUTCOME_LABEL_SV, STATUS_LABEL_SV, ActivityKind
 from domain.worklist import SECTION_TITLE_SV
 from flows.cli import app
 from flows.context import AppContext
@@ -59,6 +59,14 @@ ByOption = Annotated[
 
 
 ROUTING_LABEL_SV = {"caseworker": "handläggare", "advisor": "boenderådgivare", "review": "granskas"}
+MEETING_LABEL_SV = {
+    "booked": "bokat",
+    "attended": "kom",
+    "no_show": "uteblev",
+    "cancelled": "avbokat",
+}
+TASK_LABEL_SV = {"phone_call": "ring", "home_visit": "hembesök"}
+TASK_STATUS_SV = {"open": "att göra", "done": "klar", "cancelled": "avbruten"}
 
 
 class WorklistFormat(StrEnum):
@@ -366,7 +374,7 @@ def episodes_show(
         "Möten",
         ("Tid", "Plats", "Status", "Före sista betalningsdag"),
         [
-            (_local(t), place, st, "ja" if ok else "nej")
+            (_local(t), place, MEETING_LABEL_SV.get(st, st), "ja" if ok else "nej")
             for t, place, st, ok in timeline["appointments"]
         ],
     )
@@ -374,11 +382,17 @@ def episodes_show(
         console,
         "Registrerat",
         ("Datum", "Vad", "Av", "Anteckning"),
-        [(_iso(d), kind, who, note or "") for d, kind, who, note in timeline["activities"]],
+        [
+            (_iso(d), ACTIVITY_LABEL_SV.get(kind, kind), who, note or "")
+            for d, kind, who, note in timeline["activities"]
+        ],
     )
     _print_table(
         console,
         "Uppgifter",
         ("Uppgift", "Omgång", "Senast", "Status"),
-        [(kind, n, _iso(d), st) for kind, n, d, st in timeline["tasks"]],
+        [
+            (TASK_LABEL_SV.get(kind, kind), n, _iso(d), TASK_STATUS_SV.get(st, st))
+            for kind, n, d, st in timeline["tasks"]
+        ],
     )
