@@ -227,3 +227,55 @@ def test_closing_by_hand(db_engine, tmp_path: Path) -> None:
     with session_scope(db_engine) as s:
         assert s.get(Episode, ids[1]).outcome == "withdrawn"
     assert apply_outcome_rules(db_engine, settings, RUN)["closed"] == 0
+
+
+def test_the_daily_stages_rerun_for_the_same_date_change_nothing(db_engine, tmp_path: Path) -> None:
+    from flows.stages.worklist import write_worklists
+    from models.tables import Letter, WorklistRun
+
+    settings = settings_for(tmp_path)
+    file_id = company(db_engine)
+    with session_scope(db_engine) as s:
+        family = episode(s, 1, has_children=True, opened_on=RUN)
+        appointment(s, family.id, utc(2026, 11, 16), status="no_show")
+        quiet = episode(s, 2, status="termination_notice", last_event_date=date(2026, 6, 1))
+        notice(s, file_id, quiet.id, "termination_notice", date(2026, 6, 1))
+        settled = episode(s, 3, status="settled", last_event_date=date(2026, 11, 20))
+        notice(s, file_id, settled.id, "settled", date(2026, 11, 20))
+
+    def run() -> list[dict[str, int]]:
+        return [
+            apply_outcome_rules(db_engine, settings, RUN),
+            create_follow_up_tasks(db_engine, settings, RUN),
+            write_worklists(db_engine, settings, RUN),
+        ]
+
+    def state() -> dict[str, object]:
+        with session_scope(db_engine) as s:
+            return {
+                "episodes": s.execute(
+                    select(
+                        Episode.id,
+                        Episode.status,
+                        Episode.outcome,
+                        Episode.outcome_date,
+                        Episode.follow_up_date,
+                    ).order_by(Episode.id)  # fmt: skip
+                ).all(),
+                "tasks": s.execute(
+                    select(
+                        Task.episode_id, Task.kind, Task.round, Task.due_date, Task.status
+                    ).order_by(Task.id)
+                ).all(),
+                "transitions": _count(db_engine, EpisodeTransition),
+                "letters": s.scalars(select(Letter.idempotency_key).order_by(Letter.id)).all(),
+                "runs": s.execute(select(WorklistRun.owner, WorklistRun.counts)).all(),
+            }
+
+    first = run()
+    before = state()
+    assert first[0]["closed"] == 2 and first[1]["tasks_created"] == 2
+    second = run()
+    assert state() == before
+    assert second[0]["closed"] == 0 and second[1]["tasks_created"] == 0
+    assert second[2] == first[2] | {"emails_queued": 0}
