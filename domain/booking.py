@@ -26,9 +26,7 @@ from models.config import WEEKDAYS, AdvisorConfig, parse_time_range
 def _holidays_of_year(year: int) -> frozenset[date]:
     # Public holidays plus the de facto days off (midsommarafton, julafton, nyårsafton);
     # Sundays are weekends anyway and are handled by the weekday rule.
-    calendar = holidays.Sweden(
-        years=year, include_sundays=False, categories=("public", "de_facto")
-    )
+    calendar = holidays.Sweden(years=year, include_sundays=False, categories=("public", "de_facto"))
     return frozenset(calendar.keys())
 
 
