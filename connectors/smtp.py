@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
 from email.message import Message
@@ -80,7 +82,7 @@ def valid_address(address: str) -> bool:
     """True when the address can be written into a To header and has a domain with a dot."""
     try:
         parsed = Address(addr_spec=address.strip())
-    except (ValueError, IndexError, TypeError):
+    except (ValueError, IndexError, TypeError, HeaderParseError):
         return False
     return bool(parsed.username) and "." in parsed.domain
 
@@ -142,6 +144,14 @@ def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> Message:
     return message
 
 
+_ADDRESS = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+")
+
+
+def redact(text: str) -> str:
+    """The server's reply without email addresses (servers like to quote the recipient)."""
+    return _ADDRESS.sub("<address>", text)
+
+
 def classify(exc: BaseException) -> tuple[Outcome, str]:
     """Temporary or permanent, with a one-line reason (no addresses, no content)."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
@@ -152,7 +162,7 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
         )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         outcome = Outcome.PERMANENT if exc.code >= 500 else Outcome.TEMPORARY
-        reason = str(exc.message).splitlines()[0] if exc.message else ""
+        reason = redact(str(exc.message).splitlines()[0]) if exc.message else ""
         return outcome, f"SMTP {exc.code} {reason}".strip()
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         return Outcome.TEMPORARY, "connection dropped by the server"
