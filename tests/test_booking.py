@@ -242,3 +242,30 @@ def test_two_booking_runs_at_once_never_double_book(db_engine, settings) -> None
     slots = _booked_per_slot(db_engine)
     assert sum(booked for booked, _ in slots.values()) == 40
     assert all(booked <= cap for booked, cap in slots.values())
+
+
+def test_configuration_changes_apply_to_stored_slots(db_engine, settings) -> None:  # noqa: ANN001
+    run = date(2026, 11, 2)
+    settings.booking.horizon_days = 7
+    add_episode(db_engine)
+    book_appointments(db_engine, settings, run)  # materialises Mon 2 - Mon 9 Nov
+    advisor_config = settings.advisors[0]
+    advisor_config.capacity = 2
+    advisor_config.blocked_dates = [date(2026, 11, 5)]  # Thursday: no longer offered
+    for _ in range(3):
+        add_episode(db_engine)
+    book_appointments(db_engine, settings, run)
+    with session_scope(db_engine) as session:
+        rows = session.execute(
+            select(AppointmentSlot.starts_at, AppointmentSlot.booked, AppointmentSlot.capacity)
+            .where(AppointmentSlot.booked > 0)
+            .order_by(AppointmentSlot.starts_at)
+        ).all()
+    days = [
+        (s.replace(tzinfo=UTC) if s.tzinfo is None else s).astimezone(STOCKHOLM).date()
+        for s, _, _ in rows
+    ]
+    # The first episode keeps its Thursday 09:00; the new ones fill Friday, two per slot.
+    assert days[0] == date(2026, 11, 5) and rows[0][1] == 1
+    assert days[1:] == [date(2026, 11, 6), date(2026, 11, 6)]
+    assert [(booked, cap) for _, booked, cap in rows[1:]] == [(2, 2), (1, 2)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, exists, select, update
+from sqlalchemy import Engine, case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,6 +72,23 @@ def materialise_slots(session: Session, settings: Settings, first: date, last: d
         for slot in wanted
         if (slot.advisor_id, slot.starts_at.astimezone(UTC)) not in existing
     ]
+    for advisor in settings.advisors:
+        # Capacity follows the configuration, but never drops below what is booked.
+        session.execute(
+            update(AppointmentSlot)
+            .where(
+                AppointmentSlot.advisor_id == advisor.id,
+                AppointmentSlot.capacity != advisor.capacity,
+                AppointmentSlot.starts_at >= _start_of_day(first),
+                AppointmentSlot.starts_at < _start_of_day(last + timedelta(days=1)),
+            )
+            .values(
+                capacity=case(
+                    (AppointmentSlot.booked > advisor.capacity, AppointmentSlot.booked),
+                    else_=advisor.capacity,
+                )
+            )
+        )
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
@@ -94,7 +111,16 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _free_slots(session: Session, earliest: date, last: date) -> list[FreeSlot]:
+def _free_slots(session: Session, settings: Settings, earliest: date, last: date) -> list[FreeSlot]:
+    """Stored slots with free places that the configuration still offers.
+
+    A slot stays in the table when hours change or a date is blocked later (its
+    bookings must survive), but it is no longer offered.
+    """
+    offered = {
+        (slot.advisor_id, slot.starts_at.astimezone(UTC))
+        for slot in generate_slots(settings.advisors, earliest, last)
+    }
     rows = session.execute(
         select(
             AppointmentSlot.id,
@@ -109,7 +135,11 @@ def _free_slots(session: Session, earliest: date, last: date) -> list[FreeSlot]:
         )
         .order_by(AppointmentSlot.starts_at, AppointmentSlot.advisor_id)
     )
-    return [FreeSlot(sid, _as_utc(start), int(free), advisor) for sid, start, free, advisor in rows]
+    return [
+        FreeSlot(sid, _as_utc(start), int(free), advisor)
+        for sid, start, free, advisor in rows
+        if (advisor, _as_utc(start)) in offered
+    ]
 
 
 def _take_slot(session: Session, slot_id: int) -> bool:
@@ -177,7 +207,8 @@ def book_appointments(engine: Engine, settings: Settings, run_date: date) -> dic
         counts["candidates"] = len(requests)
         if not requests:
             return counts
-        assignments = assign_slots(requests, _free_slots(session, earliest, last), earliest)
+        free = _free_slots(session, settings, earliest, last)
+        assignments = assign_slots(requests, free, earliest)
         for assignment in assignments:
             if _book(
                 session, assignment.episode_id, assignment.slot_id, assignment.before_deadline
@@ -258,7 +289,7 @@ def rebook(
         if old is not None and old.status == AppointmentStatus.ATTENDED:
             raise BookingError(f"episode {episode_id}: the meeting already took place")
         old_slot = old.slot_id if old is not None else None
-        free = [s for s in _free_slots(session, earliest, last) if s.slot_id != old_slot]
+        free = [s for s in _free_slots(session, settings, earliest, last) if s.slot_id != old_slot]
         request = BookingRequest(episode_id, episode.deadline_date, episode.has_children)
         chosen = assign_slots([request], free, earliest)
         if not chosen:
