@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -36,6 +37,7 @@ class RawTable:
     separator: str | None  # CSV only
     header_row: int  # 1-based row number of the header
     sheet: str | None = None  # XLSX only
+    ragged: list[int] = field(default_factory=list)  # frame rows with more fields than headers
 
     @property
     def first_data_row(self) -> int:
@@ -141,18 +143,22 @@ def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None 
     for _ in range(index):
         position = data.index(b"\n", position) + 1
     body = data[position:] if position else data
+    ragged: list[int] = []
     try:
         frame = pl.read_csv(
             body,
             separator=separator,
             quote_char='"',
             infer_schema=False,
-            truncate_ragged_lines=True,
+            truncate_ragged_lines=False,
             raise_if_empty=False,
         )
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise NoticeFormatError(f"filen kan inte läsas som CSV ({_first_line(exc)})") from None
+        frame, ragged = _read_ragged(body, separator)
     except (pl.exceptions.PolarsError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NoticeFormatError(f"filen kan inte läsas som CSV ({first[:120]})") from None
+        raise NoticeFormatError(f"filen kan inte läsas som CSV ({_first_line(exc)})") from None
     frame = frame.rename({c: c.strip() for c in frame.columns})
     return RawTable(
         frame=frame,
@@ -160,7 +166,36 @@ def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None 
         encoding=encoding,
         separator=separator,
         header_row=index + 1,
+        ragged=ragged,
     )
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:120]
+
+
+def _read_ragged(body: bytes, separator: str) -> tuple[pl.DataFrame, list[int]]:
+    """The careful path for a file where some rows have more fields than the header.
+
+    Python's csv reader (quotes and embedded line breaks handled) keeps every row and
+    notes which ones were too long, so they are rejected rather than silently cut.
+    """
+    reader = csv.reader(io.StringIO(body.decode("utf-8")), delimiter=separator, quotechar='"')
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise NoticeFormatError(f"filen kan inte läsas som CSV ({_first_line(exc)})") from None
+    headers = _unique_headers(tuple(records[0])) if records else []
+    width = len(headers)
+    ragged = [i for i, record in enumerate(records[1:]) if len(record) > width]
+    rows = [(record + [""] * width)[:width] for record in records[1:]]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * width
+    frame = pl.DataFrame(
+        {name: list(values) for name, values in zip(headers, columns, strict=True)},
+        schema={name: pl.String for name in headers},
+    )
+    return frame, ragged
 
 
 def read_xlsx_bytes(

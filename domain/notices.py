@@ -461,19 +461,28 @@ def canonical_frame(raw: pl.DataFrame, mapping: HeaderMapping) -> pl.DataFrame:
 
 
 def parse_notices(
-    raw: pl.DataFrame, options: ParseOptions, first_row_number: int = 2
+    raw: pl.DataFrame,
+    options: ParseOptions,
+    first_row_number: int = 2,
+    ragged: Sequence[int] = (),
 ) -> ParsedNotices:
     """Validate every row of a raw string frame; accepted + rejected = rows read.
 
     ``first_row_number`` is the row number (as a spreadsheet shows it) of the first
     data row, so that reasons point at the row the company sees. Fully empty rows
-    are not counted as rows.
+    are not counted as rows. ``ragged`` are the 0-based rows that had more fields than
+    the header (the reader cut them): they are rejected, never used half-read.
     """
     validate_company_mapping(options.columns, options.events)
     mapping = map_headers([str(c) for c in raw.columns], options.columns)
     frame = canonical_frame(raw, mapping).with_row_index("row_number", offset=first_row_number)
-    frame = frame.with_columns(pl.col("row_number").cast(pl.Int64))
-    frame = frame.filter(~pl.all_horizontal([pl.col(c).is_null() for c in CANONICAL_FIELDS]))
+    too_long = pl.Series("_ragged", [False] * raw.height, dtype=pl.Boolean)
+    if ragged:
+        too_long = too_long.scatter(list(ragged), True)
+    frame = frame.with_columns(pl.col("row_number").cast(pl.Int64), too_long)
+    frame = frame.filter(
+        pl.col("_ragged") | ~pl.all_horizontal([pl.col(c).is_null() for c in CANONICAL_FIELDS])
+    )
     rows_read = frame.height
 
     words = default_event_words()
@@ -570,8 +579,11 @@ def parse_notices(
             pl.lit("medhyresgästens namn är för långt (högst 200 tecken)")
         ),
     ]
+    # A too-long row's values are shifted: only that is worth saying about it.
     frame = frame.with_columns(
-        _reason=pl.concat_str(reasons, separator="; ", ignore_nulls=True)
+        _reason=pl.when(pl.col("_ragged"))
+        .then(pl.lit("raden har fler fält än rubrikraden (ett avgränsningstecken i ett värde?)"))
+        .otherwise(pl.concat_str(reasons, separator="; ", ignore_nulls=True))
     ).with_columns(_reason=pl.when(pl.col("_reason").str.len_chars() > 0).then(pl.col("_reason")))
     rejected = (
         frame.filter(pl.col("_reason").is_not_null())

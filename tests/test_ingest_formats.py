@@ -37,7 +37,7 @@ def parse(data: bytes, **options: object):
     sheet = options.pop("sheet", None)
     raw = read_notice_bytes(data, columns=options.get("columns"), sheet=sheet)  # type: ignore[arg-type]
     opts = ParseOptions(company_id="c", today=TODAY, **options)  # type: ignore[arg-type]
-    return raw, parse_notices(raw.frame, opts, raw.first_data_row)
+    return raw, parse_notices(raw.frame, opts, raw.first_data_row, raw.ragged)
 
 
 def hyresvard_file(*rows: str, encoding: str = "cp1252", newline: str = "\r\n") -> bytes:
@@ -163,6 +163,28 @@ def test_quoted_fields_with_separators_and_line_breaks() -> None:
     assert parsed.rows_read == 2
     assert parsed.accepted["tenant_name"].to_list()[0] == "Anna; med semikolon"
     assert parsed.accepted["street_address"].to_list()[0] == "Storgatan 1 uppgång B"
+
+
+def test_rows_with_too_many_fields_are_rejected_not_cut() -> None:
+    data = (
+        "Pnr;Namn;Kontrakt;Händelse;Datum\n"
+        "800101-1231;Anna;K1;Uppsägning;2026-11-02\n"
+        "900101-1239;Berg; Bo;K2;Uppsägning;2026-11-02\n"
+        "\n"
+        '800101-1231;"Anna; A";K1;Utslag;"2026-11-03"\n'
+        "800101-1231;Anna;K1;Reglerad\n"
+    ).encode()
+    raw, parsed = parse(data)
+    assert raw.ragged == [1]
+    assert parsed.rows_read == 4
+    assert parsed.accepted["row_number"].to_list() == [2, 5]
+    assert parsed.rejected.to_dicts() == [
+        {
+            "row_number": 3,
+            "reason": "Raden har fler fält än rubrikraden (ett avgränsningstecken i ett värde?)",
+        },
+        {"row_number": 6, "reason": "Datum saknas"},
+    ]
 
 
 def test_title_lines_above_the_header_in_csv() -> None:

@@ -35,7 +35,8 @@ CELL_VALUES = st.one_of(
 
 def _read_and_parse(data: bytes):
     raw = read_notice_bytes(data)
-    return parse_notices(raw.frame, ParseOptions(company_id="c", today=TODAY), raw.first_data_row)
+    options = ParseOptions(company_id="c", today=TODAY)
+    return parse_notices(raw.frame, options, raw.first_data_row, raw.ragged)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -120,7 +120,7 @@ def companies_check(
     try:
         raw = read_notice_bytes(file.read_bytes(), sheet=config.sheet, columns=config.columns)
         options = parse_options(config, local_now().date())
-        parsed = parse_notices(raw.frame, options, raw.first_data_row)
+        parsed = parse_notices(raw.frame, options, raw.first_data_row, raw.ragged)
     except NoticeFormatError as exc:
         message = str(exc)
         raise KvarboendeError(

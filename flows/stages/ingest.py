@@ -112,7 +112,7 @@ def read_and_parse(
     from domain.notices import require_columns
 
     raw = read_notice_bytes(data, sheet=company.sheet, columns=company.columns)
-    parsed = parse_notices(raw.frame, parse_options(company, today), raw.first_data_row)
+    parsed = parse_notices(raw.frame, parse_options(company, today), raw.first_data_row, raw.ragged)
     require_columns(parsed.mapping, list(raw.frame.columns), filename)
     return raw, parsed
 
