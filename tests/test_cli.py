@@ -78,3 +78,9 @@ def test_uninitialised_database_is_one_line(
     assert main(["--config", str(config), "worklist", "--date", "2026-11-23"]) == 2
     err = capsys.readouterr().err.strip()
     assert "kvarboende init" in err and "\n" not in err
+
+
+def test_usage_error_is_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["record", "bogus", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "bogus" in err
