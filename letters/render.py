@@ -148,14 +148,14 @@ def letter_context(letter: LetterInput) -> dict[str, Any]:
     if lang == "en":
         day = en_date(start_day)
         time = f"at {_clock(letter.starts_at, ':')}–{_clock(letter.ends_at, ':')}"
-        deadline = en_date(letter.deadline) if letter.deadline else "as soon as possible"
+        deadline = en_date(letter.deadline) if letter.deadline else None
         debt = en_amount(letter.debt) if letter.debt is not None else None
         letter_date = en_date(letter.letter_date).split(" ", 1)[1]
         title = "Housing advisor"
     else:
         day = sv_weekday_date(start_day)
         time = f"kl. {_clock(letter.starts_at, '.')}–{_clock(letter.ends_at, '.')}"
-        deadline = sv_weekday_date(letter.deadline) if letter.deadline else "så snart du kan"
+        deadline = sv_weekday_date(letter.deadline) if letter.deadline else None
         debt = sv_amount(letter.debt) if letter.debt is not None else None
         letter_date = sv_weekday_date(letter.letter_date).split(" ", 1)[1]
         title = "Boenderådgivare"

@@ -262,3 +262,16 @@ def test_fast_split_refuses_pdfs_it_does_not_understand() -> None:
         letter_pages(buffer.getvalue())  # no outline: not a batch of letters
     with pytest.raises(Unsupported):
         letter_pages(b"%PDF-1.7\nnot really\n%%EOF\n")
+
+
+@pytest.mark.parametrize(
+    ("template", "language"),
+    [("appointment", "sv"), ("appointment", "en"), ("cancellation", "sv"), ("cancellation", "en")],
+)
+def test_unknown_deadline_is_not_invented(template: str, language: str) -> None:
+    from dataclasses import replace
+
+    text = text_of(render_appointment_letter(replace(make(template, language), deadline=None)))
+    assert "kan – senast" not in text and "can – by" not in text and "None" not in text
+    assert ("Fråga din hyresvärd vilket datum" in text) or ("Ask your landlord which date" in text)
+    assert ("12 345,50 kr" in text) or ("SEK 12,345.50" in text)
