@@ -357,6 +357,12 @@ def parse_name(expr: pl.Expr) -> pl.Expr:
     return pl.when(name == name.str.to_uppercase()).then(name.str.to_titlecase()).otherwise(name)
 
 
+def excel_leading_zero(expr: pl.Expr) -> pl.Expr:
+    """A 9-digit number is a 10-digit personnummer whose leading zero Excel dropped
+    (people born 2000-2009 stored as a number): put the zero back."""
+    return pl.when(expr.str.contains(r"^\d{9}$")).then(expr.str.zfill(10)).otherwise(expr)
+
+
 def normalise_personnummer(expr: pl.Expr, today: date) -> tuple[pl.Expr, pl.Expr]:
     """Vectorised :func:`domain.identity.normalise`: (12 digits or null, valid flag)."""
     cleaned = expr.str.replace_all(r"[\s\u00a0\u202f]", "")
@@ -520,13 +526,13 @@ def parse_notices(
         (
             "personnummer",
             {
-                "_pnr": lambda c: normalise_personnummer(c, today)[0],
-                "_pnr_valid": lambda c: normalise_personnummer(c, today)[1],
+                "_pnr": lambda c: normalise_personnummer(excel_leading_zero(c), today)[0],
+                "_pnr_valid": lambda c: normalise_personnummer(excel_leading_zero(c), today)[1],
             },
         ),
         (
             "co_tenant_personnummer",
-            {"_co_pnr": lambda c: normalise_personnummer(c, today)[0]},
+            {"_co_pnr": lambda c: normalise_personnummer(excel_leading_zero(c), today)[0]},
         ),
         ("tenant_name", {"_tenant": parse_name}),
         ("co_tenant_name", {"_co_tenant": parse_name}),

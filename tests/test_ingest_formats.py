@@ -363,6 +363,14 @@ def test_vectorised_personnummer_agrees_with_identity(text: str) -> None:
     assert got == (expected.digits, expected.valid)
 
 
+def test_numeric_personnummer_from_excel_gets_its_leading_zero_back() -> None:
+    data = b"Pnr;Kontrakt;H\xc3\xa4ndelse;Datum\n501011231;K1;Utslag;2026-11-02\n"
+    _, parsed = parse(data)
+    expected = normalise("0501011231", today=TODAY)
+    assert parsed.accepted["personnummer"].to_list() == [expected.digits]
+    assert parsed.accepted["personnummer"].to_list()[0].startswith("2005")
+
+
 def test_invalid_personnummer_is_kept_and_flagged() -> None:
     data = b"Pnr;Kontrakt;H\xc3\xa4ndelse;Datum\n800101-1232;K1;Utslag;2026-11-02\n"
     _, parsed = parse(data)
