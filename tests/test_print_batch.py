@@ -43,14 +43,15 @@ def test_batch_keeps_order_pads_for_duplex_and_writes_manifest(tmp_path: Path) -
     batch = write_print_batch(tmp_path / "print", "2026-11-02-01", items)
     assert batch_exists(tmp_path / "print", "2026-11-02-01")
     reader = PdfReader(batch.pdf)
-    # The one-page cancellation gets a blank back side; the next letter starts on page 3.
+    # Each one-page letter gets a blank back side; the second starts on page 3.
     assert len(reader.pages) == batch.pages == 4
     assert "Första" in reader.pages[0].extract_text()
     assert reader.pages[1].extract_text().strip() == ""
     assert "Andra" in reader.pages[2].extract_text()
+    assert reader.pages[3].extract_text().strip() == ""
     rows = list(csv.DictReader(io.StringIO(batch.manifest.read_text("utf-8")), delimiter=";"))
     assert [(r["sequence"], r["letter_id"], r["first_page"], r["pages"]) for r in rows] == [
         ("1", "1", "1", "1"),
-        ("2", "2", "3", "2"),
+        ("2", "2", "3", "1"),
     ]
     assert not list((tmp_path / "print").glob("*.part"))
