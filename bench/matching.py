@@ -18,6 +18,22 @@ Run (the ``bench`` extra provides splink and duckdb)::
         --calibrate --splink-notices 100000
 
 Everything is invented: no real personal data is used or produced.
+
+Measured on 2026-11-23 (2 shared cores, load average 3-7 from other jobs), with the
+command above: 869,565 cases / 2,000,429 persons (695,919 children) and 1,000,000
+notices (200,000 known tenants); calibration on seed+1000 at half size chose 0.56
+(5,722 probable candidates, none wrong, 95 % lower bound 0.9995).
+
+* certain 188,370 (precision 1.0), probable 11,492 (1.0), possible 3,440 (0.033);
+  auto-accepted precision 1.0 (0 wrong); recall auto / after review 1.0 / 1.0 with a
+  valid number and 0.9881 / 0.9979 with a missing or corrupted one; review share
+  0.34 %; matching 17.0 s, peak RSS 1.95 GB (13-40 s depending on the load).
+* Splink 5 on 100,000 notices against the same 2,000,429 persons: auto precision
+  0.872 (p >= 0.99) / 0.9985 (p >= 0.999), recall after review 0.998, 53.3 s,
+  against kvarboende's 1.0 / 0.9999 in 10.7 s (5.0x faster).
+* With every corruption rate x4 (``--rates``): auto precision 0.99998 (3 wrong of
+  198,001: two double-corrupted strangers and one 0<->9 swap that Luhn cannot
+  detect), recall after review 1.0 / 0.9906, review share 0.51 %.
 """
 
 from __future__ import annotations
