@@ -13,8 +13,6 @@ from typing import Annotated
 
 import polars as pl
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 
 from connectors.case_register import read_cases_file, read_household_file, read_table
@@ -115,21 +113,15 @@ def matches_list(
     with session_scope(context.engine) as session:
         rows = session.execute(query).all()
         audit(session, current_actor(), "matches.list", "match", detail=f"rows={len(rows)}")
-    table = Table(title="Matchningar att bekräfta" if pending else "Matchningar")
-    for heading in ("Id", "Ärende (episod)", "Bolag", "Nivå", "Poäng", "Beslut", "Akt", "Skäl"):
-        table.add_column(heading)
+    title = "Matchningar att bekräfta" if pending else "Matchningar"
+    typer.echo(f"{title}: {len(rows)}")
     for row in rows:
-        table.add_row(
-            str(row.id),
-            str(row.episode_id),
-            row.company_id,
-            row.tier,
-            f"{row.score:.2f}",
-            row.decision,
-            row.case_ref or "",
-            row.reasons,
+        # One line of ids and tier, then the reasons: readable in any terminal width.
+        typer.echo(
+            f"#{row.id}  episod {row.episode_id}  {row.company_id}  {row.tier} "
+            f"{row.score:.2f}  {row.decision}  akt {row.case_ref or '-'}"
         )
-    Console().print(table)
+        typer.echo(f"    {row.reasons}")
     if not rows:
         typer.echo("No matches." if not pending else "No matches waiting for a decision.")
 
