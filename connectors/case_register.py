@@ -95,8 +95,17 @@ def _canonical(
     frame = frame.with_columns(
         [pl.lit(None, dtype=pl.String).alias(c) for c in columns if c not in frame.columns]
     )
-    return frame.select(
+    frame = frame.select(
         [pl.col(c).cast(pl.String).str.strip_chars().replace("", None).alias(c) for c in columns]
+    )
+    # A spreadsheet that stored YYMMDDNNNC as a number dropped the leading zero of people
+    # born 2000-2009: nine bare digits get it back (the Luhn check still decides validity).
+    number = pl.col("personnummer")
+    return frame.with_columns(
+        pl.when(number.str.contains(r"^\d{9}$"))
+        .then(number.str.zfill(10))
+        .otherwise(number)
+        .alias("personnummer")
     )
 
 

@@ -176,3 +176,17 @@ def test_xlsx_export_is_read(tmp_path: Path) -> None:
     workbook.close()
     row = read_cases_file(path, RegisterConfig()).row(0, named=True)
     assert (row["case_id"], row["name"], row["apartment"]) == ("C1", "Åsa Öberg", "1102")
+
+
+def test_spreadsheet_number_without_leading_zero_is_restored(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    born_2005 = pnr("20050101234")
+    path = tmp_path / "cases.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["case_id", "personnummer"])
+    sheet.write_row(1, 0, ["C1", int(born_2005[2:])])  # Excel keeps 501011234x as a number
+    workbook.close()
+    frame = read_cases_file(path, RegisterConfig())
+    assert frame["personnummer"][0] == born_2005[2:]
