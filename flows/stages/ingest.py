@@ -580,9 +580,14 @@ def _store_rows(
     duplicate_rows = duplicates["row_number"].to_list()
     clock.lap("duplicate check")
 
-    # Ids in natural-key order: the unique index then grows at its end (much faster for
-    # big files on both databases); the file's order stays in row_number.
-    notices = notices.sort("natural_key")
+    # Id order decides how fast a big file goes in (the file's order stays in row_number).
+    # SQLite: natural-key order, so the unique index grows at its end. PostgreSQL: tenancy
+    # order, so the foreign-key checks of notices and transitions (which lock the rows
+    # they point at) walk episodes and notices in order instead of all over the table.
+    if connection.dialect.name == "postgresql":
+        notices = notices.sort(["tenancy_key", "event_date", "row_number"])
+    else:
+        notices = notices.sort("natural_key")
     ids = reserve_ids(connection, "notice", notices.height)
     notices = notices.with_columns(notice_id=pl.Series(ids, dtype=pl.Int64))
 
