@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_cases_import import pnr, write_register
+from register_helpers import pnr, write_register
 
 from flows.cli import main
 
@@ -127,8 +127,8 @@ def test_match_files_reads_a_company_format(config: Path, tmp_path: Path) -> Non
 def test_matches_list_confirm_and_reject(config: Path, tmp_path: Path, capsys) -> None:
     from datetime import date
 
+    from register_helpers import add_episode
     from sqlalchemy import select
-    from test_matching_stage import add_episode
 
     from flows.stages.matching import match_episodes
     from models.config import load_settings

@@ -6,57 +6,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from register_helpers import pnr, write_register
 from sqlalchemy import func, select
 
 from connectors.case_register import RegisterError, read_cases_file
-from domain.identity import check_digit
 from flows.stages.cases import import_register
 from models.config import RegisterConfig, Settings
 from models.db import session_scope
 from models.tables import AuditLog, CaseSnapshot, Caseworker, HouseholdMember, RegisterCase
-
-
-def pnr(prefix11: str) -> str:
-    """A valid 12-digit personnummer from its first 11 digits."""
-    return prefix11 + check_digit(prefix11[2:])
-
-
-CASES_HEADER = (
-    "case_id;personnummer;name;street_address;apartment;postal_code;unit;caseworker_id;"
-    "caseworker_name;caseworker_email;language"
-)
-
-
-def write_register(folder: Path) -> tuple[Path, Path]:
-    cases = folder / "cases.csv"
-    cases.write_text(
-        "\n".join(
-            [
-                CASES_HEADER,
-                f"C1;{pnr('19800101123')};Anna Häggström;Storgatan 12;1102;12345;"
-                "Ekonomiskt bistånd;hs1;Helena Sjöberg;helena@exempelby.se;sv",
-                f"C2;{pnr('19900303789')[2:8]}-{pnr('19900303789')[8:]};Omar Ali;Björkvägen 3;"
-                "1001;12346;Missbruk;lb3;Linnea Berg;linnea@exempelby.se;sv",
-            ]
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    household = folder / "household.csv"
-    household.write_text(
-        "\n".join(
-            [
-                "case_id;personnummer;name;relation;birth_date",
-                f"C1;{pnr('19850202456')};Lars Berg;partner;1985-02-02",
-                f"C1;{pnr('20150505123')};Kalle Berg;child;2015-05-05",
-                "C1;;;barn;2019-01-01",
-                f"C2;{pnr('20050101234')};Sara Ali;adult;",
-            ]
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    return cases, household
 
 
 def test_import_creates_snapshot_members_and_caseworkers(db_engine, tmp_path: Path) -> None:

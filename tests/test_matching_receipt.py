@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from register_helpers import pnr, write_register
 from sqlalchemy import select
-from test_cases_import import pnr, write_register
 
 from flows.stages.cases import import_register
 from flows.stages.ingest import ingest_file

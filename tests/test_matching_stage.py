@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
+from register_helpers import RUN, add_episode, pnr, write_register
 from sqlalchemy import func, select
-from test_cases_import import pnr, write_register
 
 from flows.stages.cases import import_register
 from flows.stages.matching import decide_match, match_episodes
 from models.config import Settings
 from models.db import session_scope
 from models.errors import KvarboendeError
-from models.tables import AuditLog, Episode, HousingCompany, Match
-
-RUN = date(2026, 11, 2)
-
-
-def add_episode(engine, key: str, personnummer: str | None, name: str, **fields) -> int:
-    with session_scope(engine) as session:
-        if session.get(HousingCompany, "bo") is None:
-            session.add(HousingCompany(id="bo", name="Bo AB", landlord_type="municipal"))
-            session.flush()
-        episode = Episode(
-            company_id="bo",
-            tenancy_key=key,
-            personnummer=personnummer,
-            tenant_name=name,
-            status="termination_notice",
-            opened_on=RUN,
-            first_notice_date=RUN,
-            **fields,
-        )
-        session.add(episode)
-        session.flush()
-        return episode.id
+from models.tables import AuditLog, Episode, Match
 
 
 @pytest.fixture
