@@ -16,7 +16,7 @@ from datetime import date
 from stdnum import luhn
 
 _CLEAN = re.compile(r"[\s\u00a0]")
-_SHAPE = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
+_SHAPE = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -31,3 +31,8 @@ def test_normalise(text, digits, valid, coordination) -> None:
 
 def test_ten_digit_number_from_this_century() -> None:
     assert normalise("101010-1010", today=TODAY).digits.startswith("2010")
+
+
+def test_only_ascii_digits_are_digits() -> None:
+    # Arabic-Indic digits look like digits to Python's \d but are not a personnummer.
+    assert normalise("٨١١٢١٨-٩٨٧٦", today=TODAY).digits is None
