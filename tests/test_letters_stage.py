@@ -1,0 +1,46 @@
+"""create_letters: one letter per booked appointment, rendered, queued once."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from booking_helpers import add_episode
+from pypdf import PdfReader
+from sqlalchemy import select, update
+
+from flows.stages.booking import book_appointments
+from flows.stages.letters import create_letters
+from models.db import session_scope
+from models.tables import Episode, Letter
+
+RUN = date(2026, 11, 2)
+
+
+def test_create_letters_queues_each_appointment_once(db_engine, settings) -> None:  # noqa: ANN001
+    by_email = add_episode(db_engine, email=" asa@example.se ", language="en")
+    by_post = add_episode(db_engine, email="not an address", language="so")
+    settled = add_episode(db_engine)
+    book_appointments(db_engine, settings, RUN)
+    with session_scope(db_engine) as session:  # settled after booking, before the letter
+        session.execute(update(Episode).where(Episode.id == settled).values(status="settled"))
+
+    counts = create_letters(db_engine, settings, RUN)
+    assert counts == {"letters": 2, "email": 1, "print": 1, "caseworker_emails": 0}
+    assert create_letters(db_engine, settings, RUN)["letters"] == 0
+
+    with session_scope(db_engine) as session:
+        letters = {x.episode_id: x for x in session.scalars(select(Letter))}
+    assert set(letters) == {by_email, by_post}
+    email, post = letters[by_email], letters[by_post]
+    assert (email.channel, email.recipient, email.language) == ("email", "asa@example.se", "en")
+    assert (post.channel, post.recipient, post.language) == ("print", None, "sv")
+    assert email.idempotency_key == f"appointment:{by_email}:{email.appointment_id}:v1"
+    assert email.subject == "Invitation to a meeting about your rent arrears"
+    assert "Monday 30 November 2026" in (email.body or "")  # the payment deadline
+    for letter in (email, post):
+        path = Path(letter.pdf_path or "")
+        assert path.parent == settings.paths.letters_dir / "2026-11-02" and path.exists()
+        text = PdfReader(path).pages[0].extract_text()
+        assert "Ringvägen 12 lgh 1102" in text and "123 45 Exempelby" in text
+    assert "Tani waa warqad muhiim ah" in PdfReader(post.pdf_path).pages[0].extract_text()
