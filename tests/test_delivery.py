@@ -384,3 +384,43 @@ def test_no_recipient_or_content_in_log_records(db_engine, fast, caplog) -> None
     assert deliver_outbox(db_engine, fast, RUN)["sent_email"] == 1
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "hemlig.person" not in logged and "Hemlig" not in logged
+
+
+def test_print_batch_interrupted_before_or_after_writing_is_finished_once(db_engine, fast) -> None:  # noqa: ANN001
+    from sqlalchemy import update as sql_update
+
+    _prepare(db_engine, fast, [None, None])
+    # A run claimed both letters into batch 01 and died before writing it.
+    with session_scope(db_engine) as session:
+        session.execute(
+            sql_update(Letter).values(
+                status="sending", print_batch="2026-11-02-01", claim_token="x:1:dead"
+            )
+        )
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["printed"] == 2 and counts["print_batches"] == 1
+    batch = fast.paths.print_dir / "2026-11-02-01.pdf"
+    assert len(PdfReader(batch).pages) == 4  # two one-page letters, each on its own sheet
+    assert {x.status for x in _letters(db_engine)} == {"sent"}
+
+    # Another died after writing batch 02 but before marking its letter sent.
+    third = add_episode(db_engine)
+    book_appointments(db_engine, fast, RUN)
+    create_letters(db_engine, fast, RUN)
+    with session_scope(db_engine) as session:
+        session.execute(
+            sql_update(Letter)
+            .where(Letter.episode_id == third)
+            .values(status="sending", print_batch="2026-11-02-02", claim_token="x:1:dead")
+        )
+    marker = fast.paths.print_dir / "2026-11-02-02.pdf"
+    marker.write_bytes(batch.read_bytes())
+    (fast.paths.print_dir / "2026-11-02-02.csv").write_text("as written\n", encoding="utf-8")
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["printed"] == 1 and counts["print_batches"] == 1
+    assert (fast.paths.print_dir / "2026-11-02-02.csv").read_text("utf-8") == "as written\n"
+    assert {x.status for x in _letters(db_engine)} == {"sent"}
+    assert sorted(p.name for p in fast.paths.print_dir.glob("*.pdf")) == [
+        "2026-11-02-01.pdf",
+        "2026-11-02-02.pdf",
+    ]
