@@ -39,7 +39,7 @@ def complete_files(folder: Path, min_age_seconds: float, now: float | None = Non
     for path in sorted(folder.iterdir()):
         if not path.is_file() or is_in_progress(path):
             continue
-        if moment - path.stat().st_mtime < min_age_seconds:
+        if min_age_seconds > 0 and moment - path.stat().st_mtime < min_age_seconds:
             continue
         files.append(path)
     return files

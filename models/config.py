@@ -80,8 +80,9 @@ class CompanyConfig(_Section):
     sheet: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     events: dict[str, str] = Field(default_factory=dict)
-    # An inbox file is taken only when unchanged for this long (a company may still be writing).
-    min_age_seconds: float = Field(default=1.0, ge=0)
+    # An inbox file is taken only when unchanged for this long (a company may still be
+    # writing). 0 in the demo; 30-60 in production when uploads do not use .part names.
+    min_age_seconds: float = Field(default=0.0, ge=0)
 
 
 class AdvisorConfig(_Section):
