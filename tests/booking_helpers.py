@@ -34,6 +34,7 @@ def add_episode(
     debt: Decimal | None = Decimal("12345.50"),
     caseworker_id: str | None = None,
     name: str = "Åsa Öberg",
+    street: str | None = "Ringvägen 12",
 ) -> int:
     """One episode with a tenant, an address and a deadline; returns its id."""
     company = ensure_company(engine)
@@ -47,7 +48,7 @@ def add_episode(
             personnummer="198501012384",
             personnummer_valid=True,
             tenant_name=name,
-            street_address="Ringvägen 12",
+            street_address=street,
             apartment="1102",
             postal_code="12345",
             town="Exempelby",

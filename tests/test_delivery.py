@@ -424,3 +424,19 @@ def test_print_batch_interrupted_before_or_after_writing_is_finished_once(db_eng
         "2026-11-02-01.pdf",
         "2026-11-02-02.pdf",
     ]
+
+
+def test_no_usable_address_at_all_is_flagged_not_printed(db_engine, fast, scripted) -> None:  # noqa: ANN001
+    handler, fast.smtp.port = scripted(Script(refuse_rcpt={"gone@example.se"}))
+    nowhere = add_episode(db_engine, street=None)
+    bounced = add_episode(db_engine, street=None, email="gone@example.se")
+    book_appointments(db_engine, fast, RUN)
+    create_letters(db_engine, fast, RUN)
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["printed"] == 0 and counts["failed"] == 1 and counts["moved_to_print"] == 0
+    letters = {x.episode_id: x for x in _letters(db_engine)}
+    assert letters[nowhere].status == "failed" and letters[nowhere].flagged
+    assert "no complete postal address" in (letters[nowhere].last_error or "")
+    assert letters[bounced].status == "failed" and letters[bounced].flagged
+    assert letters[bounced].channel == "email" and handler.messages == []
+    assert not fast.paths.print_dir.exists() or not list(fast.paths.print_dir.glob("*.pdf"))

@@ -50,7 +50,7 @@ from connectors.smtp import (
 from models.config import Settings
 from models.db import session_scope
 from models.domain import Channel, LetterKind, LetterStatus
-from models.tables import Appointment, AppointmentSlot, Letter
+from models.tables import Appointment, AppointmentSlot, Episode, Letter
 
 TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value})
 T = TypeVar("T")
@@ -234,7 +234,7 @@ class _Outbox:
     def permanent(self, letter: Letter, reason: str, attempts: int | None = None) -> str:
         """Tenant letters go to print and are flagged; staff emails fail."""
         attempts = letter.attempts + 1 if attempts is None else attempts
-        if letter.kind in TENANT_KINDS and letter.pdf_path:
+        if letter.kind in TENANT_KINDS and letter.pdf_path and self._has_postal_address(letter):
             self._finish(
                 letter.id,
                 status=LetterStatus.PENDING,
@@ -251,8 +251,16 @@ class _Outbox:
             attempts=attempts,
             last_error=reason,
             next_attempt_at=None,
+            flagged=letter.kind in TENANT_KINDS,
         )
         return "failed"
+
+    def _has_postal_address(self, letter: Letter) -> bool:
+        from flows.stages.letters import has_postal_address
+
+        with session_scope(self.engine) as session:
+            episode = session.get(Episode, letter.episode_id) if letter.episode_id else None
+            return episode is not None and has_postal_address(episode)
 
     def release(self, letter: Letter, reason: str) -> None:
         """Give a claimed letter back untouched (the server was unreachable, not its fault)."""

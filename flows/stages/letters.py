@@ -38,7 +38,14 @@ from letters.render import (
 )
 from models.config import AdvisorConfig, Settings
 from models.db import session_scope
-from models.domain import OPEN_STATUSES, AppointmentStatus, Channel, LetterKind, Routing
+from models.domain import (
+    OPEN_STATUSES,
+    AppointmentStatus,
+    Channel,
+    LetterKind,
+    LetterStatus,
+    Routing,
+)
 from models.tables import Appointment, AppointmentSlot, Caseworker, Episode, Letter
 
 APPOINTMENT_CANCELLED = LetterKind.APPOINTMENT_CANCELLED.value
@@ -151,7 +158,7 @@ def _queue(
             language = letter_language(item.language)
             email = usable_email(episode.email)
             subject, body = render_email(kind, language, **_email_context(settings, item))
-            _, created = enqueue(
+            letter, created = enqueue(
                 session,
                 key=key,
                 kind=kind,
@@ -166,8 +173,21 @@ def _queue(
                 language=language,
                 version=item.version,
             )
+            if created and not email and not has_postal_address(episode):
+                # Neither email nor a full postal address: nothing can be sent; the
+                # worklist shows the failed letter so that the advisor phones instead.
+                letter.status = LetterStatus.FAILED
+                letter.flagged = True
+                letter.last_error = "no email address and no complete postal address"
             queued += int(created)
     return queued
+
+
+def has_postal_address(episode: Episode) -> bool:
+    """A street and a postcode or town: enough for the post to find the household."""
+    return bool((episode.street_address or "").strip()) and bool(
+        _postal_line(episode.postal_code, episode.town)
+    )
 
 
 def _letter_input(
