@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,8 +172,10 @@ def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None 
 
 
 def _first_line(error: Exception) -> str:
+    """The reader's complaint in one line, without quoted cell content (it may be personal)."""
     text = str(error).strip()
-    return (text.splitlines()[0] if text else type(error).__name__)[:120]
+    line = text.splitlines()[0] if text else type(error).__name__
+    return re.sub(r"`[^`]*`|'[^']*'|\"[^\"]*\"", "…", line)[:120]
 
 
 def _read_ragged(body: bytes, separator: str) -> tuple[pl.DataFrame, list[int]]:
@@ -225,8 +228,7 @@ def read_xlsx_bytes(
     except NoticeFormatError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure means an unreadable workbook
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NoticeFormatError(f"filen kan inte läsas som XLSX ({first[:120]})") from None
+        raise NoticeFormatError(f"filen kan inte läsas som XLSX ({_first_line(exc)})") from None
     if grid.height == 0:
         raise NoticeFormatError("bladet är tomt")
     best: tuple[int, int] | None = None
