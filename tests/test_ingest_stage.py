@@ -431,3 +431,25 @@ def test_receipt_files_add_up_and_are_formula_safe(db_engine, tmp_path: Path) ->
     assert "'=HYPERLINK(1).csv" in cells
     assert not any(isinstance(c, str) and c.startswith(("=", "+", "-", "@")) for c in cells)
     assert all(c.data_type != "f" for row in workbook.active.iter_rows() for c in row)
+
+
+def test_two_ingests_of_the_same_file_at_once_store_it_once(db_engine, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = make_settings(tmp_path)
+    rows = [f"{ANNA};termination_notice;2026-10-01;;1000;;;;;"]
+    rows += [
+        f"19800101-1231;A;;;Gatan {i};{i};12345;By;K{i};termination_notice;2026-10-01;;1;;;;;"
+        for i in range(2, 400)
+    ]
+    content = canonical(*rows)
+    paths = [write(tmp_path, f"copy{i}.csv", content) for i in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        receipts = list(
+            pool.map(lambda p: ingest_file(db_engine, settings, p, "vasbyhem", move=False), paths)
+        )
+    assert sorted(r.already_received for r in receipts) == [False, True]
+    assert all(r.accepted == 399 for r in receipts)
+    assert count(db_engine, NoticeFile) == 1
+    assert count(db_engine, Notice) == 399
+    assert count(db_engine, Episode) == 399
