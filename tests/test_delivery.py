@@ -440,3 +440,26 @@ def test_no_usable_address_at_all_is_flagged_not_printed(db_engine, fast, script
     assert letters[bounced].status == "failed" and letters[bounced].flagged
     assert letters[bounced].channel == "email" and handler.messages == []
     assert not fast.paths.print_dir.exists() or not list(fast.paths.print_dir.glob("*.pdf"))
+
+
+def test_two_runs_at_once_print_each_letter_in_exactly_one_batch(db_engine, fast) -> None:  # noqa: ANN001
+    import csv
+
+    _prepare(db_engine, fast, [None] * 12)
+    threads = [
+        threading.Thread(target=lambda: deliver_outbox(db_engine, fast, RUN)) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    letters = _letters(db_engine)
+    assert {x.status for x in letters} == {"sent"}
+    printed: list[int] = []
+    for manifest in sorted(fast.paths.print_dir.glob("*.csv")):
+        rows = list(csv.DictReader(manifest.open(encoding="utf-8"), delimiter=";"))
+        printed += [int(row["letter_id"]) for row in rows]
+        assert {x.print_batch for x in letters if x.id in {int(r["letter_id"]) for r in rows}} == {
+            manifest.stem
+        }
+    assert sorted(printed) == sorted(x.id for x in letters)

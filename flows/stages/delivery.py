@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, false, func, or_, select, update
+from sqlalchemy import Engine, and_, false, func, or_, select, text, update
 
 from connectors.local_smtp import LocalSmtpServer
 from connectors.print_batch import PrintItem, batch_exists, write_print_batch
@@ -54,6 +54,8 @@ from models.tables import Appointment, AppointmentSlot, Episode, Letter
 
 TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value})
 T = TypeVar("T")
+#: pg_advisory_xact_lock key that serialises the naming of print batches ("kvpr").
+PRINT_LOCK = 0x6B767072
 
 
 def _now() -> datetime:
@@ -374,30 +376,20 @@ def _deliver_print(outbox: _Outbox, run_date: date, counts: dict[str, int]) -> N
         _complete_batch(outbox, name, counts, rewrite=not batch_exists(print_dir, name))
 
     with session_scope(outbox.engine) as session:
+        if outbox.postgres:
+            # One run at a time names a batch, so two runs never pick the same name.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PRINT_LOCK})
         query = (
-            select(Letter.id)
+            select(Letter.id, Letter.pdf_path)
             .where(Letter.status == LetterStatus.PENDING, Letter.channel == Channel.PRINT)
             .order_by(Letter.id)
         )
         if outbox.postgres:
             query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
-        if not ids:
+        rows = session.execute(query).all()
+        if not rows:
             return
-        prefix = run_date.isoformat()
-        existing = session.scalar(
-            select(func.count(func.distinct(Letter.print_batch))).where(
-                Letter.print_batch.like(f"{prefix}%")
-            )
-        )
-        name = f"{prefix}-{int(existing or 0) + 1:02d}"
-        missing = [
-            letter_id
-            for letter_id, path in session.execute(
-                select(Letter.id, Letter.pdf_path).where(Letter.id.in_(ids))
-            )
-            if not path or not Path(path).exists()
-        ]
+        missing = [i for i, path in rows if not path or not Path(path).exists()]
         if missing:
             session.execute(
                 update(Letter)
@@ -405,18 +397,30 @@ def _deliver_print(outbox: _Outbox, run_date: date, counts: dict[str, int]) -> N
                 .values(status=LetterStatus.FAILED, last_error="letter PDF missing", flagged=True)
             )
             counts["failed"] += len(missing)
-        ready = [letter_id for letter_id in ids if letter_id not in set(missing)]
+        ready = [i for i, path in rows if i not in set(missing)]
         if not ready:
             return
+        # Claim first under a name of our own: on SQLite this write takes the database
+        # lock, so the batch count below sees every batch another run has committed.
         session.execute(
             update(Letter)
             .where(Letter.id.in_(ready), Letter.status == LetterStatus.PENDING)
             .values(
                 status=LetterStatus.SENDING,
-                print_batch=name,
+                print_batch=outbox.token,
                 claim_token=outbox.token,
                 claimed_at=_now(),
             )
+        )
+        prefix = run_date.isoformat()
+        existing = session.scalar(
+            select(func.count(func.distinct(Letter.print_batch))).where(
+                Letter.print_batch.like(f"{prefix}-%")
+            )
+        )
+        name = f"{prefix}-{int(existing or 0) + 1:02d}"
+        session.execute(
+            update(Letter).where(Letter.print_batch == outbox.token).values(print_batch=name)
         )
     _complete_batch(outbox, name, counts, rewrite=True)
 
