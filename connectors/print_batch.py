@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,7 @@ def write_print_batch(print_dir: Path, name: str, items: Sequence[PrintItem]) ->
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".part")
+    # A temporary name of its own, so that two writers never share a half-written file.
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
     temporary.write_bytes(data)
     os.replace(temporary, path)

@@ -361,17 +361,22 @@ def _deliver_print(outbox: _Outbox, run_date: date, counts: dict[str, int]) -> N
     settings = outbox.settings
     print_dir = settings.paths.print_dir
     with session_scope(outbox.engine) as session:
-        unfinished = sorted(
-            set(
-                session.scalars(
-                    select(Letter.print_batch).where(
-                        Letter.status == LetterStatus.SENDING,
-                        Letter.channel == Channel.PRINT,
-                        Letter.print_batch.is_not(None),
-                    )
-                )
+        rows = session.execute(
+            select(Letter.print_batch, Letter.claim_token, Letter.claimed_at).where(
+                Letter.status == LetterStatus.SENDING,
+                Letter.channel == Channel.PRINT,
+                Letter.print_batch.is_not(None),
             )
-        )
+        ).all()
+    timeout = settings.smtp.claim_timeout_seconds
+    # Batches whose run died before finishing; a live run finishes its own.
+    unfinished = sorted(
+        {
+            name
+            for name, token, claimed_at in rows
+            if token != outbox.token and claim_is_stale(token, claimed_at, timeout)
+        }
+    )
     for name in unfinished:
         _complete_batch(outbox, name, counts, rewrite=not batch_exists(print_dir, name))
 
