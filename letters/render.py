@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +26,7 @@ from pypdf import PdfReader, PdfWriter
 
 from domain.formatting import STOCKHOLM, sv_amount, sv_weekday_date
 from letters.pdfsplit import Unsupported, split_letters
+from models.errors import KvarboendeError
 
 HERE = Path(__file__).parent
 FONT_DIR = HERE / "fonts"
@@ -77,7 +79,7 @@ LABELS = {
 }
 
 
-class RenderError(Exception):
+class RenderError(KvarboendeError):
     """Typst could not render a letter (a template or font problem, not user data)."""
 
 
@@ -209,11 +211,15 @@ def _compiler() -> typst.Compiler:
     )
 
 
+_COMPILE_LOCK = threading.Lock()
+
+
 def _compile(contexts: Sequence[dict[str, Any]]) -> bytes:
     try:
-        return _compiler().compile(
-            format="pdf", sys_inputs={"data": json.dumps(list(contexts), ensure_ascii=False)}
-        )
+        with _COMPILE_LOCK:  # one shared compiler: one compile at a time per process
+            return _compiler().compile(
+                format="pdf", sys_inputs={"data": json.dumps(list(contexts), ensure_ascii=False)}
+            )
     except typst.TypstError as exc:
         raise RenderError(
             f"Typst could not render the letter: {str(exc).splitlines()[0]}"
