@@ -55,5 +55,7 @@ def test_rebook_cancel_and_outbox_list(config: Path, capsys: pytest.CaptureFixtu
 
     assert main([*args, "outbox", "deliver", "--date", "2026-11-02"]) == 0
     assert "printed=2 print_batches=1" in capsys.readouterr().out
+    assert main([*args, "appointments", "rebook", "x"]) == 2
+    assert "Invalid value" in capsys.readouterr().err
     assert main([*args, "appointments", "rebook", "1", "--date", "2026-02-30"]) == 2
     assert "--date" in capsys.readouterr().err
