@@ -42,6 +42,7 @@ class RawTable:
 
     @property
     def first_data_row(self) -> int:
+        """Row number of the first data row (right below the header)."""
         return self.header_row + 1
 
     def describe(self) -> str:
@@ -58,6 +59,7 @@ def is_xlsx(data: bytes) -> bool:
 
 
 def _head_lines(text: str, limit: int = HEADER_SEARCH_ROWS) -> list[str]:
+    """The first lines of a text (without line endings): where a header is looked for."""
     lines: list[str] = []
     start = 0
     while len(lines) < limit and start < len(text):
@@ -70,6 +72,7 @@ def _head_lines(text: str, limit: int = HEADER_SEARCH_ROWS) -> list[str]:
 
 
 def _split(line: str, separator: str) -> list[str]:
+    """One line split on a separator, honouring quotes (for header detection only)."""
     try:
         return next(csv.reader([line], delimiter=separator, quotechar='"'), [])
     except csv.Error:
@@ -254,6 +257,7 @@ def read_xlsx_bytes(
 
 
 def _unique_headers(cells: tuple[object, ...]) -> list[str]:
+    """Header names from a row: blanks get a position name, repeats a suffix."""
     seen: dict[str, int] = {}
     headers = []
     for position, cell in enumerate(cells):

@@ -159,6 +159,7 @@ def with_keys(notices: pl.DataFrame, company_id: str) -> pl.DataFrame:
 
 
 def _rank_expr() -> pl.Expr:
+    """The step of the legal chain an event reaches (EVENT_RANK), as an expression."""
     return pl.col("event_type").replace_strict(RANKS, return_dtype=pl.Int32)
 
 
@@ -302,10 +303,12 @@ def plan_new_tenancies(
 
 
 def _first_reasons() -> dict[str, str]:
+    """Transition reasons for an episode's first status, per event type."""
     return {e.value: transition_reason(e.value, True) for e in EventType}
 
 
 def _next_reasons() -> dict[str, str]:
+    """Transition reasons for later status changes, per event type."""
     return {e.value: transition_reason(e.value, False) for e in EventType}
 
 
@@ -332,10 +335,12 @@ class EpisodeState:
 
     @property
     def rank(self) -> int:
+        """Where the current status stands in the chain (closed ranks above all)."""
         return RANKS[self.status]
 
     @property
     def terminal(self) -> bool:
+        """Settled, executed or closed: a new notice opens a new episode."""
         return self.status in TERMINAL_EVENTS or self.status == "closed"
 
 
@@ -421,6 +426,7 @@ def apply_to_existing(
 
 
 def _transition(episode: EpisodeState, event: dict[str, Any], from_status: str | None) -> dict:
+    """A status change caused by one notice, for the transition table."""
     return {
         "episode": episode,
         "notice_id": event["notice_id"],

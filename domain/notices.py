@@ -189,6 +189,7 @@ def event_token(text: str) -> str:
 
 
 def _alias_table() -> dict[str, str]:
+    """Normalised header token -> canonical field, built once at import."""
     table: dict[str, str] = {}
     for field_name, aliases in _HEADER_ALIASES.items():
         table[header_token(field_name)] = field_name
@@ -277,6 +278,7 @@ def require_columns(mapping: HeaderMapping, headers: Sequence[str], filename: st
 
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
+    """Trim (also non-breaking spaces); an empty cell is a missing value."""
     cleaned = expr.str.replace_all(r"[\u00a0\u202f]", " ").str.strip_chars()
     return pl.when(cleaned.str.len_chars() > 0).then(cleaned).otherwise(None)
 
@@ -651,6 +653,7 @@ def _date_reason(
     latest: pl.Expr,
     day_first: bool,
 ) -> pl.Expr:
+    """Why a date cell cannot be used: ambiguous, unreadable or implausible."""
     raw = pl.col(source)
     ambiguous = raw.str.contains(r"^\d{1,2}/\d{1,2}/\d{2,4}$") & (not day_first)
     return (
@@ -664,6 +667,7 @@ def _date_reason(
 
 
 def _amount_reasons(label: str, source: str, parsed: str) -> list[pl.Expr]:
+    """Why an amount cell cannot be used: not a number, negative, absurdly big."""
     raw, value = pl.col(source), pl.col(parsed)
     return [
         pl.when(raw.is_not_null() & value.is_null()).then(

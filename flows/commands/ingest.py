@@ -34,6 +34,7 @@ PREVIEW_COLUMNS = (
 
 
 def _date_option(value: str | None) -> date | None:
+    """``--date`` as a date, or a one-line error."""
     if value is None:
         return None
     try:

@@ -76,10 +76,12 @@ NOTICE_COLUMNS = (
 
 
 def content_hash(data: bytes) -> str:
+    """sha256 of the file's bytes: a file is ingested once per content."""
     return hashlib.sha256(data).hexdigest()
 
 
 def policy_from(settings: Settings) -> EpisodePolicy:
+    """The episode rules from the booking and outcomes sections of the config."""
     return EpisodePolicy(
         payment_days=settings.booking.payment_days,
         deadline_margin_days=settings.booking.deadline_margin_days,
@@ -88,6 +90,7 @@ def policy_from(settings: Settings) -> EpisodePolicy:
 
 
 def parse_options(company: CompanyConfig, today: date) -> ParseOptions:
+    """How this company's rows are read, validated against ``today``."""
     return ParseOptions(
         company_id=company.id,
         columns=company.columns,
@@ -122,6 +125,7 @@ def read_and_parse(
 
 
 def _ensure_company(session: Session, company: CompanyConfig) -> None:
+    """The company row the file belongs to (ingest works before ``init`` synced it)."""
     if session.get(HousingCompany, company.id) is None:
         session.add(
             HousingCompany(id=company.id, name=company.name, landlord_type=company.landlord_type)
@@ -255,9 +259,11 @@ class _Clock:
     """Progress of a big file in the log: phase names and seconds, never row content."""
 
     def __init__(self) -> None:
+        """Start timing."""
         self.start = time.perf_counter()
 
     def lap(self, phase: str) -> None:
+        """Log how long the phase since the last lap took."""
         now = time.perf_counter()
         log.info("ingest: %s after %.1f s", phase, now - self.start)
         self.start = now
@@ -422,6 +428,7 @@ def ingest_file(
 
 
 def _find_file(session: Session, company_id: str, digest: str) -> NoticeFile | None:
+    """An earlier file of this company with the same content, if any."""
     return session.scalars(
         select(NoticeFile).where(
             NoticeFile.company_id == company_id, NoticeFile.content_hash == digest
@@ -500,6 +507,7 @@ def _already_received(
 
 
 def _previous_receipt(previous: NoticeFile, filename: str) -> Receipt:
+    """The stored counts of an earlier file with the same content."""
     return Receipt(
         filename=filename,
         company_id=previous.company_id,
@@ -679,6 +687,7 @@ def _seg_to_id(frame: pl.DataFrame, source: str, target: str, ids: pl.Series) ->
 
 
 def _episode_id(state: EpisodeState, id_of_seg: pl.Series) -> int:
+    """The database id of a stored or newly planned episode."""
     return state.id if state.id is not None else int(id_of_seg[state.seg_index])
 
 
@@ -794,6 +803,7 @@ def _update_episode(session: Session, state: EpisodeState) -> None:
 def _transition_frame(
     planned: pl.DataFrame, extra: list[dict[str, Any]], id_of_seg: pl.Series, now: datetime
 ) -> pl.DataFrame:
+    """Transitions of both episode paths as one insertable frame."""
     schema = {
         "episode_id": pl.Int64,
         "notice_id": pl.Int64,
