@@ -13,6 +13,8 @@ in its own process (claim, send with iCalendar invitation, mark sent: one messag
 time, as in production), then checks that exactly M messages arrived.
 
 Goals on the 2-core machine: 10,000 PDFs in under 60 s; 1,000 emails in under 30 s.
+Measured 2026-11-23 (2 cores shared with other work, load average 2-3):
+10,000 one-page letters in 28.4 s (352/s, 38 KiB each); 1,000 emails in 13.1 s (76/s).
 """
 
 from __future__ import annotations
