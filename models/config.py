@@ -170,7 +170,9 @@ class OutcomeConfig(_Section):
         allowed = ("termination_notice", "payment_order", "decision", "eviction_scheduled")
         for status in value:
             if status not in allowed:
-                raise ValueError(f"unknown open status {status!r}, use some of {', '.join(allowed)}")
+                raise ValueError(
+                    f"unknown open status {status!r}, use some of {', '.join(allowed)}"
+                )
         return value
 
 

@@ -106,6 +106,7 @@ def test_rerun_of_a_day_duplicates_nothing(db_engine, settings, smtp_server, tmp
             )
 
     before = snapshot()
+    assert before[0] > 0 and before[2] > 0  # something was ingested and queued
     # The same files arrive again (a company re-sends) and the day is run again.
     _simulate(db_engine, settings, tmp_path, days[-1:], {days[-1]: deliveries.get(days[-1], [])})
     run_daily(db_engine, settings, days[-1])

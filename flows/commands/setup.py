@@ -6,8 +6,8 @@ import typer
 
 from flows.cli import app
 from flows.context import AppContext
-from models.db import redacted, upgrade
 from flows.stages.setup import sync_companies
+from models.db import redacted, upgrade
 
 
 @app.command()
