@@ -47,7 +47,9 @@ def test_config_path_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path:
         ("[smtp\n", "not valid TOML"),
     ],
 )
-def test_wrong_value_gives_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
+def test_wrong_value_gives_one_line_naming_the_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
     file = tmp_path / "config.toml"
     file.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
