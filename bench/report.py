@@ -1,6 +1,6 @@
 """Time the statistics on a large municipality: refresh of every month, then the reports.
 
-Usage: ``.venv/bin/python scripts/bench_statistics.py [EPISODES] [DATABASE_URL]``
+Usage: ``.venv/bin/python bench/report.py [EPISODES] [DATABASE_URL]``
 (default 100 000 episodes over five years in a temporary SQLite file). The data is
 random but shaped like the pipeline's: every episode has a termination notice, most a
 payment order, some an eviction; a third get a letter and an appointment.
@@ -15,14 +15,17 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import polars as pl
-from sqlalchemy import insert
+# bench/ holds scripts named like the project's packages (letters.py): put the repo first.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from domain import statistics as st
-from flows.stages.statistics import build_report, refresh_stat_facts_for, write_report
-from models.config import Settings
-from models.db import make_engine, session_scope, upgrade
-from models.tables import (
+import polars as pl  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from domain import statistics as st  # noqa: E402
+from flows.stages.statistics import build_report, refresh_stat_facts_for, write_report  # noqa: E402
+from models.config import Settings  # noqa: E402
+from models.db import make_engine, session_scope, upgrade  # noqa: E402
+from models.tables import (  # noqa: E402
     Appointment,
     AppointmentSlot,
     Episode,
