@@ -80,6 +80,7 @@ class CompanyConfig(_Section):
     sheet: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     events: dict[str, str] = Field(default_factory=dict)
+    upload_token_sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
     # An inbox file is taken only when unchanged for this long (a company may still be
     # writing). 0 in the demo; 30-60 in production when uploads do not use .part names.
     min_age_seconds: float = Field(default=0.0, ge=0)
@@ -120,6 +121,13 @@ def parse_time_range(text: str) -> tuple[time, time]:
     if end <= start:
         raise ValueError(f"time range {text!r} ends before it starts")
     return start, end
+
+
+class UploadConfig(_Section):
+    """The housing companies' HTTP upload endpoint (``kvarboende upload-server``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8470, gt=0, lt=65536)
 
 
 class BookingConfig(_Section):
@@ -227,6 +235,7 @@ class Settings(BaseSettings):
     advisors: list[AdvisorConfig] = Field(default_factory=list)
     booking: BookingConfig = BookingConfig()
     smtp: SmtpConfig = SmtpConfig()
+    upload: UploadConfig = UploadConfig()
     schedules: ScheduleConfig = ScheduleConfig()
     outcomes: OutcomeConfig = OutcomeConfig()
     statistics: StatisticsConfig = StatisticsConfig()

@@ -8,5 +8,6 @@ from flows.commands import (
     report,  # noqa: F401
     run,  # noqa: F401
     setup,  # noqa: F401
+    upload,  # noqa: F401
     worklist,  # noqa: F401
 )
