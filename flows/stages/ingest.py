@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -280,10 +280,19 @@ def _load_states(
     if anything is None:
         return states
     keys = tenancy_keys.unique().to_list()
-    rows: list[Episode] = []
+    table = Episode.__table__
+    wanted = [
+        table.c[name]
+        for name in (
+            "id", "tenancy_key", "status", "first_notice_date", "last_event_date",
+            "outcome_date", "outcome_source", *LATEST_FIELDS, "personnummer",
+            "personnummer_valid", "service_date", "deadline_date", "reached_payment_order",
+        )
+    ]  # fmt: skip
+    rows: list[Any] = []  # Core rows: plain tuples are much cheaper than ORM objects here
     for start in range(0, len(keys), CHUNK):
         chunk = list(keys[start : start + CHUNK])
-        rows.extend(session.scalars(select(Episode).where(Episode.tenancy_key.in_(chunk))))
+        rows.extend(session.execute(select(*wanted).where(table.c.tenancy_key.in_(chunk))))
     if not rows:
         return states
     ids = [row.id for row in rows]
@@ -621,9 +630,7 @@ def _store_rows(
     bulk_insert(connection, Episode.__table__, episodes)
     clock.lap("episodes written")
 
-    for state in existing_plan.episodes:
-        if state.id is not None:
-            _update_episode(session, state)
+    updated = update_episodes(connection, existing_plan.episodes, now)
 
     assignment = _seg_to_id(plan.assignment, "seg_index", "episode_id", id_of_seg).select(
         "notice_id", "episode_id"
@@ -672,7 +679,7 @@ def _store_rows(
         "accepted": notices.height,
         "duplicates": duplicates.height,
         "episodes_new": episodes.height,
-        "episodes_updated": sum(1 for e in existing_plan.episodes if e.id is not None),
+        "episodes_updated": updated,
         "transitions": transitions.height,
     }
     return counts, duplicate_rows
@@ -784,20 +791,41 @@ def _episode_frame(
     return pl.concat(parts).sort("id")
 
 
-def _update_episode(session: Session, state: EpisodeState) -> None:
-    """Write an existing episode's new state (status, dates, latest contact fields)."""
-    row = session.get(Episode, state.id)
-    if row is None:  # pragma: no cover - loaded in the same transaction
-        return
-    values = state.values
-    row.status = state.status
-    row.first_notice_date = state.first_notice_date
-    row.last_event_date = state.last_event_date
-    for name in (*LATEST_FIELDS, "personnummer", "service_date", "deadline_date"):
-        if name in values:
-            setattr(row, name, values[name])
-    row.personnummer_valid = bool(values.get("personnummer_valid"))
-    row.reached_payment_order = bool(values.get("reached_payment_order"))
+UPDATED_FIELDS = (
+    "status", "first_notice_date", "last_event_date", *LATEST_FIELDS, "personnummer",
+    "personnummer_valid", "service_date", "deadline_date", "reached_payment_order",
+    "updated_at",
+)  # fmt: skip
+
+
+def update_episodes(connection: Connection, states: list[EpisodeState], now: datetime) -> int:
+    """Write stored episodes' new state (status, dates, latest contact fields) in one
+    executemany: per-object ORM updates cost a query each for thousands of episodes."""
+    stored = [state for state in states if state.id is not None]
+    if not stored:
+        return 0
+    table = Episode.__table__
+    records = []
+    for state in stored:
+        values = state.values
+        record = {name: values.get(name) for name in UPDATED_FIELDS}
+        record.update(
+            b_id=state.id,
+            status=state.status,
+            first_notice_date=state.first_notice_date,
+            last_event_date=state.last_event_date,
+            personnummer_valid=bool(values.get("personnummer_valid")),
+            reached_payment_order=bool(values.get("reached_payment_order")),
+            updated_at=now,
+        )
+        records.append(record)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(name) for name in UPDATED_FIELDS})
+    )
+    connection.execute(statement, records)
+    return len(records)
 
 
 def _transition_frame(
