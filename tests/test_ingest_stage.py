@@ -112,7 +112,9 @@ def test_canonical_file_accounts_for_every_row(db_engine, tmp_path: Path) -> Non
 
 def test_same_file_twice_changes_nothing(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    content = canonical(f"{ANNA};termination_notice;2026-10-01;;1000;;;;;")
+    content = canonical(
+        f"{ANNA};termination_notice;2026-10-01;;1000;;;;;", f"{BO};bogus;2026-10-01;;;;;;;"
+    )
     first = ingest_file(
         db_engine, settings, write(tmp_path, "a.csv", content), "vasbyhem", move=False
     )
@@ -121,6 +123,7 @@ def test_same_file_twice_changes_nothing(db_engine, tmp_path: Path) -> None:
     )
     assert not first.already_received and second.already_received
     assert second.accepted == 1
+    assert second.rejections == first.rejections
     assert count(db_engine, Notice) == 1
     assert count(db_engine, NoticeFile) == 1
     assert count(db_engine, EpisodeTransition) == 1

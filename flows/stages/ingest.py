@@ -375,7 +375,9 @@ def ingest_file(
     with session_scope(engine) as session:
         previous = _find_file(session, company.id, digest)
     if previous is not None:
-        return _already_received(settings, company, path, previous, receipt, received_on, move)
+        return _already_received(
+            engine, settings, company, path, previous, receipt, received_on, move
+        )
 
     started = time.perf_counter()
     try:
@@ -403,7 +405,9 @@ def ingest_file(
                 f"{path.name}: a concurrent ingest stored some of the same notices; "
                 "run the ingest again"
             ) from None
-        return _already_received(settings, company, path, previous, receipt, received_on, move)
+        return _already_received(
+            engine, settings, company, path, previous, receipt, received_on, move
+        )
 
     receipt = receipt.model_copy(
         update={
@@ -487,6 +491,7 @@ def _store_file(
 
 
 def _already_received(
+    engine: Engine,
     settings: Settings,
     company: CompanyConfig,
     path: Path,
@@ -512,11 +517,17 @@ def _already_received(
                 folder / company.id,
                 inbox.stored_name(received_on, receipt.content_hash, path.name),
             )
-    return _previous_receipt(previous, path.name)
+    return _previous_receipt(engine, previous, path.name)
 
 
-def _previous_receipt(previous: NoticeFile, filename: str) -> Receipt:
-    """The stored counts of an earlier file with the same content."""
+def _previous_receipt(engine: Engine, previous: NoticeFile, filename: str) -> Receipt:
+    """The stored receipt of an earlier file with the same content: counts and reasons."""
+    with session_scope(engine) as session:
+        rejections = session.execute(
+            select(RowRejection.row_number, RowRejection.reason)
+            .where(RowRejection.file_id == previous.id, RowRejection.kind == "rejected")
+            .order_by(RowRejection.row_number)
+        ).all()
     return Receipt(
         filename=filename,
         company_id=previous.company_id,
@@ -527,6 +538,7 @@ def _previous_receipt(previous: NoticeFile, filename: str) -> Receipt:
         duplicates=previous.rows_duplicate,
         already_received=True,
         file_error=previous.file_error,
+        rejections=[RejectedRow(row_number=n, reason=r) for n, r in rejections],
     )
 
 
