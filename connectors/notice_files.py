@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,14 +247,56 @@ def read_xlsx_bytes(
     index = best[1]
     headers = _unique_headers(grid.row(index))
     frame = grid.slice(index + 1).rename(dict(zip(grid.columns, headers, strict=True)))
+    # The reader starts at the first row with a value; count the empty rows above it so
+    # that row numbers in receipts are the ones the company sees in Excel.
+    skipped = first_used_row(data, names.index(sheet_name)) - 1
     return RawTable(
         frame=frame,
         file_format="xlsx",
         encoding=None,
         separator=None,
-        header_row=index + 1,
+        header_row=index + 1 + skipped,
         sheet=sheet_name,
     )
+
+
+_SHEET_TAG = re.compile(r"<(?:\w+:)?sheet\b[^>]*>")
+_ROW = re.compile(r"<(?:\w+:)?row\b[^>]*?\br=\"(\d+)\"[^>]*?(?:/>|>(.*?)</(?:\w+:)?row>)", re.S)
+_HAS_VALUE = re.compile(r"<(?:\w+:)?(?:v|t)\b[^>]*>[^<]")
+
+
+def first_used_row(data: bytes, sheet_index: int) -> int:
+    """The 1-based Excel row of the first cell with a value in a sheet (1 if unknown).
+
+    Read from the sheet's XML (the first 256 kB is enough: empty rows above the data
+    are short). Any surprise in the package means 1, never an error.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            workbook = package.read("xl/workbook.xml").decode("utf-8", "replace")
+            relations = package.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+            tag = _SHEET_TAG.findall(workbook)[sheet_index]
+            rid = re.search(r'\bid="([^"]+)"', tag, re.I)
+            if rid is None:
+                return 1
+            for relation in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", relations):
+                if f'Id="{rid.group(1)}"' in relation:
+                    target = re.search(r'Target="([^"]+)"', relation)
+                    break
+            else:
+                return 1
+            if target is None:
+                return 1
+            name = target.group(1).lstrip("/")
+            name = name if name.startswith("xl/") else f"xl/{name}"
+            with package.open(name) as sheet_xml:
+                head = sheet_xml.read(256 * 1024).decode("utf-8", "replace")
+    except (KeyError, IndexError, OSError, zipfile.BadZipFile):
+        return 1
+    for match in _ROW.finditer(head):
+        if match.group(2) and _HAS_VALUE.search(match.group(2)):
+            return int(match.group(1))
+    return 1
 
 
 def _unique_headers(cells: tuple[object, ...]) -> list[str]:

@@ -415,3 +415,29 @@ def test_header_aliases() -> None:
         "eviction_at": "Avhysningsdatum",
     }
     assert mapping.unused == ["Övrigt"]
+
+
+def test_xlsx_empty_rows_above_the_data_still_count() -> None:
+    """Excel row numbers even when the sheet's first rows are entirely empty."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Aviseringar"
+    for column, values in zip(
+        "BCDE",
+        [
+            ("Personnummer", "800101-1231", "800101-1231"),
+            ("Kontraktsnr", "K1", "K1"),
+            ("Händelse", "Utslag", "Okänt"),
+            ("Datum", "2026-11-02", "2026-11-02"),
+        ],
+        strict=True,
+    ):
+        sheet[f"{column}3"], sheet[f"{column}4"], sheet[f"{column}6"] = values
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    raw, parsed = parse(buffer.getvalue())
+    assert raw.header_row == 3
+    assert parsed.accepted["row_number"].to_list() == [4]
+    assert parsed.rejected["row_number"].to_list() == [6]
