@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from domain.register import RegisterError
 from models.config import RegisterConfig
+from models.errors import one_line_without_values
 
 CASE_COLUMNS = (
     "case_id",
@@ -71,8 +72,9 @@ def read_table(path: Path) -> pl.DataFrame:
             truncate_ragged_lines=False,
         )
     except pl.exceptions.PolarsError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RegisterError(f"{path.name}: not a readable CSV file ({first[:120]})") from None
+        raise RegisterError(
+            f"{path.name}: not a readable CSV file ({one_line_without_values(exc)})"
+        ) from None
 
 
 def _canonical(

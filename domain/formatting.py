@@ -51,6 +51,11 @@ def local_now() -> datetime:
     return datetime.now(STOCKHOLM)
 
 
+def local_today() -> date:
+    """Today in Stockholm, whatever the server's clock zone: the default run date."""
+    return datetime.now(STOCKHOLM).date()
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

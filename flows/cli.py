@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     except KvarboendeError as exc:
         typer.secho(f"kvarboende: {exc}", err=True, fg=typer.colors.RED)
         return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        typer.secho(f"kvarboende: {where}{exc.strerror or exc}", err=True, fg=typer.colors.RED)
+        return 2
     except SQLAlchemyError as exc:
         typer.secho(f"kvarboende: {database_problem(exc)}", err=True, fg=typer.colors.RED)
         return 2

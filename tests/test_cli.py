@@ -84,3 +84,22 @@ def test_usage_error_is_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["record", "bogus", "1"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "bogus" in err
+
+
+def test_unwritable_output_folder_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "demo-data", "--out", "/proc/kvarboende"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kvarboende: /proc/kvarboende") and "Traceback" not in err
+
+
+def test_unreadable_register_names_no_personal_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "cases.csv"
+    bad.write_text('case_id;personnummer;name\nC1;198001011234;Kalle "Anka\n', encoding="utf-8")
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "cases", "import", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "cases.csv" in err
+    assert "198001011234" not in err and "Kalle" not in err and "Anka" not in err

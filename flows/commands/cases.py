@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import select
 
 from connectors.case_register import read_cases_file, read_household_file, read_table
+from domain.formatting import local_today
 from domain.matching import NOTICE_COLUMNS, TIER_RANK, match_notices
 from domain.register import (
     check_case_ids,
@@ -264,7 +265,7 @@ def match_files_command(
     if company is not None:
         company_config = settings.company(company)
         columns, sheet = dict(company_config.columns), company_config.sheet
-    today = _parse_date(on, "--date") or date.today()
+    today = _parse_date(on, "--date") or local_today()
     notice_frame = read_notice_identities(notices, columns, sheet)
     case_frame = read_cases_file(cases, settings.cases)
     household_frame = read_household_file(household, settings.cases) if household else None

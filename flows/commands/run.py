@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from domain.formatting import local_today
 from flows.cli import app
 from flows.context import AppContext
 from models.errors import KvarboendeError
@@ -18,7 +19,7 @@ app.add_typer(run_app, name="run")
 def parse_day(text: str | None) -> date:
     """A YYYY-MM-DD date, or today; a clear error otherwise."""
     if text is None:
-        return date.today()
+        return local_today()
     try:
         return date.fromisoformat(text)
     except ValueError:

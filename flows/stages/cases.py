@@ -21,6 +21,7 @@ from connectors.case_register import (
     read_household_file,
     read_sql,
 )
+from domain.formatting import local_today
 from domain.register import check_case_ids, empty_household, prepare_cases, prepare_household
 from models.audit import audit, current_actor
 from models.config import Settings
@@ -75,7 +76,7 @@ def import_register(
     Returns counts only. The same content as the latest snapshot creates nothing and
     returns ``unchanged = 1``.
     """
-    taken_on = taken_on or date.today()
+    taken_on = taken_on or local_today()
     if cases_path is None:
         cases, household = read_sql(settings.cases)
         source = "sql"
