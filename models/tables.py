@@ -141,8 +141,11 @@ class Episode(Base):
     caseworker_id: Mapped[str | None] = mapped_column(String(40))
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("case_snapshot.id"))
     matched_at: Mapped[datetime | None] = mapped_column(TZ)
+    # False/0 while nobody knows (statistics count only known children); children_known
+    # says whether has_children is a fact: from the register case or recorded by a person.
     has_children: Mapped[bool] = mapped_column(Boolean, default=False)
     children_count: Mapped[int] = mapped_column(Integer, default=0)
+    children_known: Mapped[bool] = mapped_column(Boolean, default=False)
     # The day the caseworker was last told (one email per caseworker and day) about it.
     caseworker_notified_on: Mapped[date | None] = mapped_column(Date)
 
