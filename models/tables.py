@@ -145,7 +145,9 @@ class Episode(Base):
     # says whether has_children is a fact: from the register case or recorded by a person.
     has_children: Mapped[bool] = mapped_column(Boolean, default=False)
     children_count: Mapped[int] = mapped_column(Integer, default=0)
-    children_known: Mapped[bool] = mapped_column(Boolean, default=False)
+    children_known: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")  # bulk inserts leave it out
+    )
     # The day the caseworker was last told (one email per caseworker and day) about it.
     caseworker_notified_on: Mapped[date | None] = mapped_column(Date)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:23:33.083990
+Create Date: 2026-11-23 16:23:45.687632
 """
 from alembic import op
 import sqlalchemy as sa
@@ -149,7 +149,7 @@ def upgrade() -> None:
     sa.Column('matched_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('has_children', sa.Boolean(), nullable=False),
     sa.Column('children_count', sa.Integer(), nullable=False),
-    sa.Column('children_known', sa.Boolean(), nullable=False),
+    sa.Column('children_known', sa.Boolean(), server_default=sa.text('(false)'), nullable=False),
     sa.Column('caseworker_notified_on', sa.Date(), nullable=True),
     sa.Column('previous_episode_id', sa.Integer(), nullable=True),
     sa.Column('is_recurrence', sa.Boolean(), nullable=False),
