@@ -80,6 +80,8 @@ class NoticeFile(Base):
     file_error: Mapped[str | None] = mapped_column(Text)
     archive_path: Mapped[str | None] = mapped_column(String(500))
     encoding: Mapped[str | None] = mapped_column(String(20))
+    # Set when retention deleted the archived file; the row and its counts stay.
+    archive_deleted_on: Mapped[date | None] = mapped_column(Date)
 
     rejections: Mapped[list[RowRejection]] = relationship(
         back_populates="file", order_by="RowRejection.row_number"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:23:45.687632
+Create Date: 2026-11-23 16:25:01.512458
 """
 from alembic import op
 import sqlalchemy as sa
@@ -93,6 +93,7 @@ def upgrade() -> None:
     sa.Column('file_error', sa.Text(), nullable=True),
     sa.Column('archive_path', sa.String(length=500), nullable=True),
     sa.Column('encoding', sa.String(length=20), nullable=True),
+    sa.Column('archive_deleted_on', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['company_id'], ['housing_company.id'], name=op.f('fk_notice_file_company_id_housing_company')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_file')),
     sa.UniqueConstraint('company_id', 'content_hash', name=op.f('uq_notice_file_company_id'))
