@@ -6,6 +6,7 @@ from flows.commands import (
     demo,  # noqa: F401
     ingest,  # noqa: F401
     report,  # noqa: F401
+    retention,  # noqa: F401
     run,  # noqa: F401
     setup,  # noqa: F401
     upload,  # noqa: F401

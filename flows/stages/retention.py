@@ -1,0 +1,520 @@
+"""Retention (gallring): delete closed episodes' personal data once the law says so.
+
+The rule is :mod:`domain.retention`; this stage reads the dates it needs, and then:
+
+1. stores the anonymous statistics of every month the deleted episodes touch
+   (:func:`flows.stages.statistics.refresh_stat_facts_for`), so every report gives the
+   same numbers afterwards; months already frozen are left as they are;
+2. deletes, one transaction per batch of episodes, the episodes and everything that
+   refers to them: notices, transitions, matches, appointments (their slot places are
+   freed), letters (and their PDFs under ``paths.letters_dir``), activities and tasks,
+   with one audit entry of counts per batch;
+3. deletes register snapshots older than the latest that nothing refers to any more;
+4. deletes archived notice files that no longer hold anything needed (see
+   :func:`purge_notice_archives`) and print batches past the retention period.
+
+Not part of the daily flow: an operator runs ``kvarboende retention`` in January.
+Counts only are returned, logged and audited; never a personnummer or name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import (
+    Column,
+    Engine,
+    Select,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from domain import retention as rt
+from models.audit import audit
+from models.config import Settings
+from models.db import session_scope
+from models.domain import OPEN_STATUSES
+from models.errors import KvarboendeError
+from models.tables import (
+    Activity,
+    Appointment,
+    AppointmentSlot,
+    Base,
+    CaseSnapshot,
+    Episode,
+    EpisodeTransition,
+    HouseholdMember,
+    Letter,
+    Match,
+    Notice,
+    NoticeFile,
+    RegisterCase,
+    Task,
+)
+
+log = logging.getLogger(__name__)
+
+ACTOR = "retention"
+BATCH_SIZE = 500
+STOCKHOLM_TZ = "Europe/Stockholm"
+_UTC = pl.Datetime("us", "UTC")
+_PRINT_BATCH = re.compile(r"^(\d{4}-\d{2}-\d{2})-\d+\.(pdf|csv)$")
+
+#: Tables this stage deletes explicitly (in this order: referrers before referred).
+_HANDLED = ("letter", "episode_transition", "match", "activity", "task", "appointment", "notice")
+
+
+class RetentionError(KvarboendeError):
+    """Retention cannot run safely with this configuration or data."""
+
+
+def rule_of(settings: Settings) -> rt.RetentionRule:
+    """The configured rule, or a one-line RetentionError."""
+    try:
+        return rt.RetentionRule.of(
+            settings.retention.years_after_last_entry, settings.retention.keep_birth_days
+        )
+    except ValueError as exc:
+        raise RetentionError(f"retention: {exc}") from None
+
+
+def check_statistics_freeze(settings: Settings) -> None:
+    """Refuse when a later refresh could recompute (and lower) a month after deletion.
+
+    The deleted episodes' months are at least 12 x years + 1 months old on the run
+    date; the statistics freeze them only when ``freeze_after_months`` is at most
+    12 x years.
+    """
+    limit = 12 * settings.retention.years_after_last_entry
+    if settings.statistics.freeze_after_months > limit:
+        raise RetentionError(
+            f"statistics.freeze_after_months ({settings.statistics.freeze_after_months}) must "
+            f"be at most {limit} (12 x retention.years_after_last_entry), or reports would "
+            "change after retention"
+        )
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _local_dates(values: Sequence[object]) -> pl.Series:
+    """UTC timestamps (aware, or naive as SQLite returns them) as Stockholm dates."""
+    return (
+        pl.Series(values, dtype=_UTC).dt.convert_time_zone(STOCKHOLM_TZ).dt.date()
+        if values
+        else pl.Series([], dtype=pl.Date)
+    )
+
+
+def _span(
+    session: Session, episode_id: Column, column: Column, join: object = None
+) -> pl.DataFrame:
+    """(episode_id, first, last) of one date or timestamp column, grouped in the database."""
+    statement: Select = select(episode_id, func.min(column), func.max(column))
+    if join is not None:
+        statement = statement.join(*join)  # type: ignore[misc]
+    rows = session.execute(
+        statement.where(episode_id.is_not(None), column.is_not(None)).group_by(episode_id)
+    ).all()
+    ids = [r[0] for r in rows]
+    if column.type.python_type is date:
+        first = pl.Series([r[1] for r in rows], dtype=pl.Date)
+        last = pl.Series([r[2] for r in rows], dtype=pl.Date)
+    else:
+        first, last = _local_dates([r[1] for r in rows]), _local_dates([r[2] for r in rows])
+    return pl.DataFrame(
+        {"episode_id": pl.Series(ids, dtype=pl.Int64), "first": first, "last": last}
+    )
+
+
+def load_entries(session: Session) -> pl.DataFrame:
+    """Every kind of entry an episode has, as (episode_id, first, last) dates.
+
+    An entry is anything written about the episode: the notices (event date and the day
+    received), the episode's own dates (opened, first notice, last event, matched,
+    outcome), status transitions, activities, appointments (booked, changed, the
+    meeting), letters (run day, sent), tasks (created, done) and match decisions.
+    Planned dates (deadlines, due dates, eviction times) are not entries.
+    """
+    slot_join = (AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+    spans = [
+        _span(session, Episode.id, Episode.opened_on),
+        _span(session, Episode.id, Episode.first_notice_date),
+        _span(session, Episode.id, Episode.last_event_date),
+        _span(session, Episode.id, Episode.outcome_date),
+        _span(session, Episode.id, Episode.matched_at),
+        _span(session, Notice.episode_id, Notice.event_date),
+        _span(session, Notice.episode_id, Notice.received_at),
+        _span(session, EpisodeTransition.episode_id, EpisodeTransition.at),
+        _span(session, EpisodeTransition.episode_id, EpisodeTransition.effective_date),
+        _span(session, Activity.episode_id, Activity.on_date),
+        _span(session, Activity.episode_id, Activity.at),
+        _span(session, Appointment.episode_id, Appointment.booked_at),
+        _span(session, Appointment.episode_id, Appointment.updated_at),
+        _span(session, Appointment.episode_id, AppointmentSlot.starts_at, slot_join),
+        _span(session, Letter.episode_id, Letter.created_on),
+        _span(session, Letter.episode_id, Letter.sent_at),
+        _span(session, Task.episode_id, Task.created_at),
+        _span(session, Task.episode_id, Task.done_at),
+        _span(session, Match.episode_id, Match.created_at),
+        _span(session, Match.episode_id, Match.decided_at),
+    ]
+    return pl.concat(spans, how="vertical").cast(rt.ENTRY_SCHEMA)  # type: ignore[arg-type]
+
+
+def load_episodes(session: Session) -> pl.DataFrame:
+    """Id, status and the two personal numbers of every episode (kept in memory only)."""
+    rows = session.execute(
+        select(Episode.id, Episode.status, Episode.personnummer, Episode.co_tenant_personnummer)
+    ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=rt.EPISODE_SCHEMA, orient="row")
+
+
+def retention_decisions(engine: Engine, run_date: date, rule: rt.RetentionRule) -> pl.DataFrame:
+    """The rule's decision for every episode on ``run_date`` (:func:`domain.retention.decide`)."""
+    with session_scope(engine) as session:
+        episodes = load_episodes(session)
+        entries = load_entries(session)
+    return rt.decide(episodes, entries, run_date, rule)
+
+
+# ----------------------------------------------------------------------------- deleting
+
+
+def _in_dir(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def _unlink(paths: Iterable[Path], folder: Path) -> int:
+    """Delete the files that lie under ``folder``; returns how many were removed."""
+    removed = 0
+    for path in paths:
+        if _in_dir(path, folder) and path.is_file():
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def _extra_episode_references() -> list[Column]:
+    """Foreign keys to ``episode.id`` in tables this stage does not know by name.
+
+    Rows there are deleted with their episode, so a table added later cannot make
+    retention fail or leave personal data behind.
+    """
+    columns: list[Column] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name in _HANDLED or table.name == "episode":
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "episode":
+                columns.append(fk.parent)
+    return columns
+
+
+def _count(session: Session, statement: Select) -> int:
+    return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+
+def _delete(session: Session, table: type[Base], condition: object, dry_run: bool) -> int:
+    """Delete the rows (or, dry run, count them)."""
+    if dry_run:
+        return _count(session, select(table.__table__).where(condition))  # type: ignore[arg-type]
+    return int(session.execute(delete(table).where(condition)).rowcount or 0)  # type: ignore[arg-type]
+
+
+def _free_slots(session: Session, ids: list[int], dry_run: bool) -> int:
+    """Give back the slot places the episodes' appointments hold (cancelled ones already did)."""
+    held = session.execute(
+        select(Appointment.slot_id, func.count())
+        .where(Appointment.episode_id.in_(ids), Appointment.status != "cancelled")
+        .group_by(Appointment.slot_id)
+    ).all()
+    if held and not dry_run:
+        slots = AppointmentSlot.__table__
+        session.execute(
+            update(slots)
+            .where(slots.c.id == bindparam("sid"))
+            .values(
+                booked=case(
+                    (slots.c.booked > bindparam("n"), slots.c.booked - bindparam("n")), else_=0
+                )
+            ),
+            [{"sid": slot_id, "n": int(n)} for slot_id, n in held],
+        )
+    return sum(int(n) for _, n in held)
+
+
+def purge_batch(
+    session: Session, ids: list[int], *, dry_run: bool = False
+) -> tuple[Counter[str], list[Path], set[str]]:
+    """Delete a batch of episodes and every row that refers to them, in the caller's transaction.
+
+    Returns the counts, the letters' PDF paths (to delete once the transaction has
+    committed) and the print batches the letters were in.
+    """
+    counts: Counter[str] = Counter()
+    appointment_ids = select(Appointment.id).where(Appointment.episode_id.in_(ids))
+    notice_ids = select(Notice.id).where(Notice.episode_id.in_(ids))
+    letter_match = or_(Letter.episode_id.in_(ids), Letter.appointment_id.in_(appointment_ids))
+    letter_rows = session.execute(
+        select(Letter.pdf_path, Letter.print_batch).where(letter_match)
+    ).all()
+    pdfs = [Path(p) for p, _ in letter_rows if p]
+    print_batches = {b for _, b in letter_rows if b}
+
+    counts["slot_places_freed"] = _free_slots(session, ids, dry_run)
+    counts["letters"] = _delete(session, Letter, letter_match, dry_run)
+    counts["transitions"] = _delete(
+        session, EpisodeTransition, EpisodeTransition.episode_id.in_(ids), dry_run
+    )
+    if not dry_run:
+        # A transition of another episode never points at these notices; be sure anyway.
+        session.execute(
+            update(EpisodeTransition)
+            .where(EpisodeTransition.notice_id.in_(notice_ids))
+            .values(notice_id=None)
+        )
+    counts["matches"] = _delete(session, Match, Match.episode_id.in_(ids), dry_run)
+    counts["activities"] = _delete(session, Activity, Activity.episode_id.in_(ids), dry_run)
+    counts["tasks"] = _delete(session, Task, Task.episode_id.in_(ids), dry_run)
+    counts["appointments"] = _delete(session, Appointment, Appointment.episode_id.in_(ids), dry_run)
+    counts["notices"] = _delete(session, Notice, Notice.episode_id.in_(ids), dry_run)
+    for column in _extra_episode_references():
+        key = f"{column.table.name}_rows"
+        if dry_run:
+            counts[key] += _count(session, select(column.table).where(column.in_(ids)))
+        else:
+            counts[key] += int(
+                session.execute(delete(column.table).where(column.in_(ids))).rowcount or 0
+            )
+    if not dry_run:
+        # A later episode of the same tenancy may name one of these as its predecessor;
+        # its is_recurrence flag stays, the link goes.
+        session.execute(
+            update(Episode)
+            .where(Episode.previous_episode_id.in_(ids), Episode.id.not_in(ids))
+            .values(previous_episode_id=None)
+        )
+    counts["episodes"] = _delete(session, Episode, Episode.id.in_(ids), dry_run)
+    return counts, pdfs, print_batches
+
+
+def purge_snapshots(session: Session, *, dry_run: bool = False) -> Counter[str]:
+    """Delete register snapshots older than the latest that no episode or match refers to."""
+    counts: Counter[str] = Counter()
+    latest = session.scalar(
+        select(CaseSnapshot.id).order_by(CaseSnapshot.taken_on.desc(), CaseSnapshot.id.desc())
+    )
+    if latest is None:
+        return counts
+    referenced = or_(
+        exists().where(Episode.snapshot_id == CaseSnapshot.id),
+        exists().where(Match.snapshot_id == CaseSnapshot.id),
+        exists().where(
+            RegisterCase.snapshot_id == CaseSnapshot.id,
+            or_(
+                exists().where(Episode.case_id == RegisterCase.id),
+                exists().where(Match.case_id == RegisterCase.id),
+            ),
+        ),
+        exists().where(
+            HouseholdMember.snapshot_id == CaseSnapshot.id,
+            exists().where(Match.member_id == HouseholdMember.id),
+        ),
+    )
+    old = list(
+        session.scalars(select(CaseSnapshot.id).where(CaseSnapshot.id != latest, not_(referenced)))
+    )
+    if not old:
+        return counts
+    counts["household_members"] = _delete(
+        session, HouseholdMember, HouseholdMember.snapshot_id.in_(old), dry_run
+    )
+    counts["register_cases"] = _delete(
+        session, RegisterCase, RegisterCase.snapshot_id.in_(old), dry_run
+    )
+    counts["register_snapshots"] = _delete(session, CaseSnapshot, CaseSnapshot.id.in_(old), dry_run)
+    return counts
+
+
+def purge_notice_archives(
+    engine: Engine, settings: Settings, run_date: date, rule: rt.RetentionRule, *, dry_run: bool
+) -> Counter[str]:
+    """Delete archived notice files that hold nothing the database still needs.
+
+    An archived file (in ``paths.archive_dir``, or ``paths.rejected_dir`` for files
+    rejected whole) is the company's original and holds every row, also of tenants
+    whose data retention has deleted. It is deleted when it was received long enough
+    ago to be due itself and none of its notices belongs to an open episode: the
+    notices still kept (for research, or for a person's later episode) are all in the
+    database, so the original is not needed for them. The ``notice_file`` row stays,
+    with its counts and ``archive_deleted_on`` set: it holds no personal data and its
+    content hash keeps the same file from being ingested again.
+    """
+    counts: Counter[str] = Counter()
+    open_notice = exists().where(
+        Notice.file_id == NoticeFile.id,
+        Notice.episode_id == Episode.id,
+        Episode.status.in_(sorted(str(s) for s in OPEN_STATUSES)),
+    )
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(NoticeFile.id, NoticeFile.archive_path, NoticeFile.received_at).where(
+                NoticeFile.archive_path.is_not(None),
+                NoticeFile.archive_deleted_on.is_(None),
+                not_(open_notice),
+            )
+        ).all()
+    received = _local_dates([r[2] for r in rows]).to_list()
+    due = [
+        (file_id, Path(path))
+        for (file_id, path, _), day in zip(rows, received, strict=True)
+        if rt.past_retention(day, run_date, rule)
+    ]
+    folders = (settings.paths.archive_dir, settings.paths.rejected_dir)
+    counts["notice_files_due"] = len(due)
+    if dry_run or not due:
+        return counts
+    for _, path in due:
+        counts["archive_files_deleted"] += next(
+            (_unlink([path], folder) for folder in folders if _in_dir(path, folder)), 0
+        )
+    with session_scope(engine) as session:
+        for chunk in rt.batches([file_id for file_id, _ in due], BATCH_SIZE):
+            session.execute(
+                update(NoticeFile)
+                .where(NoticeFile.id.in_(chunk))
+                .values(archive_deleted_on=run_date)
+            )
+    return counts
+
+
+def purge_print_batches(
+    settings: Settings,
+    run_date: date,
+    rule: rt.RetentionRule,
+    emptied: set[str],
+    *,
+    dry_run: bool,
+) -> int:
+    """Delete print batches (merged PDF and manifest) past the retention period.
+
+    A batch is a copy of letters handed to the print service on its date; the letters
+    themselves (and their PDFs, for episodes still kept) are the record. Batches whose
+    letters were all deleted in this run go as well.
+    """
+    folder = settings.paths.print_dir
+    if not folder.is_dir():
+        return 0
+    doomed: list[Path] = []
+    for path in folder.iterdir():
+        match = _PRINT_BATCH.match(path.name)
+        if match is None:
+            continue
+        try:
+            day = date.fromisoformat(match.group(1))
+        except ValueError:
+            continue
+        if rt.past_retention(day, run_date, rule) or path.stem in emptied:
+            doomed.append(path)
+    if dry_run:
+        return len(doomed)
+    return _unlink(doomed, folder)
+
+
+def _remaining_batches(engine: Engine, names: set[str]) -> set[str]:
+    if not names:
+        return set()
+    with session_scope(engine) as session:
+        return set(
+            session.scalars(
+                select(Letter.print_batch).where(Letter.print_batch.in_(sorted(names))).distinct()
+            )
+        )
+
+
+# ----------------------------------------------------------------------------- the stage
+
+
+def apply_retention(
+    engine: Engine, settings: Settings, run_date: date, *, dry_run: bool = False
+) -> dict[str, int]:
+    """Delete what retention says is due on ``run_date``; returns counts (dry run: would-be).
+
+    Statistics first, then the episodes in batches of ``BATCH_SIZE`` (one transaction
+    each; a crash leaves whole batches done and a rerun finishes the rest), then
+    snapshots, archived files and print batches.
+    """
+    from flows.stages.statistics import refresh_stat_facts_for
+
+    rule = rule_of(settings)
+    check_statistics_freeze(settings)
+    decisions = retention_decisions(engine, run_date, rule)
+    counts: Counter[str] = Counter(
+        {f"episodes_{name}": n for name, n in rt.decision_counts(decisions).items()}
+    )
+    ids = decisions.filter(pl.col("decision") == rt.DELETE)["id"].sort().to_list()
+
+    if ids and not dry_run:
+        stats = refresh_stat_facts_for(
+            engine, settings, rt.months_touched(decisions), today=run_date
+        )
+        counts["stat_months_refreshed"] = stats["months_refreshed"]
+        counts["stat_months_frozen"] = stats["months_frozen"]
+
+    print_batches: set[str] = set()
+    for chunk in rt.batches(ids, BATCH_SIZE):
+        with session_scope(engine) as session:
+            batch, pdfs, batch_names = purge_batch(session, chunk, dry_run=dry_run)
+            if not dry_run:
+                audit(
+                    session,
+                    ACTOR,
+                    "retention.delete",
+                    "episode",
+                    None,
+                    json.dumps(dict(sorted(batch.items()))),
+                )
+        counts.update(batch)
+        print_batches |= batch_names
+        counts["letter_pdfs"] += len(pdfs) if dry_run else _unlink(pdfs, settings.paths.letters_dir)
+
+    with session_scope(engine) as session:
+        counts.update(purge_snapshots(session, dry_run=dry_run))
+    counts.update(purge_notice_archives(engine, settings, run_date, rule, dry_run=dry_run))
+    emptied = set() if dry_run else print_batches - _remaining_batches(engine, print_batches)
+    counts["print_batch_files"] = purge_print_batches(
+        settings, run_date, rule, emptied, dry_run=dry_run
+    )
+
+    result = {key: int(value) for key, value in sorted(counts.items())}
+    if not dry_run:
+        with session_scope(engine) as session:
+            audit(
+                session,
+                ACTOR,
+                "retention.run",
+                "retention",
+                run_date.isoformat(),
+                json.dumps(result),
+            )
+    log.info("retention %s on %s: %s", "dry run" if dry_run else "done", run_date, result)
+    return result
