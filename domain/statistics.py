@@ -16,9 +16,10 @@ Three layers, all pure (no I/O):
 Month attribution (each fact belongs to the month in which it happened, so that a
 month's facts are final soon after it ends): notices by event date; funnel steps by
 the date an episode first reached that step; episodes opened, known, with children
-and recurrences by the opening date; letters by the run day that produced them;
-bookings by the booking day; attended and missed meetings by the meeting day; days to first action
-by the day of that action; outcomes by the outcome date; executed evictions by the
+and recurrences by the opening date. Letters and bookings count tenants (episodes),
+not letter or appointment rows: each episode once, by the run day of its first sent
+appointment letter and by the day of its first booking; attended and missed meetings
+once per episode by the meeting day; days to first action by the day of that action; outcomes by the outcome date; executed evictions by the
 date Kronofogden executed them (or the outcome date when only the outcome says so).
 """
 
@@ -44,10 +45,6 @@ EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
 LANDLORD_TYPES: tuple[str, ...] = ("municipal", "private", "cooperative")
 CHANNELS: tuple[str, ...] = ("email", "print")
-#: Letters to tenants (staff emails such as caseworker notices are not counted as letters).
-TENANT_LETTER_KINDS = frozenset(
-    {LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value}
-)
 
 _DT = pl.Datetime("us", "UTC")
 
@@ -282,6 +279,30 @@ def booking_dates(appointments: pl.DataFrame, letters: pl.DataFrame) -> pl.DataF
     )
 
 
+def _first_per_episode(frame: pl.DataFrame, *order: str) -> pl.DataFrame:
+    """The earliest row of each episode by the ``order`` columns (nulls last)."""
+    return (
+        frame.filter(pl.col("episode_id").is_not_null())
+        .sort(["episode_id", *order], nulls_last=True)
+        .group_by("episode_id", maintain_order=True)
+        .first()
+    )
+
+
+def first_letters(letters: pl.DataFrame) -> pl.DataFrame:
+    """Each episode's first sent appointment letter (``letter_on``, ``channel``).
+
+    Only ``appointment`` letters count: a cancellation letter is no invitation, and
+    a rebooking's new version reaches a tenant who was already counted.
+    """
+    sent = letter_dates(letters).filter(
+        (pl.col("status") == "sent")
+        & (pl.col("kind") == LetterKind.APPOINTMENT.value)
+        & pl.col("letter_on").is_not_null()
+    )
+    return _first_per_episode(sent, "letter_on", "sent_at")
+
+
 def first_action_dates(
     episodes: pl.DataFrame,
     appointments: pl.DataFrame,
@@ -388,24 +409,31 @@ def compute_facts(
     parts.append(_count(ep.filter(pl.col("has_children")), "episodes_with_children", "opened_on"))
     parts.append(_count(ep.filter(pl.col("is_recurrence")), "recurrences", "opened_on"))
 
-    # Letters to tenants that were sent, by the run day that produced them.
-    tenant_letters = letter_dates(lt).filter(
-        (pl.col("status") == "sent") & pl.col("kind").is_in(sorted(TENANT_LETTER_KINDS))
-    )
-    parts.append(_count(tenant_letters, "letters_sent", "letter_on", pl.col("channel")))
+    # Tenants reached, not letter rows: an episode counts once, in the month of its
+    # first sent appointment letter (a rebooking's new version and a cancellation
+    # letter go to the same tenant), with that letter's channel. Väsby's figure is
+    # "letters with a visiting time to 407 tenants".
+    parts.append(_count(first_letters(lt), "letters_sent", "letter_on", pl.col("channel")))
 
-    # Appointments: booked (and before the deadline) by booking day; held by meeting day.
+    # Bookings: an episode counts once, on its first booking day, and whether that first
+    # time lay before the tenant's deadline. A rebooking is not a new booking, and a
+    # first time that was later cancelled still counts (the tenant was offered a time),
+    # so a month's figure does not change afterwards. Meetings count per episode too,
+    # on the day of the first attended (or first missed) meeting.
     ap = booking_dates(ap, lt).with_columns(_local_date("starts_at").alias("meeting_on"))
-    parts.append(_count(ap, "appointments_booked", "booked_on"))
+    booked = _first_per_episode(ap.filter(pl.col("booked_on").is_not_null()), "booked_on", "id")
+    parts.append(_count(booked, "appointments_booked", "booked_on"))
     parts.append(
-        _count(ap.filter(pl.col("before_deadline")), "appointments_before_deadline", "booked_on")
+        _count(
+            booked.filter(pl.col("before_deadline")), "appointments_before_deadline", "booked_on"
+        )
     )
-    parts.append(
-        _count(ap.filter(pl.col("status") == "attended"), "appointments_attended", "meeting_on")
-    )
-    parts.append(
-        _count(ap.filter(pl.col("status") == "no_show"), "appointments_missed", "meeting_on")
-    )
+    for status, metric in (
+        ("attended", "appointments_attended"),
+        ("no_show", "appointments_missed"),
+    ):
+        held = ap.filter((pl.col("status") == status) & pl.col("meeting_on").is_not_null())
+        parts.append(_count(_first_per_episode(held, "meeting_on", "id"), metric, "meeting_on"))
 
     # Days from the first notice to the first action: a histogram by the action's month.
     first = first_action_dates(ep, ap, lt, ac).join(
@@ -1148,17 +1176,17 @@ def report_tables(
                     "share_settled_without_intervention_payment_order",
                     "share",
                 ),
-                Row("Brev skickade till hyresgäster", "letters_sent"),
-                Row("varav e-post", "letters_sent.email"),
-                Row("varav papperspost", "letters_sent.print"),
-                Row("Besökstider bokade", "appointments_booked"),
+                Row("Hyresgäster som fått brev med besökstid", "letters_sent"),
+                Row("varav första brevet med e-post", "letters_sent.email"),
+                Row("varav första brevet med papperspost", "letters_sent.print"),
+                Row("Hyresgäster med bokad besökstid (första bokningen)", "appointments_booked"),
                 Row(
                     "varav bokade före sista betalningsdag",
                     "appointments_booked_before_deadline",
                 ),
                 Row("andel bokade före sista betalningsdag", "share_before_deadline", "share"),
-                Row("Besök genomförda", "appointments_attended"),
-                Row("Uteblivna besök", "appointments_missed"),
+                Row("Hyresgäster som kommit på besök", "appointments_attended"),
+                Row("Hyresgäster som uteblivit från besök", "appointments_missed"),
                 Row(
                     "Mediantid från underrättelse till första åtgärd (dagar)",
                     "median_days_to_first_action",
@@ -1238,10 +1266,10 @@ def summary_lines(report: StatisticsReport) -> list[tuple[str, str]]:
         ("Underrättelser mottagna", "notices_total"),
         ("Nya ärenden", "episodes_opened"),
         ("varav kända av socialtjänsten", "episodes_known_to_social_services"),
-        ("Brev skickade till hyresgäster", "letters_sent"),
-        ("Besökstider bokade", "appointments_booked"),
-        ("Besök genomförda", "appointments_attended"),
-        ("Uteblivna besök", "appointments_missed"),
+        ("Hyresgäster som fått brev med besökstid", "letters_sent"),
+        ("Hyresgäster med bokad besökstid", "appointments_booked"),
+        ("Hyresgäster som kommit på besök", "appointments_attended"),
+        ("Hyresgäster som uteblivit från besök", "appointments_missed"),
         ("Reglerat utan insats (bekräftat)", "settled_without_intervention_confirmed"),
         ("Reglerat utan insats (antaget)", "settled_without_intervention_presumed"),
         ("Reglerat med stöd", "outcome.settled_with_support"),

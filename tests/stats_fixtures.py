@@ -2,8 +2,9 @@
 
 Published figures (domain page): 407 tenants reached a payment order (BF); 76 of them
 were already known to social services (IFO) and went to their caseworker; the others
-got a letter with a visiting time and about 80 came; 244 (60 %) settled without
-social services being involved; 10 evictions in 2006 against 16 in 2005. Built with
+got a letter with a visiting time and about 80 came (some were rebooked, a few of
+those cancelled: the counts are of tenants, not letters or bookings); 244 (60 %)
+settled without social services being involved; 10 evictions in 2006 against 16 in 2005. Built with
 the ORM only, so the tests do not depend on the ingest or matching stages.
 """
 
@@ -37,6 +38,8 @@ EVICTED_WITH_CHILDREN_2006 = 3
 EVICTED_2005 = 16
 EVICTED_WITH_CHILDREN_2005 = 5
 RECURRENCES_2006 = 15
+REBOOKED_2006 = 6  # tenants whose time was moved (a second letter version)
+CANCELLED_2006 = 2  # of those, the new time was cancelled as well (a cancellation letter)
 INHABITANTS = 38_000
 CHILDREN = 9_000
 
@@ -85,13 +88,13 @@ class _Builder:
             )
         )
 
-    def letter(self, ep: Episode, sent: datetime, channel: str) -> None:
+    def letter(self, ep: Episode, sent: datetime, channel: str, kind: str = "appointment") -> None:
         self.letter_no += 1
         self.session.add(
             Letter(
                 idempotency_key=f"letter-{self.letter_no}",
                 episode_id=ep.id,
-                kind="appointment",
+                kind=kind,
                 channel=channel,
                 status="sent",
                 created_on=sent.date(),
@@ -99,7 +102,9 @@ class _Builder:
             )
         )
 
-    def appointment(self, ep: Episode, booked: datetime, starts: datetime, status: str) -> None:
+    def appointment(
+        self, ep: Episode, booked: datetime, starts: datetime, status: str
+    ) -> Appointment:
         self.slot_no += 1
         slot = AppointmentSlot(
             advisor_id="radgivare1",
@@ -110,15 +115,16 @@ class _Builder:
         )
         self.session.add(slot)
         self.session.flush()
-        self.session.add(
-            Appointment(
-                episode_id=ep.id,
-                slot_id=slot.id,
-                status=status,
-                before_deadline=True,
-                booked_at=booked,
-            )
+        appointment = Appointment(
+            episode_id=ep.id,
+            slot_id=slot.id,
+            status=status,
+            before_deadline=True,
+            booked_at=booked,
         )
+        self.session.add(appointment)
+        self.session.flush()
+        return appointment
 
 
 def _at(day: date, hour: int = 10) -> datetime:
@@ -148,6 +154,7 @@ def build_vasby(session: Session) -> None:
 
     # 2006: 407 episodes reaching a payment order.
     advisor_no = 0
+    rebooked = 0
     evicted_known = 0
     evicted_other = 0
     for i in range(PAYMENT_ORDERS_2006):
@@ -184,9 +191,20 @@ def build_vasby(session: Session) -> None:
         if not known:
             b.letter(ep, _at(opened + timedelta(days=2)), "email" if i % 2 else "print")
             status = "attended" if attended else "no_show" if missed else "booked"
-            b.appointment(
+            first = b.appointment(
                 ep, _at(opened + timedelta(days=1)), _at(opened + timedelta(days=14), 9), status
             )  # noqa: E501
+            if status == "booked" and rebooked < REBOOKED_2006:
+                # Moved to a later time (a second letter version), and for some of them
+                # that time was cancelled too: still one tenant, one booking.
+                rebooked += 1
+                first.status = "cancelled"
+                later = opened + timedelta(days=5)
+                again = b.appointment(ep, _at(later), _at(later + timedelta(days=14), 9), "booked")
+                b.letter(ep, _at(later), "print")
+                if rebooked <= CANCELLED_2006:
+                    again.status = "cancelled"
+                    b.letter(ep, _at(later + timedelta(days=1)), "print", "appointment_cancelled")
         if evict:
             b.notice(ep, "eviction_scheduled", payment_order + timedelta(days=20))
             b.notice(ep, "eviction_executed", payment_order + timedelta(days=40))

@@ -244,6 +244,76 @@ def test_letters_and_bookings_count_on_the_run_day_that_produced_them() -> None:
     }
 
 
+def test_a_rebooked_and_a_cancelled_episode_count_once_each() -> None:
+    """Letters and bookings count tenants: a rebooking or a cancellation adds nothing."""
+
+    def at(month: int, day: int) -> datetime:
+        return datetime(2026, month, day, 9, 0, tzinfo=UTC)
+
+    episodes = pl.DataFrame(
+        [
+            (8, date(2026, 9, 20), date(2026, 9, 20), "advisor", None, False, False)
+            + (None, None, None),
+            (9, date(2026, 10, 1), date(2026, 10, 1), "advisor", None, False, False)
+            + (None, None, None),
+        ],
+        schema=st.EPISODE_SCHEMA,
+        orient="row",
+    )
+    appointments = pl.DataFrame(
+        [
+            # Episode 8: booked in September, rebooked in October, then attended.
+            (80, 8, "cancelled", True, at(9, 25), at(10, 6)),
+            (81, 8, "attended", False, at(10, 2), at(10, 12)),
+            # Episode 9: booked in October, then the time was cancelled.
+            (90, 9, "cancelled", False, at(10, 3), at(10, 20)),
+        ],
+        schema=st.APPOINTMENT_SCHEMA,
+        orient="row",
+    )
+    letters = pl.DataFrame(
+        [
+            (8, "appointment", "email", "sent", at(9, 25), date(2026, 9, 25), 80),
+            (8, "appointment", "print", "sent", at(10, 2), date(2026, 10, 2), 81),  # version 2
+            (9, "appointment", "email", "sent", at(10, 3), date(2026, 10, 3), 90),
+            (9, "appointment_cancelled", "email", "sent", at(10, 5), date(2026, 10, 5), 90),
+        ],
+        schema=st.LETTER_SCHEMA,
+        orient="row",
+    )
+    facts = st.compute_facts(
+        ["2026-09", "2026-10"],
+        episodes=episodes,
+        notices=None,
+        companies=None,
+        appointments=appointments,
+        letters=letters,
+    )
+    got = {
+        (m, k, d): v
+        for m, k, d, v in facts.filter(
+            pl.col("metric").is_in(
+                [
+                    "letters_sent",
+                    "appointments_booked",
+                    "appointments_before_deadline",
+                    "appointments_attended",
+                ]
+            )
+        ).iter_rows()
+    }
+    assert got == {
+        ("2026-09", "letters_sent", "email"): 1,  # episode 8's first letter only
+        ("2026-10", "letters_sent", "email"): 1,  # episode 9; its cancellation is no invitation
+        ("2026-09", "appointments_booked", ""): 1,  # episode 8's first booking, not the rebooking
+        ("2026-09", "appointments_before_deadline", ""): 1,  # the first time was before it
+        ("2026-10", "appointments_booked", ""): 1,  # episode 9: offered a time, later cancelled
+        ("2026-10", "appointments_attended", ""): 1,
+    }
+    year = st.period_figures(facts, ["2026-09", "2026-10"])
+    assert year["letters_sent"] == 2 and year["appointments_booked"] == 2
+
+
 def test_national_rate_only_beside_whole_years_and_missing_months_named() -> None:
     facts = _facts_for({"2026-10": 30}).vstack(
         pl.DataFrame(
