@@ -14,41 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-
-import holidays
 
 from domain.formatting import STOCKHOLM
+from domain.working_days import add_working_days, is_public_holiday
 from models.config import WEEKDAYS, AdvisorConfig, parse_time_range
-
-
-@lru_cache(maxsize=64)
-def _holidays_of_year(year: int) -> frozenset[date]:
-    # Public holidays plus the de facto days off (midsommarafton, julafton, nyårsafton);
-    # Sundays are weekends anyway and are handled by the weekday rule.
-    calendar = holidays.Sweden(years=year, include_sundays=False, categories=("public", "de_facto"))
-    return frozenset(calendar.keys())
-
-
-def is_public_holiday(day: date) -> bool:
-    """True on Swedish public holidays and the de facto days off (e.g. julafton)."""
-    return day in _holidays_of_year(day.year)
-
-
-def is_working_day(day: date, blocked: Iterable[date] = ()) -> bool:
-    """A weekday that is not a Swedish holiday and not in ``blocked``."""
-    return day.weekday() < 5 and not is_public_holiday(day) and day not in set(blocked)
-
-
-def add_working_days(start: date, days: int) -> date:
-    """The date ``days`` working days after ``start`` (``start`` itself not counted)."""
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if is_working_day(current):
-            remaining -= 1
-    return current
 
 
 def earliest_meeting_date(run_date: date, postal_days: int) -> date:
@@ -158,10 +127,15 @@ def assign_slots(
     """Give each request one slot; never more bookings than a slot's free capacity.
 
     In booking order, each episode gets the earliest free slot on or after ``earliest``
-    that lies strictly before its deadline. Those for whom no such slot is left get,
-    in the same order, the first free slot at all, flagged ``before_deadline=False``.
-    An episode without a known deadline cannot miss it. Requests left over when every
-    slot is full get no assignment (the next run tries again).
+    that lies strictly before its deadline. The deadline is the last day to pay, already
+    moved to a working day (lag 1930:173) by the episode rules; a meeting on that day
+    leaves no time to act on the advice, so it counts as too late, and the letter's
+    "we could not book a time before <deadline>" is then true. Those for whom no such
+    slot is left get, in the same order, the first free slot at all, flagged
+    ``before_deadline=False``. An episode without a known deadline (no termination
+    notice, so no right to keep the home by paying) gets the earliest free slot and
+    cannot miss it. Requests left over when every slot is full get no assignment (the
+    next run tries again).
     """
     usable = sorted(
         (s for s in slots if s.free > 0 and _local_date(s.starts_at) >= earliest),

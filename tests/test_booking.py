@@ -12,13 +12,12 @@ from domain.booking import (
     Assignment,
     BookingRequest,
     FreeSlot,
-    add_working_days,
     assign_slots,
     earliest_meeting_date,
     generate_slots,
-    is_working_day,
 )
 from domain.formatting import STOCKHOLM
+from domain.working_days import add_working_days, is_working_day
 from flows.stages.booking import BookingError, book_appointments, cancel, rebook
 from models.config import AdvisorConfig
 from models.db import session_scope
