@@ -264,21 +264,17 @@ def _free_slots(session: Session, ids: list[int], dry_run: bool) -> int:
 
 def purge_batch(
     session: Session, ids: list[int], *, dry_run: bool = False
-) -> tuple[Counter[str], list[Path], set[str]]:
+) -> tuple[Counter[str], list[Path]]:
     """Delete a batch of episodes and every row that refers to them, in the caller's transaction.
 
-    Returns the counts, the letters' PDF paths (to delete once the transaction has
-    committed) and the print batches the letters were in.
+    Returns the counts and the letters' PDF paths (to delete once the transaction has
+    committed).
     """
     counts: Counter[str] = Counter()
     appointment_ids = select(Appointment.id).where(Appointment.episode_id.in_(ids))
     notice_ids = select(Notice.id).where(Notice.episode_id.in_(ids))
     letter_match = or_(Letter.episode_id.in_(ids), Letter.appointment_id.in_(appointment_ids))
-    letter_rows = session.execute(
-        select(Letter.pdf_path, Letter.print_batch).where(letter_match)
-    ).all()
-    pdfs = [Path(p) for p, _ in letter_rows if p]
-    print_batches = {b for _, b in letter_rows if b}
+    pdfs = [Path(p) for p in session.scalars(select(Letter.pdf_path).where(letter_match)) if p]
 
     counts["slot_places_freed"] = _free_slots(session, ids, dry_run)
     counts["letters"] = _delete(session, Letter, letter_match, dry_run)
@@ -314,10 +310,49 @@ def purge_batch(
             .values(previous_episode_id=None)
         )
     counts["episodes"] = _delete(session, Episode, Episode.id.in_(ids), dry_run)
-    return counts, pdfs, print_batches
+    return counts, pdfs
 
 
-def purge_snapshots(session: Session, *, dry_run: bool = False) -> Counter[str]:
+def _snapshot_references(session: Session, leaving: set[int]) -> set[int]:
+    """Snapshots an episode or match refers to (directly, or through a case or member).
+
+    References from the episodes in ``leaving`` (being deleted) do not count, so a dry
+    run counts the snapshots the real run would delete.
+    """
+    case_snapshot = (
+        select(RegisterCase.snapshot_id).where(RegisterCase.id == Episode.case_id).scalar_subquery()
+    )
+    episode_rows = session.execute(select(Episode.id, Episode.snapshot_id, case_snapshot)).all()
+    match_rows = session.execute(
+        select(
+            Match.episode_id,
+            Match.snapshot_id,
+            select(RegisterCase.snapshot_id)
+            .where(RegisterCase.id == Match.case_id)
+            .scalar_subquery(),
+            select(HouseholdMember.snapshot_id)
+            .where(HouseholdMember.id == Match.member_id)
+            .scalar_subquery(),
+        )
+    ).all()
+    frames = [
+        pl.DataFrame(
+            [(r[0], v) for r in rows for v in r[1:]],
+            schema={"episode_id": pl.Int64, "snapshot_id": pl.Int64},
+            orient="row",
+        )
+        for rows in (episode_rows, match_rows)
+    ]
+    refs = pl.concat(frames, how="vertical").filter(
+        pl.col("snapshot_id").is_not_null()
+        & ~pl.col("episode_id").is_in(pl.Series(sorted(leaving), dtype=pl.Int64).implode())
+    )
+    return set(refs["snapshot_id"].unique().to_list())
+
+
+def purge_snapshots(
+    session: Session, *, dry_run: bool = False, leaving: Iterable[int] = ()
+) -> Counter[str]:
     """Delete register snapshots older than the latest that no episode or match refers to."""
     counts: Counter[str] = Counter()
     latest = session.scalar(
@@ -325,24 +360,8 @@ def purge_snapshots(session: Session, *, dry_run: bool = False) -> Counter[str]:
     )
     if latest is None:
         return counts
-    referenced = or_(
-        exists().where(Episode.snapshot_id == CaseSnapshot.id),
-        exists().where(Match.snapshot_id == CaseSnapshot.id),
-        exists().where(
-            RegisterCase.snapshot_id == CaseSnapshot.id,
-            or_(
-                exists().where(Episode.case_id == RegisterCase.id),
-                exists().where(Match.case_id == RegisterCase.id),
-            ),
-        ),
-        exists().where(
-            HouseholdMember.snapshot_id == CaseSnapshot.id,
-            exists().where(Match.member_id == HouseholdMember.id),
-        ),
-    )
-    old = list(
-        session.scalars(select(CaseSnapshot.id).where(CaseSnapshot.id != latest, not_(referenced)))
-    )
+    referenced = _snapshot_references(session, set(leaving)) | {latest}
+    old = sorted(set(session.scalars(select(CaseSnapshot.id))) - referenced)
     if not old:
         return counts
     counts["household_members"] = _delete(
@@ -411,15 +430,15 @@ def purge_print_batches(
     settings: Settings,
     run_date: date,
     rule: rt.RetentionRule,
-    emptied: set[str],
     *,
     dry_run: bool,
 ) -> int:
     """Delete print batches (merged PDF and manifest) past the retention period.
 
     A batch is a copy of letters handed to the print service on its date; the letters
-    themselves (and their PDFs, for episodes still kept) are the record. Batches whose
-    letters were all deleted in this run go as well.
+    themselves (and their PDFs, for episodes still kept) are the record. A batch whose
+    letters retention deleted is always this old: a letter's sending is an entry of
+    its episode, and the batch is named by the day it was sent.
     """
     folder = settings.paths.print_dir
     if not folder.is_dir():
@@ -433,22 +452,11 @@ def purge_print_batches(
             day = date.fromisoformat(match.group(1))
         except ValueError:
             continue
-        if rt.past_retention(day, run_date, rule) or path.stem in emptied:
+        if rt.past_retention(day, run_date, rule):
             doomed.append(path)
     if dry_run:
         return len(doomed)
     return _unlink(doomed, folder)
-
-
-def _remaining_batches(engine: Engine, names: set[str]) -> set[str]:
-    if not names:
-        return set()
-    with session_scope(engine) as session:
-        return set(
-            session.scalars(
-                select(Letter.print_batch).where(Letter.print_batch.in_(sorted(names))).distinct()
-            )
-        )
 
 
 # ----------------------------------------------------------------------------- the stage
@@ -480,10 +488,9 @@ def apply_retention(
         counts["stat_months_refreshed"] = stats["months_refreshed"]
         counts["stat_months_frozen"] = stats["months_frozen"]
 
-    print_batches: set[str] = set()
     for chunk in rt.batches(ids, BATCH_SIZE):
         with session_scope(engine) as session:
-            batch, pdfs, batch_names = purge_batch(session, chunk, dry_run=dry_run)
+            batch, pdfs = purge_batch(session, chunk, dry_run=dry_run)
             if not dry_run:
                 audit(
                     session,
@@ -494,16 +501,12 @@ def apply_retention(
                     json.dumps(dict(sorted(batch.items()))),
                 )
         counts.update(batch)
-        print_batches |= batch_names
         counts["letter_pdfs"] += len(pdfs) if dry_run else _unlink(pdfs, settings.paths.letters_dir)
 
     with session_scope(engine) as session:
-        counts.update(purge_snapshots(session, dry_run=dry_run))
+        counts.update(purge_snapshots(session, dry_run=dry_run, leaving=ids if dry_run else ()))
     counts.update(purge_notice_archives(engine, settings, run_date, rule, dry_run=dry_run))
-    emptied = set() if dry_run else print_batches - _remaining_batches(engine, print_batches)
-    counts["print_batch_files"] = purge_print_batches(
-        settings, run_date, rule, emptied, dry_run=dry_run
-    )
+    counts["print_batch_files"] = purge_print_batches(settings, run_date, rule, dry_run=dry_run)
 
     result = {key: int(value) for key, value in sorted(counts.items())}
     if not dry_run:
