@@ -13,6 +13,14 @@ Two paths give the same result for events that arrive in date order:
 of a large file) and :func:`apply_to_existing` (plain Python, for the few tenancies
 that already have episodes in the database, where each event is decided against
 the stored state).
+
+The deadline to pay (``deadline_date``) exists only where the law gives one: a
+termination notice (Jordabalken 12:44) lets the tenant keep the home by paying within
+``payment_days`` of its service date (delgivningsdatum). Only termination-notice rows
+give the episode its service date; without one the configured margin after the
+termination notice is an estimate; an episode with no termination notice known (opened
+by a payment order) has no deadline, and the letter tells the tenant to ask the
+landlord. The last day moves to the next working day by lag (1930:173).
 """
 
 from __future__ import annotations
@@ -24,9 +32,11 @@ from typing import Any
 
 import polars as pl
 
+from domain.working_days import roll_to_working_day, roll_to_working_day_expr
 from models.domain import EVENT_LABEL_SV, EVENT_RANK, EventType
 
-OPENING_EVENTS = frozenset({EventType.TERMINATION_NOTICE.value, EventType.PAYMENT_ORDER.value})
+TERMINATION = EventType.TERMINATION_NOTICE.value
+OPENING_EVENTS = frozenset({TERMINATION, EventType.PAYMENT_ORDER.value})
 TERMINAL_EVENTS = frozenset({EventType.SETTLED.value, EventType.EVICTION_EXECUTED.value})
 PAYMENT_ORDER_OR_LATER = frozenset(
     {
@@ -79,11 +89,25 @@ def add_months(value: date, months: int) -> date:
     raise ValueError(value)  # pragma: no cover - day 28 always exists
 
 
-def deadline(service_date: date | None, first_notice_date: date, policy: EpisodePolicy) -> date:
-    """The last day to pay and keep the home: service + payment days, else notice + margin."""
+def deadline(
+    service_date: date | None, termination_date: date | None, policy: EpisodePolicy
+) -> date | None:
+    """The last day to pay and keep the home (Jordabalken 12:44), or None when there is none.
+
+    ``service_date`` is the termination notice's service date and ``termination_date``
+    the date of the (first) termination notice. Served: service + ``payment_days``;
+    a termination notice with an unknown service date: its date + the configured
+    margin (an estimate); no termination notice: no right to keep the home by paying,
+    so no date. A last day on a weekend, public holiday or big eve moves to the next
+    working day (lag 1930:173 om beräkning av lagstadgad tid).
+    """
     if service_date is not None:
-        return service_date + timedelta(days=policy.payment_days)
-    return first_notice_date + timedelta(days=policy.deadline_margin_days)
+        last = service_date + timedelta(days=policy.payment_days)
+    elif termination_date is not None:
+        last = termination_date + timedelta(days=policy.deadline_margin_days)
+    else:
+        return None
+    return roll_to_working_day(last)
 
 
 def transition_reason(event_type: str, first: bool) -> str:
@@ -264,7 +288,15 @@ def plan_new_tenancies(
             .filter(pl.col("personnummer").is_not_null())
             .last()
             .alias("personnummer_valid"),
-            pl.col("service_date").drop_nulls().first().alias("service_date"),
+            pl.col("service_date")
+            .filter(pl.col("event_type") == TERMINATION)
+            .drop_nulls()
+            .first()
+            .alias("service_date"),
+            pl.col("event_date")
+            .filter(pl.col("event_type") == TERMINATION)
+            .min()
+            .alias("_termination_date"),
             pl.col("event_date").min().alias("first_notice_date"),
             pl.col("event_date").max().alias("last_event_date"),
             pl.col("event_type")
@@ -279,10 +311,7 @@ def plan_new_tenancies(
     episodes = episodes.with_columns(
         personnummer_valid=pl.col("personnummer_valid").fill_null(False),
         opened_on=pl.lit(received_on),
-        deadline_date=pl.coalesce(
-            pl.col("service_date") + pl.duration(days=policy.payment_days),
-            pl.col("first_notice_date") + pl.duration(days=policy.deadline_margin_days),
-        ),
+        deadline_date=_deadline_expr(episodes, policy),
         prev_seg_index=pl.when(pl.col("_seg") > 0).then(pl.col("seg_index") - 1),
         _prev_terminal_on=pl.col("_status_date").shift(1).over("_t"),
     ).with_columns(
@@ -296,10 +325,28 @@ def plan_new_tenancies(
     )
     assignment = ordered.select("notice_id", "seg_index")
     return NewTenancyPlan(
-        episodes=episodes.drop("_t", "_seg", "_status_date", "_prev_terminal_on"),
+        episodes=episodes.drop(
+            "_t", "_seg", "_status_date", "_prev_terminal_on", "_termination_date"
+        ),
         assignment=assignment,
         transitions=transitions,
     )
+
+
+def _deadline_expr(episodes: pl.DataFrame, policy: EpisodePolicy) -> pl.Expr:
+    """:func:`deadline` for a frame with ``service_date`` and ``_termination_date``."""
+    last = (
+        pl.when(pl.col("service_date").is_not_null())
+        .then(pl.col("service_date") + pl.duration(days=policy.payment_days))
+        .when(pl.col("_termination_date").is_not_null())
+        .then(pl.col("_termination_date") + pl.duration(days=policy.deadline_margin_days))
+        .otherwise(pl.lit(None, dtype=pl.Date))
+    )
+    span = episodes.select(last.min().alias("first"), last.max().alias("last"))
+    first_day, last_day = span.row(0)
+    if first_day is None:
+        return pl.lit(None, dtype=pl.Date)
+    return roll_to_working_day_expr(last, first_day.year, last_day.year)
 
 
 def _first_reasons() -> dict[str, str]:
@@ -455,10 +502,14 @@ def _absorb(episode: EpisodeState, event: dict[str, Any], policy: EpisodePolicy)
     values["_seen"] = True
     episode.first_notice_date = min(episode.first_notice_date, when)
     episode.last_event_date = max(episode.last_event_date, when)
-    if event.get("service_date") is not None and values.get("service_date") is None:
-        values["service_date"] = event["service_date"]
     if event["event_type"] in PAYMENT_ORDER_OR_LATER:
         values["reached_payment_order"] = True
+    if event["event_type"] != TERMINATION:
+        return  # only a termination notice gives (or moves) the deadline to pay
+    if event.get("service_date") is not None and values.get("service_date") is None:
+        values["service_date"] = event["service_date"]
+    earlier = values.get("termination_date")
+    values["termination_date"] = when if earlier is None else min(earlier, when)
     values["deadline_date"] = deadline(
-        values.get("service_date"), episode.first_notice_date, policy
+        values.get("service_date"), values["termination_date"], policy
     )

@@ -268,3 +268,35 @@ def test_configuration_changes_apply_to_stored_slots(db_engine, settings) -> Non
     assert days[0] == date(2026, 11, 5) and rows[0][1] == 1
     assert days[1:] == [date(2026, 11, 6), date(2026, 11, 6)]
     assert [(booked, cap) for _, booked, cap in rows[1:]] == [(2, 2), (1, 2)]
+
+
+def test_episode_without_deadline_gets_the_earliest_slot_and_an_ask_the_landlord_letter(
+    db_engine,  # noqa: ANN001
+    settings,  # noqa: ANN001
+) -> None:
+    """Opened by a payment order (no termination notice): no deadline, still booked first."""
+    from pathlib import Path
+
+    from pypdf import PdfReader
+
+    from flows.stages.letters import create_letters
+
+    episode = add_episode(db_engine, deadline=None, status="payment_order")
+    counts = book_appointments(db_engine, settings, date(2026, 11, 2))
+    assert counts["booked"] == 1 and counts["after_deadline"] == 0
+    with session_scope(db_engine) as session:
+        booked = session.execute(
+            select(Appointment.before_deadline, AppointmentSlot.starts_at)
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .where(Appointment.episode_id == episode)
+        ).one()
+    starts = booked[1].replace(tzinfo=UTC) if booked[1].tzinfo is None else booked[1]
+    assert booked[0] is True
+    assert starts.astimezone(STOCKHOLM) == datetime(2026, 11, 5, 9, 0, tzinfo=STOCKHOLM)
+
+    assert create_letters(db_engine, settings, date(2026, 11, 2))["letters"] == 1
+    with session_scope(db_engine) as session:
+        path = session.scalars(select(Letter.pdf_path).where(Letter.episode_id == episode)).one()
+    text = " ".join(PdfReader(Path(path or "")).pages[0].extract_text().split())
+    assert "Fråga din hyresvärd vilket datum som gäller för dig" in text
+    assert "rätt att bo kvar" not in text and "Vi hann inte boka" not in text

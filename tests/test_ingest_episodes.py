@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
+import pytest
 
 from domain.episodes import (
     EpisodePolicy,
@@ -142,5 +143,139 @@ def test_deadline_and_months() -> None:
     policy = EpisodePolicy(payment_days=21, deadline_margin_days=28)
     assert deadline(date(2026, 11, 4), date(2026, 11, 2), policy) == date(2026, 11, 25)
     assert deadline(None, date(2026, 11, 2), policy) == date(2026, 11, 30)
+    assert deadline(None, None, policy) is None  # no termination notice: no right, no date
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2024, 2, 29), 24) == date(2026, 2, 28)
+
+
+# --- the deadline to pay: lag (1930:173) and only a termination notice gives one ----------
+
+
+@pytest.mark.parametrize(
+    ("served", "last_day"),
+    [
+        (date(2026, 11, 4), date(2026, 11, 25)),  # Wednesday: unchanged
+        (date(2026, 11, 7), date(2026, 11, 30)),  # Saturday 28th -> Monday
+        (date(2026, 11, 8), date(2026, 11, 30)),  # Sunday 29th -> Monday
+        (date(2026, 5, 29), date(2026, 6, 22)),  # Fri 19 June, midsommarafton -> Monday
+        (date(2026, 12, 3), date(2026, 12, 28)),  # julafton, juldagen, annandag, Sunday
+        (date(2026, 12, 10), date(2027, 1, 4)),  # nyårsafton, nyårsdagen, weekend
+        (date(2026, 12, 16), date(2027, 1, 7)),  # Wed 6 January, trettondedag jul
+        (date(2026, 4, 10), date(2026, 5, 4)),  # Fri 1 May -> Monday 4 May
+    ],
+)
+def test_deadline_on_a_day_off_moves_to_the_next_working_day(served: date, last_day: date) -> None:
+    policy = EpisodePolicy(payment_days=21, deadline_margin_days=28)
+    assert deadline(served, None, policy) == last_day
+    frame = notices(("K1", "termination_notice", served)).with_columns(service_date=pl.lit(served))
+    planned = plan_new_tenancies(frame, policy, served).episodes.row(0, named=True)
+    assert planned["deadline_date"] == last_day
+    state = apply_to_existing({}, frame.to_dicts(), policy, served, 0).episodes[0]
+    assert state.values["deadline_date"] == last_day
+
+
+def test_margin_estimate_is_rolled_too() -> None:
+    # Termination notice Saturday 7 Nov 2026 with unknown service: + 28 = Saturday 5 Dec.
+    policy = EpisodePolicy(payment_days=21, deadline_margin_days=28)
+    assert deadline(None, date(2026, 11, 7), policy) == date(2026, 12, 7)
+
+
+def _with_service(frame: pl.DataFrame, served: dict[str, date]) -> pl.DataFrame:
+    """Set the service date on the rows of the given event types."""
+    expr = pl.lit(None, dtype=pl.Date)
+    for event, day in served.items():
+        expr = pl.when(pl.col("event_type") == event).then(pl.lit(day)).otherwise(expr)
+    return frame.with_columns(service_date=expr)
+
+
+def _both_paths(frame: pl.DataFrame) -> list[tuple[date | None, date | None]]:
+    """(service_date, deadline_date) of the single episode, from both paths (must agree)."""
+    policy = EpisodePolicy(payment_days=21, deadline_margin_days=28)
+    planned = plan_new_tenancies(frame, policy, date(2026, 12, 1)).episodes.row(0, named=True)
+    state = apply_to_existing({}, frame.to_dicts(), policy, date(2026, 12, 1), 0).episodes[0]
+    return [
+        (planned["service_date"], planned["deadline_date"]),
+        (state.values.get("service_date"), state.values.get("deadline_date")),
+    ]
+
+
+def test_payment_order_episode_has_no_deadline_even_with_a_service_date() -> None:
+    # A payment order's service date is not a 12:44 service: no right to keep the home.
+    frame = _with_service(
+        notices(("K1", "payment_order", date(2026, 11, 2)), ("K1", "decision", date(2026, 11, 20))),
+        {"payment_order": date(2026, 11, 4), "decision": date(2026, 11, 23)},
+    )
+    assert _both_paths(frame) == [(None, None), (None, None)]
+
+
+def test_service_date_comes_only_from_the_termination_notice() -> None:
+    frame = _with_service(
+        notices(
+            ("K1", "termination_notice", date(2026, 10, 1)),
+            ("K1", "payment_order", date(2026, 11, 2)),
+        ),
+        {"payment_order": date(2026, 11, 4), "termination_notice": date(2026, 10, 5)},
+    )
+    # Served Monday 5 Oct + 21 = Monday 26 Oct; the payment order's date is ignored.
+    expected = (date(2026, 10, 5), date(2026, 10, 26))
+    assert _both_paths(frame) == [expected, expected]
+
+
+def test_termination_notice_without_service_date_uses_the_margin_not_the_payment_order() -> None:
+    # The episode began with a payment order (2 Oct); the termination notice (9 Oct)
+    # is what the margin counts from: 9 Oct + 28 = Friday 6 Nov.
+    frame = _with_service(
+        notices(
+            ("K1", "payment_order", date(2026, 10, 2)),
+            ("K1", "termination_notice", date(2026, 10, 9)),
+        ),
+        {"payment_order": date(2026, 10, 3)},
+    )
+    assert _both_paths(frame) == [(None, date(2026, 11, 6)), (None, date(2026, 11, 6))]
+
+
+def test_stored_episode_gets_a_deadline_only_when_a_termination_notice_arrives() -> None:
+    policy = EpisodePolicy(payment_days=21, deadline_margin_days=28)
+    opened_by_order = EpisodeState(
+        tenancy_key="bo|k|K1",
+        status="payment_order",
+        first_notice_date=date(2026, 10, 2),
+        last_event_date=date(2026, 10, 2),
+        status_date=date(2026, 10, 2),
+        values={"_seen": True, "deadline_date": None, "termination_date": None},
+        id=7,
+    )
+    decision = _with_service(
+        notices(("K1", "decision", date(2026, 10, 20))), {"decision": date(2026, 10, 21)}
+    )
+    apply_to_existing({"bo|k|K1": [opened_by_order]}, decision.to_dicts(), policy, date.today(), 0)
+    assert opened_by_order.values["deadline_date"] is None
+    assert opened_by_order.values.get("service_date") is None
+
+    termination = _with_service(
+        notices(("K1", "termination_notice", date(2026, 10, 9))),
+        {"termination_notice": date(2026, 10, 13)},
+    )
+    apply_to_existing(
+        {"bo|k|K1": [opened_by_order]}, termination.to_dicts(), policy, date.today(), 0
+    )
+    # Served Tuesday 13 Oct + 21 = Tuesday 3 Nov.
+    assert opened_by_order.values["service_date"] == date(2026, 10, 13)
+    assert opened_by_order.values["deadline_date"] == date(2026, 11, 3)
+
+
+def test_stored_margin_counts_from_the_first_termination_notice() -> None:
+    policy = EpisodePolicy(payment_days=21, deadline_margin_days=28)
+    stored = EpisodeState(
+        tenancy_key="bo|k|K1",
+        status="termination_notice",
+        first_notice_date=date(2026, 10, 9),
+        last_event_date=date(2026, 10, 9),
+        status_date=date(2026, 10, 9),
+        values={"_seen": True, "deadline_date": date(2026, 11, 6)},
+        id=7,
+    )
+    stored.values["termination_date"] = date(2026, 10, 9)
+    again = notices(("K1", "termination_notice", date(2026, 10, 16)))
+    apply_to_existing({"bo|k|K1": [stored]}, again.to_dicts(), policy, date.today(), 0)
+    assert stored.values["deadline_date"] == date(2026, 11, 6)  # still 9 Oct + 28

@@ -87,7 +87,8 @@ def test_canonical_file_accounts_for_every_row(db_engine, tmp_path: Path) -> Non
         assert anna.reached_payment_order
         assert anna.first_notice_date == date(2026, 10, 1)
         assert anna.service_date == date(2026, 10, 3)
-        assert anna.deadline_date == date(2026, 10, 24)
+        # Served Saturday 3 Oct + 21 days = Saturday 24 Oct: the last day moves to Monday.
+        assert anna.deadline_date == date(2026, 10, 26)
         assert float(anna.debt_amount) == 14000.0
         assert anna.email == "a@b.se"
         assert anna.routing is None
@@ -95,7 +96,8 @@ def test_canonical_file_accounts_for_every_row(db_engine, tmp_path: Path) -> Non
         assert anna.personnummer == "198001011231"
         bo = next(e for k, e in episodes.items() if k != "vasbyhem|k|K1")
         assert bo.status == "eviction_scheduled"
-        assert bo.deadline_date == date(2026, 12, 8)  # no service date: notice + 28 days
+        # No termination notice known: no 12:44 right to keep the home, so no date.
+        assert bo.deadline_date is None and bo.service_date is None
         assert bo.eviction_at is not None and bo.eviction_at.hour == 8  # 09:00 Stockholm, UTC
         statuses = [
             (t.from_status, t.to_status)
@@ -356,6 +358,35 @@ def test_swedish_company_export_and_xlsx_through_the_stage(db_engine, tmp_path: 
         assert episode.deadline_date == date(2026, 11, 25)  # served 4 Nov + 21 days
         files = session.scalars(select(NoticeFile.encoding).order_by(NoticeFile.id)).all()
         assert files == ["cp1252", "xlsx"]
+
+
+def test_stored_episode_deadline_comes_from_its_termination_notice(
+    db_engine, tmp_path: Path
+) -> None:
+    """Across files: a payment order gives no deadline; a later-arriving termination notice
+    does; the margin estimate counts from the first termination notice, read back from the
+    stored notices."""
+    settings = make_settings(tmp_path)
+
+    def ingest(name: str, *rows: str, on: date) -> None:
+        path = write(tmp_path, name, canonical(*rows))
+        receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=on)
+        assert receipt.accepted == len(rows)
+
+    def episode() -> tuple[object, object]:
+        with session_scope(db_engine) as session:
+            stored = session.scalars(select(Episode)).one()
+            return stored.service_date, stored.deadline_date
+
+    ingest("1.csv", f"{ANNA};payment_order;2026-10-02;2026-10-05;9000;;;;;", on=date(2026, 10, 6))
+    assert episode() == (None, None)
+    ingest("2.csv", f"{ANNA};termination_notice;2026-09-11;;9000;;;;;", on=date(2026, 10, 7))
+    assert episode() == (None, date(2026, 10, 9))  # 11 Sep + 28 days
+    ingest("3.csv", f"{ANNA};termination_notice;2026-09-25;;;;;;;", on=date(2026, 10, 8))
+    assert episode() == (None, date(2026, 10, 9))  # still from the first termination notice
+    ingest("4.csv", f"{ANNA};termination_notice;2026-09-28;2026-10-03;;;;;;", on=date(2026, 10, 9))
+    # Served Saturday 3 Oct + 21 = Saturday 24 Oct -> Monday 26 Oct.
+    assert episode() == (date(2026, 10, 3), date(2026, 10, 26))
 
 
 def test_episode_closed_by_outcome_rules(db_engine, tmp_path: Path) -> None:

@@ -275,5 +275,8 @@ def test_unknown_deadline_is_not_invented(template: str, language: str) -> None:
 
     text = text_of(render_appointment_letter(replace(make(template, language), deadline=None)))
     assert "kan – senast" not in text and "can – by" not in text and "None" not in text
+    # Without a termination notice there is no 12:44 right to keep the home by paying:
+    # the letter must not promise one.
+    assert "rätt att bo kvar" not in text and "right to stay" not in text
     assert ("Fråga din hyresvärd vilket datum" in text) or ("Ask your landlord which date" in text)
     assert ("12 345,50 kr" in text) or ("SEK 12,345.50" in text)

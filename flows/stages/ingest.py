@@ -49,7 +49,7 @@ from domain.outcomes import SOURCE_SILENCE
 from models.audit import audit
 from models.config import CompanyConfig, ConfigError, Settings
 from models.db import session_scope
-from models.domain import Receipt, RejectedRow
+from models.domain import EventType, Receipt, RejectedRow
 from models.errors import KvarboendeError
 from models.tables import (
     Episode,
@@ -311,6 +311,7 @@ def _load_states(
         for episode_id, status, when in session.execute(query):
             if when is not None:
                 status_dates[(episode_id, status)] = when
+    terminations = _termination_dates(session, ids)
     for row in rows:
         last = row.last_event_date or row.first_notice_date
         if row.status == "closed" and row.outcome_source == SOURCE_SILENCE:
@@ -325,6 +326,7 @@ def _load_states(
             personnummer_valid=row.personnummer_valid,
             service_date=row.service_date,
             deadline_date=row.deadline_date,
+            termination_date=terminations.get(row.id),
             reached_payment_order=row.reached_payment_order,
             _seen=True,
         )
@@ -344,6 +346,23 @@ def _load_states(
             )
         )
     return states
+
+
+def _termination_dates(session: Session, episode_ids: list[int]) -> dict[int, date]:
+    """The first termination notice's date per stored episode (the deadline's estimate base)."""
+    dates: dict[int, date] = {}
+    for start in range(0, len(episode_ids), CHUNK):
+        chunk_ids = episode_ids[start : start + CHUNK]
+        query = (
+            select(Notice.episode_id, func.min(Notice.event_date))
+            .where(
+                Notice.episode_id.in_(chunk_ids),
+                Notice.event_type == EventType.TERMINATION_NOTICE.value,
+            )
+            .group_by(Notice.episode_id)
+        )
+        dates.update({episode_id: when for episode_id, when in session.execute(query)})
+    return dates
 
 
 # ---------------------------------------------------------------------------
