@@ -11,7 +11,8 @@ Three layers, all pure (no I/O):
    medians come from a stored histogram, so they too survive retention.
 3. :func:`build_statistics_report` adds rates, national comparisons and small-count
    suppression (primary: 1..threshold shown as ``<5``; complementary: a further cell is
-   hidden wherever a sum or a difference of shown numbers would reveal a hidden one).
+   hidden wherever a sum or a difference of shown numbers would reveal a hidden one,
+   also across consecutive reports: see :func:`cross_report_suppression`).
 
 Month attribution (each fact belongs to the month in which it happened, so that a
 month's facts are final soon after it ends): notices by event date; funnel steps by
@@ -19,8 +20,9 @@ the date an episode first reached that step; episodes opened, known, with childr
 and recurrences by the opening date. Letters and bookings count tenants (episodes),
 not letter or appointment rows: each episode once, by the run day of its first sent
 appointment letter and by the day of its first booking; attended and missed meetings
-once per episode by the meeting day; days to first action by the day of that action; outcomes by the outcome date; executed evictions by the
-date Kronofogden executed them (or the outcome date when only the outcome says so).
+once per episode by the meeting day; days to first action by the day of that action;
+outcomes by the outcome date; executed evictions by the date Kronofogden executed them
+(or the outcome date when only the outcome says so).
 """
 
 from __future__ import annotations
@@ -720,6 +722,7 @@ def suppress_cells(
     *,
     threshold: int,
     hidden: Set[Cell] = frozenset(),
+    forced: Set[Cell] = frozenset(),
 ) -> set[Cell]:
     """Which shown cells must be hidden so that no small count can be read or derived.
 
@@ -728,13 +731,15 @@ def suppress_cells(
     to a reader (suppressed, or never shown) and that cell is suppressed or a small
     hidden count, it could be computed from the others, so the smallest non-zero shown
     cell of the constraint is suppressed too (complementary suppression), until no
-    constraint leaks. Zeros are not small counts and are shown.
+    constraint leaks. Zeros are not small counts and are shown. ``forced`` cells are
+    suppressed from the start (rules that look beyond this one report).
     """
 
     def small(cell: Cell) -> bool:
         return 0 < values.get(cell, 0) <= threshold
 
     suppressed = {c for c in values if c not in hidden and small(c)}
+    suppressed |= {c for c in forced if c in values and c not in hidden}
     changed = True
     while changed:
         changed = False
@@ -756,6 +761,49 @@ def suppress_cells(
             suppressed.add(pick)
             changed = True
     return suppressed
+
+
+def month_at_risk(figures: Mapping[str, float | None], threshold: int) -> set[str]:
+    """The count keys a month hides on its own: small counts and what protects them.
+
+    Depends only on the month's own facts, so every report (the month's own, later
+    months' trend charts and sums) agrees on it; :func:`cross_report_suppression` keeps
+    these months out of every published sum.
+    """
+    scope = "m"
+    values = {(scope, k): float(figures[k] or 0.0) for k in count_keys(figures)}
+    hidden = {(scope, k) for k in HIDDEN_KEYS if (scope, k) in values}
+    constraints = period_constraints(scope, figures)
+    return {k for _s, k in suppress_cells(values, constraints, threshold=threshold, hidden=hidden)}
+
+
+def cross_report_suppression(
+    periods: Sequence[Period], at_risk: Mapping[str, Set[str]]
+) -> set[Cell]:
+    """Cells to hide so that no report, read beside earlier or later ones, reveals a month.
+
+    Consecutive monthly reports publish running sums (year to date, rolling 12 months,
+    the same a year earlier): the difference between two of them is the sum of the
+    months in between, so a month hidden in its own report would be revealed if a sum
+    containing it were shown. Rule: a sum over several months is shown for a figure
+    only when none of its months hides that figure (``at_risk``); a single month shows
+    what its own report shows. A calendar year in the annual report is compared with no
+    other published sum containing a hidden month (monthly sums never contain one), so
+    it is hidden only when exactly one of its months hides the figure: the year minus
+    the months shown on their own would then be that month.
+    """
+    out: set[Cell] = set()
+    for period in periods:
+        months = period.months
+        counts: dict[str, int] = {}
+        for month in months:
+            for key in at_risk.get(month, ()):
+                counts[key] = counts.get(key, 0) + 1
+        annual = period.key in ("year", "year_prev")
+        for key, n in counts.items():
+            if len(months) == 1 or (n == 1 if annual else n > 0):
+                out.add((period.key, key))
+    return out
 
 
 def period_constraints(
@@ -886,6 +934,8 @@ class StatisticsReport:
     tables: list[Table] = field(default_factory=list)
     company_names: dict[str, str] = field(default_factory=dict)
     missing_months: list[str] = field(default_factory=list)
+    #: Scopes (period keys, ``trend:YYYY-MM``) without stored figures: shown as "–".
+    unknown: set[str] = field(default_factory=set)
 
     @property
     def missing_note(self) -> str:
@@ -895,8 +945,14 @@ class StatisticsReport:
         return (
             "Sparade månadssiffror saknas för "
             + ", ".join(month_spans(self.missing_months))
-            + "; där visas 0."
+            + ". Där visas – i stället för en siffra: för en månad, för en period utan"
+            " sparade månader och för en jämförelseperiod ett år tidigare som saknar någon"
+            " månad. Övriga perioder räknar bara månaderna med sparade siffror."
         )
+
+    def is_unknown(self, scope: str, key: str = "") -> bool:
+        """No stored figures behind this cell (Kronofogden's national rates are config)."""
+        return scope in self.unknown and key not in NATIONAL_KEYS
 
     @property
     def main(self) -> Period:
@@ -911,21 +967,29 @@ class StatisticsReport:
         return out
 
     def value(self, scope: str, key: str) -> float | None:
+        """The exact figure; None when unknown (no stored months) or not defined."""
+        if self.is_unknown(scope, key):
+            return None
+        if scope.startswith("trend:"):
+            return self.trend.get(scope.removeprefix("trend:"), {}).get(key)
         return self.figures.get(scope, {}).get(key)
 
     def is_suppressed(self, scope: str, key: str) -> bool:
-        return (scope, key) in self.suppressed
+        """Hidden to protect small counts (an unknown cell is "–", not suppressed)."""
+        return (scope, key) in self.suppressed and not self.is_unknown(scope, key)
 
     def shown(self, scope: str, key: str, kind: str = "count") -> str:
         """The figure as the manager reads it: ``12 345``, ``<5``, ``18,7 %``, ``2,6``, ``–``.
 
-        A hidden count reads ``<5``; a hidden share, rate or median reads ``..`` (the
-        statistics agencies' sign for a figure withheld), since ``<5`` would read as a
-        value of the share or rate itself.
+        A hidden small count reads ``<5``; any other hidden figure (a larger count
+        hidden to protect a small one, a share, rate or median) reads ``..``, the
+        statistics agencies' sign for a figure withheld, since ``<5`` would state a
+        false value. A figure without stored data reads ``–``.
         """
-        if self.is_suppressed(scope, key):
-            return suppressed_label(self.threshold) if kind == "count" else WITHHELD
         value = self.value(scope, key)
+        if self.is_suppressed(scope, key):
+            small = value is not None and 0 < value <= self.threshold
+            return suppressed_label(self.threshold) if kind == "count" and small else WITHHELD
         if value is None:
             return "–"
         if kind == "share":
@@ -941,8 +1005,11 @@ class StatisticsReport:
         return None if self.is_suppressed(scope, key) else self.value(scope, key)
 
 
-#: How a withheld share, rate or median is shown.
+#: How a withheld share, rate, median or larger count is shown.
 WITHHELD = ".."
+
+#: Figures that come from config (Kronofogden), not from stored facts.
+NATIONAL_KEYS = frozenset({"national_evictions_per_10000", "national_child_evictions_per_10000"})
 
 
 def suppressed_label(threshold: int) -> str:
@@ -1071,10 +1138,10 @@ def build_statistics_report(
 
     last = periods[0].last
     trend_months = month_range(shift_month(last, -(TREND_MONTHS - 1)), last)
-    trend: dict[str, dict[str, float]] = {}
-    for m in trend_months:
-        monthly = period_figures(facts, [m])
-        trend[m] = {k: monthly[k] for k in TREND_KEYS}
+    needed = sorted({m for p in everything for m in p.months} | set(trend_months))
+    monthly = {m: period_figures(facts, [m]) for m in needed}
+    at_risk = {m: month_at_risk(monthly[m], threshold) for m in needed}
+    trend = {m: {k: monthly[m][k] for k in TREND_KEYS} for m in trend_months}
 
     # Suppression over all cells at once.
     values: dict[Cell, float] = {}
@@ -1087,9 +1154,12 @@ def build_statistics_report(
             if key in HIDDEN_KEYS:
                 hidden.add((period.key, key))
         constraints += period_constraints(period.key, f)
+    forced = cross_report_suppression(everything, at_risk)
     for m in trend_months:
         for key in TREND_KEYS:
             values[(f"trend:{m}", key)] = trend[m][key]
+            if key in at_risk[m]:
+                forced.add((f"trend:{m}", key))
     for inner, outer in _nested(everything):
         rest = f"rest:{outer.key}-{inner.key}"
         for key in count_keys(figures[inner.key]):
@@ -1104,7 +1174,9 @@ def build_statistics_report(
                 constraints.append(
                     ((period.key, key), [(f"trend:{m}", key) for m in period.months])
                 )
-    suppressed = suppress_cells(values, constraints, threshold=threshold, hidden=hidden)
+    suppressed = suppress_cells(
+        values, constraints, threshold=threshold, hidden=hidden, forced=forced
+    )
     for period in everything:
         f = figures[period.key]
         for derived, sources in DERIVED_FROM.items():
@@ -1115,7 +1187,16 @@ def build_statistics_report(
 
     names = dict(company_names or {})
     refreshed = set(facts.filter(pl.col("metric") == REFRESHED_METRIC)["month"].to_list())
-    needed = sorted({m for p in everything for m in p.months} | set(trend_months))
+    # Without stored figures a period is unknown ("–"), not 0: a current period when
+    # none of its months is stored, a comparison period a year earlier when any is
+    # missing (a part of a period compared with a whole one would mislead).
+    unknown = {
+        p.key
+        for p in everything
+        if (p.key.endswith("_prev") and any(m not in refreshed for m in p.months))
+        or all(m not in refreshed for m in p.months)
+    }
+    unknown |= {f"trend:{m}" for m in trend_months if m not in refreshed}
     report = StatisticsReport(
         title=(
             f"Vräkningsförebyggande arbete – statistik {month_label(month)}"
@@ -1132,6 +1213,7 @@ def build_statistics_report(
         trend=trend,
         company_names=names,
         missing_months=[m for m in needed if m not in refreshed],
+        unknown=unknown,
     )
     report.tables = report_tables(company_keys, landlord_keys, names)
     return report
@@ -1232,17 +1314,13 @@ def report_json(report: StatisticsReport, *, exact: bool) -> dict[str, object]:
     """The machine-readable form: the issue's keys for the main period and a year earlier.
 
     Without ``exact`` a suppressed number is ``null`` (a count from 1 to the threshold,
-    or one that would reveal such a count). A period without any stored month (before
-    the system was in use) is all ``null`` rather than zeros.
+    or one that would reveal such a count). A period without stored figures (see
+    :attr:`StatisticsReport.unknown`: before the system was in use) is all ``null``
+    rather than zeros.
     """
-    missing = set(report.missing_months)
 
     def block(period: Period) -> dict[str, object]:
-        unknown = all(m in missing for m in period.months)
-
         def number(key: str) -> int | None:
-            if unknown:
-                return None
             scope = period.key
             value = report.value(scope, key) if exact else report.exact_or_none(scope, key)
             return None if value is None else int(round(value))

@@ -48,9 +48,13 @@ TREND_LABELS = {"notices_total": "Underrättelser", "evictions_executed": "Verks
 
 ABOUT = (
     "Rapporten bygger på sparade månadssiffror utan personuppgifter. "
-    "Antal från 1 till {threshold} visas som {label}, och fler siffror döljs där en "
-    "skillnad mellan visade siffror annars skulle avslöja dem. Andelar, kvoter och "
-    "mediantider som bygger på sådana dolda tal visas som .. (två punkter). "
+    "Antal från 1 till {threshold} visas som {label}. Fler siffror döljs och visas som "
+    ".. (två punkter) där en summa eller skillnad mellan visade siffror annars skulle "
+    "avslöja dem, också mellan rapporterna för olika månader: hittills i år och "
+    "senaste 12 månaderna (och samma perioder ett år tidigare) visas bara för mått där "
+    "ingen av periodens månader har ett dolt tal, och ett helt år bara när inte precis "
+    "en av årets månader har det. Andelar, kvoter och mediantider som bygger på dolda "
+    "tal visas också som .. . – betyder att sparade siffror saknas. "
     "Reglerat utan insats betyder att skulden reglerades utan att socialtjänsten eller "
     "boenderådgivaren haft kontakt med hushållet; bekräftat = hyresvärden har meddelat det, "
     "antaget = inga nya underrättelser under uppföljningstiden. "
@@ -116,12 +120,17 @@ def funnel_svg(report: StatisticsReport) -> str:
     return _svg(width, height, "Från underrättelse till avhysning", body, "funnel")
 
 
-def _trend_value(report: StatisticsReport, month: str, key: str) -> tuple[float, str, bool]:
+def _trend_value(report: StatisticsReport, month: str, key: str) -> tuple[float | None, str, bool]:
+    """(drawn height or None when the month has no stored figures, shown text, hidden)."""
     scope = f"trend:{month}"
+    if report.is_unknown(scope, key):
+        return None, "–", False
     hidden = report.is_suppressed(scope, key)
     value = report.trend[month][key]
-    shown = suppressed_label(report.threshold) if hidden else f"{int(value)}"
-    return (report.threshold if hidden else value), shown, hidden
+    if hidden:
+        small = 0 < value <= report.threshold
+        return report.threshold, suppressed_label(report.threshold) if small else "..", True
+    return value, f"{int(value)}", False
 
 
 def trend_svg(report: StatisticsReport) -> str:
@@ -134,14 +143,14 @@ def trend_svg(report: StatisticsReport) -> str:
         top_y = 18 + p * (panel_h + gap)
         colour = MAIN_COLOUR if key == "notices_total" else EVICTION_COLOUR
         values = [_trend_value(report, m, key) for m in months]
-        top = max([v for v, _s, _h in values] + [report.threshold + 1])
+        top = max([v or 0 for v, _s, _h in values] + [report.threshold + 1])
         body.append(_text(0, top_y - 4, TREND_LABELS[key], font_weight="bold"))
         base = top_y + panel_h
         body.append(f'<line x1="{left}" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#555"/>')
         body.append(_text(left - 4, top_y + 10, f"{int(top)}", text_anchor="end", fill="#555"))
         body.append(_text(left - 4, base, "0", text_anchor="end", fill="#555"))
         for i, (month, (value, shown, hidden)) in enumerate(zip(months, values, strict=True)):
-            h = value / top * (panel_h - 14)
+            h = (value or 0) / top * (panel_h - 14)
             x = left + i * step + 2
             body.append(
                 _bar(x, base - h, step - 4, h, colour, hidden, month=month, series=key, value=shown)
@@ -184,11 +193,12 @@ def outcomes_svg(report: StatisticsReport) -> str:
     total_hidden = report.is_suppressed(scope, "outcomes_total")
     total = report.value(scope, "outcomes_total") or 0
     if total_hidden or not total:
-        message = (
-            "Inga avslutade ärenden under perioden."
-            if not total
-            else "För få avslutade ärenden för att visa andelar."
-        )
+        if report.is_unknown(scope, "outcomes_total"):
+            message = "Inga sparade siffror för perioden."
+        elif not total:
+            message = "Inga avslutade ärenden under perioden."
+        else:
+            message = "För få avslutade ärenden för att visa andelar."
         body.append(_text(0, 20, message))
         return _svg(width, 40, "Utfall av avslutade ärenden", body, "outcomes")
     x = 0.0
@@ -364,7 +374,7 @@ def write_xlsx(report: StatisticsReport, path: Path) -> Path:
         sheet.write_string(r, 0, month)
         for c, key in enumerate(TREND_KEYS, start=1):
             value, shown, hidden = _trend_value(report, month, key)
-            if hidden:
+            if hidden or value is None:
                 sheet.write_string(r, c, shown, right)
             else:
                 sheet.write_number(r, c, value, formats["count"])

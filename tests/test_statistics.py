@@ -374,3 +374,49 @@ def test_pdf_has_the_figures(vasby, tmp_path: Path) -> None:
     text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
     assert "Verkställda avhysningar" in text
     assert "407" in text and "244" in text and "60,0 %" in text
+
+
+def test_a_year_before_the_first_stored_month_reads_dash_in_every_format(
+    vasby, tmp_path: Path
+) -> None:
+    """2004 predates the data: "–" (null in JSON), never 0 or 0,00, beside 2005."""
+    import re
+
+    import openpyxl
+    from pypdf import PdfReader
+
+    engine, settings = vasby
+    xlsx = write_report(engine, settings, year=2005, fmt="xlsx", out=tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(xlsx)
+    for title in ("Avhysningar", "Ärenden och insatser", "Utfall", "Underrättelser efter typ"):
+        rows = {r[0]: r[1:] for r in book[title].iter_rows(min_row=5, values_only=True) if r[0]}
+        for label, (_this_year, year_before) in rows.items():
+            assert year_before == "–", (title, label)
+    avhysningar = {
+        r[0]: r[1:] for r in book["Avhysningar"].iter_rows(min_row=5, values_only=True) if r[0]
+    }
+    assert avhysningar["Verkställda avhysningar"] == (16, "–")
+    assert avhysningar["Verkställda avhysningar per 10 000 invånare"][1] == "–"
+    trend = {r[0]: r[1:] for r in book["Månadsutveckling"].iter_rows(min_row=2, values_only=True)}
+    assert all(trend[m] == ("–", "–") for m in st.month_range("2004-01", "2004-12"))
+    assert all("–" not in trend[m] for m in st.month_range("2005-01", "2005-12"))
+
+    html = write_report(engine, settings, year=2005, fmt="html", out=tmp_path / "r.html")
+    text = html.read_text(encoding="utf-8")
+    assert "0,00" not in text
+    row = re.search(r"<td>Verkställda avhysningar per 10 000 invånare</td>(.*?)</tr>", text)
+    assert row is not None
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1)) == ["4,21", "–"]
+    assert 'data-period="year_prev" data-value="–"' in text  # the funnel's 2004 bars
+
+    pdf = write_report(engine, settings, year=2005, fmt="pdf", out=tmp_path / "r.pdf")
+    pdf_text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "4,21" in pdf_text and "0,00" not in pdf_text
+
+    data = json.loads(
+        write_report(engine, settings, year=2005, fmt="json", out=tmp_path / "r.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    assert data["evictions_executed"] == 16
+    assert data["previous_period"]["evictions_executed"] is None

@@ -79,22 +79,75 @@ def test_suppression_cascades_through_shared_cells() -> None:
     assert ("q", "x") in hidden or ("q", "r") in hidden
 
 
-def _facts_for(evictions: dict[str, int]) -> pl.DataFrame:
+def _marked(first: str = "2024-01", last: str = "2026-12") -> list[tuple[str, str, str, float]]:
+    """Refresh markers: these months have stored figures (zeros where no fact says more)."""
+    return [(m, st.REFRESHED_METRIC, "", 1.0) for m in st.month_range(first, last)]
+
+
+def _facts_for(evictions: dict[str, int], *, marked: bool = True) -> pl.DataFrame:
     rows = [(m, "evictions_executed", "", float(n)) for m, n in evictions.items()]
     rows += [(m, "notices_by_type", "payment_order", 50.0) for m in evictions]
+    rows += _marked() if marked else []
     return pl.DataFrame(rows, schema=st.FACT_SCHEMA, orient="row")
 
 
-def test_month_report_hides_a_month_when_the_year_to_date_would_reveal_earlier_months() -> None:
+def test_running_sums_are_hidden_when_one_of_their_months_is() -> None:
     facts = _facts_for({"2026-03": 2, "2026-10": 7})
     report = st.build_statistics_report(facts, month="2026-10", inhabitants=10_000, children=2_000)
     assert report.figures["month"]["evictions_executed"] == 7
     assert report.figures["ytd"]["evictions_executed"] == 9
-    # 9 - 7 = 2 earlier this year: the month (and its trend bar) cannot be shown as 7.
-    assert report.shown("month", "evictions_executed") == "<5"
-    assert report.is_suppressed("trend:2026-10", "evictions_executed")
-    assert report.is_suppressed("trend:2026-03", "evictions_executed")
-    assert report.shown("month", "evictions_per_10000", "rate") == ".."
+    # 9 - 7 = 2 earlier this year: the year to date (which contains March) is withheld,
+    # not the month, whose 7 reveals nothing once the running sums are hidden.
+    assert report.shown("month", "evictions_executed") == "7"
+    assert report.shown("ytd", "evictions_executed") == ".."
+    assert report.shown("rolling12", "evictions_executed") == ".."
+    assert not report.is_suppressed("trend:2026-10", "evictions_executed")
+    assert report.shown("trend:2026-03", "evictions_executed") == "<5"
+    assert report.shown("ytd", "evictions_per_10000", "rate") == ".."
+    assert report.shown("month", "evictions_per_10000", "rate") == "7,00"
+
+
+def test_consecutive_monthly_reports_do_not_reveal_a_hidden_month_by_difference() -> None:
+    """September shows Jan–sep 19 known; October's 1 must not follow from Jan–okt 20."""
+    known = {"2026-01": 6, "2026-03": 7, "2026-06": 6, "2026-10": 1, "2026-11": 6}
+    known |= {"2025-02": 8, "2025-10": 3}  # a year earlier: October small as well
+    rows = _marked()
+    for month in st.month_range("2025-01", "2026-11"):
+        rows.append((month, "episodes_opened", "", 40.0))
+        if month in known:
+            rows.append((month, "episodes_known", "", float(known[month])))
+    facts = pl.DataFrame(rows, schema=st.FACT_SCHEMA, orient="row")
+
+    def report(month: str) -> st.StatisticsReport:
+        return st.build_statistics_report(facts, month=month, inhabitants=10_000, children=2_000)
+
+    september, october, november = report("2026-09"), report("2026-10"), report("2026-11")
+    key = "episodes_known_to_social_services"
+    assert september.shown("ytd", key) == "19"
+    assert october.figures["ytd"][key] == 20
+    assert october.shown("month", key) == "<5"
+    assert october.shown("ytd", key) == ".."  # 20 - 19 would be October's 1
+    assert october.shown("rolling12", key) == ".."
+    assert october.shown("ytd", "share_known", "share") == ".."
+    assert october.shown("month_prev", key) == "<5"
+    assert october.shown("ytd_prev", key) == ".."
+    # November's own figure is shown, but its year to date still contains October:
+    # Jan–nov minus Jan–sep minus November would give October.
+    assert november.shown("month", key) == "6"
+    assert november.shown("ytd", key) == ".."
+    # Generally: no count hidden in October's own column is the difference of two
+    # running sums shown in the September and October reports.
+    for count in st.count_keys(october.figures["month"]):
+        for single, running in (
+            ("month", "ytd"),
+            ("month", "rolling12"),
+            ("month_prev", "ytd_prev"),
+            ("month_prev", "rolling12_prev"),
+        ):
+            if october.is_suppressed(single, count):
+                shown_now = not october.is_suppressed(running, count)
+                shown_before = not september.is_suppressed(running, count)
+                assert not (shown_now and shown_before), (count, running)
 
 
 def test_month_report_shows_large_counts_and_compares_a_year_earlier() -> None:
@@ -315,7 +368,7 @@ def test_a_rebooked_and_a_cancelled_episode_count_once_each() -> None:
 
 
 def test_national_rate_only_beside_whole_years_and_missing_months_named() -> None:
-    facts = _facts_for({"2026-10": 30}).vstack(
+    facts = _facts_for({"2026-10": 30}, marked=False).vstack(
         pl.DataFrame(
             [(m, st.REFRESHED_METRIC, "", 1.0) for m in st.month_range("2025-11", "2026-10")],
             schema=st.FACT_SCHEMA,
@@ -329,9 +382,24 @@ def test_national_rate_only_beside_whole_years_and_missing_months_named() -> Non
     assert report.value("month", "national_evictions_per_10000") is None
     assert report.value("ytd", "national_evictions_per_10000") is None
     assert report.missing_months == st.month_range("2024-11", "2025-10")
-    assert report.missing_note == (
-        "Sparade månadssiffror saknas för nov 2024–okt 2025; där visas 0."
+    assert report.missing_note.startswith(
+        "Sparade månadssiffror saknas för nov 2024–okt 2025. Där visas – i stället"
     )
+    # Before the first stored month: "–", not 0 and 0,00, in every comparison column.
+    for scope in ("month_prev", "ytd_prev", "rolling12_prev"):
+        assert report.value(scope, "evictions_executed") is None
+        assert report.shown(scope, "evictions_executed") == "–"
+        assert report.shown(scope, "evictions_per_10000", "rate") == "–"
+        assert report.shown(scope, "share_known", "share") == "–"
+    assert report.shown("trend:2025-10", "evictions_executed") == "–"
+    assert report.shown("trend:2026-10", "evictions_executed") == "30"
+    assert report.shown("rolling12", "evictions_executed") == "30"
+    # A comparison period with only some months stored is "–" too; a current one sums them.
+    partial = st.build_statistics_report(
+        facts, month="2026-03", inhabitants=10_000, children=2_000
+    )  # rolling 12 = apr 2025–mar 2026, of which nov 2025–mar 2026 stored
+    assert partial.shown("rolling12", "notices_total") == "0"  # stored months, no notices
+    assert partial.shown("rolling12_prev", "notices_total") == "–"
     assert st.month_spans(["2026-03", "2025-12", "2026-01"]) == ["dec 2025–jan 2026", "mar 2026"]
 
 
@@ -342,15 +410,17 @@ def test_a_small_company_hides_a_second_company_and_landlord_type() -> None:
         ("2026-10", "notices_by_company", "large", 50.0),
         ("2026-10", "notices_by_landlord_type", "private", 3.0),
         ("2026-10", "notices_by_landlord_type", "municipal", 50.0),
+        *_marked(),
     ]
     facts = pl.DataFrame(rows, schema=st.FACT_SCHEMA, orient="row")
     report = st.build_statistics_report(facts, month="2026-10", inhabitants=10_000, children=2_000)
     assert report.shown("month", "notices_total") == "53"
     assert report.shown("month", "notices_by_company.small") == "<5"
-    # 53 - 50 would give the small company's 3: the larger one is hidden too.
-    assert report.shown("month", "notices_by_company.large") == "<5"
+    # 53 - 50 would give the small company's 3: the larger one is hidden too, shown as
+    # ".." (withheld), since "<5" would state a false value.
+    assert report.shown("month", "notices_by_company.large") == ".."
     assert report.shown("month", "notices_by_landlord_type.private") == "<5"
-    assert report.shown("month", "notices_by_landlord_type.municipal") == "<5"
+    assert report.shown("month", "notices_by_landlord_type.municipal") == ".."
     assert report.shown("month", "notices_by_type.payment_order") == "53"
 
 
