@@ -56,6 +56,9 @@ def test_monthly_flow_writes_reports_and_emails_managers_once(
     assert "Nya ärenden: 34" in body
     attachments = [part.get_content() for part in message.iter_attachments()]
     assert any(isinstance(a, bytes) and a.startswith(b"%PDF") for a in attachments)
+    # Staff get the report under its own name, not a tenant letter's generic "brev.pdf".
+    names = [part.get_filename() for part in message.iter_attachments()]
+    assert names == ["statistik-2006-10.pdf"]
 
     again = monthly_report_flow(month="2006-10", config_file=str(config))
     assert again["emails"] == {"queued": 0, "already_queued": 1}
