@@ -116,6 +116,29 @@ def latest_snapshot_id(session) -> int | None:  # noqa: ANN001
     ).first()
 
 
+def children_updates(updates: pl.DataFrame) -> list[pl.DataFrame]:
+    """Episode updates in two uniform batches: routed to a caseworker, and the rest.
+
+    Matched to a case, the household's children are known: the register's count, or
+    what a person recorded before (``kvarboende record children``) when that is higher,
+    because a child known from either source is a child. Not matched, nothing is known
+    from the register, so what was recorded (or "unknown") is left as it is.
+    """
+    base = ["id", "routing", "case_id", "caseworker_id", "snapshot_id", "matched_at"]
+    routed = pl.col("routing") == Routing.CASEWORKER
+    count = pl.max_horizontal(
+        "register_children",
+        pl.when(pl.col("recorded_known")).then(pl.col("recorded_count")).otherwise(0),
+    )
+    to_case = updates.filter(routed).select(
+        *base,
+        children_count=count,
+        has_children=count > 0,
+        children_known=pl.lit(True),
+    )
+    return [to_case, updates.filter(~routed).select(base)]
+
+
 def match_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
     """Match every unrouted episode against the latest snapshot and route it. Counts only."""
     now = datetime.now(UTC)
@@ -199,26 +222,29 @@ def match_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[s
         pl.when(routed).then(pl.col("caseworker_id")).otherwise(None).alias("caseworker_id"),
         pl.lit(snapshot_id).alias("snapshot_id"),
         pl.lit(now).alias("matched_at"),
-        (routed & (pl.col("children_count") > 0)).alias("has_children"),
-        pl.when(routed).then(pl.col("children_count")).otherwise(0).alias("children_count"),
+        pl.when(routed).then(pl.col("children_count")).otherwise(0).alias("register_children"),
     )
     with session_scope(engine) as session:
         # Only episodes still unrouted: a concurrent run must not match twice.
-        still_open = set(
-            session.scalars(
-                select(Episode.id).where(
-                    Episode.id.in_(updates["id"].to_list()), Episode.routing.is_(None)
-                )
+        still_open = session.execute(
+            select(Episode.id, Episode.children_known, Episode.children_count).where(
+                Episode.id.in_(updates["id"].to_list()), Episode.routing.is_(None)
             )
+        ).all()
+        current = _frame(
+            still_open,
+            ["id", "recorded_known", "recorded_count"],
+            {"id": pl.Int64, "recorded_known": pl.Boolean, "recorded_count": pl.Int64},
         )
-        keep = pl.Series(sorted(still_open), dtype=pl.Int64)
-        updates = updates.filter(pl.col("id").is_in(keep))
-        matches = matches.filter(pl.col("episode_id").is_in(keep))
+        keep = current["id"].sort()
+        updates = updates.join(current, on="id", how="inner").sort("id")
+        matches = matches.filter(pl.col("episode_id").is_in(keep.implode()))
         for offset in range(0, matches.height, _CHUNK):
             session.execute(insert(Match), matches.slice(offset, _CHUNK).to_dicts())
-        for offset in range(0, updates.height, _CHUNK):
-            session.execute(update(Episode), updates.slice(offset, _CHUNK).to_dicts())
-        audit_rows = result.filter(pl.col("nid").is_in(keep)).select(
+        for frame in children_updates(updates):
+            for offset in range(0, frame.height, _CHUNK):
+                session.execute(update(Episode), frame.slice(offset, _CHUNK).to_dicts())
+        audit_rows = result.filter(pl.col("nid").is_in(keep.implode())).select(
             pl.lit("matching").alias("actor"),
             pl.lit("match.route").alias("action"),
             pl.lit("episode").alias("entity"),
@@ -230,10 +256,10 @@ def match_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[s
         )
         for offset in range(0, audit_rows.height, _CHUNK):
             session.execute(insert(AuditLog), audit_rows.slice(offset, _CHUNK).to_dicts())
-    tiers = result.filter(pl.col("nid").is_in(keep))["tier"].value_counts()
+    tiers = result.filter(pl.col("nid").is_in(keep.implode()))["tier"].value_counts()
     counts = {t.value: 0 for t in MatchTier}
     counts.update(dict(zip(tiers["tier"].to_list(), tiers["count"].to_list(), strict=True)))
-    routing_counts = result.filter(pl.col("nid").is_in(keep))["routing"].value_counts()
+    routing_counts = result.filter(pl.col("nid").is_in(keep.implode()))["routing"].value_counts()
     return {
         "episodes": updates.height,
         **{k: int(v) for k, v in counts.items()},
@@ -271,17 +297,22 @@ def decide_match(engine: Engine, match_id: int, confirm: bool, by: str) -> None:
                 .select_from(HouseholdMember)
                 .where(HouseholdMember.case_id == match.case_id, HouseholdMember.is_child)
             )
+            recorded = episode.children_count if episode.children_known else 0
             episode.routing = Routing.CASEWORKER
             episode.case_id = match.case_id
             episode.caseworker_id = case.caseworker_id if case else None
-            episode.children_count = int(children or 0)
-            episode.has_children = bool(children)
+            episode.children_count = max(int(children or 0), recorded)
+            episode.has_children = episode.children_count > 0
+            episode.children_known = True
         else:
+            if episode.case_id == match.case_id:
+                # The children came from the case now rejected: they are unknown again.
+                episode.children_count = 0
+                episode.has_children = False
+                episode.children_known = False
             episode.routing = Routing.ADVISOR
             episode.case_id = None
             episode.caseworker_id = None
-            episode.children_count = 0
-            episode.has_children = False
         episode.snapshot_id = match.snapshot_id
         episode.matched_at = now
         audit(
