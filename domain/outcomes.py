@@ -79,6 +79,7 @@ INTERVENTION_LABEL_SV: dict[str, str] = {
 #: Where an outcome came from (``Episode.outcome_source``).
 SOURCE_SETTLED_NOTICE = "notice:settled"
 SOURCE_EXECUTED_NOTICE = "notice:eviction_executed"
+SOURCE_WITHDRAWN_NOTICE = "notice:withdrawn"
 SOURCE_SILENCE = "rule:silence"
 SOURCE_ADVISOR = "advisor"
 
@@ -89,8 +90,17 @@ OPEN_STATUS_VALUES: tuple[str, ...] = (
     EpisodeStatus.EVICTION_SCHEDULED,
 )
 
+#: ``episodes close --outcome settled``: settled, with or without support as recorded.
+SETTLED = "settled"
+
+#: The two settled outcomes: which one is decided by :data:`INTERVENTIONS`, not by hand.
+SETTLED_OUTCOMES: tuple[str, ...] = (
+    Outcome.SETTLED_WITHOUT_INTERVENTION.value,
+    Outcome.SETTLED_WITH_SUPPORT.value,
+)
+
 #: Outcomes the advisor may set by hand (``kvarboende episodes close``).
-MANUAL_OUTCOMES: tuple[str, ...] = tuple(str(o) for o in Outcome)
+MANUAL_OUTCOMES: tuple[str, ...] = (SETTLED, *(str(o) for o in Outcome))
 
 #: Open statuses in plain Swedish, for transition reasons and lists.
 STATUS_LABEL_SV: dict[str, str] = {
@@ -100,6 +110,7 @@ STATUS_LABEL_SV: dict[str, str] = {
     EpisodeStatus.EVICTION_SCHEDULED: "bokad avhysning",
     EpisodeStatus.SETTLED: "reglerad",
     EpisodeStatus.EVICTION_EXECUTED: "verkställd avhysning",
+    EpisodeStatus.WITHDRAWN: "återkallad",
     EpisodeStatus.CLOSED: "avslutad",
 }
 
@@ -173,13 +184,16 @@ def decide_outcomes(
 
     1. an executed eviction was reported (whatever else was reported, in whatever order):
        ``evicted``, confirmed, dated by the eviction notice;
-    2. a settlement was reported and no later-dated open event followed it (or the status
+    2. the application was withdrawn (status ``withdrawn``): ``withdrawn``, confirmed,
+       dated by the last event; a withdrawal is not a paid debt, so it never counts as
+       settled (with or without intervention);
+    3. a settlement was reported and no later-dated open event followed it (or the status
        is ``settled``): settled with support / without intervention, confirmed;
-    3. an open episode with no news for ``follow_up_days``: settled (presumed) after the
+    4. an open episode with no news for ``follow_up_days``: settled (presumed) after the
        statuses in ``presume_settled_statuses``, otherwise unknown; dated the day the
        window ran out, so a rerun on a later day stores the same date.
 
-    Episodes closed earlier by rule 3 are re-decided when a confirming report arrives
+    Episodes closed earlier by rule 4 are re-decided when a confirming report arrives
     later (presumed → confirmed); outcomes set by the advisor are never touched.
     Intervention counts only when it happened on or before the outcome date.
     Returns one row per decision with the :data:`DECISION_SCHEMA` columns.
@@ -194,9 +208,11 @@ def decide_outcomes(
         pl.col("executed_date").is_not_null()
         | (pl.col("status") == EpisodeStatus.EVICTION_EXECUTED)
     )
+    withdrawn = candidate & ~executed & (pl.col("status") == EpisodeStatus.WITHDRAWN)
     settled = (
         candidate
         & ~executed
+        & ~withdrawn
         & (
             (pl.col("status") == EpisodeStatus.SETTLED)
             | (
@@ -215,6 +231,8 @@ def decide_outcomes(
     decided = frame.with_columns(
         rule=pl.when(executed)
         .then(pl.lit("executed"))
+        .when(withdrawn)
+        .then(pl.lit("withdrawn"))
         .when(settled)
         .then(pl.lit("settled"))
         .when(silent & presumable)
@@ -224,6 +242,8 @@ def decide_outcomes(
         .otherwise(pl.lit(None, dtype=pl.String)),
         outcome_date=pl.when(executed)
         .then(pl.coalesce("executed_date", "last_event_date"))
+        .when(withdrawn)
+        .then(pl.col("last_event_date"))
         .when(settled)
         .then(pl.coalesce("settled_date", "last_event_date"))
         .when(silent)
@@ -260,21 +280,27 @@ def decide_outcomes(
         from_status=pl.col("status"),
         outcome=pl.when(rule == "executed")
         .then(pl.lit(Outcome.EVICTED.value))
+        .when(rule == "withdrawn")
+        .then(pl.lit(Outcome.WITHDRAWN.value))
         .when(rule == "unknown")
         .then(pl.lit(Outcome.UNKNOWN.value))
         .otherwise(settled_outcome),
-        outcome_certainty=pl.when(rule.is_in(["executed", "settled"]))
+        outcome_certainty=pl.when(rule.is_in(["executed", "withdrawn", "settled"]))
         .then(pl.lit(OutcomeCertainty.CONFIRMED.value))
         .when(rule == "presumed_settled")
         .then(pl.lit(OutcomeCertainty.PRESUMED.value))
         .otherwise(pl.lit(None, dtype=pl.String)),
         outcome_source=pl.when(rule == "executed")
         .then(pl.lit(SOURCE_EXECUTED_NOTICE))
+        .when(rule == "withdrawn")
+        .then(pl.lit(SOURCE_WITHDRAWN_NOTICE))
         .when(rule == "settled")
         .then(pl.lit(SOURCE_SETTLED_NOTICE))
         .otherwise(pl.lit(SOURCE_SILENCE)),
         reason=pl.when(rule == "executed")
         .then(pl.lit("Avhysningen verkställd enligt anmälan ") + date_text)
+        .when(rule == "withdrawn")
+        .then(pl.lit("Ansökan återkallad enligt hyresvärden ") + date_text)
         .when(rule == "settled")
         .then(pl.lit("Skulden reglerad enligt hyresvärden ") + date_text + pl.lit(", ") + help_text)
         .when(rule == "presumed_settled")
@@ -298,6 +324,52 @@ def decide_outcomes(
         )
     )
     return out.select(list(DECISION_SCHEMA)).sort("episode_id")
+
+
+def first_intervention(interventions: pl.DataFrame, outcome_date: date) -> str | None:
+    """The intervention kind a settlement on ``outcome_date`` counts as support from, if any.
+
+    The same rule as :func:`decide_outcomes`: only what happened on or before the
+    outcome date counts; when there are several, the first kind by name (stable).
+    """
+    kinds = (
+        interventions.cast(INTERVENTIONS_SCHEMA)  # type: ignore[arg-type]
+        .filter(
+            pl.col("kind").is_in(sorted(INTERVENTION_KINDS))
+            & (pl.col("on_date") <= pl.lit(outcome_date))
+        )["kind"]
+        .sort()
+    )
+    return kinds[0] if len(kinds) else None
+
+
+def manual_settled_outcome(
+    requested: str, interventions: pl.DataFrame, outcome_date: date
+) -> tuple[str, str | None]:
+    """The settled outcome to store when the advisor closes an episode as settled.
+
+    ``settled`` is decided by the recorded interventions (with support if any counts,
+    else without intervention). An explicit choice that contradicts the record is
+    refused with the reason (``ValueError``): the Upplands Väsby measure "settled
+    without intervention" must mean the same whether a rule or a person set it.
+    Returns the outcome and the intervention it rests on (None: none).
+    """
+    support = first_intervention(interventions, outcome_date)
+    with_support, without = SETTLED_OUTCOMES[1], SETTLED_OUTCOMES[0]
+    derived = with_support if support else without
+    if requested == Outcome.SETTLED_WITHOUT_INTERVENTION and support:
+        raise ValueError(
+            f"an intervention is recorded on or before {outcome_date.isoformat()} "
+            f"({support}): the outcome is settled_with_support "
+            "(use --outcome settled to let the record decide)"
+        )
+    if requested == Outcome.SETTLED_WITH_SUPPORT and not support:
+        raise ValueError(
+            f"no intervention is recorded on or before {outcome_date.isoformat()}: record it "
+            "first (kvarboende record contacted|home-visit|attended|financial-aid|"
+            "caseworker-acted), or use --outcome settled"
+        )
+    return derived, support
 
 
 def follow_up_dates(facts: pl.DataFrame, rules: OutcomeRules) -> pl.DataFrame:

@@ -2,8 +2,9 @@
 
 Pure polars over frames the stage loads (no database, no files), so ordering and
 wording are tested directly. Every row carries the episode id, the tenant's name and
-address, the deadline to pay, the debt, whether there are children, and the one
-action due, in plain Swedish.
+address, the deadline to pay, the debt, whether there are children (yes, no, or
+unknown: ``has_children`` is null when nobody knows), and the one action due, in
+plain Swedish.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from enum import StrEnum
 import polars as pl
 
 from domain.formatting import MONTHS_SV, WEEKDAYS_SV
-from domain.outcomes import OPEN_STATUS_VALUES, add_working_days
+from domain.outcomes import OPEN_STATUS_VALUES, OUTCOME_LABEL_SV, STATUS_LABEL_SV, add_working_days
 
 
 class Section(StrEnum):
@@ -50,9 +51,12 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     "address": pl.String(),
     "deadline_date": pl.Date(),
     "debt_amount": pl.Float64(),
-    "has_children": pl.Boolean(),
+    "has_children": pl.Boolean(),  # null: not known (not in the register, nobody asked)
     "action": pl.String(),
 }
+
+#: How the children column reads: yes, no, or not known.
+CHILDREN_LABEL_SV: dict[bool | None, str] = {True: "ja", False: "nej", None: "okänt"}
 
 #: Swedish column headings for files and the terminal.
 COLUMN_TITLE_SV: dict[str, str] = {
@@ -75,8 +79,9 @@ EPISODES_SCHEMA: dict[str, pl.DataType] = {
     "town": pl.String(),
     "deadline_date": pl.Date(),
     "debt_amount": pl.Float64(),
-    "has_children": pl.Boolean(),
+    "has_children": pl.Boolean(),  # null: not known
     "status": pl.String(),
+    "outcome": pl.String(),
     "routing": pl.String(),
     "caseworker_id": pl.String(),
     "caseworker_name": pl.String(),
@@ -161,11 +166,29 @@ def _sv_clock(column: str) -> pl.Expr:
     return pl.format("kl. {}", pl.col(column).dt.strftime("%H.%M"))
 
 
+def postal_code_expr(column: str = "postal_code") -> pl.Expr:
+    """``194 53`` as letters and envelopes write it (ingest stores ``19453``); else as given."""
+    code = pl.col(column).str.replace_all(r"\s", "")
+    return (
+        pl.when(code.str.contains(r"^\d{5}$"))
+        .then(pl.format("{} {}", code.str.slice(0, 3), code.str.slice(3)))
+        .otherwise(pl.col(column))
+    )
+
+
+def sv_postal_code(value: str | None) -> str | None:
+    """:func:`postal_code_expr` for one value (the episode view prints one address)."""
+    if value is None:
+        return None
+    code = "".join(value.split())
+    return f"{code[:3]} {code[3:]}" if len(code) == 5 and code.isdigit() else value
+
+
 def address_expr() -> pl.Expr:
     """``Storgatan 3, lgh 1102, 123 45 Exempelby`` with unknown parts left out."""
     street = pl.col("street_address")
     apartment = pl.format("lgh {}", pl.col("apartment"))
-    place = pl.concat_str(["postal_code", "town"], separator=" ", ignore_nulls=True)
+    place = pl.concat_str([postal_code_expr(), "town"], separator=" ", ignore_nulls=True)
     place = pl.when(place == "").then(None).otherwise(place)
     full = pl.concat_str([street, apartment, place], separator=", ", ignore_nulls=True)
     return pl.when(full == "").then(None).otherwise(full)
@@ -180,23 +203,59 @@ def _rows(frame: pl.DataFrame, section: Section, action: pl.Expr) -> pl.DataFram
         address=address_expr(),
         deadline_date="deadline_date",
         debt_amount="debt_amount",
-        has_children=pl.col("has_children").fill_null(False),
+        has_children="has_children",
         action=action,
     ).cast(ROW_SCHEMA)  # type: ignore[arg-type]
 
 
+def children_rank() -> pl.Expr:
+    """0 with children, 1 not known, 2 without: a household nobody asked may have children."""
+    children = pl.col("has_children")
+    return pl.when(children.is_null()).then(1).when(children).then(0).otherwise(2)
+
+
 def _children_first(frame: pl.DataFrame, *then: str) -> pl.DataFrame:
-    """Households with children first (nollvisionen), then by ``then`` ascending, nulls last."""
-    return frame.sort(
-        ["has_children", *then], descending=[True, *[False] * len(then)], nulls_last=True
+    """Households with children first (nollvisionen), then those not known, then by ``then``."""
+    return frame.sort([children_rank(), *then], nulls_last=True)
+
+
+def _ask_about_children() -> pl.Expr:
+    """What to add to a contact task when nobody knows whether children live there."""
+    return (
+        pl.when(pl.col("has_children").is_null())
+        .then(
+            pl.format(
+                "; fråga om barn bor där och registrera svaret: "
+                "kvarboende record children {} --count ANTAL",
+                pl.col("episode_id"),
+            )
+        )
+        .otherwise(pl.lit(""))
     )
 
 
-def eviction_rows(episodes: pl.DataFrame, run_date: date, horizon_days: int) -> pl.DataFrame:
+def _closed_note() -> pl.Expr:
+    """`` (Ärendet avslutat: reglerad)`` for an episode that is no longer open, else empty."""
+    label = pl.coalesce(
+        pl.col("outcome").replace_strict(OUTCOME_LABEL_SV, default=None, return_dtype=pl.String),
+        pl.col("status").replace_strict(STATUS_LABEL_SV, default=None, return_dtype=pl.String),
+        pl.col("status"),
+    )
+    return (
+        pl.when(pl.col("status").is_in(OPEN_STATUS_VALUES))
+        .then(pl.lit(""))
+        .otherwise(pl.format(" (Ärendet avslutat: {})", label))
+    )
+
+
+def eviction_rows(
+    episodes: pl.DataFrame, run_date: date, horizon_days: int, caseworker_view: bool = False
+) -> pl.DataFrame:
     """Section 1: evictions booked within the horizon, households with children first.
 
     Episodes routed to a caseworker stay on the advisor's list: a child must never be
-    evicted because a hand-over was not followed up.
+    evicted because a hand-over was not followed up. On the caseworker's own list
+    (``caseworker_view``) the episode is theirs, so the action is addressed to them.
     """
     last = run_date + timedelta(days=horizon_days)
     day = pl.col("eviction_at").dt.date()
@@ -209,7 +268,7 @@ def eviction_rows(episodes: pl.DataFrame, run_date: date, horizon_days: int) -> 
     due = _children_first(due, "eviction_at", "episode_id")
     when = pl.format("{} {}", _sv_weekday_day(pl.col("eviction_at")), _sv_clock("eviction_at"))
     action = (
-        pl.when(pl.col("routing") == "caseworker")
+        pl.when((pl.col("routing") == "caseworker") & pl.lit(not caseworker_view))
         .then(
             pl.format(
                 "Avhysning {}: kontrollera att handläggaren ({}) har kontakt med hushållet",
@@ -225,7 +284,12 @@ def eviction_rows(episodes: pl.DataFrame, run_date: date, horizon_days: int) -> 
 def appointment_rows(
     episodes: pl.DataFrame, appointments: pl.DataFrame, run_date: date
 ) -> pl.DataFrame:
-    """Section 2: booked meetings today and on the next working day, in time order."""
+    """Section 2: booked meetings today and on the next working day, in time order.
+
+    Whatever the episode's status: a tenant who settled or whose episode closed still
+    holds the letter with the time and may come, so the meeting stays on the list (with
+    the episode's status) and its slot stays booked.
+    """
     next_day = add_working_days(run_date + timedelta(days=1), 0)
     day = pl.col("starts_at").dt.date()
     booked = appointments.filter(
@@ -233,29 +297,49 @@ def appointment_rows(
     ).join(episodes, on="episode_id", how="inner")
     booked = booked.sort(["starts_at", "episode_id"])
     label = pl.when(day == run_date).then(pl.lit("i dag")).otherwise(_sv_weekday_day("starts_at"))
+    # The join named the episode's status ``status_right``; the notes read ``status``.
+    booked = booked.drop("status").rename({"status_right": "status"})
+    is_open = pl.col("status").is_in(OPEN_STATUS_VALUES)
     action = pl.format(
-        "Möte {} {}, {}: ta emot hushållet och registrera besöket",
+        "Möte {} {}, {}: ta emot hushållet och registrera besöket{}{}",
         label,
         _sv_clock("starts_at"),
         pl.col("location").fill_null("mottagningen"),
+        pl.when(is_open).then(_ask_about_children()).otherwise(pl.lit("")),
+        _closed_note(),
     )
     return _rows(booked, Section.APPOINTMENTS, action)
 
 
-def task_rows(episodes: pl.DataFrame, tasks: pl.DataFrame) -> pl.DataFrame:
-    """Section 3: open phone-call and home-visit tasks after missed meetings, by due date."""
+def task_rows(episodes: pl.DataFrame, tasks: pl.DataFrame, run_date: date) -> pl.DataFrame:
+    """Section 3: open phone-call and home-visit tasks after missed meetings, by due date.
+
+    A task whose due date has passed says so (``försenad``): on 2 November, "call by
+    30 October" is not a plan but a miss. A call to a household nobody knows about
+    asks whether children live there, since the home visit depends on it.
+    """
     open_tasks = tasks.join(episodes, on="episode_id", how="inner").sort(
-        ["due_date", "has_children", "episode_id", "kind"], descending=[False, True, False, False]
+        [pl.col("due_date"), children_rank(), pl.col("episode_id"), pl.col("kind")]
     )
+    due = pl.col("due_date")
+    late = pl.when(due < pl.lit(run_date)).then(pl.lit(" – försenad")).otherwise(pl.lit(""))
     action = (
         pl.when(pl.col("kind") == "home_visit")
         .then(
             pl.format(
-                "Gör hembesök senast {} (barnfamilj som uteblev och inte nåtts per telefon)",
+                "Gör hembesök senast {}{} (barnfamilj som uteblev och inte nåtts per telefon)",
                 _sv_day("due_date"),
+                late,
             )
         )
-        .otherwise(pl.format("Ring hushållet senast {} (uteblev från mötet)", _sv_day("due_date")))
+        .otherwise(
+            pl.format(
+                "Ring hushållet senast {}{} (uteblev från mötet){}",
+                _sv_day("due_date"),
+                late,
+                _ask_about_children(),
+            )
+        )
     )
     return _rows(open_tasks, Section.NO_SHOW_TASKS, action)
 
@@ -265,8 +349,13 @@ def new_episode_rows(
     appointments: pl.DataFrame,
     run_date: date,
     previous_run_date: date | None,
+    caseworker_view: bool = False,
 ) -> pl.DataFrame:
-    """Section 4: episodes opened since the last worklist, with where they were routed."""
+    """Section 4: episodes opened since the last worklist, with where they were routed.
+
+    On a caseworker's own list every episode is routed to them: the action says what
+    they do, not who it was handed to.
+    """
     opened = pl.col("opened_on") <= run_date
     if previous_run_date is not None:
         opened &= pl.col("opened_on") > previous_run_date
@@ -284,7 +373,11 @@ def new_episode_rows(
     slot = pl.format("{} {}", _sv_weekday_day("starts_at"), _sv_clock("starts_at"))
     routing = pl.col("routing")
     action = (
-        pl.when(routing == "caseworker")
+        pl.when((routing == "caseworker") & pl.lit(caseworker_view))
+        .then(
+            pl.lit("Nytt ärende hos dig (känt hos socialtjänsten): kontakta hushållet om skulden")
+        )
+        .when(routing == "caseworker")
         .then(
             pl.format(
                 "Känt ärende: överlämnat till handläggare {}",
@@ -305,7 +398,7 @@ def new_episode_rows(
 def match_rows(episodes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
     """Section 5: suggested matches waiting for a person to confirm or reject them."""
     pending = matches.join(episodes, on="episode_id", how="inner").sort(
-        ["has_children", "score", "match_id"], descending=[True, True, False]
+        [children_rank(), pl.col("score"), pl.col("match_id")], descending=[False, True, False]
     )
     action = pl.format(
         "Bekräfta eller avvisa träff {} ({}): kvarboende matches confirm|reject {}",
@@ -322,8 +415,10 @@ def delivery_problem_rows(
     """Section 6: letters that never arrived, and meetings booked after the deadline to pay.
 
     Only each episode's latest tenant letter counts: a failed letter followed by a new
-    version that went out is no longer a problem.
+    version that went out is no longer a problem. Only open episodes: once the debt is
+    settled or the episode closed there is nobody to chase about a letter or a late time.
     """
+    episodes = episodes.filter(pl.col("status").is_in(OPEN_STATUS_VALUES))
     latest = letters.sort(["episode_id", "letter_id"]).unique(
         subset="episode_id", keep="last", maintain_order=True
     )
@@ -404,19 +499,21 @@ def build_sections(
     horizon_days: int,
     previous_run_date: date | None,
     include_matches: bool = True,
+    caseworker_view: bool = False,
 ) -> pl.DataFrame:
     """Every row of one worklist, sections in the issue's order, each section sorted.
 
     ``previous_run_date`` is the date of this owner's last worklist before ``run_date``
     (None: never), so that "new episodes" is the same on a rerun of the same date.
+    ``caseworker_view``: the list is a caseworker's own, so actions are addressed to them.
     """
     episodes = inputs.episodes.cast(EPISODES_SCHEMA)  # type: ignore[arg-type]
     appointments = inputs.appointments.cast(APPOINTMENTS_SCHEMA)  # type: ignore[arg-type]
     parts = [
-        eviction_rows(episodes, run_date, horizon_days),
+        eviction_rows(episodes, run_date, horizon_days, caseworker_view),
         appointment_rows(episodes, appointments, run_date),
-        task_rows(episodes, inputs.open_tasks.cast(TASKS_SCHEMA)),  # type: ignore[arg-type]
-        new_episode_rows(episodes, appointments, run_date, previous_run_date),
+        task_rows(episodes, inputs.open_tasks.cast(TASKS_SCHEMA), run_date),  # type: ignore[arg-type]
+        new_episode_rows(episodes, appointments, run_date, previous_run_date, caseworker_view),
         match_rows(episodes, inputs.pending_matches.cast(MATCHES_SCHEMA))  # type: ignore[arg-type]
         if include_matches
         else pl.DataFrame(schema=ROW_SCHEMA),

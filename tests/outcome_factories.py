@@ -49,7 +49,11 @@ def company(engine: Engine) -> int:
 
 
 def episode(session: Session, n: int, **values: object) -> Episode:
-    """An episode with personal data in every field a worklist shows."""
+    """An episode with personal data in every field a worklist shows.
+
+    Giving ``has_children`` makes the children known (as the register or the advisor
+    would), unless ``children_known`` is given too; without it they are unknown.
+    """
     defaults: dict[str, object] = {
         "company_id": "bo",
         "tenancy_key": f"bo|K{n}",
@@ -70,6 +74,8 @@ def episode(session: Session, n: int, **values: object) -> Episode:
         "routing": "advisor",
     }
     defaults.update(values)
+    if "has_children" in values:
+        defaults.setdefault("children_known", True)
     row = Episode(**defaults)
     session.add(row)
     session.flush()

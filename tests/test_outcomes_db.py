@@ -211,7 +211,9 @@ def test_closing_by_hand(db_engine, tmp_path: Path) -> None:
         quiet = episode(s, 2, status="payment_order", last_event_date=date(2026, 6, 1))
         notice(s, file_id, quiet.id, "payment_order", date(2026, 6, 1))
         ids = (row.id, quiet.id)
-    assert close_episode(db_engine, ids[0], "moved_out", by="anna", on_date=RUN) == "payment_order"
+    closed_by_hand = close_episode(db_engine, ids[0], "moved_out", by="anna", on_date=RUN)
+    assert closed_by_hand.previous_status == "payment_order"
+    assert closed_by_hand.outcome == "moved_out"
     with session_scope(db_engine) as s:
         closed = s.get(Episode, ids[0])
         assert (closed.status, closed.outcome, closed.outcome_certainty, closed.outcome_source) == (
@@ -279,3 +281,35 @@ def test_the_daily_stages_rerun_for_the_same_date_change_nothing(db_engine, tmp_
     assert state() == before
     assert second[0]["closed"] == 0 and second[1]["tasks_created"] == 0
     assert second[2] == first[2] | {"emails_queued": 0}
+
+
+def test_a_settlement_closed_by_hand_follows_the_recorded_interventions(
+    db_engine, tmp_path: Path
+) -> None:
+    company(db_engine)
+    with session_scope(db_engine) as s:
+        met = episode(s, 1)
+        appointment(s, met.id, utc(2026, 11, 16), status="attended")
+        alone = episode(s, 2)
+        ids = (met.id, alone.id)
+    with pytest.raises(KvarboendeError, match=r"an intervention is recorded .* \(attended\)"):
+        close_episode(db_engine, ids[0], "settled_without_intervention", by="anna", on_date=RUN)
+    with session_scope(db_engine) as s:
+        assert s.get(Episode, ids[0]).status == "payment_order"  # refused: nothing changed
+    closed = close_episode(db_engine, ids[0], "settled", by="anna", on_date=RUN)
+    assert closed.outcome == "settled_with_support"
+    assert closed.reason == "Avslutat manuellt: reglerad med stöd (besök hos boenderådgivaren)"
+    with pytest.raises(KvarboendeError, match="no intervention is recorded"):
+        close_episode(db_engine, ids[1], "settled_with_support", by="anna", on_date=RUN)
+    assert close_episode(db_engine, ids[1], "settled", by="anna", on_date=RUN).outcome == (
+        "settled_without_intervention"
+    )
+    with session_scope(db_engine) as s:
+        stored = [
+            (e.outcome, e.outcome_certainty, e.outcome_source)
+            for e in s.scalars(select(Episode).order_by(Episode.id))
+        ]
+    assert stored == [
+        ("settled_with_support", "confirmed", "advisor"),
+        ("settled_without_intervention", "confirmed", "advisor"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -20,6 +21,7 @@ from domain.outcomes import (
     SOURCE_EXECUTED_NOTICE,
     SOURCE_SETTLED_NOTICE,
     SOURCE_SILENCE,
+    SOURCE_WITHDRAWN_NOTICE,
     ActivityKind,
     OutcomeRules,
     TaskKind,
@@ -29,6 +31,7 @@ from domain.outcomes import (
     follow_up_dates,
     is_recurrence,
     is_working_day,
+    manual_settled_outcome,
     plan_follow_up_tasks,
     recurrence_links,
 )
@@ -80,6 +83,12 @@ CASES = [
     Case("eviction executed", "eviction_executed",
          ("evicted", "confirmed", "2026-11-10", SOURCE_EXECUTED_NOTICE),
          executed="2026-11-10", last_event="2026-11-10"),
+    Case("withdrawn after a meeting: withdrawn, never settled", "withdrawn",
+         ("withdrawn", "confirmed", "2026-11-01", SOURCE_WITHDRAWN_NOTICE),
+         last_open="2026-10-01", done=[("attended", "2026-10-20")]),
+    Case("withdrawn, an earlier settlement report too: still withdrawn", "withdrawn",
+         ("withdrawn", "confirmed", "2026-11-01", SOURCE_WITHDRAWN_NOTICE),
+         settled="2026-10-25", last_open="2026-10-01"),
     Case("out of order: settled arrived after the execution report but is dated earlier",
          "eviction_executed", ("evicted", "confirmed", "2026-11-10", SOURCE_EXECUTED_NOTICE),
          executed="2026-11-10", settled="2026-11-02", last_event="2026-11-10"),
@@ -423,3 +432,41 @@ def test_only_open_statuses_can_presume_a_settlement() -> None:
         OutcomeConfig(presume_settled_statuses=["settled"])
     rules = rules_from(Settings(outcomes=OutcomeConfig(presume_settled_statuses=["decision"])))
     assert rules.presume_settled_statuses == ("decision",)
+
+
+def _recorded(*rows: tuple[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"episode_id": 1, "on_date": D(day), "kind": kind} for day, kind in rows],
+        schema=INTERVENTIONS_SCHEMA,
+    )
+
+
+@pytest.mark.parametrize(
+    ("requested", "recorded", "expected"),
+    [
+        # "settled": the record decides.
+        ("settled", [], ("settled_without_intervention", None)),
+        ("settled", [("2026-11-10", "contacted")], ("settled_with_support", "contacted")),
+        # Only on or before the settlement day; a note or a no-show is no intervention.
+        ("settled", [("2026-11-24", "attended")], ("settled_without_intervention", None)),
+        ("settled", [("2026-11-10", "note"), ("2026-11-11", "no_show")],
+         ("settled_without_intervention", None)),
+        # Explicit choices that agree with the record are kept.
+        ("settled_without_intervention", [], ("settled_without_intervention", None)),
+        ("settled_with_support", [("2026-11-23", "financial_assistance")],
+         ("settled_with_support", "financial_assistance")),
+        # Explicit choices that contradict it are refused, with the reason.
+        ("settled_without_intervention", [("2026-11-20", "home_visit")],
+         "an intervention is recorded on or before 2026-11-23 (home_visit)"),
+        ("settled_with_support", [("2026-11-24", "contacted")],
+         "no intervention is recorded on or before 2026-11-23"),
+    ],
+)  # fmt: skip
+def test_a_settlement_closed_by_hand_follows_the_recorded_interventions(
+    requested: str, recorded: list[tuple[str, str]], expected: tuple | str
+) -> None:
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            manual_settled_outcome(requested, _recorded(*recorded), RUN)
+    else:
+        assert manual_settled_outcome(requested, _recorded(*recorded), RUN) == expected

@@ -37,6 +37,7 @@ def ep(episode_id: int, **values: object) -> dict[str, object]:
         "debt_amount": 10_000.0,
         "has_children": False,
         "status": "payment_order",
+        "outcome": None,
         "routing": "advisor",
         "caseworker_id": None,
         "caseworker_name": None,
@@ -274,3 +275,127 @@ def test_caseworker_lists_leave_out_matches() -> None:
     )
     rows = build_sections(data, RUN, horizon_days=14, previous_run_date=RUN, include_matches=False)
     assert rows.is_empty()
+
+
+def test_children_unknown_stay_unknown_and_come_between_yes_and_no() -> None:
+    scheduled = {"status": "eviction_scheduled"}
+    data = inputs(
+        [
+            ep(1, eviction_at=at(23, 9), **scheduled),  # no children (known)
+            ep(2, eviction_at=at(24, 9), has_children=None, **scheduled),  # nobody knows
+            ep(3, eviction_at=at(25, 9), has_children=True, **scheduled),
+        ]
+    )
+    rows = build(data)
+    assert ids(rows, Section.EVICTIONS) == [3, 2, 1]
+    assert rows["has_children"].to_list() == [True, None, False]
+
+
+def test_meetings_of_closed_and_settled_episodes_stay_with_their_status() -> None:
+    data = inputs(
+        [
+            ep(1, status="closed", outcome="settled_without_intervention"),
+            ep(2, status="settled"),
+            ep(3),
+        ],
+        appointments=[
+            appt(1, 1, at(20, 9)),
+            appt(2, 2, at(20, 10)),
+            appt(3, 3, at(23, 9)),
+            appt(4, 3, at(20, 11), status="cancelled"),
+        ],
+    )
+    rows = build(data).filter(pl.col("section") == "appointments")
+    assert rows["episode_id"].to_list() == [1, 2, 3]
+    actions = rows["action"].to_list()
+    assert actions[0] == (
+        "Möte i dag kl. 09.00, Medborgarhuset: ta emot hushållet och registrera besöket "
+        "(Ärendet avslutat: reglerad utan insats)"
+    )
+    assert actions[1].endswith("(Ärendet avslutat: reglerad)")
+    assert "avslutat" not in actions[2]
+
+
+def test_a_closed_episode_is_no_delivery_problem() -> None:
+    data = inputs(
+        [ep(1, status="closed", outcome="moved_out"), ep(2, status="settled"), ep(3)],
+        appointments=[appt(1, 1, at(30, 9), before_deadline=False)],
+        letters=[
+            {"letter_id": 1, "episode_id": 2, "status": "failed", "flagged": False},
+            {"letter_id": 2, "episode_id": 3, "status": "failed", "flagged": False},
+        ],
+    )
+    assert ids(build(data), Section.DELIVERY_PROBLEMS) == [3]
+
+
+def test_a_caseworkers_own_list_is_addressed_to_them() -> None:
+    routed = {"routing": "caseworker", "caseworker_id": "hl1", "caseworker_name": "Jonas Nord"}
+    data = inputs(
+        [
+            ep(1, eviction_at=at(24, 9), status="eviction_scheduled", **routed),
+            ep(2, opened_on=RUN, **routed),
+        ]
+    )
+    own = build_sections(
+        data, RUN, horizon_days=14, previous_run_date=date(2026, 11, 19),
+        include_matches=False, caseworker_view=True,
+    )  # fmt: skip
+    actions = own["action"].to_list()
+    assert actions == [
+        "Avhysning tisdag 24 november kl. 09.00: kontakta hushållet och hyresvärden i dag",
+        "Nytt ärende hos dig (känt hos socialtjänsten): kontakta hushållet om skulden",
+    ]
+    assert not [a for a in actions if "Jonas Nord" in a or "handläggare" in a]
+    advisors = build(data)["action"].to_list()  # the advisor's list still names them
+    assert "kontrollera att handläggaren (Jonas Nord)" in advisors[0]
+    assert advisors[1] == "Känt ärende: överlämnat till handläggare Jonas Nord"
+
+
+def test_overdue_tasks_say_so() -> None:
+    data = inputs(
+        [ep(1), ep(2, has_children=True), ep(3)],
+        tasks=[
+            {"episode_id": 1, "kind": "phone_call", "round": 1, "due_date": date(2026, 10, 30)},
+            {"episode_id": 2, "kind": "home_visit", "round": 1, "due_date": date(2026, 11, 19)},
+            {"episode_id": 3, "kind": "phone_call", "round": 1, "due_date": RUN},  # today: not yet
+        ],
+    )
+    actions = build(data).filter(pl.col("section") == "no_show_tasks")["action"].to_list()
+    assert actions == [
+        "Ring hushållet senast 30 oktober – försenad (uteblev från mötet)",
+        "Gör hembesök senast 19 november – försenad "
+        "(barnfamilj som uteblev och inte nåtts per telefon)",
+        "Ring hushållet senast 20 november (uteblev från mötet)",
+    ]
+
+
+def test_calls_and_meetings_of_households_nobody_asked_ask_about_children() -> None:
+    data = inputs(
+        [ep(1, has_children=None), ep(2, has_children=None)],
+        appointments=[appt(1, 2, at(20, 9))],
+        tasks=[{"episode_id": 1, "kind": "phone_call", "round": 1, "due_date": RUN}],
+    )
+    rows = build(data)
+    ask = "fråga om barn bor där och registrera svaret: kvarboende record children {} --count"
+    meeting = rows.filter(pl.col("section") == "appointments")["action"][0]
+    call = rows.filter(pl.col("section") == "no_show_tasks")["action"][0]
+    assert ask.format(2) in meeting and ask.format(1) in call
+    known = build(inputs([ep(1)], tasks=[{"episode_id": 1, "kind": "phone_call", "round": 1,
+                                          "due_date": RUN}]))  # fmt: skip
+    assert "barn" not in known["action"][0]
+
+
+def test_postcodes_are_written_as_on_letters() -> None:
+    data = inputs(
+        [
+            ep(1, opened_on=RUN, postal_code="19453"),
+            ep(2, opened_on=RUN, postal_code="194 53"),
+            ep(3, opened_on=RUN, postal_code="SE-194"),  # not a Swedish postcode: as given
+        ]
+    )
+    rows = build(data).sort("episode_id")
+    assert rows["address"].to_list() == [
+        "Storgatan 1, lgh 1001, 194 53 Exempelby",
+        "Storgatan 1, lgh 1001, 194 53 Exempelby",
+        "Storgatan 1, lgh 1001, SE-194 Exempelby",
+    ]

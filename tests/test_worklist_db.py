@@ -157,8 +157,12 @@ def test_xlsx_has_one_formula_safe_sheet_per_section(db_engine, tmp_path: Path) 
     assert row[6].startswith("Avhysning måndag 30 november kl. 09.00")
     assert book["3 Uteblivna"]["A4"].value == "Inget att göra i dag."
     meeting = book["2 Möten"]
-    assert meeting["B4"].value == "'" + EVIL
+    # The text as written, stored as a string (never a formula), with Excel's hidden
+    # quote prefix so that editing the cell does not turn it into one either.
+    assert meeting["B4"].value == EVIL
     assert meeting["B4"].data_type == "s"
+    assert meeting["B4"].quotePrefix is True
+    assert meeting["C4"].quotePrefix is False  # ordinary text: no prefix
     for sheet in book.worksheets:
         for line in sheet.iter_rows():
             for cell in line:
@@ -262,11 +266,22 @@ def test_cli_worklist_record_and_episodes(
     assert main(["--config", config, "episodes", "close", str(ids["quiet"]), "--outcome",
                  "moved_out", "--by", "anna"]) == 0  # fmt: skip
     capsys.readouterr()
+    # The tenant who came settled: "without intervention" is refused in one line, "settled"
+    # stores what the record says.
+    assert main(["--config", config, "episodes", "close", meeting, "--outcome",
+                 "settled_without_intervention", "--date", "2026-11-24"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert "an intervention is recorded on or before 2026-11-24 (attended)" in err
+    assert "\n" not in err
+    assert main(["--config", config, "episodes", "close", meeting, "--outcome", "settled",
+                 "--date", "2026-11-24"]) == 0  # fmt: skip
+    assert "outcome settled_with_support" in capsys.readouterr().out
     assert main(["--config", config, "episodes", "list", "--status", "closed",
                  "--format", "json"]) == 0  # fmt: skip
     listed = json.loads(capsys.readouterr().out)
     assert [(e["id"], e["outcome"], e["outcome_certainty"]) for e in listed] == [
-        (ids["quiet"], "moved_out", "confirmed")
+        (ids["meeting"], "settled_with_support", "confirmed"),
+        (ids["quiet"], "moved_out", "confirmed"),
     ]
     assert main(["--config", config, "episodes", "list", "--format", "csv"]) == 0
     csv_out = capsys.readouterr().out
@@ -459,3 +474,80 @@ def test_back_from_leave_the_list_shows_everything_new_since_the_last_one(
         episode(s, 2, opened_on=date(2026, 11, 3), status="closed", outcome="moved_out")
         episode(s, 3, opened_on=date(2026, 11, 20))
     assert write_worklists(db_engine, settings, RUN)["new_episodes"] == 3
+
+
+def test_meetings_of_closed_episodes_stay_on_the_list_and_keep_their_slot(
+    db_engine, tmp_path: Path
+) -> None:
+    from flows.stages.outcomes import apply_outcome_rules
+    from models.tables import Appointment, AppointmentSlot
+
+    settings = settings_for(tmp_path)
+    company(db_engine)
+    with session_scope(db_engine) as s:
+        settled = episode(s, 1, status="closed", outcome="settled_without_intervention",
+                          outcome_source="notice:settled", opened_on=date(2026, 9, 1))  # fmt: skip
+        reported = episode(s, 2, status="settled", opened_on=date(2026, 9, 1))
+        past = episode(s, 3, status="closed", outcome="moved_out", opened_on=date(2026, 9, 1))
+        appointment(s, settled.id, utc(2026, 11, 23, 10))
+        appointment(s, reported.id, utc(2026, 11, 24, 9))
+        appointment(s, past.id, utc(2026, 11, 20, 9))  # before today: not shown
+        ids = (settled.id, reported.id, past.id)
+    apply_outcome_rules(db_engine, settings, RUN)
+    create_follow_up_tasks(db_engine, settings, RUN)
+    counts = write_worklists(db_engine, settings, RUN)
+    assert counts["appointments"] == 2
+    rows = build_worklist(db_engine, settings, RUN).rows
+    meetings = rows.filter(rows["section"] == "appointments")
+    assert meetings["episode_id"].to_list() == [ids[0], ids[1]]
+    # The company's settlement report was closed by the outcome rules before the list.
+    for action in meetings["action"]:
+        assert action.endswith("registrera besöket (Ärendet avslutat: reglerad utan insats)")
+    assert ids[2] not in rows["episode_id"].to_list()
+    with session_scope(db_engine) as s:
+        kept = s.execute(
+            select(Appointment.status, AppointmentSlot.booked).join(
+                AppointmentSlot, AppointmentSlot.id == Appointment.slot_id
+            )
+        ).all()
+    assert [tuple(k) for k in kept] == [("booked", 1)] * 3  # nothing was cancelled
+
+
+def test_a_caseworkers_list_speaks_to_the_caseworker(db_engine, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    company(db_engine)
+    with session_scope(db_engine) as s:
+        caseworker(s)
+        routed = {"routing": "caseworker", "caseworker_id": "hl1"}
+        episode(s, 1, opened_on=RUN, **routed)
+        episode(s, 2, status="eviction_scheduled", eviction_at=utc(2026, 11, 30), **routed)
+    write_worklists(db_engine, settings, RUN)
+    own = build_worklist(db_engine, settings, RUN, caseworker_id="hl1").rows
+    assert own["action"].to_list() == [
+        "Avhysning måndag 30 november kl. 09.00: kontakta hushållet och hyresvärden i dag",
+        "Nytt ärende hos dig (känt hos socialtjänsten): kontakta hushållet om skulden",
+    ]
+    text = (settings.paths.worklist_dir / RUN.isoformat() / "handlaggare-hl1.csv").read_text(
+        encoding="utf-8-sig"
+    )
+    assert "Karin Handläggare" not in text and "handläggaren (" not in text
+
+
+def test_postcodes_in_every_format_read_as_on_letters(
+    db_engine, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    company(db_engine)
+    with session_scope(db_engine) as s:
+        episode_id = episode(s, 1, opened_on=RUN, postal_code="19453", town="Upplands Väsby").id
+    write_worklists(db_engine, settings, RUN)
+    folder = settings.paths.worklist_dir / RUN.isoformat()
+    address = f"{STREET}, lgh 1101, 194 53 Upplands Väsby"
+    assert address in (folder / "radgivare-radgivare1.csv").read_text(encoding="utf-8-sig")
+    sheet = openpyxl.load_workbook(folder / "radgivare-radgivare1.xlsx")["4 Nya ärenden"]
+    assert sheet["C4"].value == address
+    pdf = PdfReader(folder / "radgivare-radgivare1.pdf")
+    assert "194 53" in " ".join(page.extract_text() for page in pdf.pages)
+    config = str(_config(tmp_path, db_url))
+    assert main(["--config", config, "episodes", "show", str(episode_id)]) == 0
+    assert "194 53 Upplands Väsby" in capsys.readouterr().out

@@ -19,11 +19,23 @@ from rich.table import Table
 from sqlalchemy import select
 
 from domain.formatting import STOCKHOLM, sv_amount
-from domain.outcomes import ACTIVITY_LABEL_SV, OUTCOME_LABEL_SV, STATUS_LABEL_SV, ActivityKind
-from domain.worklist import SECTION_TITLE_SV
+from domain.outcomes import (
+    ACTIVITY_LABEL_SV,
+    MANUAL_OUTCOMES,
+    OUTCOME_LABEL_SV,
+    STATUS_LABEL_SV,
+    ActivityKind,
+)
+from domain.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV, sv_postal_code
 from flows.cli import app
 from flows.context import AppContext
-from flows.stages.outcomes import close_episode, episode_timeline, local_today, record_activity
+from flows.stages.outcomes import (
+    close_episode,
+    episode_timeline,
+    local_today,
+    record_activity,
+    record_children,
+)
 from flows.stages.worklist import (
     build_worklist,
     display_rows,
@@ -34,7 +46,7 @@ from flows.stages.worklist import (
 )
 from models.audit import audit, current_actor
 from models.db import session_scope
-from models.domain import EpisodeStatus, Outcome
+from models.domain import EpisodeStatus
 from models.errors import KvarboendeError
 from models.tables import Episode
 
@@ -149,6 +161,7 @@ class RecordKind(StrEnum):
     NOTE = "note"
     FINANCIAL_AID = "financial-aid"
     CASEWORKER_ACTED = "caseworker-acted"
+    CHILDREN = "children"
 
 
 _ACTIVITY_OF: dict[RecordKind, ActivityKind] = {
@@ -168,11 +181,24 @@ def record_command(
     kind: Annotated[RecordKind, typer.Argument(help="What happened.")],
     episode_id: Annotated[int, typer.Argument(help="The episode (ärende) id.")],
     text: Annotated[str | None, typer.Option("--text", help="A short note.")] = None,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", help="record children: how many live there (0: none)."),
+    ] = None,
     by: ByOption = None,
     day: DateOption = None,
 ) -> None:
-    """Record a meeting attended or missed, a contact, a home visit, aid granted or a note."""
+    """Record a meeting attended or missed, a contact, a home visit, aid granted, a note,
+    or how many children live in the household (``record children ID --count N``)."""
     context: AppContext = ctx.obj
+    if kind == RecordKind.CHILDREN:
+        if count is None:
+            raise KvarboendeError("record children needs --count N (0: no children)")
+        record_children(context.engine, episode_id, count, by=current_actor(by))
+        typer.echo(f"Recorded children for episode {episode_id}: {count}")
+        return
+    if count is not None:
+        raise KvarboendeError("--count is only for record children")
     activity_id = record_activity(
         context.engine,
         episode_id,
@@ -201,15 +227,23 @@ LIST_COLUMNS = [
 
 
 def episodes_frame(engine, statuses: list[str] | None) -> pl.DataFrame:  # noqa: ANN001
-    """Episodes (no names or addresses) as a frame, filtered by status."""
+    """Episodes (no names or addresses) as a frame, filtered by status.
+
+    ``has_children`` is empty (null) when nobody knows, so the list never says "no"
+    about a household that was never asked.
+    """
     columns = [getattr(Episode, c) for c in LIST_COLUMNS]
-    query = select(*columns).order_by(Episode.id)
+    query = select(*columns, Episode.children_known).order_by(Episode.id)
     if statuses:
         query = query.where(Episode.status.in_(statuses))
     with session_scope(engine) as session:
         rows = session.execute(query).all()
     data = {c: [r[i] for r in rows] for i, c in enumerate(LIST_COLUMNS)}
     data["debt_amount"] = [None if v is None else float(v) for v in data["debt_amount"]]
+    known = [r[len(LIST_COLUMNS)] for r in rows]
+    data["has_children"] = [
+        bool(v) if k else None for v, k in zip(data["has_children"], known, strict=True)
+    ]
     schema = {
         "id": pl.Int64, "status": pl.String, "routing": pl.String, "opened_on": pl.Date,
         "deadline_date": pl.Date, "debt_amount": pl.Float64, "has_children": pl.Boolean,
@@ -259,7 +293,7 @@ def episodes_list(
                 _iso(row["opened_on"]),
                 _iso(row["deadline_date"]),
                 sv_amount(row["debt_amount"]),
-                "ja" if row["has_children"] else "nej",
+                CHILDREN_LABEL_SV[row["has_children"]],
                 "ja" if row["is_recurrence"] else "nej",
                 OUTCOME_LABEL_SV.get(row["outcome"], "–") if row["outcome"] else "–",
                 {"confirmed": "bekräftat", "presumed": "antaget"}.get(
@@ -274,21 +308,29 @@ def _iso(value: date | None) -> str:
     return value.isoformat() if value else "–"
 
 
+#: ``--outcome`` choices: ``settled`` (support decided by what is recorded) and every Outcome.
+CloseOutcome = StrEnum("CloseOutcome", {value: value for value in MANUAL_OUTCOMES})  # type: ignore[misc]
+
+
 @episodes_app.command("close")
 def episodes_close(
     ctx: typer.Context,
     episode_id: Annotated[int, typer.Argument(help="The episode (ärende) id.")],
     outcome: Annotated[
-        Outcome,
-        typer.Option("--outcome", help="How it ended, e.g. moved_out or withdrawn."),
+        CloseOutcome,
+        typer.Option(
+            "--outcome",
+            help="How it ended: settled (with or without support, as recorded), moved_out, "
+            "withdrawn, evicted, unknown …",
+        ),
     ],
     text: Annotated[str | None, typer.Option("--text", help="A short reason.")] = None,
     by: ByOption = None,
     day: DateOption = None,
 ) -> None:
-    """Close an episode by hand with a confirmed outcome (moved out, withdrawn, …)."""
+    """Close an episode by hand with a confirmed outcome (settled, moved out, withdrawn, …)."""
     context: AppContext = ctx.obj
-    previous = close_episode(
+    closed = close_episode(
         context.engine,
         episode_id,
         str(outcome),
@@ -296,7 +338,10 @@ def episodes_close(
         on_date=_day(day),
         text=text,
     )
-    typer.echo(f"Episode {episode_id} closed ({previous} → closed, outcome {outcome})")
+    typer.echo(
+        f"Episode {episode_id} closed ({closed.previous_status} → closed, "
+        f"outcome {closed.outcome}): {closed.reason}"
+    )
 
 
 def _local(moment: datetime) -> str:
@@ -316,6 +361,15 @@ def _print_table(console: Console, title: str, headers: tuple[str, ...], rows: l
     console.print(table)
 
 
+def _children(episode: dict) -> str:
+    """``ja (2)``, ``nej`` or ``okänt`` (not in the register and nobody recorded it)."""
+    if not episode["children_known"]:
+        return CHILDREN_LABEL_SV[None]
+    if episode["has_children"]:
+        return f"{CHILDREN_LABEL_SV[True]} ({episode['children_count']})"
+    return CHILDREN_LABEL_SV[False]
+
+
 def _status(value: str | None) -> str:
     return STATUS_LABEL_SV.get(value or "", value or "–")
 
@@ -332,7 +386,7 @@ def episodes_show(
     e = timeline["episode"]
     console = Console()
     apartment = f"lgh {e['apartment']}" if e["apartment"] else None
-    place = " ".join(str(part) for part in (e["postal_code"], e["town"]) if part)
+    place = " ".join(str(part) for part in (sv_postal_code(e["postal_code"]), e["town"]) if part)
     parts = (e["street_address"], apartment, place)
     address = ", ".join(str(part) for part in parts if part) or "–"
     console.print(
@@ -344,7 +398,7 @@ def episodes_show(
     console.print(
         f"Status {_status(e['status'])}, hänvisning {routing}, öppnat {_iso(e['opened_on'])}, "
         f"betala senast {_iso(e['deadline_date'])}, skuld {sv_amount(e['debt_amount'])}, "
-        f"barn {'ja' if e['has_children'] else 'nej'}"
+        f"barn {_children(e)}"
     )
     if e["eviction_at"]:
         console.print(f"Avhysning {_local(e['eviction_at'])}")

@@ -11,6 +11,7 @@ entry with who and when.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 import polars as pl
 from sqlalchemy import Engine, and_, bindparam, case, func, insert, or_, select, update
@@ -20,10 +21,13 @@ from domain.formatting import STOCKHOLM
 from domain.outcomes import (
     FACTS_SCHEMA,
     INTERVENTION_KINDS,
+    INTERVENTION_LABEL_SV,
     INTERVENTIONS_SCHEMA,
     MANUAL_OUTCOMES,
     OPEN_STATUS_VALUES,
     OUTCOME_LABEL_SV,
+    SETTLED,
+    SETTLED_OUTCOMES,
     SOURCE_ADVISOR,
     SOURCE_SILENCE,
     ActivityKind,
@@ -31,6 +35,7 @@ from domain.outcomes import (
     TaskKind,
     decide_outcomes,
     follow_up_dates,
+    manual_settled_outcome,
     plan_follow_up_tasks,
     recurrence_links,
 )
@@ -172,10 +177,15 @@ def load_facts(session: Session) -> pl.DataFrame:
     return frame.with_columns(eviction)
 
 
-def load_interventions(session: Session) -> pl.DataFrame:
-    """Intervening activities and attended meetings of episodes the rules may act on."""
+def load_interventions(session: Session, episode_id: int | None = None) -> pl.DataFrame:
+    """Intervening activities and attended meetings of episodes the rules may act on.
+
+    With ``episode_id``: of that one episode, whatever its status (a manual close).
+    """
     a, e = Activity.__table__.c, Episode.__table__.c
-    candidates = select(e.id).where(candidate_condition())
+    candidates = select(e.id).where(
+        candidate_condition() if episode_id is None else e.id == episode_id
+    )
     rows = session.execute(
         select(a.episode_id, a.on_date, a.kind).where(
             a.kind.in_(sorted(INTERVENTION_KINDS)), a.episode_id.in_(candidates)
@@ -560,6 +570,32 @@ def record_activity(
         return activity.id
 
 
+def record_children(engine: Engine, episode_id: int, count: int, *, by: str) -> None:
+    """Record how many children live in the household (0: none); audit-logged with who.
+
+    For households not known to social services nobody knows until someone asks: the
+    advisor records it at the meeting, the phone call or the home visit. From then on
+    children-first booking and the home visit after a no-show use it, and the worklist
+    shows yes or no instead of "unknown". The count stays out of the audit entry.
+    """
+    if count < 0:
+        raise KvarboendeError(f"--count must be 0 or more (0: no children), not {count}")
+    with session_scope(engine) as session:
+        episode = _episode_or_error(session, episode_id)
+        episode.children_count = count
+        episode.has_children = count > 0
+        episode.children_known = True
+        audit(session, by, "record_children", "episode", episode.id)
+
+
+class ClosedEpisode(NamedTuple):
+    """What :func:`close_episode` did: the status before, the outcome stored, and why."""
+
+    previous_status: str
+    outcome: str
+    reason: str
+
+
 def close_episode(
     engine: Engine,
     episode_id: int,
@@ -568,12 +604,15 @@ def close_episode(
     by: str,
     on_date: date,
     text: str | None = None,
-) -> str:
-    """Close an episode by hand with a confirmed outcome; returns the previous status.
+) -> ClosedEpisode:
+    """Close an episode by hand with a confirmed outcome.
 
     For what only the advisor learns: the household moved out, the application was
     withdrawn, or a settlement the company did not report. Already closed episodes are
     refused unless their outcome was only presumed or unknown (closed by silence).
+    A settlement is with or without support as the recorded interventions say
+    (``settled`` lets them decide; an explicit choice that contradicts them is refused),
+    so a manual close can never count a helped household as settled without intervention.
     """
     if outcome not in MANUAL_OUTCOMES:
         raise KvarboendeError(
@@ -587,6 +626,14 @@ def close_episode(
                 f"episode {episode_id} is already closed "
                 f"({episode.outcome}, {episode.outcome_source})"
             )
+        support = None
+        if outcome == SETTLED or outcome in SETTLED_OUTCOMES:
+            try:
+                outcome, support = manual_settled_outcome(
+                    outcome, load_interventions(session, episode.id), on_date
+                )
+            except ValueError as exc:
+                raise KvarboendeError(f"episode {episode_id}: {exc}") from None
         certainty = None if outcome == Outcome.UNKNOWN else OutcomeCertainty.CONFIRMED.value
         episode.status = EpisodeStatus.CLOSED.value
         episode.outcome = outcome
@@ -594,6 +641,8 @@ def close_episode(
         episode.outcome_date = on_date
         episode.outcome_source = SOURCE_ADVISOR
         reason = f"Avslutat manuellt: {OUTCOME_LABEL_SV[outcome]}"
+        if support:
+            reason += f" ({INTERVENTION_LABEL_SV[support]})"
         session.add(
             EpisodeTransition(
                 episode_id=episode.id,
@@ -609,7 +658,7 @@ def close_episode(
             .values(status=TASK_CANCELLED, done_at=datetime.now(UTC))
         )
         audit(session, by, "close_episode", "episode", episode.id, f"outcome {outcome}")
-        return previous
+        return ClosedEpisode(previous, outcome, reason)
 
 
 def local_today() -> date:
@@ -675,6 +724,8 @@ def episode_timeline(engine: Engine, episode_id: int, *, by: str) -> dict[str, o
                     "deadline_date",
                     "debt_amount",
                     "has_children",
+                    "children_count",
+                    "children_known",
                     "eviction_at",
                     "is_recurrence",
                     "previous_episode_id",

@@ -24,10 +24,11 @@ import polars as pl
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
-from domain.formatting import safe_cell, sv_amount, sv_date
+from domain.formatting import STOCKHOLM, safe_cell, sv_amount, sv_date
 from domain.outcomes import is_working_day
 from domain.worklist import (
     APPOINTMENTS_SCHEMA,
+    CHILDREN_LABEL_SV,
     COLUMN_TITLE_SV,
     EPISODES_SCHEMA,
     LETTERS_SCHEMA,
@@ -47,7 +48,7 @@ from flows.stages.outbox import enqueue
 from models.audit import audit
 from models.config import Settings
 from models.db import session_scope
-from models.domain import EpisodeStatus, LetterKind, MatchDecision, Routing
+from models.domain import AppointmentStatus, EpisodeStatus, LetterKind, MatchDecision, Routing
 from models.errors import KvarboendeError
 from models.tables import (
     Appointment,
@@ -129,19 +130,30 @@ def previous_run_date(session: Session, owner: str, run_date: date) -> date | No
     )
 
 
-def _shown(since: date):  # noqa: ANN202 - a SQLAlchemy boolean clause
-    """Episodes a worklist can show: not closed, or opened after ``since``."""
-    e = Episode.__table__.c
-    return or_(e.status != EpisodeStatus.CLOSED, e.opened_on > since)
+def _shown(since: date, run_date: date):  # noqa: ANN202 - a SQLAlchemy boolean clause
+    """Episodes a worklist can show: not closed, opened after ``since``, or with a meeting.
+
+    A closed episode's booked meeting from ``run_date`` on counts: the tenant still has
+    the letter with the time and may come.
+    """
+    e, a, slot = Episode.__table__.c, Appointment.__table__.c, AppointmentSlot.__table__.c
+    day_start = datetime.combine(run_date, datetime.min.time(), STOCKHOLM).astimezone(UTC)
+    upcoming = (
+        select(a.episode_id)
+        .join(AppointmentSlot.__table__, slot.id == a.slot_id)
+        .where(a.status == AppointmentStatus.BOOKED, slot.starts_at >= day_start)
+    )
+    return or_(e.status != EpisodeStatus.CLOSED, e.opened_on > since, e.id.in_(upcoming))
 
 
-def _load_episodes(session: Session, since: date) -> pl.DataFrame:
-    """Episodes a worklist can show: not closed, or opened after ``since``."""
+def _load_episodes(session: Session, since: date, run_date: date) -> pl.DataFrame:
+    """Episodes a worklist can show (see :func:`_shown`); children null when not known."""
     e, cw = Episode.__table__.c, Caseworker.__table__.c
     names = [
         "episode_id", "tenant_name", "street_address", "apartment", "postal_code", "town",
-        "deadline_date", "debt_amount", "has_children", "status", "routing", "caseworker_id",
-        "caseworker_name", "opened_on", "eviction_at", "follow_up_date", "last_event_date",
+        "deadline_date", "debt_amount", "has_children", "children_known", "status", "outcome",
+        "routing", "caseworker_id", "caseworker_name", "opened_on", "eviction_at",
+        "follow_up_date", "last_event_date",
     ]  # fmt: skip
     rows = session.execute(
         select(
@@ -154,7 +166,9 @@ def _load_episodes(session: Session, since: date) -> pl.DataFrame:
             e.deadline_date,
             e.debt_amount,
             e.has_children,
+            e.children_known,
             e.status,
+            e.outcome,
             e.routing,
             e.caseworker_id,
             cw.name,
@@ -164,13 +178,16 @@ def _load_episodes(session: Session, since: date) -> pl.DataFrame:
             e.last_event_date,
         )  # fmt: skip
         .outerjoin(Caseworker.__table__, cw.id == e.caseworker_id)
-        .where(_shown(since))
+        .where(_shown(since, run_date))
         .order_by(e.id)
     ).all()
     data = _columns(rows, names)
     data["eviction_at"] = _stockholm(data["eviction_at"])
     data["debt_amount"] = [None if v is None else float(v) for v in data["debt_amount"]]
-    data["has_children"] = [bool(v) for v in data["has_children"]]
+    known = data.pop("children_known")
+    data["has_children"] = [
+        bool(v) if k else None for v, k in zip(data["has_children"], known, strict=True)
+    ]
     return pl.DataFrame(data, schema=EPISODES_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -194,11 +211,11 @@ def _load_small(session: Session, statement, schema: dict[str, pl.DataType]) -> 
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")  # type: ignore[arg-type]
 
 
-def load_inputs(session: Session, since: date) -> WorklistInputs:
-    """Everything any worklist of the day needs, loaded once for all owners."""
-    episodes = _load_episodes(session, since)
+def load_inputs(session: Session, since: date, run_date: date) -> WorklistInputs:
+    """Everything any worklist of ``run_date`` needs, loaded once for all owners."""
+    episodes = _load_episodes(session, since, run_date)
     # A subquery, not a list of ids: SQLite and PostgreSQL limit the number of parameters.
-    ids = select(Episode.__table__.c.id).where(_shown(since))
+    ids = select(Episode.__table__.c.id).where(_shown(since, run_date))
     t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
     return WorklistInputs(
         episodes=episodes,
@@ -282,6 +299,7 @@ def _worklist_for(
         horizon_days=settings.outcomes.eviction_horizon_days,
         previous_run_date=previous,
         include_matches=owner_kind == ADVISOR,
+        caseworker_view=owner_kind == CASEWORKER,
     )
     return Worklist(owner_kind, owner_id, owner_name, run_date, rows)
 
@@ -328,7 +346,7 @@ def build_worklist(
             kind, owner_id, name = ADVISOR, advisor.id, advisor.name
         previous = previous_run_date(session, f"{kind}:{owner_id}", run_date)
         since = previous or run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
-        inputs = load_inputs(session, since)
+        inputs = load_inputs(session, since, run_date)
         return _worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
 
 
@@ -348,7 +366,7 @@ def display_rows(rows: pl.DataFrame) -> list[list[str]]:
                 row["address"] or "–",
                 row["deadline_date"].isoformat() if row["deadline_date"] else "–",
                 sv_amount(row["debt_amount"]),
-                "ja" if row["has_children"] else "nej",
+                CHILDREN_LABEL_SV[row["has_children"]],
                 row["action"],
             ]
         )
@@ -396,8 +414,18 @@ SHEET_NAMES: dict[Section, str] = {
 }
 
 
+def looks_like_formula(text: str) -> bool:
+    """Text a spreadsheet would read as a formula if typed in (= + - @ tab CR first)."""
+    return safe_cell(text) != text
+
+
 def write_xlsx(worklist: Worklist, path: Path) -> Path:
-    """One sheet per section (all seven, empty ones say so); every text cell formula-safe."""
+    """One sheet per section (all seven, empty ones say so); every text cell formula-safe.
+
+    Text goes in with ``write_string``, so no cell is ever a formula; text that would
+    become one when edited in Excel gets the ``quote_prefix`` cell format (Excel's own
+    hidden apostrophe) rather than a visible ``'`` in the text.
+    """
     import xlsxwriter
 
     buffer = io.BytesIO()
@@ -413,12 +441,13 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
     money = book.add_format({"num_format": '# ##0 "kr"'})
     day = book.add_format({"num_format": "yyyy-mm-dd"})
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
+    wrap_quoted = book.add_format({"text_wrap": True, "valign": "top", "quote_prefix": True})
     columns = [c for c in ROW_SCHEMA if c != "section"]
     widths = {"episode_id": 8, "tenant_name": 24, "address": 36, "deadline_date": 13,
               "debt_amount": 12, "has_children": 6, "action": 70}  # fmt: skip
     for section, frame in worklist.sections():
         sheet = book.add_worksheet(SHEET_NAMES[section])
-        sheet.write_string(0, 0, str(safe_cell(SECTION_TITLE_SV[section])), title)
+        sheet.write_string(0, 0, SECTION_TITLE_SV[section], title)
         for j, column in enumerate(columns):
             sheet.write_string(2, j, COLUMN_TITLE_SV[column], bold)
             sheet.set_column(j, j, widths[column])
@@ -427,14 +456,15 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
         for i, row in enumerate(frame.iter_rows(named=True), start=3):
             sheet.write_number(i, 0, row["episode_id"])
             for j, column in ((1, "tenant_name"), (2, "address"), (6, "action")):
-                sheet.write_string(i, j, str(safe_cell(row[column] or "")), wrap)
+                text = row[column] or ""
+                sheet.write_string(i, j, text, wrap_quoted if looks_like_formula(text) else wrap)
             if row["deadline_date"] is not None:
                 sheet.write_datetime(
                     i, 3, datetime.combine(row["deadline_date"], datetime.min.time()), day
                 )
             if row["debt_amount"] is not None:
                 sheet.write_number(i, 4, row["debt_amount"], money)
-            sheet.write_string(i, 5, "ja" if row["has_children"] else "nej")
+            sheet.write_string(i, 5, CHILDREN_LABEL_SV[row["has_children"]])
         sheet.freeze_panes(3, 0)
         sheet.autofilter(2, 0, max(2, frame.height + 2), len(columns) - 1)
     book.close()
@@ -572,7 +602,7 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
     if not is_working_day(run_date):
         return totals | {"not_a_working_day": 1}
     with session_scope(engine) as session:
-        inputs = load_inputs(session, _since(session, run_date))
+        inputs = load_inputs(session, _since(session, run_date), run_date)
         owners: list[tuple[str, str, str, str]] = [
             (ADVISOR, a.id, a.name, a.email) for a in settings.advisors
         ]
