@@ -37,7 +37,9 @@ from models.domain import EVENT_LABEL_SV, EVENT_RANK, EventType
 
 TERMINATION = EventType.TERMINATION_NOTICE.value
 OPENING_EVENTS = frozenset({TERMINATION, EventType.PAYMENT_ORDER.value})
-TERMINAL_EVENTS = frozenset({EventType.SETTLED.value, EventType.EVICTION_EXECUTED.value})
+TERMINAL_EVENTS = frozenset(
+    {EventType.SETTLED.value, EventType.EVICTION_EXECUTED.value, EventType.WITHDRAWN.value}
+)
 PAYMENT_ORDER_OR_LATER = frozenset(
     {
         EventType.PAYMENT_ORDER.value,

@@ -151,8 +151,14 @@ _EVENT_WORDS: dict[str, tuple[str, ...]] = {
         "avhysning genomförd",
     ),
     EventType.SETTLED: (
-        "reglerad", "återkallad", "betald", "skulden reglerad", "skuld reglerad",
-        "ansökan återkallad", "återkallelse", "skulden betald", "hyran betald",
+        "reglerad", "betald", "skulden reglerad", "skuld reglerad", "skulden betald",
+        "hyran betald",
+    ),
+    # A withdrawn application is not a paid debt: the tenant may have moved out, or the
+    # landlord gave up. Kept apart so it never counts as "settled without intervention".
+    EventType.WITHDRAWN: (
+        "återkallad", "ansökan återkallad", "återkallelse", "återkallat", "ansökan återkallat",
+        "återkallelse av ansökan",
     ),
 }  # fmt: skip
 

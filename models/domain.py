@@ -22,6 +22,7 @@ class EventType(StrEnum):
     EVICTION_SCHEDULED = "eviction_scheduled"
     EVICTION_EXECUTED = "eviction_executed"
     SETTLED = "settled"
+    WITHDRAWN = "withdrawn"  # the application to Kronofogden was withdrawn (återkallad)
 
 
 #: Order of events in the legal chain; an episode's status never moves backwards.
@@ -32,6 +33,7 @@ EVENT_RANK: dict[EventType, int] = {
     EventType.EVICTION_SCHEDULED: 4,
     EventType.EVICTION_EXECUTED: 5,
     EventType.SETTLED: 5,
+    EventType.WITHDRAWN: 5,
 }
 
 #: Swedish labels for clerks and reports.
@@ -42,6 +44,7 @@ EVENT_LABEL_SV: dict[EventType, str] = {
     EventType.EVICTION_SCHEDULED: "Avhysning bokad",
     EventType.EVICTION_EXECUTED: "Avhysning verkställd",
     EventType.SETTLED: "Skulden reglerad",
+    EventType.WITHDRAWN: "Ansökan återkallad",
 }
 
 
@@ -54,13 +57,14 @@ class EpisodeStatus(StrEnum):
     EVICTION_SCHEDULED = "eviction_scheduled"
     SETTLED = "settled"  # the company reported settlement; outcome rules close it
     EVICTION_EXECUTED = "eviction_executed"  # Kronofogden executed; outcome rules close it
+    # The landlord withdrew the application (återkallad): not the same as a paid debt (the
+    # tenant may have moved, or the landlord gave up); outcome rules close it as withdrawn.
+    WITHDRAWN = "withdrawn"
     CLOSED = "closed"  # an outcome is stored
 
 
 #: Statuses after which a new termination notice opens a new episode (recurrence).
-TERMINAL_STATUSES = frozenset(
-    {"settled", "eviction_executed", "closed"}
-)
+TERMINAL_STATUSES = frozenset({"settled", "eviction_executed", "withdrawn", "closed"})
 
 OPEN_STATUSES = frozenset(
     {

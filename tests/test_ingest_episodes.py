@@ -279,3 +279,18 @@ def test_stored_margin_counts_from_the_first_termination_notice() -> None:
     again = notices(("K1", "termination_notice", date(2026, 10, 16)))
     apply_to_existing({"bo|k|K1": [stored]}, again.to_dicts(), policy, date.today(), 0)
     assert stored.values["deadline_date"] == date(2026, 11, 6)  # still 9 Oct + 28
+
+
+def test_withdrawn_is_terminal_and_a_later_notice_opens_a_new_episode() -> None:
+    frame = notices(
+        ("K1", "payment_order", date(2026, 3, 1)),
+        ("K1", "withdrawn", date(2026, 4, 1)),
+        ("K1", "termination_notice", date(2026, 9, 1)),
+    )
+    plan = plan_new_tenancies(frame, EpisodePolicy(), date(2026, 9, 5))
+    rows = plan.episodes.sort("seg_index").select("status", "prev_seg_index", "is_recurrence")
+    assert rows.rows() == [("withdrawn", None, False), ("termination_notice", 0, True)]
+    reasons = plan.transitions.filter(pl.col("to_status") == "withdrawn")["reason"].to_list()
+    assert reasons == ["Ansökan återkallad (underrättelse från hyresvärden)"]
+    incremental = apply_to_existing({}, frame.to_dicts(), EpisodePolicy(), date(2026, 9, 5), 0)
+    assert sorted(e.status for e in incremental.episodes) == ["termination_notice", "withdrawn"]

@@ -86,7 +86,7 @@ def test_random_csv_shapes_account_for_every_row(
 
 EVENTS = [
     "termination_notice", "payment_order", "decision", "eviction_scheduled",
-    "eviction_executed", "settled",
+    "eviction_executed", "settled", "withdrawn",
 ]  # fmt: skip
 #: Service dates whose deadline (+ 21 days) lands on a working day, on midsummer eve
 #: (rolled to Monday) and on nyårsafton (rolled over New Year).

@@ -426,6 +426,38 @@ def test_episode_closed_by_outcome_rules(db_engine, tmp_path: Path) -> None:
         assert second.previous_episode_id == first.id and second.is_recurrence
 
 
+def test_withdrawn_application_closes_as_withdrawn_not_settled(db_engine, tmp_path: Path) -> None:
+    """'Återkallad' is its own event: the episode ends withdrawn, never 'settled without
+    intervention' (the headline measure)."""
+    from flows.stages.outcomes import apply_outcome_rules
+
+    settings = make_settings(tmp_path)
+    path = write(
+        tmp_path,
+        "w.csv",
+        canonical(
+            f"{ANNA};Ansökan BF;2026-10-01;;9000;;;;;",
+            f"{ANNA};Återkallad;2026-10-20;;;;;;;",
+        ),
+    )
+    receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=date(2026, 10, 21))
+    assert (receipt.accepted, receipt.rejected) == (2, 0)
+    with session_scope(db_engine) as session:
+        episode = session.scalars(select(Episode)).one()
+        assert episode.status == "withdrawn"
+        events = session.scalars(select(Notice.event_type).order_by(Notice.event_date)).all()
+        assert events == ["payment_order", "withdrawn"]
+    apply_outcome_rules(db_engine, settings, date(2026, 10, 22))
+    with session_scope(db_engine) as session:
+        episode = session.scalars(select(Episode)).one()
+        assert (episode.status, episode.outcome) == ("closed", "withdrawn")
+        assert (episode.outcome_certainty, episode.outcome_source) == (
+            "confirmed",
+            "notice:withdrawn",
+        )
+        assert episode.outcome_date == date(2026, 10, 20)
+
+
 def test_receipt_files_add_up_and_are_formula_safe(db_engine, tmp_path: Path) -> None:
     import csv
 
