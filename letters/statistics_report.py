@@ -54,7 +54,7 @@ ABOUT = (
     "senaste 12 månaderna (och samma perioder ett år tidigare) visas bara för mått där "
     "ingen av periodens månader har ett dolt tal, och ett helt år bara när inte precis "
     "en av årets månader har det. Andelar, kvoter och mediantider som bygger på dolda "
-    "tal visas också som .. . – betyder att sparade siffror saknas. "
+    "tal visas också som två punkter. Ett streck (–) betyder att sparade siffror saknas. "
     "Reglerat utan insats betyder att skulden reglerades utan att socialtjänsten eller "
     "boenderådgivaren haft kontakt med hushållet; bekräftat = hyresvärden har meddelat det, "
     "antaget = inga nya underrättelser under uppföljningstiden. "

@@ -150,6 +150,23 @@ def test_consecutive_monthly_reports_do_not_reveal_a_hidden_month_by_difference(
                 assert not (shown_now and shown_before), (count, running)
 
 
+def test_a_year_is_hidden_when_exactly_one_of_its_months_is() -> None:
+    # March's 2 is hidden in its own report; June's 9 is shown: 11 - 9 would reveal it.
+    one = st.build_statistics_report(
+        _facts_for({"2026-03": 2, "2026-06": 9}), year=2026, inhabitants=10_000, children=2_000
+    )
+    assert one.shown("year", "evictions_executed") == ".."
+    assert one.shown("trend:2026-06", "evictions_executed") == "9"
+    # With two hidden months the year (14) gives only their sum: shown, as Väsby's 10.
+    two = st.build_statistics_report(
+        _facts_for({"2026-03": 2, "2026-05": 3, "2026-06": 9}),
+        year=2026,
+        inhabitants=10_000,
+        children=2_000,
+    )
+    assert two.shown("year", "evictions_executed") == "14"
+
+
 def test_month_report_shows_large_counts_and_compares_a_year_earlier() -> None:
     facts = _facts_for({"2025-10": 12, "2026-10": 30})
     report = st.build_statistics_report(
