@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     _register_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns a command's ``typer.Exit(code)`` as the value.
+        code = app(args=argv, standalone_mode=False)
     except KvarboendeError as exc:
         typer.secho(f"kvarboende: {exc}", err=True, fg=typer.colors.RED)
         return 2
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

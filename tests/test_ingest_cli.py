@@ -113,3 +113,50 @@ def test_wrong_company_mapping_is_a_configuration_error(
     err = capsys.readouterr().err.strip()
     assert "companies[hyresvard]" in err and "kundnummer" in err
     assert path.exists()
+
+
+def test_ingest_exits_1_when_a_file_has_no_accepted_row(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Receipts first, then exit status 1: a wholly rejected file, or one whose every row
+    was rejected, must not look like success to a script or scheduler."""
+    config = tmp_path / "pg.toml"
+    config.write_text(
+        _config(tmp_path).read_text(encoding="utf-8").replace("sqlite:///data/k.db", db_url),
+        encoding="utf-8",
+    )
+    good = _file(tmp_path, *ROWS)
+    rows_rejected = tmp_path / "storningar.csv"
+    rows_rejected.write_bytes("\r\n".join([HEADER, ROWS[1], ""]).encode("cp1252"))
+    unusable = tmp_path / "lista.csv"
+    unusable.write_text("Namn;Adress\nAnna;Storgatan 1\n", encoding="utf-8")
+
+    def ingest(*paths: Path) -> tuple[int, str, str]:
+        args = ["--config", str(config), "ingest", *map(str, paths), "--company", "hyresvard"]
+        code = main(args)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, out, err = ingest(unusable)
+    assert code == 1
+    assert "lista.csv: whole file rejected: " in out and "event_type" in out
+    assert "1 of 1 file(s) had no accepted row" in err
+
+    code, out, err = ingest(good, rows_rejected)
+    assert code == 1
+    assert "november.csv: 2 rows, 1 accepted, 1 rejected, 0 duplicates" in out
+    assert "storningar.csv: 1 rows, 0 accepted, 1 rejected, 0 duplicates" in out
+    assert "row 2: Händelsen 'Störning' gäller inte hyresskuld" in out
+    assert "1 of 2 file(s) had no accepted row" in err
+
+    # Already received: nothing happens now, so nothing failed now.
+    assert ingest(good)[0] == 0
+    fresh = tmp_path / "december.csv"
+    fresh.write_bytes(good.read_bytes().replace(b"K-1", b"K-9"))
+    assert ingest(fresh)[0] == 0
+
+
+def test_ingest_help_documents_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Exit status 1 (after every receipt is printed): a file had no accepted row" in out

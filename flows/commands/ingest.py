@@ -74,7 +74,16 @@ def ingest_command(
         ),
     ] = False,
 ) -> None:
-    """Ingest notice files for a housing company and print each file's receipt counts."""
+    """Ingest notice files for a housing company and print each file's receipt counts.
+
+    Exit status 1 (after every receipt is printed): a file had no accepted row.
+
+    That is: it was rejected as a whole, or every row was rejected or a duplicate.
+
+    Exit status 0: every file had accepted rows or was already received (same content).
+
+    Exit status 2: a usage, configuration or database error.
+    """
     from flows.stages.setup import prepare_database
 
     context: AppContext = ctx.obj
@@ -85,6 +94,7 @@ def ingest_command(
         if not path.is_file():
             raise KvarboendeError(f"{path}: file not found")
     prepare_database(context.engine, settings)
+    failed = 0
     for path in files:
         receipt = ingest_file(
             context.engine, settings, path, company, received_on=received_on, move=archive
@@ -92,8 +102,10 @@ def ingest_command(
         if receipt.already_received:
             typer.echo(f"{path.name}: already received (same content), nothing changed")
         elif receipt.file_error:
+            failed += 1
             typer.echo(f"{path.name}: whole file rejected: {receipt.file_error}")
         else:
+            failed += int(receipt.accepted == 0)
             typer.echo(
                 f"{path.name}: {receipt.rows_read} rows, {receipt.accepted} accepted, "
                 f"{receipt.rejected} rejected, {receipt.duplicates} duplicates"
@@ -102,6 +114,9 @@ def ingest_command(
                 typer.echo(f"  row {rejection.row_number}: {rejection.reason}")
             if len(receipt.rejections) > 20:
                 typer.echo(f"  … and {len(receipt.rejections) - 20} more rejected rows")
+    if failed:
+        typer.echo(f"{failed} of {len(files)} file(s) had no accepted row", err=True)
+        raise typer.Exit(code=1)
 
 
 @companies_app.command("check")
