@@ -72,7 +72,7 @@ def _working_days(start: date, days: int) -> list[date]:
 
 #: In Upplands Väsby about one in five who got a letter came to the meeting.
 ATTENDANCE_RATE = 0.2
-#: Of the no-shows the advisor phones, about a third are reached.
+#: The advisor phones each no-show once, on the task's due date; about a third answer.
 PHONE_REACHED_RATE = 0.3
 
 
@@ -101,7 +101,7 @@ def simulate_advisor(engine: Engine, day: date, rng: random.Random) -> dict[str,
         ).all()
         calls = connection.scalars(
             select(Task.episode_id)
-            .where(Task.kind == TaskKind.PHONE_CALL, Task.status == "open", Task.due_date <= day)
+            .where(Task.kind == TaskKind.PHONE_CALL, Task.status == "open", Task.due_date == day)
             .order_by(Task.id)
         ).all()
     counts = {"attended": 0, "no_show": 0, "contacted": 0}
