@@ -5,7 +5,10 @@ A file is taken only when it is complete: names ending in ``.part`` or ``.tmp``
 time changed within the last ``min_age_seconds`` may still be growing. After
 ingest a file moves to ``archive/<company>/`` named by date and content hash, or
 to ``rejected/<company>/`` when the whole file was unusable; its receipt (CSV and
-XLSX, formula-safe) is written next to it.
+XLSX, formula-safe) is written next to it: in the CSV, text a spreadsheet would read as
+a formula gets a leading ``'``; in the XLSX every text goes in with ``write_string``
+(never a formula) and such text gets the ``quote_prefix`` cell format, Excel's own
+hidden apostrophe, so the company sees its file name and words unchanged.
 """
 
 from __future__ import annotations
@@ -61,12 +64,18 @@ def move_file(source: Path, folder: Path, name: str) -> Path:
     return target
 
 
+def looks_like_formula(text: str) -> bool:
+    """Text a spreadsheet would read as a formula if typed in (= + - @ tab CR first)."""
+    return safe_cell(text) != text
+
+
 def receipt_rows(
     receipt: Receipt, duplicate_rows: Iterable[int] = ()
 ) -> list[tuple[object, str, str]]:
-    """One line per rejected or duplicate row, sorted by row number; formula-safe text."""
+    """One line per rejected or duplicate row, sorted by row number (text as it is: each
+    writer neutralises formulas its own way)."""
     rows: list[tuple[object, str, str]] = [
-        (r.row_number, "avvisad", str(safe_cell(r.reason))) for r in receipt.rejections
+        (r.row_number, "avvisad", r.reason) for r in receipt.rejections
     ]
     rows += [
         (n, "dubblett", "Händelsen finns redan (samma kontrakt, händelse, datum och personnummer)")
@@ -77,9 +86,9 @@ def receipt_rows(
 
 
 def receipt_summary(receipt: Receipt) -> list[tuple[str, object]]:
-    """The counts, in plain Swedish, as label/value pairs."""
+    """The counts, in plain Swedish, as label/value pairs (text as it is, see receipt_rows)."""
     lines: list[tuple[str, object]] = [
-        ("Fil", safe_cell(receipt.filename)),
+        ("Fil", receipt.filename),
         ("Rader i filen", receipt.rows_read),
         ("Mottagna", receipt.accepted),
         ("Avvisade", receipt.rejected),
@@ -88,7 +97,7 @@ def receipt_summary(receipt: Receipt) -> list[tuple[str, object]]:
     if receipt.already_received:
         lines.append(("Anmärkning", "Filen har redan tagits emot tidigare"))
     if receipt.file_error:
-        lines.append(("Filen kunde inte läsas", safe_cell(receipt.file_error)))
+        lines.append(("Filen kunde inte läsas", receipt.file_error))
     return lines
 
 
@@ -105,26 +114,31 @@ def write_receipt(
     with csv_path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
         for label, value in summary:
-            writer.writerow([label, value])
+            writer.writerow([label, safe_cell(value)])
         writer.writerow([])
         writer.writerow(RECEIPT_HEADER)
-        writer.writerows(rows)
+        writer.writerows([[safe_cell(cell) for cell in row] for row in rows])
     workbook = xlsxwriter.Workbook(str(xlsx_path), {"strings_to_formulas": False})
     try:
         sheet = workbook.add_worksheet("Kvitto")
         bold = workbook.add_format({"bold": True})
+        quoted = workbook.add_format({"quote_prefix": True})
+
+        def text(row: int, column: int, value: str) -> None:
+            sheet.write_string(row, column, value, quoted if looks_like_formula(value) else None)
+
         for index, (label, value) in enumerate(summary):
             sheet.write_string(index, 0, label, bold)
             if isinstance(value, int):
                 sheet.write_number(index, 1, value)
             else:
-                sheet.write_string(index, 1, str(value))
+                text(index, 1, str(value))
         start = len(summary) + 1
         sheet.write_row(start, 0, RECEIPT_HEADER, bold)
         for offset, (row_number, status, reason) in enumerate(rows, start=start + 1):
             sheet.write_number(offset, 0, int(row_number))  # type: ignore[arg-type]
             sheet.write_string(offset, 1, status)
-            sheet.write_string(offset, 2, reason)
+            text(offset, 2, reason)
         sheet.set_column(0, 0, 22)
         sheet.set_column(1, 1, 12)
         sheet.set_column(2, 2, 90)

@@ -492,10 +492,14 @@ def test_receipt_files_add_up_and_are_formula_safe(db_engine, tmp_path: Path) ->
     rows = [line for line in lines if len(line) == 3][1:]
     assert [(r[0], r[1]) for r in rows] == [("3", "dubblett"), ("4", "avvisad")]
     assert rows[1][2] == "Okänd händelse '=cmd|calc'"
+    # XLSX: the text as it is, in a string cell with Excel's hidden quote prefix, never a
+    # formula and never a visible apostrophe; ordinary text gets no prefix.
     workbook = load_workbook(next(folder.glob("*.kvitto.xlsx")))
-    cells = [c.value for row in workbook.active.iter_rows() for c in row if c.value is not None]
-    assert "'=HYPERLINK(1).csv" in cells
-    assert not any(isinstance(c, str) and c.startswith(("=", "+", "-", "@")) for c in cells)
+    cells = {c.value: c for row in workbook.active.iter_rows() for c in row if c.value}
+    name = cells["=HYPERLINK(1).csv"]
+    assert name.data_type == "s" and name.quotePrefix is True
+    assert cells["Okänd händelse '=cmd|calc'"].quotePrefix is False
+    assert not any(isinstance(v, str) and v.startswith("'") for v in cells)
     assert all(c.data_type != "f" for row in workbook.active.iter_rows() for c in row)
 
 
