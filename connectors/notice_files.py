@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from domain.notices import NoticeFormatError, header_score
+from models.errors import one_line_without_values
 
 SEPARATORS = (";", ",", "\t")
 HEADER_SEARCH_ROWS = 30
@@ -160,10 +161,14 @@ def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None 
         )
     except pl.exceptions.ComputeError as exc:
         if "more fields" not in str(exc):
-            raise NoticeFormatError(f"filen kan inte läsas som CSV ({_first_line(exc)})") from None
+            raise NoticeFormatError(
+                f"filen kan inte läsas som CSV ({one_line_without_values(exc)})"
+            ) from None
         frame, ragged = _read_ragged(body, separator)
     except (pl.exceptions.PolarsError, ValueError) as exc:
-        raise NoticeFormatError(f"filen kan inte läsas som CSV ({_first_line(exc)})") from None
+        raise NoticeFormatError(
+            f"filen kan inte läsas som CSV ({one_line_without_values(exc)})"
+        ) from None
     frame = frame.rename({c: c.strip() for c in frame.columns})
     return RawTable(
         frame=frame,
@@ -173,13 +178,6 @@ def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None 
         header_row=index + 1,
         ragged=ragged,
     )
-
-
-def _first_line(error: Exception) -> str:
-    """The reader's complaint in one line, without quoted cell content (it may be personal)."""
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    return re.sub(r"`[^`]*`|'[^']*'|\"[^\"]*\"", "…", line)[:120]
 
 
 def _read_ragged(body: bytes, separator: str) -> tuple[pl.DataFrame, list[int]]:
@@ -192,7 +190,9 @@ def _read_ragged(body: bytes, separator: str) -> tuple[pl.DataFrame, list[int]]:
     try:
         records = list(reader)
     except csv.Error as exc:
-        raise NoticeFormatError(f"filen kan inte läsas som CSV ({_first_line(exc)})") from None
+        raise NoticeFormatError(
+            f"filen kan inte läsas som CSV ({one_line_without_values(exc)})"
+        ) from None
     headers = _unique_headers(tuple(records[0])) if records else []
     width = len(headers)
     ragged = [i for i, record in enumerate(records[1:]) if len(record) > width]
@@ -232,7 +232,9 @@ def read_xlsx_bytes(
     except NoticeFormatError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure means an unreadable workbook
-        raise NoticeFormatError(f"filen kan inte läsas som XLSX ({_first_line(exc)})") from None
+        raise NoticeFormatError(
+            f"filen kan inte läsas som XLSX ({one_line_without_values(exc)})"
+        ) from None
     if grid.height == 0:
         raise NoticeFormatError("bladet är tomt")
     best: tuple[int, int] | None = None

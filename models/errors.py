@@ -3,13 +3,20 @@
 import re
 
 _QUOTED = re.compile(r"`[^`]*`|'[^']*'|\"[^\"]*\"")
+_UNCLOSED = re.compile(r"[`'\"].*")
 
 
 def one_line_without_values(error: BaseException, limit: int = 120) -> str:
-    """A library's complaint in one line, with quoted values (maybe personal data) cut out."""
-    text = str(error).strip()
+    """A library's complaint in one line, with quoted values (maybe personal data) cut out.
+
+    Quoted values are cut from the whole message before its first line is taken: a
+    quoted cell may span lines (a CSV field with a line break), and cutting the line
+    first would leave an unclosed quote with the value after it. Whatever follows a
+    quote that is still unclosed is cut too.
+    """
+    text = _QUOTED.sub("…", str(error).strip())
     line = text.splitlines()[0] if text else type(error).__name__
-    return _QUOTED.sub("…", line)[:limit]
+    return _UNCLOSED.sub("…", line)[:limit]
 
 
 class KvarboendeError(Exception):

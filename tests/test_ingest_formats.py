@@ -25,6 +25,7 @@ from domain.notices import (
     require_columns,
     to_notice_rows,
 )
+from models.errors import one_line_without_values
 
 TODAY = date(2026, 11, 20)
 HYRESVARD_HEADER = (
@@ -443,3 +444,34 @@ def test_xlsx_empty_rows_above_the_data_still_count() -> None:
     assert raw.header_row == 3
     assert parsed.accepted["row_number"].to_list() == [4]
     assert parsed.rejected["row_number"].to_list() == [6]
+
+
+def test_reader_errors_are_one_line_without_cell_values() -> None:
+    # A quoted field left open spans lines: polars quotes it, line breaks and all.
+    data = (
+        'Personnummer;Hyresgäst;Händelse;Datum\n"800101-1231;Anna Andersson;Uppsägning;'
+        '2026-11-02\n"x"y;a;b;c\n'
+    ).encode()
+    with pytest.raises(NoticeFormatError) as raised:
+        read_notice_bytes(data)
+    message = str(raised.value)
+    assert message.startswith("filen kan inte läsas som CSV (") and "\n" not in message
+    assert "800101" not in message and "Anna" not in message and "Uppsägning" not in message
+    with pytest.raises(NoticeFormatError, match=r"^filen kan inte läsas som XLSX \("):
+        read_notice_bytes(b"PK\x03\x04" + b"800101-1231 Anna Andersson" * 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "could not parse `800101-1231\nAnna` as dtype `str`\nmore",
+            "could not parse … as dtype …",
+        ),
+        ("field 'Anna Andersson' is bad", "field … is bad"),
+        ("unclosed `800101-1231 at the end", "unclosed …"),
+        ("", "ValueError"),
+    ],
+)
+def test_one_line_without_values(text: str, expected: str) -> None:
+    assert one_line_without_values(ValueError(text)) == expected
