@@ -5,8 +5,9 @@ the reference is missing, the personnummer (or name) plus address and apartment.
 Events are placed by their EVENT DATE, not by arrival: an episode's status is the
 highest step of the legal chain it has reached (models.domain.EVENT_RANK) and never
 moves backwards. A termination notice or payment order dated after an episode
-became terminal (settled, eviction executed, closed) opens a new episode linked to
-the earlier one; it is a recurrence when it comes within ``recurrence_months``.
+became terminal (settled, withdrawn, eviction executed, closed) opens a new episode
+linked to the earlier one; it is a recurrence when it comes within
+``recurrence_months``.
 
 Two paths give the same result for events that arrive in date order:
 :func:`plan_new_tenancies` (polars, for tenancies seen for the first time: the bulk
