@@ -13,7 +13,7 @@ import os
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -206,8 +206,12 @@ class RegisterConfig(_Section):
 
 
 class RetentionConfig(_Section):
+    """Gallring (``kvarboende retention``): years after the last entry, research birth days."""
+
     years_after_last_entry: int = Field(default=5, ge=1)
-    keep_birth_days: list[int] = Field(default_factory=lambda: [5, 15, 25])
+    keep_birth_days: list[Annotated[int, Field(ge=1, le=31)]] = Field(
+        default_factory=lambda: [5, 15, 25]
+    )
 
 
 class DemoConfig(_Section):
