@@ -123,6 +123,18 @@ def test_meeting_on_the_deadline_day_counts_as_too_late() -> None:
     assert result == [Assignment(1, 1, False)]
 
 
+def test_rolled_deadline_day_itself_is_too_late_the_working_day_before_is_not() -> None:
+    from domain.episodes import EpisodePolicy, deadline
+
+    # Served Saturday 7 Nov + 21 days = Saturday 28 Nov: the last day to pay is Monday 30th.
+    last_day = deadline(date(2026, 11, 7), None, EpisodePolicy(payment_days=21))
+    assert last_day == date(2026, 11, 30)
+    friday, monday = slot(1, date(2026, 11, 27)), slot(2, date(2026, 11, 30))
+    request = BookingRequest(1, last_day, False)
+    assert assign_slots([request], [friday, monday], date(2026, 11, 23)) == [Assignment(1, 1, True)]
+    assert assign_slots([request], [monday], date(2026, 11, 23)) == [Assignment(1, 2, False)]
+
+
 # --- the stage on SQLite and PostgreSQL ---------------------------------------------------
 
 
