@@ -139,9 +139,9 @@ class Episode(Base):
     reached_payment_order: Mapped[bool] = mapped_column(Boolean, default=False)
 
     routing: Mapped[str | None] = mapped_column(String(20))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("register_case.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("register_case.id"), index=True)
     caseworker_id: Mapped[str | None] = mapped_column(String(40))
-    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("case_snapshot.id"))
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("case_snapshot.id"), index=True)
     matched_at: Mapped[datetime | None] = mapped_column(TZ)
     # False/0 while nobody knows (statistics count only known children); children_known
     # says whether has_children is a fact: from the register case or recorded by a person.
@@ -153,7 +153,7 @@ class Episode(Base):
     # The day the caseworker was last told (one email per caseworker and day) about it.
     caseworker_notified_on: Mapped[date | None] = mapped_column(Date)
 
-    previous_episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"))
+    previous_episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"), index=True)
     is_recurrence: Mapped[bool] = mapped_column(Boolean, default=False)
 
     outcome: Mapped[str | None] = mapped_column(String(40))
@@ -178,7 +178,7 @@ class Notice(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     natural_key: Mapped[str] = mapped_column(String(64), unique=True)
-    file_id: Mapped[int] = mapped_column(ForeignKey("notice_file.id"))
+    file_id: Mapped[int] = mapped_column(ForeignKey("notice_file.id"), index=True)
     row_number: Mapped[int] = mapped_column(Integer)
     company_id: Mapped[str] = mapped_column(ForeignKey("housing_company.id"))
     episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"), index=True)
@@ -216,7 +216,7 @@ class EpisodeTransition(Base):
     at: Mapped[datetime] = mapped_column(TZ, default=_now)
     effective_date: Mapped[date | None] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(Text)
-    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"))
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"), index=True)
 
     episode: Mapped[Episode] = relationship(back_populates="transitions")
 
@@ -276,7 +276,9 @@ class HouseholdMember(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("case_snapshot.id", ondelete="CASCADE"))
-    case_id: Mapped[int] = mapped_column(ForeignKey("register_case.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("register_case.id", ondelete="CASCADE"), index=True
+    )
     personnummer: Mapped[str | None] = mapped_column(String(12))
     name: Mapped[str | None] = mapped_column(String(200))
     relation: Mapped[str] = mapped_column(String(30))
@@ -291,9 +293,9 @@ class Match(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
-    snapshot_id: Mapped[int] = mapped_column(ForeignKey("case_snapshot.id"))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("register_case.id"))
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("household_member.id"))
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("case_snapshot.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("register_case.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("household_member.id"), index=True)
     case_ref: Mapped[str | None] = mapped_column(String(60))
     tier: Mapped[str] = mapped_column(String(20))
     score: Mapped[float] = mapped_column(default=0.0)
@@ -349,7 +351,7 @@ class Letter(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"), index=True)
-    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     version: Mapped[int] = mapped_column(Integer, default=1)
     language: Mapped[str] = mapped_column(String(10), default="sv")

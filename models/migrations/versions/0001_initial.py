@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:25:01.512458
+Create Date: 2026-11-23 16:41:46.359507
 """
 from alembic import op
 import sqlalchemy as sa
@@ -169,7 +169,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_episode'))
     )
     with op.batch_alter_table('episode', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_episode_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_episode_personnummer', ['personnummer'], unique=False)
+        batch_op.create_index(batch_op.f('ix_episode_previous_episode_id'), ['previous_episode_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_episode_snapshot_id'), ['snapshot_id'], unique=False)
         batch_op.create_index('ix_episode_tenancy_key_status', ['tenancy_key', 'status'], unique=False)
 
     op.create_table('household_member',
@@ -186,6 +189,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_household_member'))
     )
     with op.batch_alter_table('household_member', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_household_member_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_household_member_personnummer', ['personnummer'], unique=False)
 
     op.create_table('row_rejection',
@@ -248,7 +252,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_match'))
     )
     with op.batch_alter_table('match', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_match_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_match_episode_id'), ['episode_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_match_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_match_snapshot_id'), ['snapshot_id'], unique=False)
 
     op.create_table('notice',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -285,6 +292,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('notice', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notice_episode_id'), ['episode_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notice_file_id'), ['file_id'], unique=False)
 
     op.create_table('task',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -314,6 +322,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('episode_transition', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_episode_transition_episode_id'), ['episode_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_episode_transition_notice_id'), ['notice_id'], unique=False)
 
     op.create_table('letter',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -346,6 +355,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_letter_idempotency_key'))
     )
     with op.batch_alter_table('letter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_letter_appointment_id'), ['appointment_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_letter_episode_id'), ['episode_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_letter_status'), ['status'], unique=False)
 
@@ -357,19 +367,25 @@ def downgrade() -> None:
     with op.batch_alter_table('letter', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_letter_status'))
         batch_op.drop_index(batch_op.f('ix_letter_episode_id'))
+        batch_op.drop_index(batch_op.f('ix_letter_appointment_id'))
 
     op.drop_table('letter')
     with op.batch_alter_table('episode_transition', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_episode_transition_notice_id'))
         batch_op.drop_index(batch_op.f('ix_episode_transition_episode_id'))
 
     op.drop_table('episode_transition')
     op.drop_table('task')
     with op.batch_alter_table('notice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notice_file_id'))
         batch_op.drop_index(batch_op.f('ix_notice_episode_id'))
 
     op.drop_table('notice')
     with op.batch_alter_table('match', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_match_snapshot_id'))
+        batch_op.drop_index(batch_op.f('ix_match_member_id'))
         batch_op.drop_index(batch_op.f('ix_match_episode_id'))
+        batch_op.drop_index(batch_op.f('ix_match_case_id'))
 
     op.drop_table('match')
     with op.batch_alter_table('appointment', schema=None) as batch_op:
@@ -384,11 +400,15 @@ def downgrade() -> None:
     op.drop_table('row_rejection')
     with op.batch_alter_table('household_member', schema=None) as batch_op:
         batch_op.drop_index('ix_household_member_personnummer')
+        batch_op.drop_index(batch_op.f('ix_household_member_case_id'))
 
     op.drop_table('household_member')
     with op.batch_alter_table('episode', schema=None) as batch_op:
         batch_op.drop_index('ix_episode_tenancy_key_status')
+        batch_op.drop_index(batch_op.f('ix_episode_snapshot_id'))
+        batch_op.drop_index(batch_op.f('ix_episode_previous_episode_id'))
         batch_op.drop_index('ix_episode_personnummer')
+        batch_op.drop_index(batch_op.f('ix_episode_case_id'))
 
     op.drop_table('episode')
     with op.batch_alter_table('register_case', schema=None) as batch_op:
