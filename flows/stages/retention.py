@@ -306,7 +306,7 @@ def purge_batch(
         # its is_recurrence flag stays, the link goes.
         session.execute(
             update(Episode)
-            .where(Episode.previous_episode_id.in_(ids), Episode.id.not_in(ids))
+            .where(Episode.previous_episode_id.in_(ids))
             .values(previous_episode_id=None)
         )
     counts["episodes"] = _delete(session, Episode, Episode.id.in_(ids), dry_run)
@@ -355,9 +355,8 @@ def purge_snapshots(
 ) -> Counter[str]:
     """Delete register snapshots older than the latest that no episode or match refers to."""
     counts: Counter[str] = Counter()
-    latest = session.scalar(
-        select(CaseSnapshot.id).order_by(CaseSnapshot.taken_on.desc(), CaseSnapshot.id.desc())
-    )
+    # The latest import, as matching takes it.
+    latest = session.scalar(select(CaseSnapshot.id).order_by(CaseSnapshot.id.desc()).limit(1))
     if latest is None:
         return counts
     referenced = _snapshot_references(session, set(leaving)) | {latest}
