@@ -19,8 +19,9 @@ The deadline to pay (``deadline_date``) exists only where the law gives one: a
 termination notice (Jordabalken 12:44) lets the tenant keep the home by paying within
 ``payment_days`` of its service date (delgivningsdatum). Only termination-notice rows
 give the episode its service date; without one the configured margin after the
-termination notice is an estimate; an episode with no termination notice known (opened
-by a payment order) has no deadline, and the letter tells the tenant to ask the
+termination notice is an estimate (``deadline_estimated``: the letter then says so and
+never states that date as the legal one); an episode with no termination notice known
+(opened by a payment order) has no deadline, and the letter tells the tenant to ask the
 landlord. The last day moves to the next working day by lag (1930:173).
 """
 
@@ -111,6 +112,16 @@ def deadline(
     else:
         return None
     return roll_to_working_day(last)
+
+
+def deadline_is_estimated(service_date: date | None, termination_date: date | None) -> bool:
+    """True when :func:`deadline` can only estimate: a termination notice, no service date.
+
+    The three weeks of Jordabalken 12:44 run from the day the tenant was served, which
+    only the landlord knows; the configured margin after the notice date is our guess,
+    and the guess may fall after the real last day.
+    """
+    return service_date is None and termination_date is not None
 
 
 def transition_reason(event_type: str, first: bool) -> str:
@@ -315,6 +326,9 @@ def plan_new_tenancies(
         personnummer_valid=pl.col("personnummer_valid").fill_null(False),
         opened_on=pl.lit(received_on),
         deadline_date=_deadline_expr(episodes, policy),
+        deadline_estimated=(
+            pl.col("service_date").is_null() & pl.col("_termination_date").is_not_null()
+        ),
         prev_seg_index=pl.when(pl.col("_seg") > 0).then(pl.col("seg_index") - 1),
         _prev_terminal_on=pl.col("_status_date").shift(1).over("_t"),
     ).with_columns(
@@ -515,4 +529,7 @@ def _absorb(episode: EpisodeState, event: dict[str, Any], policy: EpisodePolicy)
     values["termination_date"] = when if earlier is None else min(earlier, when)
     values["deadline_date"] = deadline(
         values.get("service_date"), values["termination_date"], policy
+    )
+    values["deadline_estimated"] = deadline_is_estimated(
+        values.get("service_date"), values["termination_date"]
     )

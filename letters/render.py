@@ -118,6 +118,10 @@ class LetterInput:
     deadline: date | None
     debt: Decimal | None
     before_deadline: bool = True
+    #: The deadline is our estimate (no service date known), not the legal last day.
+    deadline_estimated: bool = False
+    #: Days the law gives to pay after service (Jordabalken 12:44; ``booking.payment_days``).
+    payment_days: int = 21
 
 
 def letter_language(known: str | None) -> str:
@@ -136,6 +140,18 @@ def en_amount(value: Decimal) -> str:
     amount = Decimal(str(value)).quantize(Decimal("0.01"))
     text = f"{amount:,.2f}"
     return "SEK " + (text[:-3] if text.endswith(".00") else text)
+
+
+SV_WEEKS = {1: "en vecka", 2: "två veckor", 3: "tre veckor", 4: "fyra veckor"}
+EN_WEEKS = {1: "one week", 2: "two weeks", 3: "three weeks", 4: "four weeks"}
+
+
+def payment_period(days: int, lang: str) -> str:
+    """The time to pay in words: ``tre veckor`` / ``three weeks``, else ``N dagar`` / ``N days``."""
+    weeks = SV_WEEKS if lang == "sv" else EN_WEEKS
+    if days % 7 == 0 and days // 7 in weeks:
+        return weeks[days // 7]
+    return f"{days} dagar" if lang == "sv" else f"{days} days"
 
 
 def _clock(moment: datetime, sep: str) -> str:
@@ -189,6 +205,9 @@ def letter_context(letter: LetterInput) -> dict[str, Any]:
             "address": letter.advisor.address,
         },
         "deadline": deadline,
+        # An estimated date is never printed as the legal last day (see the templates).
+        "deadline_estimated": bool(letter.deadline_estimated and deadline is not None),
+        "payment_period": payment_period(letter.payment_days, lang),
         "debt": debt,
         "before_deadline": letter.before_deadline,
         "labels": LABELS[lang],

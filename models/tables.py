@@ -133,6 +133,11 @@ class Episode(Base):
     first_notice_date: Mapped[date] = mapped_column(Date)
     service_date: Mapped[date | None] = mapped_column(Date)
     deadline_date: Mapped[date | None] = mapped_column(Date)
+    # True when deadline_date is an estimate (termination notice without a service date):
+    # the letter must then not state it as the legal last day.
+    deadline_estimated: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     debt_amount: Mapped[Decimal | None] = mapped_column(Money)
     monthly_rent: Mapped[Decimal | None] = mapped_column(Money)
     eviction_at: Mapped[datetime | None] = mapped_column(TZ)

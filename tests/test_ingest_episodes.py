@@ -234,6 +234,34 @@ def test_termination_notice_without_service_date_uses_the_margin_not_the_payment
     assert _both_paths(frame) == [(None, date(2026, 11, 6)), (None, date(2026, 11, 6))]
 
 
+@pytest.mark.parametrize(
+    ("events", "served", "estimated"),
+    [
+        ([("termination_notice", date(2026, 10, 1))], {}, True),  # margin: our guess
+        (
+            [("termination_notice", date(2026, 10, 1))],
+            {"termination_notice": date(2026, 10, 5)},
+            False,
+        ),  # served: the law's date
+        ([("payment_order", date(2026, 10, 1))], {}, False),  # no deadline at all
+        (
+            [("payment_order", date(2026, 10, 1)), ("termination_notice", date(2026, 10, 9))],
+            {"payment_order": date(2026, 10, 3)},
+            True,  # a payment order's service date is no 12:44 service
+        ),
+    ],
+)
+def test_deadline_is_marked_estimated_only_without_a_service_date(
+    events: list[tuple[str, date]], served: dict[str, date], estimated: bool
+) -> None:
+    frame = _with_service(notices(*[("K1", kind, day) for kind, day in events]), served)
+    policy = EpisodePolicy(payment_days=21, deadline_margin_days=28)
+    planned = plan_new_tenancies(frame, policy, date(2026, 12, 1)).episodes.row(0, named=True)
+    state = apply_to_existing({}, frame.to_dicts(), policy, date(2026, 12, 1), 0).episodes[0]
+    assert planned["deadline_estimated"] is estimated
+    assert bool(state.values.get("deadline_estimated")) is estimated
+
+
 def test_stored_episode_gets_a_deadline_only_when_a_termination_notice_arrives() -> None:
     policy = EpisodePolicy(payment_days=21, deadline_margin_days=28)
     opened_by_order = EpisodeState(

@@ -389,6 +389,54 @@ def test_stored_episode_deadline_comes_from_its_termination_notice(
     assert episode() == (date(2026, 10, 3), date(2026, 10, 26))
 
 
+def test_deadline_estimated_flag_is_stored_and_cleared_by_a_service_date(
+    db_engine, tmp_path: Path
+) -> None:
+    """Bulk-inserted episodes carry the flag (set only for a termination notice without a
+    service date); a later service date clears it on the stored episode; an episode the
+    Python path opens after a terminal one gets it too."""
+    settings = make_settings(tmp_path)
+    cecilia = "19700101-1232;Cecilia Ek;;;Backen 3;1003;12345;Exempelby;K3"
+
+    def ingest(name: str, *rows: str) -> None:
+        path = write(tmp_path, name, canonical(*rows))
+        receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=date(2026, 11, 2))
+        assert receipt.accepted == len(rows)
+
+    def flags() -> list[tuple[str, object, bool]]:
+        with session_scope(db_engine) as session:
+            rows = session.execute(
+                select(
+                    Episode.contract_ref, Episode.deadline_date, Episode.deadline_estimated
+                ).order_by(Episode.contract_ref, Episode.first_notice_date)
+            ).all()
+            return [tuple(row) for row in rows]
+
+    ingest(
+        "1.csv",
+        f"{ANNA};termination_notice;2026-10-01;;9000;;;;;",
+        f"{BO}B2;termination_notice;2026-10-01;2026-10-05;9000;;;;;",
+        f"{cecilia};payment_order;2026-10-01;;9000;;;;;",
+    )
+    assert flags() == [
+        ("B2", date(2026, 10, 26), False),  # served 5 Oct + 21 days: the law's date
+        ("K1", date(2026, 10, 29), True),  # 1 Oct + 28 days: an estimate
+        ("K3", None, False),  # no termination notice: no deadline, nothing estimated
+    ]
+    ingest(
+        "2.csv",
+        f"{ANNA};termination_notice;2026-10-02;2026-10-06;9000;;;;;",
+        f"{BO}B2;settled;2026-10-20;;;;;;;",
+        f"{BO}B2;termination_notice;2026-10-28;;4000;;;;;",
+    )
+    assert flags() == [
+        ("B2", date(2026, 10, 26), False),
+        ("B2", date(2026, 11, 25), True),  # new episode after the settlement: estimated
+        ("K1", date(2026, 10, 27), False),  # the service date arrived: 6 Oct + 21 days
+        ("K3", None, False),
+    ]
+
+
 def test_episode_closed_by_outcome_rules(db_engine, tmp_path: Path) -> None:
     """A closed episode never changes status on ingest; a new notice after it opens a new one."""
     settings = make_settings(tmp_path)

@@ -209,6 +209,7 @@ def test_email_templates_render_in_both_languages() -> None:
         "location": "Medborgarhuset",
         "address": "Storgatan 1",
         "deadline": "fredag 20 november 2026",
+        "deadline_estimated": False,
         "advisor_name": "Anna",
         "advisor_phone": "08-1",
         "advisor_email": "a@x.se",
@@ -223,6 +224,19 @@ def test_email_templates_render_in_both_languages() -> None:
     assert subject == "A new time for your meeting about the rent arrears"
     subject, body = render_email("appointment_cancelled", "fi", **context)
     assert subject == "Din tid hos boenderådgivaren är avbokad"  # Swedish fallback
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_email_never_calls_an_estimated_date_the_last_day(language: str) -> None:
+    context = {
+        "version": 1, "day": "måndag 9 november 2026", "time": "kl. 09.00", "location": "M",
+        "address": "S", "deadline": "fredag 20 november 2026", "deadline_estimated": True,
+        "advisor_name": "Anna", "advisor_phone": "08-1", "advisor_email": "a@x.se",
+        "reference": "4711", "unit": "IFO", "municipality": "Exempelby kommun",
+    }  # fmt: skip
+    _, body = render_email("appointment", language, **context)
+    assert "20 november 2026" not in body
+    assert ("hur länge du har på dig att betala" in body) or ("how long you have" in body)
 
 
 def test_fast_split_copies_exactly_the_pages_pypdf_would() -> None:
@@ -280,3 +294,62 @@ def test_unknown_deadline_is_not_invented(template: str, language: str) -> None:
     assert "rätt att bo kvar" not in text and "right to stay" not in text
     assert ("Fråga din hyresvärd vilket datum" in text) or ("Ask your landlord which date" in text)
     assert ("12 345,50 kr" in text) or ("SEK 12,345.50" in text)
+
+
+ESTIMATED_WORDING = {
+    "sv": (
+        "Du har rätt att bo kvar om hela skulden är betald inom tre veckor från den dag du "
+        "fick uppsägningen.",
+        "Fråga din hyresvärd vilket datum som gäller för dig.",
+        "Vi uppskattar att det är omkring fredag 20 november 2026, men det kan vara tidigare.",
+        "Betala om du kan – så snart som möjligt",
+    ),
+    "en": (
+        "You have the right to stay in your home if the whole debt is paid within three weeks "
+        "of the day you received the termination notice.",
+        "Ask your landlord which date applies to you.",
+        "We estimate that it is around Friday 20 November 2026, but it may be earlier.",
+        "Pay if you can – as soon as possible",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("template", "language"),
+    [("appointment", "sv"), ("appointment", "en"), ("cancellation", "sv"), ("cancellation", "en")],
+)
+def test_estimated_deadline_is_never_stated_as_the_legal_date(template: str, language: str) -> None:
+    """No service date: the date is our estimate, so the letter explains the three weeks,
+    sends the tenant to the landlord for the real date and calls ours an estimate."""
+    from dataclasses import replace
+
+    letter = replace(make(template, language), deadline_estimated=True)
+    text = text_of(render_appointment_letter(letter))
+    for part in ESTIMATED_WORDING[language]:
+        assert part in text, part
+    assert "senast" not in text and "at the latest" not in text
+    assert "har du rätt" not in text and "by Friday 20 November" not in text
+    assert ("12 345,50 kr" in text) or ("SEK 12,345.50" in text)
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_served_deadline_is_still_stated_as_the_last_day(language: str) -> None:
+    """With a service date the date is the law's: the letter says it plainly, as before."""
+    text = text_of(render_appointment_letter(make(language=language)))
+    if language == "sv":
+        assert "Om hela skulden är betald senast fredag 20 november 2026 har du rätt" in text
+    else:
+        assert "If the whole debt is paid by Friday 20 November 2026 at the latest" in text
+    assert "omkring" not in text and "estimate" not in text
+
+
+def test_estimated_deadline_late_booking_and_unknown_debt() -> None:
+    from dataclasses import replace
+
+    letter = replace(
+        make(before_deadline=False, debt=None), deadline_estimated=True, payment_days=14
+    )
+    text = text_of(render_appointment_letter(letter))
+    assert "inom två veckor från den dag du fick uppsägningen" in text  # from the config
+    assert "Vi hann inte boka en tid före omkring fredag 20 november 2026" in text
+    assert "Fråga också hur stor skulden är" in text

@@ -286,7 +286,8 @@ def _load_states(
         for name in (
             "id", "tenancy_key", "status", "first_notice_date", "last_event_date",
             "outcome_date", "outcome_source", *LATEST_FIELDS, "personnummer",
-            "personnummer_valid", "service_date", "deadline_date", "reached_payment_order",
+            "personnummer_valid", "service_date", "deadline_date", "deadline_estimated",
+            "reached_payment_order",
         )
     ]  # fmt: skip
     rows: list[Any] = []  # Core rows: plain tuples are much cheaper than ORM objects here
@@ -326,6 +327,7 @@ def _load_states(
             personnummer_valid=row.personnummer_valid,
             service_date=row.service_date,
             deadline_date=row.deadline_date,
+            deadline_estimated=bool(row.deadline_estimated),
             termination_date=terminations.get(row.id),
             reached_payment_order=row.reached_payment_order,
             _seen=True,
@@ -751,6 +753,7 @@ EPISODE_SCHEMA: dict[str, pl.DataType] = {
     "first_notice_date": pl.Date(),
     "service_date": pl.Date(),
     "deadline_date": pl.Date(),
+    "deadline_estimated": pl.Boolean(),
     "debt_amount": pl.Float64(),
     "monthly_rent": pl.Float64(),
     "eviction_at": pl.Datetime("us", "UTC"),
@@ -794,6 +797,7 @@ def _episode_frame(
                 "is_recurrence": state.is_recurrence,
                 "personnummer_valid": bool(values.get("personnummer_valid")),
                 "reached_payment_order": bool(values.get("reached_payment_order")),
+                "deadline_estimated": bool(values.get("deadline_estimated")),
             }
         )
     constant = {
@@ -824,8 +828,8 @@ def _episode_frame(
 
 UPDATED_FIELDS = (
     "status", "first_notice_date", "last_event_date", *LATEST_FIELDS, "personnummer",
-    "personnummer_valid", "service_date", "deadline_date", "reached_payment_order",
-    "updated_at",
+    "personnummer_valid", "service_date", "deadline_date", "deadline_estimated",
+    "reached_payment_order", "updated_at",
 )  # fmt: skip
 
 
@@ -847,6 +851,7 @@ def update_episodes(connection: Connection, states: list[EpisodeState], now: dat
             last_event_date=state.last_event_date,
             personnummer_valid=bool(values.get("personnummer_valid")),
             reached_payment_order=bool(values.get("reached_payment_order")),
+            deadline_estimated=bool(values.get("deadline_estimated")),
             updated_at=now,
         )
         records.append(record)

@@ -131,6 +131,7 @@ def _email_context(settings: Settings, item: LetterInput) -> dict[str, object]:
         "location": item.advisor.location,
         "address": item.advisor.address,
         "deadline": context["deadline"],
+        "deadline_estimated": context["deadline_estimated"],
         "advisor_name": item.advisor.name,
         "advisor_phone": item.advisor.phone,
         "advisor_email": item.advisor.email,
@@ -214,6 +215,8 @@ def _letter_input(
         deadline=episode.deadline_date,
         debt=episode.debt_amount,
         before_deadline=appointment.before_deadline,
+        deadline_estimated=bool(episode.deadline_estimated),
+        payment_days=settings.booking.payment_days,
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:41:46.359507
+Create Date: 2026-11-23 16:41:43.728098
 """
 from alembic import op
 import sqlalchemy as sa
@@ -139,6 +139,7 @@ def upgrade() -> None:
     sa.Column('first_notice_date', sa.Date(), nullable=False),
     sa.Column('service_date', sa.Date(), nullable=True),
     sa.Column('deadline_date', sa.Date(), nullable=True),
+    sa.Column('deadline_estimated', sa.Boolean(), server_default=sa.text('(false)'), nullable=False),
     sa.Column('debt_amount', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('monthly_rent', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('eviction_at', sa.DateTime(timezone=True), nullable=True),
