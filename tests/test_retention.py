@@ -259,6 +259,16 @@ def build(engine: Engine, settings: Settings) -> dict[str, int]:
         shared = _file(session, settings, "2006-03-14_shared.csv", day)
         with_open = _file(session, settings, "2006-03-14_open.csv", day)
         recent_file = _file(session, settings, "2027-06-01_recent.csv", date(2027, 6, 1))
+        rejected = _file(session, settings, "2006-03-14_rejected.csv", day)
+        rejected.status = "rejected"
+        moved = settings.paths.rejected_dir / "vasbyhem" / rejected.filename
+        moved.parent.mkdir(parents=True)
+        Path(rejected.archive_path).rename(moved)
+        rejected.archive_path = str(moved)
+        elsewhere = _file(session, settings, "2006-03-14_elsewhere.csv", day)
+        outside = tmp_path_of(settings) / "elsewhere.csv"
+        Path(elsewhere.archive_path).rename(outside)
+        elsewhere.archive_path = str(outside)
         gone = _person(session, settings, 1, GONE, day, shared, slot, snapshot=old, case=case)
         kept = _person(session, settings, 2, KEPT, day, shared, slot, snapshot=latest, case=other)
         still_open = _person(session, settings, 3, OPEN, day, with_open, slot, status="decision")
@@ -279,7 +289,14 @@ def build(engine: Engine, settings: Settings) -> dict[str, int]:
             "shared_file": shared.id,
             "open_file": with_open.id,
             "recent_file": recent_file.id,
+            "rejected_file": rejected.id,
+            "elsewhere_file": elsewhere.id,
         }
+
+
+def tmp_path_of(settings: Settings) -> Path:
+    """The test's folder (every configured path is under it)."""
+    return settings.paths.data_dir.parent
 
 
 def rows_containing(engine: Engine, needles: list[str]) -> list[str]:
@@ -363,10 +380,15 @@ def test_reports_are_identical_and_the_person_is_gone(world, tmp_path: Path) -> 
         assert shared.archive_deleted_on == RUN and shared.rows_accepted == 3
         assert files[ids["open_file"]].archive_deleted_on is None
         assert files[ids["recent_file"]].archive_deleted_on is None
+        # A file rejected whole goes too; a path outside the configured folders is left.
+        assert files[ids["rejected_file"]].archive_deleted_on == RUN
+        assert files[ids["elsewhere_file"]].archive_deleted_on is None
         audits = session.scalars(select(AuditLog).where(AuditLog.actor == "retention")).all()
     assert not Path(shared.archive_path).exists()
     assert Path(files[ids["open_file"]].archive_path).exists()
     assert Path(files[ids["recent_file"]].archive_path).exists()
+    assert not Path(files[ids["rejected_file"]].archive_path).exists()
+    assert Path(files[ids["elsewhere_file"]].archive_path).exists()
     assert not (settings.paths.letters_dir / "p1.pdf").exists()
     assert (settings.paths.letters_dir / "p2.pdf").exists()
     assert not (settings.paths.print_dir / "2006-03-14-01.pdf").exists()
@@ -391,7 +413,7 @@ def test_dry_run_counts_and_changes_nothing(world) -> None:
     assert table_counts(engine) == before
     assert sorted(p for p in Path(settings.paths.data_dir).rglob("*") if p.is_file()) == files
     assert dry["episodes"] == dry["episodes_delete"] > 400
-    assert dry["notice_files_due"] == 1  # the shared file (the open one and 2027 stay)
+    assert dry["notice_files_due"] == 2  # shared and rejected (open, 2027, elsewhere stay)
     real = apply_retention(engine, settings, RUN)
     for key in ("episodes", "notices", "letters", "appointments", "transitions", "matches",
                 "activities", "tasks", "slot_places_freed", "letter_pdfs", "register_snapshots",

@@ -408,15 +408,16 @@ def purge_notice_archives(
         if rt.past_retention(day, run_date, rule)
     ]
     folders = (settings.paths.archive_dir, settings.paths.rejected_dir)
-    counts["notice_files_due"] = len(due)
-    if dry_run or not due:
+    # A path outside the configured folders is never touched (nor marked).
+    ours = [(i, path) for i, path in due if any(_in_dir(path, f) for f in folders)]
+    counts["notice_files_due"] = len(ours)
+    if dry_run or not ours:
         return counts
-    for _, path in due:
-        counts["archive_files_deleted"] += next(
-            (_unlink([path], folder) for folder in folders if _in_dir(path, folder)), 0
-        )
+    for _, path in ours:
+        counts["archive_files_deleted"] += int(path.is_file())
+        path.unlink(missing_ok=True)
     with session_scope(engine) as session:
-        for chunk in rt.batches([file_id for file_id, _ in due], BATCH_SIZE):
+        for chunk in rt.batches([file_id for file_id, _ in ours], BATCH_SIZE):
             session.execute(
                 update(NoticeFile)
                 .where(NoticeFile.id.in_(chunk))
