@@ -53,12 +53,14 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     "debt_amount": pl.Float64(),
     "has_children": pl.Boolean(),  # null: not known (not in the register, nobody asked)
     "action": pl.String(),
+    # Not a column of its own: the deadline reads "ca 2026-10-12" when it is our estimate.
+    "deadline_estimated": pl.Boolean(),
 }
 
 #: How the children column reads: yes, no, or not known.
 CHILDREN_LABEL_SV: dict[bool | None, str] = {True: "ja", False: "nej", None: "okänt"}
 
-#: Swedish column headings for files and the terminal.
+#: Swedish column headings for files and the terminal: the columns shown, in order.
 COLUMN_TITLE_SV: dict[str, str] = {
     "section": "Avsnitt",
     "episode_id": "Ärende",
@@ -78,6 +80,7 @@ EPISODES_SCHEMA: dict[str, pl.DataType] = {
     "postal_code": pl.String(),
     "town": pl.String(),
     "deadline_date": pl.Date(),
+    "deadline_estimated": pl.Boolean(),  # no service date: the deadline is our estimate
     "debt_amount": pl.Float64(),
     "has_children": pl.Boolean(),  # null: not known
     "status": pl.String(),
@@ -205,6 +208,7 @@ def _rows(frame: pl.DataFrame, section: Section, action: pl.Expr) -> pl.DataFram
         debt_amount="debt_amount",
         has_children="has_children",
         action=action,
+        deadline_estimated=pl.col("deadline_estimated").fill_null(False),
     ).cast(ROW_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -507,7 +511,10 @@ def build_sections(
     (None: never), so that "new episodes" is the same on a rerun of the same date.
     ``caseworker_view``: the list is a caseworker's own, so actions are addressed to them.
     """
-    episodes = inputs.episodes.cast(EPISODES_SCHEMA)  # type: ignore[arg-type]
+    episodes = inputs.episodes
+    if "deadline_estimated" not in episodes.columns:  # frames built before the flag existed
+        episodes = episodes.with_columns(deadline_estimated=pl.lit(False))
+    episodes = episodes.cast(EPISODES_SCHEMA)  # type: ignore[arg-type]
     appointments = inputs.appointments.cast(APPOINTMENTS_SCHEMA)  # type: ignore[arg-type]
     parts = [
         eviction_rows(episodes, run_date, horizon_days, caseworker_view),

@@ -399,3 +399,22 @@ def test_postcodes_are_written_as_on_letters() -> None:
         "Storgatan 1, lgh 1001, 194 53 Exempelby",
         "Storgatan 1, lgh 1001, SE-194 Exempelby",
     ]
+
+
+def test_an_estimated_deadline_reads_ca_in_every_format() -> None:
+    """No service date known: the advisor sees the date as our estimate, not the law's."""
+    from flows.stages.worklist import Worklist, csv_text, display_rows
+
+    data = inputs(
+        [
+            ep(1, opened_on=RUN, deadline_estimated=True),
+            ep(2, opened_on=RUN, deadline_estimated=False),
+            ep(3, opened_on=RUN, deadline_date=None),
+        ]
+    )
+    rows = build(data).filter(pl.col("section") == Section.NEW_EPISODES)
+    shown = {row[1]: row[4] for row in display_rows(rows)}
+    assert shown == {"1": "ca 2026-12-01", "2": "2026-12-01", "3": "–"}
+    text = csv_text(Worklist("advisor", "radgivare1", "Anna", RUN, rows))
+    assert text.splitlines()[0].split(";")[4] == "Betala senast"
+    assert ";ca 2026-12-01;" in text and "deadline_estimated" not in text

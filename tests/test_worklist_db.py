@@ -384,6 +384,7 @@ def test_a_long_section_in_the_pdf_points_to_the_complete_files(tmp_path: Path) 
             "debt_amount": [1000.0] * n,
             "has_children": [False] * n,
             "action": ["Fråga hyresvärden"] * n,
+            "deadline_estimated": [False] * n,
         },
         schema=ROW_SCHEMA,
     )

@@ -33,7 +33,6 @@ from domain.worklist import (
     EPISODES_SCHEMA,
     LETTERS_SCHEMA,
     MATCHES_SCHEMA,
-    ROW_SCHEMA,
     SECTION_ORDER,
     SECTION_TITLE_SV,
     TASKS_SCHEMA,
@@ -151,7 +150,8 @@ def _load_episodes(session: Session, since: date, run_date: date) -> pl.DataFram
     e, cw = Episode.__table__.c, Caseworker.__table__.c
     names = [
         "episode_id", "tenant_name", "street_address", "apartment", "postal_code", "town",
-        "deadline_date", "debt_amount", "has_children", "children_known", "status", "outcome",
+        "deadline_date", "deadline_estimated", "debt_amount", "has_children", "children_known",
+        "status", "outcome",
         "routing", "caseworker_id", "caseworker_name", "opened_on", "eviction_at",
         "follow_up_date", "last_event_date",
     ]  # fmt: skip
@@ -164,6 +164,7 @@ def _load_episodes(session: Session, since: date, run_date: date) -> pl.DataFram
             e.postal_code,
             e.town,
             e.deadline_date,
+            e.deadline_estimated,
             e.debt_amount,
             e.has_children,
             e.children_known,
@@ -353,6 +354,13 @@ def build_worklist(
 # --- files --------------------------------------------------------------------------------
 
 
+def deadline_text(deadline: date | None, estimated: bool | None) -> str:
+    """``2026-10-12``; ``ca 2026-10-12`` when it is our estimate (no service date known)."""
+    if deadline is None:
+        return "–"
+    return f"ca {deadline.isoformat()}" if estimated else deadline.isoformat()
+
+
 def display_rows(rows: pl.DataFrame) -> list[list[str]]:
     """Rows as the Swedish text shown in the terminal, the CSV and the PDF."""
     out: list[list[str]] = []
@@ -364,7 +372,7 @@ def display_rows(rows: pl.DataFrame) -> list[list[str]]:
                 str(row["episode_id"]),
                 row["tenant_name"] or "–",
                 row["address"] or "–",
-                row["deadline_date"].isoformat() if row["deadline_date"] else "–",
+                deadline_text(row["deadline_date"], row["deadline_estimated"]),
                 sv_amount(row["debt_amount"]),
                 CHILDREN_LABEL_SV[row["has_children"]],
                 row["action"],
@@ -377,7 +385,7 @@ def csv_text(worklist: Worklist) -> str:
     """The worklist as ``;``-separated CSV (Excel in Sweden opens it), formula-safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([COLUMN_TITLE_SV[c] for c in ROW_SCHEMA])
+    writer.writerow(list(COLUMN_TITLE_SV.values()))
     for row in display_rows(worklist.rows):
         writer.writerow([safe_cell(cell) for cell in row])
     return buffer.getvalue()
@@ -440,9 +448,10 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
     title = book.add_format({"bold": True, "font_size": 13})
     money = book.add_format({"num_format": '# ##0 "kr"'})
     day = book.add_format({"num_format": "yyyy-mm-dd"})
+    about_day = book.add_format({"num_format": '"ca "yyyy-mm-dd'})  # an estimated deadline
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
     wrap_quoted = book.add_format({"text_wrap": True, "valign": "top", "quote_prefix": True})
-    columns = [c for c in ROW_SCHEMA if c != "section"]
+    columns = [c for c in COLUMN_TITLE_SV if c != "section"]
     widths = {"episode_id": 8, "tenant_name": 24, "address": 36, "deadline_date": 13,
               "debt_amount": 12, "has_children": 6, "action": 70}  # fmt: skip
     for section, frame in worklist.sections():
@@ -460,7 +469,10 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
                 sheet.write_string(i, j, text, wrap_quoted if looks_like_formula(text) else wrap)
             if row["deadline_date"] is not None:
                 sheet.write_datetime(
-                    i, 3, datetime.combine(row["deadline_date"], datetime.min.time()), day
+                    i,
+                    3,
+                    datetime.combine(row["deadline_date"], datetime.min.time()),
+                    about_day if row["deadline_estimated"] else day,
                 )
             if row["debt_amount"] is not None:
                 sheet.write_number(i, 4, row["debt_amount"], money)
@@ -514,7 +526,7 @@ def pdf_bytes(worklist: Worklist, settings: Settings) -> bytes:
         "title": f"Arbetslista {sv_date(worklist.run_date)}",
         "owner": worklist.owner_name,
         "municipality": settings.municipality.name,
-        "columns": [COLUMN_TITLE_SV[c] for c in ROW_SCHEMA if c != "section"],
+        "columns": [COLUMN_TITLE_SV[c] for c in COLUMN_TITLE_SV if c != "section"],
         "sections": sections,
     }
     stamp = int(datetime.combine(worklist.run_date, datetime.min.time(), UTC).timestamp())
