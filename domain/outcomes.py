@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
-import holidays
 import polars as pl
 
+from domain.working_days import non_working_weekdays
 from models.domain import EpisodeStatus, Outcome, OutcomeCertainty
 
 
@@ -144,6 +144,7 @@ FACTS_SCHEMA: dict[str, pl.DataType] = {
     "last_open_event_date": pl.Date(),  # latest termination/payment order/decision/scheduled
     "settled_date": pl.Date(),  # latest "settled" notice date
     "executed_date": pl.Date(),  # latest "eviction_executed" notice date
+    "withdrawn_date": pl.Date(),  # latest "withdrawn" notice date
     "eviction_date": pl.Date(),  # the booked eviction day (Stockholm), if any
     "last_activity_date": pl.Date(),
 }
@@ -184,9 +185,11 @@ def decide_outcomes(
 
     1. an executed eviction was reported (whatever else was reported, in whatever order):
        ``evicted``, confirmed, dated by the eviction notice;
-    2. the application was withdrawn (status ``withdrawn``): ``withdrawn``, confirmed,
-       dated by the last event; a withdrawal is not a paid debt, so it never counts as
-       settled (with or without intervention);
+    2. the application was withdrawn (status ``withdrawn``, or a withdrawal reported for
+       an episode closed by silence, dated on or after its latest open event and after
+       any settlement report: on the same day the settlement says more): ``withdrawn``,
+       confirmed, dated by the withdrawal notice; a withdrawal is not a paid debt, so it
+       never counts as settled (with or without intervention);
     3. a settlement was reported and no later-dated open event followed it (or the status
        is ``settled``): settled with support / without intervention, confirmed;
     4. an open episode with no news for ``follow_up_days``: settled (presumed) after the
@@ -208,7 +211,18 @@ def decide_outcomes(
         pl.col("executed_date").is_not_null()
         | (pl.col("status") == EpisodeStatus.EVICTION_EXECUTED)
     )
-    withdrawn = candidate & ~executed & (pl.col("status") == EpisodeStatus.WITHDRAWN)
+    late_withdrawal = (
+        silence_closed
+        & pl.col("withdrawn_date").is_not_null()
+        & (
+            pl.col("last_open_event_date").is_null()
+            | (pl.col("withdrawn_date") >= pl.col("last_open_event_date"))
+        )
+        & (pl.col("settled_date").is_null() | (pl.col("withdrawn_date") > pl.col("settled_date")))
+    )
+    withdrawn = (
+        candidate & ~executed & ((pl.col("status") == EpisodeStatus.WITHDRAWN) | late_withdrawal)
+    )
     settled = (
         candidate
         & ~executed
@@ -243,7 +257,7 @@ def decide_outcomes(
         outcome_date=pl.when(executed)
         .then(pl.coalesce("executed_date", "last_event_date"))
         .when(withdrawn)
-        .then(pl.col("last_event_date"))
+        .then(pl.coalesce("withdrawn_date", "last_event_date"))
         .when(settled)
         .then(pl.coalesce("settled_date", "last_event_date"))
         .when(silent)
@@ -469,48 +483,6 @@ def recurrence_links(episodes: pl.DataFrame, months: int) -> pl.DataFrame:
     ).sort("episode_id")
 
 
-_SWEDISH_HOLIDAYS = holidays.country_holidays("SE", years=range(2000, 2061))
-
-
-def _is_eve(day: date) -> bool:
-    """Midsummer Eve, Christmas Eve and New Year's Eve: not public holidays, but offices close."""
-    if (day.month, day.day) in {(12, 24), (12, 31)}:
-        return True
-    return day.month == 6 and day.weekday() == 4 and 19 <= day.day <= 25
-
-
-def is_working_day(day: date) -> bool:
-    """Monday to Friday, not a Swedish public holiday and not one of the big eves."""
-    return day.weekday() < 5 and day not in _SWEDISH_HOLIDAYS and not _is_eve(day)
-
-
-def add_working_days(day: date, days: int) -> date:
-    """The working day ``days`` working days after ``day`` (0: ``day`` itself, or the next)."""
-    current = day
-    while not is_working_day(current):
-        current += timedelta(days=1)
-    for _ in range(days):
-        current += timedelta(days=1)
-        while not is_working_day(current):
-            current += timedelta(days=1)
-    return current
-
-
-def working_day_holidays(first_year: int, last_year: int) -> list[date]:
-    """Every weekday from ``first_year`` to ``last_year`` that is not a working day.
-
-    For polars' ``dt.add_business_days(holidays=...)``, so that due dates are computed
-    for a whole frame at once with the same calendar as :func:`is_working_day`.
-    """
-    day, end = date(first_year, 1, 1), date(last_year, 12, 31)
-    result: list[date] = []
-    while day <= end:
-        if day.weekday() < 5 and not is_working_day(day):
-            result.append(day)
-        day += timedelta(days=1)
-    return result
-
-
 class TaskKind:
     """Follow-up task kinds (``Task.kind``): the Malmö routine after a missed meeting."""
 
@@ -540,7 +512,7 @@ def plan_follow_up_tasks(
             }
         )
     first, last = no_shows["no_show_date"].min(), max(no_shows["no_show_date"].max(), run_date)
-    free_days = working_day_holidays(first.year, last.year + 1)  # type: ignore[union-attr]
+    free_days = non_working_weekdays(first.year, last.year + 1)  # type: ignore[union-attr]
     rounds = no_shows.sort(["episode_id", "no_show_date"]).with_columns(
         round=pl.col("no_show_date").rank("ordinal").over("episode_id").cast(pl.Int64),
         phone_due=pl.col("no_show_date").dt.add_business_days(

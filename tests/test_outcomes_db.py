@@ -117,6 +117,38 @@ def test_a_late_report_confirms_a_presumed_outcome(db_engine, tmp_path: Path) ->
     assert apply_outcome_rules(db_engine, settings, RUN)["closed"] == 0
 
 
+def test_a_late_withdrawal_upgrades_a_silence_closure_to_withdrawn(
+    db_engine, tmp_path: Path
+) -> None:
+    """Closed as 'unknown' for lack of news; the landlord then reports the application
+    withdrawn: the outcome becomes withdrawn (confirmed), once, never settled."""
+    settings = settings_for(tmp_path)
+    file_id = company(db_engine)
+    with session_scope(db_engine) as s:
+        quiet = episode(s, 1, status="payment_order", last_event_date=date(2026, 6, 1))
+        notice(s, file_id, quiet.id, "payment_order", date(2026, 6, 1))
+    apply_outcome_rules(db_engine, settings, date(2026, 9, 1))
+    with session_scope(db_engine) as s:
+        row = s.get(Episode, quiet.id)
+        assert (row.status, row.outcome, row.outcome_source) == (
+            "closed",
+            "unknown",
+            "rule:silence",
+        )
+        notice(s, file_id, quiet.id, "withdrawn", date(2026, 9, 14))
+    counts = apply_outcome_rules(db_engine, settings, RUN)
+    assert counts["confirmed_after_presumed"] == 1 and counts["withdrawn_confirmed"] == 1
+    with session_scope(db_engine) as s:
+        row = s.get(Episode, quiet.id)
+        assert (row.outcome, row.outcome_certainty, row.outcome_source, row.outcome_date) == (
+            "withdrawn", "confirmed", "notice:withdrawn", date(2026, 9, 14)
+        )  # fmt: skip
+        last = s.scalars(select(EpisodeTransition).order_by(EpisodeTransition.id.desc())).first()
+        assert (last.from_status, last.to_status) == ("closed", "closed")
+        assert last.reason.startswith("Utfallet bekräftat: Ansökan återkallad")
+    assert apply_outcome_rules(db_engine, settings, RUN)["closed"] == 0
+
+
 def test_recurrence_is_linked_for_the_same_person_in_another_tenancy(
     db_engine, tmp_path: Path
 ) -> None:

@@ -26,15 +26,14 @@ from domain.outcomes import (
     OutcomeRules,
     TaskKind,
     add_months,
-    add_working_days,
     decide_outcomes,
     follow_up_dates,
     is_recurrence,
-    is_working_day,
     manual_settled_outcome,
     plan_follow_up_tasks,
     recurrence_links,
 )
+from domain.working_days import add_working_days, is_working_day, roll_to_working_day
 
 RUN = date(2026, 11, 23)
 RULES = OutcomeRules(follow_up_days=90, follow_up_check_days=30)
@@ -52,6 +51,7 @@ class Case:
     last_open: str | None = None
     settled: str | None = None
     executed: str | None = None
+    withdrawn: str | None = None
     eviction: str | None = None
     last_activity: str | None = None
     outcome_source: str | None = None
@@ -127,6 +127,31 @@ CASES = [
     Case("unknown earlier, eviction reported later: confirmed", "closed",
          ("evicted", "confirmed", "2026-11-05", SOURCE_EXECUTED_NOTICE),
          outcome_source=SOURCE_SILENCE, executed="2026-11-05", last_event="2026-11-05"),
+    Case("unknown earlier, withdrawal reported later: withdrawn, confirmed", "closed",
+         ("withdrawn", "confirmed", "2026-11-05", SOURCE_WITHDRAWN_NOTICE),
+         outcome_source=SOURCE_SILENCE, withdrawn="2026-11-05", last_open="2026-06-01",
+         last_event="2026-11-05"),
+    Case("presumed settled earlier, withdrawal reported later: withdrawn, never settled",
+         "closed", ("withdrawn", "confirmed", "2026-11-05", SOURCE_WITHDRAWN_NOTICE),
+         outcome_source=SOURCE_SILENCE, withdrawn="2026-11-05", last_event="2026-11-05",
+         done=[("attended", "2026-06-10")]),
+    Case("closed by silence, a later settlement outranks an earlier withdrawal", "closed",
+         ("settled_without_intervention", "confirmed", "2026-11-10", SOURCE_SETTLED_NOTICE),
+         outcome_source=SOURCE_SILENCE, withdrawn="2026-11-05", settled="2026-11-10",
+         last_event="2026-11-10"),
+    Case("closed by silence, withdrawal and settlement the same day: settled", "closed",
+         ("settled_without_intervention", "confirmed", "2026-11-05", SOURCE_SETTLED_NOTICE),
+         outcome_source=SOURCE_SILENCE, withdrawn="2026-11-05", settled="2026-11-05",
+         last_event="2026-11-05"),
+    Case("closed by silence, withdrawal dated before the latest open event: untouched",
+         "closed", None, outcome_source=SOURCE_SILENCE, withdrawn="2026-05-01",
+         last_open="2026-06-01", last_event="2026-06-01"),
+    Case("closed by silence, eviction reported after a withdrawal: evicted", "closed",
+         ("evicted", "confirmed", "2026-11-10", SOURCE_EXECUTED_NOTICE),
+         outcome_source=SOURCE_SILENCE, withdrawn="2026-11-05", executed="2026-11-10",
+         last_event="2026-11-10"),
+    Case("closed by the advisor, withdrawal reported later: never re-decided", "closed", None,
+         outcome_source=SOURCE_ADVISOR, withdrawn="2026-11-05"),
     Case("closed by silence, nothing new: untouched", "closed", None,
          outcome_source=SOURCE_SILENCE, last_event="2026-01-01"),
     Case("closed by the advisor: never re-decided", "closed", None,
@@ -144,6 +169,7 @@ def _facts(case: Case) -> pl.DataFrame:
         "last_open_event_date": D(case.last_open) if case.last_open else None,
         "settled_date": D(case.settled) if case.settled else None,
         "executed_date": D(case.executed) if case.executed else None,
+        "withdrawn_date": D(case.withdrawn) if case.withdrawn else None,
         "eviction_date": D(case.eviction) if case.eviction else None,
         "last_activity_date": D(case.last_activity) if case.last_activity else None,
     }
@@ -295,7 +321,7 @@ def test_working_days_respect_swedish_holidays() -> None:
     assert not is_working_day(D("2026-11-21"))  # Saturday
     assert is_working_day(D("2026-11-23"))
     assert add_working_days(D("2026-12-23"), 1) == D("2026-12-28")
-    assert add_working_days(D("2026-11-21"), 0) == D("2026-11-23")
+    assert roll_to_working_day(D("2026-11-21")) == D("2026-11-23")
 
 
 def _no_shows(rows: list[tuple[int, bool, str]]) -> pl.DataFrame:
@@ -343,7 +369,7 @@ def test_each_missed_meeting_is_its_own_round() -> None:
 # --- properties over random episodes ---------------------------------------------------------
 
 STATUSES = ["termination_notice", "payment_order", "decision", "eviction_scheduled",
-            "settled", "eviction_executed", "closed"]  # fmt: skip
+            "settled", "eviction_executed", "withdrawn", "closed"]  # fmt: skip
 days = st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 11, 23))
 
 
@@ -361,6 +387,7 @@ def episode_facts(draw: st.DrawFn, episode_id: int) -> dict[str, object]:
         "last_open_event_date": draw(st.none() | days),
         "settled_date": draw(st.none() | days),
         "executed_date": draw(st.none() | days),
+        "withdrawn_date": draw(st.none() | days),
         "eviction_date": draw(st.none() | days),
         "last_activity_date": draw(st.none() | days),
     }
@@ -404,6 +431,8 @@ def test_rule_invariants(population: tuple[pl.DataFrame, pl.DataFrame], later: i
             assert row["outcome_certainty"] == "confirmed"
         if row["outcome"] == "evicted":
             assert before["executed_date"] is not None or before["status"] == "eviction_executed"
+        if row["outcome"] == "withdrawn":
+            assert before["withdrawn_date"] is not None or before["status"] == "withdrawn"
     # The same facts give the same decisions; a later run date only adds decisions.
     assert decide_outcomes(facts, interventions, run, RULES).equals(decided)
     afterwards = decide_outcomes(facts, interventions, run + timedelta(days=later), RULES)

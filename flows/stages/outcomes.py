@@ -102,12 +102,15 @@ def _frame(rows: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 def candidate_condition():  # noqa: ANN201 - a SQLAlchemy boolean clause
     """Episodes the rules may act on: not closed, or closed by silence and since reported on.
 
-    Closed-by-silence episodes without a settlement or execution notice are left out, so
+    Closed-by-silence episodes without a settlement, execution or withdrawal notice are
+    left out, so
     the daily work does not grow with the years of history.
     """
     e, n = Episode.__table__.c, Notice.__table__.c
     reported = select(n.episode_id).where(
-        n.event_type.in_([EventType.SETTLED.value, EventType.EVICTION_EXECUTED.value])
+        n.event_type.in_(
+            [EventType.SETTLED.value, EventType.EVICTION_EXECUTED.value, EventType.WITHDRAWN.value]
+        )
     )
     return or_(
         e.status != EpisodeStatus.CLOSED,
@@ -133,6 +136,7 @@ def load_facts(session: Session) -> pl.DataFrame:
             func.max(case((n.event_type == EventType.EVICTION_EXECUTED, n.event_date))).label(
                 "executed"
             ),
+            func.max(case((n.event_type == EventType.WITHDRAWN, n.event_date))).label("withdrawn"),
         )
         .where(n.episode_id.is_not(None))
         .group_by(n.episode_id)
@@ -155,6 +159,7 @@ def load_facts(session: Session) -> pl.DataFrame:
             notices.c.last_open,
             notices.c.settled,
             notices.c.executed,
+            notices.c.withdrawn,
             e.eviction_at,
             activities.c.last_activity,
             e.follow_up_date,
@@ -166,7 +171,7 @@ def load_facts(session: Session) -> pl.DataFrame:
     ).all()
     columns = [
         "episode_id", "status", "outcome_source", "outcome_certainty", "last_event_date",
-        "last_open_event_date", "settled_date", "executed_date", "eviction_at",
+        "last_open_event_date", "settled_date", "executed_date", "withdrawn_date", "eviction_at",
         "last_activity_date", "follow_up_date",
     ]  # fmt: skip
     raw = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
