@@ -16,7 +16,8 @@ from enum import StrEnum
 import polars as pl
 
 from domain.formatting import MONTHS_SV, WEEKDAYS_SV
-from domain.outcomes import OPEN_STATUS_VALUES, OUTCOME_LABEL_SV, STATUS_LABEL_SV, add_working_days
+from domain.outcomes import OPEN_STATUS_VALUES, OUTCOME_LABEL_SV, STATUS_LABEL_SV
+from domain.working_days import roll_to_working_day
 
 
 class Section(StrEnum):
@@ -294,7 +295,7 @@ def appointment_rows(
     holds the letter with the time and may come, so the meeting stays on the list (with
     the episode's status) and its slot stays booked.
     """
-    next_day = add_working_days(run_date + timedelta(days=1), 0)
+    next_day = roll_to_working_day(run_date + timedelta(days=1))
     day = pl.col("starts_at").dt.date()
     booked = appointments.filter(
         (pl.col("status") == "booked") & ((day == run_date) | (day == next_day))

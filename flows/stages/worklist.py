@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM, safe_cell, sv_amount, sv_date
-from domain.outcomes import is_working_day
+from domain.working_days import is_working_day
 from domain.worklist import (
     APPOINTMENTS_SCHEMA,
     CHILDREN_LABEL_SV,
