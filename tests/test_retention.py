@@ -273,6 +273,8 @@ def build(engine: Engine, settings: Settings) -> dict[str, int]:
         kept = _person(session, settings, 2, KEPT, day, shared, slot, snapshot=latest, case=other)
         still_open = _person(session, settings, 3, OPEN, day, with_open, slot, status="decision")
         recent = _person(session, settings, 4, RECENT, date(2027, 6, 1), recent_file, slot)
+        recent.previous_episode_id = gone.id  # the same flat, a new tenant: a recurrence link
+        recent.is_recurrence = True
         for name in ("2006-03-14-01", "2031-12-30-01"):
             for suffix in (".pdf", ".csv"):
                 path = settings.paths.print_dir / f"{name}{suffix}"
@@ -367,6 +369,8 @@ def test_reports_are_identical_and_the_person_is_gone(world, tmp_path: Path) -> 
     with session_scope(engine) as session:
         remaining = set(session.scalars(select(Episode.id)))
         assert remaining == {ids["kept"], ids["open"], ids["recent"]}
+        recent = session.get(Episode, ids["recent"])
+        assert recent.previous_episode_id is None and recent.is_recurrence
         assert session.scalar(select(func.count()).select_from(Notice)) == 3
         for table in (EpisodeTransition, Appointment, Letter, Activity, Task):
             assert session.scalar(select(func.count()).select_from(table)) == 3, table
