@@ -44,3 +44,24 @@ def test_create_letters_queues_each_appointment_once(db_engine, settings) -> Non
         text = PdfReader(path).pages[0].extract_text()
         assert "Ringvägen 12 lgh 1102" in text and "123 45 Exempelby" in text
     assert "Tani waa warqad muhiim ah" in PdfReader(post.pdf_path).pages[0].extract_text()
+
+
+def test_an_estimated_deadline_reaches_the_letter_and_the_email(db_engine, settings) -> None:  # noqa: ANN001
+    """The stage passes Episode.deadline_estimated on: the letter calls the date an estimate."""
+    estimated = add_episode(db_engine, email="asa@example.se")
+    served = add_episode(db_engine)
+    with session_scope(db_engine) as session:
+        session.execute(
+            update(Episode).where(Episode.id == estimated).values(deadline_estimated=True)
+        )
+    book_appointments(db_engine, settings, RUN)
+    assert create_letters(db_engine, settings, RUN)["letters"] == 2
+    with session_scope(db_engine) as session:
+        letters = {x.episode_id: x for x in session.scalars(select(Letter))}
+    guess = " ".join(PdfReader(letters[estimated].pdf_path).pages[0].extract_text().split())
+    assert "Vi uppskattar att det är omkring måndag 30 november 2026" in guess
+    assert "Fråga din hyresvärd vilket datum som gäller för dig" in guess
+    assert "senast måndag 30 november" not in guess
+    assert "30 november" not in (letters[estimated].body or "")
+    law = " ".join(PdfReader(letters[served].pdf_path).pages[0].extract_text().split())
+    assert "betald senast måndag 30 november 2026 har du rätt att bo kvar" in law
