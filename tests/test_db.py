@@ -27,3 +27,21 @@ def test_migrations_create_schema_and_roundtrip(db_engine) -> None:
         episode = session.scalars(select(Episode)).one()
         assert episode.opened_on == date(2026, 11, 2)
         assert episode.is_recurrence is False
+
+
+def test_migrations_match_the_tables(db_engine) -> None:
+    """Every column and table in models/tables.py exists in the migrated schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from models.tables import Base
+
+    with db_engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        differences = compare_metadata(context, Base.metadata)
+    structural = [
+        diff
+        for diff in differences
+        if isinstance(diff, tuple) and diff[0] in {"add_table", "add_column", "remove_column"}
+    ]
+    assert structural == []
