@@ -25,8 +25,8 @@ from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from models.config import CompanyConfig, Settings
-from models.domain import Receipt, RejectedRow
-from models.tables import NoticeFile, RowRejection
+from models.domain import Receipt
+from models.tables import NoticeFile
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 _SAFE_NAME = re.compile(r"[^\w.\- åäöÅÄÖ]")
@@ -61,32 +61,19 @@ def safe_filename(name: str) -> str:
     return cleaned[:120] or "upload.csv"
 
 
-def stored_receipt(engine: Engine, company_id: str, content_hash: str) -> Receipt | None:
+def find_receipt(engine: Engine, company_id: str, content_hash: str) -> Receipt | None:
     """The receipt of an earlier file of this company, rebuilt from the database."""
+    from flows.stages.ingest import stored_receipt
+
     with engine.connect() as connection:
         file = connection.execute(
             select(NoticeFile).where(
                 NoticeFile.company_id == company_id, NoticeFile.content_hash == content_hash
             )
         ).first()
-        if file is None:
-            return None
-        rejections = connection.execute(
-            select(RowRejection.row_number, RowRejection.reason)
-            .where(RowRejection.file_id == file.id, RowRejection.kind == "rejected")
-            .order_by(RowRejection.row_number)
-        ).all()
-    return Receipt(
-        filename=file.filename,
-        company_id=company_id,
-        content_hash=content_hash,
-        rows_read=file.rows_read,
-        accepted=file.rows_accepted,
-        rejected=file.rows_rejected,
-        duplicates=file.rows_duplicate,
-        file_error=file.file_error,
-        rejections=[RejectedRow(row_number=n, reason=r) for n, r in rejections],
-    )
+    if file is None:
+        return None
+    return stored_receipt(engine, file, file.filename, already_received=False)
 
 
 def create_app(settings: Settings, engine_factory: Callable[[], Engine]) -> FastAPI:
@@ -142,7 +129,7 @@ def create_app(settings: Settings, engine_factory: Callable[[], Engine]) -> Fast
         content_hash: str, company: Annotated[CompanyConfig, Depends(authenticated)]
     ) -> Receipt:
         """The receipt of a file this company sent earlier (by the SHA-256 of its content)."""
-        found = stored_receipt(engine, company.id, content_hash.lower())
+        found = find_receipt(engine, company.id, content_hash.lower())
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "Ingen fil med det innehållet.")
         return found

@@ -6,7 +6,6 @@ addresses or personnummer are printed here.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 import typer
@@ -14,15 +13,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from domain.formatting import STOCKHOLM
 from flows.cli import app
-from flows.context import AppContext
+from flows.context import AppContext, day_or_today
 from flows.stages.booking import cancel, rebook
 from flows.stages.delivery import deliver_outbox
 from models.audit import audit, current_actor
 from models.db import session_scope
 from models.domain import LetterStatus
-from models.errors import KvarboendeError
 from models.tables import Letter
 
 appointments_app = typer.Typer(
@@ -41,15 +38,6 @@ DateOption = Annotated[
 ]
 
 
-def _run_date(text: str | None) -> date:
-    if text is None:
-        return datetime.now(STOCKHOLM).date()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise KvarboendeError(f"--date {text!r} is not a date like 2026-11-02") from None
-
-
 @appointments_app.command("rebook")
 def rebook_command(
     ctx: typer.Context,
@@ -59,7 +47,7 @@ def rebook_command(
 ) -> None:
     """Give the episode the next free time, free the old one and queue a new letter."""
     context: AppContext = ctx.obj
-    counts = rebook(context.engine, context.settings, episode_id, _run_date(run_date), by)
+    counts = rebook(context.engine, context.settings, episode_id, day_or_today(run_date), by)
     late = "" if counts["before_deadline"] else " (after the payment deadline: phone the tenant)"
     typer.echo(
         f"Episode {episode_id}: new time booked{late}; {counts['letters']} letter queued. "
@@ -76,7 +64,7 @@ def cancel_command(
 ) -> None:
     """Cancel the episode's booked time, free the slot and queue a cancellation letter."""
     context: AppContext = ctx.obj
-    counts = cancel(context.engine, context.settings, episode_id, _run_date(run_date), by)
+    counts = cancel(context.engine, context.settings, episode_id, day_or_today(run_date), by)
     typer.echo(
         f"Episode {episode_id}: appointment cancelled; {counts['letters']} letter queued. "
         "The episode is not booked again unless you run: kvarboende appointments rebook "
@@ -139,5 +127,5 @@ def list_command(
 def deliver_command(ctx: typer.Context, run_date: DateOption = None) -> None:
     """Send pending emails and write today's print batch (what the daily run does last)."""
     context: AppContext = ctx.obj
-    counts = deliver_outbox(context.engine, context.settings, _run_date(run_date))
+    counts = deliver_outbox(context.engine, context.settings, day_or_today(run_date))
     typer.echo(" ".join(f"{key}={value}" for key, value in counts.items()))

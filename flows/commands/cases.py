@@ -25,7 +25,7 @@ from domain.register import (
     prepare_household,
 )
 from flows.cli import app
-from flows.context import AppContext
+from flows.context import AppContext, parse_date
 from flows.stages.cases import import_register
 from flows.stages.matching import decide_match
 from models.audit import audit, current_actor
@@ -37,15 +37,6 @@ cases_app = typer.Typer(help="The social-services case register.", no_args_is_he
 matches_app = typer.Typer(help="Matches between episodes and register cases.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 app.add_typer(matches_app, name="matches")
-
-
-def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise KvarboendeError(f"{option}: {value!r} is not a date like 2026-11-02") from None
 
 
 @cases_app.command("import")
@@ -69,7 +60,7 @@ def cases_import(
         context.settings,
         file,
         household,
-        taken_on=_parse_date(taken_on, "--taken-on"),
+        taken_on=parse_date(taken_on, "--taken-on"),
     )
     if counts["unchanged"]:
         typer.echo(f"Register unchanged since snapshot {counts['snapshot_id']}: nothing imported.")
@@ -265,7 +256,7 @@ def match_files_command(
     if company is not None:
         company_config = settings.company(company)
         columns, sheet = dict(company_config.columns), company_config.sheet
-    today = _parse_date(on, "--date") or local_today()
+    today = parse_date(on, "--date") or local_today()
     notice_frame = read_notice_identities(notices, columns, sheet)
     case_frame = read_cases_file(cases, settings.cases)
     household_frame = read_household_file(household, settings.cases) if household else None

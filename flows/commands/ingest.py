@@ -7,7 +7,6 @@ an operator runs when a housing company sends a new format.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +18,7 @@ from connectors.notice_files import read_notice_bytes
 from domain.formatting import STOCKHOLM, local_now, sv_amount
 from domain.notices import FIELD_LABEL_SV, NoticeFormatError, parse_notices, require_columns
 from flows.cli import app
-from flows.context import AppContext
+from flows.context import AppContext, parse_date
 from flows.stages.ingest import ingest_file, parse_options
 from models.domain import EVENT_LABEL_SV, EventType
 from models.errors import KvarboendeError
@@ -31,16 +30,6 @@ PREVIEW_COLUMNS = (
     "row_number", "event_type", "event_date", "contract_ref", "apartment", "debt_amount",
     "service_date", "eviction_at", "personnummer_valid",
 )  # fmt: skip
-
-
-def _date_option(value: str | None) -> date | None:
-    """``--date`` as a date, or a one-line error."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise KvarboendeError(f"--date: {value!r} is not a date like 2026-11-02") from None
 
 
 def _shown(column: str, value: object) -> str:
@@ -89,7 +78,7 @@ def ingest_command(
     context: AppContext = ctx.obj
     settings = context.settings
     settings.company(company)  # an unknown company is one clear line before anything else
-    received_on = _date_option(on)
+    received_on = parse_date(on)
     for path in files:
         if not path.is_file():
             raise KvarboendeError(f"{path}: file not found")

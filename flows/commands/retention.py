@@ -11,8 +11,7 @@ from typing import Annotated
 import typer
 
 from flows.cli import app
-from flows.commands.run import parse_day
-from flows.context import AppContext
+from flows.context import AppContext, day_or_today
 from flows.stages.retention import apply_retention
 
 #: The order and wording of the printed counts; anything else follows alphabetically.
@@ -74,7 +73,7 @@ def retention_command(
     People born on the configured research days are kept ([retention] in config.toml).
     """
     context: AppContext = ctx.obj
-    run_date = parse_day(day)
+    run_date = day_or_today(day)
     counts = apply_retention(context.engine, context.settings, run_date, dry_run=dry_run)
     title = "Retention dry run (nothing changed)" if dry_run else "Retention done"
     typer.echo(f"{title}, {run_date.isoformat()}:")

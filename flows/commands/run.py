@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
 
-from domain.formatting import local_today
 from flows.cli import app
-from flows.context import AppContext
-from models.errors import KvarboendeError
+from flows.context import AppContext, day_or_today
 
 run_app = typer.Typer(help="Run a job once, now, without a Prefect server.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
-
-
-def parse_day(text: str | None) -> date:
-    """A YYYY-MM-DD date, or today; a clear error otherwise."""
-    if text is None:
-        return local_today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise KvarboendeError(f"--date {text!r} is not a date like 2026-11-23") from None
 
 
 @run_app.command("daily")
@@ -39,7 +26,7 @@ def run_daily_command(
 ) -> None:
     """Run the daily pipeline once: ingest, match, route, book, letters, worklists, delivery."""
     context: AppContext = ctx.obj
-    run_date = parse_day(day)
+    run_date = day_or_today(day)
     if with_prefect:
         from flows.daily import daily_flow
 

@@ -28,11 +28,10 @@ from domain.outcomes import (
 )
 from domain.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV, sv_postal_code
 from flows.cli import app
-from flows.context import AppContext
+from flows.context import AppContext, day_or_today
 from flows.stages.outcomes import (
     close_episode,
     episode_timeline,
-    local_today,
     record_activity,
     record_children,
 )
@@ -49,17 +48,6 @@ from models.db import session_scope
 from models.domain import EpisodeStatus
 from models.errors import KvarboendeError
 from models.tables import Episode
-
-
-def _day(text: str | None) -> date:
-    """``--date`` as a date (default: today in Stockholm); a one-line error otherwise."""
-    if text is None:
-        return local_today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise KvarboendeError(f"--date {text!r} is not a date like 2026-11-23") from None
-
 
 DateOption = Annotated[
     str | None, typer.Option("--date", help="Date YYYY-MM-DD (default today, Stockholm).")
@@ -106,7 +94,7 @@ def worklist_command(
 ) -> None:
     """Show the daily worklist, most urgent first, or write it as CSV, XLSX or PDF."""
     context: AppContext = ctx.obj
-    run_date = _day(day)
+    run_date = day_or_today(day)
     worklist = build_worklist(
         context.engine, context.settings, run_date, advisor_id=advisor, caseworker_id=caseworker
     )
@@ -204,7 +192,7 @@ def record_command(
         episode_id,
         _ACTIVITY_OF[kind],
         by=current_actor(by),
-        on_date=_day(day),
+        on_date=day_or_today(day),
         text=text,
     )
     typer.echo(f"Recorded {kind} for episode {episode_id} (activity {activity_id})")
@@ -335,7 +323,7 @@ def episodes_close(
         episode_id,
         str(outcome),
         by=current_actor(by),
-        on_date=_day(day),
+        on_date=day_or_today(day),
         text=text,
     )
     typer.echo(

@@ -538,10 +538,12 @@ def _already_received(
                 folder / company.id,
                 inbox.stored_name(received_on, receipt.content_hash, path.name),
             )
-    return _previous_receipt(engine, previous, path.name)
+    return stored_receipt(engine, previous, path.name)
 
 
-def _previous_receipt(engine: Engine, previous: NoticeFile, filename: str) -> Receipt:
+def stored_receipt(
+    engine: Engine, previous: NoticeFile, filename: str, *, already_received: bool = True
+) -> Receipt:
     """The stored receipt of an earlier file with the same content: counts and reasons."""
     with session_scope(engine) as session:
         rejections = session.execute(
@@ -557,7 +559,7 @@ def _previous_receipt(engine: Engine, previous: NoticeFile, filename: str) -> Re
         accepted=previous.rows_accepted,
         rejected=previous.rows_rejected,
         duplicates=previous.rows_duplicate,
-        already_received=True,
+        already_received=already_received,
         file_error=previous.file_error,
         rejections=[RejectedRow(row_number=n, reason=r) for n, r in rejections],
     )
