@@ -37,6 +37,7 @@ from flows.stages.outcomes import (
 )
 from flows.stages.worklist import (
     build_worklist,
+    deadline_text,
     display_rows,
     output_dir,
     write_csv,
@@ -209,7 +210,8 @@ class ListFormat(StrEnum):
 
 
 LIST_COLUMNS = [
-    "id", "status", "routing", "opened_on", "deadline_date", "debt_amount", "has_children",
+    "id", "status", "routing", "opened_on", "deadline_date", "deadline_estimated", "debt_amount",
+    "has_children",
     "is_recurrence", "outcome", "outcome_certainty", "outcome_date",
 ]  # fmt: skip
 
@@ -234,7 +236,8 @@ def episodes_frame(engine, statuses: list[str] | None) -> pl.DataFrame:  # noqa:
     ]
     schema = {
         "id": pl.Int64, "status": pl.String, "routing": pl.String, "opened_on": pl.Date,
-        "deadline_date": pl.Date, "debt_amount": pl.Float64, "has_children": pl.Boolean,
+        "deadline_date": pl.Date, "deadline_estimated": pl.Boolean, "debt_amount": pl.Float64,
+        "has_children": pl.Boolean,
         "is_recurrence": pl.Boolean, "outcome": pl.String, "outcome_certainty": pl.String,
         "outcome_date": pl.Date,
     }  # fmt: skip
@@ -279,7 +282,7 @@ def episodes_list(
                 STATUS_LABEL_SV.get(row["status"], row["status"]),
                 ROUTING_LABEL_SV.get(row["routing"] or "", "–"),
                 _iso(row["opened_on"]),
-                _iso(row["deadline_date"]),
+                deadline_text(row["deadline_date"], row["deadline_estimated"]),
                 sv_amount(row["debt_amount"]),
                 CHILDREN_LABEL_SV[row["has_children"]],
                 "ja" if row["is_recurrence"] else "nej",
@@ -385,7 +388,8 @@ def episodes_show(
         routing += f" ({e['caseworker_id']})"
     console.print(
         f"Status {_status(e['status'])}, hänvisning {routing}, öppnat {_iso(e['opened_on'])}, "
-        f"betala senast {_iso(e['deadline_date'])}, skuld {sv_amount(e['debt_amount'])}, "
+        f"betala senast {deadline_text(e['deadline_date'], e['deadline_estimated'])}, "
+        f"skuld {sv_amount(e['debt_amount'])}, "
         f"barn {_children(e)}"
     )
     if e["eviction_at"]:

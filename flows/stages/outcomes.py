@@ -727,6 +727,7 @@ def episode_timeline(engine: Engine, episode_id: int, *, by: str) -> dict[str, o
                     "caseworker_id",
                     "opened_on",
                     "deadline_date",
+                    "deadline_estimated",
                     "debt_amount",
                     "has_children",
                     "children_count",
