@@ -7,14 +7,16 @@ caseworker. So every decision is explained and only strong evidence is auto-acce
 * **certain**: a valid personnummer/samordningsnummer equal to a client's or an adult
   household member's number (unless neither name nor address agrees at all: numbers
   are reused, so that goes to review).
-* **probable**: no exact valid number, but a number one digit or one adjacent swap
-  away with a name that agrees (typos, swapped order, mojibake and å/ä/ö folding
-  allowed) or with a changed surname at the same address and apartment; or the same
-  birth date, or no readable number, with the same name at the same address and
-  apartment. Auto-accepted only when the score reaches the calibrated threshold
+* **probable**: no exact valid number, but a broken (Luhn-failing) number one digit
+  or one adjacent swap away with a name that agrees (typos, swapped order, mojibake
+  and å/ä/ö folding allowed) or with a changed surname at the same address and
+  apartment; or the same birth date with the same name at the same address and
+  apartment, unless both numbers are valid (then they are two people, e.g. twins).
+  Auto-accepted only when the score reaches the calibrated threshold
   (``cases.probable_threshold``), and only when no other case is as likely.
 * **possible**: weaker agreement that a person must confirm (same address and
-  apartment with a similar name, name and birth date at another address …).
+  apartment with a similar name, also without any number; name and birth date at
+  another address; two different valid numbers with the same birth date and home …).
 * **none**.
 
 Everything is done on whole polars frames: normalisation with expressions, candidate
@@ -375,7 +377,8 @@ def candidate_pairs(
 
     Blocks: the exact number; the variants of a broken number; birth date and one
     shared name token (for identities without an exact hit); address and apartment
-    (ditto); and previously confirmed (personnummer, case) pairs.
+    (ditto); and previously confirmed (identity key, case) pairs (see
+    :func:`identity_key`; ``identities`` then needs its ``n_key`` column).
     """
     key = ["nid", "role", "pid"]
     with_number = persons.filter(pl.col("p_pnr_int").is_not_null()).select("pid", "p_pnr_int")
@@ -415,7 +418,7 @@ def candidate_pairs(
     parts = [exact, near, by_birth, *by_address]
     if confirmed is not None and confirmed.height:
         parts.append(
-            identities.join(confirmed, left_on="n_pnr", right_on="personnummer", how="inner")
+            identities.join(confirmed, on="n_key", how="inner")
             .join(
                 persons.filter(pl.col("relation") == "client").select("pid", "case_ref"),
                 on="case_ref",
@@ -525,10 +528,12 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
         + pl.col("name_sim").cast(pl.Float64) / 100 * 0.3
         + pl.when(home).then(0.1).when(pl.col("addr_level") == 1).then(0.05).otherwise(0.0)
     ).round(3)
-    probable_candidate = (
-        ((ev == "near") & (strong | (partial & home)))
-        | ((ev == "birth") & strong & home)
-        | ((ev == "missing") & strong & home)
+    # Two valid numbers that differ are two people (twins share birth date, surname and
+    # flat): a valid number on the notice is never auto-accepted onto another valid one.
+    both_valid = pl.col("n_valid") & pl.col("p_valid").fill_null(False)
+    # No number and no birth date: a name and a flat are a lead, never auto-accepted.
+    probable_candidate = ((ev == "near") & (strong | (partial & home))) | (
+        (ev == "birth") & strong & home & ~both_valid
     )
     possible = (
         (ev == "exact")
@@ -622,6 +627,53 @@ def _reasons() -> pl.Expr:
 # ----------------------------------------------------------------------------- decide
 
 
+def identity_key() -> pl.Expr:
+    """Who a prepared identity is, for reusing the advisor's decisions on later notices.
+
+    The 12-digit number when there is one (``pnr:…``); without a readable number, the
+    normalised name (tokens sorted, so the order does not matter) with the home:
+    apartment and postal code (or street and house) (``hem:…``). Null when neither is
+    known well enough: then no earlier decision can be tied to it.
+    """
+    name = pl.col("n_tokens").list.sort().list.join(" ")
+    place = pl.coalesce(
+        pl.col("postal"), pl.concat_str([pl.col("street_key"), pl.lit(" "), pl.col("house")])
+    )
+    by_home = (
+        pl.when((name != "") & place.is_not_null() & pl.col("apt").is_not_null())
+        .then(pl.concat_str([pl.lit("hem:"), name, pl.lit("|"), place, pl.lit("|"), pl.col("apt")]))
+        .otherwise(None)
+    )
+    return (
+        pl.when(pl.col("n_pnr").is_not_null())
+        .then(pl.concat_str([pl.lit("pnr:"), pl.col("n_pnr")]))
+        .otherwise(by_home)
+    )
+
+
+def decision_keys(decisions: pl.DataFrame, today: date) -> pl.DataFrame:
+    """Earlier decisions keyed by :func:`identity_key` of the tenant they were made for.
+
+    ``decisions``: personnummer, case_ref, decision (confirmed/rejected), oldest first,
+    and when known the tenant's tenant_name, street_address, apartment and postal_code
+    (the fallback key for a tenant without a number). Returns n_key, case_ref,
+    decision in the same order, without rows that have no key or no case.
+    """
+    frame = _ensure(decisions, list(NOTICE_COLUMNS)).with_row_index("nid")
+    keys = (
+        prepare_notices(frame.drop("co_tenant_personnummer", "co_tenant_name"), today)
+        .filter(pl.col("role") == "tenant")
+        .select("nid", identity_key().alias("n_key"))
+    )
+    return (
+        frame.select("nid", pl.col("case_ref").cast(pl.String), pl.col("decision").cast(pl.String))
+        .join(keys, on="nid", how="left")
+        .sort("nid")
+        .drop_nulls(["n_key", "case_ref"])
+        .select("n_key", "case_ref", "decision")
+    )
+
+
 def match_prepared(
     identities: pl.DataFrame,
     persons: pl.DataFrame,
@@ -630,40 +682,34 @@ def match_prepared(
 ) -> pl.DataFrame:
     """The best candidate per notice: nid, tier, score, reasons, case and person, decision.
 
-    ``decisions`` (personnummer, case_ref, decision ∈ confirmed/rejected) are earlier
-    advisor decisions: a rejected (person, case) pair is never proposed again, a
-    confirmed one is routed to the caseworker whatever its tier. ``decision`` in the
-    result is ``confirmed`` (earlier confirmation), ``auto`` (certain, probable and
-    none) or ``pending`` (possible: waits for the advisor).
+    ``decisions`` (n_key, case_ref, decision ∈ confirmed/rejected, oldest first; see
+    :func:`decision_keys`) are earlier advisor decisions: a rejected (identity, case)
+    pair is never proposed again, a confirmed one is routed to the caseworker whatever
+    its tier. ``decision`` in the result is ``confirmed`` (earlier confirmation),
+    ``auto`` (certain, probable and none) or ``pending`` (possible: waits for the
+    advisor).
     """
     confirmed = rejected = None
+    identities = identities.with_columns(identity_key().alias("n_key"))
     if decisions is not None and decisions.height:
         decisions = decisions.select(
-            pl.col("personnummer").cast(pl.String),
+            pl.col("n_key").cast(pl.String),
             pl.col("case_ref").cast(pl.String),
             "decision",
-        ).unique(["personnummer", "case_ref"], keep="last", maintain_order=True)
-        confirmed = decisions.filter(pl.col("decision") == "confirmed").select(
-            "personnummer", "case_ref"
-        )
-        rejected = decisions.filter(pl.col("decision") == "rejected").select(
-            "personnummer", "case_ref"
-        )
+        ).unique(["n_key", "case_ref"], keep="last", maintain_order=True)
+        confirmed = decisions.filter(pl.col("decision") == "confirmed").select("n_key", "case_ref")
+        rejected = decisions.filter(pl.col("decision") == "rejected").select("n_key", "case_ref")
     pairs = candidate_pairs(identities, persons, confirmed)
     pairs = pairs.join(identities, on=["nid", "role"], how="left").join(
         persons, on="pid", how="left"
     )
     if rejected is not None and rejected.height:
-        pairs = pairs.join(
-            rejected, left_on=["n_pnr", "case_ref"], right_on=["personnummer", "case_ref"],
-            how="anti",
-        )  # fmt: skip
+        pairs = pairs.join(rejected, on=["n_key", "case_ref"], how="anti")
     scored = score_pairs(pairs, threshold)
     if confirmed is not None and confirmed.height:
         scored = scored.join(
             confirmed.with_columns(pl.lit(True).alias("was_confirmed")),
-            left_on=["n_pnr", "case_ref"],
-            right_on=["personnummer", "case_ref"],
+            on=["n_key", "case_ref"],
             how="left",
         ).with_columns(pl.col("was_confirmed").fill_null(False))
     else:
@@ -740,10 +786,14 @@ def match_notices(
     threshold: float = DEFAULT_PROBABLE_THRESHOLD,
     decisions: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Prepare both sides and match: the one entry point of the pipeline and match-files."""
+    """Prepare both sides and match: the one entry point of the pipeline and match-files.
+
+    ``decisions``: earlier advisor decisions as :func:`decision_keys` takes them.
+    """
     identities = prepare_notices(notices, today)
     persons = prepare_register(cases, members, today)
-    return match_prepared(identities, persons, threshold, decisions)
+    keyed = decision_keys(decisions, today) if decisions is not None else None
+    return match_prepared(identities, persons, threshold, keyed)
 
 
 def routing_for(tier: str, decision: str) -> str:

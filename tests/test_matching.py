@@ -13,6 +13,7 @@ from domain.identity import check_digit, normalise
 from domain.matching import (
     add_identity,
     children_per_case,
+    decision_keys,
     match_notices,
     prepare_notices,
     prepare_register,
@@ -182,10 +183,25 @@ def test_address_variants_are_the_same_home(address: dict) -> None:
     assert result["case_ref"] == "C1"
 
 
-def test_missing_number_with_same_name_and_home_is_found() -> None:
+def test_missing_number_with_same_name_and_home_needs_review() -> None:
+    """No number, no birth date: a namesake in the same flat is a lead, not a match."""
     result = one(personnummer=None, tenant_name="Anna Häggström", **HOME)
-    # Scores 0.6: above the calibrated default threshold (0.56), so auto-accepted.
-    assert (result["tier"], result["score"], result["case_ref"]) == ("probable", 0.6, "C1")
+    # Scores 0.6, above the threshold, and still only possible: the tier forbids more.
+    assert (result["tier"], result["score"], result["case_ref"]) == ("possible", 0.6, "C1")
+    assert result["decision"] == "pending"
+
+
+def test_twin_with_own_valid_number_in_the_same_flat_is_not_auto_accepted() -> None:
+    """Twins: same birth date, surname and flat, similar first names, two valid numbers."""
+    twin = pnr("19800101987")
+    assert twin != ANNA and normalise(twin, TODAY).valid
+    result = one(personnummer=twin, tenant_name="Anja Häggström", **HOME)
+    assert result["tier"] == "possible" and result["decision"] == "pending"
+    assert "samma födelsedatum men annat personnummer" in result["reasons"]
+    # The same name on a number that fails its check digit is the typo case: probable.
+    broken = twin[:11] + str((int(twin[11]) + 1) % 10)
+    assert not normalise(broken, TODAY).valid
+    assert one(personnummer=broken, tenant_name="Anna Häggström", **HOME)["tier"] == "probable"
 
 
 def test_missing_number_similar_name_same_home_is_possible() -> None:
@@ -323,6 +339,32 @@ def test_rejected_pair_is_not_proposed_and_confirmed_pair_is_routed() -> None:
     result = match_notices(moved, cases, members, TODAY, decisions=confirmed).row(0, named=True)
     assert result["decision"] == "confirmed" and result["case_ref"] == "C1"
     assert routing_for(result["tier"], result["decision"]) == "caseworker"
+
+
+@pytest.mark.parametrize("decision", ["rejected", "confirmed"])
+def test_decision_without_a_number_is_used_on_the_next_notice(decision: str) -> None:
+    """Without a number, the decision is tied to the name (any order) and the home."""
+    cases, members = register()
+    earlier = pl.DataFrame(
+        [{"personnummer": None, "tenant_name": "Anna Häggström", "case_ref": "C1",
+          "decision": decision, **HOME}]
+    )  # fmt: skip
+    later = pl.DataFrame(
+        [{"nid": 7, "personnummer": None, "tenant_name": "Häggström, Anna",
+          "street_address": "Storg. 12", "apartment": "lgh 1102", "postal_code": "123 45"}]
+    )  # fmt: skip
+    assert match_notices(later, cases, members, TODAY)["decision"][0] == "pending"
+    result = match_notices(later, cases, members, TODAY, decisions=earlier).row(0, named=True)
+    if decision == "rejected":
+        assert (result["tier"], result["case_ref"], result["decision"]) == ("none", None, "auto")
+    else:
+        assert (result["decision"], result["case_ref"]) == ("confirmed", "C1")
+        assert routing_for(result["tier"], result["decision"]) == "caseworker"
+    # Another person in the same flat is not bound by it.
+    other = later.with_columns(pl.lit("Anna Lindqvist").alias("tenant_name"))
+    other_result = match_notices(other, cases, members, TODAY, decisions=earlier)
+    assert other_result["decision"][0] != "confirmed"
+    assert decision_keys(earlier, TODAY)["n_key"][0].startswith("hem:")
 
 
 def test_routing_for_each_tier() -> None:
