@@ -113,3 +113,31 @@ def test_without_a_register_episodes_wait(db_engine) -> None:
     add_episode(db_engine, "k1", pnr("19800101123"), "Anna")
     counts = match_episodes(db_engine, Settings(), RUN)
     assert counts == {"episodes": 1, "waiting_for_register": 1}
+
+
+@pytest.mark.parametrize("confirm", [True, False])
+def test_decision_without_a_number_is_respected_on_the_next_run(register, confirm) -> None:
+    """No personnummer: the decision is tied to the tenant's name and home instead."""
+    engine = register
+    home = {"street_address": "Björkvägen 3", "apartment": "1001", "postal_code": "12346"}
+    first = add_episode(engine, "k1", None, "Omar Ali", **home)
+    match_episodes(engine, Settings(), RUN)
+    with session_scope(engine) as session:
+        match = session.scalars(select(Match).where(Match.episode_id == first)).one()
+        assert (match.tier, match.decision) == ("possible", "pending")
+    decide_match(engine, match.id, confirm=confirm, by="anna")
+    # The same tenant, name written surname first, on the next run: no new review.
+    second = add_episode(engine, "k2", None, "Ali, Omar", **home)
+    stranger = add_episode(engine, "k3", None, "Omar Alizadeh", **home)
+    match_episodes(engine, Settings(), RUN)
+    with session_scope(engine) as session:
+        episode = session.get(Episode, second)
+        later = session.scalars(select(Match).where(Match.episode_id == second)).one()
+        if confirm:
+            assert episode.routing == "caseworker" and episode.caseworker_id == "lb3"
+            assert later.decision == "confirmed"
+        else:
+            assert episode.routing == "advisor" and episode.case_id is None
+            assert later.tier == "none" and later.case_ref is None
+        # Someone else in the same flat is still proposed for review, not bound by it.
+        assert session.get(Episode, stranger).routing == "review"

@@ -4,7 +4,8 @@ Every episode whose routing is still empty is matched once: a Match row keeps th
 tier, score and reasons, and the episode is routed to the client's caseworker
 (certain, probable above the threshold, or confirmed earlier), to review (possible:
 the advisor confirms or rejects) or to the advisor (none: a letter is booked). An
-advisor's decision for a tenant (personnummer) and case is reused on later episodes.
+advisor's decision for a tenant and case is reused on later episodes: the tenant is
+known by the personnummer, or without one by the name and home.
 """
 
 from __future__ import annotations
@@ -91,23 +92,35 @@ def load_register(session, snapshot_id: int) -> tuple[pl.DataFrame, pl.DataFrame
 
 
 def load_decisions(session) -> pl.DataFrame:  # noqa: ANN001
-    """Earlier advisor decisions: personnummer, case_ref, decision (latest per pair last)."""
+    """Earlier advisor decisions, oldest first, with what identifies the tenant.
+
+    The personnummer, and the name and home as the fallback key when the tenant had no
+    number (``domain.matching.decision_keys`` turns them into identity keys), so that a
+    confirm or reject also holds for tenants without a number.
+    """
+    names = [
+        "personnummer", "tenant_name", "street_address", "apartment", "postal_code",
+        "case_ref", "decision",
+    ]  # fmt: skip
     rows = session.execute(
-        select(Episode.personnummer, Match.case_ref, Match.decision)
+        select(
+            Episode.personnummer,
+            Episode.tenant_name,
+            Episode.street_address,
+            Episode.apartment,
+            Episode.postal_code,
+            Match.case_ref,
+            Match.decision,
+        )
         .join(Episode, Episode.id == Match.episode_id)
         .where(
             Match.decision.in_([MatchDecision.CONFIRMED, MatchDecision.REJECTED]),
             Match.decided_by.is_not(None),
-            Episode.personnummer.is_not(None),
             Match.case_ref.is_not(None),
         )
         .order_by(Match.decided_at, Match.id)
     ).all()
-    return _frame(
-        rows,
-        ["personnummer", "case_ref", "decision"],
-        {"personnummer": pl.String, "case_ref": pl.String, "decision": pl.String},
-    )
+    return _frame(rows, names, dict.fromkeys(names, pl.String))
 
 
 def latest_snapshot_id(session) -> int | None:  # noqa: ANN001
