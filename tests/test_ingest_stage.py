@@ -12,7 +12,14 @@ from flows.stages import ingest as ingest_stage
 from flows.stages.ingest import ingest_file, ingest_inbox
 from models.config import CompanyConfig, Settings
 from models.db import session_scope
-from models.tables import Episode, EpisodeTransition, Notice, NoticeFile, RowRejection
+from models.tables import (
+    AuditLog,
+    Episode,
+    EpisodeTransition,
+    Notice,
+    NoticeFile,
+    RowRejection,
+)
 
 HEADER = (
     "personnummer;tenant_name;co_tenant_name;co_tenant_personnummer;street_address;apartment;"
@@ -292,8 +299,47 @@ def test_unusable_file_goes_to_rejected_with_receipt(db_engine, tmp_path: Path) 
     rejected = sorted(p.name for p in (tmp_path / "rejected" / "vasbyhem").iterdir())
     assert len(rejected) == 3 and rejected[0].endswith("fel.csv")
     again = write(tmp_path, "fel.csv", "Namn;Adress\nAnna;Storgatan 1\n")
-    assert ingest_file(db_engine, settings, again, "vasbyhem").already_received
+    second = ingest_file(db_engine, settings, again, "vasbyhem")
+    # Read again (the mapping may have been fixed), still unusable: one row, same reason.
+    assert not second.already_received and second.file_error == receipt.file_error
     assert not again.exists()
+    with session_scope(db_engine) as session:
+        rows = session.execute(select(NoticeFile.status, NoticeFile.file_error)).all()
+    assert rows == [("rejected", receipt.file_error)]
+
+
+def test_rejected_file_is_read_again_after_the_mapping_is_fixed(db_engine, tmp_path: Path) -> None:
+    content = canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;").replace(
+        "event_type", "Statuskod X"
+    )
+    unmapped = make_settings(tmp_path)
+    first = ingest_file(db_engine, unmapped, write(tmp_path, "n.csv", content), "vasbyhem")
+    assert first.file_error is not None and "händelse (event_type)" in first.file_error
+    assert len(list((tmp_path / "rejected" / "vasbyhem").iterdir())) == 3
+
+    fixed = make_settings(tmp_path, columns={"Statuskod X": "event_type"})
+    second = ingest_file(db_engine, fixed, write(tmp_path, "n.csv", content), "vasbyhem")
+    assert not second.already_received and second.file_error is None
+    assert (second.rows_read, second.accepted) == (1, 1)
+    assert count(db_engine, Notice) == 1 and count(db_engine, Episode) == 1
+    with session_scope(db_engine) as session:
+        files = session.execute(
+            select(NoticeFile.id, NoticeFile.status, NoticeFile.file_error, NoticeFile.rows_read)
+        ).all()
+        actions = session.execute(
+            select(AuditLog.action, AuditLog.entity_id)
+            .where(AuditLog.entity == "notice_file")
+            .order_by(AuditLog.id)
+        ).all()
+    assert [f[1:] for f in files] == [("ingested", None, 1)]
+    file_id = str(files[0][0])
+    assert actions == [("reject_file", file_id), ("ingest_file", file_id)]
+    # The bytes live in the archive now; no stale copy is left in rejected/.
+    assert list((tmp_path / "rejected" / "vasbyhem").iterdir()) == []
+    assert len(list((tmp_path / "archive" / "vasbyhem").iterdir())) == 3
+
+    third = ingest_file(db_engine, fixed, write(tmp_path, "n.csv", content), "vasbyhem")
+    assert third.already_received and count(db_engine, Notice) == 1
 
 
 def test_inbox_takes_complete_files_only(db_engine, tmp_path: Path) -> None:

@@ -395,16 +395,22 @@ def ingest_file(
 
     with session_scope(engine) as session:
         previous = _find_file(session, company.id, digest)
-    if previous is not None:
+    if previous is not None and previous.status == "ingested":
         return _already_received(
             engine, settings, company, path, previous, receipt, received_on, move
         )
+    # Content rejected as a whole before (say, an unmapped column) is read again: the
+    # operator may have fixed the mapping since. Its file row is then reused (one row
+    # per company and content), and the audit log keeps the earlier rejection.
+    retry_of = previous if previous is not None else None
 
     started = time.perf_counter()
     try:
         raw, parsed = read_and_parse(data, company, received_on, path.name)
     except NoticeFormatError as exc:
-        return _reject_file(engine, settings, company, path, receipt, str(exc), received_on, move)
+        return _reject_file(
+            engine, settings, company, path, receipt, str(exc), received_on, move, retry_of
+        )
     encoding = raw.encoding or raw.file_format
     del raw, data  # a big file's bytes and string frame are not needed any more
     log.info(
@@ -415,9 +421,17 @@ def ingest_file(
 
     try:
         counts, duplicate_rows, file_id = _store_file(
-            engine, settings, company, path.name, digest, encoding, parsed, received_on
+            engine,
+            settings,
+            company,
+            path.name,
+            digest,
+            encoding,
+            parsed,
+            received_on,
+            retry_of.id if retry_of is not None else None,
         )
-    except IntegrityError:
+    except (IntegrityError, _StoredMeanwhile):
         # Another process stored the same content (or overlapping notices) meanwhile.
         with session_scope(engine) as session:
             previous = _find_file(session, company.id, digest)
@@ -458,7 +472,29 @@ def ingest_file(
             stored = session.get(NoticeFile, file_id)
             if stored is not None:
                 stored.archive_path = str(target)
+        if retry_of is not None and retry_of.archive_path:
+            _remove_rejected_copy(Path(retry_of.archive_path), target)
     return receipt
+
+
+class _StoredMeanwhile(Exception):
+    """Another ingest stored this content while we read it (the retry found it ingested)."""
+
+
+def _remove_rejected_copy(rejected: Path, archived: Path) -> None:
+    """The earlier rejected copy and its receipts go once the same bytes are archived.
+
+    The file row now points to the archive (where retention finds it); a copy left in
+    rejected/ would keep the tenants' data with nothing to delete it.
+    """
+    if rejected == archived:
+        return
+    for stale in (
+        rejected,
+        rejected.with_name(rejected.name + ".kvitto.csv"),
+        rejected.with_name(rejected.name + ".kvitto.xlsx"),
+    ):
+        stale.unlink(missing_ok=True)
 
 
 def _find_file(session: Session, company_id: str, digest: str) -> NoticeFile | None:
@@ -479,18 +515,37 @@ def _store_file(
     encoding: str,
     parsed: ParsedNotices,
     received_on: date,
+    retry_of: int | None = None,
 ) -> tuple[dict[str, int], list[int], int]:
-    """The file's one transaction: file row, notices, episodes, transitions, rejections."""
+    """The file's one transaction: file row, notices, episodes, transitions, rejections.
+
+    ``retry_of`` is the id of this content's earlier row that was rejected as a whole:
+    that row becomes the ingested file (the unique key is company + content hash).
+    """
     with session_scope(engine) as session:
         _ensure_company(session, company)
-        notice_file = NoticeFile(
-            company_id=company.id,
-            filename=filename[:300],
-            content_hash=digest,
-            status="ingested",
-            encoding=encoding,
-        )
-        session.add(notice_file)
+        earlier = ""
+        if retry_of is None:
+            notice_file = NoticeFile(
+                company_id=company.id,
+                filename=filename[:300],
+                content_hash=digest,
+                status="ingested",
+                encoding=encoding,
+            )
+            session.add(notice_file)
+        else:
+            found = session.get(NoticeFile, retry_of, with_for_update=True)
+            if found is None or found.status != "rejected":
+                raise _StoredMeanwhile
+            notice_file = found
+            notice_file.filename = filename[:300]
+            notice_file.status = "ingested"
+            notice_file.encoding = encoding
+            notice_file.file_error = None
+            notice_file.archive_path = None
+            notice_file.received_at = datetime.now(UTC)
+            earlier = " previously_rejected=yes"
         session.flush()  # takes SQLite's write lock before keys are checked and ids reserved
         counts, duplicate_rows = _store_rows(
             session, settings, company, notice_file, parsed, received_on
@@ -506,7 +561,7 @@ def _store_file(
             "notice_file",
             notice_file.id,
             detail=f"accepted={counts['accepted']} rejected={parsed.rejected.height} "
-            f"duplicates={counts['duplicates']} episodes_new={counts['episodes_new']}",
+            f"duplicates={counts['duplicates']} episodes_new={counts['episodes_new']}" + earlier,
         )
         return counts, duplicate_rows, notice_file.id
 
@@ -574,21 +629,33 @@ def _reject_file(
     error: str,
     received_on: date,
     move: bool,
+    retry_of: NoticeFile | None = None,
 ) -> Receipt:
-    """A whole file is unusable: remember it (by hash), tell why, move it to rejected/."""
+    """A whole file is unusable: remember it (by hash), tell why, move it to rejected/.
+
+    Content rejected before (``retry_of``) keeps its one row, with the new reason.
+    """
     receipt = receipt.model_copy(update={"file_error": error})
     with session_scope(engine) as session:
         _ensure_company(session, company)
-        row = NoticeFile(
-            company_id=company.id,
-            filename=path.name[:300],
-            content_hash=receipt.content_hash,
-            status="rejected",
-            file_error=error,
-        )
-        session.add(row)
+        row = session.get(NoticeFile, retry_of.id) if retry_of is not None else None
+        if row is None or row.status != "rejected":
+            row = NoticeFile(
+                company_id=company.id,
+                filename=path.name[:300],
+                content_hash=receipt.content_hash,
+                status="rejected",
+                file_error=error,
+            )
+            session.add(row)
+            detail = None
+        else:
+            row.filename = path.name[:300]
+            row.file_error = error
+            row.received_at = datetime.now(UTC)
+            detail = "read again after an earlier rejection"
         session.flush()
-        audit(session, ACTOR, "reject_file", "notice_file", row.id)
+        audit(session, ACTOR, "reject_file", "notice_file", row.id, detail=detail)
         file_id = row.id
     log.info("notice file %s rejected as a whole", file_id)
     if move:
