@@ -10,10 +10,11 @@ caseworker. So every decision is explained and only strong evidence is auto-acce
 * **probable**: no exact valid number, but a broken (Luhn-failing) number one digit
   or one adjacent swap away with a name that agrees (typos, swapped order, mojibake
   and å/ä/ö folding allowed) or with a changed surname at the same address and
-  apartment; or the same birth date with the same name at the same address and
-  apartment, unless both numbers are valid (then they are two people, e.g. twins).
-  Auto-accepted only when the score reaches the calibrated threshold
-  (``cases.probable_threshold``), and only when no other case is as likely.
+  apartment. The same birth date with another number is at most possible, even with
+  the same name and flat: twins share all that (and a typo in a twin's own number
+  makes it neither valid nor near). Auto-accepted only when the score reaches the
+  calibrated threshold (``cases.probable_threshold``), and only when no other case is
+  as likely.
 * **possible**: weaker agreement that a person must confirm (same address and
   apartment with a similar name, also without any number; name and birth date at
   another address; two different valid numbers with the same birth date and home …).
@@ -528,13 +529,12 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
         + pl.col("name_sim").cast(pl.Float64) / 100 * 0.3
         + pl.when(home).then(0.1).when(pl.col("addr_level") == 1).then(0.05).otherwise(0.0)
     ).round(3)
-    # Two valid numbers that differ are two people (twins share birth date, surname and
-    # flat): a valid number on the notice is never auto-accepted onto another valid one.
-    both_valid = pl.col("n_valid") & pl.col("p_valid").fill_null(False)
-    # No number and no birth date: a name and a flat are a lead, never auto-accepted.
-    probable_candidate = ((ev == "near") & (strong | (partial & home))) | (
-        (ev == "birth") & strong & home & ~both_valid
-    )
+    # Only a broken number one digit or one swap away is auto-accepted without an exact
+    # number. The same birth date with another number is not: twins share birth date,
+    # surname and flat, and a typo in a twin's own number must not make them the other
+    # twin (bench/matching.py, hard case "twin"). No number and no birth date: a name
+    # and a flat are a lead for the advisor, never auto-accepted.
+    probable_candidate = (ev == "near") & (strong | (partial & home))
     possible = (
         (ev == "exact")
         | ((ev == "near") & partial)
