@@ -6,6 +6,9 @@ notices with known truth are generated; a share of the notices is corrupted at
 configurable rates (missing number, one wrong digit, adjacent swap, name typo,
 swapped name order, mojibake, folded å/ä/ö, married-name change, address variants)
 and a share of the known tenants are household members rather than the client.
+Hard cases (``--hard``, a share of notices for each kind) stand in for some strangers:
+twins (a client's birth date, surname and flat, a first name one letter off, an own
+valid number), namesakes in a client's flat without any number, and clients who moved.
 The pipeline's own function, :func:`domain.matching.match_notices`, is run on it in a
 child process (so its peak memory is measured alone), precision and recall are
 printed per tier and per corruption type, and the probable threshold can be
@@ -364,10 +367,97 @@ def addresses(rng: np.random.Generator, n: int) -> pl.DataFrame:
     )
 
 
+def hard_cases(
+    rng: np.random.Generator,
+    clients: pl.DataFrame,
+    cases: pl.DataFrame,
+    taken: pl.Series,
+    new_homes: pl.DataFrame,
+    n: int,
+) -> pl.DataFrame:
+    """Hard negatives and a hard positive, n of each, with their kind in ``hard``.
+
+    * ``twin``: a stranger born the same day as a client, same surname, first name one
+      letter off, in the client's flat, with an own valid number (another serial).
+    * ``namesake_no_number``: a stranger in a client's flat with the client's surname,
+      a first name from the common list (sometimes the client's own) and no number.
+    * ``moved``: the client at a new home (truth: the client's case).
+    """
+    columns = ["personnummer", "name", "street_address", "apartment", "postal_code",
+               "truth_case", "relation", "hard"]  # fmt: skip
+    if n <= 0:
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    pick = rng.choice(clients.height, size=3 * n, replace=False)
+    source = pl.concat(
+        [clients[pick].select("pnr", "first", "last"), cases[pick].drop("personnummer", "name")],
+        how="horizontal",
+    )
+    home = ["street_address", "apartment", "postal_code"]
+    twins = source.head(n)
+    letters = np.array(list("aeijklnorst"))[rng.integers(0, 11, n)]
+    nine = pl.concat_str(
+        [
+            pl.col("pnr").str.slice(2, 6),
+            ((pl.col("pnr").str.slice(8, 3).cast(pl.Int32) + pl.Series(rng.integers(1, 999, n)))
+             % 1000).cast(pl.String).str.zfill(3),
+        ]
+    )  # fmt: skip
+    first = pl.col("first")
+    similar_first = pl.concat_str(
+        [first.str.slice(0, first.str.len_chars() - 2), pl.Series(letters),
+         first.str.slice(first.str.len_chars() - 1)]
+    )  # fmt: skip
+    twins = (
+        twins.with_columns(nine.alias("nine"))
+        .select(
+            pl.concat_str(
+                [pl.col("pnr").str.slice(0, 2), "nine", _luhn_check(pl.col("nine"))]
+            ).alias("personnummer"),
+            pl.concat_str([similar_first, pl.col("last")], separator=" ").alias("name"),
+            *home,
+            pl.lit(None, dtype=pl.String).alias("truth_case"),
+            pl.lit("none").alias("relation"),
+            pl.lit("twin").alias("hard"),
+        )
+        .filter(~pl.col("personnummer").is_in(taken.implode()))
+    )
+    namesakes = source.slice(n, n).select(
+        pl.lit(None, dtype=pl.String).alias("personnummer"),
+        pl.concat_str(
+            [pl.Series(np.array(FIRST)[rng.integers(0, len(FIRST), n)]), pl.col("last")],
+            separator=" ",
+        ).alias("name"),
+        *home,
+        pl.lit(None, dtype=pl.String).alias("truth_case"),
+        pl.lit("none").alias("relation"),
+        pl.lit("namesake_no_number").alias("hard"),
+    )
+    moved = pl.concat(
+        [source.slice(2 * n, n).drop(*home), new_homes.head(n)], how="horizontal"
+    ).select(
+        pl.col("pnr").alias("personnummer"),
+        pl.concat_str(["first", "last"], separator=" ").alias("name"),
+        *home,
+        pl.col("case_id").alias("truth_case"),
+        pl.lit("client").alias("relation"),
+        pl.lit("moved").alias("hard"),
+    )
+    return pl.concat([twins, namesakes, moved]).select(columns)
+
+
 def generate(
-    persons: int, notices: int, seed: int, rates: dict[str, float], known_share: float = 0.2
+    persons: int,
+    notices: int,
+    seed: int,
+    rates: dict[str, float],
+    known_share: float = 0.2,
+    hard_share: float = 0.01,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(cases, members, notices with truth) for the benchmark."""
+    """(cases, members, notices with truth) for the benchmark.
+
+    ``hard_share`` of the notices, for each kind, are the hard cases of :func:`hard_cases`
+    (twins, namesakes without a number, moved clients), in place of ordinary strangers.
+    """
     rng = np.random.default_rng(seed)
     n_cases = int(persons / 2.3)
     partner = rng.random(n_cases) < 0.4
@@ -468,6 +558,15 @@ def generate(
             for c in ("street_address", "apartment", "postal_code")
         ]
     )
+    n_hard = min(int(notices * hard_share), n_cases // 3, unknown.height // 3)
+    taken = pl.concat([cases["personnummer"], members["personnummer"]])
+    hard = hard_cases(
+        rng, clients, cases, taken, homes.slice(n_cases + unknown.height - n_hard, n_hard), n_hard
+    )
+    unknown = unknown.head(unknown.height - hard.height).with_columns(
+        pl.lit(None, dtype=pl.String).alias("hard")
+    )
+    known = known.with_columns(pl.lit(None, dtype=pl.String).alias("hard"))
     columns = [
         "personnummer",
         "name",
@@ -476,8 +575,9 @@ def generate(
         "postal_code",
         "truth_case",
         "relation",
+        "hard",
     ]
-    frame = pl.concat([known.select(columns), unknown.select(columns)])
+    frame = pl.concat([known.select(columns), unknown.select(columns), hard.select(columns)])
     order = rng.permutation(frame.height)
     frame = frame[order].with_row_index("nid", offset=1).with_columns(pl.col("nid").cast(pl.Int64))
     return cases, members, corrupt(frame, rng, rates)
@@ -613,7 +713,7 @@ def corrupt(frame: pl.DataFrame, rng: np.random.Generator, rates: dict[str, floa
         (pl.col("f_wrong_digit") & ~pl.col("f_missing_number")).alias("f_wrong_digit"),
     )
     applied = pl.concat_list(
-        [pl.when(f"f_{k}").then(pl.lit(k)).otherwise(None) for k in CORRUPTIONS]
+        [*(pl.when(f"f_{k}").then(pl.lit(k)).otherwise(None) for k in CORRUPTIONS), "hard"]
     ).list.drop_nulls()
     return df.with_columns(applied.alias("corruptions")).select(
         "nid",
@@ -976,6 +1076,12 @@ def main() -> None:
         default="",
         help='JSON overrides of corruption rates, e.g. {"wrong_digit": 0.05}',
     )
+    parser.add_argument(
+        "--hard",
+        type=float,
+        default=0.01,
+        help="share of notices for each hard kind: twins, namesakes without number, moved",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--match-only", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -992,7 +1098,13 @@ def main() -> None:
     if args.calibrate:
         size = args.calibration_size
         started = time.perf_counter()
-        cal = generate(int(args.persons * size), int(args.notices * size), args.seed + 1000, rates)
+        cal = generate(
+            int(args.persons * size),
+            int(args.notices * size),
+            args.seed + 1000,
+            rates,
+            hard_share=args.hard,
+        )
         print(f"calibration population generated in {time.perf_counter() - started:.1f} s")
         save(base / "calibration", *cal)
         result, _, _ = run_ours(base / "calibration", 0.0)
@@ -1003,7 +1115,9 @@ def main() -> None:
             threshold = calibrated
             print(f"calibrated probable threshold: {threshold:.2f}")
     started = time.perf_counter()
-    cases, members, notices = generate(args.persons, args.notices, args.seed, rates)
+    cases, members, notices = generate(
+        args.persons, args.notices, args.seed, rates, hard_share=args.hard
+    )
     n_persons = cases.height + members.height
     print(
         f"\nregister: {cases.height:,} cases, {n_persons:,} persons "
