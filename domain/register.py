@@ -18,13 +18,23 @@ class RegisterError(KvarboendeError):
     """The register export cannot be used; one line naming the problem, never the data."""
 
 
-#: Relation words case systems use, mapped to partner / adult / child.
+#: Relation words case systems use, mapped to partner / adult / child. A word not in
+#: the list is guessed from the birth date (under 18: child, else adult) and counted.
 RELATIONS = {
     "partner": "partner", "make": "partner", "maka": "partner", "sambo": "partner",
-    "registrerad partner": "partner", "spouse": "partner",
+    "registrerad partner": "partner", "reg partner": "partner", "äkta make": "partner",
+    "äkta maka": "partner", "hustru": "partner", "fru": "partner", "spouse": "partner",
+    "child": "child", "barn": "child", "son": "child", "dotter": "child",
+    "styvbarn": "child", "styvson": "child", "styvdotter": "child", "fosterbarn": "child",
+    "fosterson": "child", "fosterdotter": "child", "bonusbarn": "child",
+    "adoptivbarn": "child", "minderårig": "child", "child_alternating": "child",
+    "växelvis boende barn": "child", "växelvis boende": "child",
     "adult": "adult", "vuxen": "adult", "vuxet barn": "adult", "förälder": "adult",
-    "child": "child", "barn": "child", "minderårig": "child", "child_alternating": "child",
-    "växelvis boende barn": "child",
+    "mor": "adult", "far": "adult", "mamma": "adult", "pappa": "adult",
+    "syskon": "adult", "bror": "adult", "syster": "adult", "kusin": "adult",
+    "mormor": "adult", "morfar": "adult", "farmor": "adult", "farfar": "adult",
+    "barnbarn": "adult", "släkting": "adult", "inneboende": "adult", "annan": "adult",
+    "övrig": "adult", "övrigt": "adult", "annan vuxen": "adult",
 }  # fmt: skip
 
 
@@ -57,25 +67,45 @@ def prepare_cases(cases: pl.DataFrame, taken_on: date) -> pl.DataFrame:
     )
 
 
-def prepare_household(household: pl.DataFrame, taken_on: date) -> pl.DataFrame:
-    """Members with relation mapped, birth date known and children stripped to the minimum."""
-    relation = pl.col("relation").str.to_lowercase().str.strip_chars()
-    frame = add_identity(household, "personnummer", taken_on, "n").with_columns(
-        relation.replace_strict(RELATIONS, default=None).alias("relation_mapped"),
-        relation.alias("relation_raw"),
+def relation_key(expr: pl.Expr) -> pl.Expr:
+    """A relation word made comparable: lower case, no dots, single spaces (``Reg. partner``)."""
+    return (
+        expr.cast(pl.String)
+        .str.to_lowercase()
+        .str.replace_all(r"[._]+", " ")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
     )
-    unknown = frame.filter(pl.col("relation_mapped").is_null())["relation_raw"].unique()
-    if unknown.len():
-        shown = ", ".join(repr(v) for v in unknown.drop_nulls().sort().head(5).to_list())
-        raise RegisterError(
-            f"household register: unknown relation value(s) {shown or 'empty'}; "
-            "use partner, adult or child"
-        )
-    frame = frame.with_columns(
+
+
+def prepare_household(household: pl.DataFrame, taken_on: date) -> pl.DataFrame:
+    """Members with relation mapped, birth date known and children stripped to the minimum.
+
+    An unknown or empty relation word never stops the import: the member is guessed
+    from the birth date (under 18: child, else, or with no birth date, adult) and
+    flagged ``relation_guessed`` so the import can count them. Under 18 is a child
+    whatever the relation says.
+    """
+    raw = relation_key(pl.col("relation"))
+    mapped = raw.replace_strict(
+        {key.replace("_", " "): value for key, value in RELATIONS.items()},
+        default=None,
+        return_dtype=pl.String,
+    )
+    frame = add_identity(household, "personnummer", taken_on, "n").with_columns(
+        mapped.alias("relation_mapped"),
         pl.coalesce(
-            pl.col("birth_date").str.to_date("%Y-%m-%d", strict=False), pl.col("n_birth")
+            pl.col("birth_date").cast(pl.String).str.to_date("%Y-%m-%d", strict=False),
+            pl.col("n_birth"),
         ).alias("birth"),
-        pl.col("relation_mapped").alias("relation"),
+    )
+    # Only used where relation_mapped is null, so this is the birth date alone.
+    under_age = is_child_expr("relation_mapped", "birth", taken_on)
+    frame = frame.with_columns(
+        pl.col("relation_mapped").is_null().alias("relation_guessed"),
+        pl.coalesce(
+            "relation_mapped", pl.when(under_age).then(pl.lit("child")).otherwise(pl.lit("adult"))
+        ).alias("relation"),
     ).with_columns(is_child_expr("relation", "birth", taken_on).alias("is_child"))
     return frame.select(
         "case_id",
@@ -88,4 +118,5 @@ def prepare_household(household: pl.DataFrame, taken_on: date) -> pl.DataFrame:
         pl.col("birth").alias("birth_date"),
         "is_child",
         pl.col("n_valid").alias("valid"),
+        "relation_guessed",
     )

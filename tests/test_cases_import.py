@@ -104,17 +104,51 @@ def test_missing_column_is_one_clear_line(tmp_path: Path) -> None:
         read_cases_file(export, RegisterConfig())
 
 
-def test_duplicate_case_id_and_unknown_relation_are_rejected(db_engine, tmp_path: Path) -> None:
+def test_duplicate_case_id_is_rejected(db_engine, tmp_path: Path) -> None:
     cases, household = write_register(tmp_path)
     text = cases.read_text(encoding="utf-8")
     duplicated = tmp_path / "dup.csv"
     duplicated.write_text(text + text.splitlines()[1] + "\n", encoding="utf-8")
     with pytest.raises(RegisterError, match="more than once"):
         import_register(db_engine, Settings(), duplicated, household)
-    bad = tmp_path / "bad_household.csv"
-    bad.write_text("case_id;relation\nC1;granne\n", encoding="utf-8")
-    with pytest.raises(RegisterError, match="unknown relation"):
-        import_register(db_engine, Settings(), cases, bad)
+
+
+def test_swedish_and_unknown_relation_words_never_stop_the_import(
+    db_engine, tmp_path: Path
+) -> None:
+    cases, _ = write_register(tmp_path)
+    household = tmp_path / "household.csv"
+    household.write_text(
+        "\n".join(
+            [
+                "case_id;personnummer;name;relation;birth_date",
+                f"C1;{pnr('19850202456')};Lars Berg;Sambo;",
+                f"C1;{pnr('19900101234')};Eva Berg;Kusin;",
+                "C1;;;Styvbarn;2012-03-04",
+                "C1;;;fosterbarn;2016-05-06",
+                f"C2;{pnr('19700101234')};Ali Ali;syskon;",
+                "C2;;;granne;2015-01-01",  # unknown word, under 18: a child
+                f"C2;{pnr('19600101234')};Kim Ali;granne;1960-01-01",  # unknown, adult
+                "C2;;;;",  # no word, no birth date: an adult, guessed
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    counts = import_register(db_engine, Settings(), cases, household, taken_on=date(2026, 11, 2))
+    assert counts["members"] == 8
+    assert counts["children"] == 3
+    assert counts["relations_guessed"] == 3
+    with session_scope(db_engine) as session:
+        stored = session.execute(select(HouseholdMember.name, HouseholdMember.relation)).all()
+    relations = {name: relation for name, relation in stored if name}
+    assert relations == {
+        "Lars Berg": "partner",
+        "Eva Berg": "adult",
+        "Ali Ali": "adult",
+        "Kim Ali": "adult",
+    }
+    assert sorted(r for _, r in stored).count("child") == 3
 
 
 def test_no_file_and_no_sql_source_is_an_error(db_engine) -> None:

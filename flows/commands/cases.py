@@ -69,7 +69,8 @@ def cases_import(
         f"Snapshot {counts['snapshot_id']}: {counts['cases']} cases, {counts['members']} "
         f"household members ({counts['children']} children), {counts['caseworkers']} "
         f"caseworkers, {counts['invalid_personnummer']} missing or invalid personnummer, "
-        f"{counts['orphan_members']} members without a case skipped."
+        f"{counts['orphan_members']} members without a case skipped, "
+        f"{counts['relations_guessed']} unknown relation words guessed from the birth date."
     )
 
 

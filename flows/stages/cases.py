@@ -173,6 +173,7 @@ def import_register(
                 ).sum()
             ),
             "orphan_members": orphans,
+            "relations_guessed": int(members["relation_guessed"].sum()),
         }
         audit(
             session,
