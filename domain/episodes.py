@@ -2,12 +2,17 @@
 
 An episode belongs to a tenancy: the company plus its contract reference, or, when
 the reference is missing, the personnummer (or name) plus address and apartment.
-Events are placed by their EVENT DATE, not by arrival: an episode's status is the
-highest step of the legal chain it has reached (models.domain.EVENT_RANK) and never
-moves backwards. A termination notice or payment order dated after an episode
-became terminal (settled, withdrawn, eviction executed, closed) opens a new episode
-linked to the earlier one; it is a recurrence when it comes within
-``recurrence_months``.
+Events are placed by their EVENT DATE, not by arrival. While an episode is open its
+status is the highest step of the legal chain it has reached (models.domain.EVENT_RANK).
+A terminal event (settled, withdrawn, eviction executed) ends it only when no
+non-terminal event of the episode is dated after it: a decision or eviction booking
+dated after a settlement means the settlement did not hold, so the episode is open
+again at that later status (a transition says so), and a settlement that arrives
+late, dated before the episode's latest event, is kept as a notice without ending
+it. On the same day the terminal event wins. A termination notice or payment order
+dated after an episode became terminal (settled, withdrawn, eviction executed,
+closed) opens a new episode linked to the earlier one; it is a recurrence when it
+comes within ``recurrence_months``.
 
 Two paths give the same result for events that arrive in date order:
 :func:`plan_new_tenancies` (polars, for tenancies seen for the first time: the bulk
@@ -132,6 +137,16 @@ def transition_reason(event_type: str, first: bool) -> str:
     return f"{label} (underrättelse från hyresvärden)"
 
 
+def reopen_reason(event_type: str, terminal_status: str) -> str:
+    """Why an ended episode is open again: a later event of the chain (no personal data)."""
+    label = EVENT_LABEL_SV[EventType(event_type)]
+    ended = EVENT_LABEL_SV[EventType(terminal_status)].lower()
+    return (
+        f"Ärendet är öppet igen: {label} har ett senare datum än {ended} "
+        "(underrättelse från hyresvärden)"
+    )
+
+
 def _sha_column(texts: pl.Series, algorithm: str, width: int) -> pl.Series:
     """Hex digests of a string column, in chunks so a million rows stay small in memory."""
     out = []
@@ -236,45 +251,53 @@ def plan_new_tenancies(
         _first=first_of_tenancy,
         _opening=opening,
         _terminal=terminal.cast(pl.Int32),
-    ).with_columns(
-        _term_before=(pl.col("_terminal").cum_sum() - pl.col("_terminal")).over(by_tenancy)
     )
+    # Right after a terminal event the episode has ended (a later non-terminal event
+    # re-opens it, so only the directly preceding event matters); an opening event then
+    # starts a new episode. Same-day events sort terminal last, so "after" is strict.
     ordered = ordered.with_columns(
-        _prev_open_term=pl.when(pl.col("_opening"))
-        .then(pl.col("_term_before"))
-        .shift(1)
-        .forward_fill()
-        .over(by_tenancy)
-        .fill_null(0)
-    ).with_columns(
-        _boundary=(pl.col("_opening") & (pl.col("_term_before") > pl.col("_prev_open_term")))
+        _boundary=pl.col("_opening")
+        & (pl.col("_terminal").shift(1).over(by_tenancy).fill_null(0) == 1)
     )
     ordered = ordered.with_columns(
         seg_index=(pl.col("_first") | pl.col("_boundary")).cast(pl.Int64).cum_sum() - 1,
         _seg=pl.col("_boundary").cast(pl.Int32).cum_sum().over(by_tenancy),
     )
     segment = "seg_index"
+    is_terminal = pl.col("_terminal") == 1
     ordered = ordered.with_columns(
-        _prev_max=pl.col("_rank").cum_max().shift(1).over(segment),
-        _prev_terminal_type=pl.when(pl.col("_terminal") == 1)
-        .then(pl.col("event_type"))
-        .forward_fill()
-        .shift(1)
-        .over(segment),
+        _prev_terminal=pl.col("_terminal").shift(1).over(segment),
+        _prev_type=pl.col("event_type").shift(1).over(segment),
+        _run=pl.col("_terminal").cum_sum().over(segment),
     ).with_columns(
-        _is_transition=pl.col("_prev_max").is_null()
-        | (pl.col("_rank") > pl.col("_prev_max"))
+        # The open status's rank: the highest non-terminal step since the last terminal.
+        _prev_max=pl.when(~is_terminal)
+        .then(pl.col("_rank"))
+        .cum_max()
+        .shift(1)
+        .over([segment, "_run"]),
+        _reopen=~is_terminal & (pl.col("_prev_terminal") == 1),
+    )
+    ordered = ordered.with_columns(
+        _is_transition=pl.col("_prev_type").is_null()
         | (
-            (pl.col("_terminal") == 1)
-            & pl.col("_prev_terminal_type").is_not_null()
-            & (pl.col("event_type") != pl.col("_prev_terminal_type"))
+            is_terminal
+            & ((pl.col("_prev_terminal") == 0) | (pl.col("event_type") != pl.col("_prev_type")))
+        )
+        | pl.col("_reopen")
+        | (
+            ~is_terminal
+            & (pl.col("_prev_terminal") == 0)
+            & (pl.col("_prev_max").is_null() | (pl.col("_rank") > pl.col("_prev_max")))
         )
     )
+    labels = {e.value: EVENT_LABEL_SV[e] for e in EventType}
     transitions = (
         ordered.filter(pl.col("_is_transition"))
         .select(
             "seg_index",
             "notice_id",
+            "_reopen",
             pl.col("event_type").alias("to_status"),
             pl.col("event_date").alias("effective_date"),
             pl.col("event_type").shift(1).over("seg_index").alias("from_status"),
@@ -282,8 +305,19 @@ def plan_new_tenancies(
         .with_columns(
             reason=pl.when(pl.col("from_status").is_null())
             .then(pl.col("to_status").replace_strict(_first_reasons(), return_dtype=pl.String))
+            .when(pl.col("_reopen"))
+            .then(
+                pl.lit("Ärendet är öppet igen: ")
+                + pl.col("to_status").replace_strict(labels, return_dtype=pl.String)
+                + pl.lit(" har ett senare datum än ")
+                + pl.col("from_status")
+                .replace_strict(labels, default="", return_dtype=pl.String)
+                .str.to_lowercase()
+                + pl.lit(" (underrättelse från hyresvärden)")
+            )
             .otherwise(pl.col("to_status").replace_strict(_next_reasons(), return_dtype=pl.String))
         )
+        .drop("_reopen")
     )
     status = transitions.group_by("seg_index").agg(
         pl.col("to_status").last().alias("status"),
@@ -471,15 +505,12 @@ def apply_to_existing(
             touched[id(new)] = new
             plan.assignment[event["notice_id"]] = new
             continue
-        rank = RANKS[kind]
-        switch_terminal = (
-            kind in TERMINAL_EVENTS
-            and target.status in TERMINAL_EVENTS
-            and kind != target.status
-            and when >= target.status_date
-        )
-        if rank > target.rank or switch_terminal:
-            plan.transitions.append(_transition(target, event, target.status))
+        change, reopen = _status_change(target, kind, when)
+        if change:
+            transition = _transition(target, event, target.status)
+            if reopen:
+                transition["reason"] = reopen_reason(kind, target.status)
+            plan.transitions.append(transition)
             target.status, target.status_date = kind, when
         _absorb(target, event, policy)
         target.changed = True
@@ -487,6 +518,27 @@ def apply_to_existing(
         plan.assignment[event["notice_id"]] = target
     plan.episodes = list(touched.values())
     return plan
+
+
+def _status_change(target: EpisodeState, kind: str, when: date) -> tuple[bool, bool]:
+    """Whether an event changes a stored episode's status, and whether it re-opens it.
+
+    The same rule as :func:`plan_new_tenancies`: a terminal event ends an open episode
+    unless a later-dated event of the episode is already known (same day: it ends it);
+    a different terminal event dated on or after the current one replaces it; a
+    non-terminal event dated after everything in an ended episode re-opens it; an open
+    episode moves up the chain only. A closed episode (outcome stored) does not move.
+    """
+    if target.status == "closed":
+        return False, False
+    if target.status in TERMINAL_EVENTS:
+        if kind in TERMINAL_EVENTS:
+            return kind != target.status and when >= target.status_date, False
+        reopen = when > target.last_event_date
+        return reopen, reopen
+    if kind in TERMINAL_EVENTS:
+        return when >= target.last_event_date, False
+    return RANKS[kind] > target.rank, False
 
 
 def _transition(episode: EpisodeState, event: dict[str, Any], from_status: str | None) -> dict:

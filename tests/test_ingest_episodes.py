@@ -96,7 +96,7 @@ def test_new_episode_after_terminal_and_recurrence_window() -> None:
     frame = notices(
         ("K1", "termination_notice", date(2020, 1, 1)),
         ("K1", "settled", date(2020, 2, 1)),
-        ("K1", "decision", date(2020, 3, 1)),  # after settlement but not opening: same episode
+        ("K1", "decision", date(2020, 1, 20)),  # after settlement in the file, dated before it
         ("K1", "payment_order", date(2023, 1, 1)),  # opens a new one, 35 months later
         ("K1", "eviction_executed", date(2023, 5, 1)),
         ("K1", "termination_notice", date(2024, 1, 1)),  # within 24 months: recurrence
@@ -108,7 +108,7 @@ def test_new_episode_after_terminal_and_recurrence_window() -> None:
         .rows()
     )
     assert rows == [
-        ("settled", None, False, date(2020, 3, 1)),
+        ("settled", None, False, date(2020, 2, 1)),
         ("eviction_executed", 0, False, date(2023, 5, 1)),
         ("termination_notice", 1, True, date(2024, 1, 1)),
     ]
@@ -322,3 +322,56 @@ def test_withdrawn_is_terminal_and_a_later_notice_opens_a_new_episode() -> None:
     assert reasons == ["Ansökan återkallad (underrättelse från hyresvärden)"]
     incremental = apply_to_existing({}, frame.to_dicts(), EpisodePolicy(), date(2026, 9, 5), 0)
     assert sorted(e.status for e in incremental.episodes) == ["termination_notice", "withdrawn"]
+
+
+def test_settlement_dated_before_a_later_booking_does_not_end_the_episode() -> None:
+    """The reviewer's example in one file: the booking re-opens what the settlement ended."""
+    frame = notices(
+        ("K1", "termination_notice", date(2026, 10, 1)),
+        ("K1", "eviction_scheduled", date(2026, 11, 20)),
+        ("K1", "settled", date(2026, 11, 10)),
+    )
+    plan = plan_new_tenancies(frame, EpisodePolicy(), date(2026, 11, 25))
+    assert plan.episodes["status"].to_list() == ["eviction_scheduled"]
+    steps = plan.transitions.select("from_status", "to_status", "effective_date").rows()
+    assert steps == [
+        (None, "termination_notice", date(2026, 10, 1)),
+        ("termination_notice", "settled", date(2026, 11, 10)),
+        ("settled", "eviction_scheduled", date(2026, 11, 20)),
+    ]
+    assert plan.transitions["reason"][2] == (
+        "Ärendet är öppet igen: Avhysning bokad har ett senare datum än skulden reglerad "
+        "(underrättelse från hyresvärden)"
+    )
+    # A termination notice after the re-opened episode belongs to it: it never ended.
+    later = notices(
+        ("K1", "termination_notice", date(2026, 10, 1)),
+        ("K1", "settled", date(2026, 11, 10)),
+        ("K1", "decision", date(2026, 11, 20)),
+        ("K1", "termination_notice", date(2026, 12, 1)),
+    )
+    assert plan_new_tenancies(later, EpisodePolicy(), date(2026, 12, 5)).episodes.height == 1
+
+
+def test_stored_booked_episode_is_not_ended_by_a_settlement_dated_before_the_booking() -> None:
+    state = EpisodeState(
+        tenancy_key="bo|k|K1",
+        status="eviction_scheduled",
+        first_notice_date=date(2026, 10, 1),
+        last_event_date=date(2026, 11, 20),
+        status_date=date(2026, 11, 20),
+        values={"_seen": True},
+        id=7,
+    )
+    frame = notices(("K1", "settled", date(2026, 11, 10)))
+    plan = apply_to_existing(
+        {"bo|k|K1": [state]}, frame.to_dicts(), EpisodePolicy(), date(2026, 11, 25), 0
+    )
+    assert state.status == "eviction_scheduled" and plan.transitions == []
+    assert plan.assignment[0] is state  # the settlement stays in the episode's history
+    # Dated on the booking's day (or later) it does end the episode.
+    same_day = notices(("K1", "settled", date(2026, 11, 20)))
+    apply_to_existing(
+        {"bo|k|K1": [state]}, same_day.to_dicts(), EpisodePolicy(), date(2026, 11, 25), 0
+    )
+    assert state.status == "settled"

@@ -160,7 +160,12 @@ def test_overlapping_exports_store_each_notice_once(db_engine, tmp_path: Path) -
         assert sorted(kinds) == ["duplicate", "duplicate"]
 
 
-def test_out_of_order_settlement_is_placed_by_event_date(db_engine, tmp_path: Path) -> None:
+def test_settlement_dated_before_a_booked_eviction_does_not_end_the_episode(
+    db_engine, tmp_path: Path
+) -> None:
+    """Termination 10-01, eviction booked 11-20 (for 12-14 09:00); a later file reports a
+    settlement dated 11-10. The booking is later than the settlement, so the episode
+    stays open at eviction_scheduled: the eviction must not drop out of open work."""
     settings = make_settings(tmp_path)
     ingest_file(
         db_engine,
@@ -169,8 +174,63 @@ def test_out_of_order_settlement_is_placed_by_event_date(db_engine, tmp_path: Pa
             tmp_path,
             "1.csv",
             canonical(
-                f"{ANNA};termination_notice;2026-09-01;;1000;;;;;",
-                f"{ANNA};eviction_scheduled;2026-11-10;;1000;;2026-12-01 09:00;;;",
+                f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
+                f"{ANNA};eviction_scheduled;2026-11-20;;1000;;2026-12-14 09:00;;;",
+            ),
+        ),
+        "vasbyhem",
+    )
+    second = ingest_file(
+        db_engine,
+        settings,
+        write(
+            tmp_path,
+            "2.csv",
+            canonical(
+                f"{ANNA};settled;2026-11-10;;;;;;;",
+                f"{ANNA};payment_order;2026-10-15;;;;;;;",
+            ),
+        ),
+        "vasbyhem",
+    )
+    assert second.accepted == 2
+    with session_scope(db_engine) as session:
+        episode = session.scalars(select(Episode)).one()
+        assert episode.status == "eviction_scheduled"
+        assert episode.eviction_at is not None
+        assert episode.reached_payment_order  # the late payment order counts, status stays
+        assert episode.last_event_date == date(2026, 11, 20)
+        steps = session.execute(
+            select(EpisodeTransition.to_status, EpisodeTransition.effective_date).order_by(
+                EpisodeTransition.id
+            )
+        ).all()
+        assert steps == [
+            ("termination_notice", date(2026, 10, 1)),
+            ("eviction_scheduled", date(2026, 11, 20)),
+        ]
+        # The settlement is kept in the episode's history as its notice.
+        kinds = session.scalars(
+            select(Notice.event_type).where(Notice.episode_id == episode.id)
+        ).all()
+        assert sorted(kinds) == [
+            "eviction_scheduled", "payment_order", "settled", "termination_notice"
+        ]  # fmt: skip
+
+
+def test_booking_dated_after_a_stored_settlement_reopens_the_episode(
+    db_engine, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    ingest_file(
+        db_engine,
+        settings,
+        write(
+            tmp_path,
+            "1.csv",
+            canonical(
+                f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
+                f"{ANNA};settled;2026-11-10;;;;;;;",
             ),
         ),
         "vasbyhem",
@@ -181,23 +241,18 @@ def test_out_of_order_settlement_is_placed_by_event_date(db_engine, tmp_path: Pa
         write(
             tmp_path,
             "2.csv",
-            canonical(
-                f"{ANNA};settled;2026-11-05;;;;;;;",
-                f"{ANNA};payment_order;2026-10-01;;;;;;;",
-            ),
+            canonical(f"{ANNA};eviction_scheduled;2026-11-20;;1000;;2026-12-14 09:00;;;"),
         ),
         "vasbyhem",
     )
     with session_scope(db_engine) as session:
         episode = session.scalars(select(Episode)).one()
-        assert episode.status == "settled"
-        assert episode.reached_payment_order  # the late payment order counts, status stays
-        assert episode.last_event_date == date(2026, 11, 10)
+        assert episode.status == "eviction_scheduled"
         last = session.scalars(
             select(EpisodeTransition).order_by(EpisodeTransition.id.desc())
         ).first()
-        assert (last.from_status, last.to_status) == ("eviction_scheduled", "settled")
-        assert last.effective_date == date(2026, 11, 5)
+        assert (last.from_status, last.to_status) == ("settled", "eviction_scheduled")
+        assert last.reason.startswith("Ärendet är öppet igen: Avhysning bokad")
 
 
 def test_termination_after_settlement_opens_a_recurrence(db_engine, tmp_path: Path) -> None:
