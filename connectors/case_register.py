@@ -3,8 +3,8 @@
 Every case system exports differently, so the columns are mapped in config.toml
 (``[cases] columns`` and ``household_columns``: canonical name = the export's
 header). The result is always a frame of strings with the canonical column names;
-the import stage normalises the values. Error messages name files and columns, never
-the data in them.
+the import stage normalises the values. Error messages are one Swedish line (as the
+notice files' are) naming files, fields and headers, never the data in them.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ CASE_COLUMNS = (
 CASE_REQUIRED = ("case_id", "personnummer")
 HOUSEHOLD_COLUMNS = ("case_id", "personnummer", "name", "relation", "birth_date")
 HOUSEHOLD_REQUIRED = ("case_id", "relation")
+#: Swedish names of the canonical fields, for error messages the staff can act on.
+FIELD_LABEL_SV = {
+    "case_id": "ärende-id", "personnummer": "personnummer", "name": "namn",
+    "street_address": "gatuadress", "apartment": "lägenhetsnummer", "postal_code": "postnummer",
+    "unit": "enhet", "caseworker_id": "handläggare", "caseworker_name": "handläggarens namn",
+    "caseworker_email": "handläggarens e-post", "language": "språk", "relation": "relation",
+    "birth_date": "födelsedatum",
+}  # fmt: skip
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -46,19 +54,21 @@ def _decode(raw: bytes, path: Path) -> str:
         try:
             return raw.decode("cp1252")
         except UnicodeDecodeError:
-            raise RegisterError(f"{path.name}: neither UTF-8 nor Windows-1252 text") from None
+            raise RegisterError(
+                f"{path.name}: filen är varken UTF-8- eller Windows-1252-text"
+            ) from None
 
 
 def read_table(path: Path) -> pl.DataFrame:
     """All cells as strings, from CSV (; , or tab separated) or XLSX."""
     if not path.exists():
-        raise RegisterError(f"{path}: file not found")
+        raise RegisterError(f"{path}: filen finns inte")
     if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
         try:
             frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
         except Exception as exc:  # noqa: BLE001 - any reader failure is one line
             raise RegisterError(
-                f"{path.name}: cannot read the spreadsheet ({type(exc).__name__})"
+                f"{path.name}: kalkylarket går inte att läsa ({type(exc).__name__})"
             ) from None
         return frame.with_columns(pl.all().cast(pl.String))
     content = _decode(path.read_bytes(), path)
@@ -73,8 +83,30 @@ def read_table(path: Path) -> pl.DataFrame:
         )
     except pl.exceptions.PolarsError as exc:
         raise RegisterError(
-            f"{path.name}: not a readable CSV file ({one_line_without_values(exc)})"
+            f"{path.name}: ingen läsbar CSV-fil ({one_line_without_values(exc)})"
         ) from None
+
+
+def missing_columns_message(
+    source: str,
+    missing: list[str],
+    mapping: dict[str, str],
+    headers: list[str],
+    found_in: str = "rubriker i filen",
+) -> str:
+    """One Swedish line: the file, each missing field (and its mapped header), the headers found.
+
+    Worded like the notice files' (``domain.notices.require_columns``), so that staff
+    read the same kind of message whichever file was wrong.
+    """
+    names = []
+    for field in missing:
+        label = f"{FIELD_LABEL_SV.get(field, field)} ({field}"
+        if mapping.get(field, field) != field:
+            label += f", rubriken {mapping[field]!r} enligt config.toml"
+        names.append(label + ")")
+    found = ", ".join(repr(h) for h in headers) or "inga"
+    return f"{source}: kolumn saknas för {', '.join(names)}; {found_in}: {found}"
 
 
 def _canonical(
@@ -83,17 +115,18 @@ def _canonical(
     columns: tuple[str, ...],
     required: tuple[str, ...],
     source: str,
+    found_in: str = "rubriker i filen",
 ) -> pl.DataFrame:
     """Rename mapped headers to canonical names, check the required ones, add the rest empty."""
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+    headers = list(frame.columns)
     renames = {
         export: canonical for canonical, export in mapping.items() if export in frame.columns
     }
     frame = frame.rename(renames)
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        expected = ", ".join(mapping.get(c, c) for c in missing)
-        raise RegisterError(f"{source}: missing column(s) {expected}")
+        raise RegisterError(missing_columns_message(source, missing, mapping, headers, found_in))
     frame = frame.with_columns(
         [pl.lit(None, dtype=pl.String).alias(c) for c in columns if c not in frame.columns]
     )
@@ -127,6 +160,9 @@ def read_household_file(path: Path, config: RegisterConfig) -> pl.DataFrame:
     )
 
 
+_SQL_FOUND = "kolumner i frågans svar"
+
+
 def _query(url: str, query: str) -> pl.DataFrame:
     try:
         engine = create_engine(url)
@@ -139,7 +175,7 @@ def _query(url: str, query: str) -> pl.DataFrame:
             engine.dispose()
     except SQLAlchemyError as exc:
         kind = type(getattr(exc, "orig", None) or exc).__name__
-        raise RegisterError(f"case-register SQL source failed ({kind})") from None
+        raise RegisterError(f"ärenderegistrets SQL-källa gick inte att läsa ({kind})") from None
     data = {
         name: [None if row[i] is None else str(row[i]) for row in rows]
         for i, name in enumerate(names)
@@ -151,7 +187,8 @@ def read_sql(config: RegisterConfig) -> tuple[pl.DataFrame, pl.DataFrame | None]
     """Cases (and household members, when a query is configured) from the case system."""
     if not config.sql_url or not config.sql_query:
         raise RegisterError(
-            "no register file given and no SQL source configured (cases.sql_url, cases.sql_query)"
+            "ingen registerfil angiven och ingen SQL-källa inställd "
+            "(cases.sql_url, cases.sql_query i config.toml)"
         )
     cases = _canonical(
         _query(config.sql_url, config.sql_query),
@@ -159,6 +196,7 @@ def read_sql(config: RegisterConfig) -> tuple[pl.DataFrame, pl.DataFrame | None]
         CASE_COLUMNS,
         CASE_REQUIRED,
         "cases.sql_query",
+        _SQL_FOUND,
     )
     household = None
     if config.sql_household_query:
@@ -168,6 +206,7 @@ def read_sql(config: RegisterConfig) -> tuple[pl.DataFrame, pl.DataFrame | None]
             HOUSEHOLD_COLUMNS,
             HOUSEHOLD_REQUIRED,
             "cases.sql_household_query",
+            _SQL_FOUND,
         )
     return cases, household
 

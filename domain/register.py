@@ -49,13 +49,15 @@ def check_case_ids(cases: pl.DataFrame) -> None:
     without = cases.with_row_index("row", offset=1).filter(pl.col("case_id").is_null())
     if without.height:
         rows = ", ".join(str(r) for r in without["row"].head(5).to_list())
-        raise RegisterError(f"case register: {without.height} case(s) without case_id (row {rows})")
+        raise RegisterError(
+            f"ärenderegistret: {without.height} ärende(n) utan ärende-id (case_id) (rad {rows})"
+        )
     duplicated = cases.group_by("case_id").len().filter(pl.col("len") > 1)
     if duplicated.height:
         example = duplicated.sort("case_id")["case_id"][0]
         raise RegisterError(
-            f"case register: {duplicated.height} case_id value(s) appear more than once "
-            f"(e.g. {example!r})"
+            f"ärenderegistret: {duplicated.height} ärende-id (case_id) finns mer än en gång "
+            f"(t.ex. {example!r})"
         )
 
 

@@ -85,7 +85,7 @@ def test_bad_input_is_one_line(config: Path, tmp_path: Path, capsys) -> None:
     args = ["--config", str(config)]
     assert main([*args, "cases", "import", str(tmp_path / "missing.csv")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "file not found" in err
+    assert err.count("\n") == 1 and "missing.csv: filen finns inte" in err
     assert main([*args, "cases", "import", "x.csv", "--taken-on", "2026-13-01"]) == 2
     assert "--taken-on" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"

@@ -100,8 +100,23 @@ def test_sql_source(db_engine, db_url: str) -> None:
 def test_missing_column_is_one_clear_line(tmp_path: Path) -> None:
     export = tmp_path / "cases.csv"
     export.write_text("id;pnr\n1;198001011231\n", encoding="utf-8")
-    with pytest.raises(RegisterError, match=r"missing column\(s\) case_id, personnummer"):
+    with pytest.raises(RegisterError) as error:
         read_cases_file(export, RegisterConfig())
+    message = str(error.value)
+    assert message == (
+        "cases.csv: kolumn saknas för ärende-id (case_id), personnummer (personnummer); "
+        "rubriker i filen: 'id', 'pnr'"
+    )
+    # A mapped header is named as config.toml maps it.
+    config = RegisterConfig(columns={"case_id": "Ärendenr", "personnummer": "Pnr"})
+    export.write_text("Ärende;Pnr\nA1;198001011231\n", encoding="utf-8")
+    with pytest.raises(RegisterError) as error:
+        read_cases_file(export, config)
+    assert str(error.value) == (
+        "cases.csv: kolumn saknas för ärende-id (case_id, rubriken 'Ärendenr' enligt "
+        "config.toml); rubriker i filen: 'Ärende', 'Pnr'"
+    )
+    assert "\n" not in str(error.value)
 
 
 def test_duplicate_case_id_is_rejected(db_engine, tmp_path: Path) -> None:
@@ -109,7 +124,7 @@ def test_duplicate_case_id_is_rejected(db_engine, tmp_path: Path) -> None:
     text = cases.read_text(encoding="utf-8")
     duplicated = tmp_path / "dup.csv"
     duplicated.write_text(text + text.splitlines()[1] + "\n", encoding="utf-8")
-    with pytest.raises(RegisterError, match="more than once"):
+    with pytest.raises(RegisterError, match="finns mer än en gång"):
         import_register(db_engine, Settings(), duplicated, household)
 
 
@@ -152,7 +167,7 @@ def test_swedish_and_unknown_relation_words_never_stop_the_import(
 
 
 def test_no_file_and_no_sql_source_is_an_error(db_engine) -> None:
-    with pytest.raises(RegisterError, match="no SQL source configured"):
+    with pytest.raises(RegisterError, match="ingen SQL-källa inställd"):
         import_register(db_engine, Settings(), None)
 
 
