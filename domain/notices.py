@@ -462,6 +462,27 @@ def _quoted(prefix: str, raw: pl.Expr, suffix: str = "") -> pl.Expr:
     return pl.concat_str([pl.lit(prefix + " '"), shown, pl.lit("'" + suffix)])
 
 
+#: Cell text that looks like an amount or a date (digits and their separators only):
+#: only such text is quoted back in a reason. A name or an address in the wrong column
+#: is never repeated, since reasons are stored, printed and sent back in receipts.
+AMOUNT_LIKE = r"(?i)^[-\u2212+]?[\d\s\u00a0\u202f.,]*\d[\d\s\u00a0\u202f.,]*(kr|sek|:-)?\.?$"
+DATE_LIKE = r"(?i)^[\d\s./:-]*\d[\d\s./:-]*(t[\d:.]+|kl\.?\s*[\d.:]+)?$"
+
+
+def _quoted_if(pattern: str, prefix: str, raw: pl.Expr, suffix: str, otherwise: str) -> pl.Expr:
+    """:func:`_quoted` when the cell looks like what was expected, else ``otherwise``."""
+    return (
+        pl.when(raw.str.contains(pattern))
+        .then(_quoted(prefix, raw, suffix))
+        .otherwise(pl.lit(otherwise))
+    )
+
+
+def _unreadable(source: str, kind: str) -> str:
+    """``texten i Skuld kan inte läsas som ett belopp`` (no cell content)."""
+    return f"texten i {FIELD_LABEL_SV[source].capitalize()} kan inte läsas som {kind}"
+
+
 def canonical_frame(raw: pl.DataFrame, mapping: HeaderMapping) -> pl.DataFrame:
     """Rename mapped source columns to canonical names; absent fields become null strings."""
     exprs = []
@@ -563,11 +584,25 @@ def parse_notices(
             "delgivningsdatumet", "service_date", "_service_date", earliest, latest, day_first
         ),
         pl.when(pl.col("eviction_at").is_not_null() & pl.col("_eviction_at").is_null()).then(
-            _quoted("avhysningsdatumet", pl.col("eviction_at"), " kan inte läsas")
+            _quoted_if(
+                DATE_LIKE,
+                "avhysningsdatumet",
+                pl.col("eviction_at"),
+                " kan inte läsas",
+                _unreadable("eviction_at", "ett datum"),
+            )
         ),
         pl.when(
             pl.col("_eviction_at").is_not_null() & (pl.col("_eviction_at").dt.date() < earliest)
-        ).then(_quoted("avhysningsdatumet", pl.col("eviction_at"), " är orimligt")),
+        ).then(
+            _quoted_if(
+                DATE_LIKE,
+                "avhysningsdatumet",
+                pl.col("eviction_at"),
+                " är orimligt",
+                "avhysningsdatumet är orimligt",
+            )
+        ),
         pl.when(
             (event == EventType.EVICTION_SCHEDULED.value) & pl.col("eviction_at").is_null()
         ).then(pl.lit("avhysningsdatum saknas för en bokad avhysning")),
@@ -666,9 +701,11 @@ def _date_reason(
         pl.when(raw.is_not_null() & ambiguous)
         .then(_quoted(label, raw, " är tvetydigt (dag eller månad först?), skriv ÅÅÅÅ-MM-DD"))
         .when(raw.is_not_null() & pl.col(parsed).is_null())
-        .then(_quoted(label, raw, " kan inte läsas"))
+        .then(
+            _quoted_if(DATE_LIKE, label, raw, " kan inte läsas", _unreadable(source, "ett datum"))
+        )
         .when(pl.col(parsed).is_not_null() & ~pl.col(parsed).is_between(earliest, latest))
-        .then(_quoted(label, raw, " är orimligt"))
+        .then(_quoted_if(DATE_LIKE, label, raw, " är orimligt", f"{label} är orimligt"))
     )
 
 
@@ -677,7 +714,13 @@ def _amount_reasons(label: str, source: str, parsed: str) -> list[pl.Expr]:
     raw, value = pl.col(source), pl.col(parsed)
     return [
         pl.when(raw.is_not_null() & value.is_null()).then(
-            _quoted(label, raw, " är inte ett belopp")
+            _quoted_if(
+                AMOUNT_LIKE,
+                label,
+                raw,
+                " är inte ett belopp",
+                _unreadable(source, "ett belopp"),
+            )
         ),
         pl.when(value < 0).then(pl.lit(f"{label} är negativ")),
         pl.when(value > MAX_AMOUNT).then(pl.lit(f"{label} är orimligt stor")),

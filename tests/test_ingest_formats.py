@@ -406,6 +406,27 @@ def test_row_rules_amounts_dates_and_eviction_booking() -> None:
     ]
 
 
+def test_text_in_a_misplaced_column_is_not_quoted_back() -> None:
+    """Reasons are stored, printed and sent in receipts: a name or address in a number
+    or date column is described, never repeated; digits and dates still are."""
+    data = (
+        "Pnr;Namn;Kontrakt;Händelse;Datum;Delgivningsdatum;Skuld;Avhysningsdatum\n"
+        "800101-1231;A;K1;Utslag;Åsa Häggström;;Åsa Häggström;\n"
+        "800101-1231;A;K1;Avhysning bokad;2026-11-02;Storgatan 1;12,345,6;Bo Berg\n"
+        "800101-1231;A;K1;Utslag;2026-13-45;;12 345 kr;\n"
+    ).encode()
+    _, parsed = parse(data)
+    reasons = parsed.rejected["reason"].to_list()
+    assert reasons == [
+        "Texten i Datum kan inte läsas som ett datum; texten i Skuld kan inte läsas som ett belopp",
+        "Texten i Delgivningsdatum kan inte läsas som ett datum; "
+        "texten i Avhysningsdatum kan inte läsas som ett datum; "
+        "skulden '12,345,6' är inte ett belopp",
+        "Datumet '2026-13-45' kan inte läsas",
+    ]
+    assert not any(word in r for r in reasons for word in ("Åsa", "Storgatan", "Berg"))
+
+
 def test_header_aliases() -> None:
     mapping = map_headers(
         ["Personnr", "Namn", "Lägenhetsnummer", "Hyresskuld", "Avhysningsdatum", "Övrigt"]
