@@ -170,6 +170,20 @@ def _sv_clock(column: str) -> pl.Expr:
     return pl.format("kl. {}", pl.col(column).dt.strftime("%H.%M"))
 
 
+def _sv_eviction_when(column: str = "eviction_at") -> pl.Expr:
+    """``måndag 14 december kl. 09.00``; only the day when the time is 00:00.
+
+    A company that reports the eviction day without its time is stored at local
+    midnight: printing "kl. 00.00" would invent a time nobody gave.
+    """
+    day = _sv_weekday_day(column)
+    return (
+        pl.when(pl.col(column).dt.strftime("%H:%M") == "00:00")
+        .then(day)
+        .otherwise(pl.format("{} {}", day, _sv_clock(column)))
+    )
+
+
 def postal_code_expr(column: str = "postal_code") -> pl.Expr:
     """``194 53`` as letters and envelopes write it (ingest stores ``19453``); else as given."""
     code = pl.col(column).str.replace_all(r"\s", "")
@@ -271,7 +285,7 @@ def eviction_rows(
         & (day <= last)
     )
     due = _children_first(due, "eviction_at", "episode_id")
-    when = pl.format("{} {}", _sv_weekday_day(pl.col("eviction_at")), _sv_clock("eviction_at"))
+    when = _sv_eviction_when("eviction_at")
     action = (
         pl.when((pl.col("routing") == "caseworker") & pl.lit(not caseworker_view))
         .then(

@@ -335,6 +335,15 @@ def episodes_close(
     )
 
 
+def eviction_text(moment: datetime) -> str:
+    """``2026-12-14 09:00``, or only ``2026-12-14`` when the time is local 00:00.
+
+    An eviction day reported without its time is stored at local midnight: printing
+    ``00:00`` would invent a time nobody gave.
+    """
+    return _local(moment).removesuffix(" 00:00")
+
+
 def _local(moment: datetime) -> str:
     """A stored timestamp as Stockholm wall-clock time (SQLite returns UTC without a zone)."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -393,7 +402,7 @@ def episodes_show(
         f"barn {_children(e)}"
     )
     if e["eviction_at"]:
-        console.print(f"Avhysning {_local(e['eviction_at'])}")
+        console.print(f"Avhysning {eviction_text(e['eviction_at'])}")
     if e["is_recurrence"]:
         console.print(f"Återkommande: tidigare ärende {e['previous_episode_id']}")
     if e["outcome"]:
