@@ -12,6 +12,7 @@ from flows.stages import ingest as ingest_stage
 from flows.stages.ingest import ingest_file, ingest_inbox
 from models.config import CompanyConfig, Settings
 from models.db import session_scope
+from models.errors import KvarboendeError
 from models.tables import (
     AuditLog,
     Episode,
@@ -409,6 +410,37 @@ def test_inbox_takes_complete_files_only(db_engine, tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["b.csv.part", "c.tmp"]
     archived = [p.name for p in (tmp_path / "archive" / "vasbyhem").iterdir()]
     assert any(name.startswith("2026-11-02_") and name.endswith("a.csv") for name in archived)
+
+
+def test_one_failing_inbox_file_does_not_stop_the_others(
+    db_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(tmp_path, min_age_seconds=0)
+    folder = settings.company("vasbyhem").inbox
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text(canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;"))
+    (folder / "b.csv").write_text(canonical(f"{BO};termination_notice;2026-10-02;;1;;;;;"))
+    (folder / "c.csv").write_text(canonical(f"{BO}K9;termination_notice;2026-10-03;;1;;;;;"))
+    real_store = ingest_stage._store_file
+
+    def concurrent_for_b(engine, settings, company, filename, *args, **kwargs):
+        if filename == "b.csv":  # as when another ingest stored some of its notices
+            raise KvarboendeError(f"{filename}: a concurrent ingest stored some notices")
+        return real_store(engine, settings, company, filename, *args, **kwargs)
+
+    monkeypatch.setattr(ingest_stage, "_store_file", concurrent_for_b)
+    with caplog.at_level("WARNING", logger="flows.stages.ingest"):
+        counts = ingest_inbox(db_engine, settings, date(2026, 11, 2))
+    assert (counts["files"], counts["files_failed"], counts["accepted"]) == (2, 1, 2)
+    assert [p.name for p in folder.iterdir()] == ["b.csv"]  # left for the next run
+    failed = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert failed == [
+        "ingest of b.csv for company vasbyhem failed (KvarboendeError); it stays in the inbox"
+    ]
+    monkeypatch.setattr(ingest_stage, "_store_file", real_store)
+    again = ingest_inbox(db_engine, settings, date(2026, 11, 3))
+    assert (again["files"], again["files_failed"], again["accepted"]) == (1, 0, 1)
+    assert list(folder.iterdir()) == []
 
 
 def test_inbox_skips_files_changed_just_now(db_engine, tmp_path: Path) -> None:

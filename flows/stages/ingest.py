@@ -964,10 +964,15 @@ def _transition_frame(
 
 
 def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
-    """Ingest every complete file in every company's inbox; returns counts only."""
+    """Ingest every complete file in every company's inbox; returns counts only.
+
+    One file's unexpected failure (a permission error, a concurrent ingest) is logged
+    with the company id and file name only, counted in ``files_failed`` and leaves the
+    file in the inbox for the next run; the other files and companies go on.
+    """
     totals = {
-        "files": 0, "files_rejected": 0, "already_received": 0, "skipped_incomplete": 0,
-        "rows": 0, "accepted": 0, "rejected": 0, "duplicates": 0,
+        "files": 0, "files_rejected": 0, "files_failed": 0, "already_received": 0,
+        "skipped_incomplete": 0, "rows": 0, "accepted": 0, "rejected": 0, "duplicates": 0,
     }  # fmt: skip
     for company in settings.companies:
         folder = company.inbox
@@ -979,7 +984,18 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
             1 for p in candidates if p not in ready and not inbox.is_in_progress(p)
         )
         for path in ready:
-            receipt = ingest_file(engine, settings, path, company.id, received_on=run_date)
+            try:
+                receipt = ingest_file(engine, settings, path, company.id, received_on=run_date)
+            except Exception as exc:  # noqa: BLE001 - one file must not stop the others
+                # The message may quote file content: only ids and the error's type here.
+                log.warning(
+                    "ingest of %s for company %s failed (%s); it stays in the inbox",
+                    path.name,
+                    company.id,
+                    type(exc).__name__,
+                )
+                totals["files_failed"] += 1
+                continue
             totals["files"] += 1
             totals["already_received"] += int(receipt.already_received)
             totals["files_rejected"] += int(
