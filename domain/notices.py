@@ -366,9 +366,23 @@ def parse_name(expr: pl.Expr) -> pl.Expr:
 
 
 def excel_leading_zero(expr: pl.Expr) -> pl.Expr:
-    """A 9-digit number is a 10-digit personnummer whose leading zero Excel dropped
-    (people born 2000-2009 stored as a number): put the zero back."""
-    return pl.when(expr.str.contains(r"^\d{9}$")).then(expr.str.zfill(10)).otherwise(expr)
+    """Put back the leading zeros Excel drops from a personnummer stored as a number.
+
+    People born 2001-2009 lose one zero (9 digits), people born in 2000 two or three
+    (``001015…`` -> 8 digits, ``000101…`` -> 7). Only cells of digits alone are padded
+    to 10. A 9-digit number can be nothing else; 7 or 8 digits only when the padded
+    number has a real month and day (or samordningsnummer day), so that, for example,
+    a birth date ``19800101`` is not turned into a made-up number.
+    """
+    padded = expr.str.zfill(10)
+    month = padded.str.slice(2, 2).cast(pl.Int32, strict=False)
+    day = padded.str.slice(4, 2).cast(pl.Int32, strict=False)
+    plausible = month.is_between(1, 12) & (day.is_between(1, 31) | day.is_between(61, 91))
+    return (
+        pl.when(expr.str.contains(r"^\d{9}$") | (expr.str.contains(r"^\d{7,8}$") & plausible))
+        .then(padded)
+        .otherwise(expr)
+    )
 
 
 def normalise_personnummer(expr: pl.Expr, today: date) -> tuple[pl.Expr, pl.Expr]:

@@ -374,6 +374,28 @@ def test_numeric_personnummer_from_excel_gets_its_leading_zero_back() -> None:
     assert parsed.accepted["personnummer"].to_list()[0].startswith("2005")
 
 
+@pytest.mark.parametrize(
+    ("cell", "digits"),
+    [
+        ("1010008", "200001010008"),  # 000101-0008: three zeros lost
+        ("3150000", "200003150000"),  # 000315-0000
+        ("10150001", "200010150001"),  # 001015-0001: two zeros lost
+        ("0001010008", "200001010008"),  # kept as text: nothing lost
+    ],
+)
+def test_people_born_in_2000_get_every_lost_zero_back(cell: str, digits: str) -> None:
+    data = f"Pnr;Kontrakt;Händelse;Datum\n{cell};K1;Utslag;2026-11-02\n".encode()
+    _, parsed = parse(data)
+    assert parsed.accepted["personnummer"].to_list() == [digits]
+    assert parsed.accepted["personnummer_valid"].to_list() == [True]
+
+
+def test_eight_digits_that_are_no_lost_zeros_are_not_padded() -> None:
+    data = "Pnr;Namn;Kontrakt;Händelse;Datum\n19800101;A;K1;Utslag;2026-11-02\n".encode()
+    _, parsed = parse(data)
+    assert parsed.accepted["personnummer"].to_list() == [None]  # a birth date, not a number
+
+
 def test_invalid_personnummer_is_kept_and_flagged() -> None:
     data = b"Pnr;Kontrakt;H\xc3\xa4ndelse;Datum\n800101-1232;K1;Utslag;2026-11-02\n"
     _, parsed = parse(data)
