@@ -22,21 +22,26 @@ Run (the ``bench`` extra provides splink and duckdb)::
 
 Everything is invented: no real personal data is used or produced.
 
-Measured on 2026-11-23 (2 shared cores, load average 3-7 from other jobs), with the
-command above: 869,565 cases / 2,000,429 persons (695,919 children) and 1,000,000
-notices (200,000 known tenants); calibration on seed+1000 at half size chose 0.56
-(5,722 probable candidates, none wrong, 95 % lower bound 0.9995).
+Measured on 2026-11-23 with the hard cases (``--hard 0.01``: 9,647 twins, 10,000
+namesakes without number, 10,000 moved clients), 2 shared cores, command above without
+``--splink-notices``: 869,565 cases / 2,000,429 persons (695,919 children), 1,000,000
+notices (210,000 known tenants).
 
-* certain 188,370 (precision 1.0), probable 11,492 (1.0), possible 3,440 (0.033);
-  auto-accepted precision 1.0 (0 wrong); recall auto / after review 1.0 / 1.0 with a
-  valid number and 0.9881 / 0.9979 with a missing or corrupted one; review share
-  0.34 %; matching 17.0 s, peak RSS 1.95 GB (13-40 s depending on the load).
-* Splink 5 on 100,000 notices against the same 2,000,429 persons: auto precision
-  0.872 (p >= 0.99) / 0.9985 (p >= 0.999), recall after review 0.998, 53.3 s,
-  against kvarboende's 1.0 / 0.9999 in 10.7 s (5.0x faster).
-* With every corruption rate x4 (``--rates``): auto precision 0.99998 (3 wrong of
-  198,001: two double-corrupted strangers and one 0<->9 swap that Luhn cannot
-  detect), recall after review 1.0 / 0.9906, review share 0.51 %.
+* Calibration (seed+1000, half size): 2,811 probable candidates, 1 wrong (score
+  0.70-0.72); 95 % lower bound 0.9984 at 0.56, 0.9990 from 0.72, so it chose 0.72.
+  At 100,000 notices (``--persons 200000 --notices 100000 --calibrate``) 251
+  candidates, none wrong, too few to prove 0.999: keeps 0.56. The configured
+  threshold stays 0.56 (see config.toml).
+* At 0.56: certain 197,816 (precision 1.0), probable 5,766 (0.99948), possible 28,647;
+  auto-accepted precision 0.99999 (3 wrong, all adjacent swaps); no twin and no
+  namesake auto-accepted (9,534 and 9,758 to review, the rest none); recall auto /
+  after review 0.9999 / 1.0 with a valid number, 0.4738 / 0.9739 with a missing or
+  corrupted one (missing number 0 / 0.9516: never auto-accepted); moved clients 0.97
+  (those without a number cannot be found); review share 2.86 %; matching 11.5 s,
+  peak RSS 2.12 GB. At 0.72: probable 5,728 (0.99965), 2 wrong, otherwise the same.
+* Splink 5 (before the hard cases, not re-run): on 100,000 notices against the same
+  2,000,429 persons auto precision 0.872 (p >= 0.99) / 0.9985 (p >= 0.999), recall
+  after review 0.998, 53.3 s, against kvarboende's 1.0 / 0.9999 in 10.7 s.
 """
 
 from __future__ import annotations
