@@ -402,7 +402,7 @@ def ingest_file(
     # Content rejected as a whole before (say, an unmapped column) is read again: the
     # operator may have fixed the mapping since. Its file row is then reused (one row
     # per company and content), and the audit log keeps the earlier rejection.
-    retry_of = previous if previous is not None else None
+    retry_of = previous
 
     started = time.perf_counter()
     try:
