@@ -1,6 +1,7 @@
 """Ingest stage: notice files -> notices -> episodes, exactly once, in one transaction per file.
 
-A file is ingested once per content hash and a notice once per natural key
+A file is ingested once per content hash (content rejected as a whole is read again
+when it comes back: the mapping may have been fixed) and a notice once per natural key
 (company, contract reference, event type, event date, personnummer). All rows of
 a file, the episodes they open or move and the status transitions are written in
 ONE transaction: a crash in the middle leaves nothing, and a rerun completes it.
