@@ -37,7 +37,7 @@ from rapidfuzz import fuzz, process
 
 TIER_RANK = {"certain": 3, "probable": 2, "possible": 1, "none": 0}
 #: Default probable threshold; calibrated with bench/matching.py (see its docstring).
-DEFAULT_PROBABLE_THRESHOLD = 0.56
+DEFAULT_PROBABLE_THRESHOLD = 0.72
 #: Name similarity (rapidfuzz token_sort_ratio, 0-100) that counts as the same name.
 NAME_STRONG = 85.0
 #: Name similarity that counts as the same name written the same way (after normalising).

@@ -202,7 +202,7 @@ class RegisterConfig(_Section):
     sql_query: str = ""
     sql_household_query: str = ""
     #: Score from which a probable match is auto-accepted (calibrated by bench/matching.py).
-    probable_threshold: float = Field(default=0.56, ge=0.0, le=1.0)
+    probable_threshold: float = Field(default=0.72, ge=0.0, le=1.0)
 
 
 class RetentionConfig(_Section):
