@@ -31,7 +31,7 @@ notices (210,000 known tenants).
   0.70-0.72); 95 % lower bound 0.9984 at 0.56, 0.9990 from 0.72, so it chose 0.72.
   At 100,000 notices (``--persons 200000 --notices 100000 --calibrate``) 251
   candidates, none wrong, too few to prove 0.999: keeps 0.56. The configured
-  threshold stays 0.56 (see config.toml).
+  threshold is the full-size calibration's 0.72 (see config.toml).
 * At 0.56: certain 197,816 (precision 1.0), probable 5,766 (0.99948), possible 28,647;
   auto-accepted precision 0.99999 (3 wrong, all adjacent swaps); no twin and no
   namesake auto-accepted (9,534 and 9,758 to review, the rest none); recall auto /
