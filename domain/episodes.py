@@ -14,6 +14,15 @@ dated after an episode became terminal (settled, withdrawn, eviction executed,
 closed) opens a new episode linked to the earlier one; it is a recurrence when it
 comes within ``recurrence_months``.
 
+An episode the outcome rules (or the advisor) closed behaves the same way: a decision
+or eviction booking dated after it ended re-opens it at that status, its stored
+outcome is cleared and a transition says why, so a booked eviction always stays on
+the advisor's list. "Ended" is the outcome date, except for an episode closed by
+silence: there the outcome date only says when we stopped waiting, and any later
+event of the chain shows the silence was wrong, so its last event counts. An event
+dated on or before that day only joins the episode's history, and a terminal event
+never moves a closed episode (the outcome rules decide on it).
+
 Two paths give the same result for events that arrive in date order:
 :func:`plan_new_tenancies` (polars, for tenancies seen for the first time: the bulk
 of a large file) and :func:`apply_to_existing` (plain Python, for the few tenancies
@@ -39,8 +48,10 @@ from typing import Any
 
 import polars as pl
 
+from domain.formatting import sv_date
+from domain.outcomes import OUTCOME_LABEL_SV
 from domain.working_days import roll_to_working_day, roll_to_working_day_expr
-from models.domain import EVENT_LABEL_SV, EVENT_RANK, EventType
+from models.domain import EVENT_LABEL_SV, EVENT_RANK, EventType, OutcomeCertainty
 
 TERMINATION = EventType.TERMINATION_NOTICE.value
 OPENING_EVENTS = frozenset({TERMINATION, EventType.PAYMENT_ORDER.value})
@@ -145,6 +156,31 @@ def reopen_reason(event_type: str, terminal_status: str) -> str:
         f"Ärendet är öppet igen: {label} har ett senare datum än {ended} "
         "(underrättelse från hyresvärden)"
     )
+
+
+CERTAINTY_LABEL_SV: dict[str, str] = {
+    OutcomeCertainty.CONFIRMED: "bekräftat",
+    OutcomeCertainty.PRESUMED: "antaget",
+}
+
+#: The stored outcome of a closed episode, cleared when a later event re-opens it.
+OUTCOME_FIELDS = ("outcome", "outcome_certainty", "outcome_date", "outcome_source")
+
+
+def closed_reopen_reason(
+    event_type: str, event_date: date, outcome: str | None, certainty: str | None
+) -> str:
+    """Why a closed episode is open again, naming the outcome it had (no personal data).
+
+    ``Ärendet öppnat igen: Avhysning bokad 1 december 2026 efter att ärendet avslutats
+    (reglerad utan insats, antaget)``: the advisor sees at once that a presumed
+    settlement did not hold.
+    """
+    label = EVENT_LABEL_SV[EventType(event_type)]
+    had = [OUTCOME_LABEL_SV.get(outcome or "", ""), CERTAINTY_LABEL_SV.get(certainty or "", "")]
+    detail = ", ".join(part for part in had if part)
+    suffix = f" ({detail})" if detail else ""
+    return f"Ärendet öppnat igen: {label} {sv_date(event_date)} efter att ärendet avslutats{suffix}"
 
 
 def _sha_column(texts: pl.Series, algorithm: str, width: int) -> pl.Series:
@@ -430,6 +466,7 @@ class EpisodeState:
     prev_seg_index: int | None = None
     is_recurrence: bool = False
     changed: bool = False
+    reopened: bool = False  # a closed episode opened again: its stored outcome is cleared
 
     @property
     def rank(self) -> int:
@@ -508,7 +545,14 @@ def apply_to_existing(
         change, reopen = _status_change(target, kind, when)
         if change:
             transition = _transition(target, event, target.status)
-            if reopen:
+            if reopen and target.status == "closed":
+                values = target.values
+                transition["reason"] = closed_reopen_reason(
+                    kind, when, values.get("outcome"), values.get("outcome_certainty")
+                )
+                values.update(dict.fromkeys(OUTCOME_FIELDS))
+                target.reopened = True
+            elif reopen:
                 transition["reason"] = reopen_reason(kind, target.status)
             plan.transitions.append(transition)
             target.status, target.status_date = kind, when
@@ -527,10 +571,13 @@ def _status_change(target: EpisodeState, kind: str, when: date) -> tuple[bool, b
     unless a later-dated event of the episode is already known (same day: it ends it);
     a different terminal event dated on or after the current one replaces it; a
     non-terminal event dated after everything in an ended episode re-opens it; an open
-    episode moves up the chain only. A closed episode (outcome stored) does not move.
+    episode moves up the chain only. A closed episode (outcome stored) re-opens for a
+    non-terminal event dated after it ended (``status_date``); terminal events and
+    earlier-dated ones leave it closed (the outcome rules own its outcome).
     """
     if target.status == "closed":
-        return False, False
+        reopen = kind not in TERMINAL_EVENTS and when > target.status_date
+        return reopen, reopen
     if target.status in TERMINAL_EVENTS:
         if kind in TERMINAL_EVENTS:
             return kind != target.status and when >= target.status_date, False

@@ -375,3 +375,130 @@ def test_stored_booked_episode_is_not_ended_by_a_settlement_dated_before_the_boo
         {"bo|k|K1": [state]}, same_day.to_dicts(), EpisodePolicy(), date(2026, 11, 25), 0
     )
     assert state.status == "settled"
+
+
+def _closed(
+    status_date: date, *, last_event: date, outcome: str, certainty: str | None, source: str
+) -> EpisodeState:
+    """A stored episode the outcome rules closed, as ingest loads it."""
+    return EpisodeState(
+        tenancy_key="bo|k|K1",
+        status="closed",
+        first_notice_date=date(2026, 3, 1),
+        last_event_date=last_event,
+        status_date=status_date,
+        values={
+            "_seen": True,
+            "outcome": outcome,
+            "outcome_certainty": certainty,
+            "outcome_date": status_date,
+            "outcome_source": source,
+        },
+        id=7,
+    )
+
+
+def test_booking_after_a_presumed_settlement_reopens_the_closed_episode() -> None:
+    """Closed by silence after a decision: a later eviction booking opens it again."""
+    state = _closed(
+        date(2026, 5, 1),  # silence: ended with its last event
+        last_event=date(2026, 5, 1),
+        outcome="settled_without_intervention",
+        certainty="presumed",
+        source="rule:silence",
+    )
+    frame = notices(("K1", "eviction_scheduled", date(2026, 12, 1)))
+    plan = apply_to_existing(
+        {"bo|k|K1": [state]}, frame.to_dicts(), EpisodePolicy(), date(2026, 12, 2), 0
+    )
+    assert state.status == "eviction_scheduled" and state.reopened
+    assert plan.episodes == [state] and plan.assignment[0] is state
+    assert [state.values[k] for k in ("outcome", "outcome_certainty", "outcome_date")] == [
+        None,
+        None,
+        None,
+    ]
+    assert state.values["outcome_source"] is None
+    (step,) = plan.transitions
+    assert (step["from_status"], step["to_status"], step["effective_date"]) == (
+        "closed",
+        "eviction_scheduled",
+        date(2026, 12, 1),
+    )
+    assert step["reason"] == (
+        "Ärendet öppnat igen: Avhysning bokad 1 december 2026 efter att ärendet avslutats "
+        "(reglerad utan insats, antaget)"
+    )
+
+
+@pytest.mark.parametrize("kind", ["decision", "eviction_scheduled"])
+def test_event_on_or_before_the_outcome_date_stays_in_history(kind: str) -> None:
+    state = _closed(
+        date(2026, 6, 1),
+        last_event=date(2026, 6, 1),
+        outcome="settled_with_support",
+        certainty="confirmed",
+        source="notice:settled",
+    )
+    frame = notices(("K1", kind, date(2026, 6, 1)), ("K1", kind, date(2026, 5, 1)))
+    plan = apply_to_existing(
+        {"bo|k|K1": [state]}, frame.to_dicts(), EpisodePolicy(), date(2026, 6, 5), 0
+    )
+    assert state.status == "closed" and not state.reopened and plan.transitions == []
+    assert state.values["outcome"] == "settled_with_support"
+    assert len(plan.assignment) == 2
+    assert all(episode is state for episode in plan.assignment.values())
+
+
+def test_terminal_event_after_closure_does_not_reopen() -> None:
+    state = _closed(
+        date(2026, 6, 1),
+        last_event=date(2026, 6, 1),
+        outcome="unknown",
+        certainty=None,
+        source="rule:silence",
+    )
+    frame = notices(("K1", "settled", date(2026, 7, 1)))
+    plan = apply_to_existing(
+        {"bo|k|K1": [state]}, frame.to_dicts(), EpisodePolicy(), date(2026, 7, 2), 0
+    )
+    assert state.status == "closed" and plan.transitions == [] and not state.reopened
+
+
+@pytest.mark.parametrize("kind", ["termination_notice", "payment_order"])
+def test_opening_event_after_closure_still_opens_a_linked_episode(kind: str) -> None:
+    """A new notice of the chain's start is a new debt: a new episode, as after settled."""
+    state = _closed(
+        date(2026, 6, 1),
+        last_event=date(2026, 6, 1),
+        outcome="settled_without_intervention",
+        certainty="confirmed",
+        source="notice:settled",
+    )
+    frame = notices(("K1", kind, date(2026, 9, 1)))
+    plan = apply_to_existing(
+        {"bo|k|K1": [state]}, frame.to_dicts(), EpisodePolicy(), date(2026, 9, 2), 0
+    )
+    assert state.status == "closed" and not state.reopened
+    (new,) = plan.episodes
+    assert (new.status, new.prev_id, new.is_recurrence) == (kind, 7, True)
+
+
+def test_reopened_episode_is_closed_again_by_a_later_settlement() -> None:
+    state = _closed(
+        date(2026, 6, 1),
+        last_event=date(2026, 6, 1),
+        outcome="settled_without_intervention",
+        certainty="confirmed",
+        source="notice:settled",
+    )
+    frame = notices(("K1", "decision", date(2026, 7, 1)), ("K1", "settled", date(2026, 8, 1)))
+    plan = apply_to_existing(
+        {"bo|k|K1": [state]}, frame.to_dicts(), EpisodePolicy(), date(2026, 8, 2), 0
+    )
+    assert [(t["from_status"], t["to_status"]) for t in plan.transitions] == [
+        ("closed", "decision"),
+        ("decision", "settled"),
+    ]
+    assert state.status == "settled" and state.reopened
+    assert plan.transitions[0]["reason"].endswith("(reglerad utan insats, bekräftat)")

@@ -219,3 +219,82 @@ def test_two_files_in_date_order_give_the_same_episodes_as_one(
     )  # fmt: skip
     assert vectorised == _summary(stored)
     assert plan.transitions.height == len(first.transitions) + len(second.transitions)
+
+
+ENDED = frozenset({"settled", "eviction_executed", "withdrawn", "closed"})
+
+
+def _close_ended(states: dict) -> None:
+    """What the outcome rules do between two deliveries: every ended episode is closed,
+    with its outcome dated the day it ended (confirmed by the company)."""
+    for tenancy in states.values():
+        for episode in tenancy:
+            if episode.status in ENDED:
+                episode.status = "closed"
+                episode.values.update(
+                    outcome="settled_without_intervention",
+                    outcome_certainty="confirmed",
+                    outcome_date=episode.status_date,
+                    outcome_source="notice:settled",
+                )
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_histories(), st.integers(0, 1500))
+def test_closing_between_deliveries_does_not_change_the_episodes(
+    notices: pl.DataFrame, cut_days: int
+) -> None:
+    """The outcome rules closing ended episodes between two files changes nothing but the
+    status word: a later decision or eviction booking re-opens the closed episode where the
+    one-file path re-opens the ended one, and a new termination notice or payment order
+    opens the same linked episode. Terminal events after the closure leave it closed (the
+    outcome rules decide on them), so they are the only transitions the paths differ in."""
+    policy = EpisodePolicy()
+    received = date(2026, 11, 20)
+    cut = date(2022, 1, 1) + timedelta(days=cut_days)
+    plan = plan_new_tenancies(notices, policy, received)
+    states: dict = {}
+    first = apply_to_existing(
+        states, notices.filter(pl.col("event_date") < cut).to_dicts(), policy, received, 0
+    )
+    _close_ended(states)
+    second = apply_to_existing(
+        states,
+        notices.filter(pl.col("event_date") >= cut).to_dicts(),
+        policy,
+        received,
+        len(first.episodes),
+    )
+
+    def ended(status: str) -> str:
+        return "ended" if status in ENDED else status
+
+    stored = [e for tenancy in states.values() for e in tenancy]
+    python = sorted(
+        (e.tenancy_key, e.first_notice_date, ended(e.status), e.last_event_date,
+         e.prev_seg_index is not None or e.prev_id is not None)
+        for e in stored
+    )  # fmt: skip
+    vectorised = sorted(
+        (r["tenancy_key"], r["first_notice_date"], ended(r["status"]), r["last_event_date"],
+         r["prev_seg_index"] is not None)
+        for r in plan.episodes.iter_rows(named=True)
+    )  # fmt: skip
+    # Not compared: is_recurrence. A report after the closure (settled after withdrawn)
+    # moves the one-file path's end date but not the closed episode's outcome date, from
+    # which the stored path counts the recurrence window (as before this rule).
+    assert python == vectorised
+    # Every step into an open status (new, moved up, re-opened) happens in both paths.
+    open_steps = sorted(
+        plan.transitions.filter(~pl.col("to_status").is_in(list(ENDED)))
+        .select("to_status", "effective_date")
+        .rows()
+    )
+    steps = [*first.transitions, *second.transitions]
+    assert open_steps == sorted(
+        (t["to_status"], t["effective_date"]) for t in steps if t["to_status"] not in ENDED
+    )
+    reopened = [t for t in second.transitions if t["from_status"] == "closed"]
+    assert all(t["reason"].startswith("Ärendet öppnat igen: ") for t in reopened)
+    assert all(e.values.get("outcome") is None for e in stored if e.reopened)
+    assert all(e.status != "closed" for e in stored if e.reopened)
