@@ -32,6 +32,7 @@ from connectors import inbox
 from connectors.notice_files import RawTable, read_notice_bytes
 from domain.episodes import (
     LATEST_FIELDS,
+    OUTCOME_FIELDS,
     EpisodePolicy,
     EpisodeState,
     apply_to_existing,
@@ -286,7 +287,8 @@ def _load_states(
         table.c[name]
         for name in (
             "id", "tenancy_key", "status", "first_notice_date", "last_event_date",
-            "outcome_date", "outcome_source", *LATEST_FIELDS, "personnummer",
+            "outcome", "outcome_certainty", "outcome_date", "outcome_source",
+            *LATEST_FIELDS, "personnummer",
             "personnummer_valid", "service_date", "deadline_date", "deadline_estimated",
             "reached_payment_order",
         )
@@ -331,6 +333,8 @@ def _load_states(
             deadline_estimated=bool(row.deadline_estimated),
             termination_date=terminations.get(row.id),
             reached_payment_order=row.reached_payment_order,
+            outcome=row.outcome,
+            outcome_certainty=row.outcome_certainty,
             _seen=True,
         )
         if values.get("debt_amount") is not None:
@@ -562,7 +566,8 @@ def _store_file(
             "notice_file",
             notice_file.id,
             detail=f"accepted={counts['accepted']} rejected={parsed.rejected.height} "
-            f"duplicates={counts['duplicates']} episodes_new={counts['episodes_new']}" + earlier,
+            f"duplicates={counts['duplicates']} episodes_new={counts['episodes_new']} "
+            f"episodes_reopened={counts['episodes_reopened']}" + earlier,
         )
         return counts, duplicate_rows, notice_file.id
 
@@ -734,6 +739,7 @@ def _store_rows(
     clock.lap("episodes written")
 
     updated = update_episodes(connection, existing_plan.episodes, now)
+    reopened = clear_outcomes(connection, existing_plan.episodes)
 
     assignment = _seg_to_id(plan.assignment, "seg_index", "episode_id", id_of_seg).select(
         "notice_id", "episode_id"
@@ -783,6 +789,7 @@ def _store_rows(
         "duplicates": duplicates.height,
         "episodes_new": episodes.height,
         "episodes_updated": updated,
+        "episodes_reopened": reopened,
         "transitions": transitions.height,
     }
     return counts, duplicate_rows
@@ -932,6 +939,25 @@ def update_episodes(connection: Connection, states: list[EpisodeState], now: dat
     )
     connection.execute(statement, records)
     return len(records)
+
+
+def clear_outcomes(connection: Connection, states: list[EpisodeState]) -> int:
+    """Clear the stored outcome of closed episodes a later event re-opened; returns how many.
+
+    Only these rows: every other episode keeps its outcome untouched. The outcome rules
+    then treat them like any open episode (a later settlement closes them again).
+    """
+    ids = [state.id for state in states if state.reopened and state.id is not None]
+    if not ids:
+        return 0
+    table = Episode.__table__
+    for start in range(0, len(ids), CHUNK):
+        connection.execute(
+            update(table)
+            .where(table.c.id.in_(ids[start : start + CHUNK]))
+            .values(dict.fromkeys(OUTCOME_FIELDS))
+        )
+    return len(ids)
 
 
 def _transition_frame(

@@ -1,0 +1,126 @@
+"""A closed episode re-opened by a later decision or eviction booking, on SQLite and PostgreSQL.
+
+A household facing eviction must never drop off the advisor's list because the outcome
+rules had closed its episode earlier (by silence, or on a settlement that did not hold).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from test_ingest_stage import ANNA, BO, canonical, make_settings, write
+
+from flows.stages.ingest import ingest_file
+from flows.stages.outcomes import apply_outcome_rules
+from models.db import session_scope
+from models.tables import AuditLog, Episode, EpisodeTransition, Notice
+
+
+def _ingest(engine, settings, tmp_path: Path, name: str, *rows: str, on: date) -> None:  # noqa: ANN001
+    path = write(tmp_path, name, canonical(*rows))
+    receipt = ingest_file(engine, settings, path, "vasbyhem", received_on=on)
+    assert receipt.accepted == len(rows) and receipt.balanced
+
+
+def _episode(engine, key: str = "K1") -> tuple:  # noqa: ANN001
+    with session_scope(engine) as session:
+        row = session.scalars(select(Episode).where(Episode.contract_ref == key)).one()
+        return (row.id, row.status, row.outcome, row.outcome_certainty, row.outcome_date,
+                row.outcome_source)  # fmt: skip
+
+
+def _steps(engine, episode_id: int) -> list[tuple]:  # noqa: ANN001
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(
+                EpisodeTransition.from_status,
+                EpisodeTransition.to_status,
+                EpisodeTransition.effective_date,
+                EpisodeTransition.reason,
+            )
+            .where(EpisodeTransition.episode_id == episode_id)
+            .order_by(EpisodeTransition.id)
+        ).all()
+        return [tuple(r) for r in rows]
+
+
+def test_booking_after_a_presumed_settlement_reopens_until_a_real_settlement(
+    db_engine, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    _ingest(db_engine, settings, tmp_path, "1.csv",
+            f"{ANNA};termination_notice;2026-03-01;;12000;;;;;", on=date(2026, 3, 2))  # fmt: skip
+    counts = apply_outcome_rules(db_engine, settings, date(2026, 7, 1))
+    assert counts["settled_without_intervention_presumed"] == 1
+    episode_id, *closed = _episode(db_engine)
+    assert closed == [
+        "closed", "settled_without_intervention", "presumed", date(2026, 5, 30), "rule:silence"
+    ]  # fmt: skip
+
+    # Kronofogden books the eviction: the episode is open again, its outcome gone.
+    _ingest(db_engine, settings, tmp_path, "2.csv",
+            f"{ANNA};eviction_scheduled;2026-08-01;;15000;;2026-09-10 09:00;;;",
+            on=date(2026, 8, 3))  # fmt: skip
+    assert _episode(db_engine) == (episode_id, "eviction_scheduled", None, None, None, None)
+    step = _steps(db_engine, episode_id)[-1]
+    assert step == (
+        "closed",
+        "eviction_scheduled",
+        date(2026, 8, 1),
+        "Ärendet öppnat igen: Avhysning bokad 1 augusti 2026 efter att ärendet avslutats "
+        "(reglerad utan insats, antaget)",
+    )
+    with session_scope(db_engine) as session:
+        assert session.scalar(select(Episode.eviction_at)) is not None
+        details = session.scalars(
+            select(AuditLog.detail).where(AuditLog.action == "ingest_file").order_by(AuditLog.id)
+        ).all()
+        assert [d.endswith("episodes_reopened=1") for d in details] == [False, True]
+
+    # The outcome rules treat it like any open episode: nothing to close yet, twice.
+    for _ in range(2):
+        counts = apply_outcome_rules(db_engine, settings, date(2026, 8, 5))
+        assert counts["closed"] == 0
+        assert _episode(db_engine)[1] == "eviction_scheduled"
+    with session_scope(db_engine) as session:
+        assert session.get(Episode, episode_id).follow_up_date is not None
+
+    # A later settlement closes it again, confirmed this time, once.
+    _ingest(db_engine, settings, tmp_path, "3.csv", f"{ANNA};settled;2026-08-20;;;;;;;",
+            on=date(2026, 8, 21))  # fmt: skip
+    counts = apply_outcome_rules(db_engine, settings, date(2026, 8, 21))
+    assert counts["settled_without_intervention_confirmed"] == 1
+    assert _episode(db_engine) == (
+        episode_id, "closed", "settled_without_intervention", "confirmed", date(2026, 8, 20),
+        "notice:settled",
+    )  # fmt: skip
+    before = len(_steps(db_engine, episode_id))
+    assert apply_outcome_rules(db_engine, settings, date(2026, 8, 21))["closed"] == 0
+    assert len(_steps(db_engine, episode_id)) == before
+    with session_scope(db_engine) as session:
+        assert len(session.scalars(select(Episode)).all()) == 1
+
+
+def test_event_dated_before_a_confirmed_outcome_stays_in_history(db_engine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    _ingest(db_engine, settings, tmp_path, "1.csv",
+            f"{BO}K2;termination_notice;2026-03-01;;9000;;;;;",
+            f"{BO}K2;settled;2026-04-01;;;;;;;", on=date(2026, 4, 2))  # fmt: skip
+    apply_outcome_rules(db_engine, settings, date(2026, 4, 2))
+    closed = _episode(db_engine, "K2")
+    assert closed[1:] == (
+        "closed", "settled_without_intervention", "confirmed", date(2026, 4, 1), "notice:settled"
+    )  # fmt: skip
+    transitions = len(_steps(db_engine, closed[0]))
+    # A booking dated on the settlement's day, reported late, does not re-open it.
+    _ingest(db_engine, settings, tmp_path, "2.csv",
+            f"{BO}K2;eviction_scheduled;2026-04-01;;;;2026-05-10 09:00;;;",
+            f"{BO}K2;decision;2026-03-20;;;;;;;", on=date(2026, 4, 10))  # fmt: skip
+    assert _episode(db_engine, "K2") == closed
+    assert len(_steps(db_engine, closed[0])) == transitions
+    with session_scope(db_engine) as session:
+        episode_ids = set(session.scalars(select(Notice.episode_id)))
+    assert episode_ids == {closed[0]}
+    assert apply_outcome_rules(db_engine, settings, date(2026, 4, 10))["closed"] == 0
