@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from outcome_factories import appointment, utc
 from sqlalchemy import select
 from test_ingest_stage import ANNA, BO, canonical, make_settings, write
 
 from flows.stages.ingest import ingest_file
-from flows.stages.outcomes import apply_outcome_rules
+from flows.stages.outcomes import apply_outcome_rules, create_follow_up_tasks
 from models.db import session_scope
-from models.tables import AuditLog, Episode, EpisodeTransition, Notice
+from models.tables import AuditLog, Episode, EpisodeTransition, Notice, Task
 
 
 def _ingest(engine, settings, tmp_path: Path, name: str, *rows: str, on: date) -> None:  # noqa: ANN001
@@ -124,3 +125,25 @@ def test_event_dated_before_a_confirmed_outcome_stays_in_history(db_engine, tmp_
         episode_ids = set(session.scalars(select(Notice.episode_id)))
     assert episode_ids == {closed[0]}
     assert apply_outcome_rules(db_engine, settings, date(2026, 4, 10))["closed"] == 0
+
+
+def test_reopened_episode_gets_no_task_twice(db_engine, tmp_path: Path) -> None:
+    """Tasks cancelled at the closure are not created again when the episode re-opens."""
+    settings = make_settings(tmp_path)
+    _ingest(db_engine, settings, tmp_path, "1.csv",
+            f"{ANNA};termination_notice;2026-03-01;;12000;;;;;", on=date(2026, 3, 2))  # fmt: skip
+    episode_id = _episode(db_engine)[0]
+    with session_scope(db_engine) as session:
+        appointment(session, episode_id, utc(2026, 3, 10), status="no_show")
+    assert create_follow_up_tasks(db_engine, settings, date(2026, 3, 20))["tasks_created"] == 1
+    apply_outcome_rules(db_engine, settings, date(2026, 7, 1))
+    assert create_follow_up_tasks(db_engine, settings, date(2026, 7, 1))["tasks_cancelled"] == 1
+    _ingest(db_engine, settings, tmp_path, "2.csv",
+            f"{ANNA};eviction_scheduled;2026-08-01;;;;2026-09-10 09:00;;;",
+            on=date(2026, 8, 3))  # fmt: skip
+    assert _episode(db_engine)[1] == "eviction_scheduled"
+    for _ in range(2):
+        counts = create_follow_up_tasks(db_engine, settings, date(2026, 8, 3))
+        assert counts["no_shows"] == 1 and counts["tasks_created"] == 0
+    with session_scope(db_engine) as session:
+        assert [t.status for t in session.scalars(select(Task))] == ["cancelled"]
