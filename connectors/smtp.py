@@ -38,6 +38,10 @@ class Outcome(StrEnum):
     PERMANENT = "permanent"
 
 
+#: The reason of a send that got no answer within ``timeout_seconds``.
+TIMEOUT = "timeout"
+
+
 class SmtpUnavailable(KvarboendeError):
     """The SMTP server cannot be reached or refuses our login; no message can be sent now."""
 
@@ -167,7 +171,7 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         return Outcome.TEMPORARY, "connection dropped by the server"
     if isinstance(exc, asyncio.TimeoutError | aiosmtplib.SMTPTimeoutError | TimeoutError):
-        return Outcome.TEMPORARY, "timeout"
+        return Outcome.TEMPORARY, TIMEOUT
     return Outcome.TEMPORARY, f"{type(exc).__name__}"
 
 
@@ -231,11 +235,18 @@ class SmtpSender:
                 try:
                     await self._client.rset()  # keep the connection for the next message
                 except Exception:  # noqa: BLE001 - a broken connection is reopened next time
-                    await self.close()
+                    await self._abort()
             else:
-                await self.close()
+                # Timed out or dropped: a polite QUIT would wait another whole timeout.
+                await self._abort()
             return outcome, reason
         return Outcome.SENT, ""
+
+    async def _abort(self) -> None:
+        """Drop the connection without a QUIT (the server is not answering)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await self._quietly_close(client)
 
     async def close(self) -> None:
         client, self._client = self._client, None

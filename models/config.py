@@ -155,6 +155,16 @@ class SmtpConfig(_Section):
     claim_timeout_seconds: float = Field(default=600, gt=0)
     # CA bundle (PEM) that signs the SMTP server's certificate, when it is not a public CA.
     ca_file: str = ""
+    # An appointment email goes out only when the meeting is at least this far away;
+    # otherwise a new time is booked (a new letter version) or the worklist says so.
+    email_min_notice_hours: float = Field(default=12, ge=0)
+    # Staff emails (no paper form): temporary failures are retried across runs for at
+    # least this long, pausing staff_backoff_minutes, doubling up to staff_backoff_max_minutes.
+    staff_retry_hours: float = Field(default=24, ge=0)
+    staff_backoff_minutes: float = Field(default=5, ge=0)
+    staff_backoff_max_minutes: float = Field(default=240, ge=0)
+    # A staff email that finally failed stays on the first advisor's worklist this many days.
+    staff_failure_days: int = Field(default=14, ge=1)
 
 
 class ScheduleConfig(_Section):
@@ -288,9 +298,7 @@ class Settings(BaseSettings):
         for company in self.companies:
             inbox = company.inbox or Path(company.id)
             if not inbox.is_absolute():
-                inbox = (
-                    self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
-                )
+                inbox = self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
             company.inbox = inbox
         url = self.database.url
         prefix = "sqlite:///"

@@ -136,6 +136,8 @@ class LetterStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # Never sent: its meeting came too close before it could go out; a new version replaced it.
+    SUPERSEDED = "superseded"
 
 
 class Channel(StrEnum):

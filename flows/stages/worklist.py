@@ -24,6 +24,7 @@ import polars as pl
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
+from domain.delivery import problem_of
 from domain.formatting import STOCKHOLM, safe_cell, sv_amount, sv_date
 from domain.working_days import is_working_day
 from domain.worklist import (
@@ -35,8 +36,11 @@ from domain.worklist import (
     MATCHES_SCHEMA,
     SECTION_ORDER,
     SECTION_TITLE_SV,
+    STAFF_EMAIL_KINDS,
+    STAFF_EMAILS_SCHEMA,
     TASKS_SCHEMA,
     TENANT_LETTER_KINDS,
+    WAITING_LETTER_STATUSES,
     Section,
     WorklistInputs,
     build_sections,
@@ -212,7 +216,33 @@ def _load_small(session: Session, statement, schema: dict[str, pl.DataType]) -> 
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")  # type: ignore[arg-type]
 
 
-def load_inputs(session: Session, since: date, run_date: date) -> WorklistInputs:
+def _with_problem(rows: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Rows whose last column is ``last_error``, that column replaced by its problem code."""
+    data = [(*row[:-1], problem_of(row[-1])) for row in rows]
+    return pl.DataFrame(data, schema=schema, orient="row")  # type: ignore[arg-type]
+
+
+def _load_staff_emails(session: Session, settings: Settings | None, run_date: date) -> pl.DataFrame:
+    """Staff emails that failed lately or still wait from an earlier day."""
+    lt = Letter.__table__.c
+    days = settings.smtp.staff_failure_days if settings is not None else 14
+    rows = session.execute(
+        select(lt.id, lt.kind, lt.idempotency_key, lt.status, lt.created_on, lt.last_error)
+        .where(
+            lt.kind.in_(STAFF_EMAIL_KINDS),
+            or_(
+                (lt.status == "failed") & (lt.created_on >= run_date - timedelta(days=days)),
+                lt.status.in_(WAITING_LETTER_STATUSES) & (lt.created_on < run_date),
+            ),
+        )
+        .order_by(lt.id)
+    ).all()
+    return _with_problem(rows, STAFF_EMAILS_SCHEMA)
+
+
+def load_inputs(
+    session: Session, since: date, run_date: date, settings: Settings | None = None
+) -> WorklistInputs:
     """Everything any worklist of ``run_date`` needs, loaded once for all owners."""
     episodes = _load_episodes(session, since, run_date)
     # A subquery, not a list of ids: SQLite and PostgreSQL limit the number of parameters.
@@ -235,13 +265,21 @@ def load_inputs(session: Session, since: date, run_date: date) -> WorklistInputs
             ),
             MATCHES_SCHEMA,
         ),
-        tenant_letters=_load_small(
-            session,
-            select(lt.id, lt.episode_id, lt.status, lt.flagged).where(
-                lt.episode_id.in_(ids), lt.kind.in_(TENANT_LETTER_KINDS)
-            ),
+        tenant_letters=_with_problem(
+            session.execute(
+                select(
+                    lt.id,
+                    lt.episode_id,
+                    lt.status,
+                    lt.flagged,
+                    lt.channel,
+                    lt.created_on,
+                    lt.last_error,
+                ).where(lt.episode_id.in_(ids), lt.kind.in_(TENANT_LETTER_KINDS))
+            ).all(),
             LETTERS_SCHEMA,
         ),
+        staff_emails=_load_staff_emails(session, settings, run_date),
     )
 
 
@@ -271,6 +309,7 @@ def restrict(inputs: WorklistInputs, episode_ids: pl.Series) -> WorklistInputs:
         open_tasks=keep(inputs.open_tasks),
         pending_matches=keep(inputs.pending_matches),
         tenant_letters=keep(inputs.tenant_letters),
+        staff_emails=inputs.staff_emails,
     )
 
 
@@ -301,6 +340,7 @@ def _worklist_for(
         previous_run_date=previous,
         include_matches=owner_kind == ADVISOR,
         caseworker_view=owner_kind == CASEWORKER,
+        include_staff_emails=owner_kind == ADVISOR and owner_id == settings.advisor().id,
     )
     return Worklist(owner_kind, owner_id, owner_name, run_date, rows)
 
@@ -347,7 +387,7 @@ def build_worklist(
             kind, owner_id, name = ADVISOR, advisor.id, advisor.name
         previous = previous_run_date(session, f"{kind}:{owner_id}", run_date)
         since = previous or run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
-        inputs = load_inputs(session, since, run_date)
+        inputs = load_inputs(session, since, run_date, settings)
         return _worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
 
 
@@ -369,12 +409,12 @@ def display_rows(rows: pl.DataFrame) -> list[list[str]]:
         out.append(
             [
                 titles[row["section"]],
-                str(row["episode_id"]),
+                "–" if row["episode_id"] is None else str(row["episode_id"]),
                 row["tenant_name"] or "–",
                 row["address"] or "–",
                 deadline_text(row["deadline_date"], row["deadline_estimated"]),
                 sv_amount(row["debt_amount"]),
-                CHILDREN_LABEL_SV[row["has_children"]],
+                "–" if row["episode_id"] is None else CHILDREN_LABEL_SV[row["has_children"]],
                 row["action"],
             ]
         )
@@ -463,7 +503,10 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
         if frame.is_empty():
             sheet.write_string(3, 0, "Inget att göra i dag.")
         for i, row in enumerate(frame.iter_rows(named=True), start=3):
-            sheet.write_number(i, 0, row["episode_id"])
+            if row["episode_id"] is None:  # a staff email: no household
+                sheet.write_string(i, 0, "–")
+            else:
+                sheet.write_number(i, 0, row["episode_id"])
             for j, column in ((1, "tenant_name"), (2, "address"), (6, "action")):
                 text = row[column] or ""
                 sheet.write_string(i, j, text, wrap_quoted if looks_like_formula(text) else wrap)
@@ -476,7 +519,8 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
                 )
             if row["debt_amount"] is not None:
                 sheet.write_number(i, 4, row["debt_amount"], money)
-            sheet.write_string(i, 5, CHILDREN_LABEL_SV[row["has_children"]])
+            children = CHILDREN_LABEL_SV[row["has_children"]] if row["episode_id"] else "–"
+            sheet.write_string(i, 5, children)
         sheet.freeze_panes(3, 0)
         sheet.autofilter(2, 0, max(2, frame.height + 2), len(columns) - 1)
     book.close()
@@ -614,7 +658,7 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
     if not is_working_day(run_date):
         return totals | {"not_a_working_day": 1}
     with session_scope(engine) as session:
-        inputs = load_inputs(session, _since(session, run_date), run_date)
+        inputs = load_inputs(session, _since(session, run_date), run_date, settings)
         owners: list[tuple[str, str, str, str]] = [
             (ADVISOR, a.id, a.name, a.email) for a in settings.advisors
         ]
