@@ -457,6 +457,15 @@ def test_staff_email_that_finally_fails_is_on_the_worklist(db_engine, fast, grey
     action = problems["action"][0]
     assert "handläggare cw1" in action and "kunde inte skickas" in action
     assert "karin" not in action and handler.messages == []
+    from flows.stages.worklist import output_dir, write_worklists
+
+    write_worklists(db_engine, fast, date(2026, 11, 4))  # the files show it too (no episode)
+    listed = (output_dir(fast, date(2026, 11, 4)) / "radgivare-radgivare1.csv").read_text(
+        "utf-8-sig"
+    )
+    assert any(
+        line.startswith("Brev som inte nått fram och sena möten;–;") for line in listed.splitlines()
+    )
 
 
 def test_caseworker_gets_one_email_per_day_without_personal_data(
