@@ -165,7 +165,7 @@ _SQL_FOUND = "kolumner i frågans svar"
 
 def _query(url: str, query: str) -> pl.DataFrame:
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
         try:
             with engine.connect() as connection:
                 result = connection.execute(text(query))

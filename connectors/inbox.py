@@ -22,6 +22,7 @@ from pathlib import Path
 
 from domain.formatting import safe_cell
 from models.domain import Receipt
+from models.privacy import PRIVATE_FILE_MODE, make_private, private_dir
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart")
 RECEIPT_HEADER = ("Rad", "Status", "Orsak")
@@ -54,13 +55,18 @@ def stored_name(received_on: date, content_hash: str, filename: str) -> str:
 
 
 def move_file(source: Path, folder: Path, name: str) -> Path:
-    """Move a file into a folder under a name; a copy of identical content just disappears."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Move a file into a folder under a name; a copy of identical content just disappears.
+
+    The moved file becomes private (0600): it arrived with whatever mode the company's
+    upload gave it, and it holds tenants' personal data.
+    """
+    private_dir(folder)
     target = folder / name
     if target.exists():
         source.unlink()
         return target
     shutil.move(str(source), target)
+    make_private(target, PRIVATE_FILE_MODE)
     return target
 
 

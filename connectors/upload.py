@@ -9,7 +9,6 @@ answer says whether a tenant is known to the social services. Run it behind the
 municipality's TLS-terminating proxy: ``kvarboende upload-server``.
 """
 
-
 import hashlib
 import hmac
 import re
@@ -26,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from models.config import CompanyConfig, Settings
 from models.domain import Receipt
+from models.privacy import protect_process
 from models.tables import NoticeFile
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -77,9 +77,10 @@ def find_receipt(engine: Engine, company_id: str, content_hash: str) -> Receipt 
 
 
 def create_app(settings: Settings, engine_factory: Callable[[], Engine]) -> FastAPI:
-    """The upload API for the configured companies."""
+    """The upload API for the configured companies (an entry point: private, masked logs)."""
     from flows.stages.ingest import ingest_file
 
+    protect_process()
     app = FastAPI(
         title="Kvarboende: inlämning av aviseringar",
         description="Hyresvärdar lämnar filer om hyresskulder; svaret är ett kvitto.",

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from flows.context import AppContext
 from models.errors import KvarboendeError
+from models.privacy import mask, protect_process
 
 app = typer.Typer(
     name="kvarboende",
@@ -59,12 +60,13 @@ def database_problem(exc: SQLAlchemyError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    protect_process()
     _register_commands()
     try:
         # Without standalone mode click returns a command's ``typer.Exit(code)`` as the value.
         code = app(args=argv, standalone_mode=False)
     except KvarboendeError as exc:
-        typer.secho(f"kvarboende: {exc}", err=True, fg=typer.colors.RED)
+        typer.secho(f"kvarboende: {mask(str(exc))}", err=True, fg=typer.colors.RED)
         return 2
     except OSError as exc:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""

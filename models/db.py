@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import KvarboendeError
+from models.privacy import PRIVATE_FILE_MODE, make_private, private_dir
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -30,12 +32,31 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
     cursor.close()
 
 
+def private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file 0600 (its folder 0700) before SQLite does, whatever the umask.
+
+    SQLite gives its -wal and -shm files the database file's mode. An existing file
+    (and its -wal/-shm) from before this rule is made private too.
+    """
+    private_dir(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        make_private(file, PRIVATE_FILE_MODE)
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
-    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout."""
-    if url.startswith("sqlite") and ":memory:" not in url:
-        path = url.split("///", 1)[-1]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, future=True)
+    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout.
+
+    Statement parameters (letter bodies, addresses, personnummer) are kept out of
+    SQLAlchemy's error texts (``hide_parameters``): those texts reach logs and
+    Prefect's database when a stage fails.
+    """
+    if url.startswith("sqlite") and "///" in url and ":memory:" not in url:
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        if path:
+            private_sqlite_file(Path(path))
+    engine = create_engine(url, echo=echo, future=True, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -31,6 +31,7 @@ from flows.stages.matching import decide_match
 from models.audit import audit, current_actor
 from models.db import session_scope
 from models.errors import KvarboendeError
+from models.privacy import private_dir
 from models.tables import Episode, Match
 
 cases_app = typer.Typer(help="The social-services case register.", no_args_is_help=True)
@@ -264,7 +265,7 @@ def match_files_command(
     result = match_files(
         notice_frame, case_frame, household_frame, today, settings.cases.probable_threshold
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)
     result.write_csv(out, separator=";")
     tiers = dict(result["tier"].value_counts().iter_rows())
     summary = ", ".join(f"{tier} {tiers.get(tier, 0)}" for tier in TIER_RANK)

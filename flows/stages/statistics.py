@@ -27,6 +27,7 @@ from domain.formatting import local_now
 from models.config import Settings
 from models.db import session_scope
 from models.errors import KvarboendeError
+from models.privacy import private_dir
 from models.tables import (
     Activity,
     Appointment,
@@ -258,7 +259,7 @@ def write_report(
         raise ReportError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
     report = build_report(engine, settings, month=month, year=year)
     path = out or default_report_path(settings, fmt, report.main.last if month else None, year)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     if fmt == "json":
         data = st.report_json(report, exact=settings.statistics.json_exact)
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

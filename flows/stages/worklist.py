@@ -49,6 +49,7 @@ from models.config import Settings
 from models.db import session_scope
 from models.domain import AppointmentStatus, EpisodeStatus, LetterKind, MatchDecision, Routing
 from models.errors import KvarboendeError
+from models.privacy import private_dir
 from models.tables import (
     Appointment,
     AppointmentSlot,
@@ -396,7 +397,7 @@ def write_private(path: Path, data: bytes) -> Path:
 
     Written to a temporary name first and renamed, so a reader never sees half a file.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
