@@ -112,8 +112,12 @@ def deployed_config(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 async def _stored_texts(flow_run_id) -> list[str]:
     """Everything Prefect stored about the run: state messages and log lines."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter
-    from prefect.client.schemas.filters import LogFilterFlowRunId
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
     from prefect.logging.handlers import APILogHandler
 
     await APILogHandler.aflush()
