@@ -464,3 +464,35 @@ def test_cli_prints_counts(
     assert table_counts(db_engine)["episode"] == 0
     assert main(["--config", str(config), "retention", "--date", "2032-1-1x"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_frozen_month_is_never_recomputed_whatever_the_dates(world) -> None:
+    """Retention dated ahead, then a report against an earlier clock: the figures stay.
+
+    The report refreshes the months it shows against the real clock; seen from just
+    after them (2007-01-02) they are recent, not frozen by age, and before the fix
+    they were recomputed from the data retention had left (fewer episodes).
+    """
+    engine, settings, _ids = world
+    months = st.month_range("2005-01", "2006-12")
+    clock = date(2007, 1, 2)
+    refresh_stat_facts_for(engine, settings, months, today=clock)
+    before = build_report(engine, settings, year=2006)
+    march_before = monthly_summary(engine, settings, "2006-03")
+
+    counts = apply_retention(engine, settings, RUN)
+    assert counts["episodes"] > 400
+
+    # The report's refresh, against a clock long before the retention run's date.
+    again = refresh_stat_facts_for(engine, settings, months, today=clock)
+    assert again["months_refreshed"] == 0
+    after = build_report(engine, settings, year=2006)
+    assert after.figures == before.figures
+    assert monthly_summary(engine, settings, "2006-03") == march_before
+    # A forced recomputation is the operator's explicit choice; the marker survives it.
+    refresh_stat_facts_for(engine, settings, ["2006-03"], force=True, today=clock)
+    with session_scope(engine) as session:
+        marked = session.scalars(
+            select(StatFact.month).where(StatFact.metric == st.FROZEN_METRIC)
+        ).all()
+    assert "2006-03" in marked

@@ -4,7 +4,8 @@ The rule is :mod:`domain.retention`; this stage reads the dates it needs, and th
 
 1. stores the anonymous statistics of every month the deleted episodes touch
    (:func:`flows.stages.statistics.refresh_stat_facts_for`), so every report gives the
-   same numbers afterwards; months already frozen are left as they are;
+   same numbers afterwards, and freezes those months for good; months already frozen
+   are left as they are;
 2. deletes, one transaction per batch of episodes, the episodes and everything that
    refers to them: notices, transitions, matches, appointments (their slot places are
    freed), letters (and their PDFs under ``paths.letters_dir``), activities and tasks,
@@ -482,9 +483,10 @@ def apply_retention(
     ids = decisions.filter(pl.col("decision") == rt.DELETE)["id"].sort().to_list()
 
     if ids and not dry_run:
-        stats = refresh_stat_facts_for(
-            engine, settings, rt.months_touched(decisions), today=run_date
-        )
+        touched = rt.months_touched(decisions)
+        # Frozen for good: after the deletion a recomputation (a report against the real
+        # clock, which may be long before ``run_date``) would lower the numbers.
+        stats = refresh_stat_facts_for(engine, settings, touched, today=run_date, freeze=touched)
         counts["stat_months_refreshed"] = stats["months_refreshed"]
         counts["stat_months_frozen"] = stats["months_frozen"]
 

@@ -128,25 +128,58 @@ def load_sources(engine: Engine) -> dict[str, pl.DataFrame]:
         }
 
 
-def _refreshed_months(engine: Engine, months: Sequence[str]) -> set[str]:
-    with session_scope(engine) as session:
-        return set(
-            session.scalars(
-                select(StatFact.month).where(
-                    StatFact.metric == st.REFRESHED_METRIC, StatFact.month.in_(list(months))
-                )
-            )
+def _months_with_in(session: Session, metric: str, months: Sequence[str]) -> set[str]:
+    """The months that have a marker fact (``_refreshed``, ``_frozen``)."""
+    if not months:
+        return set()
+    return set(
+        session.scalars(
+            select(StatFact.month).where(StatFact.metric == metric, StatFact.month.in_(months))
         )
+    )
+
+
+def _months_with(engine: Engine, metric: str, months: Sequence[str]) -> set[str]:
+    with session_scope(engine) as session:
+        return _months_with_in(session, metric, list(months))
+
+
+def _old_months(settings: Settings, months: Sequence[str], today: date | None) -> list[str]:
+    """The months past ``freeze_after_months`` as seen on ``today`` (default: the clock)."""
+    current = st.month_of(today or local_now().date())
+    limit = st.shift_month(current, -settings.statistics.freeze_after_months)
+    return [m for m in months if m < limit]
 
 
 def frozen_months(
     engine: Engine, settings: Settings, months: Sequence[str], today: date | None = None
 ) -> set[str]:
-    """Months whose stored facts must not be recomputed any more (see the module doc)."""
-    current = st.month_of(today or local_now().date())
-    limit = st.shift_month(current, -settings.statistics.freeze_after_months)
-    old = [m for m in months if m < limit]
-    return _refreshed_months(engine, old) if old else set()
+    """Months whose stored facts must not be recomputed any more (see the module doc).
+
+    Frozen once, frozen for good: a month marked frozen (by retention, or by an earlier
+    refresh that found it old) stays frozen whatever date a later call is run with, so
+    a refresh against the real clock after a retention run dated ahead changes nothing.
+    """
+    months = list(months)
+    if not months:
+        return set()
+    marked = _months_with(engine, st.FROZEN_METRIC, months)
+    old = [m for m in _old_months(settings, months, today) if m not in marked]
+    return marked | (_months_with(engine, st.REFRESHED_METRIC, old) if old else set())
+
+
+def _mark_frozen(session: Session, months: Iterable[str]) -> int:
+    """Store the frozen marker of the months that do not have it yet; returns how many."""
+    months = sorted(set(months))
+    have = _months_with_in(session, st.FROZEN_METRIC, months)
+    rows = [
+        {"month": m, "metric": st.FROZEN_METRIC, "dimension": "", "value": 1.0}
+        for m in months
+        if m not in have
+    ]
+    if rows:
+        session.execute(insert(StatFact), rows)
+    return len(rows)
 
 
 def refresh_stat_facts_for(
@@ -156,11 +189,19 @@ def refresh_stat_facts_for(
     *,
     force: bool = False,
     today: date | None = None,
+    freeze: Iterable[str] = (),
 ) -> dict[str, int]:
-    """Recompute and replace the facts of several months at once (frozen ones skipped)."""
+    """Recompute and replace the facts of several months at once (frozen ones skipped).
+
+    ``freeze`` are months to freeze for good once their facts are stored (retention
+    passes the months whose data it is about to delete). Months past
+    ``freeze_after_months`` on ``today`` are frozen for good as well.
+    """
     wanted = sorted({check_month(m) for m in months})
+    to_freeze = {check_month(m) for m in freeze}
     frozen = set() if force else frozen_months(engine, settings, wanted, today)
     todo = [m for m in wanted if m not in frozen]
+    to_freeze |= set(_old_months(settings, wanted, today))
     facts = pl.DataFrame(schema=st.FACT_SCHEMA)
     if todo:
         facts = st.compute_facts(
@@ -169,14 +210,21 @@ def refresh_stat_facts_for(
             inhabitants=settings.municipality.inhabitants,
             children=settings.municipality.children,
         )
-        with session_scope(engine) as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # Two refreshes at once (the monthly flow and an operator) take turns.
-                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-            session.execute(delete(StatFact).where(StatFact.month.in_(todo)))
+    with session_scope(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Two refreshes at once (the monthly flow and an operator) take turns.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        if todo:
+            session.execute(
+                delete(StatFact).where(
+                    StatFact.month.in_(todo), StatFact.metric != st.FROZEN_METRIC
+                )
+            )
             rows = facts.to_dicts()
             for start in range(0, len(rows), 1000):
                 session.execute(insert(StatFact), rows[start : start + 1000])
+        stored = _months_with_in(session, st.REFRESHED_METRIC, sorted(to_freeze))
+        _mark_frozen(session, stored)
     return {"months_refreshed": len(todo), "months_frozen": len(frozen), "facts": facts.height}
 
 
