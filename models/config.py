@@ -212,6 +212,8 @@ class RetentionConfig(_Section):
     keep_birth_days: list[Annotated[int, Field(ge=1, le=31)]] = Field(
         default_factory=lambda: [5, 15, 25]
     )
+    # Worklist files (working copies listing names and personnummer) older than this go.
+    worklist_days: int = Field(default=90, ge=1)
 
 
 class DemoConfig(_Section):

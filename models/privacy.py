@@ -192,6 +192,18 @@ def private_dir(path: Path | str) -> Path:
     return path
 
 
+def write_private(path: Path, data: bytes) -> Path:
+    """Write a file only its owner can read, atomically (a reader never sees half a file)."""
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, PRIVATE_FILE_MODE)  # also when an earlier run left the temporary file
+    tmp.replace(path)
+    return path
+
+
 def make_private(path: Path | str, mode: int | None = None) -> bool:
     """Take group and other access away from an existing file or folder of ours.
 
