@@ -60,20 +60,24 @@ def mask(text: str) -> str:
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     """Mask a record in place: its message, and its traceback rendered now and masked.
 
-    The traceback is rendered here (``exc_text``) and ``exc_info`` dropped, so no
-    handler can render the unmasked exception again later.
+    A record without personal data is left as it is (formatters such as uvicorn's read
+    ``args``). Otherwise the message is replaced by its masked text, and a traceback is
+    rendered here (``exc_text``) with ``exc_info`` dropped, so no handler can render
+    the unmasked exception again later.
     """
     if getattr(record, "_kvarboende_masked", False):
         return record
     try:
         message = record.getMessage()
-    except Exception:  # noqa: BLE001 - a bad format string: keep the template only
-        message = str(record.msg)
-    record.msg, record.args = mask(message), ()
+    except Exception:  # noqa: BLE001 - a bad format string: logging would print the args
+        message = f"{record.msg} {record.args!r}"
+        record.msg, record.args = mask(message), ()
+    if (masked := mask(message)) != message:
+        record.msg, record.args = masked, ()
     if record.exc_info and record.exc_info[0] is not None:
         rendered = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-        record.exc_text = mask(rendered)
-        record.exc_info = None
+        if (masked := mask(rendered)) != rendered:
+            record.exc_text, record.exc_info = masked, None
     elif record.exc_text:
         record.exc_text = mask(record.exc_text)
     if record.stack_info:

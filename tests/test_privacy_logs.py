@@ -160,3 +160,30 @@ def test_a_failing_stage_leaves_no_personal_data_in_prefect(
     printed = "".join(capfd.readouterr())
     assert "IntegrityError" in printed and "looks odd" in printed
     assert LEAKS.findall(printed) == [] and "Märta" not in printed
+
+
+def test_log_records_are_masked_in_every_handler() -> None:
+    import io
+
+    from models.privacy import install_log_masking
+
+    install_log_masking()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("connectors.somewhere")
+    logger.addHandler(handler)
+    try:
+        logger.warning("row for %s <%s>", PNR, EMAIL)
+        logger.warning("broken format %d", PNR)  # logging would print the arguments
+        try:
+            raise ValueError(f"[parameters: ('{PNR}', '{EMAIL}')]")
+        except ValueError:
+            logger.exception("stage failed for 811218-9876")
+        logger.warning("nothing personal %s", 42)
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert "row for <personnummer> <<address>>" in written
+    assert "ValueError: [parameters: ('<personnummer>', '<address>')]" in written
+    assert "nothing personal 42" in written
+    assert LEAKS.findall(written) == []
