@@ -31,11 +31,16 @@ def day_or_today(text: str | None, option: str = "--date") -> date:
 
 
 def secure_data_folders(settings: Settings) -> int:
-    """Close the configured data folders that an older version left open (0755 -> 0700)."""
+    """Close the configured data folders that an older version left open (0755 -> 0700).
+
+    The companies' inbox folders are left as the operator set them: an SFTP account
+    other than the program's may have to write there.
+    """
     paths = settings.paths
+    inboxes = {paths.inbox_dir, *(c.inbox for c in settings.companies if c.inbox is not None)}
     configured = [getattr(paths, name) for name in type(paths).model_fields]
-    configured += [c.inbox for c in settings.companies if c.inbox is not None]
-    return secure_paths(data_folders(paths.data_dir, configured))
+    folders = data_folders(paths.data_dir, [p for p in configured if p not in inboxes])
+    return secure_paths(folders)
 
 
 @dataclass
