@@ -441,6 +441,45 @@ class ParsedNotices:
     rejected: pl.DataFrame  # row_number, reason
     rows_read: int
     mapping: HeaderMapping
+    repaired_rows: list[int] = field(default_factory=list)  # mojibake fixed (Ã¥ -> å)
+    garbled_rows: list[int] = field(default_factory=list)  # still unreadable characters
+
+
+#: Text fields that go onto letters: classic mojibake in them is repaired.
+REPAIRED_FIELDS: tuple[str, ...] = (
+    "tenant_name", "co_tenant_name", "street_address", "apartment", "town",
+)  # fmt: skip
+#: Characters that only appear in text decoded with the wrong encoding.
+_MOJIBAKE_HINT = r"[ÃÂ\uFFFD]|â€|ï¿½"
+#: What still looks garbled after repair: Ã or Â before a symbol, â€, the replacement mark.
+MOJIBAKE = r"[ÃÂ][^\w\s]|â€|\uFFFD|ï¿½"
+
+
+def repair_mojibake(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+    """Repair UTF-8-read-as-Windows-1252 text (``Ã¥`` for ``å``) in the letter fields.
+
+    Returns the frame and two row masks: repaired, and still garbled (for the advisor
+    to check before a letter goes out). Only suspicious distinct values go through
+    ftfy, so a big clean file costs one regex scan per column.
+    """
+    import ftfy
+
+    repaired = pl.lit(False)
+    changes = []
+    for name in REPAIRED_FIELDS:
+        column = frame.get_column(name)
+        suspects = column.filter(column.str.contains(_MOJIBAKE_HINT)).unique().to_list()
+        mapping = {value: ftfy.fix_encoding(value) for value in suspects}
+        mapping = {old: new for old, new in mapping.items() if new != old}
+        if mapping:
+            changes.append(pl.col(name).replace(mapping).alias(name))
+            repaired = repaired | pl.col(name).is_in(list(mapping)).fill_null(False)
+    repaired_mask = frame.select(repaired.alias("repaired")).to_series()
+    frame = frame.with_columns(changes) if changes else frame
+    garbled = pl.any_horizontal(
+        [pl.col(name).str.contains(MOJIBAKE).fill_null(False) for name in REPAIRED_FIELDS]
+    )
+    return frame, repaired_mask, frame.select(garbled.alias("garbled")).to_series()
 
 
 ACCEPTED_SCHEMA: dict[str, pl.DataType] = {
@@ -514,6 +553,7 @@ def parse_notices(
     options: ParseOptions,
     first_row_number: int = 2,
     ragged: Sequence[int] = (),
+    broken: Mapping[int, str] | None = None,
 ) -> ParsedNotices:
     """Validate every row of a raw string frame; accepted + rejected = rows read.
 
@@ -521,6 +561,7 @@ def parse_notices(
     data row, so that reasons point at the row the company sees. Fully empty rows
     are not counted as rows. ``ragged`` are the 0-based rows that had more fields than
     the header (the reader cut them): they are rejected, never used half-read.
+    ``broken`` are 0-based rows the reader could not read at all, with the reason.
     """
     validate_company_mapping(options.columns, options.events)
     mapping = map_headers([str(c) for c in raw.columns], options.columns)
@@ -528,11 +569,19 @@ def parse_notices(
     too_long = pl.Series("_ragged", [False] * raw.height, dtype=pl.Boolean)
     if ragged:
         too_long = too_long.scatter(list(ragged), True)
-    frame = frame.with_columns(pl.col("row_number").cast(pl.Int64), too_long)
+    unreadable = pl.Series("_broken", [None] * raw.height, dtype=pl.String)
+    if broken:
+        unreadable = unreadable.scatter(list(broken), list(broken.values()))
+    frame = frame.with_columns(pl.col("row_number").cast(pl.Int64), too_long, unreadable)
     frame = frame.filter(
-        pl.col("_ragged") | ~pl.all_horizontal([pl.col(c).is_null() for c in CANONICAL_FIELDS])
+        pl.col("_ragged")
+        | pl.col("_broken").is_not_null()
+        | ~pl.all_horizontal([pl.col(c).is_null() for c in CANONICAL_FIELDS])
     )
     rows_read = frame.height
+    frame, repaired, garbled = repair_mojibake(frame)
+    repaired_rows = frame["row_number"].filter(repaired).to_list()
+    garbled_rows = frame["row_number"].filter(garbled).to_list()
 
     words = default_event_words()
     words.update({event_token(k): v for k, v in options.events.items()})
@@ -644,7 +693,9 @@ def parse_notices(
     ]
     # A too-long row's values are shifted: only that is worth saying about it.
     frame = frame.with_columns(
-        _reason=pl.when(pl.col("_ragged"))
+        _reason=pl.when(pl.col("_broken").is_not_null())
+        .then(pl.col("_broken"))
+        .when(pl.col("_ragged"))
         .then(pl.lit("raden har fler fält än rubrikraden (ett avgränsningstecken i ett värde?)"))
         .otherwise(pl.concat_str(reasons, separator="; ", ignore_nulls=True))
     ).with_columns(_reason=pl.when(pl.col("_reason").str.len_chars() > 0).then(pl.col("_reason")))
@@ -684,7 +735,14 @@ def parse_notices(
         pl.col("language").str.to_lowercase(),
     )
     accepted = accepted.cast(ACCEPTED_SCHEMA)  # type: ignore[arg-type]
-    return ParsedNotices(accepted=accepted, rejected=rejected, rows_read=rows_read, mapping=mapping)
+    return ParsedNotices(
+        accepted=accepted,
+        rejected=rejected,
+        rows_read=rows_read,
+        mapping=mapping,
+        repaired_rows=repaired_rows,
+        garbled_rows=garbled_rows,
+    )
 
 
 def _parse_distinct(

@@ -130,6 +130,21 @@ class UploadConfig(_Section):
     port: int = Field(default=8470, gt=0, lt=65536)
 
 
+class FilesConfig(_Section):
+    """Caps on one notice file, checked before any reader sees it (decompression bombs).
+
+    The defaults are far above any real export; a file beyond them is rejected with a
+    receipt line instead of taking the machine's memory or stopping the daily run.
+    """
+
+    max_csv_mb: int = Field(default=500, gt=0)
+    max_uncompressed_mb: int = Field(default=200, gt=0)  # an XLSX, unpacked
+    max_rows: int = Field(default=2_000_000, gt=0)
+    max_columns: int = Field(default=200, gt=0)
+    max_cell_chars: int = Field(default=32_767, gt=0)  # Excel's own limit per cell
+    max_line_chars: int = Field(default=100_000, gt=0)  # one CSV line
+
+
 class BookingConfig(_Section):
     postal_days: int = Field(default=2, ge=0, le=15)
     deadline_margin_days: int = Field(default=28, ge=0, le=120)
@@ -240,6 +255,7 @@ class Settings(BaseSettings):
     booking: BookingConfig = BookingConfig()
     smtp: SmtpConfig = SmtpConfig()
     upload: UploadConfig = UploadConfig()
+    files: FilesConfig = FilesConfig()
     schedules: ScheduleConfig = ScheduleConfig()
     outcomes: OutcomeConfig = OutcomeConfig()
     statistics: StatisticsConfig = StatisticsConfig()
@@ -288,9 +304,7 @@ class Settings(BaseSettings):
         for company in self.companies:
             inbox = company.inbox or Path(company.id)
             if not inbox.is_absolute():
-                inbox = (
-                    self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
-                )
+                inbox = self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
             company.inbox = inbox
         url = self.database.url
         prefix = "sqlite:///"

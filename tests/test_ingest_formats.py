@@ -498,7 +498,7 @@ def test_reader_errors_are_one_line_without_cell_values() -> None:
     with pytest.raises(NoticeFormatError) as raised:
         read_notice_bytes(data)
     message = str(raised.value)
-    assert message.startswith("filen kan inte läsas som CSV (") and "\n" not in message
+    assert message.startswith("rad 2 kan inte läsas: ") and "\n" not in message
     assert "800101" not in message and "Anna" not in message and "Uppsägning" not in message
     with pytest.raises(NoticeFormatError, match=r"^filen kan inte läsas som XLSX \("):
         read_notice_bytes(b"PK\x03\x04" + b"800101-1231 Anna Andersson" * 10)
