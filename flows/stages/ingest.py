@@ -171,7 +171,7 @@ def reading_notes(raw: RawTable, parsed: ParsedNotices) -> list[str]:
     if parsed.garbled_rows:
         notes.append(
             f"Rad {_rows_text(parsed.garbled_rows)}: namn eller adress har tecken som inte "
-            "kan läsas; boenderådgivaren kontrollerar dem innan brev skickas"
+            "kan läsas (som � eller Ã); rätta dem i ert system, så skickas de rätt nästa gång"
         )
     return notes
 
@@ -477,6 +477,13 @@ def ingest_file(
         )
     encoding = raw.encoding or raw.file_format
     notes = reading_notes(raw, parsed)
+    if parsed.garbled_rows:  # counts only: the rows themselves are personal data
+        log.warning(
+            "ingest: %s rows of a file for company %s have unreadable characters in a name "
+            "or address",
+            len(parsed.garbled_rows),
+            company.id,
+        )
     del raw, data  # a big file's bytes and string frame are not needed any more
     log.info(
         "ingest: read and validated %s rows after %.1f s",
