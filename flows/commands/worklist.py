@@ -29,7 +29,6 @@ from domain.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV, sv_postal_code
 from flows.cli import app
 from flows.context import AppContext, day_or_today
 from flows.stages.worklist import (
-    build_worklist,
     deadline_text,
     display_rows,
     output_dir,
@@ -40,7 +39,7 @@ from flows.stages.worklist import (
 from models.audit import audit, current_actor
 from models.db import session_scope
 from models.errors import KvarboendeError
-from services import episodes
+from services import episodes, worklists
 
 DateOption = Annotated[
     str | None, typer.Option("--date", help="Date YYYY-MM-DD (default today, Stockholm).")
@@ -88,10 +87,15 @@ def worklist_command(
     """Show the daily worklist, most urgent first, or write it as CSV, XLSX or PDF."""
     context: AppContext = ctx.obj
     run_date = day_or_today(day)
-    worklist = build_worklist(
-        context.engine, context.settings, run_date, advisor_id=advisor, caseworker_id=caseworker
-    )
+    if advisor and caseworker:
+        raise KvarboendeError("give either --advisor or --caseworker, not both")
     with session_scope(context.engine) as session:
+        if caseworker is not None:
+            worklist = worklists.caseworker_worklist(
+                session, context.settings, run_date, caseworker
+            )
+        else:
+            worklist = worklists.advisor_worklist(session, context.settings, run_date, advisor)
         audit(session, current_actor(by), f"read_worklist_{fmt}", "worklist", worklist.owner)
     if fmt == WorklistFormat.TABLE:
         _print_worklist(worklist)
@@ -106,7 +110,7 @@ def worklist_command(
     typer.echo(f"Worklist ({worklist.rows.height} rows) written to {path}")
 
 
-def _print_worklist(worklist) -> None:  # noqa: ANN001 - flows.stages.worklist.Worklist
+def _print_worklist(worklist: worklists.Worklist) -> None:
     """Rich tables, one per section; name and address share a column to fit 80 columns."""
     console = Console()
     console.print(
