@@ -260,6 +260,8 @@ class ClosedEpisode:
 def search_condition(text: str, today: date | None = None) -> ColumnElement[bool] | None:
     """Episodes a free-text search means: number, personnummer, name or address.
 
+    Up to nine digits are an episode number (or a contract number), compared whole.
+
     A personnummer matches however it is written (``YYMMDD-NNNC``, ten or twelve digits,
     with or without a dash): it is compared on its last ten digits, so the century a
     ten-digit number leaves open does not matter. Names and addresses match on a part,
@@ -268,10 +270,10 @@ def search_condition(text: str, today: date | None = None) -> ColumnElement[bool
     query = " ".join(text.split())
     if not query:
         return None
-    conditions: list[ColumnElement[bool]] = []
     number = _EPISODE_NUMBER.match(query)
-    if number:
-        conditions.append(Episode.id == int(number.group(1)))
+    if number:  # an episode number (or the company's contract number), not part of a text
+        return or_(Episode.id == int(number.group(1)), Episode.contract_ref == query)
+    conditions: list[ColumnElement[bool]] = []
     identity = normalise(query, today)
     if identity.digits:
         tail = identity.digits[2:]
