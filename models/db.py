@@ -8,9 +8,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, String, create_engine, event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.functions import GenericFunction
 
 from models.errors import KvarboendeError
 
@@ -28,6 +30,32 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    dbapi_connection.create_function("kv_lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+class lower_text(GenericFunction):  # noqa: N801 - SQL function names are lower case
+    """``lower()`` for every letter: SQLite's own ``lower()`` leaves Å, Ä and Ö as they are.
+
+    Searching for "åsa" must find "Åsa" on both databases; PostgreSQL's ``lower()`` does
+    that already, SQLite gets Python's ``str.lower`` (registered on every connection).
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(lower_text)
+def _lower_default(element: lower_text, compiler, **kw) -> str:  # noqa: ANN001
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(lower_text, "sqlite")
+def _lower_sqlite(element: lower_text, compiler, **kw) -> str:  # noqa: ANN001
+    return f"kv_lower({compiler.process(element.clauses, **kw)})"
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
