@@ -39,9 +39,42 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: The database URLs kvarboende runs on, for messages.
+DATABASE_URL_FORMS = "sqlite:///path or postgresql+psycopg://user@host/db"
+
+
+def database_url(url: str) -> str:
+    """The URL SQLAlchemy is given; ValueError (one line, no credentials) when unusable.
+
+    ``postgres://`` and ``postgresql://`` (as Heroku and many hosting panels write them)
+    mean the psycopg 3 driver the project installs: SQLAlchemy would otherwise refuse
+    the first and pick a driver that is not installed for the second. Other databases
+    are refused here, before a driver import fails with a traceback.
+    """
+    from sqlalchemy.engine import make_url
+
+    scheme, found, rest = url.strip().partition("://")
+    if scheme.lower() in ("postgres", "postgresql"):
+        scheme = "postgresql+psycopg"
+    if not found or scheme.lower() not in ("sqlite", "postgresql+psycopg"):
+        what = f"{scheme!r} databases are not supported" if found and scheme else "not a URL"
+        raise ValueError(f"{what}; use {DATABASE_URL_FORMS}")
+    normal = f"{scheme}://{rest}"
+    try:
+        make_url(normal)
+    except Exception:  # noqa: BLE001 - ArgumentError or ValueError (a bad port)
+        raise ValueError(f"not a valid URL; use {DATABASE_URL_FORMS}") from None
+    return normal
+
+
 class DatabaseConfig(_Section):
     url: str = "sqlite:///data/kvarboende.db"
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return database_url(value)
 
 
 class MunicipalityConfig(_Section):
@@ -288,9 +321,7 @@ class Settings(BaseSettings):
         for company in self.companies:
             inbox = company.inbox or Path(company.id)
             if not inbox.is_absolute():
-                inbox = (
-                    self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
-                )
+                inbox = self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
             company.inbox = inbox
         url = self.database.url
         prefix = "sqlite:///"
@@ -308,7 +339,8 @@ def _format_error(path: Path, error: ValidationError) -> str:
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     value = first.get("input")
-    shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+    hidden = isinstance(value, dict | list) or value is None or key.endswith("url")
+    shown = "" if hidden else f" (got {value!r})"  # a URL may carry a password
     more = f" and {error.error_count() - 1} more problem(s)" if error.error_count() > 1 else ""
     return f"{path}: {key}: {first['msg']}{shown}{more}"
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,28 @@ def test_unreadable_register_names_no_personal_data(
     err = capsys.readouterr().err
     assert "cases.csv" in err
     assert "198001011234" not in err and "Kalle" not in err and "Anka" not in err
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The real console script in its own process: what the operator sees, tracebacks too."""
+    script = Path(sys.executable).with_name("kvarboende")
+    return subprocess.run(
+        [str(script), *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://u:hemligt@db.example/kvarboende", "'mysql' databases are not supported"),
+        # postgres:// is read as psycopg: the answer is about the (closed) port, not the driver.
+        ("postgres://u:hemligt@127.0.0.1:1/kvarboende", "cannot reach the database"),
+    ],
+)
+def test_database_url_problems_are_one_line(url: str, expected: str) -> None:
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    done = _cli("--config", str(repo_config), "init", env={"KVARBOENDE_DATABASE_URL": url})
+    err = done.stderr.strip()
+    assert done.returncode == 2, err
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert expected in err and "hemligt" not in err

@@ -62,3 +62,42 @@ def test_wrong_value_gives_one_line_naming_the_key(
 def test_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        (
+            "postgresql://u@h:5433/db?sslmode=require",
+            "postgresql+psycopg://u@h:5433/db?sslmode=require",
+        ),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_heroku_style_postgres_urls_use_psycopg(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("KVARBOENDE_DATABASE_URL", url)
+    assert load_settings(REPO / "config.toml").database.url == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://u:hemligt@h/db", "'mysql' databases are not supported"),
+        ("oracle+oracledb://u:hemligt@h/db", "'oracle+oracledb' databases are not supported"),
+        ("hemligt", "not a URL"),
+        ("postgres://u:hemligt@h:port/db", "not a valid URL"),
+    ],
+)
+def test_unsupported_database_url_is_one_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("KVARBOENDE_DATABASE_URL", url)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(REPO / "config.toml")
+    message = str(caught.value)
+    assert "database.url" in message and expected in message
+    assert "sqlite:///path or postgresql+psycopg://user@host/db" in message
+    assert "hemligt" not in message and "\n" not in message
