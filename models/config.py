@@ -163,6 +163,14 @@ class UploadConfig(_Section):
     port: int = Field(default=8470, gt=0, lt=65536)
 
 
+class NoticeConfig(_Section):
+    """Row checks on the companies' notice files that are a judgement, not a format."""
+
+    # An eviction dated more than this many years after the notice (or the run date, if
+    # later) is a typing error (the year 3000), rejected with a reason in the receipt.
+    eviction_years_ahead: int = Field(default=2, ge=1, le=10)
+
+
 class BookingConfig(_Section):
     postal_days: int = Field(default=2, ge=0, le=15)
     deadline_margin_days: int = Field(default=28, ge=0, le=120)
@@ -270,6 +278,7 @@ class Settings(BaseSettings):
     paths: PathsConfig = PathsConfig()
     companies: list[CompanyConfig] = Field(default_factory=list)
     advisors: list[AdvisorConfig] = Field(default_factory=list)
+    notices: NoticeConfig = NoticeConfig()
     booking: BookingConfig = BookingConfig()
     smtp: SmtpConfig = SmtpConfig()
     upload: UploadConfig = UploadConfig()

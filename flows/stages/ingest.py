@@ -49,7 +49,7 @@ from domain.notices import (
 )
 from domain.outcomes import SOURCE_SILENCE
 from models.audit import audit
-from models.config import CompanyConfig, ConfigError, Settings
+from models.config import CompanyConfig, ConfigError, NoticeConfig, Settings
 from models.db import session_scope
 from models.domain import EventType, Receipt, RejectedRow
 from models.errors import KvarboendeError
@@ -91,14 +91,18 @@ def policy_from(settings: Settings) -> EpisodePolicy:
     )
 
 
-def parse_options(company: CompanyConfig, today: date) -> ParseOptions:
-    """How this company's rows are read, validated against ``today``."""
+def parse_options(
+    company: CompanyConfig, today: date, notices: NoticeConfig | None = None
+) -> ParseOptions:
+    """How this company's rows are read, validated against ``today`` and [notices]."""
+    checks = notices or NoticeConfig()
     return ParseOptions(
         company_id=company.id,
         columns=company.columns,
         events=company.events,
         day_first=company.day_first,
         today=today,
+        eviction_years_ahead=checks.eviction_years_ahead,
     )
 
 
@@ -111,13 +115,18 @@ def check_company_config(company: CompanyConfig) -> None:
 
 
 def read_and_parse(
-    data: bytes, company: CompanyConfig, today: date, filename: str
+    data: bytes,
+    company: CompanyConfig,
+    today: date,
+    filename: str,
+    notices: NoticeConfig | None = None,
 ) -> tuple[RawTable, ParsedNotices]:
     """Read the bytes and validate every row; NoticeFormatError when the file is unusable."""
     from domain.notices import require_columns
 
     raw = read_notice_bytes(data, sheet=company.sheet, columns=company.columns)
-    parsed = parse_notices(raw.frame, parse_options(company, today), raw.first_data_row, raw.ragged)
+    options = parse_options(company, today, notices)
+    parsed = parse_notices(raw.frame, options, raw.first_data_row, raw.ragged)
     require_columns(parsed.mapping, list(raw.frame.columns), filename)
     return raw, parsed
 
@@ -411,7 +420,7 @@ def ingest_file(
 
     started = time.perf_counter()
     try:
-        raw, parsed = read_and_parse(data, company, received_on, path.name)
+        raw, parsed = read_and_parse(data, company, received_on, path.name, settings.notices)
     except NoticeFormatError as exc:
         return _reject_file(
             engine, settings, company, path, receipt, str(exc), received_on, move, retry_of
