@@ -43,6 +43,14 @@ class _Section(BaseModel):
 DATABASE_URL_FORMS = "sqlite:///path or postgresql+psycopg://user@host/db"
 
 
+def postgres_driver(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` as ``postgresql+psycopg://``, the installed driver."""
+    scheme, found, rest = url.partition("://")
+    if found and scheme.lower() in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
 def database_url(url: str) -> str:
     """The URL SQLAlchemy is given; ValueError (one line, no credentials) when unusable.
 
@@ -53,9 +61,7 @@ def database_url(url: str) -> str:
     """
     from sqlalchemy.engine import make_url
 
-    scheme, found, rest = url.strip().partition("://")
-    if scheme.lower() in ("postgres", "postgresql"):
-        scheme = "postgresql+psycopg"
+    scheme, found, rest = postgres_driver(url.strip()).partition("://")
     if not found or scheme.lower() not in ("sqlite", "postgresql+psycopg"):
         what = f"{scheme!r} databases are not supported" if found and scheme else "not a URL"
         raise ValueError(f"{what}; use {DATABASE_URL_FORMS}")
@@ -203,6 +209,17 @@ class ScheduleConfig(_Section):
     daily: str = "30 6 * * 1-5"
     monthly_report: str = "0 7 1 * *"
 
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone, use a name like Europe/Stockholm") from None
+        return value
+
 
 class OutcomeConfig(_Section):
     follow_up_days: int = Field(default=90, ge=1)
@@ -242,6 +259,13 @@ class RegisterConfig(_Section):
     sql_url: str = ""
     sql_query: str = ""
     sql_household_query: str = ""
+
+    @field_validator("sql_url")
+    @classmethod
+    def _check_sql_url(cls, value: str) -> str:
+        # Any database the case system runs on (its driver installed); postgres:// as psycopg.
+        return postgres_driver(value.strip())
+
     #: Score from which a probable match is auto-accepted (calibrated by bench/matching.py).
     probable_threshold: float = Field(default=0.72, ge=0.0, le=1.0)
 

@@ -131,3 +131,39 @@ def test_database_url_problems_are_one_line(url: str, expected: str) -> None:
     assert done.returncode == 2, err
     assert err.count("\n") == 0 and "Traceback" not in err
     assert expected in err and "hemligt" not in err
+
+
+def test_a_file_that_is_not_sqlite_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_database = tmp_path / "kvarboende.db"
+    not_a_database.write_text("personnummer;namn\n" * 200, encoding="utf-8")
+    monkeypatch.setenv("KVARBOENDE_DATABASE_URL", f"sqlite:///{not_a_database}")
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "init"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "database.url" in err and "file is not a database" in err
+
+
+def test_register_sql_source_without_its_driver_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A case system on MySQL is allowed, but its driver is not installed here."""
+    monkeypatch.setenv("KVARBOENDE_CASES_SQL_URL", "mysql://reader:hemligt@casedb/viva")
+    monkeypatch.setenv("KVARBOENDE_CASES_SQL_QUERY", "select 1")
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "cases", "import"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cases.sql_url" in err and "MySQLdb" in err
+    assert "hemligt" not in err
+
+
+def test_serve_with_a_bad_cron_schedule_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")
+    monkeypatch.setenv("KVARBOENDE_SCHEDULES_DAILY", "61 6 * * 1-5")
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "schedules.daily" in err and "'61 6 * * 1-5'" in err

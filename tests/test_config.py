@@ -44,6 +44,7 @@ def test_config_path_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path:
         ("[smtp]\nsecurity = 'maybe'\n", "smtp.security"),
         ("[[advisors]]\nid='a'\nname='A'\nlocation='L'\nhours={mon=['12:00-09:00']}\n", "hours"),
         ("[databse]\nurl='x'\n", "databse"),
+        ("[schedules]\ntimezone = 'Mars/Base'\n", "schedules.timezone"),
         ("[smtp\n", "not valid TOML"),
     ],
 )
@@ -101,3 +102,9 @@ def test_unsupported_database_url_is_one_line_without_the_password(
     assert "database.url" in message and expected in message
     assert "sqlite:///path or postgresql+psycopg://user@host/db" in message
     assert "hemligt" not in message and "\n" not in message
+
+
+def test_register_sql_url_postgres_means_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KVARBOENDE_CASES_SQL_URL", "postgres://reader@casedb/viva")
+    settings = load_settings(REPO / "config.toml")
+    assert settings.cases.sql_url == "postgresql+psycopg://reader@casedb/viva"
