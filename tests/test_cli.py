@@ -167,3 +167,15 @@ def test_serve_with_a_bad_cron_schedule_is_one_line(
     assert main(["--config", str(repo_config), "serve"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "schedules.daily" in err and "'61 6 * * 1-5'" in err
+
+
+def test_upload_server_port_out_of_range_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    text = (Path(__file__).resolve().parents[1] / "config.toml").read_text(encoding="utf-8")
+    token = 'id = "vasbyhem"\nupload_token_sha256 = "' + "a" * 64 + '"'
+    config.write_text(text.replace('id = "vasbyhem"', token, 1), encoding="utf-8")
+    assert main(["--config", str(config), "upload-server", "--port", "99999"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--port" in err and "65535" in err
