@@ -84,6 +84,9 @@ def create_app(settings: Settings, engine_factory: Callable[[], Engine]) -> Fast
     app = FastAPI(
         title="Kvarboende: inlämning av aviseringar",
         description="Hyresvärdar lämnar filer om hyresskulder; svaret är ett kvitto.",
+        # The API description would tell anyone who asks, without a token, what the
+        # server accepts; the companies get the endpoint from the municipality instead.
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )

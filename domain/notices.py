@@ -176,6 +176,9 @@ IDENTITY_COLUMNS = ("personnummer", "tenant_name")
 
 EARLIEST_DATE = date(2000, 1, 1)
 MAX_AMOUNT = 100_000_000.0
+#: Events about an unpaid debt: a debt of 0 kr on them is a wrong cell, not a fact
+#: (after a decision the eviction can go ahead though the debt is paid, so 0 is kept there).
+ARREARS_EVENTS = (EventType.TERMINATION_NOTICE.value, EventType.PAYMENT_ORDER.value)
 
 
 class NoticeFormatError(KvarboendeError):
@@ -431,6 +434,9 @@ class ParseOptions:
     day_first: bool = False
     today: date = field(default_factory=date.today)
     future_days: int = 400  # how far ahead an event or service date may lie
+    # How far an eviction may lie after the notice's date (or today, if later): Kronofogden
+    # books evictions weeks ahead, so the year 3000 is a typing error, not a date.
+    eviction_years_ahead: int = 2
 
 
 @dataclass
@@ -609,6 +615,7 @@ def parse_notices(
     earliest = pl.lit(EARLIEST_DATE)
     latest = pl.lit(date.fromordinal(options.today.toordinal() + options.future_days))
     today = options.today
+    years = options.eviction_years_ahead
     parsers: list[tuple[str, dict[str, Callable[[pl.Expr], pl.Expr]]]] = [
         ("event_date", {"_event_date": lambda c: parse_date(c, day_first)}),
         ("service_date", {"_service_date": lambda c: parse_date(c, day_first)}),
@@ -667,8 +674,21 @@ def parse_notices(
             )
         ),
         pl.when(
+            pl.col("_eviction_at").dt.convert_time_zone("Europe/Stockholm").dt.date()
+            > pl.max_horizontal(pl.col("_event_date"), pl.lit(today)).dt.offset_by(f"{years}y")
+        ).then(
+            _quoted_if(
+                DATE_LIKE,
+                "avhysningsdatumet",
+                pl.col("eviction_at"),
+                f" ligger mer än {years} år fram i tiden",
+                f"avhysningsdatumet ligger mer än {years} år fram i tiden",
+            )
+        ),
+        pl.when(
             (event == EventType.EVICTION_SCHEDULED.value) & pl.col("eviction_at").is_null()
         ).then(pl.lit("avhysningsdatum saknas för en bokad avhysning")),
+        _served_before_notice(event),
         pl.when(pl.col("personnummer").is_null() & pl.col("tenant_name").is_null()).then(
             pl.lit("personnummer och namn saknas")
         ),
@@ -676,6 +696,12 @@ def parse_notices(
             pl.lit("kontraktsnummer och adress saknas")
         ),
         *_amount_reasons("skulden", "debt_amount", "_debt"),
+        pl.when(event.is_in(ARREARS_EVENTS) & (pl.col("_debt") == 0)).then(
+            pl.lit(
+                "skulden är 0 kr, men uppsägningar och ansökningar om betalningsföreläggande "
+                "gäller obetald hyra (lämna rutan tom om skulden inte är känd)"
+            )
+        ),
         *_amount_reasons("månadshyran", "monthly_rent", "_rent"),
         *[
             pl.when(pl.col(name).str.len_chars() > limit).then(
@@ -781,8 +807,32 @@ def _date_reason(
     )
 
 
+def _served_before_notice(event: pl.Expr) -> pl.Expr:
+    """A termination notice served before its own date: the 3 weeks to pay run from
+    service, so such a deadline would have passed before the notice reached us."""
+    served, dated = pl.col("service_date"), pl.col("event_date")
+    return pl.when(
+        (event == EventType.TERMINATION_NOTICE.value)
+        & (pl.col("_service_date") < pl.col("_event_date"))
+    ).then(
+        pl.concat_str(
+            [
+                _quoted_if(DATE_LIKE, "delgivningsdatumet", served, "", "delgivningsdatumet"),
+                pl.lit(" är före "),
+                _quoted_if(DATE_LIKE, "uppsägningens datum", dated, "", "uppsägningens datum"),
+                pl.lit(": uppsägningen kan inte ha delgivits innan den skrevs"),
+            ]
+        )
+    )
+
+
+#: Less than this far from a whole number of öre is float noise (Excel's 0.1 + 0.2), not öre.
+_ORE_TOLERANCE = 1e-4
+
+
 def _amount_reasons(label: str, source: str, parsed: str) -> list[pl.Expr]:
-    """Why an amount cell cannot be used: not a number, negative, absurdly big."""
+    """Why an amount cell cannot be used: not a number, negative, absurdly big, or finer
+    than öre (``0,001`` would otherwise be rounded to 0 kr without a word)."""
     raw, value = pl.col(source), pl.col(parsed)
     return [
         pl.when(raw.is_not_null() & value.is_null()).then(
@@ -796,6 +846,15 @@ def _amount_reasons(label: str, source: str, parsed: str) -> list[pl.Expr]:
         ),
         pl.when(value < 0).then(pl.lit(f"{label} är negativ")),
         pl.when(value > MAX_AMOUNT).then(pl.lit(f"{label} är orimligt stor")),
+        pl.when(((value * 100).round(0) - value * 100).abs() > _ORE_TOLERANCE).then(
+            _quoted_if(
+                AMOUNT_LIKE,
+                label,
+                raw,
+                " har fler än två decimaler (skriv kronor och ören)",
+                f"{label} har fler än två decimaler",
+            )
+        ),
     ]
 
 

@@ -50,7 +50,7 @@ from domain.notices import (
 )
 from domain.outcomes import SOURCE_SILENCE
 from models.audit import audit
-from models.config import CompanyConfig, ConfigError, Settings
+from models.config import CompanyConfig, ConfigError, NoticeConfig, Settings
 from models.db import session_scope
 from models.domain import EventType, Receipt, RejectedRow
 from models.errors import KvarboendeError
@@ -92,14 +92,18 @@ def policy_from(settings: Settings) -> EpisodePolicy:
     )
 
 
-def parse_options(company: CompanyConfig, today: date) -> ParseOptions:
-    """How this company's rows are read, validated against ``today``."""
+def parse_options(
+    company: CompanyConfig, today: date, notices: NoticeConfig | None = None
+) -> ParseOptions:
+    """How this company's rows are read, validated against ``today`` and [notices]."""
+    checks = notices or NoticeConfig()
     return ParseOptions(
         company_id=company.id,
         columns=company.columns,
         events=company.events,
         day_first=company.day_first,
         today=today,
+        eviction_years_ahead=checks.eviction_years_ahead,
     )
 
 
@@ -122,6 +126,7 @@ def read_and_parse(
     today: date,
     filename: str,
     limits: FileLimits | None = None,
+    notices: NoticeConfig | None = None,
 ) -> tuple[RawTable, ParsedNotices]:
     """Read the bytes and validate every row; NoticeFormatError when the file is unusable.
 
@@ -131,10 +136,9 @@ def read_and_parse(
     from domain.notices import require_columns
 
     raw = read_notice_bytes(data, sheet=company.sheet, columns=company.columns, limits=limits)
+    options = parse_options(company, today, notices)
     try:
-        parsed = parse_notices(
-            raw.frame, parse_options(company, today), raw.first_data_row, raw.ragged, raw.broken
-        )
+        parsed = parse_notices(raw.frame, options, raw.first_data_row, raw.ragged, raw.broken)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
@@ -470,7 +474,9 @@ def ingest_file(
 
     started = time.perf_counter()
     try:
-        raw, parsed = read_and_parse(data, company, received_on, name, file_limits(settings))
+        raw, parsed = read_and_parse(
+            data, company, received_on, name, file_limits(settings), settings.notices
+        )
     except NoticeFormatError as exc:
         return _reject_file(
             engine, settings, company, path, receipt, str(exc), received_on, move, retry_of
