@@ -42,6 +42,8 @@ class _Section(BaseModel):
 class DatabaseConfig(_Section):
     url: str = "sqlite:///data/kvarboende.db"
     echo: bool = False
+    #: A second run waits this long for a stage another run is in, then skips that stage.
+    stage_lock_wait_seconds: float = Field(default=1800, ge=0)
 
 
 class MunicipalityConfig(_Section):
@@ -288,9 +290,7 @@ class Settings(BaseSettings):
         for company in self.companies:
             inbox = company.inbox or Path(company.id)
             if not inbox.is_absolute():
-                inbox = (
-                    self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
-                )
+                inbox = self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
             company.inbox = inbox
         url = self.database.url
         prefix = "sqlite:///"
