@@ -46,7 +46,7 @@ from domain.worklist import (
 from flows.stages.outbox import enqueue
 from models.audit import audit
 from models.config import Settings
-from models.db import session_scope
+from models.db import insert_or_ignore, session_scope
 from models.domain import AppointmentStatus, EpisodeStatus, LetterKind, MatchDecision, Routing
 from models.errors import KvarboendeError
 from models.tables import (
@@ -397,7 +397,7 @@ def write_private(path: Path, data: bytes) -> Path:
     Written to a temporary name first and renamed, so a reader never sees half a file.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two runs never share one
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
@@ -586,18 +586,23 @@ def email_text(worklist: Worklist, files: dict[str, Path]) -> tuple[str, str]:
 
 
 def _record_run(session: Session, worklist: Worklist) -> None:
-    """One WorklistRun per owner and date; a rerun updates the counts, never adds a row."""
+    """One WorklistRun per owner and date; a rerun updates the counts, never adds a row.
+
+    Insert-or-ignore first, so that two runs writing the same list at once both succeed.
+    """
+    counts = worklist.counts()
+    session.execute(
+        insert_or_ignore(session, WorklistRun.__table__).values(
+            owner=worklist.owner, for_date=worklist.run_date, counts=counts
+        )
+    )
     existing = session.scalars(
         select(WorklistRun).where(
             WorklistRun.owner == worklist.owner, WorklistRun.for_date == worklist.run_date
         )
-    ).first()
-    if existing is None:
-        session.add(
-            WorklistRun(owner=worklist.owner, for_date=worklist.run_date, counts=worklist.counts())
-        )
-    elif existing.counts != worklist.counts():
-        existing.counts = worklist.counts()
+    ).one()
+    if existing.counts != counts:
+        existing.counts = counts
 
 
 def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
