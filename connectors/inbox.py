@@ -45,8 +45,11 @@ def complete_files(folder: Path, min_age_seconds: float, now: float | None = Non
     for path in sorted(folder.iterdir()):
         if not path.is_file() or is_in_progress(path):
             continue
-        if min_age_seconds > 0 and moment - path.stat().st_mtime < min_age_seconds:
-            continue
+        try:
+            if min_age_seconds > 0 and moment - path.stat().st_mtime < min_age_seconds:
+                continue
+        except FileNotFoundError:
+            continue  # taken by another run between listing and looking
         files.append(path)
     return files
 
@@ -91,13 +94,21 @@ def place_file(source: Path, folder: Path, name: str) -> tuple[Path, bool]:
 
 
 def move_file(source: Path, folder: Path, name: str) -> Path:
-    """Move a file into a folder under a name; a copy of identical content just disappears."""
+    """Move a file into a folder under a name; a copy of identical content just disappears.
+
+    The name holds the content hash, so when the source is gone and the target is there,
+    another run moved these same bytes first: that is success, not an error.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     if target.exists():
-        source.unlink()
+        source.unlink(missing_ok=True)
         return target
-    shutil.move(str(source), target)
+    try:
+        shutil.move(str(source), target)
+    except FileNotFoundError:
+        if not target.exists():
+            raise
     return target
 
 

@@ -76,6 +76,8 @@ def database_url(url: str) -> str:
 class DatabaseConfig(_Section):
     url: str = "sqlite:///data/kvarboende.db"
     echo: bool = False
+    #: A second run waits this long for a stage another run is in, then skips that stage.
+    stage_lock_wait_seconds: float = Field(default=1800, ge=0)
 
     @field_validator("url")
     @classmethod

@@ -32,6 +32,7 @@ from domain.worklist import (
     split_sections,
 )
 from models.config import Settings
+from models.db import insert_or_ignore
 from models.domain import AppointmentStatus, EpisodeStatus, MatchDecision, Routing
 from models.errors import NotFound
 from models.tables import (
@@ -325,15 +326,20 @@ def _one_worklist(
 
 
 def record_run(session: Session, worklist: Worklist) -> None:
-    """One WorklistRun per owner and date; a rerun updates the counts, never adds a row."""
+    """One WorklistRun per owner and date; a rerun updates the counts, never adds a row.
+
+    Insert-or-ignore first, so that two runs writing the same list at once both succeed.
+    """
+    counts = worklist.counts()
+    session.execute(
+        insert_or_ignore(session, WorklistRun.__table__).values(
+            owner=worklist.owner, for_date=worklist.run_date, counts=counts
+        )
+    )
     existing = session.scalars(
         select(WorklistRun).where(
             WorklistRun.owner == worklist.owner, WorklistRun.for_date == worklist.run_date
         )
-    ).first()
-    if existing is None:
-        session.add(
-            WorklistRun(owner=worklist.owner, for_date=worklist.run_date, counts=worklist.counts())
-        )
-    elif existing.counts != worklist.counts():
-        existing.counts = worklist.counts()
+    ).one()
+    if existing.counts != counts:
+        existing.counts = counts

@@ -686,7 +686,7 @@ def _already_received(
     if move and path.exists():
         archived = Path(previous.archive_path) if previous.archive_path else None
         if archived is not None and archived.exists():
-            path.unlink()
+            path.unlink(missing_ok=True)  # another run may have taken this copy meanwhile
         else:
             folder = (
                 settings.paths.archive_dir
@@ -1118,6 +1118,7 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
     totals = {
         "files": 0, "files_rejected": 0, "files_failed": 0, "already_received": 0,
         "skipped_incomplete": 0, "rows": 0, "accepted": 0, "rejected": 0, "duplicates": 0,
+        "taken_by_other_run": 0,
     }  # fmt: skip
     for company in settings.companies:
         folder = company.inbox
@@ -1131,6 +1132,14 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
         for path in ready:
             try:
                 receipt = ingest_file(engine, settings, path, company.id, received_on=run_date)
+            except FileNotFoundError:
+                if path.exists():
+                    raise
+                # Another run (or `kvarboende ingest`) took the file from the inbox after
+                # we listed it: that run ingests it; nothing is wrong and nothing is lost.
+                log.info("%s for company %s was taken by another run", path.name, company.id)
+                totals["taken_by_other_run"] += 1
+                continue
             except BaseException as exc:  # one file must not stop the others, not even a panic
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
                     raise
