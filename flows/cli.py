@@ -53,6 +53,8 @@ def database_problem(exc: SQLAlchemyError) -> str:
     lowered = text.lower()
     if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
         return "the database is not initialised: run `kvarboende init` first"
+    if "file is not a database" in lowered or "disk image is malformed" in lowered:
+        return f"the SQLite file in database.url cannot be used: {text}"
     if isinstance(exc, OperationalError):
         return f"cannot use the database ({type(getattr(exc, 'orig', exc)).__name__}): {text}"
     return f"database error ({type(getattr(exc, 'orig', exc)).__name__}); see the server log"

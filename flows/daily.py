@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from domain.formatting import STOCKHOLM
 from flows.pipeline import DAILY_STAGES
+from flows.pipeline import run_stage as pipeline_stage
 from models.config import Settings, load_settings
 from models.db import make_engine
 from models.privacy import masked_errors, protect_process
@@ -23,13 +24,14 @@ from models.privacy import masked_errors, protect_process
 
 @task(name="stage", cache_policy=NO_CACHE, retries=0)
 def run_stage(name: str, settings: Settings, run_date: date) -> dict[str, int]:
-    """Run one stage against a fresh engine (engines are not shared across tasks)."""
+    """Run one stage against a fresh engine (engines are not shared across tasks), under
+    the stage's lock so that an overlapping run (CLI or Prefect) takes its turn."""
     protect_process()  # a task may run in another process or thread than its flow
     stage = {stage_name: fn for stage_name, fn, _ in DAILY_STAGES}[name]
     engine = make_engine(settings.database.url)
     try:
         with masked_errors():  # Prefect stores the error text as the task run's state
-            return stage(engine, settings, run_date)
+            return pipeline_stage(engine, settings, run_date, name, stage)
     finally:
         engine.dispose()
 

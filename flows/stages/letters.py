@@ -117,8 +117,9 @@ def _pdf_path(settings: Settings, run_date: date, key: str) -> Path:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temporary file of this process's own, so two runs never share one."""
     private_dir(path.parent)
-    temporary = path.with_suffix(".pdf.part")
+    temporary = path.with_suffix(f".pdf.{os.getpid()}.part")
     temporary.write_bytes(data)
     os.replace(temporary, path)
 

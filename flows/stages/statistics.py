@@ -13,7 +13,6 @@ behind it and a recomputation would silently lower the numbers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
@@ -26,8 +25,6 @@ from domain import statistics as st
 from domain.formatting import local_now
 from models.config import Settings
 from models.db import session_scope
-from models.errors import KvarboendeError
-from models.privacy import private_dir
 from models.tables import (
     Activity,
     Appointment,
@@ -38,27 +35,16 @@ from models.tables import (
     Notice,
     StatFact,
 )
+from services import reports
+from services.reports import (  # noqa: F401 - re-exported for the stage's callers
+    FORMATS,
+    ReportError,
+    check_month,
+    check_year,
+    report_months,
+)
 
-FORMATS = ("html", "pdf", "xlsx", "json")
 _LOCK_KEY = 0x6B76_5354  # "kvST": the advisory lock that serialises fact refreshes
-
-
-class ReportError(KvarboendeError):
-    """A report request the operator must correct (bad month, year or format)."""
-
-
-def check_month(month: str) -> str:
-    """``YYYY-MM`` or a one-line ReportError."""
-    try:
-        return st.parse_month(month)
-    except ValueError as exc:
-        raise ReportError(str(exc)) from None
-
-
-def check_year(year: int) -> int:
-    if not 1900 <= year <= 2999:
-        raise ReportError(f"year {year} is out of range")
-    return year
 
 
 def _frame(session: Session, statement: Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -233,64 +219,17 @@ def refresh_stat_facts(engine: Engine, settings: Settings, month: str) -> dict[s
     return refresh_stat_facts_for(engine, settings, [month])
 
 
-def load_facts(engine: Engine, first: str, last: str) -> pl.DataFrame:
-    """The stored facts of the months from ``first`` to ``last``."""
-    with session_scope(engine) as session:
-        rows = session.execute(
-            select(StatFact.month, StatFact.metric, StatFact.dimension, StatFact.value).where(
-                StatFact.month >= first, StatFact.month <= last
-            )
-        ).all()
-    return pl.DataFrame(
-        [(m, k, d or "", float(v)) for m, k, d, v in rows], schema=st.FACT_SCHEMA, orient="row"
-    )
-
-
-def report_months(month: str | None = None, year: int | None = None) -> list[str]:
-    """Every month a report reads: its periods, a year earlier and the 24-month trend."""
-    periods = st.report_periods(month, year)
-    last = periods[0].last
-    first = min(
-        st.shift_month(last, -(st.TREND_MONTHS - 1)),
-        *(p.a_year_earlier().first for p in periods),
-    )
-    return st.month_range(first, last)
-
-
 def build_report(
     engine: Engine, settings: Settings, month: str | None = None, year: int | None = None
 ) -> st.StatisticsReport:
-    """The report for a month or a year, computed from ``stat_fact`` only."""
-    if (month is None) == (year is None):
-        raise ReportError("give either --month YYYY-MM or --year YYYY")
-    month = check_month(month) if month is not None else None
-    year = check_year(year) if year is not None else None
-    months = report_months(month, year)
-    facts = load_facts(engine, months[0], months[-1])
-    return st.build_statistics_report(
-        facts,
-        month=month,
-        year=year,
-        threshold=settings.statistics.suppress_threshold,
-        inhabitants=settings.municipality.inhabitants,
-        children=settings.municipality.children,
-        national=settings.statistics.national_evictions_per_10000,
-        national_children=settings.statistics.national_child_evictions_per_10000,
-        municipality=settings.municipality.name,
-        company_names={c.id: c.name for c in settings.companies},
-    )
+    """The report for a month or a year (see :func:`services.reports.build_report`)."""
+    with session_scope(engine) as session:
+        return reports.build_report(session, settings, month=month, year=year)
 
 
 def monthly_summary(engine: Engine, settings: Settings, month: str) -> list[tuple[str, str]]:
     """Swedish label/value lines for a month (small counts suppressed), from stored facts."""
     return st.summary_lines(build_report(engine, settings, month=month))
-
-
-def default_report_path(
-    settings: Settings, fmt: str, month: str | None = None, year: int | None = None
-) -> Path:
-    name = f"statistik-{month}" if month else f"statistik-{year}"
-    return settings.paths.reports_dir / f"{name}.{fmt}"
 
 
 def write_report(
@@ -302,22 +241,8 @@ def write_report(
     fmt: str = "html",
     out: Path | None = None,
 ) -> Path:
-    """Write the report in one format (html, pdf, xlsx, json); returns the file written."""
-    if fmt not in FORMATS:
-        raise ReportError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
-    report = build_report(engine, settings, month=month, year=year)
-    path = out or default_report_path(settings, fmt, report.main.last if month else None, year)
-    private_dir(path.parent)
-    if fmt == "json":
-        data = st.report_json(report, exact=settings.statistics.json_exact)
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    else:
-        from letters import statistics_report as render
-
-        if fmt == "html":
-            path.write_text(render.render_html(report), encoding="utf-8")
-        elif fmt == "pdf":
-            render.write_pdf(report, path)
-        else:
-            render.write_xlsx(report, path)
-    return path
+    """Write the report in one format (see :func:`services.reports.write_report`)."""
+    with session_scope(engine) as session:
+        return reports.write_report(
+            session, settings, month=month, year=year, fmt=fmt, out=out
+        ).path
