@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from icalendar import Calendar, Event, vCalAddress, vText
 
 from models.config import SmtpConfig
 from models.errors import KvarboendeError
+from models.privacy import mask
 
 
 class Outcome(StrEnum):
@@ -148,12 +148,9 @@ def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> Message:
     return message
 
 
-_ADDRESS = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+")
-
-
 def redact(text: str) -> str:
-    """The server's reply without email addresses (servers like to quote the recipient)."""
-    return _ADDRESS.sub("<address>", text)
+    """The server's reply without addresses or personnummer (servers quote the recipient)."""
+    return mask(text)
 
 
 def classify(exc: BaseException) -> tuple[Outcome, str]:

@@ -9,7 +9,6 @@ answer says whether a tenant is known to the social services. Run it behind the
 municipality's TLS-terminating proxy: ``kvarboende upload-server``.
 """
 
-
 import hashlib
 import hmac
 import re
@@ -26,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from models.config import CompanyConfig, Settings
 from models.domain import Receipt
+from models.privacy import protect_process
 from models.tables import NoticeFile
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -56,8 +56,10 @@ def company_for_token(settings: Settings, token: str) -> CompanyConfig | None:
 
 
 def safe_filename(name: str) -> str:
-    """The file's own name without folders or odd characters, for the archive."""
-    cleaned = _SAFE_NAME.sub("_", Path(name).name).strip(" .")
+    """The file's own name without folders or odd characters: what the database and the
+    receipt keep. It is never a path: the upload is stored under a fixed name and
+    archived under one made from the date and content hash."""
+    cleaned = _SAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
     return cleaned[:120] or "upload.csv"
 
 
@@ -77,12 +79,16 @@ def find_receipt(engine: Engine, company_id: str, content_hash: str) -> Receipt 
 
 
 def create_app(settings: Settings, engine_factory: Callable[[], Engine]) -> FastAPI:
-    """The upload API for the configured companies."""
+    """The upload API for the configured companies (an entry point: private, masked logs)."""
     from flows.stages.ingest import ingest_file
 
+    protect_process()
     app = FastAPI(
         title="Kvarboende: inlämning av aviseringar",
         description="Hyresvärdar lämnar filer om hyresskulder; svaret är ett kvitto.",
+        # The API description would tell anyone who asks, without a token, what the
+        # server accepts; the companies get the endpoint from the municipality instead.
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
@@ -120,9 +126,11 @@ def create_app(settings: Settings, engine_factory: Callable[[], Engine]) -> Fast
         if not body:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "Filen är tom.")
         with tempfile.TemporaryDirectory(prefix="kvarboende-upload-") as folder:
-            path = Path(folder) / safe_filename(filename)
+            path = Path(folder) / "upload"
             path.write_bytes(bytes(body))
-            return await run_in_threadpool(ingest_file, engine, settings, path, company.id)
+            return await run_in_threadpool(
+                ingest_file, engine, settings, path, company.id, filename=safe_filename(filename)
+            )
 
     @app.get("/api/v1/receipts/{content_hash}", response_model=Receipt)
     def receipt(

@@ -216,8 +216,9 @@ def _fill_slots_before(engine, settings, first_free: date) -> None:  # noqa: ANN
     """Materialise the advisor's slots and take every place before ``first_free``."""
     from sqlalchemy import update as sql_update
 
-    from flows.stages.booking import _start_of_day, materialise_slots
     from models.tables import AppointmentSlot
+    from services._common import start_of_day as _start_of_day
+    from services.appointments import materialise_slots
 
     with session_scope(engine) as session:
         materialise_slots(session, settings, RUN, RUN + timedelta(days=60))

@@ -48,6 +48,15 @@ def test_upload_needs_the_company_token(api) -> None:
     assert "nyckel" in wrong.json()["detail"]
 
 
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_no_api_description_without_a_token(api, path: str) -> None:
+    """Nothing but /healthz answers without a company's token: no schema, no docs pages."""
+    client, token, _ = api
+    assert client.get(path).status_code == 404
+    assert client.get(path, headers=_auth(token)).status_code == 404
+    assert client.get("/healthz").status_code == 200
+
+
 def test_upload_answers_with_the_receipt_and_ingests_once(api, db_engine, settings) -> None:
     client, token, other_token = api
     pnr = make_personnummer(random.Random(1), date(1980, 5, 17))

@@ -124,7 +124,7 @@ def companies_check(
     console = Console()
     try:
         raw = read_notice_bytes(file.read_bytes(), sheet=config.sheet, columns=config.columns)
-        options = parse_options(config, local_now().date())
+        options = parse_options(config, local_now().date(), context.settings.notices)
         parsed = parse_notices(raw.frame, options, raw.first_data_row, raw.ragged)
     except NoticeFormatError as exc:
         message = str(exc)

@@ -17,7 +17,9 @@ def upload_server(
     host: Annotated[
         str | None, typer.Option(help="Address to listen on (default [upload]).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default [upload]).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default [upload]).", min=1, max=65535)
+    ] = None,
 ) -> None:
     """Serve the housing companies' upload endpoint (PUT a file, get its receipt)."""
     import uvicorn

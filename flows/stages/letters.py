@@ -46,6 +46,7 @@ from models.domain import (
     LetterStatus,
     Routing,
 )
+from models.privacy import private_dir
 from models.tables import Appointment, AppointmentSlot, Caseworker, Episode, Letter
 
 APPOINTMENT_CANCELLED = LetterKind.APPOINTMENT_CANCELLED.value
@@ -116,8 +117,9 @@ def _pdf_path(settings: Settings, run_date: date, key: str) -> Path:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".pdf.part")
+    """Write via a temporary file of this process's own, so two runs never share one."""
+    private_dir(path.parent)
+    temporary = path.with_suffix(f".pdf.{os.getpid()}.part")
     temporary.write_bytes(data)
     os.replace(temporary, path)
 
