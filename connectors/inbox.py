@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 
 from domain.formatting import safe_cell
-from models.domain import Receipt
+from domain.vocabulary import Receipt
 from models.privacy import PRIVATE_FILE_MODE, make_private, private_dir
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart")

@@ -23,8 +23,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
+from domain.vocabulary import Receipt
 from models.config import CompanyConfig, Settings
-from models.domain import Receipt
 from models.privacy import protect_process
 from models.tables import NoticeFile
 

@@ -2,7 +2,7 @@
 
 Every company exports something different. This module turns a frame of raw
 strings (as read by :mod:`connectors.notice_files`) into canonical notice rows
-(the fields of :class:`models.domain.NoticeRow`) and rejected rows with a row
+(the fields of :class:`domain.vocabulary.NoticeRow`) and rejected rows with a row
 number and a reason in plain Swedish. All per-row work is done with polars
 expressions so a file of a million rows takes seconds, not minutes.
 
@@ -19,7 +19,7 @@ from datetime import date
 
 import polars as pl
 
-from models.domain import EventType, NoticeRow
+from domain.vocabulary import EventType, NoticeRow
 from models.errors import KvarboendeError
 
 #: Canonical field names, in the order of the canonical notice file.

@@ -29,7 +29,7 @@ from datetime import date
 import polars as pl
 
 from domain.notices import HeaderMapping, excel_leading_zero, normalise_personnummer
-from models.domain import OPEN_STATUSES
+from domain.vocabulary import OPEN_STATUSES
 
 #: Why an episode is deleted or kept; the stage reports a count per decision.
 DELETE = "delete"

@@ -33,7 +33,7 @@ from datetime import date
 
 import polars as pl
 
-from models.domain import (
+from domain.vocabulary import (
     EVENT_LABEL_SV,
     EventType,
     LetterKind,

@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from domain.formatting import local_now
 from domain.statistics import month_label, previous_month, shift_month
+from domain.vocabulary import Channel, LetterKind
 from flows.stages.outbox import enqueue
 from flows.stages.statistics import (
     check_month,
@@ -28,7 +29,6 @@ from flows.stages.statistics import (
 )
 from models.config import Settings, load_settings
 from models.db import make_engine, session_scope
-from models.domain import Channel, LetterKind
 from models.privacy import masked_errors, protect_process
 
 

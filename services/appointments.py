@@ -28,9 +28,9 @@ from domain.booking import (
     earliest_meeting_date,
     generate_slots,
 )
+from domain.vocabulary import OPEN_STATUSES, AppointmentStatus
 from models.audit import audit
 from models.config import Settings
-from models.domain import OPEN_STATUSES, AppointmentStatus
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Appointment, AppointmentSlot, Episode
 from services._common import as_utc, local_date, start_of_day

@@ -32,15 +32,15 @@ from domain.outcomes import (
     TaskKind,
     manual_settled_outcome,
 )
-from models.audit import audit
-from models.db import lower_text
-from models.domain import (
+from domain.vocabulary import (
     AppointmentStatus,
     EpisodeStatus,
     EventType,
     Outcome,
     OutcomeCertainty,
 )
+from models.audit import audit
+from models.db import lower_text
 from models.errors import KvarboendeError, NotAllowed
 from models.tables import (
     Activity,

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from domain.vocabulary import MatchDecision, MatchTier, Routing
 from models.audit import audit
-from models.domain import MatchDecision, MatchTier, Routing
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Episode, HouseholdMember, Match, RegisterCase
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from domain.delivery import problem_of
 from domain.formatting import STOCKHOLM
+from domain.vocabulary import AppointmentStatus, EpisodeStatus, MatchDecision, Routing
 from domain.worklist import (
     APPOINTMENTS_SCHEMA,
     EPISODES_SCHEMA,
@@ -37,7 +38,6 @@ from domain.worklist import (
 )
 from models.config import Settings
 from models.db import insert_or_ignore
-from models.domain import AppointmentStatus, EpisodeStatus, MatchDecision, Routing
 from models.errors import NotFound
 from models.tables import (
     Appointment,

@@ -15,13 +15,13 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from domain.formatting import STOCKHOLM
+from domain.vocabulary import LetterStatus
 from flows.cli import app
 from flows.context import AppContext, day_or_today
 from flows.stages.booking import appointment_letter_queue, cancellation_letter_queue
 from flows.stages.delivery import deliver_outbox
 from models.audit import audit, current_actor
 from models.db import session_scope
-from models.domain import LetterStatus
 from models.errors import KvarboendeError
 from models.tables import Letter
 from services import appointments

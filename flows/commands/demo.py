@@ -84,8 +84,8 @@ def simulate_advisor(engine: Engine, day: date, rng: random.Random) -> dict[str,
     """
     from domain.formatting import STOCKHOLM
     from domain.outcomes import ActivityKind, TaskKind
+    from domain.vocabulary import AppointmentStatus
     from flows.stages.outcomes import record_activity
-    from models.domain import AppointmentStatus
     from models.tables import Appointment, AppointmentSlot, Task
 
     start = datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)

@@ -20,10 +20,10 @@ from sqlalchemy import Engine, exists, select
 from sqlalchemy.orm import Session
 
 from domain.booking import BookingRequest, assign_slots, earliest_meeting_date
+from domain.vocabulary import OPEN_STATUSES, Routing
 from models.audit import current_actor
 from models.config import Settings
 from models.db import session_scope
-from models.domain import OPEN_STATUSES, Routing
 from models.tables import Appointment, Episode
 from services import appointments
 from services.appointments import (  # noqa: F401 - BookingError re-exported for callers

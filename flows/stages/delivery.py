@@ -75,9 +75,9 @@ from domain.delivery import (
     staff_retry_delay,
 )
 from domain.formatting import STOCKHOLM
+from domain.vocabulary import AppointmentStatus, Channel, LetterKind, LetterStatus
 from models.config import Settings
 from models.db import session_scope
-from models.domain import AppointmentStatus, Channel, LetterKind, LetterStatus
 from models.tables import Appointment, AppointmentSlot, Episode, Letter
 
 TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value})

@@ -49,10 +49,10 @@ from domain.notices import (
     validate_company_mapping,
 )
 from domain.outcomes import SOURCE_SILENCE
+from domain.vocabulary import EventType, Receipt, RejectedRow
 from models.audit import audit
 from models.config import CompanyConfig, ConfigError, NoticeConfig, Settings
 from models.db import session_scope
-from models.domain import EventType, Receipt, RejectedRow
 from models.errors import KvarboendeError
 from models.tables import (
     Episode,

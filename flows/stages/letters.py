@@ -25,6 +25,14 @@ from sqlalchemy import Engine, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from domain.formatting import sv_weekday_date
+from domain.vocabulary import (
+    OPEN_STATUSES,
+    AppointmentStatus,
+    Channel,
+    LetterKind,
+    LetterStatus,
+    Routing,
+)
 from flows.stages.outbox import enqueue
 from letters.emails import render_email
 from letters.render import (
@@ -38,14 +46,6 @@ from letters.render import (
 )
 from models.config import AdvisorConfig, Settings
 from models.db import session_scope
-from models.domain import (
-    OPEN_STATUSES,
-    AppointmentStatus,
-    Channel,
-    LetterKind,
-    LetterStatus,
-    Routing,
-)
 from models.privacy import private_dir
 from models.tables import Appointment, AppointmentSlot, Caseworker, Episode, Letter
 

@@ -16,9 +16,9 @@ import polars as pl
 from sqlalchemy import Engine, insert, select, update
 
 from domain.matching import children_per_case, match_notices
+from domain.vocabulary import MatchDecision, MatchTier, Routing
 from models.config import Settings
 from models.db import session_scope
-from models.domain import MatchDecision, MatchTier, Routing
 from models.tables import (
     AuditLog,
     CaseSnapshot,

@@ -15,8 +15,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from domain.vocabulary import LetterStatus
 from models.db import insert_or_ignore
-from models.domain import LetterStatus
 from models.tables import Letter
 
 

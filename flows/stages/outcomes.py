@@ -28,9 +28,7 @@ from domain.outcomes import (
     plan_follow_up_tasks,
     recurrence_links,
 )
-from models.config import Settings
-from models.db import session_scope
-from models.domain import (
+from domain.vocabulary import (
     TERMINAL_STATUSES,
     AppointmentStatus,
     EpisodeStatus,
@@ -38,6 +36,8 @@ from models.domain import (
     Outcome,
     OutcomeCertainty,
 )
+from models.config import Settings
+from models.db import session_scope
 from models.tables import (
     Activity,
     Appointment,

@@ -54,10 +54,10 @@ from sqlalchemy.orm import Session
 from connectors.notice_files import read_notice_bytes
 from domain import retention as rt
 from domain.notices import map_headers
+from domain.vocabulary import OPEN_STATUSES
 from models.audit import audit
 from models.config import CompanyConfig, Settings
 from models.db import session_scope
-from models.domain import OPEN_STATUSES
 from models.errors import KvarboendeError
 from models.privacy import write_private
 from models.tables import (

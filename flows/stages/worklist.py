@@ -22,6 +22,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from domain.formatting import safe_cell, sv_amount, sv_date
+from domain.vocabulary import LetterKind, Routing
 from domain.working_days import is_working_day
 from domain.worklist import (
     CHILDREN_LABEL_SV,
@@ -34,7 +35,6 @@ from flows.stages.outbox import enqueue
 from models.audit import audit
 from models.config import Settings
 from models.db import session_scope
-from models.domain import LetterKind, Routing
 from models.errors import KvarboendeError
 from models.privacy import private_dir
 from services import worklists
