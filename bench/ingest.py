@@ -135,6 +135,7 @@ def child(kind: str, file: Path) -> None:
 
     logging.basicConfig(format=f"  {kind}: %(message)s")
     logging.getLogger("flows.stages.ingest").setLevel(logging.INFO)
+    logging.getLogger("services.notices").setLevel(logging.INFO)
     workdir = Path(tempfile.mkdtemp(prefix="kvarboende-bench-"))
     settings = Settings(
         companies=[CompanyConfig(id="hyresvard", name="Hyresvärden AB", landlord_type="private")]

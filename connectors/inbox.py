@@ -20,6 +20,7 @@ import shutil
 import time
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -113,6 +114,65 @@ def move_file(source: Path, folder: Path, name: str) -> Path:
             raise
     make_private(target, PRIVATE_FILE_MODE)
     return target
+
+
+@dataclass
+class Filing:
+    """A notice file on its way out of the inbox, whatever the verdict.
+
+    Its copy is placed (archive/ or rejected/) before the commit that points at it;
+    after the commit :meth:`file_away` takes it out of the inbox, writes its receipt
+    and removes an earlier rejected copy of the same bytes; when the commit fails,
+    :meth:`drop` removes the copy this run made. ``target`` None: the file stays where
+    it is (an ingest without ``move``).
+    """
+
+    source: Path
+    target: Path | None = None
+    placed: bool = False
+
+    def drop(self) -> None:
+        """The commit did not happen: remove the copy this run made (not another run's)."""
+        if self.target is not None and self.placed:
+            self.target.unlink(missing_ok=True)
+
+    def file_away(
+        self,
+        receipt: Receipt | None = None,
+        duplicate_rows: Iterable[int] = (),
+        earlier: Path | None = None,
+    ) -> None:
+        """After the commit: the inbox copy goes, the receipt (if any) lies beside the
+        stored copy, and ``earlier`` (this content's rejected copy) goes."""
+        if self.target is None:
+            return
+        self.source.unlink(missing_ok=True)  # another run may have taken it meanwhile
+        if receipt is not None:
+            write_receipt(receipt, self.target, duplicate_rows)
+        if earlier is not None:
+            remove_stale_copy(earlier, self.target)
+
+
+def file_copy(source: Path, folder: Path, name: str) -> Filing:
+    """Place a copy of ``source`` in ``folder`` (see :func:`place_file`) before the commit."""
+    target, placed = place_file(source, folder, name)
+    return Filing(source, target, placed)
+
+
+def remove_stale_copy(rejected: Path, archived: Path) -> None:
+    """The earlier rejected copy and its receipts go once the same bytes are stored again.
+
+    The file row now points to the new copy (where retention finds it); a copy left in
+    rejected/ would keep the tenants' data with nothing to delete it.
+    """
+    if rejected == archived:
+        return
+    for stale in (
+        rejected,
+        rejected.with_name(rejected.name + ".kvitto.csv"),
+        rejected.with_name(rejected.name + ".kvitto.xlsx"),
+    ):
+        stale.unlink(missing_ok=True)
 
 
 def looks_like_formula(text: str) -> bool:

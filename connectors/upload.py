@@ -65,7 +65,7 @@ def safe_filename(name: str) -> str:
 
 def find_receipt(engine: Engine, company_id: str, content_hash: str) -> Receipt | None:
     """The receipt of an earlier file of this company, rebuilt from the database."""
-    from flows.stages.ingest import stored_receipt
+    from services.notices import stored_receipt
 
     with engine.connect() as connection:
         file = connection.execute(

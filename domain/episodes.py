@@ -49,7 +49,7 @@ from typing import Any
 import polars as pl
 
 from domain.formatting import sv_date
-from domain.outcomes import OUTCOME_LABEL_SV
+from domain.outcomes import OUTCOME_LABEL_SV, SOURCE_SILENCE
 from domain.vocabulary import EVENT_LABEL_SV, EVENT_RANK, EventType, OutcomeCertainty
 from domain.working_days import roll_to_working_day, roll_to_working_day_expr
 
@@ -477,6 +477,27 @@ class EpisodeState:
     def terminal(self) -> bool:
         """Settled, executed or closed: a new notice opens a new episode."""
         return self.status in TERMINAL_EVENTS or self.status == "closed"
+
+
+def status_reached_on(
+    status: str,
+    last_event_date: date,
+    outcome_date: date | None,
+    outcome_source: str | None,
+    transition_date: date | None,
+) -> date:
+    """The day a stored episode reached its current status (closed: the day it ended).
+
+    An episode closed by silence ended with its last event: its outcome date only says
+    when we stopped waiting, so a later event of the chain re-opens it. Another closed
+    episode ended on its outcome date; an open one on its latest transition into the
+    status (its last event when none is stored).
+    """
+    if status == "closed" and outcome_source == SOURCE_SILENCE:
+        return last_event_date
+    if status == "closed":
+        return outcome_date or last_event_date
+    return transition_date or last_event_date
 
 
 @dataclass

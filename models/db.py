@@ -1,18 +1,41 @@
-"""Database engine, sessions and migrations (Alembic) for SQLite and PostgreSQL."""
+"""Database plumbing for SQLite and PostgreSQL: the one module that knows the dialect.
+
+Engine, sessions and migrations (Alembic); stage locks; bulk insert (COPY on
+PostgreSQL), insert-or-ignore and upsert, id reservation, row locks, chunking of
+long ``IN`` lists and stored timestamps as UTC. Every ``dialect.name`` branch of the
+program lives here, so the services and stages read the same on both databases.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
+import polars as pl
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, String, Table, create_engine, event, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Select,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +46,15 @@ from models.errors import KvarboendeError
 from models.privacy import PRIVATE_FILE_MODE, make_private, private_dir
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+#: Rows or ids per statement for long ``IN`` lists and chunked inserts: well below
+#: SQLite's and PostgreSQL's limits on bound parameters, large enough to be fast.
+CHUNK = 5000
+#: Rows per COPY / executemany slice of a bulk insert: memory only, no parameter limit.
+_BULK_SLICE = 20 * CHUNK
+
+T = TypeVar("T")
+Bind = Engine | Connection | Session
 
 
 log = logging.getLogger(__name__)
@@ -101,6 +133,16 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     return engine
 
 
+@contextmanager
+def engine_scope(url: str, echo: bool = False) -> Iterator[Engine]:
+    """An engine for the URL that is disposed (its connections closed) after the block."""
+    engine = make_engine(url, echo=echo)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
@@ -134,21 +176,222 @@ def redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def insert_or_ignore(bind: Engine | Connection | Session, table: Table) -> Insert:
+def dialect_name(bind: Bind) -> str:
+    """``postgresql`` or ``sqlite``: the bind's database."""
+    return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+
+
+def is_postgres(bind: Bind) -> bool:
+    """Whether the bind is PostgreSQL (row locks, advisory locks, COPY)."""
+    return dialect_name(bind) == "postgresql"
+
+
+def _dialect_insert(bind: Bind, table: Table | type) -> Any:
+    """The dialect's own ``insert`` (the one with ``on_conflict_...``)."""
+    if is_postgres(bind):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def insert_or_ignore(bind: Bind, table: Table | type) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` for the bind's dialect.
 
     Two runs that write the same unique key at the same moment then both succeed:
     the second insert waits for the first to commit and inserts nothing, instead of
     aborting its whole transaction with a unique violation.
     """
-    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    return _dialect_insert(bind, table).on_conflict_do_nothing()
 
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table).on_conflict_do_nothing()
+def upsert(bind: Bind, table: Table | type, key: Sequence[Any], update: Sequence[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET`` the ``update`` columns to the new values."""
+    statement = _dialect_insert(bind, table)
+    return statement.on_conflict_do_update(
+        index_elements=list(key), set_={name: statement.excluded[name] for name in update}
+    )
+
+
+def for_update_skip_locked(bind: Bind, query: Select[Any]) -> Select[Any]:
+    """``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers by itself."""
+    return query.with_for_update(skip_locked=True) if is_postgres(bind) else query
+
+
+def transaction_lock(session: Session, key: int) -> None:
+    """Serialise a short critical section across processes until the transaction ends.
+
+    PostgreSQL: ``pg_advisory_xact_lock(key)``. SQLite needs nothing: its one writer
+    at a time already serialises the transaction's writes.
+    """
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def lock_table_for_writes(bind: Connection | Session, table: str) -> None:
+    """Writers of ``table`` take turns until commit (PostgreSQL's SHARE ROW EXCLUSIVE).
+
+    The mode conflicts with itself, so a check before the insert sees every row
+    committed before it. SQLite needs nothing: it has one writer at a time.
+    """
+    if is_postgres(bind):
+        bind.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+
+
+# ---------------------------------------------------------------------------
+# Chunks, frames and timestamps
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices of ``size``: the databases limit the parameters of a statement."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes (stored as UTC); PostgreSQL returns aware ones."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def as_utc_or_none(moment: datetime | None) -> datetime | None:
+    """:func:`as_utc` for a timestamp column that may be empty."""
+    return None if moment is None else as_utc(moment)
+
+
+#: The polars type of a stored timestamp (timezone-aware UTC).
+UTC_DATETIME = pl.Datetime("us", "UTC")
+
+
+def utc_series(values: Sequence[datetime | None]) -> pl.Series:
+    """Stored timestamps as a UTC datetime column (naive values are taken as UTC)."""
+    return pl.Series([as_utc_or_none(v) for v in values], dtype=UTC_DATETIME)
+
+
+def rows_frame(rows: Sequence[Sequence[Any]], schema: dict[str, Any]) -> pl.DataFrame:
+    """Result rows (tuples) as a polars frame of the given schema, also when there are none."""
+    return pl.DataFrame([list(row) for row in rows] or None, schema=schema, orient="row")
+
+
+# ---------------------------------------------------------------------------
+# Bulk work
+
+
+def reserve_ids(connection: Connection, table: str, count: int) -> list[int]:
+    """``count`` primary keys for a table, taken inside the caller's write transaction.
+
+    PostgreSQL: from the table's sequence (safe with concurrent writers). SQLite:
+    after max(id); the caller already holds SQLite's single write lock.
+    """
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        # The lock keeps other inserts (which draw from the sequence) out until commit,
+        # so the block between nextval and setval is ours alone.
+        connection.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+        last = connection.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"nextval(pg_get_serial_sequence('{table}', 'id')) + :n - 1)"
+            ),
+            {"n": count},
+        ).scalar_one()
+        return list(range(int(last) - count + 1, int(last) + 1))
+    start = connection.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
+    return list(range(int(start) + 1, int(start) + count + 1))
+
+
+def existing_values(connection: Connection, column: Column[Any], values: list[str]) -> set[str]:
+    """Which of these text values the (indexed) column already holds.
+
+    PostgreSQL: ``= ANY(array)`` in big slices; elsewhere ``IN`` lists of :data:`CHUNK`.
+    """
+    found: set[str] = set()
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        table, name = column.table.name, column.name
+        query = text(f"SELECT {name} FROM {table} WHERE {name} = ANY(:keys)").bindparams(
+            bindparam("keys", type_=ARRAY(String))
+        )
+        for part in chunks(values, _BULK_SLICE):
+            found.update(connection.execute(query, {"keys": list(part)}).scalars())
+        return found
+    for part in chunks(values):
+        found.update(connection.execute(select(column).where(column.in_(part))).scalars())
+    return found
+
+
+def insert_chunks(bind: Connection | Session, table: Table | type, rows: pl.DataFrame) -> None:
+    """Insert a frame's rows through Core executemany, :data:`CHUNK` rows per statement."""
+    for offset in range(0, rows.height, CHUNK):
+        bind.execute(insert(table), rows.slice(offset, CHUNK).to_dicts())
+
+
+def bulk_insert(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
+    """Insert a frame's rows: COPY on PostgreSQL, Core executemany elsewhere."""
+    if frame.height == 0:
+        return
+    # Columns with no value at all are left out: the database stores NULL for them anyway.
+    frame = frame.select([c for c in frame.columns if frame[c].null_count() < frame.height])
+    if connection.dialect.name == "postgresql":
+        _copy_frame(connection, table, frame)
+        return
+    if connection.dialect.name == "sqlite":
+        _sqlite_executemany(connection, table, frame)
+        return
+    insert_chunks(connection, table, frame)
+
+
+def _sqlite_executemany(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
+    """The DB-API executemany with values already in SQLAlchemy's SQLite storage formats.
+
+    SQLAlchemy's per-row bind processing costs more than SQLite's insert itself, so
+    dates, datetimes and booleans are formatted by polars the way SQLAlchemy stores
+    them (``2026-11-02``, ``2026-11-02 08:00:00.000000`` in UTC, 0/1).
+    """
+    formats = [
+        pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone
+        else pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+        if isinstance(dtype, pl.Datetime)
+        else pl.col(c).dt.strftime("%Y-%m-%d")
+        if isinstance(dtype, pl.Date)
+        else pl.col(c).cast(pl.Int8)
+        if dtype == pl.Boolean
+        else pl.col(c)
+        for c, dtype in frame.schema.items()
+    ]
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
+    raw = connection.connection.driver_connection
+    if frame.height > _BULK_SLICE:
+        raw.execute("PRAGMA cache_size=-262144")  # type: ignore[union-attr] # 256 MB page cache
+    for start in range(0, frame.height, _BULK_SLICE):
+        raw.executemany(statement, frame.slice(start, _BULK_SLICE).select(formats).rows())  # type: ignore[union-attr]
+
+
+def _copy_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
+    """PostgreSQL COPY in CSV form, in chunks, inside the caller's transaction."""
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    raw = connection.connection.driver_connection
+    formats = [
+        pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.f+00:00")
+        if isinstance(dtype, pl.Datetime)
+        else pl.col(c)
+        for c, dtype in frame.schema.items()
+    ]
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        statement = f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        with cursor.copy(statement) as copy:
+            for start in range(0, frame.height, _BULK_SLICE):
+                buffer = io.BytesIO()
+                frame.slice(start, _BULK_SLICE).select(formats).write_csv(
+                    buffer, include_header=False, null_value="\\N", quote_style="necessary"
+                )
+                copy.write(buffer.getvalue())
 
 
 def _lock_key(scope: str, name: str) -> int:

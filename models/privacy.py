@@ -46,7 +46,7 @@ PRIVATE_UMASK = 0o077
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 #: The project's own loggers (Prefect's are reached through their handlers).
-PROJECT_LOGGERS = ("flows", "connectors", "models", "domain", "letters")
+PROJECT_LOGGERS = ("flows", "services", "connectors", "models", "domain", "letters")
 
 
 def mask(text: str) -> str:

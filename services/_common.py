@@ -8,13 +8,11 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM
+from models.db import as_utc, utc_series
 from models.errors import NotFound
 from models.tables import Episode
 
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes (stored as UTC); PostgreSQL returns aware ones."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+__all__ = ["as_utc", "get_episode", "local_date", "start_of_day", "utc_series"]
 
 
 def start_of_day(day: date) -> datetime:
@@ -25,13 +23,6 @@ def start_of_day(day: date) -> datetime:
 def local_date(moment: datetime) -> date:
     """The Stockholm calendar day of a stored timestamp."""
     return as_utc(moment).astimezone(STOCKHOLM).date()
-
-
-def utc_series(values: list[datetime | None]) -> pl.Series:
-    """Stored timestamps as a UTC datetime column (naive values are taken as UTC)."""
-    return pl.Series(
-        [None if v is None else as_utc(v) for v in values], dtype=pl.Datetime("us", "UTC")
-    )
 
 
 def stockholm_series(values: list[datetime | None]) -> pl.Series:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from flows.stages import ingest as ingest_stage
 from flows.stages.ingest import ingest_file, ingest_inbox
 from models.config import CompanyConfig, Settings
 from models.db import session_scope
@@ -21,6 +20,7 @@ from models.tables import (
     NoticeFile,
     RowRejection,
 )
+from services import notices as stored_notices
 
 HEADER = (
     "personnummer;tenant_name;co_tenant_name;co_tenant_personnummer;street_address;apartment;"
@@ -327,18 +327,18 @@ def test_crash_mid_file_leaves_nothing_and_rerun_completes(
             f"{BO};termination_notice;2026-10-01;;1000;;;;;",
         ),
     )
-    original = ingest_stage._transition_frame
+    original = stored_notices.transition_frame
 
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash after notices and episodes were written")
 
-    monkeypatch.setattr(ingest_stage, "_transition_frame", crash)
+    monkeypatch.setattr(stored_notices, "transition_frame", crash)
     with pytest.raises(RuntimeError):
         ingest_file(db_engine, settings, path, "vasbyhem")
     for table in (NoticeFile, Notice, Episode, EpisodeTransition, RowRejection):
         assert count(db_engine, table) == 0
     assert path.exists()
-    monkeypatch.setattr(ingest_stage, "_transition_frame", original)
+    monkeypatch.setattr(stored_notices, "transition_frame", original)
     receipt = ingest_file(db_engine, settings, path, "vasbyhem")
     assert receipt.accepted == 2
     assert count(db_engine, Episode) == 2
@@ -421,14 +421,14 @@ def test_one_failing_inbox_file_does_not_stop_the_others(
     (folder / "a.csv").write_text(canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;"))
     (folder / "b.csv").write_text(canonical(f"{BO};termination_notice;2026-10-02;;1;;;;;"))
     (folder / "c.csv").write_text(canonical(f"{BO}K9;termination_notice;2026-10-03;;1;;;;;"))
-    real_store = ingest_stage._store_file
+    real_store = stored_notices.store_file
 
     def concurrent_for_b(engine, settings, company, filename, *args, **kwargs):
         if filename == "b.csv":  # as when another ingest stored some of its notices
             raise KvarboendeError(f"{filename}: a concurrent ingest stored some notices")
         return real_store(engine, settings, company, filename, *args, **kwargs)
 
-    monkeypatch.setattr(ingest_stage, "_store_file", concurrent_for_b)
+    monkeypatch.setattr(stored_notices, "store_file", concurrent_for_b)
     with caplog.at_level("WARNING", logger="flows.stages.ingest"):
         counts = ingest_inbox(db_engine, settings, date(2026, 11, 2))
     assert (counts["files"], counts["files_failed"], counts["accepted"]) == (2, 1, 2)
@@ -437,7 +437,7 @@ def test_one_failing_inbox_file_does_not_stop_the_others(
     assert failed == [
         "ingest of b.csv for company vasbyhem failed (KvarboendeError); it stays in the inbox"
     ]
-    monkeypatch.setattr(ingest_stage, "_store_file", real_store)
+    monkeypatch.setattr(stored_notices, "store_file", real_store)
     again = ingest_inbox(db_engine, settings, date(2026, 11, 3))
     assert (again["files"], again["files_failed"], again["accepted"]) == (1, 0, 1)
     assert list(folder.iterdir()) == []
