@@ -11,9 +11,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import polars as pl
-from sqlalchemy import Engine, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 
 from connectors.case_register import (
     content_hash,
@@ -23,45 +21,9 @@ from connectors.case_register import (
 )
 from domain.formatting import local_today
 from domain.register import check_case_ids, empty_household, prepare_cases, prepare_household
-from models.audit import audit, current_actor
 from models.config import Settings
 from models.db import session_scope
-from models.tables import CaseSnapshot, Caseworker, HouseholdMember, RegisterCase
-
-_CHUNK = 20_000
-
-
-def _upsert_caseworkers(session, cases: pl.DataFrame) -> int:  # noqa: ANN001 - Session
-    workers = (
-        cases.filter(pl.col("caseworker_id").is_not_null())
-        .unique("caseworker_id", keep="first", maintain_order=True)
-        .select(
-            pl.col("caseworker_id").alias("id"),
-            pl.coalesce("caseworker_name", "caseworker_id").alias("name"),
-            pl.col("unit").fill_null("").alias("unit"),
-            pl.col("caseworker_email").alias("email"),
-        )
-    )
-    if workers.height == 0:
-        return 0
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(Caseworker)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Caseworker.id],
-        set_={
-            "name": statement.excluded.name,
-            "unit": statement.excluded.unit,
-            "email": statement.excluded.email,
-        },
-    )
-    session.execute(statement, workers.to_dicts())
-    return workers.height
-
-
-def _insert_chunks(session, table, rows: pl.DataFrame) -> None:  # noqa: ANN001
-    for offset in range(0, rows.height, _CHUNK):
-        session.execute(insert(table), rows.slice(offset, _CHUNK).to_dicts())
+from services.cases import latest_snapshot, store_snapshot
 
 
 def import_register(
@@ -92,9 +54,7 @@ def import_register(
         )
     digest = content_hash(cases, household)
     with session_scope(engine) as session:
-        latest = session.scalars(
-            select(CaseSnapshot).order_by(CaseSnapshot.id.desc()).limit(1)
-        ).first()
+        latest = latest_snapshot(session)
         if latest is not None and latest.content_hash == digest:
             return {
                 "snapshot_id": latest.id,
@@ -111,76 +71,4 @@ def import_register(
     members = members.join(known, on="case_id", how="semi")
 
     with session_scope(engine) as session:
-        snapshot = CaseSnapshot(
-            taken_on=taken_on,
-            source=source[:300],
-            content_hash=digest,
-            cases=cases.height,
-            members=members.height,
-        )
-        session.add(snapshot)
-        session.flush()
-        caseworkers = _upsert_caseworkers(session, cases)
-        _insert_chunks(
-            session,
-            RegisterCase,
-            cases.select(
-                pl.lit(snapshot.id).alias("snapshot_id"),
-                pl.col("case_id").alias("case_ref"),
-                "personnummer",
-                "name",
-                "street_address",
-                "apartment",
-                "postal_code",
-                "unit",
-                "caseworker_id",
-                "language",
-            ),
-        )
-        ids = session.execute(
-            select(RegisterCase.case_ref, RegisterCase.id).where(
-                RegisterCase.snapshot_id == snapshot.id
-            )
-        ).all()
-        id_frame = pl.DataFrame(
-            {"case_id": [r[0] for r in ids], "db_case_id": [r[1] for r in ids]},
-            schema={"case_id": pl.String, "db_case_id": pl.Int64},
-        )
-        _insert_chunks(
-            session,
-            HouseholdMember,
-            members.join(id_frame, on="case_id", how="inner").select(
-                pl.lit(snapshot.id).alias("snapshot_id"),
-                pl.col("db_case_id").alias("case_id"),
-                "personnummer",
-                "name",
-                "relation",
-                "birth_date",
-                "is_child",
-            ),
-        )
-        counts = {
-            "snapshot_id": snapshot.id,
-            "unchanged": 0,
-            "cases": cases.height,
-            "members": members.height,
-            "children": int(members["is_child"].sum()),
-            "caseworkers": caseworkers,
-            "invalid_personnummer": int((~cases["valid"]).sum())
-            + int(
-                (
-                    ~members["valid"] & ~members["is_child"] & members["personnummer"].is_not_null()
-                ).sum()
-            ),
-            "orphan_members": orphans,
-            "relations_guessed": int(members["relation_guessed"].sum()),
-        }
-        audit(
-            session,
-            current_actor(),
-            "register.import",
-            "case_snapshot",
-            snapshot.id,
-            detail=f"cases={counts['cases']} members={counts['members']}",
-        )
-    return counts
+        return store_snapshot(session, taken_on, source, digest, cases, members, orphans)
