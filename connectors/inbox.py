@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from domain.formatting import safe_cell
+from domain.formatting import looks_like_formula, safe_cell
 from domain.vocabulary import Receipt
 from models.privacy import PRIVATE_FILE_MODE, make_private, private_dir
 
@@ -173,11 +173,6 @@ def remove_stale_copy(rejected: Path, archived: Path) -> None:
         rejected.with_name(rejected.name + ".kvitto.xlsx"),
     ):
         stale.unlink(missing_ok=True)
-
-
-def looks_like_formula(text: str) -> bool:
-    """Text a spreadsheet would read as a formula if typed in (= + - @ tab CR first)."""
-    return safe_cell(text) != text
 
 
 def receipt_rows(

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
-from models.privacy import private_dir
+from models.privacy import private_dir, write_private
 
 MANIFEST_FIELDS = ("sequence", "letter_id", "idempotency_key", "kind", "first_page", "pages")
 
@@ -81,17 +79,10 @@ def write_print_batch(print_dir: Path, name: str, items: Sequence[PrintItem]) ->
     writer.add_metadata({"/Title": f"Utskick {name}", "/Producer": "kvarboende"})
     buffer = io.BytesIO()
     writer.write(buffer)
-    _write_atomically(pdf_path, buffer.getvalue())
+    write_private(pdf_path, buffer.getvalue())
     text = io.StringIO()
     table = csv.DictWriter(text, fieldnames=MANIFEST_FIELDS, delimiter=";", lineterminator="\n")
     table.writeheader()
     table.writerows(rows)
-    _write_atomically(manifest_path, text.getvalue().encode("utf-8"))
+    write_private(manifest_path, text.getvalue().encode("utf-8"))
     return PrintBatch(name, pdf_path, manifest_path, len(rows), page - 1)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    # A temporary name of its own, so that two writers never share a half-written file.
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)

@@ -64,3 +64,12 @@ def safe_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def looks_like_formula(text: str) -> bool:
+    """Text a spreadsheet would read as a formula if typed in (= + - @ tab CR first).
+
+    XLSX writers put such text in with ``write_string`` and Excel's quote prefix
+    instead of the ``'`` :func:`safe_cell` adds for CSV.
+    """
+    return safe_cell(text) != text

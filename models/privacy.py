@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import traceback
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -197,14 +198,24 @@ def private_dir(path: Path | str) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> Path:
-    """Write a file only its owner can read, atomically (a reader never sees half a file)."""
+    """Write a file only its owner can read, atomically (a reader never sees half a file).
+
+    Through a temporary name of this writer's own (process id and a random part), so
+    two runs writing the same file at once never share a half-written one; the last
+    rename wins with a whole file. The one atomic writer of the program (letters,
+    print batches, worklists, retention's files).
+    """
     private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, PRIVATE_FILE_MODE)  # also when an earlier run left the temporary file
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, PRIVATE_FILE_MODE)  # the mode is given, not left to the umask
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -390,7 +390,7 @@ class Greylisting:
 
 
 def _staff_email(engine, created_on: date, key: str = "caseworker_notice:cw1:x") -> None:  # noqa: ANN001
-    from flows.stages.outbox import enqueue
+    from services.outbox import enqueue
 
     with session_scope(engine) as session:
         enqueue(
@@ -587,7 +587,7 @@ def test_local_server_keeps_earlier_runs_mail(db_engine, fast) -> None:  # noqa:
 
 
 def test_staff_email_with_report_attachment_and_failure(db_engine, fast, scripted) -> None:  # noqa: ANN001
-    from flows.stages.outbox import enqueue
+    from services.outbox import enqueue
 
     handler, fast.smtp.port = scripted(Script(refuse_rcpt={"gone@exempelby.se"}))
     report = fast.paths.reports_dir / "rapport-2026-10.pdf"

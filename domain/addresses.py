@@ -1,0 +1,74 @@
+"""Where a letter can reach someone: a usable email address, the postal address block.
+
+One rule for every sender: the letter stage chooses email or print with
+:func:`usable_email`, and delivery checks the recipient with the same function before
+the SMTP conversation. The address block is what shows in the envelope window;
+:func:`has_postal_address` says whether the post can find the household at all.
+"""
+
+from __future__ import annotations
+
+import re
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from typing import Protocol
+
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$")
+
+
+class Addressee(Protocol):
+    """The address fields of an episode (or anything that has them)."""
+
+    tenant_name: str | None
+    co_tenant_name: str | None
+    street_address: str | None
+    apartment: str | None
+    postal_code: str | None
+    town: str | None
+
+
+def usable_email(address: str | None) -> str | None:
+    """The address (trimmed) when it looks deliverable, else None (the letter goes by post).
+
+    Deliverable: one ``@``, no spaces or list separators, a domain with a dot and a
+    top-level domain of letters, and an address that fits a To header as it is.
+    """
+    if address is None:
+        return None
+    address = address.strip()
+    if not _EMAIL.match(address):
+        return None
+    try:
+        parsed = Address(addr_spec=address)
+    except (ValueError, IndexError, TypeError, HeaderParseError):
+        return None
+    return address if parsed.username and "." in parsed.domain else None
+
+
+def postal_line(postal_code: str | None, town: str | None) -> str:
+    """``123 45 Exempelby``: a five-digit postcode written the Swedish way, then the town."""
+    code = re.sub(r"\s", "", postal_code or "")
+    if len(code) == 5 and code.isdigit():
+        code = f"{code[:3]} {code[3:]}"
+    return " ".join(part for part in (code, (town or "").strip()) if part)
+
+
+def recipient_lines(addressee: Addressee) -> tuple[str, ...]:
+    """The address block for the envelope window: names, street (and flat), postcode town."""
+    street = (addressee.street_address or "").strip()
+    if addressee.apartment and addressee.apartment not in street:
+        street = f"{street} lgh {addressee.apartment}".strip()
+    lines = (
+        (addressee.tenant_name or "").strip(),
+        (addressee.co_tenant_name or "").strip(),
+        street,
+        postal_line(addressee.postal_code, addressee.town),
+    )
+    return tuple(line for line in lines if line)
+
+
+def has_postal_address(addressee: Addressee) -> bool:
+    """A street and a postcode or town: enough for the post to find the household."""
+    return bool((addressee.street_address or "").strip()) and bool(
+        postal_line(addressee.postal_code, addressee.town)
+    )
