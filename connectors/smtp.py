@@ -14,9 +14,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.errors import HeaderParseError
 from email.header import Header
-from email.headerregistry import Address
 from email.message import Message
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -80,15 +78,6 @@ def message_id(key: str, from_address: str) -> str:
     """A Message-ID that is the same every time the same outbox letter is sent."""
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
     return f"<{digest}@{sender_domain(from_address)}>"
-
-
-def valid_address(address: str) -> bool:
-    """True when the address can be written into a To header and has a domain with a dot."""
-    try:
-        parsed = Address(addr_spec=address.strip())
-    except (ValueError, IndexError, TypeError, HeaderParseError):
-        return False
-    return bool(parsed.username) and "." in parsed.domain
 
 
 def invite_bytes(invite: Invite, organizer: str, attendee: str) -> bytes:

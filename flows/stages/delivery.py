@@ -39,20 +39,18 @@ and its clock advances while it runs. Claims always use the real clock.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import threading
 import time
-import uuid
-from collections.abc import Collection, Coroutine
+from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, false, func, or_, select, text, true, update
+from sqlalchemy import Engine
 
 from connectors.local_smtp import LocalSmtpServer
-from connectors.print_batch import PrintItem, batch_exists, write_print_batch
+from connectors.print_batch import batch_exists, write_print_batch
 from connectors.smtp import (
     TIMEOUT,
     Invite,
@@ -63,37 +61,17 @@ from connectors.smtp import (
     build_message,
     message_id,
     sender_domain,
-    valid_address,
 )
-from domain.delivery import (
-    MEETING_PASSED,
-    NOT_IN_TIME,
-    letter_too_late,
-    must_post_today,
-    scheduled_time,
-    staff_gives_up,
-    staff_retry_delay,
-)
+from domain.addresses import usable_email
+from domain.delivery import MEETING_PASSED, letter_too_late, must_post_today, scheduled_time
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import AppointmentStatus, Channel, LetterKind, LetterStatus
 from models.config import Settings
-from models.db import session_scope
-from models.tables import Appointment, AppointmentSlot, Episode, Letter
+from models.db import as_utc
+from models.tables import AppointmentSlot, Letter
+from services.delivery import TENANT_KINDS, Outbox, claim_is_stale, new_claim_token, real_now
 
-TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value})
 T = TypeVar("T")
-#: pg_advisory_xact_lock key that serialises the naming of print batches ("kvpr").
-PRINT_LOCK = 0x6B767072
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 class RunClock:
@@ -106,9 +84,9 @@ class RunClock:
     """
 
     def __init__(self, run_date: date, settings: Settings, at: datetime | None = None) -> None:
-        real = _now()
+        real = real_now()
         if at is not None:
-            self.start = _aware(at) or real
+            self.start = as_utc(at)
         elif run_date == real.astimezone(STOCKHOLM).date():
             self.start = real
         else:
@@ -120,251 +98,6 @@ class RunClock:
         return self.start + timedelta(seconds=time.monotonic() - self._began)
 
 
-def new_claim_token() -> str:
-    """``host:pid:random``: lets a later run on the same host see that the owner died."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def claim_is_stale(token: str | None, claimed_at: datetime | None, timeout: float) -> bool:
-    """A claim whose owner process has died (same host) or that is older than the timeout."""
-    if token is None or claimed_at is None:
-        return True
-    if _now() - (_aware(claimed_at) or _now()) > timedelta(seconds=timeout):
-        return True
-    host, _, rest = token.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host == socket.gethostname() and pid_text.isdigit():
-        pid = int(pid_text)
-        return pid != os.getpid() and not _pid_alive(pid)
-    return False
-
-
-class _Outbox:
-    """The delivery run's access to the letter table: claims and results, one commit each."""
-
-    def __init__(self, engine: Engine, settings: Settings, clock: RunClock) -> None:
-        self.engine = engine
-        self.settings = settings
-        self.clock = clock
-        self.token = new_claim_token()
-        self.postgres = engine.dialect.name == "postgresql"
-
-    def stale_ids(self, channel: str = Channel.EMAIL) -> list[int]:
-        with session_scope(self.engine) as session:
-            rows = session.execute(
-                select(Letter.id, Letter.claim_token, Letter.claimed_at).where(
-                    Letter.status == LetterStatus.SENDING,
-                    Letter.channel == channel,
-                    Letter.print_batch.is_(None),
-                )
-            ).all()
-        timeout = self.settings.smtp.claim_timeout_seconds
-        return [
-            letter_id
-            for letter_id, token, claimed_at in rows
-            if token != self.token and claim_is_stale(token, claimed_at, timeout)
-        ]
-
-    def claim_email(
-        self, stale: list[int], skip: Collection[int] = ()
-    ) -> tuple[Letter, AppointmentSlot | None] | None:
-        """Claim the next due email letter (or a stale one) with what is needed to send it.
-
-        Returns None when nothing is due. The claim and the read share one short
-        transaction, committed before anything is sent. ``skip``: letters already
-        handled in this pass.
-        """
-        while True:
-            with session_scope(self.engine) as session:
-                now = self.clock()
-                due = or_(Letter.next_attempt_at.is_(None), Letter.next_attempt_at <= now)
-                taken_over = (
-                    and_(
-                        Letter.id.in_(stale),
-                        Letter.status == LetterStatus.SENDING,
-                        or_(Letter.claim_token.is_(None), Letter.claim_token != self.token),
-                    )
-                    if stale
-                    else false()
-                )
-                query = (
-                    select(Letter.id, Letter.status, Letter.claim_token)
-                    .where(
-                        Letter.channel == Channel.EMAIL,
-                        or_(and_(Letter.status == LetterStatus.PENDING, due), taken_over),
-                        Letter.id.not_in(list(skip)) if skip else true(),
-                    )
-                    .order_by(Letter.id)
-                    .limit(1)
-                )
-                if self.postgres:
-                    query = query.with_for_update(skip_locked=True)
-                row = session.execute(query).first()
-                if row is None:
-                    return None
-                letter_id, status, old_token = row
-                guard = (
-                    Letter.status == LetterStatus.PENDING
-                    if status == LetterStatus.PENDING
-                    else and_(
-                        Letter.status == LetterStatus.SENDING,
-                        Letter.claim_token.is_(None)
-                        if old_token is None
-                        else Letter.claim_token == old_token,
-                    )
-                )
-                result = session.execute(
-                    update(Letter)
-                    .where(Letter.id == letter_id, guard)
-                    .values(status=LetterStatus.SENDING, claim_token=self.token, claimed_at=_now())
-                )
-                if result.rowcount != 1:
-                    continue  # another run claimed it between our select and our update
-                letter = session.get(Letter, letter_id, populate_existing=True)
-                assert letter is not None
-                slot = None
-                if letter.appointment_id is not None:
-                    slot = session.scalars(
-                        select(AppointmentSlot)
-                        .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
-                        .where(Appointment.id == letter.appointment_id)
-                    ).first()
-                session.expunge_all()
-                return letter, slot
-
-    def next_retry_in(self) -> float | None:
-        """Seconds until the earliest pending email letter may be retried, if any is waiting."""
-        with session_scope(self.engine) as session:
-            earliest = session.scalar(
-                select(func.min(Letter.next_attempt_at)).where(
-                    Letter.status == LetterStatus.PENDING,
-                    Letter.channel == Channel.EMAIL,
-                    Letter.next_attempt_at.is_not(None),
-                )
-            )
-        if earliest is None:
-            return None
-        now = self.clock()
-        return max(0.0, ((_aware(earliest) or now) - now).total_seconds())
-
-    def _finish(self, letter_id: int, **values: Any) -> bool:
-        with session_scope(self.engine) as session:
-            result = session.execute(
-                update(Letter)
-                .where(Letter.id == letter_id, Letter.claim_token == self.token)
-                .values(claim_token=None, claimed_at=None, **values)
-            )
-            return result.rowcount == 1
-
-    def sent(self, letter: Letter, msg_id: str) -> None:
-        self._finish(
-            letter.id,
-            status=LetterStatus.SENT,
-            sent_at=_now(),
-            message_id=msg_id,
-            attempts=letter.attempts + 1,
-            last_error=None,
-            next_attempt_at=None,
-        )
-
-    def temporary(self, letter: Letter, reason: str) -> str:
-        """Schedule a retry, or give up; returns what happened.
-
-        Tenant letters give up after ``max_attempts`` (the post takes over). Staff
-        emails are retried on later runs until ``staff_retry_hours`` have passed since
-        their first try: greylisting alone can take a quarter of an hour.
-        """
-        smtp = self.settings.smtp
-        attempts = letter.attempts + 1
-        now = self.clock()
-        if letter.kind in TENANT_KINDS:
-            if attempts >= smtp.max_attempts:
-                return self.permanent(
-                    letter, f"gave up after {attempts} attempts: {reason}", attempts
-                )
-            delay = timedelta(seconds=smtp.backoff_seconds * (2 ** (attempts - 1)))
-        else:
-            if staff_gives_up(now, self._first_try(letter), smtp.staff_retry_hours):
-                return self.permanent(
-                    letter, f"gave up after {attempts} attempts: {reason}", attempts
-                )
-            delay = staff_retry_delay(
-                attempts, smtp.staff_backoff_minutes, smtp.staff_backoff_max_minutes
-            )
-        self._finish(
-            letter.id,
-            status=LetterStatus.PENDING,
-            attempts=attempts,
-            last_error=reason,
-            next_attempt_at=now + delay,
-        )
-        return "retry"
-
-    def _first_try(self, letter: Letter) -> datetime:
-        """When a staff email was first tried: queued on the run's day, tried in that run.
-
-        ``created_at`` is the real clock; on a run for another date the run clock's start
-        of that date stands in for it.
-        """
-        created = _aware(letter.created_at)
-        if created is not None and created.astimezone(STOCKHOLM).date() == letter.created_on:
-            return created
-        at = scheduled_time(self.settings.schedules.daily)
-        return datetime.combine(letter.created_on, at, tzinfo=STOCKHOLM).astimezone(UTC)
-
-    def permanent(self, letter: Letter, reason: str, attempts: int | None = None) -> str:
-        """Tenant letters go to print and are flagged; staff emails fail."""
-        attempts = letter.attempts + 1 if attempts is None else attempts
-        if letter.kind in TENANT_KINDS and letter.pdf_path and self._has_postal_address(letter):
-            self._finish(
-                letter.id,
-                status=LetterStatus.PENDING,
-                channel=Channel.PRINT,
-                flagged=True,
-                attempts=attempts,
-                last_error=f"email: {reason}; moved to print",
-                next_attempt_at=None,
-            )
-            return "moved_to_print"
-        self._finish(
-            letter.id,
-            status=LetterStatus.FAILED,
-            attempts=attempts,
-            last_error=reason,
-            next_attempt_at=None,
-            flagged=letter.kind in TENANT_KINDS,
-        )
-        return "failed"
-
-    def _has_postal_address(self, letter: Letter) -> bool:
-        from flows.stages.letters import has_postal_address
-
-        with session_scope(self.engine) as session:
-            episode = session.get(Episode, letter.episode_id) if letter.episode_id else None
-            return episode is not None and has_postal_address(episode)
-
-    def claim(self, letter_id: int, status: str, token: str | None) -> bool:
-        """Claim one letter seen as ``status`` (and ``token``); False when another run did."""
-        guard = Letter.claim_token.is_(None) if token is None else Letter.claim_token == token
-        with session_scope(self.engine) as session:
-            result = session.execute(
-                update(Letter)
-                .where(Letter.id == letter_id, Letter.status == status, guard)
-                .values(status=LetterStatus.SENDING, claim_token=self.token, claimed_at=_now())
-            )
-            return result.rowcount == 1
-
-
 def _outgoing(settings: Settings, letter: Letter, slot: AppointmentSlot | None) -> OutgoingEmail:
     pdf = Path(letter.pdf_path).read_bytes() if letter.pdf_path else None
     invite = None
@@ -373,8 +106,8 @@ def _outgoing(settings: Settings, letter: Letter, slot: AppointmentSlot | None) 
         english = letter.language == "en"
         invite = Invite(
             uid=f"appointment-{letter.appointment_id}@{domain}",
-            starts_at=_aware(slot.starts_at) or _now(),
-            ends_at=_aware(slot.ends_at) or _now(),
+            starts_at=as_utc(slot.starts_at),
+            ends_at=as_utc(slot.ends_at),
             summary="Meeting with the housing advisor" if english else "Möte med boenderådgivaren",
             location=slot.location,
             description=letter.subject or "",
@@ -396,7 +129,7 @@ def _outgoing(settings: Settings, letter: Letter, slot: AppointmentSlot | None) 
     )
 
 
-async def _deliver_emails(outbox: _Outbox, counts: dict[str, int]) -> None:
+async def _deliver_emails(outbox: Outbox, counts: dict[str, int]) -> None:
     settings = outbox.settings
     waited = 0.0
     wait_limit = settings.smtp.backoff_seconds * (2**settings.smtp.max_attempts)
@@ -415,7 +148,7 @@ async def _deliver_emails(outbox: _Outbox, counts: dict[str, int]) -> None:
                 waited += wait
                 continue
             letter, slot = claimed
-            if not letter.recipient or not valid_address(letter.recipient):
+            if usable_email(letter.recipient) is None:
                 counts[outbox.permanent(letter, "invalid email address")] += 1
                 continue
             try:
@@ -441,7 +174,7 @@ async def _deliver_emails(outbox: _Outbox, counts: dict[str, int]) -> None:
 
 
 def _server_unreachable(
-    outbox: _Outbox, letter: Letter, reason: str, counts: dict[str, int]
+    outbox: Outbox, letter: Letter, reason: str, counts: dict[str, int]
 ) -> None:
     """The server cannot be reached or does not answer: one attempt for every letter due.
 
@@ -458,104 +191,25 @@ def _server_unreachable(
         counts["deferred"] += 1
 
 
-def _deliver_print(outbox: _Outbox, run_date: date, counts: dict[str, int]) -> None:
+def _deliver_print(outbox: Outbox, run_date: date, counts: dict[str, int]) -> None:
     """Put every pending print letter into the day's batch; finish half-done batches first."""
-    settings = outbox.settings
-    print_dir = settings.paths.print_dir
-    with session_scope(outbox.engine) as session:
-        rows = session.execute(
-            select(Letter.print_batch, Letter.claim_token, Letter.claimed_at).where(
-                Letter.status == LetterStatus.SENDING,
-                Letter.channel == Channel.PRINT,
-                Letter.print_batch.is_not(None),
-            )
-        ).all()
-    timeout = settings.smtp.claim_timeout_seconds
-    # Batches whose run died before finishing; a live run finishes its own.
-    unfinished = sorted(
-        {
-            name
-            for name, token, claimed_at in rows
-            if token != outbox.token and claim_is_stale(token, claimed_at, timeout)
-        }
-    )
-    for name in unfinished:
+    print_dir = outbox.settings.paths.print_dir
+    for name in outbox.unfinished_batches():
         _complete_batch(outbox, name, counts, rewrite=not batch_exists(print_dir, name))
-
-    with session_scope(outbox.engine) as session:
-        if outbox.postgres:
-            # One run at a time names a batch, so two runs never pick the same name.
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PRINT_LOCK})
-        query = (
-            select(Letter.id, Letter.pdf_path)
-            .where(Letter.status == LetterStatus.PENDING, Letter.channel == Channel.PRINT)
-            .order_by(Letter.id)
-        )
-        if outbox.postgres:
-            query = query.with_for_update(skip_locked=True)
-        rows = session.execute(query).all()
-        if not rows:
-            return
-        missing = [i for i, path in rows if not path or not Path(path).exists()]
-        if missing:
-            session.execute(
-                update(Letter)
-                .where(Letter.id.in_(missing))
-                .values(status=LetterStatus.FAILED, last_error="letter PDF missing", flagged=True)
-            )
-            counts["failed"] += len(missing)
-        ready = [i for i, path in rows if i not in set(missing)]
-        if not ready:
-            return
-        # Claim first under a name of our own: on SQLite this write takes the database
-        # lock, so the batch count below sees every batch another run has committed.
-        session.execute(
-            update(Letter)
-            .where(Letter.id.in_(ready), Letter.status == LetterStatus.PENDING)
-            .values(
-                status=LetterStatus.SENDING,
-                print_batch=outbox.token,
-                claim_token=outbox.token,
-                claimed_at=_now(),
-            )
-        )
-        prefix = run_date.isoformat()
-        existing = session.scalar(
-            select(func.count(func.distinct(Letter.print_batch))).where(
-                Letter.print_batch.like(f"{prefix}-%")
-            )
-        )
-        name = f"{prefix}-{int(existing or 0) + 1:02d}"
-        session.execute(
-            update(Letter).where(Letter.print_batch == outbox.token).values(print_batch=name)
-        )
-    _complete_batch(outbox, name, counts, rewrite=True)
+    name, missing = outbox.claim_print_batch(run_date)
+    counts["failed"] += missing
+    if name is not None:
+        _complete_batch(outbox, name, counts, rewrite=True)
 
 
-def _complete_batch(outbox: _Outbox, name: str, counts: dict[str, int], rewrite: bool) -> None:
-    with session_scope(outbox.engine) as session:
-        rows = session.execute(
-            select(Letter.id, Letter.idempotency_key, Letter.kind, Letter.pdf_path)
-            .where(Letter.print_batch == name, Letter.status == LetterStatus.SENDING)
-            .order_by(Letter.id)
-        ).all()
-    if not rows:
+def _complete_batch(outbox: Outbox, name: str, counts: dict[str, int], rewrite: bool) -> None:
+    items = outbox.batch_items(name)
+    if not items:
         return
     if rewrite:
-        items = [PrintItem(i, key, kind, Path(path)) for i, key, kind, path in rows]
         write_print_batch(outbox.settings.paths.print_dir, name, items)
-    with session_scope(outbox.engine) as session:
-        session.execute(
-            update(Letter)
-            .where(Letter.id.in_([row[0] for row in rows]))
-            .values(
-                status=LetterStatus.SENT,
-                sent_at=_now(),
-                claim_token=None,
-                claimed_at=None,
-            )
-        )
-    counts["printed"] += len(rows)
+    outbox.batch_sent(items)
+    counts["printed"] += len(items)
     counts["print_batches"] += 1
 
 
@@ -593,38 +247,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 SYSTEM_ACTOR = "kvarboende"
 
 
-def _tenant_letters_in_queue(outbox: _Outbox) -> list[Any]:
-    """Unsent tenant letters outside a print batch, with their appointment's state and time."""
-    with session_scope(outbox.engine) as session:
-        return list(
-            session.execute(
-                select(
-                    Letter.id,
-                    Letter.kind,
-                    Letter.channel,
-                    Letter.status,
-                    Letter.claim_token,
-                    Letter.claimed_at,
-                    Letter.episode_id,
-                    Letter.version,
-                    Letter.attempts,
-                    Letter.last_error,
-                    Appointment.status,
-                    AppointmentSlot.starts_at,
-                )
-                .join(Appointment, Appointment.id == Letter.appointment_id)
-                .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
-                .where(
-                    Letter.kind.in_(TENANT_KINDS),
-                    Letter.status.in_([LetterStatus.PENDING, LetterStatus.SENDING]),
-                    Letter.print_batch.is_(None),
-                )
-                .order_by(Letter.id)
-            ).all()
-        )
-
-
-def _replace_late_letters(outbox: _Outbox, run_date: date, counts: dict[str, int]) -> None:
+def _replace_late_letters(outbox: Outbox, run_date: date, counts: dict[str, int]) -> None:
     """Never send a letter as it was when its meeting is too close for its channel.
 
     An appointment letter is rebooked: a new time, a new letter version (by post when
@@ -635,14 +258,14 @@ def _replace_late_letters(outbox: _Outbox, run_date: date, counts: dict[str, int
     """
     settings = outbox.settings
     timeout = settings.smtp.claim_timeout_seconds
-    for row in _tenant_letters_in_queue(outbox):
+    for row in outbox.tenant_letters_in_queue():
         (letter_id, kind, channel, status, token, claimed_at, episode_id, version, attempts,
          last_error, appointment_status, starts_at) = row  # fmt: skip
         if status == LetterStatus.SENDING and (
             token == outbox.token or not claim_is_stale(token, claimed_at, timeout)
         ):
             continue  # in flight in a live run
-        start = _aware(starts_at) or outbox.clock()
+        start = as_utc(starts_at)
         too_late = letter_too_late(
             channel,
             outbox.clock(),
@@ -658,7 +281,7 @@ def _replace_late_letters(outbox: _Outbox, run_date: date, counts: dict[str, int
         if not outbox.claim(letter_id, status, token):
             continue  # another run took it
         if gone or kind != LetterKind.APPOINTMENT:
-            outbox._finish(
+            outbox.finish(
                 letter_id,
                 status=LetterStatus.SUPERSEDED,
                 last_error=f"{MEETING_PASSED}; appointment no longer booked"
@@ -673,7 +296,7 @@ def _replace_late_letters(outbox: _Outbox, run_date: date, counts: dict[str, int
 
 
 def _rebook_letter(
-    outbox: _Outbox,
+    outbox: Outbox,
     run_date: date,
     letter_id: int,
     episode_id: int,
@@ -686,7 +309,7 @@ def _rebook_letter(
     try:
         rebook(outbox.engine, outbox.settings, episode_id, run_date, by=SYSTEM_ACTOR)
     except BookingError as exc:
-        outbox._finish(
+        outbox.finish(
             letter_id,
             status=LetterStatus.FAILED,
             flagged=True,
@@ -695,7 +318,7 @@ def _rebook_letter(
         )
         counts["not_rebooked"] += 1
         return
-    outbox._finish(
+    outbox.finish(
         letter_id,
         status=LetterStatus.SUPERSEDED,
         last_error=f"{MEETING_PASSED}; rebooked, a new letter version replaces it",
@@ -703,83 +326,20 @@ def _rebook_letter(
     )
     counts["rebooked"] += 1
     if by_post:
-        _send_new_version_by_post(outbox, episode_id, version)
+        outbox.send_new_version_by_post(episode_id, version)
 
 
-def _send_new_version_by_post(outbox: _Outbox, episode_id: int, version: int) -> None:
-    """The new letter goes in today's print batch when email had already failed."""
-    with session_scope(outbox.engine) as session:
-        episode = session.get(Episode, episode_id)
-        if episode is None or not _postal_ok(episode):
-            return  # email is then the only way; the worklist shows it if it fails
-        session.execute(
-            update(Letter)
-            .where(
-                Letter.episode_id == episode_id,
-                Letter.kind == LetterKind.APPOINTMENT,
-                Letter.version > version,
-                Letter.status == LetterStatus.PENDING,
-                Letter.channel == Channel.EMAIL,
-            )
-            .values(
-                channel=Channel.PRINT,
-                flagged=True,
-                last_error=f"{NOT_IN_TIME}: the earlier version's email failed",
-            )
-        )
-
-
-def _postal_ok(episode: Episode) -> bool:
-    from flows.stages.letters import has_postal_address
-
-    return has_postal_address(episode)
-
-
-def _post_what_email_missed(outbox: _Outbox, run_date: date, counts: dict[str, int]) -> None:
+def _post_what_email_missed(outbox: Outbox, run_date: date, counts: dict[str, int]) -> None:
     """Email tenant letters still unsent on the last day the post arrives in time: print them."""
     postal_days = outbox.settings.booking.postal_days
-    for row in _tenant_letters_in_queue(outbox):
+    for row in outbox.tenant_letters_in_queue():
         letter_id, _, channel, status, *_rest, last_error, _, starts_at = row
         if channel != Channel.EMAIL or status != LetterStatus.PENDING:
             continue
-        meeting_day = (_aware(starts_at) or outbox.clock()).astimezone(STOCKHOLM).date()
+        meeting_day = as_utc(starts_at).astimezone(STOCKHOLM).date()
         if not must_post_today(run_date, meeting_day, postal_days):
             continue
-        with session_scope(outbox.engine) as session:
-            letter = session.get(Letter, letter_id)
-            episode = (
-                session.get(Episode, letter.episode_id) if letter and letter.episode_id else None
-            )
-            if letter is None or not letter.pdf_path or episode is None or not _postal_ok(episode):
-                continue
-            moved = session.execute(
-                update(Letter)
-                .where(
-                    Letter.id == letter_id,
-                    Letter.status == LetterStatus.PENDING,
-                    Letter.channel == Channel.EMAIL,
-                )
-                .values(
-                    channel=Channel.PRINT,
-                    flagged=True,
-                    next_attempt_at=None,
-                    last_error=f"{NOT_IN_TIME}: {last_error or 'not sent'}"[:2000],
-                )
-            )
-            counts["moved_to_print"] += moved.rowcount
-
-
-def _pending_email(engine: Engine) -> int:
-    with session_scope(engine) as session:
-        return int(
-            session.scalar(
-                select(func.count(Letter.id)).where(
-                    Letter.channel == Channel.EMAIL,
-                    Letter.status.in_([LetterStatus.PENDING, LetterStatus.SENDING]),
-                )
-            )
-            or 0
-        )
+        counts["moved_to_print"] += outbox.post_instead(letter_id, last_error)
 
 
 def deliver_outbox(
@@ -806,11 +366,11 @@ def deliver_outbox(
             "superseded",
         )
     }
-    outbox = _Outbox(engine, settings, RunClock(run_date, settings, at))
+    outbox = Outbox(engine, settings, RunClock(run_date, settings, at))
     _replace_late_letters(outbox, run_date, counts)
     local: LocalSmtpServer | None = None
     smtp = settings.smtp
-    if _pending_email(engine):
+    if outbox.pending_email():
         # A port probe only: a server that accepts and never answers passes it, and then
         # costs one timeout in _deliver_emails, once per run.
         if smtp.start_local and not _listening(smtp.host, smtp.port):
