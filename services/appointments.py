@@ -31,6 +31,7 @@ from domain.booking import (
 from domain.vocabulary import OPEN_STATUSES, AppointmentStatus
 from models.audit import audit
 from models.config import Settings
+from models.db import insert_or_ignore
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Appointment, AppointmentSlot, Episode
 from services._common import as_utc, local_date, start_of_day
@@ -129,18 +130,7 @@ def materialise_slots(session: Session, settings: Settings, first: date, last: d
         )
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement = pg_insert(AppointmentSlot).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(AppointmentSlot).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        statement = AppointmentSlot.__table__.insert()
-    session.execute(statement, rows)
+    session.execute(insert_or_ignore(session, AppointmentSlot), rows)
     return len(rows)
 
 

@@ -10,9 +10,10 @@ to commit and takes its row, instead of failing on the unique key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.vocabulary import LetterStatus
@@ -71,3 +72,34 @@ def enqueue(
     letter = session.get(Letter, inserted)
     assert letter is not None
     return letter, True
+
+
+@dataclass(frozen=True)
+class OutboxCount:
+    """How many letters are in one state, channel and kind."""
+
+    status: str
+    channel: str
+    kind: str
+    letters: int
+
+
+def outbox_counts(session: Session, status: LetterStatus | None = None) -> list[OutboxCount]:
+    """Letters by state, channel and kind (only ``status`` when given)."""
+    query = select(Letter.status, Letter.channel, Letter.kind, func.count(Letter.id))
+    if status is not None:
+        query = query.where(Letter.status == status.value)
+    rows = session.execute(
+        query.group_by(Letter.status, Letter.channel, Letter.kind).order_by(
+            Letter.status, Letter.channel, Letter.kind
+        )
+    ).all()
+    return [OutboxCount(str(a), str(b), str(c), int(n)) for a, b, c, n in rows]
+
+
+def letters_in_outbox(session: Session, status: LetterStatus | None = None) -> list[Letter]:
+    """Every letter (only those in ``status`` when given), oldest first."""
+    query = select(Letter).order_by(Letter.id)
+    if status is not None:
+        query = query.where(Letter.status == status.value)
+    return list(session.scalars(query))

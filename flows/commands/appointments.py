@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
 
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import LetterStatus
@@ -23,8 +22,8 @@ from flows.stages.delivery import deliver_outbox
 from models.audit import audit, current_actor
 from models.db import session_scope
 from models.errors import KvarboendeError
-from models.tables import Letter
 from services import appointments
+from services.outbox import letters_in_outbox, outbox_counts
 
 appointments_app = typer.Typer(
     help="Move or cancel a tenant's appointment (a new letter is queued).",
@@ -150,27 +149,17 @@ def list_command(
     console = Console()
     with session_scope(context.engine) as session:
         audit(session, current_actor(by), "outbox.list", "letter", None, detail=status)
-        query = select(Letter.status, Letter.channel, Letter.kind, func.count(Letter.id))
-        if status is not None:
-            query = query.where(Letter.status == status.value)
-        rows = session.execute(
-            query.group_by(Letter.status, Letter.channel, Letter.kind).order_by(
-                Letter.status, Letter.channel, Letter.kind
-            )
-        ).all()
+        rows = outbox_counts(session, status)
         table = Table("status", "channel", "kind", "letters", title="Outbox")
-        for state, channel, kind, count in rows:
-            table.add_row(state, channel, kind, str(count))
+        for row in rows:
+            table.add_row(row.status, row.channel, row.kind, str(row.letters))
         console.print(table)
         if not show_ids:
             return
         letters = Table(
             "letter", "episode", "kind", "v", "status", "channel", "attempts", "flagged", "error"
         )
-        query = select(Letter).order_by(Letter.id)
-        if status is not None:
-            query = query.where(Letter.status == status.value)
-        for letter in session.scalars(query):
+        for letter in letters_in_outbox(session, status):
             letters.add_row(
                 str(letter.id),
                 str(letter.episode_id or ""),

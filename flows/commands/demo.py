@@ -12,14 +12,14 @@ from __future__ import annotations
 import random
 import shutil
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from connectors.demo_files import write_notice_files, write_register
 from connectors.local_smtp import LocalSmtpServer
@@ -27,6 +27,7 @@ from domain.synthetic import DemoMunicipality, generate
 from flows.cli import app
 from flows.context import AppContext
 from models.config import Settings
+from models.db import session_scope
 from models.errors import KvarboendeError
 from models.privacy import private_dir
 
@@ -82,29 +83,13 @@ def simulate_advisor(engine: Engine, day: date, rng: random.Random) -> dict[str,
 
     Uses the same function as ``kvarboende record``; the real advisor types these.
     """
-    from domain.formatting import STOCKHOLM
-    from domain.outcomes import ActivityKind, TaskKind
-    from domain.vocabulary import AppointmentStatus
+    from domain.outcomes import ActivityKind
     from flows.stages.outcomes import record_activity
-    from models.tables import Appointment, AppointmentSlot, Task
+    from services.demo import booked_on, calls_due
 
-    start = datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
-    with engine.connect() as connection:
-        todays = connection.scalars(
-            select(Appointment.episode_id)
-            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
-            .where(
-                Appointment.status == AppointmentStatus.BOOKED,
-                AppointmentSlot.starts_at >= start,
-                AppointmentSlot.starts_at < start + timedelta(days=1),
-            )
-            .order_by(Appointment.id)
-        ).all()
-        calls = connection.scalars(
-            select(Task.episode_id)
-            .where(Task.kind == TaskKind.PHONE_CALL, Task.status == "open", Task.due_date == day)
-            .order_by(Task.id)
-        ).all()
+    with session_scope(engine) as session:
+        todays = booked_on(session, day)
+        calls = calls_due(session, day)
     counts = {"attended": 0, "no_show": 0, "contacted": 0}
     for episode_id in todays:
         kind = ActivityKind.ATTENDED if rng.random() < ATTENDANCE_RATE else ActivityKind.NO_SHOW
@@ -232,27 +217,13 @@ def _print_outcome(
     report_pdf: Path,
     last_run: dict[str, dict[str, int]],
 ) -> None:
-    from models.tables import Episode, Letter, Notice
+    from services.demo import demo_counts
 
     settings, engine = context.settings, context.engine
-    with engine.connect() as connection:
-        notices = connection.scalar(select(func.count()).select_from(Notice))
-        episodes = connection.scalar(select(func.count()).select_from(Episode))
-        routing = dict(
-            connection.execute(
-                select(Episode.routing, func.count()).group_by(Episode.routing)
-            ).all()
-        )
-        letters = dict(
-            connection.execute(select(Letter.kind, func.count()).group_by(Letter.kind)).all()
-        )
-        channels = dict(
-            connection.execute(
-                select(Letter.channel, func.count())
-                .where(Letter.kind == "appointment")
-                .group_by(Letter.channel)
-            ).all()
-        )
+    with session_scope(engine) as session:
+        stored = demo_counts(session)
+    notices, episodes, routing = stored.notices, stored.episodes, stored.routing
+    letters, channels = stored.letters, stored.appointment_channels
     paths = settings.paths
     worklists = paths.worklist_dir / last_day.isoformat()
     console.print("\n[bold]What happened[/]")

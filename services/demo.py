@@ -1,0 +1,72 @@
+"""What the demo reads: the day's visits and calls it plays the advisor for, and the
+counts it prints at the end (the same figures on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from domain.formatting import STOCKHOLM
+from domain.outcomes import TaskKind
+from domain.vocabulary import AppointmentStatus, LetterKind
+from models.tables import Appointment, AppointmentSlot, Episode, Letter, Notice, Task
+
+
+def booked_on(session: Session, day: date) -> list[int]:
+    """Episodes with a booked appointment on ``day`` (Stockholm), in appointment order."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
+    return list(
+        session.scalars(
+            select(Appointment.episode_id)
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .where(
+                Appointment.status == AppointmentStatus.BOOKED,
+                AppointmentSlot.starts_at >= start,
+                AppointmentSlot.starts_at < start + timedelta(days=1),
+            )
+            .order_by(Appointment.id)
+        )
+    )
+
+
+def calls_due(session: Session, day: date) -> list[int]:
+    """Episodes with an open phone-call task due on ``day``, in task order."""
+    return list(
+        session.scalars(
+            select(Task.episode_id)
+            .where(Task.kind == TaskKind.PHONE_CALL, Task.status == "open", Task.due_date == day)
+            .order_by(Task.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class DemoCounts:
+    """What the demo stored and queued, for its closing summary."""
+
+    notices: int
+    episodes: int
+    routing: dict[str, int]
+    letters: dict[str, int]
+    appointment_channels: dict[str, int]
+
+
+def demo_counts(session: Session) -> DemoCounts:
+    """Notices, episodes by routing, letters by kind and appointment letters by channel."""
+    routing = session.execute(select(Episode.routing, func.count()).group_by(Episode.routing))
+    letters = session.execute(select(Letter.kind, func.count()).group_by(Letter.kind))
+    channels = session.execute(
+        select(Letter.channel, func.count())
+        .where(Letter.kind == LetterKind.APPOINTMENT.value)
+        .group_by(Letter.channel)
+    )
+    return DemoCounts(
+        notices=int(session.scalar(select(func.count()).select_from(Notice)) or 0),
+        episodes=int(session.scalar(select(func.count()).select_from(Episode)) or 0),
+        routing={str(k): int(v) for k, v in routing},
+        letters={str(k): int(v) for k, v in letters},
+        appointment_channels={str(k): int(v) for k, v in channels},
+    )
