@@ -18,7 +18,7 @@ from domain.formatting import STOCKHOLM
 from flows.pipeline import DAILY_STAGES
 from flows.pipeline import run_stage as pipeline_stage
 from models.config import Settings, load_settings
-from models.db import make_engine
+from models.db import engine_scope
 from models.privacy import masked_errors, protect_process
 
 
@@ -28,12 +28,9 @@ def run_stage(name: str, settings: Settings, run_date: date) -> dict[str, int]:
     the stage's lock so that an overlapping run (CLI or Prefect) takes its turn."""
     protect_process()  # a task may run in another process or thread than its flow
     stage = {stage_name: fn for stage_name, fn, _ in DAILY_STAGES}[name]
-    engine = make_engine(settings.database.url)
-    try:
-        with masked_errors():  # Prefect stores the error text as the task run's state
-            return pipeline_stage(engine, settings, run_date, name, stage)
-    finally:
-        engine.dispose()
+    with engine_scope(settings.database.url) as engine, masked_errors():
+        # masked: Prefect stores the error text as the task run's state
+        return pipeline_stage(engine, settings, run_date, name, stage)
 
 
 def counts_markdown(run_date: date, counts: dict[str, dict[str, int]]) -> str:
