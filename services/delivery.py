@@ -27,8 +27,8 @@ from domain.vocabulary import Channel, LetterKind, LetterStatus
 from models.config import Settings
 from models.db import as_utc_or_none, for_update_skip_locked, session_scope, transaction_lock
 from models.tables import Appointment, AppointmentSlot, Episode, Letter
+from services.outbox import TENANT_KINDS
 
-TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value})
 #: The advisory lock key that serialises the naming of print batches ("kvpr").
 PRINT_LOCK = 0x6B767072
 

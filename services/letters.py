@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, LetterKind, LetterStatus, Routing
 from models.tables import Appointment, AppointmentSlot, Caseworker, Episode, Letter
-
-TENANT_KINDS = (LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value)
+from services.outbox import TENANT_KINDS
 
 
 def next_version(session: Session, episode_id: int) -> int:

@@ -36,6 +36,7 @@ from domain.vocabulary import Receipt, RejectedRow
 from models.audit import audit
 from models.config import CompanyConfig
 from models.db import (
+    UTC_DATETIME,
     bulk_insert,
     chunks,
     existing_values,
@@ -344,7 +345,7 @@ def store_rows(
         pl.lit(company.id).alias("company_id"),
         pl.col("episode_id"),
         *NOTICE_COLUMNS,
-        pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("received_at"),
+        pl.lit(now, dtype=UTC_DATETIME).alias("received_at"),
     )
     bulk_insert(connection, Notice.__table__, notice_rows)
     clock.lap("notices written")
@@ -415,15 +416,15 @@ EPISODE_SCHEMA: dict[str, pl.DataType] = {
     "deadline_estimated": pl.Boolean(),
     "debt_amount": pl.Float64(),
     "monthly_rent": pl.Float64(),
-    "eviction_at": pl.Datetime("us", "UTC"),
+    "eviction_at": UTC_DATETIME,
     "reached_payment_order": pl.Boolean(),
     "previous_episode_id": pl.Int64(),
     "is_recurrence": pl.Boolean(),
     "last_event_date": pl.Date(),
     "has_children": pl.Boolean(),
     "children_count": pl.Int32(),
-    "created_at": pl.Datetime("us", "UTC"),
-    "updated_at": pl.Datetime("us", "UTC"),
+    "created_at": UTC_DATETIME,
+    "updated_at": UTC_DATETIME,
 }
 
 
@@ -463,8 +464,8 @@ def _episode_frame(
         "company_id": pl.lit(company_id),
         "has_children": pl.lit(False),
         "children_count": pl.lit(0, dtype=pl.Int32),
-        "created_at": pl.lit(now, dtype=pl.Datetime("us", "UTC")),
-        "updated_at": pl.lit(now, dtype=pl.Datetime("us", "UTC")),
+        "created_at": pl.lit(now, dtype=UTC_DATETIME),
+        "updated_at": pl.lit(now, dtype=UTC_DATETIME),
     }
     parts = [
         frame.with_columns(**constant).select(
@@ -567,4 +568,4 @@ def transition_frame(
             for t in extra
         ]
         frame = pl.concat([frame, pl.DataFrame(rows, schema=schema)])
-    return frame.with_columns(at=pl.lit(now, dtype=pl.Datetime("us", "UTC")))
+    return frame.with_columns(at=pl.lit(now, dtype=UTC_DATETIME))

@@ -16,9 +16,12 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.vocabulary import LetterStatus
+from domain.vocabulary import LetterKind, LetterStatus
 from models.db import insert_or_ignore
 from models.tables import Letter
+
+#: Letters to tenants (the rest are staff emails): versions, channels and deadlines apply.
+TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value})
 
 
 def letter_by_key(session: Session, key: str) -> Letter | None:

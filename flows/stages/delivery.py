@@ -69,7 +69,8 @@ from domain.vocabulary import AppointmentStatus, Channel, LetterKind, LetterStat
 from models.config import Settings
 from models.db import as_utc
 from models.tables import AppointmentSlot, Letter
-from services.delivery import TENANT_KINDS, Outbox, claim_is_stale, new_claim_token, real_now
+from services.delivery import Outbox, claim_is_stale, new_claim_token, real_now
+from services.outbox import TENANT_KINDS
 
 T = TypeVar("T")
 
