@@ -66,7 +66,7 @@ from flows.stages.cases import import_register  # noqa: E402
 from flows.stages.delivery import deliver_outbox  # noqa: E402
 from flows.stages.worklist import build_worklist  # noqa: E402
 from models.config import load_settings  # noqa: E402
-from models.db import make_engine, session_scope, upgrade  # noqa: E402
+from models.db import as_utc, make_engine, session_scope, upgrade  # noqa: E402
 from models.tables import Appointment, AppointmentSlot, Letter  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -357,7 +357,7 @@ def check(engine, settings, peer: Peer, sent_in, last_day: date) -> tuple[int, .
         if x.status != "sent":
             continue
         day, moment = sent_in[x.id]
-        starts = x.starts_at if x.starts_at.tzinfo else x.starts_at.replace(tzinfo=UTC)
+        starts = as_utc(x.starts_at)
         if x.channel == "email" and moment >= starts:
             late += 1
         if (

@@ -215,9 +215,10 @@ def upsert(bind: Bind, table: Table | type, key: Sequence[Any], update: Sequence
     )
 
 
-def for_update_skip_locked(bind: Bind, query: Select[Any]) -> Select[Any]:
-    """``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers by itself."""
-    return query.with_for_update(skip_locked=True) if is_postgres(bind) else query
+def for_update_skip_locked(bind: Bind, query: Select[Any], of: Any = None) -> Select[Any]:
+    """``FOR UPDATE SKIP LOCKED`` (of the ``of`` table only, when given) on PostgreSQL;
+    SQLite serialises writers by itself."""
+    return query.with_for_update(skip_locked=True, of=of) if is_postgres(bind) else query
 
 
 def transaction_lock(session: Session, key: int) -> None:

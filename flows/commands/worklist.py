@@ -7,7 +7,7 @@ operating-system user or ``--by``) and when; the audit entries hold ids only.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -37,7 +37,7 @@ from flows.stages.worklist import (
     write_xlsx,
 )
 from models.audit import audit, current_actor
-from models.db import session_scope
+from models.db import as_utc, session_scope
 from models.errors import KvarboendeError
 from services import episodes, worklists
 
@@ -330,7 +330,7 @@ def eviction_text(moment: datetime) -> str:
 
 def _local(moment: datetime) -> str:
     """A stored timestamp as Stockholm wall-clock time (SQLite returns UTC without a zone)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    aware = as_utc(moment)
     return f"{aware.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
 
 
