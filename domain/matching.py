@@ -850,9 +850,10 @@ def routing_expr(tier: str = "tier", decision: str = "decision") -> pl.Expr:
     """Where an episode goes, the one rule: caseworker, review or advisor.
 
     The advisor when the advisor rejected the match (whatever its tier); the caseworker
-    when it is certain, probable or confirmed by the advisor (now or earlier); review when it is possible (the
-    advisor confirms or rejects); the advisor otherwise (none: a letter is booked). The
-    matching stage applies it to whole frames, :func:`routing_for` to one match.
+    when it is certain, probable or confirmed by the advisor (now or earlier); review
+    when it is possible (the advisor confirms or rejects); the advisor otherwise (none:
+    a letter is booked). The matching stage applies it to whole frames,
+    :func:`routing_for` to one match.
     """
     tier_col, decision_col = pl.col(tier), pl.col(decision)
     to_caseworker = (decision_col == MatchDecision.CONFIRMED.value) | tier_col.is_in(

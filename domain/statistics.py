@@ -33,6 +33,7 @@ from datetime import date
 
 import polars as pl
 
+from domain.formatting import MONTHS_SHORT_SV, MONTHS_SV
 from domain.vocabulary import (
     EVENT_LABEL_SV,
     EventType,
@@ -146,15 +147,6 @@ def month_of(day: date) -> str:
 def previous_month(today: date) -> str:
     """The month before the one ``today`` falls in: what the monthly flow reports."""
     return shift_month(month_of(today), -1)
-
-
-MONTHS_SV = (
-    "januari", "februari", "mars", "april", "maj", "juni",
-    "juli", "augusti", "september", "oktober", "november", "december",
-)  # fmt: skip
-MONTHS_SHORT_SV = (
-    "jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
-)  # fmt: skip
 
 
 def month_spans(months: Sequence[str]) -> list[str]:

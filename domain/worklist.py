@@ -16,7 +16,7 @@ from enum import StrEnum
 import polars as pl
 
 from domain.formatting import MONTHS_SV, WEEKDAYS_SV
-from domain.outcomes import OPEN_STATUS_VALUES, OUTCOME_LABEL_SV, STATUS_LABEL_SV
+from domain.vocabulary import OPEN_STATUSES, OUTCOME_LABEL_SV, STATUS_LABEL_SV, TIER_LABEL_SV
 from domain.working_days import roll_to_working_day
 
 
@@ -157,13 +157,6 @@ PROBLEM_SV: dict[str, str] = {
 #: Letters to tenants (``Letter.kind``); only the latest one per episode matters.
 TENANT_LETTER_KINDS: tuple[str, ...] = ("appointment", "appointment_cancelled")
 
-TIER_LABEL_SV: dict[str, str] = {
-    "certain": "säker",
-    "probable": "trolig",
-    "possible": "möjlig",
-    "none": "ingen",
-}
-
 
 @dataclass(frozen=True)
 class WorklistInputs:
@@ -290,7 +283,7 @@ def _closed_note() -> pl.Expr:
         pl.col("status"),
     )
     return (
-        pl.when(pl.col("status").is_in(OPEN_STATUS_VALUES))
+        pl.when(pl.col("status").is_in(OPEN_STATUSES))
         .then(pl.lit(""))
         .otherwise(pl.format(" (Ärendet avslutat: {})", label))
     )
@@ -308,7 +301,7 @@ def eviction_rows(
     last = run_date + timedelta(days=horizon_days)
     day = pl.col("eviction_at").dt.date()
     due = episodes.filter(
-        pl.col("status").is_in(OPEN_STATUS_VALUES)
+        pl.col("status").is_in(OPEN_STATUSES)
         & pl.col("eviction_at").is_not_null()
         & (day >= run_date)
         & (day <= last)
@@ -347,7 +340,7 @@ def appointment_rows(
     label = pl.when(day == run_date).then(pl.lit("i dag")).otherwise(_sv_weekday_day("starts_at"))
     # The join named the episode's status ``status_right``; the notes read ``status``.
     booked = booked.drop("status").rename({"status_right": "status"})
-    is_open = pl.col("status").is_in(OPEN_STATUS_VALUES)
+    is_open = pl.col("status").is_in(OPEN_STATUSES)
     action = pl.format(
         "Möte {} {}, {}: ta emot hushållet och registrera besöket{}{}",
         label,
@@ -467,7 +460,7 @@ def delivery_problem_rows(
     it was queued (an email outage) is one too. Only open episodes: once the debt is
     settled or the episode closed there is nobody to chase about a letter or a late time.
     """
-    episodes = episodes.filter(pl.col("status").is_in(OPEN_STATUS_VALUES))
+    episodes = episodes.filter(pl.col("status").is_in(OPEN_STATUSES))
     latest = letters.sort(["episode_id", "letter_id"]).unique(
         subset="episode_id", keep="last", maintain_order=True
     )
@@ -601,7 +594,7 @@ def follow_up_rows(episodes: pl.DataFrame, run_date: date) -> pl.DataFrame:
     """Section 7: open episodes with no news past their follow-up date."""
     due = _children_first(
         episodes.filter(
-            pl.col("status").is_in(OPEN_STATUS_VALUES)
+            pl.col("status").is_in(OPEN_STATUSES)
             & pl.col("follow_up_date").is_not_null()
             & (pl.col("follow_up_date") <= run_date)
         ),

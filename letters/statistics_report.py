@@ -21,10 +21,9 @@ import jinja2
 import typst
 import xlsxwriter
 
-from domain.formatting import STOCKHOLM, safe_cell, sv_date, sv_time
+from domain.formatting import MONTHS_SHORT_SV, STOCKHOLM, safe_cell, sv_date, sv_time
 from domain.statistics import (
     FUNNEL,
-    MONTHS_SHORT_SV,
     OUTCOME_LABELS,
     TREND_KEYS,
     StatisticsReport,

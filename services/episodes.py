@@ -24,7 +24,6 @@ from domain.outcomes import (
     INTERVENTION_LABEL_SV,
     INTERVENTIONS_SCHEMA,
     MANUAL_OUTCOMES,
-    OUTCOME_LABEL_SV,
     SETTLED,
     SETTLED_OUTCOMES,
     SOURCE_ADVISOR,
@@ -34,6 +33,7 @@ from domain.outcomes import (
     manual_settled_outcome,
 )
 from domain.vocabulary import (
+    OUTCOME_LABEL_SV,
     AppointmentStatus,
     EpisodeStatus,
     EventType,
