@@ -9,6 +9,7 @@ plain Swedish.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -34,16 +35,6 @@ class Section(StrEnum):
 
 SECTION_ORDER: tuple[Section, ...] = tuple(Section)
 
-SECTION_TITLE_SV: dict[Section, str] = {
-    Section.EVICTIONS: "Avhysningar inom kort",
-    Section.APPOINTMENTS: "Möten i dag och nästa arbetsdag",
-    Section.NO_SHOW_TASKS: "Uteblivna besök att följa upp",
-    Section.NEW_EPISODES: "Nya ärenden",
-    Section.MATCHES_TO_CONFIRM: "Träffar att bekräfta",
-    Section.DELIVERY_PROBLEMS: "Brev som inte nått fram och sena möten",
-    Section.PAST_FOLLOW_UP: "Ärenden utan besked",
-}
-
 #: The columns every worklist row has, in display order.
 ROW_SCHEMA: dict[str, pl.DataType] = {
     "section": pl.String(),
@@ -56,21 +47,6 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     "action": pl.String(),
     # Not a column of its own: the deadline reads "ca 2026-10-12" when it is our estimate.
     "deadline_estimated": pl.Boolean(),
-}
-
-#: How the children column reads: yes, no, or not known.
-CHILDREN_LABEL_SV: dict[bool | None, str] = {True: "ja", False: "nej", None: "okänt"}
-
-#: Swedish column headings for files and the terminal: the columns shown, in order.
-COLUMN_TITLE_SV: dict[str, str] = {
-    "section": "Avsnitt",
-    "episode_id": "Ärende",
-    "tenant_name": "Namn",
-    "address": "Adress",
-    "deadline_date": "Betala senast",
-    "debt_amount": "Skuld",
-    "has_children": "Barn",
-    "action": "Att göra",
 }
 
 EPISODES_SCHEMA: dict[str, pl.DataType] = {
@@ -676,3 +652,37 @@ def section_counts(rows: pl.DataFrame) -> dict[str, int]:
 def split_sections(rows: pl.DataFrame) -> list[tuple[Section, pl.DataFrame]]:
     """The rows per section, in order; the row order within a section is kept."""
     return [(s, rows.filter(pl.col("section") == s.value)) for s in SECTION_ORDER]
+
+
+#: Who a worklist is for (``Worklist.owner_kind``).
+ADVISOR, CASEWORKER = "advisor", "caseworker"
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """One owner's worklist for one date: rows in section order, plus who it is for."""
+
+    owner_kind: str  # advisor | caseworker
+    owner_id: str
+    owner_name: str
+    run_date: date
+    rows: pl.DataFrame
+
+    @property
+    def owner(self) -> str:
+        """The key of ``WorklistRun.owner`` and of the outbox: ``advisor:radgivare1``."""
+        return f"{self.owner_kind}:{self.owner_id}"
+
+    @property
+    def file_stem(self) -> str:
+        """A safe file name for this owner: ``radgivare-radgivare1``."""
+        prefix = "radgivare" if self.owner_kind == ADVISOR else "handlaggare"
+        return f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.owner_id)}"
+
+    def counts(self) -> dict[str, int]:
+        """Rows per section, all seven sections, in order."""
+        return section_counts(self.rows)
+
+    def sections(self) -> list[tuple[Section, pl.DataFrame]]:
+        """The sections in the issue's order with their rows."""
+        return split_sections(self.rows)

@@ -403,7 +403,7 @@ def test_postcodes_are_written_as_on_letters() -> None:
 
 def test_an_estimated_deadline_reads_ca_in_every_format() -> None:
     """No service date known: the advisor sees the date as our estimate, not the law's."""
-    from flows.stages.worklist import Worklist, csv_text, display_rows
+    from letters.worklist import Worklist, csv_text, display_rows
 
     data = inputs(
         [

@@ -29,13 +29,15 @@ from domain.vocabulary import (
     ROUTING_LABEL_SV,
     STATUS_LABEL_SV,
 )
-from domain.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV, sv_postal_code
+from domain.worklist import sv_postal_code
 from flows.cli import app
 from flows.context import AppContext, day_or_today
-from flows.stages.worklist import (
+from flows.stages.worklist import output_dir
+from letters.worklist import (
+    CHILDREN_LABEL_SV,
+    SECTION_TITLE_SV,
     deadline_text,
     display_rows,
-    output_dir,
     write_csv,
     write_pdf,
     write_xlsx,
