@@ -130,6 +130,23 @@ class UploadConfig(_Section):
     port: int = Field(default=8470, gt=0, lt=65536)
 
 
+class WebConfig(_Section):
+    """The web portal (``kvarboende web``); serve it behind the municipality's HTTPS proxy."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+    # The address people open in their browser; staff emails and the demo print it.
+    public_url: str = "http://127.0.0.1:8000"
+    idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Secure cookies need HTTPS; browsers also accept them on http://127.0.0.1 and localhost.
+    cookie_secure: bool = True
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_lock_minutes: int = Field(default=15, ge=1)
+    max_upload_mb: int = Field(default=50, ge=1, le=1024)
+    max_files_per_upload: int = Field(default=10, ge=1, le=100)
+
+
 class BookingConfig(_Section):
     postal_days: int = Field(default=2, ge=0, le=15)
     deadline_margin_days: int = Field(default=28, ge=0, le=120)
@@ -240,6 +257,7 @@ class Settings(BaseSettings):
     booking: BookingConfig = BookingConfig()
     smtp: SmtpConfig = SmtpConfig()
     upload: UploadConfig = UploadConfig()
+    web: WebConfig = WebConfig()
     schedules: ScheduleConfig = ScheduleConfig()
     outcomes: OutcomeConfig = OutcomeConfig()
     statistics: StatisticsConfig = StatisticsConfig()
@@ -288,7 +306,7 @@ class Settings(BaseSettings):
         for company in self.companies:
             inbox = company.inbox or Path(company.id)
             if not inbox.is_absolute():
-                inbox = (
+                    inbox = (
                     self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
                 )
             company.inbox = inbox

@@ -21,3 +21,11 @@ def one_line_without_values(error: BaseException, limit: int = 120) -> str:
 
 class KvarboendeError(Exception):
     """A problem the user can act on; the CLI prints it as one line and exits with 2."""
+
+
+class NotFound(KvarboendeError):
+    """The thing asked for does not exist (an entry point may answer 404)."""
+
+
+class NotAllowed(KvarboendeError):
+    """The request is understood but the current state forbids it (already done, too early)."""
