@@ -21,6 +21,36 @@ from models.tables import AuditLog
 
 DEFAULT_LIMIT = 500
 
+#: Plain Swedish for the actions the administrator filters on; other codes are shown as is.
+ACTION_LABEL_SV = {
+    "login": "Inloggning",
+    "login_failed": "Misslyckad inloggning",
+    "login_locked": "Inloggning spärrad",
+    "logout": "Utloggning",
+    "upload": "Fil skickad",
+    "view_receipt": "Kvitto visat",
+    "download_receipt": "Kvitto nedladdat",
+    "create_user": "Konto skapat",
+    "deactivate_user": "Konto avstängt",
+    "set_password": "Lösenord bytt",
+    "issue_token": "Nyckel skapad",
+    "revoke_token": "Nyckel återkallad",
+    "view_audit_log": "Granskningslogg visad",
+    "export_audit_log": "Granskningslogg nedladdad",
+    "ingest_file": "Fil inläst",
+    "reject_file": "Fil avvisad",
+    "read_episode": "Ärende visat",
+    "list_episodes": "Ärenden listade",
+    "close_episode": "Ärende avslutat",
+    "record_children": "Barn registrerade",
+    "write_worklist": "Arbetslista skapad",
+}
+
+
+def action_label(action: str) -> str:
+    """The action in plain Swedish (the stored code when there is no label)."""
+    return ACTION_LABEL_SV.get(action, action)
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -100,12 +130,13 @@ def entries_csv(entries: list[AuditEntry]) -> bytes:
     """The entries as a semicolon CSV (UTF-8 with BOM, as Excel opens it)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";")
-    writer.writerow(["tid", "vem", "händelse", "typ", "id", "detaljer", "adress"])
+    writer.writerow(["tid", "vem", "händelse", "kod", "typ", "id", "detaljer", "adress"])
     for entry in entries:
         writer.writerow(
             [
                 entry.at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S"),
                 safe_cell(entry.actor),
+                action_label(entry.action),
                 entry.action,
                 entry.entity,
                 safe_cell(entry.entity_id or ""),

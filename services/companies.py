@@ -77,14 +77,18 @@ def list_companies(session: Session, settings: Settings) -> list[CompanyView]:
             select(PortalUser.company_id, func.count())
             .where(PortalUser.company_id.is_not(None), PortalUser.active.is_(True))
             .group_by(PortalUser.company_id)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     tokens = dict(
         session.execute(
             select(ApiToken.company_id, func.count())
             .where(ApiToken.revoked_at.is_(None))
             .group_by(ApiToken.company_id)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     configured = {c.id: bool(c.upload_token_sha256) for c in settings.companies}
     return [

@@ -138,7 +138,9 @@ def get_receipt(session: Session, company_id: str, file_id: int) -> ReceiptDetai
             select(NoticeFile.id, NoticeFile.filename).where(
                 NoticeFile.id.in_(other_ids), NoticeFile.company_id == company_id
             )
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     rows = [
         ReceiptRow(

@@ -23,6 +23,7 @@ from domain.formatting import STOCKHOLM
 from models.config import Settings
 from models.db import make_engine
 from models.errors import NotFound
+from services.audit import action_label
 from web.core import STATIC, TEMPLATES, CsrfFailed, LoginRequired, PageNotFound, Portal, render
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters["local"] = local_time
+    templates.env.filters["action_sv"] = action_label
     app.state.portal = Portal(
         settings=settings,
         engine=engine if engine is not None else make_engine(settings.database.url),

@@ -74,8 +74,8 @@ def test_audit_log_filters_and_exports(portal) -> None:
     admin, _ = portal.login("admin")
     page = admin.get("/admin/logg", params={"vem": "bolag-a", "handelse": "login"})
     assert page.status_code == 200
-    assert "bolag-a" in page.text and "testclient" in page.text
+    assert "bolag-a" in page.text and "testclient" in page.text and "Inloggning" in page.text
     exported = admin.get("/admin/logg.csv", params={"vem": "bolag-a"}).content.decode("utf-8-sig")
-    assert exported.splitlines()[0] == "tid;vem;händelse;typ;id;detaljer;adress"
-    assert "bolag-a;login;" in exported
+    assert exported.splitlines()[0] == "tid;vem;händelse;kod;typ;id;detaljer;adress"
+    assert "bolag-a;Inloggning;login;" in exported
     assert "admin;" not in exported.split("\n", 1)[1]

@@ -196,6 +196,7 @@ def audit_page(request: Request, active: Admin) -> Response:
             "entries": entries,
             "filters": filters,
             "query": request.url.query,
+            "actions": audit_log.ACTION_LABEL_SV,
         },
     )
 
