@@ -124,7 +124,7 @@ def parse_time_range(text: str) -> tuple[time, time]:
 
 
 class UploadConfig(_Section):
-    """The housing companies' HTTP upload endpoint (``kvarboende upload-server``)."""
+    """No longer used (the portal, ``[web]``, serves uploads); kept so older files still load."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8470, gt=0, lt=65536)
