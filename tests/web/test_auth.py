@@ -134,3 +134,23 @@ def test_security_headers_and_no_api_docs(portal) -> None:
         assert client.get(path).status_code == 404
     page = client.get("/logga-in").text
     assert "<script>" not in page and "style=" not in page
+
+
+def test_every_state_changing_page_needs_the_csrf_token(portal) -> None:
+    """Each POST route of the company and admin pages refuses a form without the token."""
+    import re
+
+    from web.routes import admin, company
+
+    routes = [
+        route.path
+        for route in [*admin.router.routes, *company.router.routes]
+        if "POST" in getattr(route, "methods", set())
+    ]
+    assert len(routes) >= 5
+    admin, _ = portal.login("admin")
+    company, _ = portal.login("bolag-a")
+    for path in routes:
+        url = re.sub(r"\{[a-z_]+:int\}", "1", path).replace("{company_id}", portal.company_a)
+        client = admin if path.startswith("/admin") else company
+        assert client.post(url, data={"label": "x"}).status_code == 403, path

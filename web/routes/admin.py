@@ -17,9 +17,9 @@ from models.errors import NotAllowed
 from services import audit as audit_log
 from services import companies, users
 from services.users import ActiveSession
-from web.core import client_address, csrf_protect, portal, render, require_role
+from web.core import client_address, portal, render, require_role
 
-router = APIRouter(prefix="/admin", dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/admin")
 Admin = Annotated[ActiveSession, Depends(require_role("admin"))]
 
 MESSAGES = {
