@@ -112,6 +112,9 @@ def test_company_uploads_a_file_and_sees_its_receipt(
     _shot(page, "01-login", request)
     _login(page, server, "bolag-a", "fel-lösenord")
     assert page.get_by_role("alert").inner_text() == "Fel användarnamn eller lösenord."
+    assert (
+        page.get_by_label("Användarnamn").input_value() == "bolag-a"
+    )  # kept: retype only the password
     _shot(page, "02-login-wrong-password", request)
 
     _login(page, server, "bolag-a")

@@ -31,13 +31,21 @@ from web.core import (
 router = APIRouter()
 
 
-def _login_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+def _login_page(
+    request: Request, error: str | None = None, status_code: int = 200, username: str = ""
+) -> Response:
     token = new_login_csrf()
     notice = "Du är utloggad." if request.query_params.get("utloggad") else None
     response = render(
         request,
         "login.html",
-        {"title": "Logga in", "login_csrf": token, "error": error, "notice": notice},
+        {
+            "title": "Logga in",
+            "login_csrf": token,
+            "error": error,
+            "notice": notice,
+            "username": username[:60],
+        },
         status_code=status_code,
     )
     set_cookie(response, request, LOGIN_CSRF_COOKIE, token, max_age=3600)
@@ -73,7 +81,7 @@ def login(
         except (users.LoginRefused, users.LoginLocked) as exc:
             error = str(exc)  # caught inside the transaction: the failed attempt is kept
     if error is not None:
-        return _login_page(request, error, status_code=401)
+        return _login_page(request, error, status_code=401, username=username)
     response = RedirectResponse("/", status_code=303)
     set_cookie(response, request, SESSION_COOKIE, logged_in.session_token, max_age=None)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
