@@ -810,9 +810,8 @@ def _duplicate_rejections(
         pl.lit(file_id, dtype=pl.Int64).alias("repeats_file_id"),
         pl.col("row_number").alias("repeats_row"),
     )
-    keys = [
-        k for k in frame["natural_key"].unique().to_list() if k not in set(in_file["natural_key"])
-    ]
+    in_this_file = set(in_file["natural_key"].to_list()) if frame.height else set()
+    keys = [k for k in frame["natural_key"].unique().to_list() if k not in in_this_file]
     earlier: list[tuple[str, int, int]] = []
     for start in range(0, len(keys), CHUNK):
         earlier.extend(
