@@ -233,6 +233,8 @@ class SmtpConfig(_Section):
 class ScheduleConfig(_Section):
     timezone: str = "Europe/Stockholm"
     daily: str = "30 6 * * 1-5"
+    # The outbox between daily runs: retries of letters and staff emails (greylisting).
+    delivery: str = "*/15 7-17 * * 1-5"
     monthly_report: str = "0 7 1 * *"
 
     @field_validator("timezone")
