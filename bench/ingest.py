@@ -144,7 +144,7 @@ def child(kind: str, file: Path) -> None:
         engine = make_engine(f"sqlite:///{workdir / 'bench.db'}")
     else:
         schema = f"bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", hide_parameters=True)
         with admin.connect() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         sep = "&" if "?" in PG_URL else "?"

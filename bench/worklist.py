@@ -189,7 +189,7 @@ def main() -> None:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         else:
             schema = f"bench_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", hide_parameters=True)
             with admin.connect() as connection:
                 connection.execute(text(f'CREATE SCHEMA "{schema}"'))
             url = f"{PG_URL}?options=-csearch_path%3D{schema}"

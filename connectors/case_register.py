@@ -165,7 +165,7 @@ _SQL_FOUND = "kolumner i frågans svar"
 
 def _query(url: str, query: str) -> pl.DataFrame:
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
         try:
             with engine.connect() as connection:
                 result = connection.execute(text(query))
@@ -176,6 +176,11 @@ def _query(url: str, query: str) -> pl.DataFrame:
     except SQLAlchemyError as exc:
         kind = type(getattr(exc, "orig", None) or exc).__name__
         raise RegisterError(f"ärenderegistrets SQL-källa gick inte att läsa ({kind})") from None
+    except ImportError as exc:  # the URL names a database whose driver is not installed
+        raise RegisterError(
+            "ärenderegistrets SQL-källa gick inte att läsa: drivrutinen "
+            f"{exc.name or ''} för databasen i cases.sql_url är inte installerad"
+        ) from None
     data = {
         name: [None if row[i] is None else str(row[i]) for row in rows]
         for i, name in enumerate(names)

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from domain.synthetic import DemoMunicipality
+from models.privacy import private_dir
 
 CANONICAL_COLUMNS = [
     "personnummer", "tenant_name", "co_tenant_name", "co_tenant_personnummer",
@@ -55,7 +56,7 @@ SWEDISH_EVENTS = {
 
 def write_register(demo: DemoMunicipality, folder: Path) -> tuple[Path, Path]:
     """Write the case register export; returns (cases, household)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     cases, household = folder / "cases.csv", folder / "household.csv"
     demo.cases.write_csv(cases, separator=";")
     demo.household.write_csv(household, separator=";")
@@ -152,7 +153,7 @@ def write_notice_files(demo: DemoMunicipality, folder: Path) -> dict[date, list[
         for company_id in todays.get_column("company_id").unique().sort().to_list():
             rows = todays.filter(pl.col("company_id") == company_id)
             target = folder / day.isoformat() / company_id
-            target.mkdir(parents=True, exist_ok=True)
+            private_dir(target)
             if company_id == "vasbyhem":
                 path = target / f"vasbyhem_{day:%Y%m%d}.csv"
                 _canonical_frame(rows).write_csv(path, separator=";")

@@ -14,14 +14,18 @@ hidden apostrophe, so the company sees its file name and words unchanged.
 from __future__ import annotations
 
 import csv
+import os
+import re
 import shutil
 import time
+import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
 from domain.formatting import safe_cell
-from models.domain import Receipt
+from domain.vocabulary import Receipt
+from models.privacy import PRIVATE_FILE_MODE, make_private, private_dir
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart")
 RECEIPT_HEADER = ("Rad", "Status", "Orsak")
@@ -42,25 +46,72 @@ def complete_files(folder: Path, min_age_seconds: float, now: float | None = Non
     for path in sorted(folder.iterdir()):
         if not path.is_file() or is_in_progress(path):
             continue
-        if min_age_seconds > 0 and moment - path.stat().st_mtime < min_age_seconds:
-            continue
+        try:
+            if min_age_seconds > 0 and moment - path.stat().st_mtime < min_age_seconds:
+                continue
+        except FileNotFoundError:
+            continue  # taken by another run between listing and looking
         files.append(path)
     return files
 
 
+#: Longest ASCII stem kept from the company's file name in the stored name.
+STEM_CHARS = 40
+_NOT_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
+
+
 def stored_name(received_on: date, content_hash: str, filename: str) -> str:
-    """``2026-11-02_1a2b3c4d5e6f_uppsagningar.csv``: sortable, unique per content."""
-    return f"{received_on.isoformat()}_{content_hash[:12]}_{Path(filename).name}"
+    """``2026-11-02_1a2b3c4d5e6f_uppsagningar.csv``: sortable, unique per content.
+
+    Made from the date and the content hash plus a short ASCII form of the company's
+    name, never the name itself: a name long in bytes (115 × 'å') or with odd
+    characters must not break archiving. The original name stays in the database.
+    """
+    base = Path(filename.replace("\\", "/")).name
+    suffix = Path(base).suffix
+    suffix = suffix.lower() if _SUFFIX.match(suffix) else ""
+    stem = unicodedata.normalize("NFKD", base[: len(base) - len(suffix)] if suffix else base)
+    stem = _NOT_SAFE.sub("_", stem.encode("ascii", "ignore").decode()).strip("_")
+    stem = stem[:STEM_CHARS].strip("_") or "fil"
+    return f"{received_on.isoformat()}_{content_hash[:12]}_{stem}{suffix}"
+
+
+def place_file(source: Path, folder: Path, name: str) -> tuple[Path, bool]:
+    """Copy a file into a folder under a name; (target, whether this call created it).
+
+    A copy first, through a temporary name and an atomic rename, so that the file is
+    in place before the database says it is: the caller removes the source after its
+    commit (or the copy, when the commit failed and it created it).
+    """
+    private_dir(folder)
+    target = folder / name
+    if target.exists():
+        return target, False
+    partial = folder / f".{name}.{os.getpid()}.part"
+    shutil.copyfile(source, partial)
+    make_private(partial, PRIVATE_FILE_MODE)
+    os.replace(partial, target)
+    return target, True
 
 
 def move_file(source: Path, folder: Path, name: str) -> Path:
-    """Move a file into a folder under a name; a copy of identical content just disappears."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Move a file into a folder under a name; a copy of identical content just disappears.
+
+    The name holds the content hash, so when the source is gone and the target is there,
+    another run moved these same bytes first: that is success, not an error.
+    """
+    private_dir(folder)
     target = folder / name
     if target.exists():
-        source.unlink()
+        source.unlink(missing_ok=True)
         return target
-    shutil.move(str(source), target)
+    try:
+        shutil.move(str(source), target)
+    except FileNotFoundError:
+        if not target.exists():
+            raise
+    make_private(target, PRIVATE_FILE_MODE)
     return target
 
 
@@ -98,6 +149,7 @@ def receipt_summary(receipt: Receipt) -> list[tuple[str, object]]:
         lines.append(("Anmärkning", "Filen har redan tagits emot tidigare"))
     if receipt.file_error:
         lines.append(("Filen kunde inte läsas", receipt.file_error))
+    lines += [("Anmärkning", note) for note in receipt.notes]
     return lines
 
 

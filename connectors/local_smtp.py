@@ -18,6 +18,8 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from models.privacy import private_dir
+
 
 @dataclass
 class _KeepingHandler:
@@ -37,7 +39,7 @@ class _KeepingHandler:
             number = self.offset + len(self.messages) + 1
             self.messages.append(message)  # type: ignore[arg-type]
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-            self.mail_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.mail_dir)
             (self.mail_dir / f"{number:06d}.eml").write_bytes(data)
         return "250 Message accepted for delivery"
 

@@ -5,6 +5,11 @@ without guessing lossily: the encoding (strict UTF-8 with or without BOM, then
 Windows-1252; never a lossy decode that would break å, ä, ö), the separator
 (``;``, ``,`` or tab), and the header row (possibly below a title). Every cell is
 returned as a string; :mod:`domain.notices` parses the values.
+
+A mostly UTF-8 file with a few Windows-1252 lines (one row pasted from another
+program) is decoded line by line, and the receipt names those lines. No reader sees
+a file before :mod:`connectors.file_limits` checked its size, and any failure of a
+reader, a Rust panic included, becomes a one-line rejection of that file only.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
+from connectors.file_limits import FileLimits, check_csv, check_xlsx
 from domain.notices import NoticeFormatError, header_score
 from models.errors import one_line_without_values
 
@@ -41,6 +47,8 @@ class RawTable:
     header_row: int  # 1-based row number of the header
     sheet: str | None = None  # XLSX only
     ragged: list[int] = field(default_factory=list)  # frame rows with more fields than headers
+    broken: dict[int, str] = field(default_factory=dict)  # frame row -> why it cannot be read
+    cp1252_lines: list[int] = field(default_factory=list)  # file lines read as Windows-1252
 
     @property
     def first_data_row(self) -> int:
@@ -105,10 +113,19 @@ def find_header(
 
 
 def to_utf8(data: bytes) -> tuple[bytes, str]:
-    """(UTF-8 bytes without BOM, detected encoding), in chunks so a big file is never a str.
+    """(UTF-8 bytes without BOM, detected encoding): see :func:`to_utf8_lines`."""
+    body, encoding, _ = to_utf8_lines(data)
+    return body, encoding
 
-    Strict UTF-8 first (with or without BOM), then Windows-1252; anything else is an
-    error. Never a lossy decode.
+
+def to_utf8_lines(data: bytes) -> tuple[bytes, str, list[int]]:
+    """(UTF-8 bytes without BOM, encoding, 1-based lines read as Windows-1252).
+
+    Strict UTF-8 first (with or without BOM), in chunks so a big file is never a str.
+    A file that is UTF-8 except for some lines (non-ASCII UTF-8 elsewhere proves the
+    rest is UTF-8) is decoded line by line: decoding it whole as Windows-1252 would
+    turn every å, ä, ö of the UTF-8 lines into mojibake. Otherwise the whole file is
+    Windows-1252. Never a lossy decode.
     """
     body, encoding = (
         (data[3:], "utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else (data, "utf-8")
@@ -118,9 +135,12 @@ def to_utf8(data: bytes) -> tuple[bytes, str]:
         for start in range(0, len(body), CHUNK_BYTES):
             decoder.decode(body[start : start + CHUNK_BYTES], final=False)
         decoder.decode(b"", final=True)
-        return body, encoding
+        return body, encoding, []
     except UnicodeDecodeError:
         pass
+    mixed = _mixed_lines(body)
+    if mixed is not None:
+        return mixed[0], "utf-8+cp1252", mixed[1]
     try:
         parts = [
             data[start : start + CHUNK_BYTES].decode("cp1252").encode("utf-8")
@@ -130,7 +150,33 @@ def to_utf8(data: bytes) -> tuple[bytes, str]:
         raise NoticeFormatError(
             "filen är varken UTF-8 eller Windows-1252 (teckenkodningen känns inte igen)"
         ) from None
-    return b"".join(parts), "cp1252"
+    return b"".join(parts), "cp1252", []
+
+
+def _mixed_lines(body: bytes) -> tuple[bytes, list[int]] | None:
+    """Line by line: UTF-8 lines as they are, the others from Windows-1252.
+
+    None when no line has non-ASCII UTF-8 (then nothing shows the file is UTF-8) or
+    when some line is not Windows-1252 either.
+    """
+    lines = body.split(b"\n")
+    odd: list[int] = []
+    utf8_seen = False
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8_seen = True
+        except UnicodeDecodeError:
+            try:
+                lines[number - 1] = line.decode("cp1252").encode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            odd.append(number)
+    if not utf8_seen:
+        return None
+    return b"\n".join(lines), odd
 
 
 def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None = None) -> RawTable:
@@ -150,6 +196,7 @@ def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None 
         position = data.index(b"\n", position) + 1
     body = data[position:] if position else data
     ragged: list[int] = []
+    broken: dict[int, str] = {}
     try:
         frame = pl.read_csv(
             body,
@@ -159,16 +206,10 @@ def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None 
             truncate_ragged_lines=False,
             raise_if_empty=False,
         )
-    except pl.exceptions.ComputeError as exc:
-        if "more fields" not in str(exc):
-            raise NoticeFormatError(
-                f"filen kan inte läsas som CSV ({one_line_without_values(exc)})"
-            ) from None
-        frame, ragged = _read_ragged(body, separator)
-    except (pl.exceptions.PolarsError, ValueError) as exc:
-        raise NoticeFormatError(
-            f"filen kan inte läsas som CSV ({one_line_without_values(exc)})"
-        ) from None
+    except (pl.exceptions.PolarsError, ValueError):
+        # Too many fields, a stray or unclosed quote: polars only says "could not parse
+        # as dtype str". Read line by line to name the lines and keep the others.
+        frame, ragged, broken = _read_careful(body, separator, index + 1)
     frame = frame.rename({c: c.strip() for c in frame.columns})
     return RawTable(
         frame=frame,
@@ -177,32 +218,82 @@ def read_csv_utf8(data: bytes, encoding: str, columns: Mapping[str, str] | None 
         separator=separator,
         header_row=index + 1,
         ragged=ragged,
+        broken=broken,
     )
 
 
-def _read_ragged(body: bytes, separator: str) -> tuple[pl.DataFrame, list[int]]:
-    """The careful path for a file where some rows have more fields than the header.
+#: A quoted value may hold line breaks; a quote still open after this many lines is broken.
+MAX_CONTINUATION_LINES = 10
+UNCLOSED_QUOTE = 'ett citattecken (") öppnas men stängs aldrig'
+BAD_QUOTE = 'ett citattecken (") står fel i ett värde'
 
-    Python's csv reader (quotes and embedded line breaks handled) keeps every row and
-    notes which ones were too long, so they are rejected rather than silently cut.
-    """
-    reader = csv.reader(io.StringIO(body.decode("utf-8")), delimiter=separator, quotechar='"')
+
+def _parse_record(text: str, separator: str) -> tuple[list[str] | None, str | None]:
+    """One record's fields, or None and why (an unclosed or misplaced quote)."""
     try:
-        records = list(reader)
+        return next(csv.reader([text], delimiter=separator, quotechar='"', strict=True), []), None
     except csv.Error as exc:
-        raise NoticeFormatError(
-            f"filen kan inte läsas som CSV ({one_line_without_values(exc)})"
-        ) from None
-    headers = _unique_headers(tuple(records[0])) if records else []
+        return None, UNCLOSED_QUOTE if "end of data" in str(exc) else BAD_QUOTE
+
+
+def _read_careful(
+    body: bytes, separator: str, header_line: int
+) -> tuple[pl.DataFrame, list[int], dict[int, str]]:
+    """The careful path, line by line with Python's csv reader.
+
+    A quoted value may span lines (it is joined with the next lines while that gives a
+    complete record of the header's width); a line that still cannot be read becomes an
+    empty row with its reason, and rows with more fields than the header are noted:
+    both are rejected with their line number while the other rows go in. When no row,
+    or more than a tenth of the rows, can be read the file is rejected, naming the first
+    unreadable line.
+    """
+    lines = [line.removesuffix("\r") for line in body.decode("utf-8").split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    fields, problem = _parse_record(lines[0] if lines else "", separator)
+    if fields is None:
+        raise NoticeFormatError(f"rad {header_line} (rubrikraden) kan inte läsas: {problem}")
+    headers = _unique_headers(tuple(fields))
     width = len(headers)
-    ragged = [i for i, record in enumerate(records[1:]) if len(record) > width]
-    rows = [(record + [""] * width)[:width] for record in records[1:]]
+    rows: list[list[str]] = []
+    ragged: list[int] = []
+    broken: dict[int, str] = {}
+    first_broken_line: int | None = None
+    first_problem: str | None = None
+    position = 1
+    while position < len(lines):
+        record, problem = _parse_record(lines[position], separator)
+        used = 1
+        if record is None:
+            for extra in range(1, MAX_CONTINUATION_LINES + 1):
+                if position + extra >= len(lines):
+                    break
+                joined = "\n".join(lines[position : position + extra + 1])
+                candidate, _ = _parse_record(joined, separator)
+                if candidate is not None and len(candidate) == width:
+                    record, used = candidate, extra + 1
+                    break
+        if record is None:
+            broken[len(rows)] = f"raden kan inte läsas: {problem or UNCLOSED_QUOTE}"
+            if first_broken_line is None:
+                first_broken_line, first_problem = header_line + position, problem
+            record = []
+        elif len(record) > width:
+            ragged.append(len(rows))
+        rows.append((record + [""] * width)[:width])
+        position += used
+    if broken and (len(broken) == len(rows) or len(broken) > max(10, len(rows) // 10)):
+        raise NoticeFormatError(
+            f"rad {first_broken_line} kan inte läsas: {first_problem or UNCLOSED_QUOTE} "
+            f"(sammanlagt {len(broken)} rader som inte kan läsas)"
+        )
     columns = list(zip(*rows, strict=True)) if rows else [()] * width
     frame = pl.DataFrame(
         {name: list(values) for name, values in zip(headers, columns, strict=True)},
         schema={name: pl.String for name in headers},
     )
-    return frame, ragged
+    return frame, ragged, broken
 
 
 def read_xlsx_bytes(
@@ -235,6 +326,10 @@ def read_xlsx_bytes(
         raise NoticeFormatError(
             f"filen kan inte läsas som XLSX ({one_line_without_values(exc)})"
         ) from None
+    except BaseException as exc:  # a Rust panic (pyo3 PanicException) is a BaseException
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise NoticeFormatError(_panic_message("XLSX")) from None
     if grid.height == 0:
         raise NoticeFormatError("bladet är tomt")
     best: tuple[int, int] | None = None
@@ -316,25 +411,56 @@ def _unique_headers(cells: tuple[object, ...]) -> list[str]:
     return headers
 
 
+def _panic_message(kind: str) -> str:
+    """The receipt line when a reader crashed inside (its message may quote cell values)."""
+    return f"filen kan inte läsas som {kind} (läsaren kraschade på filens innehåll)"
+
+
 def read_notice_bytes(
     data: bytes,
     *,
     sheet: str | None = None,
     columns: Mapping[str, str] | None = None,
+    limits: FileLimits | None = None,
 ) -> RawTable:
-    """Read CSV or XLSX bytes into strings; NoticeFormatError (one line, Swedish) if unusable."""
+    """Read CSV or XLSX bytes into strings; NoticeFormatError (one line, Swedish) if unusable.
+
+    The size guard runs first, and no failure of a reader (a Rust panic is a
+    ``BaseException``) gets past this function other than as a NoticeFormatError.
+    """
+    limits = limits or FileLimits()
     if not data.strip():
         raise NoticeFormatError("filen är tom")
-    if is_xlsx(data):
-        return read_xlsx_bytes(data, sheet, columns)
-    if b"\x00" in data[:4096]:
-        raise NoticeFormatError("filen är varken CSV eller XLSX")
-    utf8, encoding = to_utf8(data)
-    return read_csv_utf8(utf8, encoding, columns)
+    kind = "XLSX" if is_xlsx(data) else "CSV"
+    try:
+        if kind == "XLSX":
+            check_xlsx(data, limits)
+            return read_xlsx_bytes(data, sheet, columns)
+        if b"\x00" in data[:4096]:
+            raise NoticeFormatError("filen är varken CSV eller XLSX")
+        check_csv(data, limits)
+        utf8, encoding, cp1252_lines = to_utf8_lines(data)
+        raw = read_csv_utf8(utf8, encoding, columns)
+        raw.cp1252_lines = cp1252_lines
+        return raw
+    except NoticeFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure means an unreadable file
+        raise NoticeFormatError(
+            f"filen kan inte läsas som {kind} ({one_line_without_values(exc)})"
+        ) from None
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise NoticeFormatError(_panic_message(kind)) from None
 
 
 def read_notice_file(
-    path: Path, *, sheet: str | None = None, columns: Mapping[str, str] | None = None
+    path: Path,
+    *,
+    sheet: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    limits: FileLimits | None = None,
 ) -> RawTable:
     """Read a notice file from disk (see :func:`read_notice_bytes`)."""
-    return read_notice_bytes(path.read_bytes(), sheet=sheet, columns=columns)
+    return read_notice_bytes(path.read_bytes(), sheet=sheet, columns=columns, limits=limits)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
+from models.privacy import private_dir
+
 MANIFEST_FIELDS = ("sequence", "letter_id", "idempotency_key", "kind", "first_page", "pages")
 
 
@@ -51,7 +53,7 @@ def batch_exists(print_dir: Path, name: str) -> bool:
 
 def write_print_batch(print_dir: Path, name: str, items: Sequence[PrintItem]) -> PrintBatch:
     """Merge the letters' PDFs in the given order and write the manifest next to it."""
-    print_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(print_dir)
     pdf_path, manifest_path = batch_paths(print_dir, name)
     writer = PdfWriter()
     rows = []

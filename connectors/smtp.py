@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,12 +29,17 @@ from icalendar import Calendar, Event, vCalAddress, vText
 
 from models.config import SmtpConfig
 from models.errors import KvarboendeError
+from models.privacy import mask
 
 
 class Outcome(StrEnum):
     SENT = "sent"
     TEMPORARY = "temporary"
     PERMANENT = "permanent"
+
+
+#: The reason of a send that got no answer within ``timeout_seconds``.
+TIMEOUT = "timeout"
 
 
 class SmtpUnavailable(KvarboendeError):
@@ -144,12 +148,9 @@ def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> Message:
     return message
 
 
-_ADDRESS = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+")
-
-
 def redact(text: str) -> str:
-    """The server's reply without email addresses (servers like to quote the recipient)."""
-    return _ADDRESS.sub("<address>", text)
+    """The server's reply without addresses or personnummer (servers quote the recipient)."""
+    return mask(text)
 
 
 def classify(exc: BaseException) -> tuple[Outcome, str]:
@@ -167,7 +168,7 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         return Outcome.TEMPORARY, "connection dropped by the server"
     if isinstance(exc, asyncio.TimeoutError | aiosmtplib.SMTPTimeoutError | TimeoutError):
-        return Outcome.TEMPORARY, "timeout"
+        return Outcome.TEMPORARY, TIMEOUT
     return Outcome.TEMPORARY, f"{type(exc).__name__}"
 
 
@@ -231,11 +232,18 @@ class SmtpSender:
                 try:
                     await self._client.rset()  # keep the connection for the next message
                 except Exception:  # noqa: BLE001 - a broken connection is reopened next time
-                    await self.close()
+                    await self._abort()
             else:
-                await self.close()
+                # Timed out or dropped: a polite QUIT would wait another whole timeout.
+                await self._abort()
             return outcome, reason
         return Outcome.SENT, ""
+
+    async def _abort(self) -> None:
+        """Drop the connection without a QUIT (the server is not answering)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await self._quietly_close(client)
 
     async def close(self) -> None:
         client, self._client = self._client, None

@@ -3,7 +3,7 @@
 An episode belongs to a tenancy: the company plus its contract reference, or, when
 the reference is missing, the personnummer (or name) plus address and apartment.
 Events are placed by their EVENT DATE, not by arrival. While an episode is open its
-status is the highest step of the legal chain it has reached (models.domain.EVENT_RANK).
+status is the highest step of the legal chain it has reached (domain.vocabulary.EVENT_RANK).
 A terminal event (settled, withdrawn, eviction executed) ends it only when no
 non-terminal event of the episode is dated after it: a decision or eviction booking
 dated after a settlement means the settlement did not hold, so the episode is open
@@ -50,8 +50,8 @@ import polars as pl
 
 from domain.formatting import sv_date
 from domain.outcomes import OUTCOME_LABEL_SV
+from domain.vocabulary import EVENT_LABEL_SV, EVENT_RANK, EventType, OutcomeCertainty
 from domain.working_days import roll_to_working_day, roll_to_working_day_expr
-from models.domain import EVENT_LABEL_SV, EVENT_RANK, EventType, OutcomeCertainty
 
 TERMINATION = EventType.TERMINATION_NOTICE.value
 OPENING_EVENTS = frozenset({TERMINATION, EventType.PAYMENT_ORDER.value})

@@ -2,7 +2,7 @@
 
 Every company exports something different. This module turns a frame of raw
 strings (as read by :mod:`connectors.notice_files`) into canonical notice rows
-(the fields of :class:`models.domain.NoticeRow`) and rejected rows with a row
+(the fields of :class:`domain.vocabulary.NoticeRow`) and rejected rows with a row
 number and a reason in plain Swedish. All per-row work is done with polars
 expressions so a file of a million rows takes seconds, not minutes.
 
@@ -19,7 +19,7 @@ from datetime import date
 
 import polars as pl
 
-from models.domain import EventType, NoticeRow
+from domain.vocabulary import EventType, NoticeRow
 from models.errors import KvarboendeError
 
 #: Canonical field names, in the order of the canonical notice file.
@@ -176,6 +176,9 @@ IDENTITY_COLUMNS = ("personnummer", "tenant_name")
 
 EARLIEST_DATE = date(2000, 1, 1)
 MAX_AMOUNT = 100_000_000.0
+#: Events about an unpaid debt: a debt of 0 kr on them is a wrong cell, not a fact
+#: (after a decision the eviction can go ahead though the debt is paid, so 0 is kept there).
+ARREARS_EVENTS = (EventType.TERMINATION_NOTICE.value, EventType.PAYMENT_ORDER.value)
 
 
 class NoticeFormatError(KvarboendeError):
@@ -431,6 +434,9 @@ class ParseOptions:
     day_first: bool = False
     today: date = field(default_factory=date.today)
     future_days: int = 400  # how far ahead an event or service date may lie
+    # How far an eviction may lie after the notice's date (or today, if later): Kronofogden
+    # books evictions weeks ahead, so the year 3000 is a typing error, not a date.
+    eviction_years_ahead: int = 2
 
 
 @dataclass
@@ -448,6 +454,45 @@ class ParsedNotices:
             schema={"row_number": pl.Int64, "contract_ref": pl.String}
         )
     )
+    repaired_rows: list[int] = field(default_factory=list)  # mojibake fixed (Ã¥ -> å)
+    garbled_rows: list[int] = field(default_factory=list)  # still unreadable characters
+
+
+#: Text fields that go onto letters: classic mojibake in them is repaired.
+REPAIRED_FIELDS: tuple[str, ...] = (
+    "tenant_name", "co_tenant_name", "street_address", "apartment", "town",
+)  # fmt: skip
+#: Characters that only appear in text decoded with the wrong encoding.
+_MOJIBAKE_HINT = r"[ÃÂ\uFFFD]|â€|ï¿½"
+#: What still looks garbled after repair: Ã or Â before a symbol, â€, the replacement mark.
+MOJIBAKE = r"[ÃÂ][^\w\s]|â€|\uFFFD|ï¿½"
+
+
+def repair_mojibake(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+    """Repair UTF-8-read-as-Windows-1252 text (``Ã¥`` for ``å``) in the letter fields.
+
+    Returns the frame and two row masks: repaired, and still garbled (for the advisor
+    to check before a letter goes out). Only suspicious distinct values go through
+    ftfy, so a big clean file costs one regex scan per column.
+    """
+    import ftfy
+
+    repaired = pl.lit(False)
+    changes = []
+    for name in REPAIRED_FIELDS:
+        column = frame.get_column(name)
+        suspects = column.filter(column.str.contains(_MOJIBAKE_HINT)).unique().to_list()
+        mapping = {value: ftfy.fix_encoding(value) for value in suspects}
+        mapping = {old: new for old, new in mapping.items() if new != old}
+        if mapping:
+            changes.append(pl.col(name).replace(mapping).alias(name))
+            repaired = repaired | pl.col(name).is_in(list(mapping)).fill_null(False)
+    repaired_mask = frame.select(repaired.alias("repaired")).to_series()
+    frame = frame.with_columns(changes) if changes else frame
+    garbled = pl.any_horizontal(
+        [pl.col(name).str.contains(MOJIBAKE).fill_null(False) for name in REPAIRED_FIELDS]
+    )
+    return frame, repaired_mask, frame.select(garbled.alias("garbled")).to_series()
 
 
 ACCEPTED_SCHEMA: dict[str, pl.DataType] = {
@@ -521,6 +566,7 @@ def parse_notices(
     options: ParseOptions,
     first_row_number: int = 2,
     ragged: Sequence[int] = (),
+    broken: Mapping[int, str] | None = None,
 ) -> ParsedNotices:
     """Validate every row of a raw string frame; accepted + rejected = rows read.
 
@@ -528,6 +574,7 @@ def parse_notices(
     data row, so that reasons point at the row the company sees. Fully empty rows
     are not counted as rows. ``ragged`` are the 0-based rows that had more fields than
     the header (the reader cut them): they are rejected, never used half-read.
+    ``broken`` are 0-based rows the reader could not read at all, with the reason.
     """
     validate_company_mapping(options.columns, options.events)
     mapping = map_headers([str(c) for c in raw.columns], options.columns)
@@ -535,11 +582,19 @@ def parse_notices(
     too_long = pl.Series("_ragged", [False] * raw.height, dtype=pl.Boolean)
     if ragged:
         too_long = too_long.scatter(list(ragged), True)
-    frame = frame.with_columns(pl.col("row_number").cast(pl.Int64), too_long)
+    unreadable = pl.Series("_broken", [None] * raw.height, dtype=pl.String)
+    if broken:
+        unreadable = unreadable.scatter(list(broken), list(broken.values()))
+    frame = frame.with_columns(pl.col("row_number").cast(pl.Int64), too_long, unreadable)
     frame = frame.filter(
-        pl.col("_ragged") | ~pl.all_horizontal([pl.col(c).is_null() for c in CANONICAL_FIELDS])
+        pl.col("_ragged")
+        | pl.col("_broken").is_not_null()
+        | ~pl.all_horizontal([pl.col(c).is_null() for c in CANONICAL_FIELDS])
     )
     rows_read = frame.height
+    frame, repaired, garbled = repair_mojibake(frame)
+    repaired_rows = frame["row_number"].filter(repaired).to_list()
+    garbled_rows = frame["row_number"].filter(garbled).to_list()
 
     words = default_event_words()
     words.update({event_token(k): v for k, v in options.events.items()})
@@ -567,6 +622,7 @@ def parse_notices(
     earliest = pl.lit(EARLIEST_DATE)
     latest = pl.lit(date.fromordinal(options.today.toordinal() + options.future_days))
     today = options.today
+    years = options.eviction_years_ahead
     parsers: list[tuple[str, dict[str, Callable[[pl.Expr], pl.Expr]]]] = [
         ("event_date", {"_event_date": lambda c: parse_date(c, day_first)}),
         ("service_date", {"_service_date": lambda c: parse_date(c, day_first)}),
@@ -625,8 +681,21 @@ def parse_notices(
             )
         ),
         pl.when(
+            pl.col("_eviction_at").dt.convert_time_zone("Europe/Stockholm").dt.date()
+            > pl.max_horizontal(pl.col("_event_date"), pl.lit(today)).dt.offset_by(f"{years}y")
+        ).then(
+            _quoted_if(
+                DATE_LIKE,
+                "avhysningsdatumet",
+                pl.col("eviction_at"),
+                f" ligger mer än {years} år fram i tiden",
+                f"avhysningsdatumet ligger mer än {years} år fram i tiden",
+            )
+        ),
+        pl.when(
             (event == EventType.EVICTION_SCHEDULED.value) & pl.col("eviction_at").is_null()
         ).then(pl.lit("avhysningsdatum saknas för en bokad avhysning")),
+        _served_before_notice(event),
         pl.when(pl.col("personnummer").is_null() & pl.col("tenant_name").is_null()).then(
             pl.lit("personnummer och namn saknas")
         ),
@@ -634,6 +703,12 @@ def parse_notices(
             pl.lit("kontraktsnummer och adress saknas")
         ),
         *_amount_reasons("skulden", "debt_amount", "_debt"),
+        pl.when(event.is_in(ARREARS_EVENTS) & (pl.col("_debt") == 0)).then(
+            pl.lit(
+                "skulden är 0 kr, men uppsägningar och ansökningar om betalningsföreläggande "
+                "gäller obetald hyra (lämna rutan tom om skulden inte är känd)"
+            )
+        ),
         *_amount_reasons("månadshyran", "monthly_rent", "_rent"),
         *[
             pl.when(pl.col(name).str.len_chars() > limit).then(
@@ -651,7 +726,9 @@ def parse_notices(
     ]
     # A too-long row's values are shifted: only that is worth saying about it.
     frame = frame.with_columns(
-        _reason=pl.when(pl.col("_ragged"))
+        _reason=pl.when(pl.col("_broken").is_not_null())
+        .then(pl.col("_broken"))
+        .when(pl.col("_ragged"))
         .then(pl.lit("raden har fler fält än rubrikraden (ett avgränsningstecken i ett värde?)"))
         .otherwise(pl.concat_str(reasons, separator="; ", ignore_nulls=True))
     ).with_columns(_reason=pl.when(pl.col("_reason").str.len_chars() > 0).then(pl.col("_reason")))
@@ -702,6 +779,8 @@ def parse_notices(
         rows_read=rows_read,
         mapping=mapping,
         rejected_refs=rejected_refs,
+        repaired_rows=repaired_rows,
+        garbled_rows=garbled_rows,
     )
 
 
@@ -741,8 +820,32 @@ def _date_reason(
     )
 
 
+def _served_before_notice(event: pl.Expr) -> pl.Expr:
+    """A termination notice served before its own date: the 3 weeks to pay run from
+    service, so such a deadline would have passed before the notice reached us."""
+    served, dated = pl.col("service_date"), pl.col("event_date")
+    return pl.when(
+        (event == EventType.TERMINATION_NOTICE.value)
+        & (pl.col("_service_date") < pl.col("_event_date"))
+    ).then(
+        pl.concat_str(
+            [
+                _quoted_if(DATE_LIKE, "delgivningsdatumet", served, "", "delgivningsdatumet"),
+                pl.lit(" är före "),
+                _quoted_if(DATE_LIKE, "uppsägningens datum", dated, "", "uppsägningens datum"),
+                pl.lit(": uppsägningen kan inte ha delgivits innan den skrevs"),
+            ]
+        )
+    )
+
+
+#: Less than this far from a whole number of öre is float noise (Excel's 0.1 + 0.2), not öre.
+_ORE_TOLERANCE = 1e-4
+
+
 def _amount_reasons(label: str, source: str, parsed: str) -> list[pl.Expr]:
-    """Why an amount cell cannot be used: not a number, negative, absurdly big."""
+    """Why an amount cell cannot be used: not a number, negative, absurdly big, or finer
+    than öre (``0,001`` would otherwise be rounded to 0 kr without a word)."""
     raw, value = pl.col(source), pl.col(parsed)
     return [
         pl.when(raw.is_not_null() & value.is_null()).then(
@@ -756,6 +859,15 @@ def _amount_reasons(label: str, source: str, parsed: str) -> list[pl.Expr]:
         ),
         pl.when(value < 0).then(pl.lit(f"{label} är negativ")),
         pl.when(value > MAX_AMOUNT).then(pl.lit(f"{label} är orimligt stor")),
+        pl.when(((value * 100).round(0) - value * 100).abs() > _ORE_TOLERANCE).then(
+            _quoted_if(
+                AMOUNT_LIKE,
+                label,
+                raw,
+                " har fler än två decimaler (skriv kronor och ören)",
+                f"{label} har fler än två decimaler",
+            )
+        ),
     ]
 
 

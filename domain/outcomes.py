@@ -25,8 +25,8 @@ from enum import StrEnum
 
 import polars as pl
 
+from domain.vocabulary import EpisodeStatus, Outcome, OutcomeCertainty
 from domain.working_days import non_working_weekdays
-from models.domain import EpisodeStatus, Outcome, OutcomeCertainty
 
 
 class ActivityKind(StrEnum):

@@ -28,7 +28,8 @@ from datetime import date
 
 import polars as pl
 
-from models.domain import OPEN_STATUSES
+from domain.notices import HeaderMapping, excel_leading_zero, normalise_personnummer
+from domain.vocabulary import OPEN_STATUSES
 
 #: Why an episode is deleted or kept; the stage reports a count per decision.
 DELETE = "delete"
@@ -224,3 +225,35 @@ def past_retention(day: date, run_date: date, rule: RetentionRule) -> bool:
 def batches(ids: Sequence[int], size: int) -> list[list[int]]:
     """The ids in consecutive batches of at most ``size`` (one transaction each)."""
     return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
+
+
+def worklist_expired(day: date, run_date: date, days: int) -> bool:
+    """Whether a worklist written on ``day`` is older than ``days`` days on ``run_date``.
+
+    A worklist is a working copy (the record is in the database), so it goes after
+    ``[retention] worklist_days`` whatever became of the episodes it lists.
+    """
+    return (run_date - day).days > days
+
+
+def rows_of_kept_people(
+    raw: pl.DataFrame, mapping: HeaderMapping, kept: pl.Series, today: date
+) -> pl.Series:
+    """For each row of a notice file: does it name someone the database still keeps?
+
+    A row is kept when its tenant's or co-tenant's number (normalised as at ingest) is
+    one of ``kept`` (12-digit numbers). Every other row goes: people retention has
+    deleted, and rows without a number anyone is kept for (the file itself is past its
+    retention period, so only what a kept person's record needs stays).
+    """
+    numbers = []
+    for name in ("personnummer", "co_tenant_personnummer"):
+        source = mapping.fields.get(name)
+        if source is None:
+            continue
+        cell = pl.col(source).cast(pl.String).str.strip_chars()
+        digits, _valid = normalise_personnummer(excel_leading_zero(cell), today)
+        numbers.append(digits.is_in(kept.cast(pl.String).implode()).fill_null(False))
+    if not numbers:
+        return pl.Series("keep", [False] * raw.height, dtype=pl.Boolean)
+    return raw.select(pl.any_horizontal(numbers).alias("keep"))["keep"]

@@ -33,7 +33,7 @@ from datetime import date
 
 import polars as pl
 
-from models.domain import (
+from domain.vocabulary import (
     EVENT_LABEL_SV,
     EventType,
     LetterKind,
@@ -101,6 +101,9 @@ FACT_SCHEMA: dict[str, pl.DataType] = {
 
 #: Marks a month whose facts were computed (even when every count was zero).
 REFRESHED_METRIC = "_refreshed"
+#: A month whose facts must never be recomputed (retention deleted data behind them, or
+#: they passed ``freeze_after_months``): a marker fact, kept when a month is refreshed.
+FROZEN_METRIC = "_frozen"
 
 
 # --------------------------------------------------------------------------- months

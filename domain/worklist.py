@@ -9,7 +9,7 @@ plain Swedish.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -123,11 +123,36 @@ LETTERS_SCHEMA: dict[str, pl.DataType] = {
     "letter_id": pl.Int64(),
     "episode_id": pl.Int64(),
     "status": pl.String(),
-    "flagged": pl.Boolean(),  # the email bounced and the letter went to print instead
+    "flagged": pl.Boolean(),  # the email failed and the letter went to print instead
+    "channel": pl.String(),
+    "created_on": pl.Date(),  # due: a letter goes out in the run that queued it
+    "problem": pl.String(),  # domain.delivery.problem_of(last_error)
 }
 
 #: Letter statuses that mean the household did not get the letter.
 UNDELIVERED_LETTER_STATUSES: tuple[str, ...] = ("failed", "returned")
+
+#: Letter statuses that mean the letter has not gone out yet.
+WAITING_LETTER_STATUSES: tuple[str, ...] = ("pending", "sending")
+
+#: Emails to staff (``Letter.kind``): counts and links, no paper form.
+STAFF_EMAIL_KINDS: tuple[str, ...] = ("caseworker_notice", "advisor_worklist", "manager_report")
+
+STAFF_EMAILS_SCHEMA: dict[str, pl.DataType] = {
+    "letter_id": pl.Int64(),
+    "kind": pl.String(),
+    "key": pl.String(),  # the outbox key: says whose email it was (no personal data)
+    "status": pl.String(),
+    "created_on": pl.Date(),
+    "problem": pl.String(),
+}
+
+#: Why an email did not go out, in words for the worklist.
+PROBLEM_SV: dict[str, str] = {
+    "no_answer": "e-postservern svarade inte",
+    "deferred": "e-postservern bad om nya försök för länge",
+    "refused": "adressen nekades",
+}
 
 #: Letters to tenants (``Letter.kind``); only the latest one per episode matters.
 TENANT_LETTER_KINDS: tuple[str, ...] = ("appointment", "appointment_cancelled")
@@ -149,6 +174,10 @@ class WorklistInputs:
     open_tasks: pl.DataFrame
     pending_matches: pl.DataFrame
     tenant_letters: pl.DataFrame
+    # Staff emails not sent by their day or finally failed (the first advisor's list).
+    staff_emails: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=STAFF_EMAILS_SCHEMA)  # type: ignore[arg-type]
+    )
 
 
 def _sv_day(column: str | pl.Expr) -> pl.Expr:
@@ -434,27 +463,57 @@ def delivery_problem_rows(
     """Section 6: letters that never arrived, and meetings booked after the deadline to pay.
 
     Only each episode's latest tenant letter counts: a failed letter followed by a new
-    version that went out is no longer a problem. Only open episodes: once the debt is
+    version that went out is no longer a problem. A letter still waiting after the day
+    it was queued (an email outage) is one too. Only open episodes: once the debt is
     settled or the episode closed there is nobody to chase about a letter or a late time.
     """
     episodes = episodes.filter(pl.col("status").is_in(OPEN_STATUS_VALUES))
     latest = letters.sort(["episode_id", "letter_id"]).unique(
         subset="episode_id", keep="last", maintain_order=True
     )
+    waiting = pl.col("status").is_in(WAITING_LETTER_STATUSES) & (
+        pl.col("created_on").fill_null(run_date) < run_date
+    )
     failed = _children_first(
         latest.filter(
-            pl.col("status").is_in(UNDELIVERED_LETTER_STATUSES) | pl.col("flagged").fill_null(False)
+            pl.col("status").is_in(UNDELIVERED_LETTER_STATUSES)
+            | pl.col("flagged").fill_null(False)
+            | waiting
         ).join(episodes, on="episode_id", how="inner"),
         "episode_id",
         "letter_id",
     )
+    problem = pl.col("problem")
     failed_rows = _rows(
         failed,
         Section.DELIVERY_PROBLEMS,
         pl.when(pl.col("status") == "returned")
         .then(pl.lit("Brevet kom tillbaka: kontrollera adressen och ring hushållet"))
+        .when((pl.col("status") == "failed") & (problem == "meeting_passed"))
+        .then(
+            pl.format(
+                "Brevet hinner inte fram före mötet och ingen ny tid var ledig: boka en tid "
+                "(kvarboende appointments rebook {}) och ring hushållet",
+                pl.col("episode_id"),
+            )
+        )
         .when(pl.col("status") == "failed")
         .then(pl.lit("Brevet kunde inte levereras: ring hushållet eller skicka det igen"))
+        .when(waiting)
+        .then(
+            pl.format(
+                "Brevet har inte gått iväg (väntar sedan {}): det går med posten i tid om "
+                "mejlet inte fungerar; ring hushållet om mötet",
+                _sv_day("created_on"),
+            )
+        )
+        .when(problem.is_in(["no_answer", "deferred"]))
+        .then(
+            pl.lit(
+                "E-posten fungerade inte i tid, brevet gick med posten: ring hushållet och "
+                "påminn om mötet"
+            )
+        )
         .otherwise(
             pl.lit("Mejlet studsade, brevet går med posten: ring hushållet och rätta e-posten")
         ),
@@ -477,6 +536,65 @@ def delivery_problem_rows(
         ),
     )
     return pl.concat([failed_rows, late_rows])
+
+
+def staff_email_label(kind: str, key: str) -> tuple[str, str]:
+    """Which staff email it was and what to do instead, from its kind and outbox key."""
+    parts = key.split(":")
+    if kind == "caseworker_notice" and len(parts) >= 2:
+        return (
+            f"Mejlet till handläggare {parts[1]} om nya ärenden",
+            f"säg till handläggaren att läsa sin lista (kvarboende worklist --caseworker "
+            f"{parts[1]})",
+        )
+    if kind == "advisor_worklist" and len(parts) >= 4:
+        return (
+            f"Mejlet om arbetslistan {parts[3]} till rådgivare {parts[2]}",
+            "listan finns ändå i mappen för arbetslistor",
+        )
+    if kind == "manager_report" and len(parts) >= 2:
+        return (
+            f"Månadsrapporten {parts[1]} till cheferna",
+            "skicka rapporten från mappen för rapporter",
+        )
+    return "Ett mejl till personalen", "kontrollera vad som skulle skickas"
+
+
+def staff_email_rows(staff: pl.DataFrame, run_date: date) -> pl.DataFrame:
+    """Staff emails that finally failed or still wait after their day: one row each.
+
+    They concern no household, so the episode columns are empty. Never silent: an
+    email given up after a day of retries is here with what to do instead.
+    """
+    rows = []
+    for row in staff.sort("letter_id").iter_rows(named=True):
+        waiting = row["status"] in WAITING_LETTER_STATUSES
+        if waiting and (row["created_on"] is None or row["created_on"] >= run_date):
+            continue
+        what, instead = staff_email_label(row["kind"], row["key"] or "")
+        day = _sv_date_text(row["created_on"])
+        if waiting:
+            action = f"{what} ({day}) har inte gått iväg än; nya försök görs automatiskt"
+        else:
+            reason = PROBLEM_SV.get(row["problem"] or "", "okänt fel")
+            action = (
+                f"{what} ({day}) kunde inte skickas ({reason}): {instead}; "
+                "be IT kontrollera e-postservern"
+            )
+        rows.append(
+            {
+                "section": Section.DELIVERY_PROBLEMS.value,
+                "action": action,
+                "deadline_estimated": False,
+            }
+        )
+    return pl.DataFrame(rows, schema=ROW_SCHEMA)  # type: ignore[arg-type]
+
+
+def _sv_date_text(day: date | None) -> str:
+    if day is None:
+        return "okänt datum"
+    return f"{day.day} {MONTHS_SV[day.month - 1]}"
 
 
 def follow_up_rows(episodes: pl.DataFrame, run_date: date) -> pl.DataFrame:
@@ -519,12 +637,15 @@ def build_sections(
     previous_run_date: date | None,
     include_matches: bool = True,
     caseworker_view: bool = False,
+    include_staff_emails: bool = False,
 ) -> pl.DataFrame:
     """Every row of one worklist, sections in the issue's order, each section sorted.
 
     ``previous_run_date`` is the date of this owner's last worklist before ``run_date``
     (None: never), so that "new episodes" is the same on a rerun of the same date.
     ``caseworker_view``: the list is a caseworker's own, so actions are addressed to them.
+    ``include_staff_emails``: this list (the first advisor's) also shows staff emails
+    that could not be sent.
     """
     episodes = inputs.episodes
     if "deadline_estimated" not in episodes.columns:  # frames built before the flag existed
@@ -545,6 +666,9 @@ def build_sections(
             inputs.tenant_letters.cast(LETTERS_SCHEMA),  # type: ignore[arg-type]
             run_date,
         ),
+        staff_email_rows(inputs.staff_emails.cast(STAFF_EMAILS_SCHEMA), run_date)  # type: ignore[arg-type]
+        if include_staff_emails
+        else pl.DataFrame(schema=ROW_SCHEMA),
         follow_up_rows(episodes, run_date),
     ]
     return pl.concat(parts, how="vertical")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from flows.context import AppContext
 from models.errors import KvarboendeError
+from models.privacy import mask, protect_process
 
 app = typer.Typer(
     name="kvarboende",
@@ -52,6 +53,8 @@ def database_problem(exc: SQLAlchemyError) -> str:
     lowered = text.lower()
     if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
         return "the database is not initialised: run `kvarboende init` first"
+    if "file is not a database" in lowered or "disk image is malformed" in lowered:
+        return f"the SQLite file in database.url cannot be used: {text}"
     if isinstance(exc, OperationalError):
         return f"cannot use the database ({type(getattr(exc, 'orig', exc)).__name__}): {text}"
     return f"database error ({type(getattr(exc, 'orig', exc)).__name__}); see the server log"
@@ -59,12 +62,13 @@ def database_problem(exc: SQLAlchemyError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    protect_process()
     _register_commands()
     try:
         # Without standalone mode click returns a command's ``typer.Exit(code)`` as the value.
         code = app(args=argv, standalone_mode=False)
     except KvarboendeError as exc:
-        typer.secho(f"kvarboende: {exc}", err=True, fg=typer.colors.RED)
+        typer.secho(f"kvarboende: {mask(str(exc))}", err=True, fg=typer.colors.RED)
         return 2
     except OSError as exc:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""

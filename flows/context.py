@@ -12,6 +12,7 @@ from domain.formatting import local_today
 from models.config import Settings, load_settings
 from models.db import make_engine
 from models.errors import KvarboendeError
+from models.privacy import data_folders, secure_paths
 
 
 def parse_date(text: str | None, option: str = "--date") -> date | None:
@@ -29,6 +30,19 @@ def day_or_today(text: str | None, option: str = "--date") -> date:
     return parse_date(text, option) or local_today()
 
 
+def secure_data_folders(settings: Settings) -> int:
+    """Close the configured data folders that an older version left open (0755 -> 0700).
+
+    The companies' inbox folders are left as the operator set them: an SFTP account
+    other than the program's may have to write there.
+    """
+    paths = settings.paths
+    inboxes = {paths.inbox_dir, *(c.inbox for c in settings.companies if c.inbox is not None)}
+    configured = [getattr(paths, name) for name in type(paths).model_fields]
+    folders = data_folders(paths.data_dir, [p for p in configured if p not in inboxes])
+    return secure_paths(folders)
+
+
 @dataclass
 class AppContext:
     config_file: Path | None = None
@@ -39,6 +53,7 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_file)
+            secure_data_folders(self._settings)
         return self._settings
 
     @property

@@ -16,17 +16,22 @@ from prefect.cache_policies import NO_CACHE
 
 from domain.formatting import STOCKHOLM
 from flows.pipeline import DAILY_STAGES
+from flows.pipeline import run_stage as pipeline_stage
 from models.config import Settings, load_settings
 from models.db import make_engine
+from models.privacy import masked_errors, protect_process
 
 
 @task(name="stage", cache_policy=NO_CACHE, retries=0)
 def run_stage(name: str, settings: Settings, run_date: date) -> dict[str, int]:
-    """Run one stage against a fresh engine (engines are not shared across tasks)."""
+    """Run one stage against a fresh engine (engines are not shared across tasks), under
+    the stage's lock so that an overlapping run (CLI or Prefect) takes its turn."""
+    protect_process()  # a task may run in another process or thread than its flow
     stage = {stage_name: fn for stage_name, fn, _ in DAILY_STAGES}[name]
     engine = make_engine(settings.database.url)
     try:
-        return stage(engine, settings, run_date)
+        with masked_errors():  # Prefect stores the error text as the task run's state
+            return pipeline_stage(engine, settings, run_date, name, stage)
     finally:
         engine.dispose()
 
@@ -43,7 +48,17 @@ def counts_markdown(run_date: date, counts: dict[str, dict[str, int]]) -> str:
 
 @flow(name="kvarboende-daily", log_prints=False)
 def daily_flow(run_date: str | None = None, config_file: str | None = None) -> dict:
-    """The daily job. ``run_date`` defaults to today in Europe/Stockholm."""
+    """The daily job. ``run_date`` defaults to today in Europe/Stockholm.
+
+    Under a Prefect worker this is the entry point: it makes the process private and
+    masks personal data in logs and in the error Prefect stores (:mod:`models.privacy`).
+    """
+    protect_process()
+    with masked_errors():
+        return _daily(run_date, config_file)
+
+
+def _daily(run_date: str | None, config_file: str | None) -> dict:
     logger = get_run_logger()
     settings = load_settings(config_file)
     day = date.fromisoformat(run_date) if run_date else datetime.now(STOCKHOLM).date()
@@ -60,3 +75,22 @@ def daily_flow(run_date: str | None = None, config_file: str | None = None) -> d
         key="daily-counts", markdown=counts_markdown(day, counts), description="Counts only"
     )
     return counts
+
+
+@flow(name="kvarboende-delivery", log_prints=False)
+def delivery_flow(config_file: str | None = None) -> dict[str, int]:
+    """Deliver the outbox now: letters due, and staff emails waiting for their next attempt.
+
+    The daily job delivers once a day; a greylisting server (451 for 5-15 minutes) or a
+    short outage needs retries within the day, and a staff email's retries must span at
+    least ``smtp.staff_retry_hours``. The delivery stage's lock keeps this run and the
+    daily job's delivery from overlapping.
+    """
+    protect_process()
+    with masked_errors():
+        settings = load_settings(config_file)
+        day = datetime.now(STOCKHOLM).date()
+        stage_task = run_stage.with_options(task_run_name=f"delivery-{day.isoformat()}")
+        counts = stage_task("delivery", settings, day)
+        get_run_logger().info("delivery: %s", counts)
+        return counts

@@ -12,25 +12,42 @@ import os
 from prefect import serve
 from prefect.schedules import Cron
 
-from flows.daily import daily_flow
+from flows.daily import daily_flow, delivery_flow
 from flows.monthly_report import monthly_report_flow
 from models.config import Settings
 from models.errors import KvarboendeError
 
 
+def _cron(settings: Settings, key: str) -> Cron:
+    """The schedule of ``[schedules] key``; a bad cron string is one line naming the key."""
+    text = getattr(settings.schedules, key)
+    try:
+        return Cron(text, timezone=settings.schedules.timezone)
+    except ValueError:
+        raise KvarboendeError(
+            f"schedules.{key}: {text!r} is not a cron schedule "
+            "(minute hour day month weekday, e.g. '30 6 * * 1-5')"
+        ) from None
+
+
 def deployments(settings: Settings, config_file: str):
-    """The daily and the monthly deployment with their cron schedules (Europe/Stockholm)."""
-    timezone = settings.schedules.timezone
+    """The daily, delivery and monthly deployments with their cron schedules (Europe/Stockholm)."""
     return [
         daily_flow.to_deployment(
             name="daily",
-            schedules=[Cron(settings.schedules.daily, timezone=timezone)],
+            schedules=[_cron(settings, "daily")],
             parameters={"config_file": config_file},
             description="Ingest, match, route, book, letters, worklists, delivery.",
         ),
+        delivery_flow.to_deployment(
+            name="delivery",
+            schedules=[_cron(settings, "delivery")],
+            parameters={"config_file": config_file},
+            description="Letters due and staff emails waiting for a retry (greylisting, outages).",
+        ),
         monthly_report_flow.to_deployment(
             name="monthly-report",
-            schedules=[Cron(settings.schedules.monthly_report, timezone=timezone)],
+            schedules=[_cron(settings, "monthly_report")],
             parameters={"config_file": config_file},
             description="The previous month's statistics, emailed to the managers.",
         ),

@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from domain.formatting import local_now
 from domain.statistics import month_label, previous_month, shift_month
+from domain.vocabulary import Channel, LetterKind
 from flows.stages.outbox import enqueue
 from flows.stages.statistics import (
     check_month,
@@ -28,7 +29,7 @@ from flows.stages.statistics import (
 )
 from models.config import Settings, load_settings
 from models.db import make_engine, session_scope
-from models.domain import Channel, LetterKind
+from models.privacy import masked_errors, protect_process
 
 
 def refresh_window(settings: Settings, month: str) -> list[str]:
@@ -66,48 +67,57 @@ def manager_email_body(settings: Settings, month: str, lines: list[tuple[str, st
 
 @task(name="refresh-statistics", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
 def refresh_task(settings: Settings, month: str) -> dict[str, int]:
+    protect_process()
     engine = make_engine(settings.database.url)
     try:
-        return refresh_stat_facts_for(engine, settings, refresh_window(settings, month))
+        with masked_errors():
+            return refresh_stat_facts_for(engine, settings, refresh_window(settings, month))
     finally:
         engine.dispose()
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
 def write_task(settings: Settings, month: str) -> dict[str, str]:
+    protect_process()
     engine = make_engine(settings.database.url)
     try:
-        return {
-            fmt: str(write_report(engine, settings, month=month, fmt=fmt))
-            for fmt in ("pdf", "html")
-        }
+        with masked_errors():
+            return {
+                fmt: str(write_report(engine, settings, month=month, fmt=fmt))
+                for fmt in ("pdf", "html")
+            }
     finally:
         engine.dispose()
 
 
 @task(name="queue-manager-emails", cache_policy=NO_CACHE)
 def queue_task(settings: Settings, month: str, pdf_path: str, today: date) -> dict[str, int]:
+    protect_process()
     engine = make_engine(settings.database.url)
     try:
-        lines = monthly_summary(engine, settings, month)
-        body = manager_email_body(settings, month, lines)
-        subject = f"Statistik vräkningsförebyggande arbete, {month_label(month)}"
-        created = 0
-        with session_scope(engine) as session:
-            for manager in settings.statistics.managers:
-                _letter, new = enqueue(
-                    session,
-                    key=f"manager_report:{month}:{manager.lower()}",
-                    kind=LetterKind.MANAGER_REPORT,
-                    channel=Channel.EMAIL,
-                    created_on=today,
-                    recipient=manager,
-                    subject=subject,
-                    body=body,
-                    pdf_path=pdf_path,
-                )
-                created += int(new)
-        return {"queued": created, "already_queued": len(settings.statistics.managers) - created}
+        with masked_errors():
+            lines = monthly_summary(engine, settings, month)
+            body = manager_email_body(settings, month, lines)
+            subject = f"Statistik vräkningsförebyggande arbete, {month_label(month)}"
+            created = 0
+            with session_scope(engine) as session:
+                for manager in settings.statistics.managers:
+                    _letter, new = enqueue(
+                        session,
+                        key=f"manager_report:{month}:{manager.lower()}",
+                        kind=LetterKind.MANAGER_REPORT,
+                        channel=Channel.EMAIL,
+                        created_on=today,
+                        recipient=manager,
+                        subject=subject,
+                        body=body,
+                        pdf_path=pdf_path,
+                    )
+                    created += int(new)
+            return {
+                "queued": created,
+                "already_queued": len(settings.statistics.managers) - created,
+            }
     finally:
         engine.dispose()
 
@@ -116,9 +126,11 @@ def queue_task(settings: Settings, month: str, pdf_path: str, today: date) -> di
 def deliver_task(settings: Settings, today: date) -> dict[str, int]:
     from flows.stages.delivery import deliver_outbox
 
+    protect_process()
     engine = make_engine(settings.database.url)
     try:
-        return deliver_outbox(engine, settings, today)
+        with masked_errors():
+            return deliver_outbox(engine, settings, today)
     finally:
         engine.dispose()
 
@@ -131,8 +143,16 @@ def _has_delivery() -> bool:
 def monthly_report_flow(month: str | None = None, config_file: str | None = None) -> dict:
     """Refresh the figures, write the PDF and HTML report, email the PDF to the managers.
 
-    ``month`` (YYYY-MM) defaults to the previous month in Europe/Stockholm.
+    ``month`` (YYYY-MM) defaults to the previous month in Europe/Stockholm. Like the
+    daily flow, it makes the process private and masks personal data in logs and in
+    the error Prefect stores (:mod:`models.privacy`).
     """
+    protect_process()
+    with masked_errors():
+        return _monthly_report(month, config_file)
+
+
+def _monthly_report(month: str | None, config_file: str | None) -> dict:
     logger = get_run_logger()
     settings = load_settings(config_file)
     today = local_now().date()

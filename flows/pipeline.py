@@ -3,11 +3,22 @@
 ``kvarboende run daily`` and the demo call :func:`run_daily` directly (no Prefect
 server needed); the Prefect flow in :mod:`flows.daily` calls the same stages as
 tasks. Every stage takes ``(engine, settings, run_date)`` and returns counts only.
+
+Two daily runs may overlap (a manual run during the scheduled one, a retry started
+twice). Each stage is therefore run under a lock of its own (:func:`run_stage`): a
+run that finds a stage taken waits for it and then runs it itself, finding the work
+done. Waiting rather than skipping makes an overlap the same as two runs one after
+the other, which every stage already handles (nothing is done twice), and a run's
+later stages never start before its earlier ones are complete. The wait is bounded
+(``database.stage_lock_wait_seconds``); when it runs out the stage is skipped with a
+warning, since the run holding it is doing that work.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import date
 
 from sqlalchemy import Engine
@@ -20,6 +31,9 @@ from flows.stages.matching import match_episodes
 from flows.stages.outcomes import apply_outcome_rules, create_follow_up_tasks
 from flows.stages.worklist import write_worklists
 from models.config import Settings
+from models.db import LockBusy, stage_lock
+
+log = logging.getLogger(__name__)
 
 Stage = Callable[[Engine, Settings, date], dict[str, int]]
 
@@ -36,6 +50,27 @@ DAILY_STAGES: tuple[tuple[str, Stage, bool], ...] = (
 )
 
 
+def run_stage(
+    engine: Engine, settings: Settings, run_date: date, name: str, stage: Stage
+) -> dict[str, int]:
+    """Run one stage while no other process runs it; ``{"busy_skipped": 1}`` if we gave up."""
+    wait = settings.database.stage_lock_wait_seconds
+    with ExitStack() as held:
+        try:
+            held.enter_context(stage_lock(engine, name, wait))
+        except LockBusy:
+            log.warning(
+                "stage %s: another run has held it for over %g s; skipped in this run "
+                "(that run is doing the work; if it hangs, stop it and run again)",
+                name,
+                wait,
+            )
+            return {"busy_skipped": 1}
+        return stage(engine, settings, run_date)
+
+
 def run_daily(engine: Engine, settings: Settings, run_date: date) -> dict[str, dict[str, int]]:
-    """Run every daily stage for ``run_date``; returns each stage's counts."""
-    return {name: stage(engine, settings, run_date) for name, stage, _ in DAILY_STAGES}
+    """Run every daily stage for ``run_date``, each under its lock; returns their counts."""
+    return {
+        name: run_stage(engine, settings, run_date, name, stage) for name, stage, _ in DAILY_STAGES
+    }

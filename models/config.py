@@ -39,9 +39,50 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: The database URLs kvarboende runs on, for messages.
+DATABASE_URL_FORMS = "sqlite:///path or postgresql+psycopg://user@host/db"
+
+
+def postgres_driver(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` as ``postgresql+psycopg://``, the installed driver."""
+    scheme, found, rest = url.partition("://")
+    if found and scheme.lower() in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+def database_url(url: str) -> str:
+    """The URL SQLAlchemy is given; ValueError (one line, no credentials) when unusable.
+
+    ``postgres://`` and ``postgresql://`` (as Heroku and many hosting panels write them)
+    mean the psycopg 3 driver the project installs: SQLAlchemy would otherwise refuse
+    the first and pick a driver that is not installed for the second. Other databases
+    are refused here, before a driver import fails with a traceback.
+    """
+    from sqlalchemy.engine import make_url
+
+    scheme, found, rest = postgres_driver(url.strip()).partition("://")
+    if not found or scheme.lower() not in ("sqlite", "postgresql+psycopg"):
+        what = f"{scheme!r} databases are not supported" if found and scheme else "not a URL"
+        raise ValueError(f"{what}; use {DATABASE_URL_FORMS}")
+    normal = f"{scheme}://{rest}"
+    try:
+        make_url(normal)
+    except Exception:  # noqa: BLE001 - ArgumentError or ValueError (a bad port)
+        raise ValueError(f"not a valid URL; use {DATABASE_URL_FORMS}") from None
+    return normal
+
+
 class DatabaseConfig(_Section):
     url: str = "sqlite:///data/kvarboende.db"
     echo: bool = False
+    #: A second run waits this long for a stage another run is in, then skips that stage.
+    stage_lock_wait_seconds: float = Field(default=1800, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return database_url(value)
 
 
 class MunicipalityConfig(_Section):
@@ -147,6 +188,29 @@ class WebConfig(_Section):
     max_files_per_upload: int = Field(default=10, ge=1, le=100)
 
 
+class FilesConfig(_Section):
+    """Caps on one notice file, checked before any reader sees it (decompression bombs).
+
+    The defaults are far above any real export; a file beyond them is rejected with a
+    receipt line instead of taking the machine's memory or stopping the daily run.
+    """
+
+    max_csv_mb: int = Field(default=500, gt=0)
+    max_uncompressed_mb: int = Field(default=200, gt=0)  # an XLSX, unpacked
+    max_rows: int = Field(default=2_000_000, gt=0)
+    max_columns: int = Field(default=200, gt=0)
+    max_cell_chars: int = Field(default=32_767, gt=0)  # Excel's own limit per cell
+    max_line_chars: int = Field(default=100_000, gt=0)  # one CSV line
+
+
+class NoticeConfig(_Section):
+    """Row checks on the companies' notice files that are a judgement, not a format."""
+
+    # An eviction dated more than this many years after the notice (or the run date, if
+    # later) is a typing error (the year 3000), rejected with a reason in the receipt.
+    eviction_years_ahead: int = Field(default=2, ge=1, le=10)
+
+
 class BookingConfig(_Section):
     postal_days: int = Field(default=2, ge=0, le=15)
     deadline_margin_days: int = Field(default=28, ge=0, le=120)
@@ -172,12 +236,35 @@ class SmtpConfig(_Section):
     claim_timeout_seconds: float = Field(default=600, gt=0)
     # CA bundle (PEM) that signs the SMTP server's certificate, when it is not a public CA.
     ca_file: str = ""
+    # An appointment email goes out only when the meeting is at least this far away;
+    # otherwise a new time is booked (a new letter version) or the worklist says so.
+    email_min_notice_hours: float = Field(default=12, ge=0)
+    # Staff emails (no paper form): temporary failures are retried across runs for at
+    # least this long, pausing staff_backoff_minutes, doubling up to staff_backoff_max_minutes.
+    staff_retry_hours: float = Field(default=24, ge=0)
+    staff_backoff_minutes: float = Field(default=5, ge=0)
+    staff_backoff_max_minutes: float = Field(default=240, ge=0)
+    # A staff email that finally failed stays on the first advisor's worklist this many days.
+    staff_failure_days: int = Field(default=14, ge=1)
 
 
 class ScheduleConfig(_Section):
     timezone: str = "Europe/Stockholm"
     daily: str = "30 6 * * 1-5"
+    # The outbox between daily runs: retries of letters and staff emails (greylisting).
+    delivery: str = "*/15 7-17 * * 1-5"
     monthly_report: str = "0 7 1 * *"
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone, use a name like Europe/Stockholm") from None
+        return value
 
 
 class OutcomeConfig(_Section):
@@ -218,6 +305,13 @@ class RegisterConfig(_Section):
     sql_url: str = ""
     sql_query: str = ""
     sql_household_query: str = ""
+
+    @field_validator("sql_url")
+    @classmethod
+    def _check_sql_url(cls, value: str) -> str:
+        # Any database the case system runs on (its driver installed); postgres:// as psycopg.
+        return postgres_driver(value.strip())
+
     #: Score from which a probable match is auto-accepted (calibrated by bench/matching.py).
     probable_threshold: float = Field(default=0.72, ge=0.0, le=1.0)
 
@@ -229,6 +323,8 @@ class RetentionConfig(_Section):
     keep_birth_days: list[Annotated[int, Field(ge=1, le=31)]] = Field(
         default_factory=lambda: [5, 15, 25]
     )
+    # Worklist files (working copies listing names and personnummer) older than this go.
+    worklist_days: int = Field(default=90, ge=1)
 
 
 class DemoConfig(_Section):
@@ -254,10 +350,12 @@ class Settings(BaseSettings):
     paths: PathsConfig = PathsConfig()
     companies: list[CompanyConfig] = Field(default_factory=list)
     advisors: list[AdvisorConfig] = Field(default_factory=list)
+    notices: NoticeConfig = NoticeConfig()
     booking: BookingConfig = BookingConfig()
     smtp: SmtpConfig = SmtpConfig()
     upload: UploadConfig = UploadConfig()
     web: WebConfig = WebConfig()
+    files: FilesConfig = FilesConfig()
     schedules: ScheduleConfig = ScheduleConfig()
     outcomes: OutcomeConfig = OutcomeConfig()
     statistics: StatisticsConfig = StatisticsConfig()
@@ -306,9 +404,7 @@ class Settings(BaseSettings):
         for company in self.companies:
             inbox = company.inbox or Path(company.id)
             if not inbox.is_absolute():
-                    inbox = (
-                    self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
-                )
+                inbox = self.paths.inbox_dir / inbox if company.inbox is None else base / inbox
             company.inbox = inbox
         url = self.database.url
         prefix = "sqlite:///"
@@ -326,7 +422,8 @@ def _format_error(path: Path, error: ValidationError) -> str:
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     value = first.get("input")
-    shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+    hidden = isinstance(value, dict | list) or value is None or key.endswith("url")
+    shown = "" if hidden else f" (got {value!r})"  # a URL may carry a password
     more = f" and {error.error_count() - 1} more problem(s)" if error.error_count() > 1 else ""
     return f"{path}: {key}: {first['msg']}{shown}{more}"
 

@@ -1,7 +1,7 @@
 """SQLAlchemy 2 tables of kvarboende.
 
 One schema for SQLite (the embedded default) and PostgreSQL. Enumerations from
-:mod:`models.domain` are stored as short strings. Personal data lives only in the
+:mod:`domain.vocabulary` are stored as short strings. Personal data lives only in the
 columns that need it (notices, episodes, the case-register snapshot); the audit log
 and the statistics facts hold ids and counts only.
 """

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,76 @@ def test_unreadable_register_names_no_personal_data(
     err = capsys.readouterr().err
     assert "cases.csv" in err
     assert "198001011234" not in err and "Kalle" not in err and "Anka" not in err
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The real console script in its own process: what the operator sees, tracebacks too."""
+    script = Path(sys.executable).with_name("kvarboende")
+    return subprocess.run(
+        [str(script), *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://u:hemligt@db.example/kvarboende", "'mysql' databases are not supported"),
+        # postgres:// is read as psycopg: the answer is about the (closed) port, not the driver.
+        ("postgres://u:hemligt@127.0.0.1:1/kvarboende", "cannot reach the database"),
+    ],
+)
+def test_database_url_problems_are_one_line(url: str, expected: str) -> None:
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    done = _cli("--config", str(repo_config), "init", env={"KVARBOENDE_DATABASE_URL": url})
+    err = done.stderr.strip()
+    assert done.returncode == 2, err
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert expected in err and "hemligt" not in err
+
+
+def test_a_file_that_is_not_sqlite_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_database = tmp_path / "kvarboende.db"
+    not_a_database.write_text("personnummer;namn\n" * 200, encoding="utf-8")
+    monkeypatch.setenv("KVARBOENDE_DATABASE_URL", f"sqlite:///{not_a_database}")
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "init"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "database.url" in err and "file is not a database" in err
+
+
+def test_register_sql_source_without_its_driver_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A case system on MySQL is allowed, but its driver is not installed here."""
+    monkeypatch.setenv("KVARBOENDE_CASES_SQL_URL", "mysql://reader:hemligt@casedb/viva")
+    monkeypatch.setenv("KVARBOENDE_CASES_SQL_QUERY", "select 1")
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "cases", "import"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cases.sql_url" in err and "MySQLdb" in err
+    assert "hemligt" not in err
+
+
+def test_serve_with_a_bad_cron_schedule_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")
+    monkeypatch.setenv("KVARBOENDE_SCHEDULES_DAILY", "61 6 * * 1-5")
+    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    assert main(["--config", str(repo_config), "serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "schedules.daily" in err and "'61 6 * * 1-5'" in err
+
+
+def test_upload_server_port_out_of_range_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    text = (Path(__file__).resolve().parents[1] / "config.toml").read_text(encoding="utf-8")
+    token = 'id = "vasbyhem"\nupload_token_sha256 = "' + "a" * 64 + '"'
+    config.write_text(text.replace('id = "vasbyhem"', token, 1), encoding="utf-8")
+    assert main(["--config", str(config), "upload-server", "--port", "99999"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--port" in err and "65535" in err

@@ -11,15 +11,18 @@ import email.policy
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import polars as pl
 import pytest
 from aiosmtpd.controller import Controller
 from booking_helpers import add_caseworker, add_episode
@@ -28,6 +31,7 @@ from sqlalchemy import select
 
 from connectors.local_smtp import _free_port
 from connectors.smtp import message_id
+from domain.formatting import STOCKHOLM
 from flows.stages.booking import book_appointments
 from flows.stages.delivery import deliver_outbox
 from flows.stages.letters import create_letters
@@ -208,14 +212,261 @@ def test_four_xx_exhausted_goes_to_print(db_engine, fast, scripted) -> None:  # 
     assert handler.messages == []
 
 
-def test_unreachable_server_defers_without_burning_attempts(db_engine, fast) -> None:  # noqa: ANN001
-    fast.smtp.port = _free_port("127.0.0.1")  # nothing listens there
+def _fill_slots_before(engine, settings, first_free: date) -> None:  # noqa: ANN001
+    """Materialise the advisor's slots and take every place before ``first_free``."""
+    from sqlalchemy import update as sql_update
+
+    from models.tables import AppointmentSlot
+    from services._common import start_of_day as _start_of_day
+    from services.appointments import materialise_slots
+
+    with session_scope(engine) as session:
+        materialise_slots(session, settings, RUN, RUN + timedelta(days=60))
+        session.execute(
+            sql_update(AppointmentSlot)
+            .where(AppointmentSlot.starts_at < _start_of_day(first_free))
+            .values(booked=AppointmentSlot.capacity)
+        )
+
+
+def test_refused_connection_counts_attempts_then_goes_to_print_flagged(db_engine, fast) -> None:  # noqa: ANN001
+    fast.smtp.port = _free_port("127.0.0.1")  # nothing listens there: connection refused
+    fast.smtp.max_attempts = 2
+    _fill_slots_before(db_engine, fast, date(2026, 11, 12))  # the post has days to spare
     _prepare(db_engine, fast, ["a@example.se"])
     counts = deliver_outbox(db_engine, fast, RUN)
     (letter,) = _letters(db_engine)
-    assert counts["deferred"] == 1 and counts["sent_email"] == 0
-    assert letter.status == "pending" and letter.attempts == 0 and letter.channel == "email"
-    assert "cannot connect" in (letter.last_error or "")
+    assert counts["deferred"] == 1 and counts["sent_email"] == 0 and counts["printed"] == 0
+    assert letter.status == "pending" and letter.attempts == 1 and letter.channel == "email"
+    assert "cannot connect" in (letter.last_error or "") and not letter.flagged
+
+    counts = deliver_outbox(db_engine, fast, date(2026, 11, 3))
+    (letter,) = _letters(db_engine)
+    assert counts["moved_to_print"] == 1 and counts["printed"] == 1
+    assert letter.channel == "print" and letter.flagged and letter.status == "sent"
+    assert letter.attempts == 2 and "gave up after 2 attempts" in (letter.last_error or "")
+
+
+def test_outage_moves_the_letter_to_print_on_the_last_day_the_post_is_in_time(
+    db_engine, fast
+) -> None:  # noqa: ANN001
+    from flows.stages.worklist import build_worklist
+
+    fast.smtp.port = _free_port("127.0.0.1")
+    fast.smtp.max_attempts = 50  # only the postal deadline can move it
+    _fill_slots_before(db_engine, fast, date(2026, 11, 12))
+    (episode,) = _prepare(db_engine, fast, ["a@example.se"])
+    (letter,) = _letters(db_engine)
+    with session_scope(db_engine) as session:
+        from models.tables import Appointment, AppointmentSlot
+
+        starts = session.scalar(
+            select(AppointmentSlot.starts_at)
+            .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
+            .where(Appointment.id == letter.appointment_id)
+        )
+    assert starts.date() == date(2026, 11, 12)  # Thursday: posted Monday 9th arrives on the 11th
+    for day in (RUN, date(2026, 11, 3), date(2026, 11, 6)):
+        counts = deliver_outbox(db_engine, fast, day)
+        assert counts["deferred"] == 1 and counts["printed"] == 0
+    (letter,) = _letters(db_engine)
+    assert letter.attempts == 3 and letter.channel == "email" and letter.status == "pending"
+    # The advisor sees the letter that should have gone out on 2 November.
+    rows = build_worklist(db_engine, fast, date(2026, 11, 6)).rows
+    problems = rows.filter(pl.col("section") == "delivery_problems")
+    assert problems["episode_id"].to_list() == [episode]
+    assert "inte gått iväg" in problems["action"][0]
+
+    counts = deliver_outbox(db_engine, fast, date(2026, 11, 9))
+    (letter,) = _letters(db_engine)
+    assert counts["moved_to_print"] == 1 and counts["printed"] == 1
+    assert letter.channel == "print" and letter.flagged and letter.status == "sent"
+    assert letter.print_batch == "2026-11-09-01" and letter.attempts == 4
+
+
+class HangingServer:
+    """A real TCP server that accepts connections and never says a word."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def close(self) -> None:
+        self.socket.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def test_hanging_server_costs_one_timeout_per_run_and_counts_attempts(db_engine, fast) -> None:  # noqa: ANN001
+    server = HangingServer()
+    try:
+        fast.smtp.port = server.port
+        fast.smtp.timeout_seconds = 1.5
+        _fill_slots_before(db_engine, fast, date(2026, 11, 12))
+        _prepare(db_engine, fast, ["a@example.se", "b@example.se", "c@example.se"])
+        began = time.monotonic()
+        counts = deliver_outbox(db_engine, fast, RUN)
+        elapsed = time.monotonic() - began
+    finally:
+        server.close()
+    assert elapsed < 2 * 1.5, f"the run took {elapsed:.1f} s"
+    assert counts["deferred"] == 3 and counts["sent_email"] == 0
+    letters = _letters(db_engine)
+    assert [x.attempts for x in letters] == [1, 1, 1]
+    assert {x.status for x in letters} == {"pending"}
+    assert all("cannot connect" in (x.last_error or "") for x in letters)
+
+
+def test_letter_whose_meeting_passed_is_rebooked_as_a_new_version(
+    db_engine, fast, smtp_server
+) -> None:  # noqa: ANN001
+    from models.tables import Appointment
+
+    (episode,) = _prepare(db_engine, fast, ["a@example.se"])  # meeting on 5 November
+    fast.smtp.port = smtp_server.port  # the server is back only on the 6th
+    counts = deliver_outbox(db_engine, fast, date(2026, 11, 6))
+    assert counts["rebooked"] == 1 and counts["sent_email"] == 1
+    old, new = _letters(db_engine)
+    assert old.status == "superseded" and old.message_id is None
+    assert new.version == 2 and new.status == "sent" and new.episode_id == episode
+    (message,) = smtp_server.messages
+    assert message["Message-ID"] == new.message_id
+    with session_scope(db_engine) as session:
+        statuses = dict(session.execute(select(Appointment.id, Appointment.status)).all())
+    assert statuses[old.appointment_id] == "cancelled"
+    assert statuses[new.appointment_id] == "booked"
+    assert deliver_outbox(db_engine, fast, date(2026, 11, 6))["sent_email"] == 0
+
+
+def test_letter_whose_meeting_passed_without_a_free_time_is_listed(
+    db_engine, fast, smtp_server
+) -> None:  # noqa: ANN001
+    from sqlalchemy import update as sql_update
+
+    from flows.stages.worklist import build_worklist
+    from models.tables import AppointmentSlot
+
+    (episode,) = _prepare(db_engine, fast, [None])  # by post, never printed in time
+    with session_scope(db_engine) as session:
+        session.execute(sql_update(AppointmentSlot).values(booked=AppointmentSlot.capacity))
+    fast.booking.horizon_days = 7
+    fast.smtp.port = smtp_server.port
+    counts = deliver_outbox(db_engine, fast, date(2026, 11, 4))
+    assert counts["not_rebooked"] == 1 and counts["printed"] == 0
+    (letter,) = _letters(db_engine)
+    assert letter.status == "failed" and letter.flagged and letter.print_batch is None
+    rows = build_worklist(db_engine, fast, date(2026, 11, 4)).rows
+    problems = rows.filter(pl.col("section") == "delivery_problems")
+    assert problems["episode_id"].to_list() == [episode]
+    assert problems["action"][0].startswith("Brevet hinner inte fram före mötet")
+
+
+@dataclass
+class Greylisting:
+    """451 to every message until ``until`` (monotonic seconds), then 250."""
+
+    until: float
+    messages: list[EmailMessage] = field(default_factory=list)
+    refused: int = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        if time.monotonic() < self.until:
+            self.refused += 1
+            return "451 4.7.1 Greylisted, please try again later"
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def _staff_email(engine, created_on: date, key: str = "caseworker_notice:cw1:x") -> None:  # noqa: ANN001
+    from flows.stages.outbox import enqueue
+
+    with session_scope(engine) as session:
+        enqueue(
+            session,
+            key=key,
+            kind="caseworker_notice",
+            channel="email",
+            created_on=created_on,
+            recipient="karin@exempelby.se",
+            subject="3 nya ärenden",
+            body="Se arbetslistan: kvarboende worklist --caseworker cw1\n",
+        )
+
+
+@pytest.fixture
+def greylisting() -> Iterator[Callable[[float], tuple[Greylisting, int]]]:
+    controllers: list[Controller] = []
+
+    def start(seconds: float) -> tuple[Greylisting, int]:
+        handler = Greylisting(until=time.monotonic() + seconds)
+        port = _free_port("127.0.0.1")
+        controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+        controller.start()
+        controllers.append(controller)
+        return handler, port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def test_greylisted_staff_email_is_retried_on_a_later_run_and_sent_once(
+    db_engine, fast, greylisting
+) -> None:  # noqa: ANN001
+    today = datetime.now(STOCKHOLM).date()  # today's run: the real clock
+    handler, fast.smtp.port = greylisting(1.0)
+    fast.smtp.staff_backoff_minutes = 0.02  # 1.2 s here; minutes in production
+    _staff_email(db_engine, today)
+    counts = deliver_outbox(db_engine, fast, today)
+    (letter,) = _letters(db_engine)
+    assert counts["retry"] == 1 and counts["sent_email"] == 0 and handler.messages == []
+    assert letter.status == "pending" and letter.attempts == 1 and "451" in letter.last_error
+    time.sleep(1.3)
+    assert deliver_outbox(db_engine, fast, today)["sent_email"] == 1
+    assert deliver_outbox(db_engine, fast, today)["sent_email"] == 0
+    (letter,) = _letters(db_engine)
+    assert letter.status == "sent" and letter.attempts == 2
+    assert len(handler.messages) == 1 and handler.refused == 1
+
+
+def test_staff_email_that_finally_fails_is_on_the_worklist(db_engine, fast, greylisting) -> None:  # noqa: ANN001
+    from flows.stages.worklist import build_worklist
+
+    handler, fast.smtp.port = greylisting(3600)
+    _staff_email(db_engine, RUN, key="caseworker_notice:cw1:2026-11-02")
+    assert deliver_outbox(db_engine, fast, RUN)["retry"] == 1  # 06:30 on the 2nd
+    (letter,) = _letters(db_engine)
+    assert letter.status == "pending"
+    counts = deliver_outbox(db_engine, fast, date(2026, 11, 3))  # 24 hours later
+    (letter,) = _letters(db_engine)
+    assert counts["failed"] == 1 and letter.status == "failed" and letter.attempts == 2
+    rows = build_worklist(db_engine, fast, date(2026, 11, 4)).rows
+    problems = rows.filter(pl.col("section") == "delivery_problems")
+    assert problems["episode_id"].to_list() == [None]
+    action = problems["action"][0]
+    assert "handläggare cw1" in action and "kunde inte skickas" in action
+    assert "karin" not in action and handler.messages == []
+    from flows.stages.worklist import output_dir, write_worklists
+
+    write_worklists(db_engine, fast, date(2026, 11, 4))  # the files show it too (no episode)
+    listed = (output_dir(fast, date(2026, 11, 4)) / "radgivare-radgivare1.csv").read_text(
+        "utf-8-sig"
+    )
+    assert any(
+        line.startswith("Brev som inte nått fram och sena möten;–;") for line in listed.splitlines()
+    )
 
 
 def test_caseworker_gets_one_email_per_day_without_personal_data(

@@ -428,6 +428,110 @@ def test_row_rules_amounts_dates_and_eviction_booking() -> None:
     ]
 
 
+def test_eviction_date_far_ahead_is_rejected() -> None:
+    """Only a lower bound used to exist: an eviction in the year 3000 was accepted."""
+    data = (
+        "Pnr;Namn;Kontrakt;Händelse;Datum;Avhysningsdatum\n"
+        "800101-1231;A;K1;Avhysning bokad;2026-11-02;3000-01-01 09:00\n"
+        "800101-1231;A;K1;Avhysning bokad;2026-11-02;2028-11-21\n"
+        "800101-1231;A;K1;Avhysning bokad;2026-11-02;2028-11-20 09:00\n"
+        "800101-1231;A;K1;Avhysning bokad;2026-11-02;2026-12-14 09:00\n"
+    ).encode()
+    _, parsed = parse(data)
+    assert parsed.rejected.to_dicts() == [
+        {
+            "row_number": 2,
+            "reason": "Avhysningsdatumet '3000-01-01 09:00' ligger mer än 2 år fram i tiden",
+        },
+        {
+            "row_number": 3,
+            "reason": "Avhysningsdatumet '2028-11-21' ligger mer än 2 år fram i tiden",
+        },
+    ]
+    assert parsed.accepted["row_number"].to_list() == [4, 5]
+    _, wider = parse(data, eviction_years_ahead=5)
+    assert wider.rejected["row_number"].to_list() == [2]
+
+
+def test_eviction_limit_counts_from_a_later_notice_date() -> None:
+    data = (
+        "Pnr;Namn;Kontrakt;Händelse;Datum;Avhysningsdatum\n"
+        "800101-1231;A;K1;Avhysning bokad;2027-12-01;2029-06-01 09:00\n"
+    ).encode()
+    _, parsed = parse(data)
+    assert parsed.rejected.height == 0
+
+
+def test_termination_served_before_its_own_date_is_rejected() -> None:
+    """The 3 weeks to pay run from service: served before the notice was written would
+    make the deadline pass before the notice reached the social services."""
+    data = (
+        "Pnr;Namn;Kontrakt;Händelse;Datum;Delgivningsdatum;Skuld\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;2026-10-01;5 000\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;2026-11-02;5 000\n"
+        "800101-1231;A;K1;Uppsägning;02.11.2026;04.11.2026;5 000\n"
+        # A later event may repeat the termination notice's service date: not an error.
+        "800101-1231;A;K1;Ansökan BF;2026-11-20;2026-11-04;5 450\n"
+    ).encode()
+    _, parsed = parse(data)
+    assert parsed.rejected.to_dicts() == [
+        {
+            "row_number": 2,
+            "reason": "Delgivningsdatumet '2026-10-01' är före uppsägningens datum '2026-11-02': "
+            "uppsägningen kan inte ha delgivits innan den skrevs",
+        }
+    ]
+    assert parsed.accepted["row_number"].to_list() == [3, 4, 5]
+
+
+def test_amounts_finer_than_ore_and_zero_debt_on_arrears_notices() -> None:
+    """0,001 used to be rounded to 0 kr without a word; 0 kr on an arrears notice is a
+    wrong cell (a letter would say 'skuld 0 kr'), while a settled debt is 0 by nature."""
+    data = (
+        "Pnr;Namn;Kontrakt;Händelse;Datum;Skuld;Månadshyra\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;0,001;8 000\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;12 345,505;8 000,125\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;0;8 000\n"
+        "800101-1231;A;K1;Ansökan BF;2026-11-20;0,00;\n"
+        "800101-1231;A;K1;Reglerad;2026-11-25;0;\n"
+        "800101-1231;A;K1;Återkallad;2026-11-25;0;\n"
+        "800101-1231;A;K1;Utslag;2026-11-25;0;\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;12 345,50;8 000,10\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;12345.5000;\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;;\n"
+    ).encode()
+    _, parsed = parse(data)
+    zero = (
+        "Skulden är 0 kr, men uppsägningar och ansökningar om betalningsföreläggande "
+        "gäller obetald hyra (lämna rutan tom om skulden inte är känd)"
+    )
+    assert parsed.rejected.to_dicts() == [
+        {
+            "row_number": 2,
+            "reason": "Skulden '0,001' har fler än två decimaler (skriv kronor och ören)",
+        },
+        {
+            "row_number": 3,
+            "reason": "Skulden '12 345,505' har fler än två decimaler (skriv kronor och ören); "
+            "månadshyran '8 000,125' har fler än två decimaler (skriv kronor och ören)",
+        },
+        {"row_number": 4, "reason": zero},
+        {"row_number": 5, "reason": zero},
+    ]
+    assert parsed.accepted["row_number"].to_list() == [6, 7, 8, 9, 10, 11]
+    assert parsed.accepted["debt_amount"].to_list() == [0.0, 0.0, 0.0, 12345.5, 12345.5, None]
+
+
+def test_excel_float_noise_in_an_amount_is_not_a_third_decimal() -> None:
+    _, parsed = parse(
+        "Pnr;Namn;Kontrakt;Händelse;Datum;Skuld\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;100.10000000000001\n"
+        "800101-1231;A;K1;Uppsägning;2026-11-02;99999999.99\n".encode()
+    )
+    assert parsed.rejected.height == 0
+    assert parsed.accepted["debt_amount"].to_list() == [100.1, 99999999.99]
+
+
 def test_text_in_a_misplaced_column_is_not_quoted_back() -> None:
     """Reasons are stored, printed and sent in receipts: a name or address in a number
     or date column is described, never repeated; digits and dates still are."""
@@ -498,7 +602,7 @@ def test_reader_errors_are_one_line_without_cell_values() -> None:
     with pytest.raises(NoticeFormatError) as raised:
         read_notice_bytes(data)
     message = str(raised.value)
-    assert message.startswith("filen kan inte läsas som CSV (") and "\n" not in message
+    assert message.startswith("rad 2 kan inte läsas: ") and "\n" not in message
     assert "800101" not in message and "Anna" not in message and "Uppsägning" not in message
     with pytest.raises(NoticeFormatError, match=r"^filen kan inte läsas som XLSX \("):
         read_notice_bytes(b"PK\x03\x04" + b"800101-1231 Anna Andersson" * 10)

@@ -20,7 +20,7 @@ from domain.matching import (
     routing_for,
     score_pairs,
 )
-from models.domain import Receipt
+from domain.vocabulary import Receipt
 
 TODAY = date(2026, 11, 2)
 

@@ -398,11 +398,15 @@ def test_reports_are_identical_and_the_person_is_gone(world, tmp_path: Path) -> 
     assert not (settings.paths.print_dir / "2006-03-14-01.pdf").exists()
     assert (settings.paths.print_dir / "2031-12-30-01.pdf").exists()
     # One audit entry per batch and one for the run, with counts only.
-    assert len(audits) == -(-counts["episodes"] // 97) + 1
-    batch_total = sum(
-        json.loads(a.detail)["episodes"] for a in audits if a.action != "retention.run"
-    )
-    assert batch_total == counts["episodes"]
+    batches = [a for a in audits if a.action == "retention.delete"]
+    assert len(batches) == -(-counts["episodes"] // 97)
+    assert [a.action for a in audits].count("retention.run") == 1
+    assert sum(json.loads(a.detail)["episodes"] for a in batches) == counts["episodes"]
+    # The file kept for the open episode lost the deleted person's row.
+    redactions = [json.loads(a.detail) for a in audits if a.action == "retention.redact"]
+    assert redactions == [{"rows_removed": 1, "rows_kept": 0}]
+    kept_file = Path(files[ids["open_file"]].archive_path).read_text(encoding="utf-8")
+    assert GONE not in kept_file and GONE_NAME not in kept_file
 
     # A second run finds nothing more to delete.
     rerun = apply_retention(engine, settings, RUN)
@@ -421,7 +425,8 @@ def test_dry_run_counts_and_changes_nothing(world) -> None:
     real = apply_retention(engine, settings, RUN)
     for key in ("episodes", "notices", "letters", "appointments", "transitions", "matches",
                 "activities", "tasks", "slot_places_freed", "letter_pdfs", "register_snapshots",
-                "notice_files_due"):  # fmt: skip
+                "notice_files_due", "archive_files_redacted", "archive_rows_removed",
+                "worklist_files"):  # fmt: skip
         assert dry[key] == real[key], key
 
 
@@ -464,3 +469,122 @@ def test_cli_prints_counts(
     assert table_counts(db_engine)["episode"] == 0
     assert main(["--config", str(config), "retention", "--date", "2032-1-1x"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_frozen_month_is_never_recomputed_whatever_the_dates(world) -> None:
+    """Retention dated ahead, then a report against an earlier clock: the figures stay.
+
+    The report refreshes the months it shows against the real clock; seen from just
+    after them (2007-01-02) they are recent, not frozen by age, and before the fix
+    they were recomputed from the data retention had left (fewer episodes).
+    """
+    engine, settings, _ids = world
+    months = st.month_range("2005-01", "2006-12")
+    clock = date(2007, 1, 2)
+    refresh_stat_facts_for(engine, settings, months, today=clock)
+    before = build_report(engine, settings, year=2006)
+    march_before = monthly_summary(engine, settings, "2006-03")
+
+    counts = apply_retention(engine, settings, RUN)
+    assert counts["episodes"] > 400
+
+    # The report's refresh, against a clock long before the retention run's date.
+    again = refresh_stat_facts_for(engine, settings, months, today=clock)
+    assert again["months_refreshed"] == 0
+    after = build_report(engine, settings, year=2006)
+    assert after.figures == before.figures
+    assert monthly_summary(engine, settings, "2006-03") == march_before
+    # A forced recomputation is the operator's explicit choice; the marker survives it.
+    refresh_stat_facts_for(engine, settings, ["2006-03"], force=True, today=clock)
+    with session_scope(engine) as session:
+        marked = session.scalars(
+            select(StatFact.month).where(StatFact.metric == st.FROZEN_METRIC)
+        ).all()
+    assert "2006-03" in marked
+
+
+def _mixed_rows() -> list[list[str]]:
+    """A company's rows: the open episode's tenant, the deleted one, the researched one,
+    and someone the database never kept (a row rejected at ingest)."""
+    return [
+        ["Personnummer", "Hyresgäst", "Händelse", "Datum", "Skuld"],
+        ["19700102-9876", "Öppen Person", "Utslag", "2006-03-14", "12 345,50"],
+        [GONE, GONE_NAME, "Utslag", "2006-03-14", "9 000"],
+        ["811215-9876", "Kvar Forskning", "Utslag", "2006-03-14", "1 000"],
+        ["196506061234", "Aldrig Lagrad", "Utslag", "2006-03-14", "500"],
+    ]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_kept_archive_file_loses_the_deleted_tenants_rows(world, kind: str) -> None:
+    engine, settings, ids = world
+    folder = settings.paths.archive_dir / "vasbyhem"
+    if kind == "csv":  # Windows-1252 with a title row above the header, as companies send
+        path = folder / "2006-03-14_open.csv"
+        lines = ["Uppsägningar mars 2006;;;;"] + [";".join(r) for r in _mixed_rows()]
+        path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    else:
+        import xlsxwriter
+
+        path = folder / "2006-03-14_open.xlsx"
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet("Aviseringar")
+        for r, row in enumerate(_mixed_rows()):
+            sheet.write_row(r, 0, row)
+        book.close()
+        Path(folder / "2006-03-14_open.csv").unlink()
+    with session_scope(engine) as session:
+        session.get(NoticeFile, ids["open_file"]).archive_path = str(path)
+
+    dry = apply_retention(engine, settings, RUN, dry_run=True)
+    assert dry["archive_files_redacted"] == 1 and dry["archive_rows_removed"] == 2
+    counts = apply_retention(engine, settings, RUN)
+
+    assert counts["archive_files_redacted"] == 1 and counts["archive_rows_removed"] == 2
+    with session_scope(engine) as session:
+        row = session.get(NoticeFile, ids["open_file"])
+        stored_hash, archived = row.content_hash, Path(row.archive_path)
+        entries = session.scalars(
+            select(AuditLog).where(AuditLog.action == "retention.redact")
+        ).all()
+    assert (
+        archived.suffix == ".csv" and archived.exists() and not path.with_suffix(".xlsx").exists()
+    )
+    assert stored_hash == "2006-03-14_open.csv".ljust(64, "0")  # the original's, kept
+    text = archived.read_text(encoding="utf-8")
+    assert text.splitlines() == [
+        "Personnummer;Hyresgäst;Händelse;Datum;Skuld",
+        "19700102-9876;Öppen Person;Utslag;2006-03-14;12 345,50",
+        "811215-9876;Kvar Forskning;Utslag;2006-03-14;1 000",
+    ]
+    assert [(e.entity, e.entity_id) for e in entries] == [("notice_file", str(ids["open_file"]))]
+    assert json.loads(entries[0].detail) == {"rows_removed": 2, "rows_kept": 2}
+    assert GONE not in entries[0].detail
+    assert oct(archived.stat().st_mode & 0o777) == "0o600"
+    # Run again: nothing more to remove, the file is left alone.
+    again = apply_retention(engine, settings, RUN)
+    assert again.get("archive_files_redacted", 0) == 0
+    assert archived.read_text(encoding="utf-8") == text
+
+
+def test_old_worklists_go_after_the_configured_days(world) -> None:
+    engine, settings, _ids = world
+    lists = settings.paths.worklist_dir
+    for day in ("2032-01-01", "2032-03-03", "2032-03-04", "2032-05-31"):
+        (lists / day).mkdir(parents=True)
+        (lists / day / "radgivare.csv").write_text(f"{GONE};{GONE_NAME}\n", encoding="utf-8")
+        (lists / day / "radgivare.pdf").write_bytes(b"%PDF")
+    (lists / "anteckningar").mkdir()  # not a day's folder: not ours to judge
+    # 2032-06-01 minus 90 days is 2032-03-03: that day's lists are exactly 90 days old.
+    dry = apply_retention(engine, settings, RUN, dry_run=True)
+    assert dry["worklist_folders"] == 1 and dry["worklist_files"] == 2
+    assert (lists / "2032-01-01").exists()
+
+    counts = apply_retention(engine, settings, RUN)
+
+    assert counts["worklist_folders"] == 1 and counts["worklist_files"] == 2
+    left = sorted(p.name for p in lists.iterdir())
+    assert left == ["2032-03-03", "2032-03-04", "2032-05-31", "anteckningar"]
+    settings.retention.worklist_days = 30
+    assert apply_retention(engine, settings, RUN)["worklist_folders"] == 2
+    assert sorted(p.name for p in lists.iterdir()) == ["2032-05-31", "anteckningar"]

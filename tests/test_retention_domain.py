@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from domain import retention as rt
-from models.domain import OPEN_STATUSES
+from domain.vocabulary import OPEN_STATUSES
 
 FIVE = rt.RetentionRule.of(5, [5, 15, 25])
 

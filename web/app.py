@@ -23,6 +23,7 @@ from domain.formatting import STOCKHOLM
 from models.config import Settings
 from models.db import make_engine
 from models.errors import NotFound
+from models.privacy import protect_process
 from services.audit import action_label
 from web.core import STATIC, TEMPLATES, CsrfFailed, LoginRequired, PageNotFound, Portal, render
 
@@ -73,8 +74,13 @@ def _wants_json(request: Request) -> bool:
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    """The portal for this installation (``engine`` defaults to ``[database] url``)."""
+    """The portal for this installation (``engine`` defaults to ``[database] url``).
+
+    An entry point: the process becomes private and its logs masked (:mod:`models.privacy`).
+    """
     from web.routes import admin, api, auth, company, home
+
+    protect_process()
 
     app = FastAPI(
         title="Kvarboende",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from domain.vocabulary import Receipt
 from models.audit import audit
-from models.domain import Receipt
 from models.errors import KvarboendeError
 from models.tables import NoticeFile
 from web.core import Portal
@@ -63,9 +63,13 @@ def receive_file(
 
     check_upload(name, len(data), app.settings.web.max_upload_mb)
     with tempfile.TemporaryDirectory(prefix="kvarboende-upload-") as folder:
-        path = Path(folder) / safe_filename(name)
+        # A fixed name, never the company's: the name is only data (kept in the database
+        # and the receipt); the archive name comes from the date and the content hash.
+        path = Path(folder) / "upload"
         path.write_bytes(data)
-        receipt = ingest_file(app.engine, app.settings, path, company_id)
+        receipt = ingest_file(
+            app.engine, app.settings, path, company_id, filename=safe_filename(name)
+        )
     with app.db() as session:
         file_id = session.scalar(
             select(NoticeFile.id).where(

@@ -6,6 +6,7 @@ addresses or personnummer are printed here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -13,14 +14,17 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from domain.formatting import STOCKHOLM
+from domain.vocabulary import LetterStatus
 from flows.cli import app
 from flows.context import AppContext, day_or_today
-from flows.stages.booking import cancel, rebook
+from flows.stages.booking import appointment_letter_queue, cancellation_letter_queue
 from flows.stages.delivery import deliver_outbox
 from models.audit import audit, current_actor
 from models.db import session_scope
-from models.domain import LetterStatus
+from models.errors import KvarboendeError
 from models.tables import Letter
+from services import appointments
 
 appointments_app = typer.Typer(
     help="Move or cancel a tenant's appointment (a new letter is queued).",
@@ -38,19 +42,75 @@ DateOption = Annotated[
 ]
 
 
+@appointments_app.command("slots")
+def slots_command(
+    ctx: typer.Context,
+    episode_id: Annotated[int, typer.Argument(help="The episode (ärende) number.")],
+    run_date: DateOption = None,
+) -> None:
+    """List the free times the episode could be moved to (slot id, time, advisor, place)."""
+    context: AppContext = ctx.obj
+    with session_scope(context.engine) as session:
+        options = appointments.free_slots(
+            session, context.settings, episode_id, day_or_today(run_date)
+        )
+    table = Table("slot", "time", "advisor", "location", "free", "before deadline")
+    for o in options:
+        table.add_row(
+            str(o.slot_id),
+            f"{o.starts_at.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}",
+            o.advisor_id,
+            o.location,
+            str(o.free),
+            "yes" if o.before_deadline else "no",
+        )
+    Console().print(table)
+    if not options:
+        typer.echo(f"Episode {episode_id}: no free time in the booking horizon.")
+
+
+def _local_time(text: str | None) -> datetime | None:
+    """``YYYY-MM-DD HH:MM`` in Stockholm time, or a one-line error."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise KvarboendeError(f"--at {text!r}: use YYYY-MM-DD HH:MM") from None
+    return moment.replace(tzinfo=STOCKHOLM)
+
+
 @appointments_app.command("rebook")
 def rebook_command(
     ctx: typer.Context,
     episode_id: Annotated[int, typer.Argument(help="The episode (ärende) number.")],
+    slot: Annotated[
+        int | None, typer.Option("--slot", help="This slot id (see: appointments slots).")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="The free time 'YYYY-MM-DD HH:MM' (Stockholm).")
+    ] = None,
     by: ByOption = None,
     run_date: DateOption = None,
 ) -> None:
-    """Give the episode the next free time, free the old one and queue a new letter."""
+    """Give the episode the next free time (or the one chosen), free the old one and queue
+    a new letter."""
     context: AppContext = ctx.obj
-    counts = rebook(context.engine, context.settings, episode_id, day_or_today(run_date), by)
-    late = "" if counts["before_deadline"] else " (after the payment deadline: phone the tenant)"
+    day = day_or_today(run_date)
+    with session_scope(context.engine) as session:
+        done = appointments.rebook(
+            session,
+            context.settings,
+            episode_id,
+            day,
+            by=current_actor(by),
+            queue_letter=appointment_letter_queue(context.settings, day),
+            slot_id=slot,
+            starts_at=_local_time(at),
+        )
+    late = "" if done.before_deadline else " (after the payment deadline: phone the tenant)"
     typer.echo(
-        f"Episode {episode_id}: new time booked{late}; {counts['letters']} letter queued. "
+        f"Episode {episode_id}: new time booked{late}; {done.letters} letter queued. "
         "It goes out with the next delivery (kvarboende outbox deliver)."
     )
 
@@ -64,9 +124,11 @@ def cancel_command(
 ) -> None:
     """Cancel the episode's booked time, free the slot and queue a cancellation letter."""
     context: AppContext = ctx.obj
-    counts = cancel(context.engine, context.settings, episode_id, day_or_today(run_date), by)
+    queue = cancellation_letter_queue(context.settings, day_or_today(run_date))
+    with session_scope(context.engine) as session:
+        done = appointments.cancel(session, episode_id, by=current_actor(by), queue_letter=queue)
     typer.echo(
-        f"Episode {episode_id}: appointment cancelled; {counts['letters']} letter queued. "
+        f"Episode {episode_id}: appointment cancelled; {done.letters} letter queued. "
         "The episode is not booked again unless you run: kvarboende appointments rebook "
         f"{episode_id}"
     )

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import polars as pl
 import typer
-from sqlalchemy import select
 
 from connectors.case_register import read_cases_file, read_household_file, read_table
 from domain.formatting import local_today
@@ -27,11 +26,11 @@ from domain.register import (
 from flows.cli import app
 from flows.context import AppContext, parse_date
 from flows.stages.cases import import_register
-from flows.stages.matching import decide_match
-from models.audit import audit, current_actor
+from models.audit import current_actor
 from models.db import session_scope
 from models.errors import KvarboendeError
-from models.tables import Episode, Match
+from models.privacy import private_dir
+from services import matches
 
 cases_app = typer.Typer(help="The social-services case register.", no_args_is_help=True)
 matches_app = typer.Typer(help="Matches between episodes and register cases.", no_args_is_help=True)
@@ -84,28 +83,8 @@ def matches_list(
 ) -> None:
     """List matches with tier, score and reasons (the advisor's 'matches to confirm')."""
     context: AppContext = ctx.obj
-    query = (
-        select(
-            Match.id,
-            Match.episode_id,
-            Episode.company_id,
-            Match.tier,
-            Match.score,
-            Match.decision,
-            Match.case_ref,
-            Match.reasons,
-        )
-        .join(Episode, Episode.id == Match.episode_id)
-        .order_by(Match.id)
-        .limit(limit)
-    )
-    if pending:
-        query = query.where(Match.decision == "pending")
-    else:
-        query = query.where(Match.tier != "none")
     with session_scope(context.engine) as session:
-        rows = session.execute(query).all()
-        audit(session, current_actor(), "matches.list", "match", detail=f"rows={len(rows)}")
+        rows = matches.list_matches(session, by=current_actor(), pending=pending, limit=limit)
     title = "Matchningar att bekräfta" if pending else "Matchningar"
     typer.echo(f"{title}: {len(rows)}")
     for row in rows:
@@ -122,7 +101,8 @@ def matches_list(
 def _decide(ctx: typer.Context, match_id: int, confirm: bool, by: str | None) -> None:
     context: AppContext = ctx.obj
     actor = current_actor(by)
-    decide_match(context.engine, match_id, confirm=confirm, by=actor)
+    with session_scope(context.engine) as session:
+        matches.decide(session, match_id, confirm=confirm, by=actor)
     verdict = (
         "confirmed: routed to the caseworker" if confirm else "rejected: routed to the advisor"
     )
@@ -264,7 +244,7 @@ def match_files_command(
     result = match_files(
         notice_frame, case_frame, household_frame, today, settings.cases.probable_threshold
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)
     result.write_csv(out, separator=";")
     tiers = dict(result["tier"].value_counts().iter_rows())
     summary = ", ".join(f"{tier} {tiers.get(tier, 0)}" for tier in TIER_RANK)

@@ -28,6 +28,7 @@ from flows.cli import app
 from flows.context import AppContext
 from models.config import Settings
 from models.errors import KvarboendeError
+from models.privacy import private_dir
 
 console = Console(soft_wrap=True)
 
@@ -83,8 +84,8 @@ def simulate_advisor(engine: Engine, day: date, rng: random.Random) -> dict[str,
     """
     from domain.formatting import STOCKHOLM
     from domain.outcomes import ActivityKind, TaskKind
+    from domain.vocabulary import AppointmentStatus
     from flows.stages.outcomes import record_activity
-    from models.domain import AppointmentStatus
     from models.tables import Appointment, AppointmentSlot, Task
 
     start = datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
@@ -201,7 +202,7 @@ def demo(
                 progress.update(job, description=f"Daily run {day}")
                 for company_id, path in deliveries.get(day, []):
                     inbox = settings.company(company_id).inbox
-                    inbox.mkdir(parents=True, exist_ok=True)
+                    private_dir(inbox)
                     shutil.copy2(path, inbox / path.name)
                 last_run = run_daily(engine, settings, day)
                 simulate_advisor(engine, day, rng)

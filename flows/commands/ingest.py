@@ -17,10 +17,10 @@ from rich.table import Table
 from connectors.notice_files import read_notice_bytes
 from domain.formatting import STOCKHOLM, local_now, sv_amount
 from domain.notices import FIELD_LABEL_SV, NoticeFormatError, parse_notices, require_columns
+from domain.vocabulary import EVENT_LABEL_SV, EventType
 from flows.cli import app
 from flows.context import AppContext, parse_date
 from flows.stages.ingest import ingest_file, parse_options
-from models.domain import EVENT_LABEL_SV, EventType
 from models.errors import KvarboendeError
 
 companies_app = typer.Typer(help="Housing companies and their file formats.", no_args_is_help=True)
@@ -124,7 +124,7 @@ def companies_check(
     console = Console()
     try:
         raw = read_notice_bytes(file.read_bytes(), sheet=config.sheet, columns=config.columns)
-        options = parse_options(config, local_now().date())
+        options = parse_options(config, local_now().date(), context.settings.notices)
         parsed = parse_notices(raw.frame, options, raw.first_data_row, raw.ragged)
     except NoticeFormatError as exc:
         message = str(exc)

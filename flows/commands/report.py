@@ -13,16 +13,10 @@ from domain.formatting import local_now
 from domain.statistics import month_of
 from flows.cli import app
 from flows.context import AppContext
-from flows.stages.statistics import (
-    ReportError,
-    check_month,
-    check_year,
-    refresh_stat_facts_for,
-    report_months,
-    write_report,
-)
-from models.audit import audit, current_actor
+from flows.stages.statistics import refresh_stat_facts_for
+from models.audit import current_actor
 from models.db import session_scope
+from services.reports import ReportError, check_month, check_year, report_months, write_report
 
 
 class ReportFormat(StrEnum):
@@ -89,7 +83,8 @@ def _report(
             f"Monthly figures updated: {counts['months_refreshed']} months "
             f"({counts['months_frozen']} frozen months kept as stored)."
         )
-    path = write_report(engine, settings, month=month, year=year, fmt=fmt.value, out=out)
     with session_scope(engine) as session:
-        audit(session, current_actor(), "report.write", "report", month or str(year), fmt.value)
-    typer.echo(f"Report written: {path}")
+        written = write_report(
+            session, settings, month=month, year=year, fmt=fmt.value, out=out, by=current_actor()
+        )
+    typer.echo(f"Report written: {written.path}")

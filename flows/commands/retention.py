@@ -38,7 +38,12 @@ _LABELS: dict[str, str] = {
     "household_members": "household members deleted",
     "notice_files_due": "archived notice files due",
     "archive_files_deleted": "archived notice files deleted",
+    "archive_files_redacted": "archived notice files kept, rewritten without deleted people",
+    "archive_rows_removed": "rows removed from kept archived files",
+    "archive_files_unreadable": "archived notice files unreadable (left as they are)",
     "print_batch_files": "print batch files deleted",
+    "worklist_folders": "worklist folders deleted",
+    "worklist_files": "worklist files deleted",
 }
 
 

@@ -53,7 +53,9 @@ def web(
 def upload_server(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address to listen on (default [web]).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default [web]).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default [web]).", min=1, max=65535)
+    ] = None,
 ) -> None:
     """The same as `kvarboende web` (the portal serves the upload API too)."""
     _serve(ctx.obj, host, port)

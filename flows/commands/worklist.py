@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
 
 from domain.formatting import STOCKHOLM, sv_amount
 from domain.outcomes import (
@@ -29,14 +28,7 @@ from domain.outcomes import (
 from domain.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV, sv_postal_code
 from flows.cli import app
 from flows.context import AppContext, day_or_today
-from flows.stages.outcomes import (
-    close_episode,
-    episode_timeline,
-    record_activity,
-    record_children,
-)
 from flows.stages.worklist import (
-    build_worklist,
     deadline_text,
     display_rows,
     output_dir,
@@ -46,9 +38,8 @@ from flows.stages.worklist import (
 )
 from models.audit import audit, current_actor
 from models.db import session_scope
-from models.domain import EpisodeStatus
 from models.errors import KvarboendeError
-from models.tables import Episode
+from services import episodes, worklists
 
 DateOption = Annotated[
     str | None, typer.Option("--date", help="Date YYYY-MM-DD (default today, Stockholm).")
@@ -96,10 +87,15 @@ def worklist_command(
     """Show the daily worklist, most urgent first, or write it as CSV, XLSX or PDF."""
     context: AppContext = ctx.obj
     run_date = day_or_today(day)
-    worklist = build_worklist(
-        context.engine, context.settings, run_date, advisor_id=advisor, caseworker_id=caseworker
-    )
+    if advisor and caseworker:
+        raise KvarboendeError("give either --advisor or --caseworker, not both")
     with session_scope(context.engine) as session:
+        if caseworker is not None:
+            worklist = worklists.caseworker_worklist(
+                session, context.settings, run_date, caseworker
+            )
+        else:
+            worklist = worklists.advisor_worklist(session, context.settings, run_date, advisor)
         audit(session, current_actor(by), f"read_worklist_{fmt}", "worklist", worklist.owner)
     if fmt == WorklistFormat.TABLE:
         _print_worklist(worklist)
@@ -114,7 +110,7 @@ def worklist_command(
     typer.echo(f"Worklist ({worklist.rows.height} rows) written to {path}")
 
 
-def _print_worklist(worklist) -> None:  # noqa: ANN001 - flows.stages.worklist.Worklist
+def _print_worklist(worklist: worklists.Worklist) -> None:
     """Rich tables, one per section; name and address share a column to fit 80 columns."""
     console = Console()
     console.print(
@@ -183,20 +179,22 @@ def record_command(
     if kind == RecordKind.CHILDREN:
         if count is None:
             raise KvarboendeError("record children needs --count N (0: no children)")
-        record_children(context.engine, episode_id, count, by=current_actor(by))
+        with session_scope(context.engine) as session:
+            episodes.record_children(session, episode_id, count, by=current_actor(by))
         typer.echo(f"Recorded children for episode {episode_id}: {count}")
         return
     if count is not None:
         raise KvarboendeError("--count is only for record children")
-    activity_id = record_activity(
-        context.engine,
-        episode_id,
-        _ACTIVITY_OF[kind],
-        by=current_actor(by),
-        on_date=day_or_today(day),
-        text=text,
-    )
-    typer.echo(f"Recorded {kind} for episode {episode_id} (activity {activity_id})")
+    with session_scope(context.engine) as session:
+        recorded = episodes.record_activity(
+            session,
+            episode_id,
+            _ACTIVITY_OF[kind],
+            by=current_actor(by),
+            on_date=day_or_today(day),
+            text=text,
+        )
+    typer.echo(f"Recorded {kind} for episode {episode_id} (activity {recorded.activity_id})")
 
 
 episodes_app = typer.Typer(help="List and close episodes (ärenden).", no_args_is_help=True)
@@ -216,24 +214,10 @@ LIST_COLUMNS = [
 ]  # fmt: skip
 
 
-def episodes_frame(engine, statuses: list[str] | None) -> pl.DataFrame:  # noqa: ANN001
-    """Episodes (no names or addresses) as a frame, filtered by status.
-
-    ``has_children`` is empty (null) when nobody knows, so the list never says "no"
-    about a household that was never asked.
-    """
-    columns = [getattr(Episode, c) for c in LIST_COLUMNS]
-    query = select(*columns, Episode.children_known).order_by(Episode.id)
-    if statuses:
-        query = query.where(Episode.status.in_(statuses))
-    with session_scope(engine) as session:
-        rows = session.execute(query).all()
-    data = {c: [r[i] for r in rows] for i, c in enumerate(LIST_COLUMNS)}
+def episodes_frame(page: episodes.EpisodePage) -> pl.DataFrame:
+    """The listed episodes without names or addresses, as a frame (table, CSV, JSON)."""
+    data = {c: [getattr(item, c) for item in page.items] for c in LIST_COLUMNS}
     data["debt_amount"] = [None if v is None else float(v) for v in data["debt_amount"]]
-    known = [r[len(LIST_COLUMNS)] for r in rows]
-    data["has_children"] = [
-        bool(v) if k else None for v, k in zip(data["has_children"], known, strict=True)
-    ]
     schema = {
         "id": pl.Int64, "status": pl.String, "routing": pl.String, "opened_on": pl.Date,
         "deadline_date": pl.Date, "deadline_estimated": pl.Boolean, "debt_amount": pl.Float64,
@@ -254,19 +238,18 @@ def episodes_list(
     fmt: Annotated[
         ListFormat, typer.Option("--format", help="table, csv or json.")
     ] = ListFormat.TABLE,
+    caseworker: Annotated[
+        str | None, typer.Option("--caseworker", help="Only episodes routed to this caseworker.")
+    ] = None,
     by: ByOption = None,
 ) -> None:
     """List episodes with status, routing, deadline, debt and outcome (no names)."""
-    known = {str(s) for s in EpisodeStatus}
-    for value in status or []:
-        if value not in known:
-            raise KvarboendeError(
-                f"unknown status {value!r}, use one of {', '.join(sorted(known))}"
-            )
     context: AppContext = ctx.obj
-    frame = episodes_frame(context.engine, status)
     with session_scope(context.engine) as session:
-        audit(session, current_actor(by), "list_episodes", "episode", None, f"{frame.height} rows")
+        page = episodes.list_episodes(
+            session, by=current_actor(by), statuses=status or (), caseworker_id=caseworker
+        )
+    frame = episodes_frame(page)
     if fmt == ListFormat.JSON:
         typer.echo(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False, indent=1))
     elif fmt == ListFormat.CSV:
@@ -321,14 +304,15 @@ def episodes_close(
 ) -> None:
     """Close an episode by hand with a confirmed outcome (settled, moved out, withdrawn, …)."""
     context: AppContext = ctx.obj
-    closed = close_episode(
-        context.engine,
-        episode_id,
-        str(outcome),
-        by=current_actor(by),
-        on_date=day_or_today(day),
-        text=text,
-    )
+    with session_scope(context.engine) as session:
+        closed = episodes.close_episode(
+            session,
+            episode_id,
+            str(outcome),
+            by=current_actor(by),
+            on_date=day_or_today(day),
+            text=text,
+        )
     typer.echo(
         f"Episode {episode_id} closed ({closed.previous_status} → closed, "
         f"outcome {closed.outcome}): {closed.reason}"
@@ -361,12 +345,12 @@ def _print_table(console: Console, title: str, headers: tuple[str, ...], rows: l
     console.print(table)
 
 
-def _children(episode: dict) -> str:
+def _children(episode: episodes.EpisodeHead) -> str:
     """``ja (2)``, ``nej`` or ``okänt`` (not in the register and nobody recorded it)."""
-    if not episode["children_known"]:
+    if not episode.children_known:
         return CHILDREN_LABEL_SV[None]
-    if episode["has_children"]:
-        return f"{CHILDREN_LABEL_SV[True]} ({episode['children_count']})"
+    if episode.has_children:
+        return f"{CHILDREN_LABEL_SV[True]} ({episode.children_count})"
     return CHILDREN_LABEL_SV[False]
 
 
@@ -382,64 +366,74 @@ def episodes_show(
 ) -> None:
     """Show one episode: its household, every status change, meeting, recording and task."""
     context: AppContext = ctx.obj
-    timeline = episode_timeline(context.engine, episode_id, by=current_actor(by))
-    e = timeline["episode"]
+    with session_scope(context.engine) as session:
+        detail = episodes.show_episode(session, episode_id, by=current_actor(by))
+    e = detail.episode
     console = Console()
-    apartment = f"lgh {e['apartment']}" if e["apartment"] else None
-    place = " ".join(str(part) for part in (sv_postal_code(e["postal_code"]), e["town"]) if part)
-    parts = (e["street_address"], apartment, place)
+    apartment = f"lgh {e.apartment}" if e.apartment else None
+    place = " ".join(str(part) for part in (sv_postal_code(e.postal_code), e.town) if part)
+    parts = (e.street_address, apartment, place)
     address = ", ".join(str(part) for part in parts if part) or "–"
+    console.print(f"[bold]Ärende {e.id}[/bold]: {escape(e.tenant_name or '–')}, {escape(address)}")
+    routing = ROUTING_LABEL_SV.get(e.routing or "", "inte matchat")
+    if e.caseworker_id:
+        routing += f" ({e.caseworker_id})"
     console.print(
-        f"[bold]Ärende {e['id']}[/bold]: {escape(e['tenant_name'] or '–')}, {escape(address)}"
-    )
-    routing = ROUTING_LABEL_SV.get(e["routing"] or "", "inte matchat")
-    if e["caseworker_id"]:
-        routing += f" ({e['caseworker_id']})"
-    console.print(
-        f"Status {_status(e['status'])}, hänvisning {routing}, öppnat {_iso(e['opened_on'])}, "
-        f"betala senast {deadline_text(e['deadline_date'], e['deadline_estimated'])}, "
-        f"skuld {sv_amount(e['debt_amount'])}, "
+        f"Status {_status(e.status)}, hänvisning {routing}, öppnat {_iso(e.opened_on)}, "
+        f"betala senast {deadline_text(e.deadline_date, e.deadline_estimated)}, "
+        f"skuld {sv_amount(e.debt_amount)}, "
         f"barn {_children(e)}"
     )
-    if e["eviction_at"]:
-        console.print(f"Avhysning {eviction_text(e['eviction_at'])}")
-    if e["is_recurrence"]:
-        console.print(f"Återkommande: tidigare ärende {e['previous_episode_id']}")
-    if e["outcome"]:
+    if e.eviction_at:
+        console.print(f"Avhysning {eviction_text(e.eviction_at)}")
+    if e.is_recurrence:
+        console.print(f"Återkommande: tidigare ärende {e.previous_episode_id}")
+    if e.outcome:
         certainty = {"confirmed": "bekräftat", "presumed": "antaget"}.get(
-            e["outcome_certainty"] or "", "–"
+            e.outcome_certainty or "", "–"
         )
         console.print(
-            f"Utfall: {OUTCOME_LABEL_SV.get(e['outcome'], e['outcome'])} ({certainty}), "
-            f"{_iso(e['outcome_date'])}, källa {e['outcome_source']}"
+            f"Utfall: {OUTCOME_LABEL_SV.get(e.outcome, e.outcome)} ({certainty}), "
+            f"{_iso(e.outcome_date)}, källa {e.outcome_source}"
         )
-    elif e["follow_up_date"]:
-        console.print(f"Följ upp senast {_iso(e['follow_up_date'])}")
+    elif e.follow_up_date:
+        console.print(f"Följ upp senast {_iso(e.follow_up_date)}")
     _print_table(
         console,
         "Statusändringar",
         ("Tid", "Från", "Till", "Gäller från", "Skäl"),
         [
-            (_local(at), _status(a), _status(b), _iso(d), r)
-            for at, a, b, d, r in timeline["transitions"]
-        ],
+            (
+                _local(t.at),
+                _status(t.from_status),
+                _status(t.to_status),
+                _iso(t.effective_date),
+                t.reason,
+            )
+            for t in detail.transitions
+        ],  # fmt: skip
     )
     _print_table(
         console,
         "Möten",
         ("Tid", "Plats", "Status", "Före sista betalningsdag"),
         [
-            (_local(t), place, MEETING_LABEL_SV.get(st, st), "ja" if ok else "nej")
-            for t, place, st, ok in timeline["appointments"]
-        ],
+            (
+                _local(a.starts_at),
+                a.location,
+                MEETING_LABEL_SV.get(a.status, a.status),
+                "ja" if a.before_deadline else "nej",
+            )
+            for a in detail.appointments
+        ],  # fmt: skip
     )
     _print_table(
         console,
         "Registrerat",
         ("Datum", "Vad", "Av", "Anteckning"),
         [
-            (_iso(d), ACTIVITY_LABEL_SV.get(kind, kind), who, note or "")
-            for d, kind, who, note in timeline["activities"]
+            (_iso(a.on_date), ACTIVITY_LABEL_SV.get(a.kind, a.kind), a.by, a.text or "")
+            for a in detail.activities
         ],
     )
     _print_table(
@@ -447,7 +441,12 @@ def episodes_show(
         "Uppgifter",
         ("Uppgift", "Omgång", "Senast", "Status"),
         [
-            (TASK_LABEL_SV.get(kind, kind), n, _iso(d), TASK_STATUS_SV.get(st, st))
-            for kind, n, d, st in timeline["tasks"]
-        ],
+            (
+                TASK_LABEL_SV.get(t.kind, t.kind),
+                t.round,
+                _iso(t.due_date),
+                TASK_STATUS_SV.get(t.status, t.status),
+            )
+            for t in detail.tasks
+        ],  # fmt: skip
     )

@@ -1,7 +1,8 @@
 """Stage: deliver the outbox, by email or in the day's print batch, and never lose a letter.
 
 Every letter moves ``pending → sending → sent``, or to ``failed`` with the reason and
-the attempt count. How a crash or a second run is handled:
+the attempt count, or to ``superseded`` when a new version replaced it unsent. How a
+crash, a second run or an outage is handled:
 
 * A letter is claimed before it is sent: one short transaction sets it ``sending``
   with this run's claim token (``host:pid:uuid``). On PostgreSQL the candidate is
@@ -12,12 +13,27 @@ the attempt count. How a crash or a second run is handled:
   over when its owner process is gone (same host) or its claim is older than
   ``smtp.claim_timeout_seconds`` (another host), and sends it again with the same
   Message-ID: the only duplicate possible.
-* Temporary failures (4xx, timeouts, dropped connections) are retried with doubling
-  backoff up to ``smtp.max_attempts``; permanent ones (5xx, invalid address), and
-  letters that run out of attempts, move a tenant letter to the print channel and
-  flag it for the worklist. Staff emails have no paper form and end ``failed``.
+* Temporary failures (4xx, dropped connections) are retried with doubling backoff up
+  to ``smtp.max_attempts``; permanent ones (5xx, invalid address), and letters that run
+  out of attempts, move a tenant letter to the print channel and flag it for the
+  worklist.
+* A server that cannot be reached (refused, no answer within ``smtp.timeout_seconds``,
+  login refused) is tried once per run: the run counts one attempt for every letter
+  due and stops emailing, so an outage costs at most one timeout per run.
+* An email tenant letter not sent by the last day the post still arrives before the
+  meeting goes into that day's print batch, flagged. A letter whose meeting is too close
+  for its channel is never sent as it was: the episode is rebooked (a new letter
+  version, by post when email had already failed) or, when no time can be booked, the
+  letter fails flagged and the worklist says what to do.
+* Staff emails have no paper form: temporary failures are retried across runs for at
+  least ``smtp.staff_retry_hours`` with a growing pause, then they end ``failed`` and
+  the first advisor's worklist shows them.
 * Print letters are claimed into a named batch before the batch file is written and
   marked sent after it; a rerun finishes a half-done batch under the same name.
+
+Time: a run for today uses the real clock; a run for another date (a catch-up, the
+demo, the fault bench) acts as if it started at the daily schedule's time on that date,
+and its clock advances while it runs. Claims always use the real clock.
 """
 
 from __future__ import annotations
@@ -26,17 +42,19 @@ import asyncio
 import os
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, false, func, or_, select, text, update
+from sqlalchemy import Engine, and_, false, func, or_, select, text, true, update
 
 from connectors.local_smtp import LocalSmtpServer
 from connectors.print_batch import PrintItem, batch_exists, write_print_batch
 from connectors.smtp import (
+    TIMEOUT,
     Invite,
     Outcome,
     OutgoingEmail,
@@ -47,9 +65,19 @@ from connectors.smtp import (
     sender_domain,
     valid_address,
 )
+from domain.delivery import (
+    MEETING_PASSED,
+    NOT_IN_TIME,
+    letter_too_late,
+    must_post_today,
+    scheduled_time,
+    staff_gives_up,
+    staff_retry_delay,
+)
+from domain.formatting import STOCKHOLM
+from domain.vocabulary import AppointmentStatus, Channel, LetterKind, LetterStatus
 from models.config import Settings
 from models.db import session_scope
-from models.domain import Channel, LetterKind, LetterStatus
 from models.tables import Appointment, AppointmentSlot, Episode, Letter
 
 TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value})
@@ -66,6 +94,30 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+class RunClock:
+    """The run's "now": the real clock on today's run, else the run date's scheduled time.
+
+    Deadlines (meeting too close, post in time, staff retries) and retry times follow
+    the run date, so a catch-up run, the demo and the fault bench behave as on that day;
+    the clock still advances while the run goes on, so backoff within a run works.
+    ``at`` (the fault bench, tests) says which moment the run starts at.
+    """
+
+    def __init__(self, run_date: date, settings: Settings, at: datetime | None = None) -> None:
+        real = _now()
+        if at is not None:
+            self.start = _aware(at) or real
+        elif run_date == real.astimezone(STOCKHOLM).date():
+            self.start = real
+        else:
+            at = scheduled_time(settings.schedules.daily)
+            self.start = datetime.combine(run_date, at, tzinfo=STOCKHOLM).astimezone(UTC)
+        self._began = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._began)
 
 
 def new_claim_token() -> str:
@@ -100,9 +152,10 @@ def claim_is_stale(token: str | None, claimed_at: datetime | None, timeout: floa
 class _Outbox:
     """The delivery run's access to the letter table: claims and results, one commit each."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, clock: RunClock) -> None:
         self.engine = engine
         self.settings = settings
+        self.clock = clock
         self.token = new_claim_token()
         self.postgres = engine.dialect.name == "postgresql"
 
@@ -122,15 +175,19 @@ class _Outbox:
             if token != self.token and claim_is_stale(token, claimed_at, timeout)
         ]
 
-    def claim_email(self, stale: list[int]) -> tuple[Letter, AppointmentSlot | None] | None:
+    def claim_email(
+        self, stale: list[int], skip: Collection[int] = ()
+    ) -> tuple[Letter, AppointmentSlot | None] | None:
         """Claim the next due email letter (or a stale one) with what is needed to send it.
 
         Returns None when nothing is due. The claim and the read share one short
-        transaction, committed before anything is sent.
+        transaction, committed before anything is sent. ``skip``: letters already
+        handled in this pass.
         """
         while True:
             with session_scope(self.engine) as session:
-                due = or_(Letter.next_attempt_at.is_(None), Letter.next_attempt_at <= _now())
+                now = self.clock()
+                due = or_(Letter.next_attempt_at.is_(None), Letter.next_attempt_at <= now)
                 taken_over = (
                     and_(
                         Letter.id.in_(stale),
@@ -145,6 +202,7 @@ class _Outbox:
                     .where(
                         Letter.channel == Channel.EMAIL,
                         or_(and_(Letter.status == LetterStatus.PENDING, due), taken_over),
+                        Letter.id.not_in(list(skip)) if skip else true(),
                     )
                     .order_by(Letter.id)
                     .limit(1)
@@ -196,7 +254,8 @@ class _Outbox:
             )
         if earliest is None:
             return None
-        return max(0.0, ((_aware(earliest) or _now()) - _now()).total_seconds())
+        now = self.clock()
+        return max(0.0, ((_aware(earliest) or now) - now).total_seconds())
 
     def _finish(self, letter_id: int, **values: Any) -> bool:
         with session_scope(self.engine) as session:
@@ -219,19 +278,49 @@ class _Outbox:
         )
 
     def temporary(self, letter: Letter, reason: str) -> str:
-        """Schedule a retry, or give up after max_attempts; returns what happened."""
+        """Schedule a retry, or give up; returns what happened.
+
+        Tenant letters give up after ``max_attempts`` (the post takes over). Staff
+        emails are retried on later runs until ``staff_retry_hours`` have passed since
+        their first try: greylisting alone can take a quarter of an hour.
+        """
+        smtp = self.settings.smtp
         attempts = letter.attempts + 1
-        if attempts >= self.settings.smtp.max_attempts:
-            return self.permanent(letter, f"gave up after {attempts} attempts: {reason}", attempts)
-        delay = self.settings.smtp.backoff_seconds * (2 ** (attempts - 1))
+        now = self.clock()
+        if letter.kind in TENANT_KINDS:
+            if attempts >= smtp.max_attempts:
+                return self.permanent(
+                    letter, f"gave up after {attempts} attempts: {reason}", attempts
+                )
+            delay = timedelta(seconds=smtp.backoff_seconds * (2 ** (attempts - 1)))
+        else:
+            if staff_gives_up(now, self._first_try(letter), smtp.staff_retry_hours):
+                return self.permanent(
+                    letter, f"gave up after {attempts} attempts: {reason}", attempts
+                )
+            delay = staff_retry_delay(
+                attempts, smtp.staff_backoff_minutes, smtp.staff_backoff_max_minutes
+            )
         self._finish(
             letter.id,
             status=LetterStatus.PENDING,
             attempts=attempts,
             last_error=reason,
-            next_attempt_at=_now() + timedelta(seconds=delay),
+            next_attempt_at=now + delay,
         )
         return "retry"
+
+    def _first_try(self, letter: Letter) -> datetime:
+        """When a staff email was first tried: queued on the run's day, tried in that run.
+
+        ``created_at`` is the real clock; on a run for another date the run clock's start
+        of that date stands in for it.
+        """
+        created = _aware(letter.created_at)
+        if created is not None and created.astimezone(STOCKHOLM).date() == letter.created_on:
+            return created
+        at = scheduled_time(self.settings.schedules.daily)
+        return datetime.combine(letter.created_on, at, tzinfo=STOCKHOLM).astimezone(UTC)
 
     def permanent(self, letter: Letter, reason: str, attempts: int | None = None) -> str:
         """Tenant letters go to print and are flagged; staff emails fail."""
@@ -264,9 +353,16 @@ class _Outbox:
             episode = session.get(Episode, letter.episode_id) if letter.episode_id else None
             return episode is not None and has_postal_address(episode)
 
-    def release(self, letter: Letter, reason: str) -> None:
-        """Give a claimed letter back untouched (the server was unreachable, not its fault)."""
-        self._finish(letter.id, status=LetterStatus.PENDING, last_error=reason)
+    def claim(self, letter_id: int, status: str, token: str | None) -> bool:
+        """Claim one letter seen as ``status`` (and ``token``); False when another run did."""
+        guard = Letter.claim_token.is_(None) if token is None else Letter.claim_token == token
+        with session_scope(self.engine) as session:
+            result = session.execute(
+                update(Letter)
+                .where(Letter.id == letter_id, Letter.status == status, guard)
+                .values(status=LetterStatus.SENDING, claim_token=self.token, claimed_at=_now())
+            )
+            return result.rowcount == 1
 
 
 def _outgoing(settings: Settings, letter: Letter, slot: AppointmentSlot | None) -> OutgoingEmail:
@@ -327,33 +423,39 @@ async def _deliver_emails(outbox: _Outbox, counts: dict[str, int]) -> None:
             except OSError:
                 counts[outbox.permanent(letter, "letter PDF missing")] += 1
                 continue
-            outcome, reason = await _send_with_reconnect(sender, message, settings)
-            if outcome is None:
-                outbox.release(letter, reason)
-                counts["deferred"] += 1
+            try:
+                outcome, reason = await sender.send(message)
+            except SmtpUnavailable as exc:
+                _server_unreachable(outbox, letter, str(exc), counts)
                 break
             if outcome is Outcome.SENT:
                 outbox.sent(letter, message["Message-ID"])
                 counts["sent_email"] += 1
+            elif outcome is Outcome.TEMPORARY and reason == TIMEOUT:
+                _server_unreachable(outbox, letter, reason, counts)
+                break
             elif outcome is Outcome.TEMPORARY:
                 counts[outbox.temporary(letter, reason)] += 1
             else:
                 counts[outbox.permanent(letter, reason)] += 1
 
 
-async def _send_with_reconnect(
-    sender: SmtpSender, message: Any, settings: Settings
-) -> tuple[Outcome | None, str]:
-    """Send; when no connection can be made, retry with backoff, then give up (None)."""
-    reason = ""
-    for attempt in range(settings.smtp.max_attempts):
-        try:
-            return await sender.send(message)
-        except SmtpUnavailable as exc:
-            reason = str(exc)
-            if attempt + 1 < settings.smtp.max_attempts:
-                await asyncio.sleep(settings.smtp.backoff_seconds * (2**attempt))
-    return None, reason
+def _server_unreachable(
+    outbox: _Outbox, letter: Letter, reason: str, counts: dict[str, int]
+) -> None:
+    """The server cannot be reached or does not answer: one attempt for every letter due.
+
+    No further connection is tried in this run (each could cost a whole timeout); the
+    letters wait for the next run, go to print, or give up as their attempts say.
+    """
+    handled = {letter.id}
+    counts[outbox.temporary(letter, reason)] += 1
+    counts["deferred"] += 1
+    while (claimed := outbox.claim_email([], skip=handled)) is not None:
+        other, _ = claimed
+        handled.add(other.id)
+        counts[outbox.temporary(other, reason)] += 1
+        counts["deferred"] += 1
 
 
 def _deliver_print(outbox: _Outbox, run_date: date, counts: dict[str, int]) -> None:
@@ -487,6 +589,186 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return result["value"]
 
 
+#: The audit log's actor for what delivery does by itself (rebooking a letter too late).
+SYSTEM_ACTOR = "kvarboende"
+
+
+def _tenant_letters_in_queue(outbox: _Outbox) -> list[Any]:
+    """Unsent tenant letters outside a print batch, with their appointment's state and time."""
+    with session_scope(outbox.engine) as session:
+        return list(
+            session.execute(
+                select(
+                    Letter.id,
+                    Letter.kind,
+                    Letter.channel,
+                    Letter.status,
+                    Letter.claim_token,
+                    Letter.claimed_at,
+                    Letter.episode_id,
+                    Letter.version,
+                    Letter.attempts,
+                    Letter.last_error,
+                    Appointment.status,
+                    AppointmentSlot.starts_at,
+                )
+                .join(Appointment, Appointment.id == Letter.appointment_id)
+                .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+                .where(
+                    Letter.kind.in_(TENANT_KINDS),
+                    Letter.status.in_([LetterStatus.PENDING, LetterStatus.SENDING]),
+                    Letter.print_batch.is_(None),
+                )
+                .order_by(Letter.id)
+            ).all()
+        )
+
+
+def _replace_late_letters(outbox: _Outbox, run_date: date, counts: dict[str, int]) -> None:
+    """Never send a letter as it was when its meeting is too close for its channel.
+
+    An appointment letter is rebooked: a new time, a new letter version (by post when
+    its email had already failed), the old letter ``superseded``. When no time can be
+    booked it fails flagged and the worklist asks the advisor to act. A letter whose
+    appointment is no longer booked (cancelled, attended) is superseded; so is a
+    cancellation whose meeting has passed.
+    """
+    settings = outbox.settings
+    timeout = settings.smtp.claim_timeout_seconds
+    for row in _tenant_letters_in_queue(outbox):
+        (letter_id, kind, channel, status, token, claimed_at, episode_id, version, attempts,
+         last_error, appointment_status, starts_at) = row  # fmt: skip
+        if status == LetterStatus.SENDING and (
+            token == outbox.token or not claim_is_stale(token, claimed_at, timeout)
+        ):
+            continue  # in flight in a live run
+        start = _aware(starts_at) or outbox.clock()
+        too_late = letter_too_late(
+            channel,
+            outbox.clock(),
+            run_date,
+            start,
+            start.astimezone(STOCKHOLM).date(),
+            settings.booking.postal_days,
+            settings.smtp.email_min_notice_hours,
+        )
+        gone = kind == LetterKind.APPOINTMENT and appointment_status != AppointmentStatus.BOOKED
+        if not (too_late or gone):
+            continue
+        if not outbox.claim(letter_id, status, token):
+            continue  # another run took it
+        if gone or kind != LetterKind.APPOINTMENT:
+            outbox._finish(
+                letter_id,
+                status=LetterStatus.SUPERSEDED,
+                last_error=f"{MEETING_PASSED}; appointment no longer booked"
+                if gone
+                else f"{MEETING_PASSED}; nothing to cancel any more",
+                next_attempt_at=None,
+            )
+            counts["superseded"] += 1
+            continue
+        email_failed = channel == Channel.PRINT or attempts > 0
+        _rebook_letter(outbox, run_date, letter_id, episode_id, version, email_failed, counts)
+
+
+def _rebook_letter(
+    outbox: _Outbox,
+    run_date: date,
+    letter_id: int,
+    episode_id: int,
+    version: int,
+    by_post: bool,
+    counts: dict[str, int],
+) -> None:
+    from flows.stages.booking import BookingError, rebook
+
+    try:
+        rebook(outbox.engine, outbox.settings, episode_id, run_date, by=SYSTEM_ACTOR)
+    except BookingError as exc:
+        outbox._finish(
+            letter_id,
+            status=LetterStatus.FAILED,
+            flagged=True,
+            last_error=f"{MEETING_PASSED}; no new time booked: {exc}",
+            next_attempt_at=None,
+        )
+        counts["not_rebooked"] += 1
+        return
+    outbox._finish(
+        letter_id,
+        status=LetterStatus.SUPERSEDED,
+        last_error=f"{MEETING_PASSED}; rebooked, a new letter version replaces it",
+        next_attempt_at=None,
+    )
+    counts["rebooked"] += 1
+    if by_post:
+        _send_new_version_by_post(outbox, episode_id, version)
+
+
+def _send_new_version_by_post(outbox: _Outbox, episode_id: int, version: int) -> None:
+    """The new letter goes in today's print batch when email had already failed."""
+    with session_scope(outbox.engine) as session:
+        episode = session.get(Episode, episode_id)
+        if episode is None or not _postal_ok(episode):
+            return  # email is then the only way; the worklist shows it if it fails
+        session.execute(
+            update(Letter)
+            .where(
+                Letter.episode_id == episode_id,
+                Letter.kind == LetterKind.APPOINTMENT,
+                Letter.version > version,
+                Letter.status == LetterStatus.PENDING,
+                Letter.channel == Channel.EMAIL,
+            )
+            .values(
+                channel=Channel.PRINT,
+                flagged=True,
+                last_error=f"{NOT_IN_TIME}: the earlier version's email failed",
+            )
+        )
+
+
+def _postal_ok(episode: Episode) -> bool:
+    from flows.stages.letters import has_postal_address
+
+    return has_postal_address(episode)
+
+
+def _post_what_email_missed(outbox: _Outbox, run_date: date, counts: dict[str, int]) -> None:
+    """Email tenant letters still unsent on the last day the post arrives in time: print them."""
+    postal_days = outbox.settings.booking.postal_days
+    for row in _tenant_letters_in_queue(outbox):
+        letter_id, _, channel, status, *_rest, last_error, _, starts_at = row
+        if channel != Channel.EMAIL or status != LetterStatus.PENDING:
+            continue
+        meeting_day = (_aware(starts_at) or outbox.clock()).astimezone(STOCKHOLM).date()
+        if not must_post_today(run_date, meeting_day, postal_days):
+            continue
+        with session_scope(outbox.engine) as session:
+            letter = session.get(Letter, letter_id)
+            episode = (
+                session.get(Episode, letter.episode_id) if letter and letter.episode_id else None
+            )
+            if letter is None or not letter.pdf_path or episode is None or not _postal_ok(episode):
+                continue
+            moved = session.execute(
+                update(Letter)
+                .where(
+                    Letter.id == letter_id,
+                    Letter.status == LetterStatus.PENDING,
+                    Letter.channel == Channel.EMAIL,
+                )
+                .values(
+                    channel=Channel.PRINT,
+                    flagged=True,
+                    next_attempt_at=None,
+                    last_error=f"{NOT_IN_TIME}: {last_error or 'not sent'}"[:2000],
+                )
+            )
+            counts["moved_to_print"] += moved.rowcount
+
+
 def _pending_email(engine: Engine) -> int:
     with session_scope(engine) as session:
         return int(
@@ -500,8 +782,15 @@ def _pending_email(engine: Engine) -> int:
         )
 
 
-def deliver_outbox(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
-    """Send pending email letters and write the day's print batch; returns counts only."""
+def deliver_outbox(
+    engine: Engine, settings: Settings, run_date: date, at: datetime | None = None
+) -> dict[str, int]:
+    """Send pending email letters and write the day's print batch; returns counts only.
+
+    Letters too late for their channel are rebooked first; after emailing, letters the
+    email missed go by post on the last day the post still arrives in time. ``at``: the
+    moment the run acts at (the fault bench); see :class:`RunClock`.
+    """
     counts = {
         key: 0
         for key in (
@@ -512,12 +801,18 @@ def deliver_outbox(engine: Engine, settings: Settings, run_date: date) -> dict[s
             "deferred",
             "printed",
             "print_batches",
+            "rebooked",
+            "not_rebooked",
+            "superseded",
         )
     }
-    outbox = _Outbox(engine, settings)
+    outbox = _Outbox(engine, settings, RunClock(run_date, settings, at))
+    _replace_late_letters(outbox, run_date, counts)
     local: LocalSmtpServer | None = None
     smtp = settings.smtp
     if _pending_email(engine):
+        # A port probe only: a server that accepts and never answers passes it, and then
+        # costs one timeout in _deliver_emails, once per run.
         if smtp.start_local and not _listening(smtp.host, smtp.port):
             local = LocalSmtpServer(
                 mail_dir=settings.paths.mail_dir, port=smtp.port, host=smtp.host
@@ -528,6 +823,8 @@ def deliver_outbox(engine: Engine, settings: Settings, run_date: date) -> dict[s
         finally:
             if local is not None:
                 local.stop()
+    _post_what_email_missed(outbox, run_date, counts)
+    _replace_late_letters(outbox, run_date, counts)  # moved to print after the post's day
     _deliver_print(outbox, run_date, counts)
     return counts
 

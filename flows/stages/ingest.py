@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors import inbox
+from connectors.file_limits import FileLimits
 from connectors.notice_files import RawTable, read_notice_bytes
 from domain.episodes import (
     LATEST_FIELDS,
@@ -48,10 +49,10 @@ from domain.notices import (
     validate_company_mapping,
 )
 from domain.outcomes import SOURCE_SILENCE
+from domain.vocabulary import EventType, Receipt, RejectedRow
 from models.audit import audit
-from models.config import CompanyConfig, ConfigError, Settings
+from models.config import CompanyConfig, ConfigError, NoticeConfig, Settings
 from models.db import session_scope
-from models.domain import EventType, Receipt, RejectedRow
 from models.errors import KvarboendeError
 from models.tables import (
     Episode,
@@ -91,14 +92,18 @@ def policy_from(settings: Settings) -> EpisodePolicy:
     )
 
 
-def parse_options(company: CompanyConfig, today: date) -> ParseOptions:
-    """How this company's rows are read, validated against ``today``."""
+def parse_options(
+    company: CompanyConfig, today: date, notices: NoticeConfig | None = None
+) -> ParseOptions:
+    """How this company's rows are read, validated against ``today`` and [notices]."""
+    checks = notices or NoticeConfig()
     return ParseOptions(
         company_id=company.id,
         columns=company.columns,
         events=company.events,
         day_first=company.day_first,
         today=today,
+        eviction_years_ahead=checks.eviction_years_ahead,
     )
 
 
@@ -110,16 +115,69 @@ def check_company_config(company: CompanyConfig) -> None:
         raise ConfigError(f"companies[{company.id}].{exc}") from None
 
 
+def file_limits(settings: Settings) -> FileLimits:
+    """The caps on one notice file from the ``[files]`` section."""
+    return FileLimits(**settings.files.model_dump())
+
+
 def read_and_parse(
-    data: bytes, company: CompanyConfig, today: date, filename: str
+    data: bytes,
+    company: CompanyConfig,
+    today: date,
+    filename: str,
+    limits: FileLimits | None = None,
+    notices: NoticeConfig | None = None,
 ) -> tuple[RawTable, ParsedNotices]:
-    """Read the bytes and validate every row; NoticeFormatError when the file is unusable."""
+    """Read the bytes and validate every row; NoticeFormatError when the file is unusable.
+
+    Any failure while reading or parsing, a Rust panic (a ``BaseException``) included,
+    is this file's rejection, never the end of the run.
+    """
     from domain.notices import require_columns
 
-    raw = read_notice_bytes(data, sheet=company.sheet, columns=company.columns)
-    parsed = parse_notices(raw.frame, parse_options(company, today), raw.first_data_row, raw.ragged)
+    raw = read_notice_bytes(data, sheet=company.sheet, columns=company.columns, limits=limits)
+    options = parse_options(company, today, notices)
+    try:
+        parsed = parse_notices(raw.frame, options, raw.first_data_row, raw.ragged, raw.broken)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise NoticeFormatError(
+            f"filens rader kan inte tolkas (oväntat fel: {type(exc).__name__})"
+        ) from None
     require_columns(parsed.mapping, list(raw.frame.columns), filename)
     return raw, parsed
+
+
+def _rows_text(rows: list[int], limit: int = 20) -> str:
+    """``2, 5 och 9`` (the first ``limit`` row numbers, then how many more)."""
+    shown = [str(n) for n in rows[:limit]]
+    more = len(rows) - len(shown)
+    if more:
+        return f"{', '.join(shown)} och {more} till"
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} och {shown[-1]}"
+
+
+def reading_notes(raw: RawTable, parsed: ParsedNotices) -> list[str]:
+    """The receipt's remarks on how the file was read: plain Swedish, line numbers only."""
+    notes = []
+    if raw.cp1252_lines:
+        word = "Rad" if len(raw.cp1252_lines) == 1 else "Raderna"
+        notes.append(
+            f"{word} {_rows_text(raw.cp1252_lines)} var inte UTF-8 som resten av filen och "
+            "lästes som Windows-1252: kontrollera å, ä och ö där"
+        )
+    if parsed.repaired_rows:
+        notes.append(
+            f"Rad {_rows_text(parsed.repaired_rows)}: felkodade tecken (som Ã¥ för å) i namn "
+            "eller adress rättades"
+        )
+    if parsed.garbled_rows:
+        notes.append(
+            f"Rad {_rows_text(parsed.garbled_rows)}: namn eller adress har tecken som inte "
+            "kan läsas (som � eller Ã); rätta dem i ert system, så skickas de rätt nästa gång"
+        )
+    return notes
 
 
 # ---------------------------------------------------------------------------
@@ -384,19 +442,24 @@ def ingest_file(
     *,
     received_on: date | None = None,
     move: bool = True,
+    filename: str | None = None,
 ) -> Receipt:
     """Ingest one notice file for a company; returns its receipt (counts and reasons only).
 
     With ``move`` the file goes to the archive (or to rejected/ when unusable) with
-    its receipt as CSV and XLSX next to it. The same content twice is recognised by
-    its hash and changes nothing.
+    its receipt as CSV and XLSX next to it, under a name made from the date and the
+    content hash; it is in place before the database row that points at it is
+    committed. ``filename`` is the company's own name for it (the upload's), kept in
+    the database and the receipt only. The same content twice is recognised by its
+    hash and changes nothing.
     """
     company = settings.company(company_id)
     check_company_config(company)
     received_on = received_on or local_now().date()
     data = path.read_bytes()
     digest = content_hash(data)
-    receipt = Receipt(filename=path.name, company_id=company.id, content_hash=digest)
+    name = filename or path.name
+    receipt = Receipt(filename=name, company_id=company.id, content_hash=digest)
 
     with session_scope(engine) as session:
         previous = _find_file(session, company.id, digest)
@@ -411,12 +474,22 @@ def ingest_file(
 
     started = time.perf_counter()
     try:
-        raw, parsed = read_and_parse(data, company, received_on, path.name)
+        raw, parsed = read_and_parse(
+            data, company, received_on, name, file_limits(settings), settings.notices
+        )
     except NoticeFormatError as exc:
         return _reject_file(
             engine, settings, company, path, receipt, str(exc), received_on, move, retry_of
         )
     encoding = raw.encoding or raw.file_format
+    notes = reading_notes(raw, parsed)
+    if parsed.garbled_rows:  # counts only: the rows themselves are personal data
+        log.warning(
+            "ingest: %s rows of a file for company %s have unreadable characters in a name "
+            "or address",
+            len(parsed.garbled_rows),
+            company.id,
+        )
     del raw, data  # a big file's bytes and string frame are not needed any more
     log.info(
         "ingest: read and validated %s rows after %.1f s",
@@ -424,20 +497,30 @@ def ingest_file(
         time.perf_counter() - started,
     )
 
+    target, placed = None, False
+    if move:  # archived first: a committed file is always in the archive
+        target, placed = inbox.place_file(
+            path,
+            settings.paths.archive_dir / company.id,
+            inbox.stored_name(received_on, digest, name),
+        )
     try:
         counts, duplicate_rows, file_id = _store_file(
             engine,
             settings,
             company,
-            path.name,
+            name,
             digest,
             encoding,
             parsed,
             received_on,
             retry_of.id if retry_of is not None else None,
+            archive_path=str(target) if target is not None else None,
+            notes=notes,
         )
     except (IntegrityError, _StoredMeanwhile):
         # Another process stored the same content (or overlapping notices) meanwhile.
+        _drop_copy(target, placed)
         with session_scope(engine) as session:
             previous = _find_file(session, company.id, digest)
         if previous is None:
@@ -448,6 +531,9 @@ def ingest_file(
         return _already_received(
             engine, settings, company, path, previous, receipt, received_on, move
         )
+    except BaseException:
+        _drop_copy(target, placed)
+        raise
 
     receipt = receipt.model_copy(
         update={
@@ -456,6 +542,7 @@ def ingest_file(
             "rejected": parsed.rejected.height,
             "duplicates": counts["duplicates"],
             "rejections": [RejectedRow(**r) for r in parsed.rejected.to_dicts()],
+            "notes": notes,
         }
     )
     log.info(
@@ -466,20 +553,18 @@ def ingest_file(
         receipt.rejected,
         receipt.duplicates,
     )
-    if move:
-        target = inbox.move_file(
-            path,
-            settings.paths.archive_dir / company.id,
-            inbox.stored_name(received_on, digest, path.name),
-        )
+    if target is not None:
+        path.unlink(missing_ok=True)
         inbox.write_receipt(receipt, target, duplicate_rows)
-        with session_scope(engine) as session:
-            stored = session.get(NoticeFile, file_id)
-            if stored is not None:
-                stored.archive_path = str(target)
         if retry_of is not None and retry_of.archive_path:
             _remove_rejected_copy(Path(retry_of.archive_path), target)
     return receipt
+
+
+def _drop_copy(target: Path | None, placed: bool) -> None:
+    """Remove an archive copy this ingest made when its commit did not happen."""
+    if target is not None and placed:
+        target.unlink(missing_ok=True)
 
 
 class _StoredMeanwhile(Exception):
@@ -521,11 +606,16 @@ def _store_file(
     parsed: ParsedNotices,
     received_on: date,
     retry_of: int | None = None,
+    *,
+    archive_path: str | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[dict[str, int], list[int], int]:
     """The file's one transaction: file row, notices, episodes, transitions, rejections.
 
     ``retry_of`` is the id of this content's earlier row that was rejected as a whole:
     that row becomes the ingested file (the unique key is company + content hash).
+    ``archive_path`` is where the file already lies; ``notes`` the receipt's remarks,
+    stored as ``note`` rows so that a receipt fetched later still has them.
     """
     with session_scope(engine) as session:
         _ensure_company(session, company)
@@ -537,6 +627,7 @@ def _store_file(
                 content_hash=digest,
                 status="ingested",
                 encoding=encoding,
+                archive_path=archive_path,
             )
             session.add(notice_file)
         else:
@@ -548,12 +639,16 @@ def _store_file(
             notice_file.status = "ingested"
             notice_file.encoding = encoding
             notice_file.file_error = None
-            notice_file.archive_path = None
+            notice_file.archive_path = archive_path
             notice_file.received_at = datetime.now(UTC)
             earlier = " previously_rejected=yes"
         session.flush()  # takes SQLite's write lock before keys are checked and ids reserved
         counts, duplicate_rows = _store_rows(
             session, settings, company, notice_file, parsed, received_on
+        )
+        session.add_all(
+            RowRejection(file_id=notice_file.id, row_number=0, reason=note, kind="note")
+            for note in notes or ()
         )
         notice_file.rows_read = parsed.rows_read
         notice_file.rows_accepted = counts["accepted"]
@@ -582,24 +677,32 @@ def _already_received(
     received_on: date,
     move: bool,
 ) -> Receipt:
-    """Same content as an earlier file: change nothing; take the copy out of the inbox."""
+    """Same content as an earlier file: change nothing; take the copy out of the inbox.
+
+    A committed file whose archiving failed earlier (say, a name too long for the
+    file system) is archived now, and its row learns where.
+    """
     log.info("notice file already received (file id %s)", previous.id)
     if move and path.exists():
         archived = Path(previous.archive_path) if previous.archive_path else None
         if archived is not None and archived.exists():
-            path.unlink()
+            path.unlink(missing_ok=True)  # another run may have taken this copy meanwhile
         else:
             folder = (
                 settings.paths.archive_dir
                 if previous.status == "ingested"
                 else settings.paths.rejected_dir
             )
-            inbox.move_file(
+            target = inbox.move_file(
                 path,
                 folder / company.id,
-                inbox.stored_name(received_on, receipt.content_hash, path.name),
+                inbox.stored_name(received_on, receipt.content_hash, receipt.filename),
             )
-    return stored_receipt(engine, previous, path.name)
+            with session_scope(engine) as session:
+                stored = session.get(NoticeFile, previous.id)
+                if stored is not None:
+                    stored.archive_path = str(target)
+    return stored_receipt(engine, previous, receipt.filename)
 
 
 def stored_receipt(
@@ -612,6 +715,11 @@ def stored_receipt(
             .where(RowRejection.file_id == previous.id, RowRejection.kind == "rejected")
             .order_by(RowRejection.row_number)
         ).all()
+        notes = session.scalars(
+            select(RowRejection.reason)
+            .where(RowRejection.file_id == previous.id, RowRejection.kind == "note")
+            .order_by(RowRejection.id)
+        ).all()
     return Receipt(
         filename=filename,
         company_id=previous.company_id,
@@ -623,6 +731,7 @@ def stored_receipt(
         already_received=already_received,
         file_error=previous.file_error,
         rejections=[RejectedRow(row_number=n, reason=r) for n, r in rejections],
+        notes=list(notes),
     )
 
 
@@ -642,39 +751,47 @@ def _reject_file(
     Content rejected before (``retry_of``) keeps its one row, with the new reason.
     """
     receipt = receipt.model_copy(update={"file_error": error})
-    with session_scope(engine) as session:
-        _ensure_company(session, company)
-        row = session.get(NoticeFile, retry_of.id) if retry_of is not None else None
-        if row is None or row.status != "rejected":
-            row = NoticeFile(
-                company_id=company.id,
-                filename=path.name[:300],
-                content_hash=receipt.content_hash,
-                status="rejected",
-                file_error=error,
-            )
-            session.add(row)
-            detail = None
-        else:
-            row.filename = path.name[:300]
-            row.file_error = error
-            row.received_at = datetime.now(UTC)
-            detail = "read again after an earlier rejection"
-        session.flush()
-        audit(session, ACTOR, "reject_file", "notice_file", row.id, detail=detail)
-        file_id = row.id
-    log.info("notice file %s rejected as a whole", file_id)
-    if move:
-        target = inbox.move_file(
+    target, placed = None, False
+    if move:  # in rejected/ before the row that points at it is committed
+        target, placed = inbox.place_file(
             path,
             settings.paths.rejected_dir / company.id,
-            inbox.stored_name(received_on, receipt.content_hash, path.name),
+            inbox.stored_name(received_on, receipt.content_hash, receipt.filename),
         )
-        inbox.write_receipt(receipt, target)
+    try:
         with session_scope(engine) as session:
-            stored = session.get(NoticeFile, file_id)
-            if stored is not None:
-                stored.archive_path = str(target)
+            _ensure_company(session, company)
+            row = session.get(NoticeFile, retry_of.id) if retry_of is not None else None
+            if row is None or row.status != "rejected":
+                row = NoticeFile(
+                    company_id=company.id,
+                    filename=receipt.filename[:300],
+                    content_hash=receipt.content_hash,
+                    status="rejected",
+                    file_error=error,
+                )
+                session.add(row)
+                detail = None
+            else:
+                row.filename = receipt.filename[:300]
+                row.file_error = error
+                row.received_at = datetime.now(UTC)
+                detail = "read again after an earlier rejection"
+            earlier = row.archive_path
+            if target is not None:
+                row.archive_path = str(target)
+            session.flush()
+            audit(session, ACTOR, "reject_file", "notice_file", row.id, detail=detail)
+            file_id = row.id
+    except BaseException:
+        _drop_copy(target, placed)
+        raise
+    log.info("notice file %s rejected as a whole", file_id)
+    if target is not None:
+        path.unlink(missing_ok=True)
+        inbox.write_receipt(receipt, target)
+        if earlier:
+            _remove_rejected_copy(Path(earlier), target)
     return receipt
 
 
@@ -1035,13 +1152,15 @@ def _transition_frame(
 def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
     """Ingest every complete file in every company's inbox; returns counts only.
 
-    One file's unexpected failure (a permission error, a concurrent ingest) is logged
+    One file's unexpected failure (a permission error, a concurrent ingest, a reader's
+    panic that got this far) is logged
     with the company id and file name only, counted in ``files_failed`` and leaves the
     file in the inbox for the next run; the other files and companies go on.
     """
     totals = {
         "files": 0, "files_rejected": 0, "files_failed": 0, "already_received": 0,
         "skipped_incomplete": 0, "rows": 0, "accepted": 0, "rejected": 0, "duplicates": 0,
+        "taken_by_other_run": 0,
     }  # fmt: skip
     for company in settings.companies:
         folder = company.inbox
@@ -1055,7 +1174,17 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
         for path in ready:
             try:
                 receipt = ingest_file(engine, settings, path, company.id, received_on=run_date)
-            except Exception as exc:  # noqa: BLE001 - one file must not stop the others
+            except FileNotFoundError:
+                if path.exists():
+                    raise
+                # Another run (or `kvarboende ingest`) took the file from the inbox after
+                # we listed it: that run ingests it; nothing is wrong and nothing is lost.
+                log.info("%s for company %s was taken by another run", path.name, company.id)
+                totals["taken_by_other_run"] += 1
+                continue
+            except BaseException as exc:  # one file must not stop the others, not even a panic
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
                 # The message may quote file content: only ids and the error's type here.
                 log.warning(
                     "ingest of %s for company %s failed (%s); it stays in the inbox",

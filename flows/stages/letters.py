@@ -25,6 +25,14 @@ from sqlalchemy import Engine, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from domain.formatting import sv_weekday_date
+from domain.vocabulary import (
+    OPEN_STATUSES,
+    AppointmentStatus,
+    Channel,
+    LetterKind,
+    LetterStatus,
+    Routing,
+)
 from flows.stages.outbox import enqueue
 from letters.emails import render_email
 from letters.render import (
@@ -38,14 +46,7 @@ from letters.render import (
 )
 from models.config import AdvisorConfig, Settings
 from models.db import session_scope
-from models.domain import (
-    OPEN_STATUSES,
-    AppointmentStatus,
-    Channel,
-    LetterKind,
-    LetterStatus,
-    Routing,
-)
+from models.privacy import private_dir
 from models.tables import Appointment, AppointmentSlot, Caseworker, Episode, Letter
 
 APPOINTMENT_CANCELLED = LetterKind.APPOINTMENT_CANCELLED.value
@@ -116,8 +117,9 @@ def _pdf_path(settings: Settings, run_date: date, key: str) -> Path:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".pdf.part")
+    """Write via a temporary file of this process's own, so two runs never share one."""
+    private_dir(path.parent)
+    temporary = path.with_suffix(f".pdf.{os.getpid()}.part")
     temporary.write_bytes(data)
     os.replace(temporary, path)
 

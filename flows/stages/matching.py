@@ -13,14 +13,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import polars as pl
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from domain.matching import children_per_case, match_notices
-from models.audit import audit
+from domain.vocabulary import MatchDecision, MatchTier, Routing
 from models.config import Settings
 from models.db import session_scope
-from models.domain import MatchDecision, MatchTier, Routing
-from models.errors import KvarboendeError
 from models.tables import (
     AuditLog,
     CaseSnapshot,
@@ -29,6 +27,7 @@ from models.tables import (
     Match,
     RegisterCase,
 )
+from services import matches
 
 _CHUNK = 20_000
 
@@ -287,52 +286,6 @@ def match_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[s
 
 
 def decide_match(engine: Engine, match_id: int, confirm: bool, by: str) -> None:
-    """The advisor confirms (→ caseworker) or rejects (→ advisor, so a letter is booked)."""
-    now = datetime.now(UTC)
+    """The advisor confirms or rejects a match (see :func:`services.matches.decide`)."""
     with session_scope(engine) as session:
-        match = session.get(Match, match_id)
-        if match is None:
-            raise KvarboendeError(f"match {match_id} not found")
-        if match.case_id is None:
-            raise KvarboendeError(f"match {match_id} has no case to confirm or reject")
-        if match.decided_by is not None:
-            raise KvarboendeError(
-                f"match {match_id} was already {match.decision} by {match.decided_by}"
-            )
-        episode = session.get(Episode, match.episode_id)
-        match.decision = MatchDecision.CONFIRMED if confirm else MatchDecision.REJECTED
-        match.decided_by = by
-        match.decided_at = now
-        if confirm:
-            case = session.get(RegisterCase, match.case_id)
-            children = session.scalar(
-                select(func.count())
-                .select_from(HouseholdMember)
-                .where(HouseholdMember.case_id == match.case_id, HouseholdMember.is_child)
-            )
-            recorded = episode.children_count if episode.children_known else 0
-            episode.routing = Routing.CASEWORKER
-            episode.case_id = match.case_id
-            episode.caseworker_id = case.caseworker_id if case else None
-            episode.children_count = max(int(children or 0), recorded)
-            episode.has_children = episode.children_count > 0
-            episode.children_known = True
-        else:
-            if episode.case_id == match.case_id:
-                # The children came from the case now rejected: they are unknown again.
-                episode.children_count = 0
-                episode.has_children = False
-                episode.children_known = False
-            episode.routing = Routing.ADVISOR
-            episode.case_id = None
-            episode.caseworker_id = None
-        episode.snapshot_id = match.snapshot_id
-        episode.matched_at = now
-        audit(
-            session,
-            by,
-            "match.confirm" if confirm else "match.reject",
-            "match",
-            match.id,
-            detail=f"episode={episode.id}",
-        )
+        matches.decide(session, match_id, confirm=confirm, by=by)

@@ -3,7 +3,9 @@
 Whoever wants something sent (appointment letters, caseworker notices, the advisor's
 worklist email, the managers' report) calls :func:`enqueue`; ``deliver_outbox``
 sends what is pending. A second enqueue with the same key returns the existing row,
-so a rerun after a crash queues nothing twice.
+so a rerun after a crash queues nothing twice. The insert is ``ON CONFLICT DO NOTHING``:
+when two runs queue the same key at the same moment, the second waits for the first
+to commit and takes its row, instead of failing on the unique key.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.domain import LetterStatus
+from domain.vocabulary import LetterStatus
+from models.db import insert_or_ignore
 from models.tables import Letter
 
 
@@ -37,21 +40,29 @@ def enqueue(
     existing = session.scalars(select(Letter).where(Letter.idempotency_key == key)).first()
     if existing is not None:
         return existing, False
-    letter = Letter(
-        idempotency_key=key,
-        kind=kind,
-        channel=channel,
-        created_on=created_on,
-        episode_id=episode_id,
-        appointment_id=appointment_id,
-        recipient=recipient,
-        subject=subject,
-        body=body,
-        pdf_path=pdf_path,
-        language=language,
-        version=version,
-        status=LetterStatus.PENDING,
-    )
-    session.add(letter)
+    values = {
+        "idempotency_key": key,
+        "kind": kind,
+        "channel": channel,
+        "created_on": created_on,
+        "episode_id": episode_id,
+        "appointment_id": appointment_id,
+        "recipient": recipient,
+        "subject": subject,
+        "body": body,
+        "pdf_path": pdf_path,
+        "language": language,
+        "version": version,
+        "status": LetterStatus.PENDING,
+    }
     session.flush()
+    table = Letter.__table__
+    inserted = session.execute(
+        insert_or_ignore(session, table).values(**values).returning(table.c.id)
+    ).scalar()
+    if inserted is None:  # another run queued this key meanwhile: theirs is the letter
+        existing = session.scalars(select(Letter).where(Letter.idempotency_key == key)).one()
+        return existing, False
+    letter = session.get(Letter, inserted)
+    assert letter is not None
     return letter, True

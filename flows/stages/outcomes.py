@@ -11,38 +11,24 @@ entry with who and when.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import NamedTuple
 
 import polars as pl
-from sqlalchemy import Engine, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM
 from domain.outcomes import (
     FACTS_SCHEMA,
-    INTERVENTION_KINDS,
-    INTERVENTION_LABEL_SV,
-    INTERVENTIONS_SCHEMA,
-    MANUAL_OUTCOMES,
     OPEN_STATUS_VALUES,
-    OUTCOME_LABEL_SV,
-    SETTLED,
-    SETTLED_OUTCOMES,
-    SOURCE_ADVISOR,
     SOURCE_SILENCE,
     ActivityKind,
     OutcomeRules,
-    TaskKind,
     decide_outcomes,
     follow_up_dates,
-    manual_settled_outcome,
     plan_follow_up_tasks,
     recurrence_links,
 )
-from models.audit import audit
-from models.config import Settings
-from models.db import session_scope
-from models.domain import (
+from domain.vocabulary import (
     TERMINAL_STATUSES,
     AppointmentStatus,
     EpisodeStatus,
@@ -50,7 +36,8 @@ from models.domain import (
     Outcome,
     OutcomeCertainty,
 )
-from models.errors import KvarboendeError
+from models.config import Settings
+from models.db import session_scope
 from models.tables import (
     Activity,
     Appointment,
@@ -59,6 +46,13 @@ from models.tables import (
     EpisodeTransition,
     Notice,
     Task,
+)
+from services import episodes
+from services._common import stockholm_dates
+from services.episodes import (  # noqa: F401 - re-exported for the stage's callers
+    ClosedEpisode,
+    candidate_condition,
+    load_interventions,
 )
 
 TASK_OPEN, TASK_DONE, TASK_CANCELLED = "open", "done", "cancelled"
@@ -83,39 +77,8 @@ def rules_from(settings: Settings) -> OutcomeRules:
     )
 
 
-def stockholm_dates(values: list[datetime | None]) -> pl.Series:
-    """Calendar days in Stockholm of stored timestamps (naive values are taken as UTC)."""
-    series = pl.Series(
-        [
-            None if v is None else (v if v.tzinfo else v.replace(tzinfo=UTC)).astimezone(UTC)
-            for v in values
-        ],
-        dtype=pl.Datetime("us", "UTC"),
-    )
-    return series.dt.convert_time_zone("Europe/Stockholm").dt.date()
-
-
 def _frame(rows: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-
-
-def candidate_condition():  # noqa: ANN201 - a SQLAlchemy boolean clause
-    """Episodes the rules may act on: not closed, or closed by silence and since reported on.
-
-    Closed-by-silence episodes without a settlement, execution or withdrawal notice are
-    left out, so
-    the daily work does not grow with the years of history.
-    """
-    e, n = Episode.__table__.c, Notice.__table__.c
-    reported = select(n.episode_id).where(
-        n.event_type.in_(
-            [EventType.SETTLED.value, EventType.EVICTION_EXECUTED.value, EventType.WITHDRAWN.value]
-        )
-    )
-    return or_(
-        e.status != EpisodeStatus.CLOSED,
-        and_(e.outcome_source == SOURCE_SILENCE, e.id.in_(reported)),
-    )
 
 
 def load_facts(session: Session) -> pl.DataFrame:
@@ -180,37 +143,6 @@ def load_facts(session: Session) -> pl.DataFrame:
     schema.pop("eviction_date")
     frame = pl.DataFrame(raw, schema=schema)  # type: ignore[arg-type]
     return frame.with_columns(eviction)
-
-
-def load_interventions(session: Session, episode_id: int | None = None) -> pl.DataFrame:
-    """Intervening activities and attended meetings of episodes the rules may act on.
-
-    With ``episode_id``: of that one episode, whatever its status (a manual close).
-    """
-    a, e = Activity.__table__.c, Episode.__table__.c
-    candidates = select(e.id).where(
-        candidate_condition() if episode_id is None else e.id == episode_id
-    )
-    rows = session.execute(
-        select(a.episode_id, a.on_date, a.kind).where(
-            a.kind.in_(sorted(INTERVENTION_KINDS)), a.episode_id.in_(candidates)
-        )
-    ).all()
-    recorded = _frame(rows, INTERVENTIONS_SCHEMA)
-    ap, slot = Appointment.__table__.c, AppointmentSlot.__table__.c
-    met = session.execute(
-        select(ap.episode_id, slot.starts_at)
-        .join(AppointmentSlot.__table__, slot.id == ap.slot_id)
-        .where(ap.status == AppointmentStatus.ATTENDED, ap.episode_id.in_(candidates))
-    ).all()
-    attended = pl.DataFrame(
-        {
-            "episode_id": pl.Series([r[0] for r in met], dtype=pl.Int64),
-            "on_date": stockholm_dates([r[1] for r in met]),
-            "kind": pl.Series([str(ActivityKind.ATTENDED)] * len(met), dtype=pl.String),
-        }
-    )
-    return pl.concat([recorded, attended])
 
 
 def _store_decisions(session: Session, decisions: pl.DataFrame) -> int:
@@ -497,20 +429,7 @@ def _close_reached_tasks(session: Session, no_shows: pl.DataFrame, contacts: pl.
 
 
 # --- what the advisor records -------------------------------------------------------------
-
-#: Tasks a recording completes: a call reached them, a visit was made, they came.
-_TASKS_DONE_BY: dict[str, tuple[str, ...]] = {
-    ActivityKind.CONTACTED: (TaskKind.PHONE_CALL,),
-    ActivityKind.HOME_VISIT: (TaskKind.PHONE_CALL, TaskKind.HOME_VISIT),
-    ActivityKind.ATTENDED: (TaskKind.PHONE_CALL, TaskKind.HOME_VISIT),
-}
-
-
-def _episode_or_error(session: Session, episode_id: int) -> Episode:
-    episode = session.get(Episode, episode_id)
-    if episode is None:
-        raise KvarboendeError(f"episode {episode_id} not found")
-    return episode
+# The rules live in services.episodes; these open a transaction for callers holding an engine.
 
 
 def record_activity(
@@ -522,83 +441,18 @@ def record_activity(
     on_date: date,
     text: str | None = None,
 ) -> int:
-    """Store what the advisor or caseworker did; returns the Activity id.
-
-    ``attended`` and ``no_show`` also set the status of the episode's latest booked
-    appointment (an error if there is none). Contact recordings complete the matching
-    open tasks. Every recording is audit-logged with who; the free text stays in the
-    Activity row only, never in the audit log.
-    """
+    """Store what the advisor did (see :func:`services.episodes.record_activity`); its id."""
     with session_scope(engine) as session:
-        episode = _episode_or_error(session, episode_id)
-        if kind in (ActivityKind.ATTENDED, ActivityKind.NO_SHOW):
-            appointment = session.scalars(
-                select(Appointment)
-                .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
-                .where(
-                    Appointment.episode_id == episode.id,
-                    Appointment.status.in_(
-                        [
-                            AppointmentStatus.BOOKED,
-                            AppointmentStatus.ATTENDED,
-                            AppointmentStatus.NO_SHOW,
-                        ]
-                    ),
-                )
-                .order_by(AppointmentSlot.starts_at.desc(), Appointment.id.desc())
-            ).first()
-            if appointment is None:
-                raise KvarboendeError(f"episode {episode_id} has no booked appointment")
-            appointment.status = (
-                AppointmentStatus.ATTENDED
-                if kind == ActivityKind.ATTENDED
-                else AppointmentStatus.NO_SHOW
-            )
-            audit(session, by, f"appointment_{appointment.status}", "appointment", appointment.id)
-        activity = Activity(
-            episode_id=episode.id, kind=str(kind), text=text or None, on_date=on_date, by=by
+        recorded = episodes.record_activity(
+            session, episode_id, kind, by=by, on_date=on_date, text=text
         )
-        session.add(activity)
-        session.flush()
-        done_kinds = _TASKS_DONE_BY.get(kind, ())
-        if done_kinds:
-            session.execute(
-                update(Task)
-                .where(
-                    Task.episode_id == episode.id,
-                    Task.status == TASK_OPEN,
-                    Task.kind.in_(done_kinds),
-                )
-                .values(status=TASK_DONE, done_at=datetime.now(UTC))
-            )
-        audit(session, by, f"record_{kind}", "episode", episode.id, f"activity {activity.id}")
-        return activity.id
+        return recorded.activity_id
 
 
 def record_children(engine: Engine, episode_id: int, count: int, *, by: str) -> None:
-    """Record how many children live in the household (0: none); audit-logged with who.
-
-    For households not known to social services nobody knows until someone asks: the
-    advisor records it at the meeting, the phone call or the home visit. From then on
-    children-first booking and the home visit after a no-show use it, and the worklist
-    shows yes or no instead of "unknown". The count stays out of the audit entry.
-    """
-    if count < 0:
-        raise KvarboendeError(f"--count must be 0 or more (0: no children), not {count}")
+    """Record how many children live in the household (see :mod:`services.episodes`)."""
     with session_scope(engine) as session:
-        episode = _episode_or_error(session, episode_id)
-        episode.children_count = count
-        episode.has_children = count > 0
-        episode.children_known = True
-        audit(session, by, "record_children", "episode", episode.id)
-
-
-class ClosedEpisode(NamedTuple):
-    """What :func:`close_episode` did: the status before, the outcome stored, and why."""
-
-    previous_status: str
-    outcome: str
-    reason: str
+        episodes.record_children(session, episode_id, count, by=by)
 
 
 def close_episode(
@@ -610,140 +464,13 @@ def close_episode(
     on_date: date,
     text: str | None = None,
 ) -> ClosedEpisode:
-    """Close an episode by hand with a confirmed outcome.
-
-    For what only the advisor learns: the household moved out, the application was
-    withdrawn, or a settlement the company did not report. Already closed episodes are
-    refused unless their outcome was only presumed or unknown (closed by silence).
-    A settlement is with or without support as the recorded interventions say
-    (``settled`` lets them decide; an explicit choice that contradicts them is refused),
-    so a manual close can never count a helped household as settled without intervention.
-    """
-    if outcome not in MANUAL_OUTCOMES:
-        raise KvarboendeError(
-            f"unknown outcome {outcome!r}, use one of {', '.join(MANUAL_OUTCOMES)}"
-        )
+    """Close an episode by hand (see :func:`services.episodes.close_episode`)."""
     with session_scope(engine) as session:
-        episode = _episode_or_error(session, episode_id)
-        previous = episode.status
-        if previous == EpisodeStatus.CLOSED and episode.outcome_source != SOURCE_SILENCE:
-            raise KvarboendeError(
-                f"episode {episode_id} is already closed "
-                f"({episode.outcome}, {episode.outcome_source})"
-            )
-        support = None
-        if outcome == SETTLED or outcome in SETTLED_OUTCOMES:
-            try:
-                outcome, support = manual_settled_outcome(
-                    outcome, load_interventions(session, episode.id), on_date
-                )
-            except ValueError as exc:
-                raise KvarboendeError(f"episode {episode_id}: {exc}") from None
-        certainty = None if outcome == Outcome.UNKNOWN else OutcomeCertainty.CONFIRMED.value
-        episode.status = EpisodeStatus.CLOSED.value
-        episode.outcome = outcome
-        episode.outcome_certainty = certainty
-        episode.outcome_date = on_date
-        episode.outcome_source = SOURCE_ADVISOR
-        reason = f"Avslutat manuellt: {OUTCOME_LABEL_SV[outcome]}"
-        if support:
-            reason += f" ({INTERVENTION_LABEL_SV[support]})"
-        session.add(
-            EpisodeTransition(
-                episode_id=episode.id,
-                from_status=previous,
-                to_status=EpisodeStatus.CLOSED.value,
-                effective_date=on_date,
-                reason=reason + (f" ({text})" if text else ""),
-            )
+        return episodes.close_episode(
+            session, episode_id, outcome, by=by, on_date=on_date, text=text
         )
-        session.execute(
-            update(Task)
-            .where(Task.episode_id == episode.id, Task.status == TASK_OPEN)
-            .values(status=TASK_CANCELLED, done_at=datetime.now(UTC))
-        )
-        audit(session, by, "close_episode", "episode", episode.id, f"outcome {outcome}")
-        return ClosedEpisode(previous, outcome, reason)
 
 
 def local_today() -> date:
     """Today in Stockholm: the default run date of every command."""
     return datetime.now(STOCKHOLM).date()
-
-
-def episode_timeline(engine: Engine, episode_id: int, *, by: str) -> dict[str, object]:
-    """Everything recorded about one episode, oldest first, for ``kvarboende episodes show``.
-
-    The read is audit-logged (who looked at which episode), because the answer holds
-    the tenant's personal data.
-    """
-    with session_scope(engine) as session:
-        episode = _episode_or_error(session, episode_id)
-        transitions = session.execute(
-            select(
-                EpisodeTransition.at,
-                EpisodeTransition.from_status,
-                EpisodeTransition.to_status,
-                EpisodeTransition.effective_date,
-                EpisodeTransition.reason,
-            )
-            .where(EpisodeTransition.episode_id == episode_id)
-            .order_by(EpisodeTransition.id)
-        ).all()
-        meetings = session.execute(
-            select(
-                AppointmentSlot.starts_at,
-                AppointmentSlot.location,
-                Appointment.status,
-                Appointment.before_deadline,
-            )  # fmt: skip
-            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
-            .where(Appointment.episode_id == episode_id)
-            .order_by(AppointmentSlot.starts_at, Appointment.id)
-        ).all()
-        activities = session.execute(
-            select(Activity.on_date, Activity.kind, Activity.by, Activity.text)
-            .where(Activity.episode_id == episode_id)
-            .order_by(Activity.on_date, Activity.id)
-        ).all()
-        tasks = session.execute(
-            select(Task.kind, Task.round, Task.due_date, Task.status)
-            .where(Task.episode_id == episode_id)
-            .order_by(Task.round, Task.kind)
-        ).all()
-        audit(session, by, "read_episode", "episode", episode_id)
-        return {
-            "episode": {
-                column: getattr(episode, column)
-                for column in (
-                    "id",
-                    "tenant_name",
-                    "street_address",
-                    "apartment",
-                    "postal_code",
-                    "town",
-                    "status",
-                    "routing",
-                    "caseworker_id",
-                    "opened_on",
-                    "deadline_date",
-                    "deadline_estimated",
-                    "debt_amount",
-                    "has_children",
-                    "children_count",
-                    "children_known",
-                    "eviction_at",
-                    "is_recurrence",
-                    "previous_episode_id",
-                    "follow_up_date",
-                    "outcome",
-                    "outcome_certainty",
-                    "outcome_date",
-                    "outcome_source",
-                )
-            },  # fmt: skip
-            "transitions": [tuple(row) for row in transitions],
-            "appointments": [tuple(row) for row in meetings],
-            "activities": [tuple(row) for row in activities],
-            "tasks": [tuple(row) for row in tasks],
-        }

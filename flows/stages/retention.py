@@ -4,14 +4,18 @@ The rule is :mod:`domain.retention`; this stage reads the dates it needs, and th
 
 1. stores the anonymous statistics of every month the deleted episodes touch
    (:func:`flows.stages.statistics.refresh_stat_facts_for`), so every report gives the
-   same numbers afterwards; months already frozen are left as they are;
+   same numbers afterwards, and freezes those months for good; months already frozen
+   are left as they are;
 2. deletes, one transaction per batch of episodes, the episodes and everything that
    refers to them: notices, transitions, matches, appointments (their slot places are
    freed), letters (and their PDFs under ``paths.letters_dir``), activities and tasks,
    with one audit entry of counts per batch;
 3. deletes register snapshots older than the latest that nothing refers to any more;
 4. deletes archived notice files that no longer hold anything needed (see
-   :func:`purge_notice_archives`) and print batches past the retention period.
+   :func:`purge_notice_archives`), rewrites the archived files it must keep (a tenant's
+   episode is still open) without the rows of people no longer kept
+   (:func:`redact_notice_archives`), and deletes print batches past the retention
+   period and worklist files older than ``retention.worklist_days``.
 
 Not part of the daily flow: an operator runs ``kvarboende retention`` in January.
 Counts only are returned, logged and audited; never a personnummer or name.
@@ -19,9 +23,12 @@ Counts only are returned, logged and audited; never a personnummer or name.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import re
+import shutil
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -44,12 +51,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from connectors.notice_files import read_notice_bytes
 from domain import retention as rt
+from domain.notices import map_headers
+from domain.vocabulary import OPEN_STATUSES
 from models.audit import audit
-from models.config import Settings
+from models.config import CompanyConfig, Settings
 from models.db import session_scope
-from models.domain import OPEN_STATUSES
 from models.errors import KvarboendeError
+from models.privacy import write_private
 from models.tables import (
     Activity,
     Appointment,
@@ -74,6 +84,7 @@ BATCH_SIZE = 500
 STOCKHOLM_TZ = "Europe/Stockholm"
 _UTC = pl.Datetime("us", "UTC")
 _PRINT_BATCH = re.compile(r"^(\d{4}-\d{2}-\d{2})-\d+\.(pdf|csv)$")
+_DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 #: Tables this stage deletes explicitly (in this order: referrers before referred).
 _HANDLED = ("letter", "episode_transition", "match", "activity", "task", "appointment", "notice")
@@ -388,11 +399,7 @@ def purge_notice_archives(
     content hash keeps the same file from being ingested again.
     """
     counts: Counter[str] = Counter()
-    open_notice = exists().where(
-        Notice.file_id == NoticeFile.id,
-        Notice.episode_id == Episode.id,
-        Episode.status.in_(sorted(str(s) for s in OPEN_STATUSES)),
-    )
+    open_notice = _open_notice()
     with session_scope(engine) as session:
         rows = session.execute(
             select(NoticeFile.id, NoticeFile.archive_path, NoticeFile.received_at).where(
@@ -423,6 +430,166 @@ def purge_notice_archives(
                 .where(NoticeFile.id.in_(chunk))
                 .values(archive_deleted_on=run_date)
             )
+    return counts
+
+
+def _open_notice() -> object:
+    """The file holds a notice of an open episode (so the file itself is kept)."""
+    return exists().where(
+        Notice.file_id == NoticeFile.id,
+        Notice.episode_id == Episode.id,
+        Episode.status.in_(sorted(str(s) for s in OPEN_STATUSES)),
+    )
+
+
+def kept_people(session: Session, leaving: Iterable[int] = ()) -> pl.Series:
+    """Every personnummer (tenant or co-tenant) the database keeps, as 12 digits.
+
+    Episodes in ``leaving`` (being deleted, for a dry run's counts) do not count.
+    """
+    gone = pl.Series(sorted(set(leaving)), dtype=pl.Int64).implode()
+    frames = []
+    for table in (Episode, Notice):
+        owner = table.id if table is Episode else table.episode_id
+        rows = session.execute(
+            select(owner, table.personnummer, table.co_tenant_personnummer)
+        ).all()
+        frame = pl.DataFrame(
+            [tuple(r) for r in rows],
+            schema={"id": pl.Int64, "a": pl.String, "b": pl.String},
+            orient="row",
+        ).filter(pl.col("id").is_null() | ~pl.col("id").is_in(gone))
+        frames += [frame["a"], frame["b"].alias("a")]
+    return pl.concat(frames).drop_nulls().unique()
+
+
+def redacted_copy(
+    data: bytes, company: CompanyConfig | None, received: date, kept: pl.Series
+) -> tuple[bytes, int, int] | None:
+    """The file as ``;`` CSV with only the rows of kept people; None when none must go.
+
+    Returns (CSV bytes, rows removed, rows kept). Title rows above the header go too.
+    """
+    columns = company.columns if company else {}
+    raw = read_notice_bytes(data, sheet=company.sheet if company else None, columns=columns)
+    frame = raw.frame.with_columns(pl.all().cast(pl.String))
+    keep = rt.rows_of_kept_people(frame, map_headers(list(frame.columns), columns), kept, received)
+    filled = ~frame.select(pl.all_horizontal(pl.all().is_null()).alias("e"))["e"]
+    removed = int((~keep & filled).sum())
+    if removed == 0:
+        return None
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(frame.columns)
+    kept_rows = frame.filter(keep)
+    for row in kept_rows.iter_rows():
+        writer.writerow(["" if cell is None else cell for cell in row])
+    return out.getvalue().encode("utf-8"), removed, kept_rows.height
+
+
+def redact_notice_archives(
+    engine: Engine,
+    settings: Settings,
+    run_date: date,
+    rule: rt.RetentionRule,
+    *,
+    dry_run: bool,
+    leaving: Iterable[int] = (),
+) -> Counter[str]:
+    """Rewrite kept archived files without the rows of people the database no longer keeps.
+
+    :func:`purge_notice_archives` keeps a file that is due when one of its tenants'
+    episodes is still open; the file also holds everyone else in it, among them people
+    whose data retention has deleted. Such a file is rewritten (as ``;`` CSV, the
+    original's columns) with the rows of people still kept only; an audit entry per
+    file records the row counts (never a row). The ``notice_file`` row keeps the
+    original's content hash, so the original is still recognised if sent again. A file
+    that cannot be read is left as it is and counted (``archive_files_unreadable``).
+    """
+    counts: Counter[str] = Counter(archive_files_redacted=0, archive_rows_removed=0)
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(
+                NoticeFile.id, NoticeFile.company_id, NoticeFile.archive_path,
+                NoticeFile.received_at,
+            ).where(
+                NoticeFile.archive_path.is_not(None),
+                NoticeFile.archive_deleted_on.is_(None),
+                NoticeFile.status == "ingested",
+                _open_notice(),
+            )
+        ).all()  # fmt: skip
+        if not rows:
+            return counts
+        kept = kept_people(session, leaving)
+    companies = {c.id: c for c in settings.companies}
+    received = _local_dates([r[3] for r in rows]).to_list()
+    for (file_id, company_id, name, _), day in zip(rows, received, strict=True):
+        path = Path(name)
+        if not rt.past_retention(day, run_date, rule):
+            continue
+        if not (_in_dir(path, settings.paths.archive_dir) and path.is_file()):
+            continue
+        try:
+            redacted = redacted_copy(path.read_bytes(), companies.get(company_id), day, kept)
+        except BaseException as exc:  # noqa: BLE001 - Rust readers panic with BaseException
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            counts["archive_files_unreadable"] += 1
+            log.warning("retention: archived notice file %s unreadable, left as it is", file_id)
+            continue
+        if redacted is None:
+            continue
+        data, removed, kept_rows = redacted
+        counts["archive_files_redacted"] += 1
+        counts["archive_rows_removed"] += removed
+        if dry_run:
+            continue
+        target = path if path.suffix.lower() == ".csv" else path.with_suffix(".csv")
+        write_private(target, data)
+        with session_scope(engine) as session:
+            if target != path:
+                session.execute(
+                    update(NoticeFile)
+                    .where(NoticeFile.id == file_id)
+                    .values(archive_path=str(target))
+                )
+            audit(
+                session,
+                ACTOR,
+                "retention.redact",
+                "notice_file",
+                file_id,
+                json.dumps({"rows_removed": removed, "rows_kept": kept_rows}),
+            )
+        if target != path:
+            path.unlink(missing_ok=True)
+    return counts
+
+
+def purge_worklists(settings: Settings, run_date: date, *, dry_run: bool) -> Counter[str]:
+    """Delete the worklist folders (``<worklist_dir>/<YYYY-MM-DD>/``) past ``worklist_days``.
+
+    A worklist is a working copy with names and personnummer; the record is in the
+    database. It goes after the configured days whatever became of its episodes.
+    """
+    counts: Counter[str] = Counter(worklist_folders=0, worklist_files=0)
+    folder = settings.paths.worklist_dir
+    if not folder.is_dir():
+        return counts
+    for child in sorted(folder.iterdir()):
+        if child.is_symlink() or not child.is_dir() or not _DAY_FOLDER.match(child.name):
+            continue
+        try:
+            day = date.fromisoformat(child.name)
+        except ValueError:
+            continue
+        if not rt.worklist_expired(day, run_date, settings.retention.worklist_days):
+            continue
+        counts["worklist_folders"] += 1
+        counts["worklist_files"] += sum(1 for p in child.rglob("*") if p.is_file())
+        if not dry_run:
+            shutil.rmtree(child)
     return counts
 
 
@@ -482,9 +649,10 @@ def apply_retention(
     ids = decisions.filter(pl.col("decision") == rt.DELETE)["id"].sort().to_list()
 
     if ids and not dry_run:
-        stats = refresh_stat_facts_for(
-            engine, settings, rt.months_touched(decisions), today=run_date
-        )
+        touched = rt.months_touched(decisions)
+        # Frozen for good: after the deletion a recomputation (a report against the real
+        # clock, which may be long before ``run_date``) would lower the numbers.
+        stats = refresh_stat_facts_for(engine, settings, touched, today=run_date, freeze=touched)
         counts["stat_months_refreshed"] = stats["months_refreshed"]
         counts["stat_months_frozen"] = stats["months_frozen"]
 
@@ -506,7 +674,13 @@ def apply_retention(
     with session_scope(engine) as session:
         counts.update(purge_snapshots(session, dry_run=dry_run, leaving=ids if dry_run else ()))
     counts.update(purge_notice_archives(engine, settings, run_date, rule, dry_run=dry_run))
+    counts.update(
+        redact_notice_archives(
+            engine, settings, run_date, rule, dry_run=dry_run, leaving=ids if dry_run else ()
+        )
+    )
     counts["print_batch_files"] = purge_print_batches(settings, run_date, rule, dry_run=dry_run)
+    counts.update(purge_worklists(settings, run_date, dry_run=dry_run))
 
     result = {key: int(value) for key, value in sorted(counts.items())}
     if not dry_run:

@@ -14,312 +14,41 @@ import csv
 import io
 import json
 import os
-import re
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
-from domain.formatting import STOCKHOLM, safe_cell, sv_amount, sv_date
+from domain.formatting import safe_cell, sv_amount, sv_date
+from domain.vocabulary import LetterKind, Routing
 from domain.working_days import is_working_day
 from domain.worklist import (
-    APPOINTMENTS_SCHEMA,
     CHILDREN_LABEL_SV,
     COLUMN_TITLE_SV,
-    EPISODES_SCHEMA,
-    LETTERS_SCHEMA,
-    MATCHES_SCHEMA,
     SECTION_ORDER,
     SECTION_TITLE_SV,
-    TASKS_SCHEMA,
-    TENANT_LETTER_KINDS,
     Section,
-    WorklistInputs,
-    build_sections,
-    section_counts,
-    split_sections,
 )
 from flows.stages.outbox import enqueue
 from models.audit import audit
 from models.config import Settings
 from models.db import session_scope
-from models.domain import AppointmentStatus, EpisodeStatus, LetterKind, MatchDecision, Routing
 from models.errors import KvarboendeError
-from models.tables import (
-    Appointment,
-    AppointmentSlot,
-    Caseworker,
-    Episode,
-    Letter,
-    Match,
-    Task,
-    WorklistRun,
+from models.privacy import private_dir
+from services import worklists
+from services.worklists import (  # noqa: F401 - re-exported for the stage's callers
+    ADVISOR,
+    CASEWORKER,
+    SYSTEM_ACTOR,
+    Worklist,
+    earliest_since,
+    load_inputs,
+    worklist_for,
 )
 
-ADVISOR, CASEWORKER = "advisor", "caseworker"
-
-#: The audit log's actor for what the daily job does by itself.
-SYSTEM_ACTOR = "kvarboende"
-
-#: When an owner never had a worklist, "new episodes" means opened within this many days.
-FIRST_LIST_LOOKBACK_DAYS = 7
-
 TEMPLATE = Path(__file__).resolve().parents[2] / "letters" / "templates" / "worklist.typ"
-
-
-@dataclass(frozen=True)
-class Worklist:
-    """One owner's worklist for one date: rows in section order, plus who it is for."""
-
-    owner_kind: str  # advisor | caseworker
-    owner_id: str
-    owner_name: str
-    run_date: date
-    rows: pl.DataFrame
-
-    @property
-    def owner(self) -> str:
-        """The key of ``WorklistRun.owner`` and of the outbox: ``advisor:radgivare1``."""
-        return f"{self.owner_kind}:{self.owner_id}"
-
-    @property
-    def file_stem(self) -> str:
-        """A safe file name for this owner: ``radgivare-radgivare1``."""
-        prefix = "radgivare" if self.owner_kind == ADVISOR else "handlaggare"
-        return f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.owner_id)}"
-
-    def counts(self) -> dict[str, int]:
-        """Rows per section, all seven sections, in order."""
-        return section_counts(self.rows)
-
-    def sections(self) -> list[tuple[Section, pl.DataFrame]]:
-        """The sections in the issue's order with their rows."""
-        return split_sections(self.rows)
-
-
-def _utc(values: list[datetime | None]) -> pl.Series:
-    """Stored timestamps as UTC (SQLite returns them naive, PostgreSQL aware)."""
-    return pl.Series(
-        [
-            None if v is None else (v if v.tzinfo else v.replace(tzinfo=UTC)).astimezone(UTC)
-            for v in values
-        ],
-        dtype=pl.Datetime("us", "UTC"),
-    )
-
-
-def _stockholm(values: list[datetime | None]) -> pl.Series:
-    return _utc(values).dt.convert_time_zone("Europe/Stockholm")
-
-
-def _columns(rows: list, names: list[str]) -> dict[str, list]:
-    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
-
-
-def previous_run_date(session: Session, owner: str, run_date: date) -> date | None:
-    """The date of the owner's last worklist before ``run_date`` (None: there was none)."""
-    return session.scalar(
-        select(func.max(WorklistRun.for_date)).where(
-            WorklistRun.owner == owner, WorklistRun.for_date < run_date
-        )
-    )
-
-
-def _shown(since: date, run_date: date):  # noqa: ANN202 - a SQLAlchemy boolean clause
-    """Episodes a worklist can show: not closed, opened after ``since``, or with a meeting.
-
-    A closed episode's booked meeting from ``run_date`` on counts: the tenant still has
-    the letter with the time and may come.
-    """
-    e, a, slot = Episode.__table__.c, Appointment.__table__.c, AppointmentSlot.__table__.c
-    day_start = datetime.combine(run_date, datetime.min.time(), STOCKHOLM).astimezone(UTC)
-    upcoming = (
-        select(a.episode_id)
-        .join(AppointmentSlot.__table__, slot.id == a.slot_id)
-        .where(a.status == AppointmentStatus.BOOKED, slot.starts_at >= day_start)
-    )
-    return or_(e.status != EpisodeStatus.CLOSED, e.opened_on > since, e.id.in_(upcoming))
-
-
-def _load_episodes(session: Session, since: date, run_date: date) -> pl.DataFrame:
-    """Episodes a worklist can show (see :func:`_shown`); children null when not known."""
-    e, cw = Episode.__table__.c, Caseworker.__table__.c
-    names = [
-        "episode_id", "tenant_name", "street_address", "apartment", "postal_code", "town",
-        "deadline_date", "deadline_estimated", "debt_amount", "has_children", "children_known",
-        "status", "outcome",
-        "routing", "caseworker_id", "caseworker_name", "opened_on", "eviction_at",
-        "follow_up_date", "last_event_date",
-    ]  # fmt: skip
-    rows = session.execute(
-        select(
-            e.id,
-            e.tenant_name,
-            e.street_address,
-            e.apartment,
-            e.postal_code,
-            e.town,
-            e.deadline_date,
-            e.deadline_estimated,
-            e.debt_amount,
-            e.has_children,
-            e.children_known,
-            e.status,
-            e.outcome,
-            e.routing,
-            e.caseworker_id,
-            cw.name,
-            e.opened_on,
-            e.eviction_at,
-            e.follow_up_date,
-            e.last_event_date,
-        )  # fmt: skip
-        .outerjoin(Caseworker.__table__, cw.id == e.caseworker_id)
-        .where(_shown(since, run_date))
-        .order_by(e.id)
-    ).all()
-    data = _columns(rows, names)
-    data["eviction_at"] = _stockholm(data["eviction_at"])
-    data["debt_amount"] = [None if v is None else float(v) for v in data["debt_amount"]]
-    known = data.pop("children_known")
-    data["has_children"] = [
-        bool(v) if k else None for v, k in zip(data["has_children"], known, strict=True)
-    ]
-    return pl.DataFrame(data, schema=EPISODES_SCHEMA)  # type: ignore[arg-type]
-
-
-def _load_appointments(session: Session, episode_ids) -> pl.DataFrame:  # noqa: ANN001
-    a, s = Appointment.__table__.c, AppointmentSlot.__table__.c
-    rows = session.execute(
-        select(
-            a.id, a.episode_id, a.status, a.before_deadline, s.starts_at, s.location, s.advisor_id
-        )  # fmt: skip
-        .join(AppointmentSlot.__table__, s.id == a.slot_id)
-        .where(a.episode_id.in_(episode_ids))
-        .order_by(a.id)
-    ).all()
-    data = _columns(rows, list(APPOINTMENTS_SCHEMA))
-    data["starts_at"] = _stockholm(data["starts_at"])
-    return pl.DataFrame(data, schema=APPOINTMENTS_SCHEMA)  # type: ignore[arg-type]
-
-
-def _load_small(session: Session, statement, schema: dict[str, pl.DataType]) -> pl.DataFrame:  # noqa: ANN001
-    rows = session.execute(statement).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")  # type: ignore[arg-type]
-
-
-def load_inputs(session: Session, since: date, run_date: date) -> WorklistInputs:
-    """Everything any worklist of ``run_date`` needs, loaded once for all owners."""
-    episodes = _load_episodes(session, since, run_date)
-    # A subquery, not a list of ids: SQLite and PostgreSQL limit the number of parameters.
-    ids = select(Episode.__table__.c.id).where(_shown(since, run_date))
-    t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
-    return WorklistInputs(
-        episodes=episodes,
-        appointments=_load_appointments(session, ids),
-        open_tasks=_load_small(
-            session,
-            select(t.episode_id, t.kind, t.round, t.due_date).where(
-                t.status == "open", t.episode_id.in_(ids)
-            ),
-            TASKS_SCHEMA,
-        ),
-        pending_matches=_load_small(
-            session,
-            select(m.id, m.episode_id, m.tier, m.score).where(
-                m.decision == MatchDecision.PENDING, m.episode_id.in_(ids)
-            ),
-            MATCHES_SCHEMA,
-        ),
-        tenant_letters=_load_small(
-            session,
-            select(lt.id, lt.episode_id, lt.status, lt.flagged).where(
-                lt.episode_id.in_(ids), lt.kind.in_(TENANT_LETTER_KINDS)
-            ),
-            LETTERS_SCHEMA,
-        ),
-    )
-
-
-def advisor_of_episodes(inputs: WorklistInputs, default_advisor: str) -> pl.DataFrame:
-    """Which advisor each episode belongs to: that of its latest appointment, else the default."""
-    latest = (
-        inputs.appointments.sort(["episode_id", "starts_at", "appointment_id"])
-        .unique(subset="episode_id", keep="last", maintain_order=True)
-        .select("episode_id", "advisor_id")
-    )
-    return (
-        inputs.episodes.select("episode_id")
-        .join(latest, on="episode_id", how="left")
-        .select("episode_id", advisor_id=pl.col("advisor_id").fill_null(default_advisor))
-    )
-
-
-def restrict(inputs: WorklistInputs, episode_ids: pl.Series) -> WorklistInputs:
-    """The inputs limited to some episodes (one owner's)."""
-
-    def keep(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.filter(pl.col("episode_id").is_in(episode_ids.implode()))
-
-    return WorklistInputs(
-        episodes=keep(inputs.episodes),
-        appointments=keep(inputs.appointments),
-        open_tasks=keep(inputs.open_tasks),
-        pending_matches=keep(inputs.pending_matches),
-        tenant_letters=keep(inputs.tenant_letters),
-    )
-
-
-def _worklist_for(
-    session: Session,
-    inputs: WorklistInputs,
-    settings: Settings,
-    run_date: date,
-    owner_kind: str,
-    owner_id: str,
-    owner_name: str,
-) -> Worklist:
-    if owner_kind == ADVISOR:
-        owners = advisor_of_episodes(inputs, settings.advisor().id)
-        ids = owners.filter(pl.col("advisor_id") == owner_id)["episode_id"]
-    else:
-        ids = inputs.episodes.filter(
-            (pl.col("routing") == Routing.CASEWORKER) & (pl.col("caseworker_id") == owner_id)
-        )["episode_id"]
-    owner = f"{owner_kind}:{owner_id}"
-    previous = previous_run_date(session, owner, run_date)
-    if previous is None:
-        previous = run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
-    rows = build_sections(
-        restrict(inputs, ids),
-        run_date,
-        horizon_days=settings.outcomes.eviction_horizon_days,
-        previous_run_date=previous,
-        include_matches=owner_kind == ADVISOR,
-        caseworker_view=owner_kind == CASEWORKER,
-    )
-    return Worklist(owner_kind, owner_id, owner_name, run_date, rows)
-
-
-def _since(session: Session, run_date: date) -> date:
-    """The earliest "new since" date any owner needs today (bounds what is loaded).
-
-    Each owner's list shows what opened since that owner's last list (someone back from
-    two weeks' leave sees two weeks); an owner without one gets the last week.
-    """
-    last_runs = (
-        select(func.max(WorklistRun.for_date).label("last"))
-        .where(WorklistRun.for_date < run_date)
-        .group_by(WorklistRun.owner)
-        .subquery()
-    )
-    earliest = session.scalar(select(func.min(last_runs.c.last)))
-    fallback = run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
-    return min(earliest, fallback) if earliest else fallback
 
 
 def build_worklist(
@@ -329,26 +58,13 @@ def build_worklist(
     advisor_id: str | None = None,
     caseworker_id: str | None = None,
 ) -> Worklist:
-    """One owner's worklist for ``run_date`` (default: the first advisor); reads only.
-
-    A caseworker sees the episodes routed to them; an advisor sees the episodes whose
-    latest meeting is with them, and (the first advisor) everything not yet booked.
-    """
-    if advisor_id and caseworker_id:
-        raise KvarboendeError("give either --advisor or --caseworker, not both")
+    """One owner's worklist for ``run_date`` (default: the first advisor); reads only."""
     with session_scope(engine) as session:
         if caseworker_id is not None:
-            worker = session.get(Caseworker, caseworker_id)
-            if worker is None:
-                raise KvarboendeError(f"unknown caseworker {caseworker_id!r}")
-            kind, owner_id, name = CASEWORKER, worker.id, worker.name
-        else:
-            advisor = settings.advisor(advisor_id)
-            kind, owner_id, name = ADVISOR, advisor.id, advisor.name
-        previous = previous_run_date(session, f"{kind}:{owner_id}", run_date)
-        since = previous or run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
-        inputs = load_inputs(session, since, run_date)
-        return _worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
+            if advisor_id:
+                raise KvarboendeError("give either --advisor or --caseworker, not both")
+            return worklists.caseworker_worklist(session, settings, run_date, caseworker_id)
+        return worklists.advisor_worklist(session, settings, run_date, advisor_id)
 
 
 # --- files --------------------------------------------------------------------------------
@@ -369,12 +85,12 @@ def display_rows(rows: pl.DataFrame) -> list[list[str]]:
         out.append(
             [
                 titles[row["section"]],
-                str(row["episode_id"]),
+                "–" if row["episode_id"] is None else str(row["episode_id"]),
                 row["tenant_name"] or "–",
                 row["address"] or "–",
                 deadline_text(row["deadline_date"], row["deadline_estimated"]),
                 sv_amount(row["debt_amount"]),
-                CHILDREN_LABEL_SV[row["has_children"]],
+                "–" if row["episode_id"] is None else CHILDREN_LABEL_SV[row["has_children"]],
                 row["action"],
             ]
         )
@@ -396,8 +112,8 @@ def write_private(path: Path, data: bytes) -> Path:
 
     Written to a temporary name first and renamed, so a reader never sees half a file.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two runs never share one
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
@@ -463,7 +179,10 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
         if frame.is_empty():
             sheet.write_string(3, 0, "Inget att göra i dag.")
         for i, row in enumerate(frame.iter_rows(named=True), start=3):
-            sheet.write_number(i, 0, row["episode_id"])
+            if row["episode_id"] is None:  # a staff email: no household
+                sheet.write_string(i, 0, "–")
+            else:
+                sheet.write_number(i, 0, row["episode_id"])
             for j, column in ((1, "tenant_name"), (2, "address"), (6, "action")):
                 text = row[column] or ""
                 sheet.write_string(i, j, text, wrap_quoted if looks_like_formula(text) else wrap)
@@ -476,7 +195,8 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
                 )
             if row["debt_amount"] is not None:
                 sheet.write_number(i, 4, row["debt_amount"], money)
-            sheet.write_string(i, 5, CHILDREN_LABEL_SV[row["has_children"]])
+            children = CHILDREN_LABEL_SV[row["has_children"]] if row["episode_id"] else "–"
+            sheet.write_string(i, 5, children)
         sheet.freeze_panes(3, 0)
         sheet.autofilter(2, 0, max(2, frame.height + 2), len(columns) - 1)
     book.close()
@@ -585,21 +305,6 @@ def email_text(worklist: Worklist, files: dict[str, Path]) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
-def _record_run(session: Session, worklist: Worklist) -> None:
-    """One WorklistRun per owner and date; a rerun updates the counts, never adds a row."""
-    existing = session.scalars(
-        select(WorklistRun).where(
-            WorklistRun.owner == worklist.owner, WorklistRun.for_date == worklist.run_date
-        )
-    ).first()
-    if existing is None:
-        session.add(
-            WorklistRun(owner=worklist.owner, for_date=worklist.run_date, counts=worklist.counts())
-        )
-    elif existing.counts != worklist.counts():
-        existing.counts = worklist.counts()
-
-
 def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
     """Write every advisor's and caseworker's worklist for ``run_date``; counts only.
 
@@ -614,7 +319,7 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
     if not is_working_day(run_date):
         return totals | {"not_a_working_day": 1}
     with session_scope(engine) as session:
-        inputs = load_inputs(session, _since(session, run_date), run_date)
+        inputs = load_inputs(session, earliest_since(session, run_date), run_date, settings)
         owners: list[tuple[str, str, str, str]] = [
             (ADVISOR, a.id, a.name, a.email) for a in settings.advisors
         ]
@@ -628,9 +333,9 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
         )
         owners += [(CASEWORKER, cid, name or cid, "") for cid, name in routed.iter_rows()]
         for kind, owner_id, name, email in owners:
-            worklist = _worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
+            worklist = worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
             files = write_files(worklist, settings)
-            _record_run(session, worklist)
+            worklists.record_run(session, worklist)
             audit(session, SYSTEM_ACTOR, "write_worklist", "worklist", worklist.owner)
             if kind == CASEWORKER:
                 totals["caseworker_lists"] += 1

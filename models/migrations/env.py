@@ -13,7 +13,7 @@ def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
         url = config.get_main_option("sqlalchemy.url")
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
     with engine.begin() as connection:
         context.configure(
             connection=connection,

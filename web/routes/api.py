@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from models.domain import Receipt, RejectedRow
+from domain.vocabulary import Receipt, RejectedRow
 from models.errors import KvarboendeError
 from services import companies, receipts
 from web.core import client_address, portal

@@ -136,6 +136,8 @@ class LetterStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # Never sent: its meeting came too close before it could go out; a new version replaced it.
+    SUPERSEDED = "superseded"
 
 
 class Channel(StrEnum):
@@ -192,6 +194,9 @@ class Receipt(BaseModel):
     already_received: bool = False
     file_error: str | None = None
     rejections: list[RejectedRow] = Field(default_factory=list)
+    # How the file was read, when the company should know (lines read as Windows-1252,
+    # repaired characters): one plain Swedish line each, no cell values.
+    notes: list[str] = Field(default_factory=list)
 
     @property
     def balanced(self) -> bool:

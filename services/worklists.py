@@ -1,0 +1,385 @@
+"""The daily worklists' content: which episodes each advisor and caseworker sees, and why.
+
+Read-only queries shared by ``kvarboende worklist``, the daily stage that writes the
+files (``flows.stages.worklist``) and the web portal. What a row says and in which
+section lies in :mod:`domain.worklist`; this module loads the inputs once and cuts
+them per owner.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from domain.delivery import problem_of
+from domain.formatting import STOCKHOLM
+from domain.vocabulary import AppointmentStatus, EpisodeStatus, MatchDecision, Routing
+from domain.worklist import (
+    APPOINTMENTS_SCHEMA,
+    EPISODES_SCHEMA,
+    LETTERS_SCHEMA,
+    MATCHES_SCHEMA,
+    STAFF_EMAIL_KINDS,
+    STAFF_EMAILS_SCHEMA,
+    TASKS_SCHEMA,
+    TENANT_LETTER_KINDS,
+    WAITING_LETTER_STATUSES,
+    Section,
+    WorklistInputs,
+    build_sections,
+    section_counts,
+    split_sections,
+)
+from models.config import Settings
+from models.db import insert_or_ignore
+from models.errors import NotFound
+from models.tables import (
+    Appointment,
+    AppointmentSlot,
+    Caseworker,
+    Episode,
+    Letter,
+    Match,
+    Task,
+    WorklistRun,
+)
+from services._common import stockholm_series
+
+ADVISOR, CASEWORKER = "advisor", "caseworker"
+
+#: The audit log's actor for what the daily job does by itself.
+SYSTEM_ACTOR = "kvarboende"
+
+#: When an owner never had a worklist, "new episodes" means opened within this many days.
+FIRST_LIST_LOOKBACK_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """One owner's worklist for one date: rows in section order, plus who it is for."""
+
+    owner_kind: str  # advisor | caseworker
+    owner_id: str
+    owner_name: str
+    run_date: date
+    rows: pl.DataFrame
+
+    @property
+    def owner(self) -> str:
+        """The key of ``WorklistRun.owner`` and of the outbox: ``advisor:radgivare1``."""
+        return f"{self.owner_kind}:{self.owner_id}"
+
+    @property
+    def file_stem(self) -> str:
+        """A safe file name for this owner: ``radgivare-radgivare1``."""
+        prefix = "radgivare" if self.owner_kind == ADVISOR else "handlaggare"
+        return f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.owner_id)}"
+
+    def counts(self) -> dict[str, int]:
+        """Rows per section, all seven sections, in order."""
+        return section_counts(self.rows)
+
+    def sections(self) -> list[tuple[Section, pl.DataFrame]]:
+        """The sections in the issue's order with their rows."""
+        return split_sections(self.rows)
+
+
+def _columns(rows: list, names: list[str]) -> dict[str, list]:
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
+def previous_run_date(session: Session, owner: str, run_date: date) -> date | None:
+    """The date of the owner's last worklist before ``run_date`` (None: there was none)."""
+    return session.scalar(
+        select(func.max(WorklistRun.for_date)).where(
+            WorklistRun.owner == owner, WorklistRun.for_date < run_date
+        )
+    )
+
+
+def _shown(since: date, run_date: date) -> ColumnElement[bool]:
+    """Episodes a worklist can show: not closed, opened after ``since``, or with a meeting.
+
+    A closed episode's booked meeting from ``run_date`` on counts: the tenant still has
+    the letter with the time and may come.
+    """
+    e, a, slot = Episode.__table__.c, Appointment.__table__.c, AppointmentSlot.__table__.c
+    day_start = datetime.combine(run_date, datetime.min.time(), STOCKHOLM).astimezone(UTC)
+    upcoming = (
+        select(a.episode_id)
+        .join(AppointmentSlot.__table__, slot.id == a.slot_id)
+        .where(a.status == AppointmentStatus.BOOKED, slot.starts_at >= day_start)
+    )
+    return or_(e.status != EpisodeStatus.CLOSED, e.opened_on > since, e.id.in_(upcoming))
+
+
+def _load_episodes(session: Session, since: date, run_date: date) -> pl.DataFrame:
+    """Episodes a worklist can show (see :func:`_shown`); children null when not known."""
+    e, cw = Episode.__table__.c, Caseworker.__table__.c
+    names = [
+        "episode_id", "tenant_name", "street_address", "apartment", "postal_code", "town",
+        "deadline_date", "deadline_estimated", "debt_amount", "has_children", "children_known",
+        "status", "outcome",
+        "routing", "caseworker_id", "caseworker_name", "opened_on", "eviction_at",
+        "follow_up_date", "last_event_date",
+    ]  # fmt: skip
+    rows = session.execute(
+        select(
+            e.id,
+            e.tenant_name,
+            e.street_address,
+            e.apartment,
+            e.postal_code,
+            e.town,
+            e.deadline_date,
+            e.deadline_estimated,
+            e.debt_amount,
+            e.has_children,
+            e.children_known,
+            e.status,
+            e.outcome,
+            e.routing,
+            e.caseworker_id,
+            cw.name,
+            e.opened_on,
+            e.eviction_at,
+            e.follow_up_date,
+            e.last_event_date,
+        )  # fmt: skip
+        .outerjoin(Caseworker.__table__, cw.id == e.caseworker_id)
+        .where(_shown(since, run_date))
+        .order_by(e.id)
+    ).all()
+    data = _columns(rows, names)
+    data["eviction_at"] = stockholm_series(data["eviction_at"])
+    data["debt_amount"] = [None if v is None else float(v) for v in data["debt_amount"]]
+    known = data.pop("children_known")
+    data["has_children"] = [
+        bool(v) if k else None for v, k in zip(data["has_children"], known, strict=True)
+    ]
+    return pl.DataFrame(data, schema=EPISODES_SCHEMA)  # type: ignore[arg-type]
+
+
+def _load_appointments(session: Session, episode_ids: Select[tuple[int]]) -> pl.DataFrame:
+    a, s = Appointment.__table__.c, AppointmentSlot.__table__.c
+    rows = session.execute(
+        select(
+            a.id, a.episode_id, a.status, a.before_deadline, s.starts_at, s.location, s.advisor_id
+        )  # fmt: skip
+        .join(AppointmentSlot.__table__, s.id == a.slot_id)
+        .where(a.episode_id.in_(episode_ids))
+        .order_by(a.id)
+    ).all()
+    data = _columns(rows, list(APPOINTMENTS_SCHEMA))
+    data["starts_at"] = stockholm_series(data["starts_at"])
+    return pl.DataFrame(data, schema=APPOINTMENTS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _load_small(
+    session: Session, statement: Select[Any], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    rows = session.execute(statement).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")  # type: ignore[arg-type]
+
+
+def _with_problem(rows: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Rows whose last column is ``last_error``, that column replaced by its problem code."""
+    data = [(*row[:-1], problem_of(row[-1])) for row in rows]
+    return pl.DataFrame(data, schema=schema, orient="row")  # type: ignore[arg-type]
+
+
+def _load_staff_emails(session: Session, settings: Settings | None, run_date: date) -> pl.DataFrame:
+    """Staff emails that failed lately or still wait from an earlier day."""
+    lt = Letter.__table__.c
+    days = settings.smtp.staff_failure_days if settings is not None else 14
+    rows = session.execute(
+        select(lt.id, lt.kind, lt.idempotency_key, lt.status, lt.created_on, lt.last_error)
+        .where(
+            lt.kind.in_(STAFF_EMAIL_KINDS),
+            or_(
+                (lt.status == "failed") & (lt.created_on >= run_date - timedelta(days=days)),
+                lt.status.in_(WAITING_LETTER_STATUSES) & (lt.created_on < run_date),
+            ),
+        )
+        .order_by(lt.id)
+    ).all()
+    return _with_problem(rows, STAFF_EMAILS_SCHEMA)
+
+
+def load_inputs(
+    session: Session, since: date, run_date: date, settings: Settings | None = None
+) -> WorklistInputs:
+    """Everything any worklist of ``run_date`` needs, loaded once for all owners."""
+    episodes = _load_episodes(session, since, run_date)
+    # A subquery, not a list of ids: SQLite and PostgreSQL limit the number of parameters.
+    ids = select(Episode.__table__.c.id).where(_shown(since, run_date))
+    t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
+    return WorklistInputs(
+        episodes=episodes,
+        appointments=_load_appointments(session, ids),
+        open_tasks=_load_small(
+            session,
+            select(t.episode_id, t.kind, t.round, t.due_date).where(
+                t.status == "open", t.episode_id.in_(ids)
+            ),
+            TASKS_SCHEMA,
+        ),
+        pending_matches=_load_small(
+            session,
+            select(m.id, m.episode_id, m.tier, m.score).where(
+                m.decision == MatchDecision.PENDING, m.episode_id.in_(ids)
+            ),
+            MATCHES_SCHEMA,
+        ),
+        tenant_letters=_with_problem(
+            session.execute(
+                select(
+                    lt.id,
+                    lt.episode_id,
+                    lt.status,
+                    lt.flagged,
+                    lt.channel,
+                    lt.created_on,
+                    lt.last_error,
+                ).where(lt.episode_id.in_(ids), lt.kind.in_(TENANT_LETTER_KINDS))
+            ).all(),
+            LETTERS_SCHEMA,
+        ),
+        staff_emails=_load_staff_emails(session, settings, run_date),
+    )
+
+
+def advisor_of_episodes(inputs: WorklistInputs, default_advisor: str) -> pl.DataFrame:
+    """Which advisor each episode belongs to: that of its latest appointment, else the default."""
+    latest = (
+        inputs.appointments.sort(["episode_id", "starts_at", "appointment_id"])
+        .unique(subset="episode_id", keep="last", maintain_order=True)
+        .select("episode_id", "advisor_id")
+    )
+    return (
+        inputs.episodes.select("episode_id")
+        .join(latest, on="episode_id", how="left")
+        .select("episode_id", advisor_id=pl.col("advisor_id").fill_null(default_advisor))
+    )
+
+
+def restrict(inputs: WorklistInputs, episode_ids: pl.Series) -> WorklistInputs:
+    """The inputs limited to some episodes (one owner's)."""
+
+    def keep(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("episode_id").is_in(episode_ids.implode()))
+
+    return WorklistInputs(
+        episodes=keep(inputs.episodes),
+        appointments=keep(inputs.appointments),
+        open_tasks=keep(inputs.open_tasks),
+        pending_matches=keep(inputs.pending_matches),
+        tenant_letters=keep(inputs.tenant_letters),
+        staff_emails=inputs.staff_emails,
+    )
+
+
+def worklist_for(
+    session: Session,
+    inputs: WorklistInputs,
+    settings: Settings,
+    run_date: date,
+    owner_kind: str,
+    owner_id: str,
+    owner_name: str,
+) -> Worklist:
+    if owner_kind == ADVISOR:
+        owners = advisor_of_episodes(inputs, settings.advisor().id)
+        ids = owners.filter(pl.col("advisor_id") == owner_id)["episode_id"]
+    else:
+        ids = inputs.episodes.filter(
+            (pl.col("routing") == Routing.CASEWORKER) & (pl.col("caseworker_id") == owner_id)
+        )["episode_id"]
+    owner = f"{owner_kind}:{owner_id}"
+    previous = previous_run_date(session, owner, run_date)
+    if previous is None:
+        previous = run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
+    rows = build_sections(
+        restrict(inputs, ids),
+        run_date,
+        horizon_days=settings.outcomes.eviction_horizon_days,
+        previous_run_date=previous,
+        include_matches=owner_kind == ADVISOR,
+        caseworker_view=owner_kind == CASEWORKER,
+        include_staff_emails=owner_kind == ADVISOR and owner_id == settings.advisor().id,
+    )
+    return Worklist(owner_kind, owner_id, owner_name, run_date, rows)
+
+
+def earliest_since(session: Session, run_date: date) -> date:
+    """The earliest "new since" date any owner needs today (bounds what is loaded).
+
+    Each owner's list shows what opened since that owner's last list (someone back from
+    two weeks' leave sees two weeks); an owner without one gets the last week.
+    """
+    last_runs = (
+        select(func.max(WorklistRun.for_date).label("last"))
+        .where(WorklistRun.for_date < run_date)
+        .group_by(WorklistRun.owner)
+        .subquery()
+    )
+    earliest = session.scalar(select(func.min(last_runs.c.last)))
+    fallback = run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
+    return min(earliest, fallback) if earliest else fallback
+
+
+def advisor_worklist(
+    session: Session, settings: Settings, run_date: date, advisor_id: str | None = None
+) -> Worklist:
+    """An advisor's worklist for ``run_date`` (default: the first advisor); reads only.
+
+    An advisor sees the episodes whose latest meeting is with them, and (the first
+    advisor) everything not yet booked.
+    """
+    advisor = settings.advisor(advisor_id)
+    return _one_worklist(session, settings, run_date, ADVISOR, advisor.id, advisor.name)
+
+
+def caseworker_worklist(
+    session: Session, settings: Settings, run_date: date, caseworker_id: str
+) -> Worklist:
+    """The episodes routed to one caseworker, as a worklist; NotFound for an unknown id."""
+    worker = session.get(Caseworker, caseworker_id)
+    if worker is None:
+        raise NotFound(f"unknown caseworker {caseworker_id!r}")
+    return _one_worklist(session, settings, run_date, CASEWORKER, worker.id, worker.name)
+
+
+def _one_worklist(
+    session: Session, settings: Settings, run_date: date, kind: str, owner_id: str, name: str
+) -> Worklist:
+    previous = previous_run_date(session, f"{kind}:{owner_id}", run_date)
+    since = previous or run_date - timedelta(days=FIRST_LIST_LOOKBACK_DAYS)
+    inputs = load_inputs(session, since, run_date, settings)
+    return worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
+
+
+def record_run(session: Session, worklist: Worklist) -> None:
+    """One WorklistRun per owner and date; a rerun updates the counts, never adds a row.
+
+    Insert-or-ignore first, so that two runs writing the same list at once both succeed.
+    """
+    counts = worklist.counts()
+    session.execute(
+        insert_or_ignore(session, WorklistRun.__table__).values(
+            owner=worklist.owner, for_date=worklist.run_date, counts=counts
+        )
+    )
+    existing = session.scalars(
+        select(WorklistRun).where(
+            WorklistRun.owner == worklist.owner, WorklistRun.for_date == worklist.run_date
+        )
+    ).one()
+    if existing.counts != counts:
+        existing.counts = counts
