@@ -17,6 +17,7 @@ from enum import StrEnum
 import polars as pl
 
 from domain.formatting import MONTHS_SV, WEEKDAYS_SV
+from domain.notices import MOJIBAKE
 from domain.vocabulary import OPEN_STATUSES, OUTCOME_LABEL_SV, STATUS_LABEL_SV, TIER_LABEL_SV
 from domain.working_days import roll_to_working_day
 
@@ -409,7 +410,30 @@ def new_episode_rows(
         .then(pl.lit("Möjlig träff i registret: bekräfta eller avvisa (avsnittet Träffar)"))
         .otherwise(pl.lit("Ännu inte matchat mot registret"))
     )
-    return _rows(new, Section.NEW_EPISODES, action)
+    return _rows(new, Section.NEW_EPISODES, pl.concat_str([action, garbled_text_note()]))
+
+
+#: Added to a new episode whose name or address still looks garbled after repair.
+GARBLED_NOTE_SV = (
+    " – Kontrollera namn och adress: tecknen ser felkodade ut i hyresvärdens fil "
+    "(t.ex. Ã¥ i stället för å). Be hyresvärden rätta filen; ring hushållet om "
+    "brevet kan ha fått fel adress."
+)
+
+
+def garbled_text_note() -> pl.Expr:
+    """The advisor's note when the tenant's name or address still looks like mojibake.
+
+    Ingest repairs classic mojibake (``Ã¥`` for ``å``); what still looks garbled went
+    onto the letter as it was, so the advisor checks it (:data:`domain.notices.MOJIBAKE`).
+    """
+    garbled = pl.any_horizontal(
+        [
+            pl.col(name).str.contains(MOJIBAKE).fill_null(False)
+            for name in ("tenant_name", "street_address")
+        ]
+    )
+    return pl.when(garbled).then(pl.lit(GARBLED_NOTE_SV)).otherwise(pl.lit(""))
 
 
 def match_rows(episodes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
