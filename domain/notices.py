@@ -447,6 +447,13 @@ class ParsedNotices:
     rejected: pl.DataFrame  # row_number, reason
     rows_read: int
     mapping: HeaderMapping
+    # The rejected rows' contract references (row_number, contract_ref), for the receipt:
+    # the company finds the row by its own reference. Never personal data.
+    rejected_refs: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={"row_number": pl.Int64, "contract_ref": pl.String}
+        )
+    )
     repaired_rows: list[int] = field(default_factory=list)  # mojibake fixed (Ã¥ -> å)
     garbled_rows: list[int] = field(default_factory=list)  # still unreadable characters
 
@@ -734,6 +741,11 @@ def parse_notices(
         )
         .sort("row_number")
     )
+    rejected_refs = (
+        frame.filter(pl.col("_reason").is_not_null())
+        .select(pl.col("row_number").cast(pl.Int64), pl.col("contract_ref").str.slice(0, 100))
+        .sort("row_number")
+    )
     email = pl.col("email").str.to_lowercase().str.replace_all(r"\s", "")
     accepted = frame.filter(pl.col("_reason").is_null()).select(
         pl.col("row_number"),
@@ -766,6 +778,7 @@ def parse_notices(
         rejected=rejected,
         rows_read=rows_read,
         mapping=mapping,
+        rejected_refs=rejected_refs,
         repaired_rows=repaired_rows,
         garbled_rows=garbled_rows,
     )

@@ -72,3 +72,22 @@ def _daily(run_date: str | None, config_file: str | None) -> dict:
         key="daily-counts", markdown=counts_markdown(day, counts), description="Counts only"
     )
     return counts
+
+
+@flow(name="kvarboende-delivery", log_prints=False)
+def delivery_flow(config_file: str | None = None) -> dict[str, int]:
+    """Deliver the outbox now: letters due, and staff emails waiting for their next attempt.
+
+    The daily job delivers once a day; a greylisting server (451 for 5-15 minutes) or a
+    short outage needs retries within the day, and a staff email's retries must span at
+    least ``smtp.staff_retry_hours``. The delivery stage's lock keeps this run and the
+    daily job's delivery from overlapping.
+    """
+    protect_process()
+    with masked_errors():
+        settings = load_settings(config_file)
+        day = datetime.now(STOCKHOLM).date()
+        stage_task = run_stage.with_options(task_run_name=f"delivery-{day.isoformat()}")
+        counts = stage_task("delivery", settings, day)
+        get_run_logger().info("delivery: %s", counts)
+        return counts

@@ -12,7 +12,7 @@ import os
 from prefect import serve
 from prefect.schedules import Cron
 
-from flows.daily import daily_flow
+from flows.daily import daily_flow, delivery_flow
 from flows.monthly_report import monthly_report_flow
 from models.config import Settings
 from models.errors import KvarboendeError
@@ -31,13 +31,19 @@ def _cron(settings: Settings, key: str) -> Cron:
 
 
 def deployments(settings: Settings, config_file: str):
-    """The daily and the monthly deployment with their cron schedules (Europe/Stockholm)."""
+    """The daily, delivery and monthly deployments with their cron schedules (Europe/Stockholm)."""
     return [
         daily_flow.to_deployment(
             name="daily",
             schedules=[_cron(settings, "daily")],
             parameters={"config_file": config_file},
             description="Ingest, match, route, book, letters, worklists, delivery.",
+        ),
+        delivery_flow.to_deployment(
+            name="delivery",
+            schedules=[_cron(settings, "delivery")],
+            parameters={"config_file": config_file},
+            description="Letters due and staff emails waiting for a retry (greylisting, outages).",
         ),
         monthly_report_flow.to_deployment(
             name="monthly-report",

@@ -27,8 +27,9 @@ def audit(
     entity: str,
     entity_id: object | None = None,
     detail: str | None = None,
+    address: str | None = None,
 ) -> None:
-    """Add one audit entry in the caller's transaction."""
+    """Add one audit entry in the caller's transaction (``address``: the web client's)."""
     session.add(
         AuditLog(
             actor=actor,
@@ -36,5 +37,6 @@ def audit(
             entity=entity,
             entity_id=None if entity_id is None else str(entity_id),
             detail=detail,
+            address=address,
         )
     )

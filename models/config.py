@@ -165,10 +165,27 @@ def parse_time_range(text: str) -> tuple[time, time]:
 
 
 class UploadConfig(_Section):
-    """The housing companies' HTTP upload endpoint (``kvarboende upload-server``)."""
+    """No longer used (the portal, ``[web]``, serves uploads); kept so older files still load."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8470, gt=0, lt=65536)
+
+
+class WebConfig(_Section):
+    """The web portal (``kvarboende web``); serve it behind the municipality's HTTPS proxy."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+    # The address people open in their browser; staff emails and the demo print it.
+    public_url: str = "http://127.0.0.1:8000"
+    idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Secure cookies need HTTPS; browsers also accept them on http://127.0.0.1 and localhost.
+    cookie_secure: bool = True
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_lock_minutes: int = Field(default=15, ge=1)
+    max_upload_mb: int = Field(default=50, ge=1, le=1024)
+    max_files_per_upload: int = Field(default=10, ge=1, le=100)
 
 
 class FilesConfig(_Section):
@@ -184,6 +201,7 @@ class FilesConfig(_Section):
     max_columns: int = Field(default=200, gt=0)
     max_cell_chars: int = Field(default=32_767, gt=0)  # Excel's own limit per cell
     max_line_chars: int = Field(default=100_000, gt=0)  # one CSV line
+
 
 class NoticeConfig(_Section):
     """Row checks on the companies' notice files that are a judgement, not a format."""
@@ -233,6 +251,8 @@ class SmtpConfig(_Section):
 class ScheduleConfig(_Section):
     timezone: str = "Europe/Stockholm"
     daily: str = "30 6 * * 1-5"
+    # The outbox between daily runs: retries of letters and staff emails (greylisting).
+    delivery: str = "*/15 7-17 * * 1-5"
     monthly_report: str = "0 7 1 * *"
 
     @field_validator("timezone")
@@ -334,6 +354,7 @@ class Settings(BaseSettings):
     booking: BookingConfig = BookingConfig()
     smtp: SmtpConfig = SmtpConfig()
     upload: UploadConfig = UploadConfig()
+    web: WebConfig = WebConfig()
     files: FilesConfig = FilesConfig()
     schedules: ScheduleConfig = ScheduleConfig()
     outcomes: OutcomeConfig = OutcomeConfig()

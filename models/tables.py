@@ -98,6 +98,11 @@ class RowRejection(Base):
     row_number: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(20), default="rejected")  # rejected | duplicate
+    # The company's own contract reference of the row (it knows it already), and for a
+    # duplicate the file and row it repeats, so the receipt can point at the original.
+    contract_ref: Mapped[str | None] = mapped_column(String(100))
+    repeats_file_id: Mapped[int | None] = mapped_column(Integer)
+    repeats_row: Mapped[int | None] = mapped_column(Integer)
 
     file: Mapped[NoticeFile] = relationship(back_populates="rejections")
 
@@ -153,7 +158,9 @@ class Episode(Base):
     has_children: Mapped[bool] = mapped_column(Boolean, default=False)
     children_count: Mapped[int] = mapped_column(Integer, default=0)
     children_known: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false")  # bulk inserts leave it out
+        Boolean,
+        default=False,
+        server_default=text("false"),  # bulk inserts leave it out
     )
     # The day the caseworker was last told (one email per caseworker and day) about it.
     caseworker_notified_on: Mapped[date | None] = mapped_column(Date)
@@ -437,6 +444,8 @@ class AuditLog(Base):
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(60))
     detail: Mapped[str | None] = mapped_column(Text)
+    # The client's network address for actions taken through the web portal.
+    address: Mapped[str | None] = mapped_column(String(64))
 
 
 class StatFact(Base):
@@ -451,3 +460,71 @@ class StatFact(Base):
     dimension: Mapped[str] = mapped_column(String(60), default="")
     value: Mapped[float] = mapped_column(default=0.0)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=_now, onupdate=_now)
+
+
+class PortalUser(Base):
+    """A person who logs in to the web portal, with one role and what it is bound to.
+
+    A company user sees only ``company_id``'s files; a caseworker only the episodes
+    routed to ``caseworker_id``. Passwords are stored as argon2 hashes only.
+    """
+
+    __tablename__ = "portal_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # advisor|caseworker|company|manager|admin
+    company_id: Mapped[str | None] = mapped_column(ForeignKey("housing_company.id"))
+    caseworker_id: Mapped[str | None] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    created_by: Mapped[str | None] = mapped_column(String(60))
+    last_login_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class PortalSession(Base):
+    """A logged-in browser: only the SHA-256 of its cookie token is stored."""
+
+    __tablename__ = "portal_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("portal_user.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    last_seen_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    ended_at: Mapped[datetime | None] = mapped_column(TZ)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginAttempt(Base):
+    """One login attempt; recent failures per account and per address lock further tries."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_username_at", "username", "at"),
+        Index("ix_login_attempt_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiToken(Base):
+    """A housing company's API token for systems; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[str] = mapped_column(ForeignKey("housing_company.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    created_by: Mapped[str | None] = mapped_column(String(60))
+    revoked_at: Mapped[datetime | None] = mapped_column(TZ)
+    last_used_at: Mapped[datetime | None] = mapped_column(TZ)

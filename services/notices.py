@@ -356,14 +356,15 @@ def store_rows(
 
     rejections = pl.concat(
         [
-            parsed.rejected.select(
-                pl.col("row_number"), pl.col("reason"), pl.lit("rejected").alias("kind")
-            ),
-            duplicates.select(
+            parsed.rejected.join(parsed.rejected_refs, on="row_number", how="left").select(
                 pl.col("row_number"),
-                pl.lit(DUPLICATE_REASON).alias("reason"),
-                pl.lit("duplicate").alias("kind"),
+                pl.col("reason"),
+                pl.lit("rejected").alias("kind"),
+                pl.col("contract_ref"),
+                pl.lit(None, dtype=pl.Int64).alias("repeats_file_id"),
+                pl.lit(None, dtype=pl.Int64).alias("repeats_row"),
             ),
+            _duplicate_rejections(connection, duplicates, notices, notice_file.id),
         ]
     ).with_columns(file_id=pl.lit(notice_file.id, dtype=pl.Int64))
     bulk_insert(connection, RowRejection.__table__, rejections)
@@ -377,6 +378,47 @@ def store_rows(
     }
     return counts, duplicate_rows
 
+
+
+def _duplicate_rejections(
+    connection: Connection, duplicates: pl.DataFrame, stored_now: pl.DataFrame, file_id: int
+) -> pl.DataFrame:
+    """Duplicate rows with the file and row each one repeats, for the company's receipt.
+
+    A duplicate repeats either a notice stored from an earlier file or the first row
+    with the same natural key in this file (``stored_now``: the rows being stored).
+    """
+    frame = duplicates.select("row_number", "natural_key", pl.col("contract_ref").str.slice(0, 100))
+    in_file = stored_now.select(
+        "natural_key",
+        pl.lit(file_id, dtype=pl.Int64).alias("repeats_file_id"),
+        pl.col("row_number").alias("repeats_row"),
+    )
+    in_this_file = set(in_file["natural_key"].to_list()) if frame.height else set()
+    keys = [k for k in frame["natural_key"].unique().to_list() if k not in in_this_file]
+    earlier: list[tuple[str, int, int]] = []
+    for part in chunks(keys):
+        earlier.extend(
+            connection.execute(
+                select(Notice.natural_key, Notice.file_id, Notice.row_number).where(
+                    Notice.natural_key.in_(part)
+                )
+            ).tuples()
+        )
+    stored = pl.DataFrame(
+        earlier,
+        schema={"natural_key": pl.String, "repeats_file_id": pl.Int64, "repeats_row": pl.Int64},
+        orient="row",
+    )
+    originals = pl.concat([in_file.cast({"repeats_row": pl.Int64}), stored])
+    return frame.join(originals, on="natural_key", how="left").select(
+        pl.col("row_number"),
+        pl.lit(DUPLICATE_REASON).alias("reason"),
+        pl.lit("duplicate").alias("kind"),
+        pl.col("contract_ref"),
+        pl.col("repeats_file_id"),
+        pl.col("repeats_row"),
+    )
 
 def _seg_to_id(frame: pl.DataFrame, source: str, target: str, ids: pl.Series) -> pl.DataFrame:
     """Replace planned segment numbers by the reserved episode ids (a join, order kept)."""

@@ -70,3 +70,43 @@ def test_daily_flow_runs_stages_and_keeps_artifacts_anonymous(
     ).iter_rows():
         assert pnr not in published and pnr[2:8] not in published
         assert name not in published and street not in published
+
+
+def test_delivery_flow_sends_a_waiting_staff_email_between_daily_runs(
+    prefect_harness, deployed_config: Path, db_engine, smtp_server
+) -> None:
+    """The every-15-minutes delivery deployment retries what the daily run could not send."""
+    from flows.daily import delivery_flow
+    from flows.stages.outbox import enqueue
+    from models.db import session_scope
+
+    settings = load_settings(deployed_config)
+    prepare_database(db_engine, settings)
+    with session_scope(db_engine) as session:
+        enqueue(
+            session,
+            key="caseworker_notice:cw1:flow",
+            kind="caseworker_notice",
+            channel="email",
+            created_on=date.today(),
+            recipient="karin@exempelby.se",
+            subject="3 nya ärenden",
+            body="Tre nya ärenden väntar på dig.\n",
+        )
+
+    assert delivery_flow(config_file=str(deployed_config))["sent_email"] == 1
+    assert delivery_flow(config_file=str(deployed_config))["sent_email"] == 0
+    assert len(smtp_server.handler.messages) == 1
+
+
+def test_deployments_schedule_the_outbox_every_quarter_hour_in_office_hours(
+    deployed_config: Path,
+) -> None:
+    from flows.deployments import deployments
+
+    settings = load_settings(deployed_config)
+    by_name = {d.name: d for d in deployments(settings, str(deployed_config))}
+    assert set(by_name) == {"daily", "delivery", "monthly-report"}
+    (schedule,) = by_name["delivery"].schedules
+    assert schedule.schedule.cron == "*/15 7-17 * * 1-5"
+    assert schedule.schedule.timezone == "Europe/Stockholm"

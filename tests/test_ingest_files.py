@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_ingest_stage import ANNA, BO, canonical, make_settings
 
-from connectors.upload import create_app, new_token
 from flows.stages.ingest import ingest_file, ingest_inbox
 from flows.stages.setup import prepare_database
 from models.db import session_scope
 from models.tables import Episode, NoticeFile
+from services.companies import issue_token
+from web.app import create_app
 
 RUN = date(2026, 11, 2)
 GOOD = canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;")
@@ -82,10 +83,10 @@ def test_long_file_name_is_archived_and_a_rerun_changes_nothing(db_engine, tmp_p
 
 
 def test_upload_with_a_long_name_answers_with_the_receipt(db_engine, settings) -> None:
-    token, digest = new_token()
-    settings.companies[0].upload_token_sha256 = digest
     prepare_database(db_engine, settings)
-    client = TestClient(create_app(settings, lambda: db_engine))
+    with session_scope(db_engine) as session:
+        token = issue_token(session, settings.companies[0].id, by="test").token
+    client = TestClient(create_app(settings, db_engine))
     name = "å" * 115 + ".csv"
     content = (
         b"personnummer;tenant_name;street_address;contract_ref;event_type;event_date\n"

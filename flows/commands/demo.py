@@ -207,6 +207,18 @@ def demo(
     console.print(f"\n[bold]Monthly statistics, {full_month}[/] (aggregate, small counts hidden)")
     for label, value in summary:
         console.print(f"  {label:<55} {value}")
+    _print_portal(context)
+
+
+def _print_portal(context: AppContext) -> None:
+    """The portal's address and one demo login per role (demo passwords, demo data only)."""
+    from flows.commands.upload import create_demo_logins
+
+    logins = create_demo_logins(context)
+    url = context.settings.web.public_url.rstrip("/")
+    console.print(f"\n[bold]Web portal[/]: start it with `kvarboende web`, then open {url}/")
+    for label, username, password in logins:
+        console.print(f"  {label:<20} user {username:<22} password {password}")
 
 
 def _print_outcome(

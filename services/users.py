@@ -1,0 +1,390 @@
+"""Portal accounts: roles and bindings, argon2 passwords, throttled login, server-side sessions.
+
+A user has one role. A company user is bound to one housing company and a caseworker to
+one caseworker id: every page filters by that binding, so the binding is the boundary
+of what the person may see (OSL 26:1). Passwords are stored as argon2 hashes only. A
+session is a random token in an HttpOnly cookie; the database keeps only its SHA-256, so
+a copy of the database cannot be used to log in. A session ends after
+``[web] idle_timeout_minutes`` without a request. Repeated wrong passwords lock the
+account, and the client address, for a while (``[web] login_*``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from models.audit import audit
+from models.errors import KvarboendeError, NotAllowed, NotFound
+from models.tables import Caseworker, HousingCompany, LoginAttempt, PortalSession, PortalUser
+
+ROLES = ("advisor", "caseworker", "company", "manager", "admin")
+ROLE_LABEL_SV = {
+    "advisor": "Boenderådgivare",
+    "caseworker": "Socialsekreterare",
+    "company": "Hyresvärd",
+    "manager": "Chef",
+    "admin": "Administratör",
+}
+MIN_PASSWORD_LENGTH = 10
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,59}$")
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so a wrong name takes as long as a
+# wrong password and the answer does not tell which accounts exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+WRONG_LOGIN = "Fel användarnamn eller lösenord."
+
+
+class LoginRefused(KvarboendeError):
+    """Wrong user name or password (the message never says which)."""
+
+
+class LoginLocked(KvarboendeError):
+    """Too many wrong passwords lately: no more tries for a while."""
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How many wrong passwords lock an account or an address, and for how long."""
+
+    max_failures: int = 5
+    max_failures_per_address: int = 20
+    lock_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A portal account as pages and commands show it (never the password hash)."""
+
+    id: int
+    username: str
+    display_name: str | None
+    role: str
+    company_id: str | None
+    caseworker_id: str | None
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABEL_SV.get(self.role, self.role)
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.username
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    """A new session: the cookie token (given to the browser only) and its CSRF token."""
+
+    user: UserView
+    session_token: str
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    """The user behind a valid session cookie, and the session's CSRF token."""
+
+    session_id: int
+    user: UserView
+    csrf_token: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes (stored as UTC); PostgreSQL returns aware ones."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def token_digest(token: str) -> str:
+    """The SHA-256 of a secret token: what the database keeps instead of the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of the password (with its own salt and parameters)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when the password matches the stored hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _view(user: PortalUser) -> UserView:
+    return UserView(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        company_id=user.company_id,
+        caseworker_id=user.caseworker_id,
+        active=user.active,
+        created_at=_utc(user.created_at),
+        last_login_at=_utc(user.last_login_at) if user.last_login_at else None,
+    )
+
+
+def check_password_rules(password: str) -> None:
+    """Refuse a password that is too short, in one line."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise NotAllowed(f"Lösenordet måste ha minst {MIN_PASSWORD_LENGTH} tecken.")
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    company_id: str | None = None,
+    caseworker_id: str | None = None,
+    display_name: str | None = None,
+    created_by: str | None = None,
+    address: str | None = None,
+) -> UserView:
+    """A new active account; a company user needs a known company, a caseworker an id."""
+    username = username.strip().lower()
+    if not _USERNAME.match(username):
+        raise NotAllowed(
+            "Användarnamnet får bara ha små bokstäver a-z, siffror och . _ @ - (2-60 tecken)."
+        )
+    if role not in ROLES:
+        raise NotAllowed(f"Okänd roll {role!r}: välj en av {', '.join(ROLES)}.")
+    check_password_rules(password)
+    company_id = (company_id or "").strip() or None
+    caseworker_id = (caseworker_id or "").strip() or None
+    if role == "company":
+        if company_id is None:
+            raise NotAllowed("En hyresvärds konto måste höra till ett bostadsbolag.")
+        if session.get(HousingCompany, company_id) is None:
+            raise NotAllowed(f"Bostadsbolaget {company_id!r} finns inte.")
+    elif company_id is not None:
+        raise NotAllowed("Bara en hyresvärds konto kan höra till ett bostadsbolag.")
+    if role == "caseworker":
+        if caseworker_id is None:
+            raise NotAllowed("En socialsekreterares konto måste ha ett handläggar-id.")
+    elif caseworker_id is not None:
+        raise NotAllowed("Bara en socialsekreterares konto kan ha ett handläggar-id.")
+    taken = session.scalar(select(PortalUser.id).where(PortalUser.username == username))
+    if taken is not None:
+        raise NotAllowed(f"Användarnamnet {username!r} finns redan.")
+    user = PortalUser(
+        username=username,
+        display_name=(display_name or "").strip() or None,
+        password_hash=hash_password(password),
+        role=role,
+        company_id=company_id,
+        caseworker_id=caseworker_id,
+        active=True,
+        created_by=created_by,
+    )
+    session.add(user)
+    session.flush()
+    audit(
+        session,
+        created_by or "system",
+        "create_user",
+        "portal_user",
+        user.id,
+        detail=f"role={role}"
+        + (f" company={company_id}" if company_id else "")
+        + (f" caseworker={caseworker_id}" if caseworker_id else ""),
+        address=address,
+    )
+    return _view(user)
+
+
+def known_caseworker(session: Session, caseworker_id: str) -> bool:
+    """True when the case register has named this caseworker (a hint for the admin)."""
+    return session.get(Caseworker, caseworker_id) is not None
+
+
+def list_users(session: Session) -> list[UserView]:
+    """Every account, active ones first, by user name."""
+    users = session.scalars(
+        select(PortalUser).order_by(PortalUser.active.desc(), PortalUser.username)
+    )
+    return [_view(user) for user in users]
+
+
+def get_user(session: Session, user_id: int) -> UserView:
+    user = session.get(PortalUser, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return _view(user)
+
+
+def deactivate_user(
+    session: Session, user_id: int, *, by: str, address: str | None = None
+) -> UserView:
+    """The account can no longer log in; its open sessions end at once."""
+    user = session.get(PortalUser, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    if user.username == by:
+        raise NotAllowed("Du kan inte stänga av ditt eget konto.")
+    if user.active:
+        user.active = False
+        session.execute(
+            update(PortalSession)
+            .where(PortalSession.user_id == user.id, PortalSession.ended_at.is_(None))
+            .values(ended_at=_now())
+        )
+        audit(session, by, "deactivate_user", "portal_user", user.id, address=address)
+    return _view(user)
+
+
+def set_password(
+    session: Session, user_id: int, password: str, *, by: str, address: str | None = None
+) -> None:
+    """A new password for the account (the old sessions stay; the person is the same)."""
+    check_password_rules(password)
+    user = session.get(PortalUser, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    user.password_hash = hash_password(password)
+    audit(session, by, "set_password", "portal_user", user.id, address=address)
+
+
+def _recent_failures(
+    session: Session, column: object, value: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """Failed attempts for a user name or address since ``since`` and the latest one's time.
+
+    Only failures after the last success count: logging in right resets the account.
+    """
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(column == value, LoginAttempt.success.is_(True))
+    )
+    if last_success is not None:
+        since = max(since, _utc(last_success))
+    count, latest = session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            column == value, LoginAttempt.success.is_(False), LoginAttempt.at > since
+        )
+    ).one()
+    return int(count), _utc(latest) if latest else None
+
+
+def _locked(session: Session, username: str, address: str, policy: LoginPolicy, now: datetime):
+    since = now - timedelta(minutes=policy.lock_minutes)
+    failures, _ = _recent_failures(session, LoginAttempt.username, username, since)
+    if failures >= policy.max_failures:
+        return "account"
+    failures, _ = _recent_failures(session, LoginAttempt.address, address, since)
+    if failures >= policy.max_failures_per_address:
+        return "address"
+    return None
+
+
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    address: str,
+    policy: LoginPolicy = LoginPolicy(),
+    now: datetime | None = None,
+) -> LoggedIn:
+    """Check the password and open a session; every attempt is counted and audit-logged.
+
+    A refused attempt is written to the caller's transaction before LoginRefused or
+    LoginLocked is raised: catch them inside the transaction so the count is kept.
+    """
+    now = now or _now()
+    username = username.strip().lower()[:60]
+    address = address[:64]
+    lock = _locked(session, username, address, policy, now)
+    if lock is not None:
+        audit(session, username or "-", "login_locked", "portal_user", detail=lock, address=address)
+        raise LoginLocked(
+            "För många felaktiga inloggningsförsök. Vänta "
+            f"{policy.lock_minutes} minuter och försök igen, eller kontakta administratören."
+        )
+    user = session.scalar(select(PortalUser).where(PortalUser.username == username))
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    ok = ok and user is not None and user.active
+    session.add(LoginAttempt(username=username, address=address, at=now, success=ok))
+    if not ok or user is None:
+        audit(session, username or "-", "login_failed", "portal_user", address=address)
+        raise LoginRefused(WRONG_LOGIN)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    record = PortalSession(
+        token_sha256=token_digest(token),
+        user_id=user.id,
+        csrf_token=csrf,
+        created_at=now,
+        last_seen_at=now,
+        address=address,
+    )
+    session.add(record)
+    session.flush()
+    audit(session, user.username, "login", "portal_session", record.id, address=address)
+    return LoggedIn(user=_view(user), session_token=token, csrf_token=csrf)
+
+
+def resolve_session(
+    session: Session, token: str, *, idle_minutes: int, now: datetime | None = None
+) -> ActiveSession | None:
+    """The active session behind a cookie token, its idle clock restarted; None when it is
+    unknown, ended, idle too long or its user is deactivated (then it is ended for good)."""
+    if not token:
+        return None
+    now = now or _now()
+    found = session.execute(
+        select(PortalSession, PortalUser)
+        .join(PortalUser, PortalUser.id == PortalSession.user_id)
+        .where(PortalSession.token_sha256 == token_digest(token))
+    ).first()
+    if found is None:
+        return None
+    record, user = found
+    if record.ended_at is not None:
+        return None
+    if not user.active or now - _utc(record.last_seen_at) > timedelta(minutes=idle_minutes):
+        record.ended_at = now
+        return None
+    record.last_seen_at = now
+    return ActiveSession(session_id=record.id, user=_view(user), csrf_token=record.csrf_token)
+
+
+def logout(session: Session, token: str, *, address: str | None = None) -> None:
+    """End the session behind the cookie token (nothing happens for an unknown token)."""
+    record = session.scalar(
+        select(PortalSession).where(PortalSession.token_sha256 == token_digest(token))
+    )
+    if record is None or record.ended_at is not None:
+        return
+    record.ended_at = _now()
+    user = session.get(PortalUser, record.user_id)
+    audit(
+        session,
+        user.username if user else "-",
+        "logout",
+        "portal_session",
+        record.id,
+        address=address,
+    )

@@ -1,0 +1,81 @@
+"""The administrator's pages: create and deactivate accounts, read the audit log."""
+
+from __future__ import annotations
+
+from portal_helpers import PASSWORD, csrf_of
+from sqlalchemy import select
+
+from models.tables import AuditLog, PortalUser
+
+
+def test_admin_creates_a_company_account_that_can_log_in(portal) -> None:
+    admin, csrf = portal.login("admin")
+    created = admin.post(
+        "/admin/konton",
+        data={
+            "csrf_token": csrf,
+            "username": "Ny.Bolag",
+            "display_name": "Ny på bolaget",
+            "role": "company",
+            "company_id": portal.company_b,
+            "password": "ett-bra-lösenord",
+        },
+    )
+    assert created.headers["location"] == "/admin?klart=skapad"
+    assert "ny.bolag" in admin.get("/admin").text
+    client, _ = portal.login("ny.bolag", "ett-bra-lösenord")
+    assert client.get("/foretag").status_code == 200
+    with portal.engine.connect() as connection:
+        stored = connection.scalar(
+            select(PortalUser.password_hash).where(PortalUser.username == "ny.bolag")
+        )
+        entry = connection.execute(
+            select(AuditLog.actor, AuditLog.address).where(AuditLog.action == "create_user")
+        ).all()
+    assert stored.startswith("$argon2id$")
+    assert ("admin", "testclient") in entry
+
+
+def test_admin_form_errors_are_plain_swedish(portal) -> None:
+    admin, csrf = portal.login("admin")
+    cases = [
+        ({"username": "x2", "role": "company", "password": "kort"}, "minst 10 tecken"),
+        (
+            {"username": "x3", "role": "company", "password": "a" * 12},
+            "måste höra till ett bostadsbolag",
+        ),
+        ({"username": "admin", "role": "manager", "password": "a" * 12}, "finns redan"),
+        ({"username": "x4", "role": "caseworker", "password": "a" * 12}, "handläggar-id"),
+    ]
+    for data, words in cases:
+        answer = admin.post("/admin/konton", data={"csrf_token": csrf, **data})
+        assert answer.status_code == 400
+        assert words in answer.text, words
+
+
+def test_deactivated_account_is_logged_out_and_cannot_log_in(portal) -> None:
+    company, _ = portal.login("bolag-a")
+    admin, csrf = portal.login("admin")
+    with portal.engine.connect() as connection:
+        user_id = connection.scalar(select(PortalUser.id).where(PortalUser.username == "bolag-a"))
+    answer = admin.post(f"/admin/konton/{user_id}/stang-av", data={"csrf_token": csrf})
+    assert answer.status_code == 303
+    assert company.get("/foretag").headers["location"] == "/logga-in"
+    page = portal.client().get("/logga-in")
+    refused = portal.client().post(
+        "/logga-in",
+        data={"username": "bolag-a", "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+    )
+    assert refused.status_code in {401, 403}
+
+
+def test_audit_log_filters_and_exports(portal) -> None:
+    portal.login("bolag-a")
+    admin, _ = portal.login("admin")
+    page = admin.get("/admin/logg", params={"vem": "bolag-a", "handelse": "login"})
+    assert page.status_code == 200
+    assert "bolag-a" in page.text and "testclient" in page.text and "Inloggning" in page.text
+    exported = admin.get("/admin/logg.csv", params={"vem": "bolag-a"}).content.decode("utf-8-sig")
+    assert exported.splitlines()[0] == "tid;vem;händelse;kod;typ;id;detaljer;adress"
+    assert "bolag-a;Inloggning;login;" in exported
+    assert "admin;" not in exported.split("\n", 1)[1]

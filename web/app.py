@@ -1,0 +1,150 @@
+"""The web portal: one FastAPI app with server-rendered pages per role and the upload API.
+
+Run it with ``kvarboende web`` behind the municipality's HTTPS proxy. Pages work
+without JavaScript; every response carries strict security headers (no inline
+scripts or styles, no framing, no referrer). There is no /docs or /openapi.json.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.formatting import STOCKHOLM
+from models.config import Settings
+from models.db import make_engine
+from models.errors import NotFound
+from models.privacy import protect_process
+from services.audit import action_label
+from web.core import STATIC, TEMPLATES, CsrfFailed, LoginRequired, PageNotFound, Portal, render
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+}
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response; pages are never cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])]
+                names = {k.lower() for k, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.encode() not in names:
+                        headers.append((name.encode(), value.encode()))
+                if not static and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def local_time(moment: datetime) -> str:
+    """A stored UTC time as Stockholm wall-clock time, to the minute."""
+    return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The portal for this installation (``engine`` defaults to ``[database] url``).
+
+    An entry point: the process becomes private and its logs masked (:mod:`models.privacy`).
+    """
+    from web.routes import admin, api, auth, company, home
+
+    protect_process()
+
+    app = FastAPI(
+        title="Kvarboende",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.filters["local"] = local_time
+    templates.env.filters["action_sv"] = action_label
+    app.state.portal = Portal(
+        settings=settings,
+        engine=engine if engine is not None else make_engine(settings.database.url),
+        templates=templates,
+    )
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    for module in (auth, home, company, admin, api):
+        app.include_router(module.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "Logga in först."}, status_code=401)
+        return RedirectResponse("/logga-in", status_code=303)
+
+    @app.exception_handler(PageNotFound)
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, _exc: Exception) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "Finns inte."}, status_code=404)
+        return render(request, "error.html", {"title": "Sidan finns inte", "message":
+                      "Sidan finns inte, eller så har du inte behörighet att se den."},
+                      status_code=404)  # fmt: skip
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, _exc: CsrfFailed) -> Response:
+        return render(request, "error.html", {"title": "Formuläret kunde inte skickas",
+                      "message": "Formuläret var för gammalt eller kom inte från portalen. "
+                      "Gå tillbaka, ladda om sidan och försök igen."}, status_code=403)  # fmt: skip
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))  # fmt: skip
+        if exc.status_code == 404:
+            return await _not_found(request, exc)
+        message = exc.detail if isinstance(exc.detail, str) else "Något gick fel."
+        if exc.status_code == 405:
+            message = "Sidan kan inte användas på det sättet."
+        return render(request, "error.html", {"title": "Det gick inte", "message": message},
+                      status_code=exc.status_code)  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, _exc: RequestValidationError) -> Response:
+        message = "Uppgifterna i formuläret saknas eller är felaktiga."
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=400)
+        return render(request, "error.html", {"title": "Det gick inte", "message": message},
+                      status_code=400)  # fmt: skip
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,159 @@
+"""What every portal route shares: the app state, who is asking, roles, CSRF, rendering.
+
+Authorisation is decided here, on the server, for every request: the session cookie is
+looked up (only its SHA-256 is stored), the idle clock checked, and the role compared
+with what the route allows. A wrong role answers 404, exactly like a page that does
+not exist, so a URL typed by hand reveals nothing. Every POST carries the session's
+CSRF token in a hidden field; without it the request is refused before it does anything.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from models.config import Settings
+from models.db import session_scope
+from services.users import ActiveSession, LoginPolicy, resolve_session
+
+SESSION_COOKIE = "kvarboende_session"
+LOGIN_CSRF_COOKIE = "kvarboende_login"
+TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
+
+
+class LoginRequired(Exception):
+    """No valid session: the browser is sent to the login page."""
+
+
+class PageNotFound(Exception):
+    """Answer 404: the page does not exist, or this person may not see it (the same)."""
+
+
+class CsrfFailed(Exception):
+    """A POST without the right CSRF token: refused with 403 before anything happens."""
+
+
+@dataclass
+class Portal:
+    """The app's state: configuration, database engine and templates."""
+
+    settings: Settings
+    engine: Engine
+    templates: Jinja2Templates
+
+    @contextmanager
+    def db(self) -> Iterator[Session]:
+        """One transaction (commit on success, roll back on error)."""
+        with session_scope(self.engine) as session:
+            yield session
+
+    @property
+    def login_policy(self) -> LoginPolicy:
+        web = self.settings.web
+        return LoginPolicy(
+            max_failures=web.login_max_failures,
+            max_failures_per_address=web.login_max_failures_per_address,
+            lock_minutes=web.login_lock_minutes,
+        )
+
+
+def portal(request: Request) -> Portal:
+    return request.app.state.portal
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (uvicorn applies trusted proxy headers)."""
+    return (request.client.host if request.client else "") or "-"
+
+
+def current_session(request: Request) -> ActiveSession:
+    """The logged-in person, or LoginRequired (checked again on every request)."""
+    cached = getattr(request.state, "active", None)
+    if cached is not None:
+        return cached
+    token = request.cookies.get(SESSION_COOKIE, "")
+    app = portal(request)
+    with app.db() as session:
+        active = resolve_session(session, token, idle_minutes=app.settings.web.idle_timeout_minutes)
+    if active is None:
+        raise LoginRequired
+    request.state.active = active
+    return active
+
+
+def require_role(*roles: str) -> Callable[[Request], Awaitable[ActiveSession]]:
+    """A dependency that lets only these roles through (anyone else: 404) and, for a
+    state-changing request, only with the session's CSRF token (else 403).
+
+    The role is checked first, so a person of another role learns nothing, not even
+    that the form exists.
+    """
+
+    async def dependency(request: Request) -> ActiveSession:
+        active = current_session(request)
+        if active.user.role not in roles:
+            raise PageNotFound
+        await csrf_protect(request)
+        return active
+
+    return dependency
+
+
+async def csrf_protect(request: Request) -> None:
+    """Refuse a state-changing request whose form lacks the session's CSRF token."""
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return
+    active = current_session(request)
+    web = portal(request).settings.web
+    form = await request.form(max_files=web.max_files_per_upload, max_fields=50)
+    sent = form.get("csrf_token")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, active.csrf_token):
+        raise CsrfFailed
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A page from a template, with the person and the CSRF token for its forms."""
+    active: ActiveSession | None = getattr(request.state, "active", None)
+    values: dict[str, Any] = {
+        "user": active.user if active else None,
+        "csrf_token": active.csrf_token if active else "",
+        "municipality": portal(request).settings.municipality.name,
+    }
+    values.update(context or {})
+    return portal(request).templates.TemplateResponse(
+        request, template, values, status_code=status_code
+    )
+
+
+def set_cookie(response: Any, request: Request, name: str, value: str, max_age: int | None):
+    """A cookie the scripts of the page cannot read, sent only to this site."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        secure=portal(request).settings.web.cookie_secure,
+        samesite="strict",
+        path="/",
+    )

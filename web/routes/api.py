@@ -1,0 +1,129 @@
+"""The housing companies' API: send a notice file with a bearer token, get its receipt.
+
+``POST /api/v1/notice-files`` takes a multipart upload (field ``file``) or the raw
+file as the body with ``?filename=``; ``PUT /api/v1/files/{name}`` (the older form)
+takes the raw body. Both answer with the receipt as JSON. ``GET
+/api/v1/receipts/{sha256}`` gives the receipt of an earlier file of the same company.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from domain.vocabulary import Receipt, RejectedRow
+from models.errors import KvarboendeError
+from services import companies, receipts
+from web.core import client_address, portal
+from web.uploads import UploadRefused, receive_file
+
+router = APIRouter(prefix="/api/v1")
+_bearer = HTTPBearer(auto_error=False)
+
+
+class ApiReceipt(Receipt):
+    """The receipt, with the id of its page in the portal."""
+
+    receipt_id: int
+
+
+def company_of_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The company whose token this is; 401 in plain Swedish otherwise."""
+    app = portal(request)
+    company_id = None
+    if credentials is not None:
+        with app.db() as session:
+            company_id = companies.company_for_token(session, app.settings, credentials.credentials)
+    if company_id is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Ogiltig eller saknad nyckel (Authorization: Bearer ...).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return company_id
+
+
+Company = Annotated[str, Depends(company_of_token)]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise HTTPException(413, f"Filen är större än {limit // (1024 * 1024)} MB.")
+    return bytes(body)
+
+
+async def _ingest(request: Request, company_id: str, name: str, data: bytes) -> ApiReceipt:
+    app = portal(request)
+    if not data:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Filen är tom.")
+    try:
+        received = await run_in_threadpool(
+            receive_file, app, company_id, name, data,
+            actor=f"api:{company_id}", address=client_address(request), via="api",
+        )  # fmt: skip
+    except UploadRefused as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    except KvarboendeError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+    return ApiReceipt(**received.receipt.model_dump(), receipt_id=received.file_id)
+
+
+@router.post("/notice-files", response_model=ApiReceipt)
+async def post_notice_file(request: Request, company_id: Company) -> ApiReceipt:
+    """One notice file: multipart field ``file``, or the raw body with ``?filename=``."""
+    limit = portal(request).settings.web.max_upload_mb * 1024 * 1024
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=5)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "Fältet 'file' med en fil saknas.")
+        if (upload.size or 0) > limit:
+            raise HTTPException(413, f"Filen är större än {limit // (1024 * 1024)} MB.")
+        return await _ingest(request, company_id, upload.filename, await upload.read())
+    name = request.query_params.get("filename", "")
+    if not name:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "Ange filens namn: ?filename=uppsagningar.csv"
+        )
+    return await _ingest(request, company_id, name, await _read_body(request, limit))
+
+
+@router.put("/files/{filename}", response_model=ApiReceipt)
+async def put_file(filename: str, request: Request, company_id: Company) -> ApiReceipt:
+    """The older form: the raw file as the body, its name in the path."""
+    limit = portal(request).settings.web.max_upload_mb * 1024 * 1024
+    return await _ingest(request, company_id, filename, await _read_body(request, limit))
+
+
+@router.get("/receipts/{content_hash}", response_model=ApiReceipt)
+def get_receipt(content_hash: str, request: Request, company_id: Company) -> ApiReceipt:
+    """The receipt of a file this company sent earlier (by the SHA-256 of its content)."""
+    with portal(request).db() as session:
+        detail = receipts.find_by_hash(session, company_id, content_hash)
+    s = detail.summary
+    return ApiReceipt(
+        filename=s.filename,
+        company_id=company_id,
+        content_hash=s.content_hash,
+        rows_read=s.rows_read,
+        accepted=s.accepted,
+        rejected=s.rejected,
+        duplicates=s.duplicates,
+        file_error=s.file_error,
+        rejections=[
+            RejectedRow(row_number=r.row_number, reason=r.reason)
+            for r in detail.rows
+            if r.kind == "rejected"
+        ],
+        receipt_id=s.id,
+    )
