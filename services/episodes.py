@@ -695,8 +695,10 @@ def close_episode(
 
 @dataclass(frozen=True)
 class Contact:
-    """How to reach the household, and when its eviction is booked (UTC), if known."""
+    """Who the household is, how to reach it, and when its eviction is booked (UTC)."""
 
+    tenant_name: str | None
+    street_address: str | None
     phone: str | None
     email: str | None
     eviction_at: datetime | None
@@ -710,12 +712,18 @@ def episode_contacts(session: Session, episode_ids: list[int]) -> dict[int, Cont
     if not episode_ids:
         return {}
     rows = session.execute(
-        select(Episode.id, Episode.phone, Episode.email, Episode.eviction_at).where(
-            Episode.id.in_(sorted(set(episode_ids)))
-        )
+        select(
+            Episode.id,
+            Episode.tenant_name,
+            Episode.street_address,
+            Episode.phone,
+            Episode.email,
+            Episode.eviction_at,
+        ).where(Episode.id.in_(sorted(set(episode_ids))))
     )
     return {
-        i: Contact(phone, email, None if at is None else as_utc(at)) for i, phone, email, at in rows
+        i: Contact(name, street, phone, email, None if at is None else as_utc(at))
+        for i, name, street, phone, email, at in rows
     }
 
 

@@ -197,6 +197,10 @@ def test_advisor_sees_the_new_episode_opens_the_letter_records_and_rebooks(
     browser, server: str, portal, request: pytest.FixtureRequest
 ) -> None:
     from advisor_helpers import meeting_begins, new_episode
+    from register_helpers import add_episode
+
+    from domain.formatting import local_today
+    from flows.stages.matching import match_episodes
 
     first, _ = new_episode(portal, seed=1)
     second, pnr = new_episode(portal, seed=2, name="Per Ek")
@@ -224,12 +228,14 @@ def test_advisor_sees_the_new_episode_opens_the_letter_records_and_rebooks(
     page.wait_for_url(f"{server}/radgivare/arenden/{first}/ny-tid")
     _shot(page, "13-advisor-rebook", request)
     choice = page.get_by_role("radio").nth(2)
-    chosen = page.locator(f"label[for='{choice.get_attribute('id')}']").inner_text()
-    choice.check()
+    label = page.locator(f"label[for='{choice.get_attribute('id')}']")
+    chosen = label.locator(".sr-only").text_content()
+    label.click()
+    assert choice.is_checked()
     page.get_by_role("button", name="Boka den valda tiden").click()
     page.wait_for_url(f"{server}/radgivare/arenden/{first}?klart=ny-tid")
     assert "Den nya tiden är bokad" in page.get_by_role("status").inner_text()
-    assert chosen.split("\n")[0].strip() in page.locator("#besok").locator("..").inner_text()
+    assert chosen and chosen in page.locator("#besok").locator("..").inner_text()
     _shot(page, "14-advisor-rebooked", request)
 
     meeting_begins(portal.engine, second)
@@ -244,8 +250,16 @@ def test_advisor_sees_the_new_episode_opens_the_letter_records_and_rebooks(
     assert "Besöket är registrerat" in page.get_by_role("status").inner_text()
     _shot(page, "16-advisor-attended", request)
 
+    review = add_episode(
+        portal.engine, "k4", None, "Omar Alizadeh", street_address="Björkvägen 3",
+        apartment="1001", postal_code="12346",
+    )  # fmt: skip
+    match_episodes(portal.engine, portal.settings, local_today())
     page.get_by_role("link", name="Träffar att bekräfta").click()
+    assert "Björkvägen" in page.get_by_role("table").inner_text()
     _shot(page, "17-advisor-matches", request)
+    page.get_by_role("button", name=f"Bekräfta träffen för ärende {review}").click()
+    assert "Träffen är bekräftad" in page.get_by_role("status").inner_text()
 
     phone = browser.new_context(
         viewport={"width": 375, "height": 740}, is_mobile=True, locale="sv-SE"

@@ -49,6 +49,8 @@ router = APIRouter(prefix="/radgivare")
 AdvisorUser = Annotated[ActiveSession, Depends(require_role("advisor"))]
 
 PAGE_SIZE = 25
+#: Free times offered on the rebooking page (about four weeks of one advisor's slots).
+MAX_SLOTS = 120
 
 #: What the advisor records by hand besides the meeting (the form's choices, in order).
 RECORD_KINDS: tuple[str, ...] = (
@@ -83,7 +85,12 @@ LETTER_STATUS_SV = {
 }
 LETTER_KIND_SV = {"appointment": "Kallelse till möte", "appointment_cancelled": "Avbokad tid"}
 CHANNEL_SV = {"email": "e-post", "print": "post"}
-DECISION_SV = {"pending": "väntar på beslut", "confirmed": "bekräftad", "rejected": "avvisad"}
+DECISION_SV = {
+    "auto": "avgjord automatiskt",
+    "pending": "väntar på beslut",
+    "confirmed": "bekräftad",
+    "rejected": "avvisad",
+}
 ROUTING_SV = {
     "advisor": "boenderådgivningen",
     "caseworker": "handläggare",
@@ -484,12 +491,14 @@ def close(
 def pending(request: Request, active: AdvisorUser) -> Response:
     with _db(request) as session:
         items = matches.pending_matches(session, by=_me(active))
+        households = episodes.episode_contacts(session, [m.episode_id for m in items])
     return render(
         request,
         "advisor_matches.html",
         {
             "title": "Träffar att bekräfta",
             "items": items,
+            "households": households,
             "tiers": TIER_LABEL_SV,
             "message": MESSAGES.get(request.query_params.get("klart", "")),
             "error": None,
@@ -554,16 +563,11 @@ def _rebook_page(
             "title": f"Ny tid för ärende {episode_id}",
             "e": detail.episode,
             "booked": booked[-1] if booked else None,
-            "options": [
-                {
-                    "id": o.slot_id,
-                    "when": _local(o.starts_at),
-                    "where": o.location,
-                    "who": names.get(o.advisor_id, o.advisor_id),
-                    "late": not o.before_deadline,
-                }
-                for o in options[:80]
-            ],
+            "days": _slot_days(options[:MAX_SLOTS], names),
+            "one_place": len({(o.advisor_id, o.location) for o in options}) <= 1,
+            "place": f"{options[0].location}, {names.get(options[0].advisor_id, '')}"
+            if options
+            else "",
             "when": _local,
             "sv_date": sv_short_date,
             "refused": refused,
@@ -571,6 +575,29 @@ def _rebook_page(
         },
         status_code=status,
     )
+
+
+def _slot_days(
+    options: list[appointments.SlotOption], names: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The free slots grouped per day (a day's times side by side), earliest first."""
+    days: dict[date, dict[str, Any]] = {}
+    for o in options:
+        local = o.starts_at.astimezone(STOCKHOLM)
+        day = days.setdefault(
+            local.date(),
+            {"title": sv_weekday_date(local.date()), "late": False, "slots": []},
+        )
+        day["late"] = day["late"] or not o.before_deadline
+        day["slots"].append(
+            {
+                "id": o.slot_id,
+                "time": f"{local.hour:02d}.{local.minute:02d}",
+                "full": _local(o.starts_at),
+                "where": f"{o.location}, {names.get(o.advisor_id, o.advisor_id)}",
+            }
+        )
+    return list(days.values())
 
 
 @router.get("/arenden/{episode_id:int}/ny-tid")
