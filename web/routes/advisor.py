@@ -293,6 +293,13 @@ def _episode_page(
         if p
     )
     wanted = request.query_params.get("gora", "")
+    # A waiting letter with a newer version after it will not go out: delivery supersedes it.
+    replaced = {
+        old.id
+        for i, old in enumerate(detail.letters)
+        if old.status in {"pending", "sending"}
+        and any(new.kind in LETTER_KIND_SV for new in detail.letters[i + 1 :])
+    }
     return render(
         request,
         "advisor_episode.html",
@@ -312,6 +319,7 @@ def _episode_page(
             "meeting_when": _local(meeting.starts_at) if meeting else "",
             "meeting_started": meeting_started,
             "booked": booked[-1] if booked else None,
+            "replaced": replaced,
             "may_close": may_close,
             "closed": closed,
             "pending_match": pending_match,
