@@ -49,8 +49,14 @@ from typing import Any
 import polars as pl
 
 from domain.formatting import sv_date
-from domain.outcomes import OUTCOME_LABEL_SV
-from domain.vocabulary import EVENT_LABEL_SV, EVENT_RANK, EventType, OutcomeCertainty
+from domain.outcomes import add_months
+from domain.vocabulary import (
+    EVENT_LABEL_SV,
+    EVENT_RANK,
+    OUTCOME_LABEL_SV,
+    EventType,
+    OutcomeCertainty,
+)
 from domain.working_days import roll_to_working_day, roll_to_working_day_expr
 
 TERMINATION = EventType.TERMINATION_NOTICE.value
@@ -95,18 +101,6 @@ class EpisodePolicy:
     payment_days: int = 21
     deadline_margin_days: int = 28
     recurrence_months: int = 24
-
-
-def add_months(value: date, months: int) -> date:
-    """The same day ``months`` later, clipped to the month's end."""
-    month_index = value.month - 1 + months
-    year, month = value.year + month_index // 12, month_index % 12 + 1
-    for day in (value.day, 30, 29, 28):
-        try:
-            return date(year, month, day)
-        except ValueError:
-            continue
-    raise ValueError(value)  # pragma: no cover - day 28 always exists
 
 
 def deadline(

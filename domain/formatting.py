@@ -12,6 +12,9 @@ MONTHS_SV = (
     "januari", "februari", "mars", "april", "maj", "juni",
     "juli", "augusti", "september", "oktober", "november", "december",
 )  # fmt: skip
+MONTHS_SHORT_SV = (
+    "jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+)  # fmt: skip
 WEEKDAYS_SV = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 NBSP = "\u00a0"
 

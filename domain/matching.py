@@ -29,11 +29,14 @@ No Python loop runs per row, except ftfy on the few strings that look like mojib
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import ftfy
 import polars as pl
 from rapidfuzz import fuzz, process
+
+from domain.vocabulary import MatchDecision, MatchTier, Routing
 
 TIER_RANK = {"certain": 3, "probable": 2, "possible": 1, "none": 0}
 #: Default probable threshold; calibrated with bench/matching.py (see its docstring).
@@ -323,6 +326,53 @@ def prepare_register(cases: pl.DataFrame, members: pl.DataFrame, today: date) ->
             pl.col("postal").alias("p_postal"),
         )
     )
+
+
+@dataclass(frozen=True)
+class Children:
+    """What is known about an episode's children: how many, any at all, known or not."""
+
+    count: int
+    has_children: bool
+    known: bool
+
+
+UNKNOWN_CHILDREN = Children(0, False, False)
+
+
+def children_after_match(
+    register_children: pl.Expr, recorded_known: pl.Expr, recorded_count: pl.Expr
+) -> list[pl.Expr]:
+    """children_count, has_children, children_known of an episode matched to a case.
+
+    Matched to a case, the household's children are known: the register's count, or
+    what a person recorded before (``kvarboende record children``) when that is higher,
+    because a child known from either source is a child. A count a person records is
+    this rule with nothing from the register (:func:`recorded_children`).
+    """
+    count = pl.max_horizontal(
+        register_children, pl.when(recorded_known).then(recorded_count).otherwise(0)
+    )
+    return [
+        count.alias("children_count"),
+        (count > 0).alias("has_children"),
+        pl.lit(True).alias("children_known"),
+    ]
+
+
+def children_for(register_children: int, recorded_known: bool, recorded_count: int) -> Children:
+    """:func:`children_after_match` for one episode (a match the advisor confirms)."""
+    frame = pl.DataFrame(
+        {"r": [register_children], "k": [recorded_known], "c": [recorded_count]},
+        schema={"r": pl.Int64, "k": pl.Boolean, "c": pl.Int64},
+    )
+    row = frame.select(children_after_match(pl.col("r"), pl.col("k"), pl.col("c"))).row(0)
+    return Children(int(row[0]), bool(row[1]), bool(row[2]))
+
+
+def recorded_children(count: int) -> Children:
+    """A count a person records replaces what was known (it may be lower: 0 is none)."""
+    return children_for(0, True, count)
 
 
 def children_per_case(members: pl.DataFrame) -> pl.DataFrame:
@@ -796,10 +846,32 @@ def match_notices(
     return match_prepared(identities, persons, threshold, keyed)
 
 
-def routing_for(tier: str, decision: str) -> str:
-    """Where an episode goes: caseworker (certain, probable, confirmed), review, or advisor."""
-    if decision == "confirmed" or tier in ("certain", "probable"):
-        return "caseworker"
-    if decision == "rejected":
-        return "advisor"
-    return "review" if tier == "possible" else "advisor"
+def routing_expr(tier: str = "tier", decision: str = "decision") -> pl.Expr:
+    """Where an episode goes, the one rule: caseworker, review or advisor.
+
+    The advisor when the advisor rejected the match (whatever its tier); the caseworker
+    when it is certain, probable or confirmed by the advisor (now or earlier); review
+    when it is possible (the advisor confirms or rejects); the advisor otherwise (none:
+    a letter is booked). The matching stage applies it to whole frames,
+    :func:`routing_for` to one match.
+    """
+    tier_col, decision_col = pl.col(tier), pl.col(decision)
+    to_caseworker = (decision_col == MatchDecision.CONFIRMED.value) | tier_col.is_in(
+        [MatchTier.CERTAIN.value, MatchTier.PROBABLE.value]
+    )
+    return (
+        pl.when(decision_col == MatchDecision.REJECTED.value)
+        .then(pl.lit(Routing.ADVISOR.value))
+        .when(to_caseworker)
+        .then(pl.lit(Routing.CASEWORKER.value))
+        .when(tier_col == MatchTier.POSSIBLE.value)
+        .then(pl.lit(Routing.REVIEW.value))
+        .otherwise(pl.lit(Routing.ADVISOR.value))
+        .alias("routing")
+    )
+
+
+def routing_for(tier: str, decision: str) -> Routing:
+    """:func:`routing_expr` for one match (a decision taken by the advisor, a test)."""
+    frame = pl.DataFrame({"tier": [str(tier)], "decision": [str(decision)]})
+    return Routing(frame.select(routing_expr())["routing"][0])

@@ -25,7 +25,13 @@ from enum import StrEnum
 
 import polars as pl
 
-from domain.vocabulary import EpisodeStatus, Outcome, OutcomeCertainty
+from domain.vocabulary import (
+    OPEN_STATUSES,
+    STATUS_LABEL_SV,
+    EpisodeStatus,
+    Outcome,
+    OutcomeCertainty,
+)
 from domain.working_days import non_working_weekdays
 
 
@@ -83,13 +89,6 @@ SOURCE_WITHDRAWN_NOTICE = "notice:withdrawn"
 SOURCE_SILENCE = "rule:silence"
 SOURCE_ADVISOR = "advisor"
 
-OPEN_STATUS_VALUES: tuple[str, ...] = (
-    EpisodeStatus.TERMINATION_NOTICE,
-    EpisodeStatus.PAYMENT_ORDER,
-    EpisodeStatus.DECISION,
-    EpisodeStatus.EVICTION_SCHEDULED,
-)
-
 #: ``episodes close --outcome settled``: settled, with or without support as recorded.
 SETTLED = "settled"
 
@@ -101,27 +100,6 @@ SETTLED_OUTCOMES: tuple[str, ...] = (
 
 #: Outcomes the advisor may set by hand (``kvarboende episodes close``).
 MANUAL_OUTCOMES: tuple[str, ...] = (SETTLED, *(str(o) for o in Outcome))
-
-#: Open statuses in plain Swedish, for transition reasons and lists.
-STATUS_LABEL_SV: dict[str, str] = {
-    EpisodeStatus.TERMINATION_NOTICE: "uppsägning",
-    EpisodeStatus.PAYMENT_ORDER: "betalningsföreläggande",
-    EpisodeStatus.DECISION: "utslag",
-    EpisodeStatus.EVICTION_SCHEDULED: "bokad avhysning",
-    EpisodeStatus.SETTLED: "reglerad",
-    EpisodeStatus.EVICTION_EXECUTED: "verkställd avhysning",
-    EpisodeStatus.WITHDRAWN: "återkallad",
-    EpisodeStatus.CLOSED: "avslutad",
-}
-
-OUTCOME_LABEL_SV: dict[str, str] = {
-    Outcome.SETTLED_WITHOUT_INTERVENTION: "reglerad utan insats",
-    Outcome.SETTLED_WITH_SUPPORT: "reglerad med stöd",
-    Outcome.EVICTED: "avhyst",
-    Outcome.MOVED_OUT: "flyttat",
-    Outcome.WITHDRAWN: "återkallad",
-    Outcome.UNKNOWN: "utfall okänt",
-}
 
 
 @dataclass(frozen=True)
@@ -204,7 +182,7 @@ def decide_outcomes(
     frame = facts.select(list(FACTS_SCHEMA)).cast(FACTS_SCHEMA)  # type: ignore[arg-type]
     is_closed = pl.col("status") == EpisodeStatus.CLOSED
     silence_closed = is_closed & (pl.col("outcome_source") == SOURCE_SILENCE)
-    open_status = pl.col("status").is_in(OPEN_STATUS_VALUES)
+    open_status = pl.col("status").is_in(OPEN_STATUSES)
     candidate = ~is_closed | silence_closed
 
     executed = candidate & (
@@ -398,7 +376,7 @@ def follow_up_dates(facts: pl.DataFrame, rules: OutcomeRules) -> pl.DataFrame:
     checked = last_news_expr() + pl.duration(days=rules.follow_up_check_days)
     after_eviction = pl.col("eviction_date") + pl.duration(days=1)
     return (
-        frame.filter(pl.col("status").is_in(OPEN_STATUS_VALUES))
+        frame.filter(pl.col("status").is_in(OPEN_STATUSES))
         .select(
             "episode_id",
             follow_up_date=pl.when(pl.col("eviction_date").is_not_null())

@@ -66,13 +66,12 @@ class EpisodeStatus(StrEnum):
 #: Statuses after which a new termination notice opens a new episode (recurrence).
 TERMINAL_STATUSES = frozenset({"settled", "eviction_executed", "withdrawn", "closed"})
 
-OPEN_STATUSES = frozenset(
-    {
-        EpisodeStatus.TERMINATION_NOTICE,
-        EpisodeStatus.PAYMENT_ORDER,
-        EpisodeStatus.DECISION,
-        EpisodeStatus.EVICTION_SCHEDULED,
-    }
+#: Statuses of an episode still running (the outcome rules, booking, worklists act on them).
+OPEN_STATUSES: tuple[EpisodeStatus, ...] = (
+    EpisodeStatus.TERMINATION_NOTICE,
+    EpisodeStatus.PAYMENT_ORDER,
+    EpisodeStatus.DECISION,
+    EpisodeStatus.EVICTION_SCHEDULED,
 )
 
 
@@ -121,6 +120,52 @@ class AppointmentStatus(StrEnum):
     ATTENDED = "attended"
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
+
+
+#: Statuses in plain Swedish, for transition reasons and lists.
+STATUS_LABEL_SV: dict[str, str] = {
+    EpisodeStatus.TERMINATION_NOTICE: "uppsägning",
+    EpisodeStatus.PAYMENT_ORDER: "betalningsföreläggande",
+    EpisodeStatus.DECISION: "utslag",
+    EpisodeStatus.EVICTION_SCHEDULED: "bokad avhysning",
+    EpisodeStatus.SETTLED: "reglerad",
+    EpisodeStatus.EVICTION_EXECUTED: "verkställd avhysning",
+    EpisodeStatus.WITHDRAWN: "återkallad",
+    EpisodeStatus.CLOSED: "avslutad",
+}
+
+OUTCOME_LABEL_SV: dict[str, str] = {
+    Outcome.SETTLED_WITHOUT_INTERVENTION: "reglerad utan insats",
+    Outcome.SETTLED_WITH_SUPPORT: "reglerad med stöd",
+    Outcome.EVICTED: "avhyst",
+    Outcome.MOVED_OUT: "flyttat",
+    Outcome.WITHDRAWN: "återkallad",
+    Outcome.UNKNOWN: "utfall okänt",
+}
+
+
+#: Who acts on an episode, in plain Swedish (lists and the episode view).
+ROUTING_LABEL_SV: dict[str, str] = {
+    Routing.CASEWORKER: "handläggare",
+    Routing.ADVISOR: "boenderådgivare",
+    Routing.REVIEW: "granskas",
+}
+
+#: How sure a match is, in plain Swedish (the review list).
+TIER_LABEL_SV: dict[str, str] = {
+    MatchTier.CERTAIN: "säker",
+    MatchTier.PROBABLE: "trolig",
+    MatchTier.POSSIBLE: "möjlig",
+    MatchTier.NONE: "ingen",
+}
+
+#: What became of a meeting, in plain Swedish (the episode view).
+APPOINTMENT_STATUS_LABEL_SV: dict[str, str] = {
+    AppointmentStatus.BOOKED: "bokat",
+    AppointmentStatus.ATTENDED: "kom",
+    AppointmentStatus.NO_SHOW: "uteblev",
+    AppointmentStatus.CANCELLED: "avbokat",
+}
 
 
 class LetterKind(StrEnum):

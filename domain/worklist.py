@@ -9,6 +9,7 @@ plain Swedish.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -16,7 +17,8 @@ from enum import StrEnum
 import polars as pl
 
 from domain.formatting import MONTHS_SV, WEEKDAYS_SV
-from domain.outcomes import OPEN_STATUS_VALUES, OUTCOME_LABEL_SV, STATUS_LABEL_SV
+from domain.notices import MOJIBAKE
+from domain.vocabulary import OPEN_STATUSES, OUTCOME_LABEL_SV, STATUS_LABEL_SV, TIER_LABEL_SV
 from domain.working_days import roll_to_working_day
 
 
@@ -34,16 +36,6 @@ class Section(StrEnum):
 
 SECTION_ORDER: tuple[Section, ...] = tuple(Section)
 
-SECTION_TITLE_SV: dict[Section, str] = {
-    Section.EVICTIONS: "Avhysningar inom kort",
-    Section.APPOINTMENTS: "Möten i dag och nästa arbetsdag",
-    Section.NO_SHOW_TASKS: "Uteblivna besök att följa upp",
-    Section.NEW_EPISODES: "Nya ärenden",
-    Section.MATCHES_TO_CONFIRM: "Träffar att bekräfta",
-    Section.DELIVERY_PROBLEMS: "Brev som inte nått fram och sena möten",
-    Section.PAST_FOLLOW_UP: "Ärenden utan besked",
-}
-
 #: The columns every worklist row has, in display order.
 ROW_SCHEMA: dict[str, pl.DataType] = {
     "section": pl.String(),
@@ -56,21 +48,6 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     "action": pl.String(),
     # Not a column of its own: the deadline reads "ca 2026-10-12" when it is our estimate.
     "deadline_estimated": pl.Boolean(),
-}
-
-#: How the children column reads: yes, no, or not known.
-CHILDREN_LABEL_SV: dict[bool | None, str] = {True: "ja", False: "nej", None: "okänt"}
-
-#: Swedish column headings for files and the terminal: the columns shown, in order.
-COLUMN_TITLE_SV: dict[str, str] = {
-    "section": "Avsnitt",
-    "episode_id": "Ärende",
-    "tenant_name": "Namn",
-    "address": "Adress",
-    "deadline_date": "Betala senast",
-    "debt_amount": "Skuld",
-    "has_children": "Barn",
-    "action": "Att göra",
 }
 
 EPISODES_SCHEMA: dict[str, pl.DataType] = {
@@ -156,13 +133,6 @@ PROBLEM_SV: dict[str, str] = {
 
 #: Letters to tenants (``Letter.kind``); only the latest one per episode matters.
 TENANT_LETTER_KINDS: tuple[str, ...] = ("appointment", "appointment_cancelled")
-
-TIER_LABEL_SV: dict[str, str] = {
-    "certain": "säker",
-    "probable": "trolig",
-    "possible": "möjlig",
-    "none": "ingen",
-}
 
 
 @dataclass(frozen=True)
@@ -290,7 +260,7 @@ def _closed_note() -> pl.Expr:
         pl.col("status"),
     )
     return (
-        pl.when(pl.col("status").is_in(OPEN_STATUS_VALUES))
+        pl.when(pl.col("status").is_in(OPEN_STATUSES))
         .then(pl.lit(""))
         .otherwise(pl.format(" (Ärendet avslutat: {})", label))
     )
@@ -308,7 +278,7 @@ def eviction_rows(
     last = run_date + timedelta(days=horizon_days)
     day = pl.col("eviction_at").dt.date()
     due = episodes.filter(
-        pl.col("status").is_in(OPEN_STATUS_VALUES)
+        pl.col("status").is_in(OPEN_STATUSES)
         & pl.col("eviction_at").is_not_null()
         & (day >= run_date)
         & (day <= last)
@@ -347,7 +317,7 @@ def appointment_rows(
     label = pl.when(day == run_date).then(pl.lit("i dag")).otherwise(_sv_weekday_day("starts_at"))
     # The join named the episode's status ``status_right``; the notes read ``status``.
     booked = booked.drop("status").rename({"status_right": "status"})
-    is_open = pl.col("status").is_in(OPEN_STATUS_VALUES)
+    is_open = pl.col("status").is_in(OPEN_STATUSES)
     action = pl.format(
         "Möte {} {}, {}: ta emot hushållet och registrera besöket{}{}",
         label,
@@ -440,7 +410,30 @@ def new_episode_rows(
         .then(pl.lit("Möjlig träff i registret: bekräfta eller avvisa (avsnittet Träffar)"))
         .otherwise(pl.lit("Ännu inte matchat mot registret"))
     )
-    return _rows(new, Section.NEW_EPISODES, action)
+    return _rows(new, Section.NEW_EPISODES, pl.concat_str([action, garbled_text_note()]))
+
+
+#: Added to a new episode whose name or address still looks garbled after repair.
+GARBLED_NOTE_SV = (
+    " – Kontrollera namn och adress: tecknen ser felkodade ut i hyresvärdens fil "
+    "(t.ex. Ã¥ i stället för å). Be hyresvärden rätta filen; ring hushållet om "
+    "brevet kan ha fått fel adress."
+)
+
+
+def garbled_text_note() -> pl.Expr:
+    """The advisor's note when the tenant's name or address still looks like mojibake.
+
+    Ingest repairs classic mojibake (``Ã¥`` for ``å``); what still looks garbled went
+    onto the letter as it was, so the advisor checks it (:data:`domain.notices.MOJIBAKE`).
+    """
+    garbled = pl.any_horizontal(
+        [
+            pl.col(name).str.contains(MOJIBAKE).fill_null(False)
+            for name in ("tenant_name", "street_address")
+        ]
+    )
+    return pl.when(garbled).then(pl.lit(GARBLED_NOTE_SV)).otherwise(pl.lit(""))
 
 
 def match_rows(episodes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
@@ -467,7 +460,7 @@ def delivery_problem_rows(
     it was queued (an email outage) is one too. Only open episodes: once the debt is
     settled or the episode closed there is nobody to chase about a letter or a late time.
     """
-    episodes = episodes.filter(pl.col("status").is_in(OPEN_STATUS_VALUES))
+    episodes = episodes.filter(pl.col("status").is_in(OPEN_STATUSES))
     latest = letters.sort(["episode_id", "letter_id"]).unique(
         subset="episode_id", keep="last", maintain_order=True
     )
@@ -601,7 +594,7 @@ def follow_up_rows(episodes: pl.DataFrame, run_date: date) -> pl.DataFrame:
     """Section 7: open episodes with no news past their follow-up date."""
     due = _children_first(
         episodes.filter(
-            pl.col("status").is_in(OPEN_STATUS_VALUES)
+            pl.col("status").is_in(OPEN_STATUSES)
             & pl.col("follow_up_date").is_not_null()
             & (pl.col("follow_up_date") <= run_date)
         ),
@@ -683,3 +676,37 @@ def section_counts(rows: pl.DataFrame) -> dict[str, int]:
 def split_sections(rows: pl.DataFrame) -> list[tuple[Section, pl.DataFrame]]:
     """The rows per section, in order; the row order within a section is kept."""
     return [(s, rows.filter(pl.col("section") == s.value)) for s in SECTION_ORDER]
+
+
+#: Who a worklist is for (``Worklist.owner_kind``).
+ADVISOR, CASEWORKER = "advisor", "caseworker"
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """One owner's worklist for one date: rows in section order, plus who it is for."""
+
+    owner_kind: str  # advisor | caseworker
+    owner_id: str
+    owner_name: str
+    run_date: date
+    rows: pl.DataFrame
+
+    @property
+    def owner(self) -> str:
+        """The key of ``WorklistRun.owner`` and of the outbox: ``advisor:radgivare1``."""
+        return f"{self.owner_kind}:{self.owner_id}"
+
+    @property
+    def file_stem(self) -> str:
+        """A safe file name for this owner: ``radgivare-radgivare1``."""
+        prefix = "radgivare" if self.owner_kind == ADVISOR else "handlaggare"
+        return f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.owner_id)}"
+
+    def counts(self) -> dict[str, int]:
+        """Rows per section, all seven sections, in order."""
+        return section_counts(self.rows)
+
+    def sections(self) -> list[tuple[Section, pl.DataFrame]]:
+        """The sections in the issue's order with their rows."""
+        return split_sections(self.rows)

@@ -21,10 +21,8 @@ import jinja2
 import typst
 import xlsxwriter
 
-from domain.formatting import STOCKHOLM, safe_cell, sv_date, sv_time
+from domain.formatting import MONTHS_SHORT_SV, STOCKHOLM, safe_cell, sv_date, sv_time
 from domain.statistics import (
-    FUNNEL,
-    MONTHS_SHORT_SV,
     OUTCOME_LABELS,
     TREND_KEYS,
     StatisticsReport,
@@ -44,6 +42,13 @@ PREVIOUS_COLOUR = "#9bbad1"
 EVICTION_COLOUR = "#b23a48"
 OUTCOME_COLOURS = ("#2e7d32", "#81c784", "#1f5f8b", "#8d6e63", "#f9a825", "#b23a48", "#9e9e9e")
 HIDDEN_COLOUR = "#d0d0d0"
+#: The funnel of the legal chain (stage label, figure key).
+FUNNEL: tuple[tuple[str, str], ...] = (
+    ("Nya ärenden (underrättelse)", "episodes_opened"),
+    ("Betalningsföreläggande", "episodes_reaching.payment_order"),
+    ("Avhysning bokad", "episodes_reaching.eviction_scheduled"),
+    ("Avhysning verkställd", "evictions_executed"),
+)
 TREND_LABELS = {"notices_total": "Underrättelser", "evictions_executed": "Verkställda avhysningar"}
 
 ABOUT = (

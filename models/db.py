@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, String, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Select, String, Table, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -251,3 +251,22 @@ def stage_lock(
     lock_file = Path(database).with_name(f"{Path(database).name}.{name}.lock")
     with _file_lock(lock_file, name, wait_seconds, poll_seconds):
         yield
+
+
+def advisory_xact_lock(session: Session, key: int) -> None:
+    """Wait for and hold a PostgreSQL advisory lock until the transaction ends.
+
+    SQLite needs none: it lets one writer in at a time by itself.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def skip_locked(session: Session, query: Select, *of: type) -> Select:
+    """``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two runs never take the same rows.
+
+    Elsewhere the query is returned as it is (SQLite lets one writer in at a time).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True, of=list(of) if of else None)
+    return query

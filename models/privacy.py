@@ -199,7 +199,7 @@ def private_dir(path: Path | str) -> Path:
 def write_private(path: Path, data: bytes) -> Path:
     """Write a file only its owner can read, atomically (a reader never sees half a file)."""
     private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two runs never share one
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)

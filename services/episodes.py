@@ -18,12 +18,12 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain.identity import normalise
+from domain.matching import Children, recorded_children
 from domain.outcomes import (
     INTERVENTION_KINDS,
     INTERVENTION_LABEL_SV,
     INTERVENTIONS_SCHEMA,
     MANUAL_OUTCOMES,
-    OUTCOME_LABEL_SV,
     SETTLED,
     SETTLED_OUTCOMES,
     SOURCE_ADVISOR,
@@ -33,6 +33,7 @@ from domain.outcomes import (
     manual_settled_outcome,
 )
 from domain.vocabulary import (
+    OUTCOME_LABEL_SV,
     AppointmentStatus,
     EpisodeStatus,
     EventType,
@@ -555,6 +556,13 @@ def record_activity(
     )
 
 
+def set_children(episode: Episode, children: Children) -> None:
+    """Write what is known about the children on the episode (its three columns)."""
+    episode.children_count = children.count
+    episode.has_children = children.has_children
+    episode.children_known = children.known
+
+
 def record_children(session: Session, episode_id: int, count: int, *, by: str) -> RecordedChildren:
     """Record how many children live in the household (0: none); audit-logged with who.
 
@@ -566,9 +574,7 @@ def record_children(session: Session, episode_id: int, count: int, *, by: str) -
     if count < 0:
         raise KvarboendeError(f"--count must be 0 or more (0: no children), not {count}")
     episode = get_episode(session, episode_id)
-    episode.children_count = count
-    episode.has_children = count > 0
-    episode.children_known = True
+    set_children(episode, recorded_children(count))
     audit(session, by, "record_children", "episode", episode.id)
     return RecordedChildren(episode.id, count)
 

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.vocabulary import MatchDecision, MatchTier, Routing
+from domain.matching import UNKNOWN_CHILDREN, children_for, routing_for
+from domain.vocabulary import MatchDecision, MatchTier
 from models.audit import audit
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Episode, HouseholdMember, Match, RegisterCase
+from services.episodes import set_children
 
 
 @dataclass(frozen=True)
@@ -126,20 +128,18 @@ def decide(session: Session, match_id: int, *, confirm: bool, by: str) -> MatchD
             .select_from(HouseholdMember)
             .where(HouseholdMember.case_id == match.case_id, HouseholdMember.is_child)
         )
-        recorded = episode.children_count if episode.children_known else 0
-        episode.routing = Routing.CASEWORKER
+        episode.routing = routing_for(match.tier, match.decision)
         episode.case_id = match.case_id
         episode.caseworker_id = case.caseworker_id if case else None
-        episode.children_count = max(int(children or 0), recorded)
-        episode.has_children = episode.children_count > 0
-        episode.children_known = True
+        set_children(
+            episode,
+            children_for(int(children or 0), episode.children_known, episode.children_count),
+        )
     else:
         if episode.case_id == match.case_id:
             # The children came from the case now rejected: they are unknown again.
-            episode.children_count = 0
-            episode.has_children = False
-            episode.children_known = False
-        episode.routing = Routing.ADVISOR
+            set_children(episode, UNKNOWN_CHILDREN)
+        episode.routing = routing_for(match.tier, match.decision)
         episode.case_id = None
         episode.caseworker_id = None
     episode.snapshot_id = match.snapshot_id

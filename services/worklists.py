@@ -8,8 +8,6 @@ them per owner.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,7 +19,9 @@ from domain.delivery import problem_of
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import AppointmentStatus, EpisodeStatus, MatchDecision, Routing
 from domain.worklist import (
+    ADVISOR,
     APPOINTMENTS_SCHEMA,
+    CASEWORKER,
     EPISODES_SCHEMA,
     LETTERS_SCHEMA,
     MATCHES_SCHEMA,
@@ -30,11 +30,9 @@ from domain.worklist import (
     TASKS_SCHEMA,
     TENANT_LETTER_KINDS,
     WAITING_LETTER_STATUSES,
-    Section,
+    Worklist,
     WorklistInputs,
     build_sections,
-    section_counts,
-    split_sections,
 )
 from models.config import Settings
 from models.db import insert_or_ignore
@@ -51,43 +49,11 @@ from models.tables import (
 )
 from services._common import stockholm_series
 
-ADVISOR, CASEWORKER = "advisor", "caseworker"
-
 #: The audit log's actor for what the daily job does by itself.
 SYSTEM_ACTOR = "kvarboende"
 
 #: When an owner never had a worklist, "new episodes" means opened within this many days.
 FIRST_LIST_LOOKBACK_DAYS = 7
-
-
-@dataclass(frozen=True)
-class Worklist:
-    """One owner's worklist for one date: rows in section order, plus who it is for."""
-
-    owner_kind: str  # advisor | caseworker
-    owner_id: str
-    owner_name: str
-    run_date: date
-    rows: pl.DataFrame
-
-    @property
-    def owner(self) -> str:
-        """The key of ``WorklistRun.owner`` and of the outbox: ``advisor:radgivare1``."""
-        return f"{self.owner_kind}:{self.owner_id}"
-
-    @property
-    def file_stem(self) -> str:
-        """A safe file name for this owner: ``radgivare-radgivare1``."""
-        prefix = "radgivare" if self.owner_kind == ADVISOR else "handlaggare"
-        return f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.owner_id)}"
-
-    def counts(self) -> dict[str, int]:
-        """Rows per section, all seven sections, in order."""
-        return section_counts(self.rows)
-
-    def sections(self) -> list[tuple[Section, pl.DataFrame]]:
-        """The sections in the issue's order with their rows."""
-        return split_sections(self.rows)
 
 
 def _columns(rows: list, names: list[str]) -> dict[str, list]:

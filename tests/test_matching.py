@@ -381,6 +381,9 @@ def test_routing_for_each_tier() -> None:
     assert routing_for("possible", "pending") == "review"
     assert routing_for("possible", "rejected") == "advisor"
     assert routing_for("none", "auto") == "advisor"
+    # The advisor's rejection wins over the tier (services.matches.decide uses this rule).
+    assert routing_for("probable", "rejected") == "advisor"
+    assert routing_for("possible", "confirmed") == "caseworker"
 
 
 # ------------------------------------------------------------------ company-facing output

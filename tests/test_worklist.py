@@ -214,6 +214,21 @@ def test_new_episodes_since_the_last_worklist_with_their_routing() -> None:
     assert sorted(first_ever["episode_id"].to_list()) == [1, 2, 3, 4]
 
 
+def test_a_name_still_garbled_after_repair_is_flagged_for_the_advisor() -> None:
+    """Mojibake ingest could not repair went onto the letter: the advisor is told to check."""
+    data = inputs(
+        [
+            ep(1, opened_on=RUN, tenant_name="Ã\x85sa Ã–berg"),  # not repairable as it stands
+            ep(2, opened_on=RUN, tenant_name="Åsa Öberg"),
+        ],
+        appointments=[appt(1, 1, at(26, 9)), appt(2, 2, at(26, 10))],
+    )
+    rows = build(data).filter(pl.col("section") == "new_episodes").sort("episode_id")
+    flagged, clean = rows["action"].to_list()
+    assert flagged.startswith("Kallelse till möte") and "Kontrollera namn och adress" in flagged
+    assert "Kontrollera" not in clean
+
+
 def test_matches_delivery_problems_and_follow_up() -> None:
     data = inputs(
         [
@@ -403,7 +418,7 @@ def test_postcodes_are_written_as_on_letters() -> None:
 
 def test_an_estimated_deadline_reads_ca_in_every_format() -> None:
     """No service date known: the advisor sees the date as our estimate, not the law's."""
-    from flows.stages.worklist import Worklist, csv_text, display_rows
+    from letters.worklist import Worklist, csv_text, display_rows
 
     data = inputs(
         [

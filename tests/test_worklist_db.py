@@ -371,7 +371,7 @@ def test_a_long_section_in_the_pdf_points_to_the_complete_files(tmp_path: Path) 
     import polars as pl
 
     from domain.worklist import ROW_SCHEMA
-    from flows.stages.worklist import PDF_MAX_ROWS_PER_SECTION, Worklist, pdf_bytes
+    from letters.worklist import PDF_MAX_ROWS_PER_SECTION, Worklist, pdf_bytes
 
     n = PDF_MAX_ROWS_PER_SECTION + 5
     rows = pl.DataFrame(

@@ -21,17 +21,23 @@ from domain.formatting import STOCKHOLM, sv_amount
 from domain.outcomes import (
     ACTIVITY_LABEL_SV,
     MANUAL_OUTCOMES,
-    OUTCOME_LABEL_SV,
-    STATUS_LABEL_SV,
     ActivityKind,
 )
-from domain.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV, sv_postal_code
+from domain.vocabulary import (
+    APPOINTMENT_STATUS_LABEL_SV,
+    OUTCOME_LABEL_SV,
+    ROUTING_LABEL_SV,
+    STATUS_LABEL_SV,
+)
+from domain.worklist import sv_postal_code
 from flows.cli import app
 from flows.context import AppContext, day_or_today
-from flows.stages.worklist import (
+from flows.stages.worklist import output_dir
+from letters.worklist import (
+    CHILDREN_LABEL_SV,
+    SECTION_TITLE_SV,
     deadline_text,
     display_rows,
-    output_dir,
     write_csv,
     write_pdf,
     write_xlsx,
@@ -50,13 +56,6 @@ ByOption = Annotated[
 ]
 
 
-ROUTING_LABEL_SV = {"caseworker": "handläggare", "advisor": "boenderådgivare", "review": "granskas"}
-MEETING_LABEL_SV = {
-    "booked": "bokat",
-    "attended": "kom",
-    "no_show": "uteblev",
-    "cancelled": "avbokat",
-}
 TASK_LABEL_SV = {"phone_call": "ring", "home_visit": "hembesök"}
 TASK_STATUS_SV = {"open": "att göra", "done": "klar", "cancelled": "avbruten"}
 
@@ -421,7 +420,7 @@ def episodes_show(
             (
                 _local(a.starts_at),
                 a.location,
-                MEETING_LABEL_SV.get(a.status, a.status),
+                APPOINTMENT_STATUS_LABEL_SV.get(a.status, a.status),
                 "ja" if a.before_deadline else "nej",
             )
             for a in detail.appointments

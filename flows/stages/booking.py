@@ -23,7 +23,7 @@ from domain.booking import BookingRequest, assign_slots, earliest_meeting_date
 from domain.vocabulary import OPEN_STATUSES, Routing
 from models.audit import current_actor
 from models.config import Settings
-from models.db import session_scope
+from models.db import session_scope, skip_locked
 from models.tables import Appointment, Episode
 from services import appointments
 from services.appointments import (  # noqa: F401 - BookingError re-exported for callers
@@ -52,8 +52,7 @@ def book_appointments(engine: Engine, settings: Settings, run_date: date) -> dic
             )
             .order_by(Episode.id)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=Episode)
+        query = skip_locked(session, query, Episode)
         requests = [
             BookingRequest(episode_id, deadline, bool(children))
             for episode_id, deadline, children in session.execute(query)

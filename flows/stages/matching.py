@@ -15,7 +15,12 @@ from datetime import UTC, date, datetime
 import polars as pl
 from sqlalchemy import Engine, insert, select, update
 
-from domain.matching import children_per_case, match_notices
+from domain.matching import (
+    children_after_match,
+    children_per_case,
+    match_notices,
+    routing_expr,
+)
 from domain.vocabulary import MatchDecision, MatchTier, Routing
 from models.config import Settings
 from models.db import session_scope
@@ -131,22 +136,17 @@ def latest_snapshot_id(session) -> int | None:  # noqa: ANN001
 def children_updates(updates: pl.DataFrame) -> list[pl.DataFrame]:
     """Episode updates in two uniform batches: routed to a caseworker, and the rest.
 
-    Matched to a case, the household's children are known: the register's count, or
-    what a person recorded before (``kvarboende record children``) when that is higher,
-    because a child known from either source is a child. Not matched, nothing is known
-    from the register, so what was recorded (or "unknown") is left as it is.
+    Routed to a caseworker, the children follow :func:`domain.matching.children_after_match`.
+    Not matched, nothing is known from the register, so what was recorded (or "unknown")
+    is left as it is.
     """
     base = ["id", "routing", "case_id", "caseworker_id", "snapshot_id", "matched_at"]
     routed = pl.col("routing") == Routing.CASEWORKER
-    count = pl.max_horizontal(
-        "register_children",
-        pl.when(pl.col("recorded_known")).then(pl.col("recorded_count")).otherwise(0),
-    )
     to_case = updates.filter(routed).select(
         *base,
-        children_count=count,
-        has_children=count > 0,
-        children_known=pl.lit(True),
+        *children_after_match(
+            pl.col("register_children"), pl.col("recorded_known"), pl.col("recorded_count")
+        ),
     )
     return [to_case, updates.filter(~routed).select(base)]
 
@@ -195,17 +195,7 @@ def match_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[s
         .join(children, on="case_id", how="left")
         .with_columns(pl.col("children_count").fill_null(0))
     )
-    to_caseworker = (pl.col("decision") == MatchDecision.CONFIRMED) | pl.col("tier").is_in(
-        [MatchTier.CERTAIN, MatchTier.PROBABLE]
-    )
-    result = result.with_columns(
-        pl.when(to_caseworker)
-        .then(pl.lit(Routing.CASEWORKER.value))
-        .when(pl.col("tier") == MatchTier.POSSIBLE)
-        .then(pl.lit(Routing.REVIEW.value))
-        .otherwise(pl.lit(Routing.ADVISOR.value))
-        .alias("routing")
-    )
+    result = result.with_columns(routing_expr())
     routed = pl.col("routing") == Routing.CASEWORKER
     matches = result.select(
         pl.col("nid").alias("episode_id"),

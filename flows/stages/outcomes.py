@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from domain.formatting import STOCKHOLM
 from domain.outcomes import (
     FACTS_SCHEMA,
-    OPEN_STATUS_VALUES,
     SOURCE_SILENCE,
     ActivityKind,
     OutcomeRules,
@@ -29,6 +28,7 @@ from domain.outcomes import (
     recurrence_links,
 )
 from domain.vocabulary import (
+    OPEN_STATUSES,
     TERMINAL_STATUSES,
     AppointmentStatus,
     EpisodeStatus,
@@ -334,7 +334,7 @@ def create_follow_up_tasks(engine: Engine, settings: Settings, run_date: date) -
             select(ap.episode_id, e.has_children, slot.starts_at)
             .join(AppointmentSlot.__table__, slot.id == ap.slot_id)
             .join(Episode.__table__, e.id == ap.episode_id)
-            .where(ap.status == AppointmentStatus.NO_SHOW, e.status.in_(OPEN_STATUS_VALUES))
+            .where(ap.status == AppointmentStatus.NO_SHOW, e.status.in_(OPEN_STATUSES))
         ).all()
         no_shows = pl.DataFrame(
             {
@@ -395,7 +395,7 @@ def _close_moot_tasks(session: Session) -> int:
         update(t)
         .where(
             t.c.status == TASK_OPEN,
-            t.c.episode_id.in_(select(e.c.id).where(e.c.status.not_in(OPEN_STATUS_VALUES))),
+            t.c.episode_id.in_(select(e.c.id).where(e.c.status.not_in(OPEN_STATUSES))),
         )
         .values(status=TASK_CANCELLED, done_at=datetime.now(UTC))
     )

@@ -18,13 +18,13 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, Select, delete, insert, select, text
+from sqlalchemy import Engine, Select, delete, insert, select
 from sqlalchemy.orm import Session
 
 from domain import statistics as st
 from domain.formatting import local_now
 from models.config import Settings
-from models.db import session_scope
+from models.db import advisory_xact_lock, session_scope
 from models.tables import (
     Activity,
     Appointment,
@@ -197,9 +197,8 @@ def refresh_stat_facts_for(
             children=settings.municipality.children,
         )
     with session_scope(engine) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            # Two refreshes at once (the monthly flow and an operator) take turns.
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        # Two refreshes at once (the monthly flow and an operator) take turns.
+        advisory_xact_lock(session, _LOCK_KEY)
         if todo:
             session.execute(
                 delete(StatFact).where(
