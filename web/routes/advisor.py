@@ -25,15 +25,21 @@ from domain.formatting import STOCKHOLM, local_today, sv_amount, sv_time, sv_wee
 from domain.outcomes import (
     ACTIVITY_LABEL_SV,
     MANUAL_OUTCOMES,
-    OUTCOME_LABEL_SV,
     SETTLED,
     SOURCE_SILENCE,
-    STATUS_LABEL_SV,
     ActivityKind,
 )
-from domain.vocabulary import EVENT_LABEL_SV, AppointmentStatus, EventType
-from domain.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV, TIER_LABEL_SV, sv_postal_code
+from domain.vocabulary import (
+    EVENT_LABEL_SV,
+    OUTCOME_LABEL_SV,
+    STATUS_LABEL_SV,
+    TIER_LABEL_SV,
+    AppointmentStatus,
+    EventType,
+)
+from domain.worklist import sv_postal_code
 from flows.stages.booking import appointment_letter_queue, cancellation_letter_queue
+from letters.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV
 from models.audit import audit
 from models.config import Settings
 from models.errors import KvarboendeError, NotAllowed
