@@ -44,6 +44,8 @@ ACTION_LABEL_SV = {
     "close_episode": "Ärende avslutat",
     "record_children": "Barn registrerade",
     "write_worklist": "Arbetslista skapad",
+    "view_worklist": "Arbetslista visad",
+    "view_letter": "Brev öppnat",
 }
 
 

@@ -42,7 +42,7 @@ from domain.vocabulary import (
 )
 from models.audit import audit
 from models.db import lower_text
-from models.errors import KvarboendeError, NotAllowed
+from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import (
     Activity,
     Appointment,
@@ -694,3 +694,77 @@ def close_episode(
     )
     audit(session, by, "close_episode", "episode", episode.id, f"outcome {outcome}")
     return ClosedEpisode(previous, outcome, reason)
+
+
+# --- small reads for the portal ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who the household is, how to reach it, and when its eviction is booked (UTC)."""
+
+    tenant_name: str | None
+    street_address: str | None
+    phone: str | None
+    email: str | None
+    eviction_at: datetime | None
+
+
+def episode_contacts(session: Session, episode_ids: list[int]) -> dict[int, Contact]:
+    """Phone, email and eviction time of many episodes in one query (a worklist's rows).
+
+    Not audit-logged here: the caller logs the view of the page that shows them.
+    """
+    if not episode_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Episode.id,
+            Episode.tenant_name,
+            Episode.street_address,
+            Episode.phone,
+            Episode.email,
+            Episode.eviction_at,
+        ).where(Episode.id.in_(sorted(set(episode_ids))))
+    )
+    return {
+        i: Contact(name, street, phone, email, None if at is None else as_utc(at))
+        for i, name, street, phone, email, at in rows
+    }
+
+
+def meeting_to_record(session: Session, episode_id: int) -> AppointmentRow | None:
+    """The meeting an attended / no-show recording would be about (see ``_meeting_to_record``),
+    without locking: the portal shows the form only when the meeting has begun and says
+    why not otherwise; :func:`record_activity` checks again when it records."""
+    row = session.execute(
+        select(Appointment, AppointmentSlot)
+        .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+        .where(
+            Appointment.episode_id == episode_id,
+            Appointment.status.in_(
+                [AppointmentStatus.BOOKED, AppointmentStatus.ATTENDED, AppointmentStatus.NO_SHOW]
+            ),
+        )
+        .order_by(AppointmentSlot.starts_at.desc(), Appointment.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    a, slot = row
+    return AppointmentRow(
+        a.id, a.slot_id, as_utc(slot.starts_at), slot.location, slot.advisor_id, a.status,
+        bool(a.before_deadline),
+    )  # fmt: skip
+
+
+def letter_file(session: Session, episode_id: int, letter_id: int) -> Path:
+    """The PDF of one of the episode's letters; NotFound when the letter is another
+    episode's, has no PDF, or its file is gone (the same answer: nothing to open)."""
+    letter = session.get(Letter, letter_id)
+    if letter is None or letter.episode_id != episode_id or not letter.pdf_path:
+        raise NotFound(f"letter {letter_id} of episode {episode_id} not found")
+    path = Path(letter.pdf_path)
+    if not path.is_file():
+        raise NotFound(f"the PDF of letter {letter_id} is missing")
+    return path

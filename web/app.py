@@ -78,7 +78,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     An entry point: the process becomes private and its logs masked (:mod:`models.privacy`).
     """
-    from web.routes import admin, api, auth, company, home
+    from web.routes import admin, advisor, api, auth, company, home
 
     protect_process()
 
@@ -97,7 +97,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         templates=templates,
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (auth, home, company, admin, api):
+    for module in (auth, home, company, admin, advisor, api):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

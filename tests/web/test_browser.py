@@ -10,6 +10,7 @@ except in CI.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -189,4 +190,99 @@ def test_admin_creates_an_account_and_a_token(
     page.get_by_role("link", name="Granskningslogg").click()
     assert "Nyckel skapad" in page.get_by_role("table").inner_text()
     _shot(page, "10-admin-audit-log", request)
+    context.close()
+
+
+def test_advisor_sees_the_new_episode_opens_the_letter_records_and_rebooks(
+    browser, server: str, portal, request: pytest.FixtureRequest
+) -> None:
+    from advisor_helpers import meeting_begins, new_episode
+    from register_helpers import add_episode
+
+    from domain.formatting import local_today
+    from flows.stages.matching import match_episodes
+
+    first, _ = new_episode(portal, seed=1)
+    second, pnr = new_episode(portal, seed=2, name="Per Ek")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="sv-SE")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    _login(page, server, "radgivare")
+    page.wait_for_url(f"{server}/radgivare")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Arbetslista")
+    new = page.locator("section", has=page.get_by_role("heading", name="Nya ärenden"))
+    assert "Eva Berg" in new.inner_text() and "Per Ek" in new.inner_text()
+    assert "kvarboende " not in page.content()
+    _shot(page, "11-advisor-worklist", request)
+
+    new.get_by_role("link", name=f"Öppna ärendet för ärende {first}").click()
+    page.wait_for_url(f"{server}/radgivare/arenden/{first}")
+    assert page.get_by_role("heading", level=1).inner_text() == f"Ärende {first}: Eva Berg"
+    _shot(page, "12-advisor-episode", request)
+    link = page.get_by_role("link", name=re.compile("Öppna brevet"))
+    letter = page.context.request.get(f"{server}{link.get_attribute('href')}")
+    assert letter.status == 200 and letter.body().startswith(b"%PDF")
+
+    page.get_by_role("link", name="Boka om eller avboka").click()
+    page.wait_for_url(f"{server}/radgivare/arenden/{first}/ny-tid")
+    _shot(page, "13-advisor-rebook", request)
+    choice = page.get_by_role("radio").nth(2)
+    label = page.locator(f"label[for='{choice.get_attribute('id')}']")
+    chosen = label.locator(".sr-only").text_content()
+    label.click()
+    assert choice.is_checked()
+    page.get_by_role("button", name="Boka den valda tiden").click()
+    page.wait_for_url(f"{server}/radgivare/arenden/{first}?klart=ny-tid")
+    assert "Den nya tiden är bokad" in page.get_by_role("status").inner_text()
+    assert chosen and chosen in page.locator("#besok").locator("..").inner_text()
+    _shot(page, "14-advisor-rebooked", request)
+
+    meeting_begins(portal.engine, second)
+    page.goto(f"{server}/radgivare/sok")
+    page.get_by_label("Namn, personnummer, adress eller ärendenummer").fill(f"{pnr[2:8]}-{pnr[8:]}")
+    page.get_by_role("button", name="Sök").click()
+    assert "1 ärende hittades." in page.get_by_role("status").inner_text()
+    _shot(page, "15-advisor-search", request)
+    page.get_by_role("link", name=str(second), exact=True).click()
+    page.get_by_role("button", name="Hushållet kom").click()
+    page.wait_for_url(f"{server}/radgivare/arenden/{second}?klart=kom")
+    assert "Besöket är registrerat" in page.get_by_role("status").inner_text()
+    _shot(page, "16-advisor-attended", request)
+
+    review = add_episode(
+        portal.engine, "k4", None, "Omar Alizadeh", street_address="Björkvägen 3",
+        apartment="1001", postal_code="12346",
+    )  # fmt: skip
+    match_episodes(portal.engine, portal.settings, local_today())
+    page.get_by_role("link", name="Träffar att bekräfta").click()
+    assert "Björkvägen" in page.get_by_role("table").inner_text()
+    _shot(page, "17-advisor-matches", request)
+    page.get_by_role("button", name=f"Bekräfta träffen för ärende {review}").click()
+    assert "Träffen är bekräftad" in page.get_by_role("status").inner_text()
+
+    phone = browser.new_context(
+        viewport={"width": 375, "height": 740}, is_mobile=True, locale="sv-SE"
+    )
+    mobile = phone.new_page()
+    _login(mobile, server, "radgivare")
+    mobile.wait_for_url(f"{server}/radgivare")
+    _shot(mobile, "18-advisor-worklist-phone", request)
+    mobile.goto(f"{server}/radgivare/arenden/{second}")
+    _shot(mobile, "19-advisor-episode-phone", request)
+    phone.close()
+    context.close()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_company_user_on_an_advisor_url_is_refused(
+    browser, server: str, portal, request: pytest.FixtureRequest
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="sv-SE")
+    page = context.new_page()
+    _login(page, server, "bolag-a")
+    page.wait_for_url(f"{server}/foretag")
+    answer = page.goto(f"{server}/radgivare")
+    assert answer is not None and answer.status == 404
+    assert page.get_by_role("heading", level=1).inner_text() == "Sidan finns inte"
     context.close()

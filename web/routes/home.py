@@ -12,7 +12,7 @@ from web.core import current_session, render
 
 router = APIRouter()
 
-HOME_OF_ROLE = {"company": "/foretag", "admin": "/admin"}
+HOME_OF_ROLE = {"company": "/foretag", "admin": "/admin", "advisor": "/radgivare"}
 
 
 @router.get("/")
