@@ -482,7 +482,7 @@ def _meeting_to_record(
 
     The latest booked, attended or missed meeting of the episode; it must have taken
     place by ``on_date`` (nobody attends a meeting that is still to come), and a meeting
-    already recorded as attended is not recorded as attended twice. A no-show may be
+    already recorded as attended (or missed) is not recorded so twice. A no-show may be
     corrected to attended and back: the advisor's latest word counts.
     """
     row = session.execute(
@@ -509,6 +509,9 @@ def _meeting_to_record(
         )
     if appointment.status == AppointmentStatus.ATTENDED and kind == ActivityKind.ATTENDED:
         raise NotAllowed(f"episode {episode_id}: the meeting is already recorded as attended")
+    if appointment.status == AppointmentStatus.NO_SHOW and kind == ActivityKind.NO_SHOW:
+        # Two clicks (or two advisors) must not store the miss twice.
+        raise NotAllowed(f"episode {episode_id}: the meeting is already recorded as missed")
     return appointment
 
 

@@ -119,6 +119,21 @@ def test_attendance_is_recorded_once_and_not_before_the_meeting(db_engine, setti
     assert [a.kind for a in detail.activities] == ["attended"]
 
 
+def test_a_missed_meeting_is_recorded_once(db_engine, settings) -> None:  # noqa: ANN001
+    """A second no-show (two clicks, two advisors) is refused; correcting to attended is not."""
+    episode_id = add_episode(db_engine)
+    book_appointments(db_engine, settings, RUN)
+    day = _meeting_day(db_engine, episode_id)
+    with session_scope(db_engine) as session:
+        episodes.record_activity(session, episode_id, ActivityKind.NO_SHOW, by="anna", on_date=day)
+    with session_scope(db_engine) as session, pytest.raises(NotAllowed, match="already recorded"):
+        episodes.record_activity(session, episode_id, ActivityKind.NO_SHOW, by="anna", on_date=day)
+    with session_scope(db_engine) as session:
+        episodes.record_activity(session, episode_id, ActivityKind.ATTENDED, by="anna", on_date=day)
+        kinds = session.scalars(select(Activity.kind).order_by(Activity.id)).all()
+    assert kinds == ["no_show", "attended"]
+
+
 def test_show_gives_letters_meetings_and_history(db_engine, settings) -> None:  # noqa: ANN001
     from flows.stages.letters import create_letters
 
