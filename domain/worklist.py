@@ -377,11 +377,13 @@ def new_episode_rows(
     opened = pl.col("opened_on") <= run_date
     if previous_run_date is not None:
         opened &= pl.col("opened_on") > previous_run_date
+    # The latest meeting that is or was on: a new episode whose meeting has already
+    # taken place (booked and held the same week) says so, not "no time booked".
     booked = (
-        appointments.filter(pl.col("status") == "booked")
+        appointments.filter(pl.col("status").is_in(["booked", "attended", "no_show"]))
         .sort(["episode_id", "starts_at"])
         .unique(subset="episode_id", keep="last", maintain_order=True)
-        .select("episode_id", "starts_at")
+        .select("episode_id", "starts_at", pl.col("status").alias("meeting_status"))
     )
     new = _children_first(
         episodes.filter(opened).join(booked, on="episode_id", how="left"),
@@ -402,6 +404,10 @@ def new_episode_rows(
                 pl.coalesce("caseworker_name", "caseworker_id", pl.lit("(okänd)")),
             )
         )
+        .when((routing == "advisor") & (pl.col("meeting_status") == "attended"))
+        .then(pl.format("Kom till mötet {}", slot))
+        .when((routing == "advisor") & (pl.col("meeting_status") == "no_show"))
+        .then(pl.format("Uteblev från mötet {}", slot))
         .when((routing == "advisor") & pl.col("starts_at").is_not_null())
         .then(pl.format("Kallelse till möte {}", slot))
         .when(routing == "advisor")

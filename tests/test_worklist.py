@@ -214,6 +214,22 @@ def test_new_episodes_since_the_last_worklist_with_their_routing() -> None:
     assert sorted(first_ever["episode_id"].to_list()) == [1, 2, 3, 4]
 
 
+def test_a_new_episode_whose_meeting_took_place_says_so() -> None:
+    """Booked and held within the week: not "no time booked yet"."""
+    data = inputs(
+        [ep(1, opened_on=RUN), ep(2, opened_on=RUN)],
+        appointments=[
+            appt(1, 1, at(19, 9), status="attended"),
+            appt(2, 2, at(19, 10), status="no_show"),
+        ],
+    )
+    rows = build(data).filter(pl.col("section") == "new_episodes").sort("episode_id")
+    assert rows["action"].to_list() == [
+        "Kom till mötet torsdag 19 november kl. 09.00",
+        "Uteblev från mötet torsdag 19 november kl. 10.00",
+    ]
+
+
 def test_a_name_still_garbled_after_repair_is_flagged_for_the_advisor() -> None:
     """Mojibake ingest could not repair went onto the letter: the advisor is told to check."""
     data = inputs(
