@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM, safe_cell
 from models.audit import audit
+from models.db import as_utc
 from models.tables import AuditLog
 
 DEFAULT_LIMIT = 500
@@ -116,7 +117,7 @@ def search(session: Session, filters: AuditFilter, limit: int = DEFAULT_LIMIT) -
     return [
         AuditEntry(
             id=row.id,
-            at=row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
+            at=as_utc(row.at),
             actor=row.actor,
             action=row.action,
             entity=row.entity,

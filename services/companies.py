@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import audit
 from models.config import Settings
+from models.db import as_utc
 from models.errors import NotFound
 from models.tables import ApiToken, HousingCompany, PortalUser
 from services.users import token_digest
@@ -59,9 +60,7 @@ class IssuedToken:
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return None if moment is None else as_utc(moment)
 
 
 def new_token() -> tuple[str, str]:

@@ -70,3 +70,13 @@ def demo_counts(session: Session) -> DemoCounts:
         letters={str(k): int(v) for k, v in letters},
         appointment_channels={str(k): int(v) for k, v in channels},
     )
+
+
+def first_routed_caseworker(session: Session) -> str | None:
+    """A caseworker with routed episodes, for the demo's caseworker login (None: none yet)."""
+    return session.scalar(
+        select(Episode.caseworker_id)
+        .where(Episode.caseworker_id.is_not(None))
+        .order_by(Episode.caseworker_id)
+        .limit(1)
+    )

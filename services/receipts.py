@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM, safe_cell
+from models.db import as_utc
 from models.errors import NotFound
 from models.tables import NoticeFile, RowRejection
 
@@ -85,15 +86,12 @@ class ReceiptDetail:
     rows: list[ReceiptRow]
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
 
 def _summary(file: NoticeFile) -> ReceiptSummary:
     return ReceiptSummary(
         id=file.id,
         filename=file.filename,
-        received_at=_utc(file.received_at),
+        received_at=as_utc(file.received_at),
         status=file.status,
         rows_read=file.rows_read,
         accepted=file.rows_accepted,
@@ -157,6 +155,18 @@ def get_receipt(session: Session, company_id: str, file_id: int) -> ReceiptDetai
         for r in stored
     ]
     return ReceiptDetail(summary=_summary(file), rows=rows)
+
+
+def file_id_for_hash(session: Session, company_id: str, content_hash: str) -> int:
+    """The id of the company's stored file with this content (NotFound: none)."""
+    file_id = session.scalar(
+        select(NoticeFile.id).where(
+            NoticeFile.company_id == company_id, NoticeFile.content_hash == content_hash
+        )
+    )
+    if file_id is None:
+        raise NotFound("no such notice file")
+    return file_id
 
 
 def find_by_hash(session: Session, company_id: str, content_hash: str) -> ReceiptDetail:

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models.audit import audit
+from models.db import as_utc
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Caseworker, HousingCompany, LoginAttempt, PortalSession, PortalUser
 
@@ -106,10 +107,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes (stored as UTC); PostgreSQL returns aware ones."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
 
 def token_digest(token: str) -> str:
     """The SHA-256 of a secret token: what the database keeps instead of the token."""
@@ -138,8 +135,8 @@ def _view(user: PortalUser) -> UserView:
         company_id=user.company_id,
         caseworker_id=user.caseworker_id,
         active=user.active,
-        created_at=_utc(user.created_at),
-        last_login_at=_utc(user.last_login_at) if user.last_login_at else None,
+        created_at=as_utc(user.created_at),
+        last_login_at=as_utc(user.last_login_at) if user.last_login_at else None,
     )
 
 
@@ -276,13 +273,13 @@ def _recent_failures(
         select(func.max(LoginAttempt.at)).where(column == value, LoginAttempt.success.is_(True))
     )
     if last_success is not None:
-        since = max(since, _utc(last_success))
+        since = max(since, as_utc(last_success))
     count, latest = session.execute(
         select(func.count(), func.max(LoginAttempt.at)).where(
             column == value, LoginAttempt.success.is_(False), LoginAttempt.at > since
         )
     ).one()
-    return int(count), _utc(latest) if latest else None
+    return int(count), as_utc(latest) if latest else None
 
 
 def _locked(session: Session, username: str, address: str, policy: LoginPolicy, now: datetime):
@@ -364,7 +361,7 @@ def resolve_session(
     record, user = found
     if record.ended_at is not None:
         return None
-    if not user.active or now - _utc(record.last_seen_at) > timedelta(minutes=idle_minutes):
+    if not user.active or now - as_utc(record.last_seen_at) > timedelta(minutes=idle_minutes):
         record.ended_at = now
         return None
     record.last_seen_at = now

@@ -13,12 +13,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from domain.vocabulary import Receipt
 from models.audit import audit
 from models.errors import KvarboendeError
-from models.tables import NoticeFile
+from services import receipts
 from web.core import Portal
 
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
@@ -71,14 +69,8 @@ def receive_file(
             app.engine, app.settings, path, company_id, filename=safe_filename(name)
         )
     with app.db() as session:
-        file_id = session.scalar(
-            select(NoticeFile.id).where(
-                NoticeFile.company_id == company_id,
-                NoticeFile.content_hash == receipt.content_hash,
-            )
-        )
-        if file_id is None:  # ingest always stores a row; be explicit if it ever does not
-            raise KvarboendeError("the uploaded file was not stored")
+        # Ingest always stores a row for the file, also for one received before.
+        file_id = receipts.file_id_for_hash(session, company_id, receipt.content_hash)
         detail = f"via={via}" + (" already_received=yes" if receipt.already_received else "")
         audit(session, actor, "upload", "notice_file", file_id, detail=detail, address=address)
     return Received(file_id=file_id, receipt=receipt)

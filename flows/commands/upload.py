@@ -132,9 +132,7 @@ def users_list(ctx: typer.Context) -> None:
 
 def create_demo_logins(context: AppContext) -> list[tuple[str, str, str]]:
     """One login per role on the demo database: (role label, user name, password)."""
-    from sqlalchemy import select
-
-    from models.tables import Episode
+    from services.demo import first_routed_caseworker
     from services.users import ROLE_LABEL_SV, create_user
 
     settings = context.settings
@@ -144,12 +142,7 @@ def create_demo_logins(context: AppContext) -> list[tuple[str, str, str]]:
         ("manager", "chef", "Chef", None, None),
     ]
     with session_scope(context.engine) as session:
-        caseworker = session.scalar(
-            select(Episode.caseworker_id)
-            .where(Episode.caseworker_id.is_not(None))
-            .order_by(Episode.caseworker_id)
-            .limit(1)
-        )
+        caseworker = first_routed_caseworker(session)
         if caseworker:
             logins.append(("caseworker", "handlaggare", "Socialsekreterare", None, caseworker))
         if settings.companies:
