@@ -36,9 +36,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import (
-    Engine,
-)
+from sqlalchemy import Engine
 
 from connectors.notice_files import read_notice_bytes
 from domain import retention as rt
