@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,10 +28,10 @@ from domain.booking import (
     earliest_meeting_date,
     generate_slots,
 )
-from domain.vocabulary import OPEN_STATUSES, AppointmentStatus
+from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, Routing
 from models.audit import audit
 from models.config import Settings
-from models.db import insert_or_ignore
+from models.db import insert_or_ignore, skip_locked
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Appointment, AppointmentSlot, Episode
 from services._common import as_utc, local_date, start_of_day
@@ -203,6 +203,28 @@ def book(session: Session, episode_id: int, slot_id: int, before_deadline: bool)
     except IntegrityError:
         return False  # another run booked this episode at the same moment
     return True
+
+
+def booking_requests(session: Session) -> list[BookingRequest]:
+    """Advisor-routed open episodes without an appointment, by id: the day's candidates.
+
+    Rows are taken ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that two runs at the same
+    time never try to book the same episode.
+    """
+    query = (
+        select(Episode.id, Episode.deadline_date, Episode.has_children)
+        .where(
+            Episode.routing == Routing.ADVISOR,
+            Episode.status.in_([s.value for s in OPEN_STATUSES]),
+            ~exists().where(Appointment.episode_id == Episode.id),
+        )
+        .order_by(Episode.id)
+    )
+    query = skip_locked(session, query, Episode)
+    return [
+        BookingRequest(episode_id, deadline, bool(children))
+        for episode_id, deadline, children in session.execute(query)
+    ]
 
 
 def _active_appointment(session: Session, episode_id: int) -> Appointment | None:

@@ -2,7 +2,9 @@
 
 The advisor decides a probable or possible match: confirmed, the episode goes to the
 client's caseworker; rejected, to the advisor, who books a letter. Every decision and
-every read of the list is audit-logged with who (ids only).
+every read of the list is audit-logged with who (ids only). The daily matching run
+(``flows.stages.matching``) loads the unrouted episodes, the register and earlier
+decisions here as frames, and stores its matches and routings here.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+import polars as pl
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from domain.matching import UNKNOWN_CHILDREN, children_for, routing_for
 from domain.vocabulary import MatchDecision, MatchTier
 from models.audit import audit
 from models.errors import KvarboendeError, NotAllowed, NotFound
-from models.tables import Episode, HouseholdMember, Match, RegisterCase
+from models.tables import AuditLog, CaseSnapshot, Episode, HouseholdMember, Match, RegisterCase
 from services.episodes import set_children
+
+#: Rows per bulk statement when storing a matching run.
+_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -155,3 +161,171 @@ def decide(session: Session, match_id: int, *, confirm: bool, by: str) -> MatchD
     return MatchDecided(
         match.id, episode.id, str(match.decision), str(episode.routing), episode.caseworker_id
     )
+
+
+# --- the daily matching run (flows.stages.matching) ---------------------------------------
+
+
+def _frame(rows: list, names: list[str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A polars frame from SQLAlchemy rows, column by column (no per-row objects kept)."""
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    return pl.DataFrame(
+        {name: list(values) for name, values in zip(names, columns, strict=True)},
+        schema=schema,
+    )
+
+
+def load_register(session: Session, snapshot_id: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cases and members of a snapshot as frames with database ids.
+
+    Cases: ``case_id`` Int64, ``case_ref``, ``personnummer``, ``name``, ``street_address``,
+    ``apartment``, ``postal_code``, ``caseworker_id`` String. Members: ``member_id``,
+    ``case_id`` Int64, ``personnummer``, ``name``, ``relation`` String, ``is_child`` Boolean.
+    """
+    case_names = [
+        "case_id", "case_ref", "personnummer", "name", "street_address", "apartment",
+        "postal_code", "caseworker_id",
+    ]  # fmt: skip
+    case_rows = session.execute(
+        select(
+            RegisterCase.id,
+            RegisterCase.case_ref,
+            RegisterCase.personnummer,
+            RegisterCase.name,
+            RegisterCase.street_address,
+            RegisterCase.apartment,
+            RegisterCase.postal_code,
+            RegisterCase.caseworker_id,
+        ).where(RegisterCase.snapshot_id == snapshot_id)
+    ).all()
+    cases = _frame(
+        case_rows,
+        case_names,
+        {n: (pl.Int64 if n == "case_id" else pl.String) for n in case_names},
+    )
+    member_names = ["member_id", "case_id", "personnummer", "name", "relation", "is_child"]
+    member_rows = session.execute(
+        select(
+            HouseholdMember.id,
+            HouseholdMember.case_id,
+            HouseholdMember.personnummer,
+            HouseholdMember.name,
+            HouseholdMember.relation,
+            HouseholdMember.is_child,
+        ).where(HouseholdMember.snapshot_id == snapshot_id)
+    ).all()
+    members = _frame(
+        member_rows,
+        member_names,
+        {
+            "member_id": pl.Int64,
+            "case_id": pl.Int64,
+            "personnummer": pl.String,
+            "name": pl.String,
+            "relation": pl.String,
+            "is_child": pl.Boolean,
+        },
+    )
+    return cases, members
+
+
+def load_decisions(session: Session) -> pl.DataFrame:
+    """Earlier advisor decisions, oldest first, with what identifies the tenant.
+
+    The personnummer, and the name and home as the fallback key when the tenant had no
+    number (``domain.matching.decision_keys`` turns them into identity keys), so that a
+    confirm or reject also holds for tenants without a number.
+    """
+    names = [
+        "personnummer", "tenant_name", "street_address", "apartment", "postal_code",
+        "case_ref", "decision",
+    ]  # fmt: skip
+    rows = session.execute(
+        select(
+            Episode.personnummer,
+            Episode.tenant_name,
+            Episode.street_address,
+            Episode.apartment,
+            Episode.postal_code,
+            Match.case_ref,
+            Match.decision,
+        )
+        .join(Episode, Episode.id == Match.episode_id)
+        .where(
+            Match.decision.in_([MatchDecision.CONFIRMED, MatchDecision.REJECTED]),
+            Match.decided_by.is_not(None),
+            Match.case_ref.is_not(None),
+        )
+        .order_by(Match.decided_at, Match.id)
+    ).all()
+    return _frame(rows, names, dict.fromkeys(names, pl.String))
+
+
+def latest_snapshot_id(session: Session) -> int | None:
+    """The newest case-register snapshot, or None before the first import."""
+    return session.scalars(
+        select(CaseSnapshot.id).order_by(CaseSnapshot.id.desc()).limit(1)
+    ).first()
+
+
+def unrouted_episodes(session: Session) -> pl.DataFrame:
+    """Episodes whose routing is still empty, with what identifies the tenant and home.
+
+    Schema: ``nid`` Int64 (the episode id), ``personnummer``, ``tenant_name``,
+    ``co_tenant_personnummer``, ``co_tenant_name``, ``street_address``, ``apartment``,
+    ``postal_code`` String (what :func:`domain.matching.match_notices` reads).
+    """
+    names = [
+        "nid", "personnummer", "tenant_name", "co_tenant_personnummer", "co_tenant_name",
+        "street_address", "apartment", "postal_code",
+    ]  # fmt: skip
+    rows = session.execute(
+        select(
+            Episode.id,
+            Episode.personnummer,
+            Episode.tenant_name,
+            Episode.co_tenant_personnummer,
+            Episode.co_tenant_name,
+            Episode.street_address,
+            Episode.apartment,
+            Episode.postal_code,
+        ).where(Episode.routing.is_(None))
+    ).all()
+    return _frame(rows, names, {n: (pl.Int64 if n == "nid" else pl.String) for n in names})
+
+
+def still_unrouted(session: Session, episode_ids: list[int]) -> pl.DataFrame:
+    """Of these episodes, those still unrouted, with the children recorded so far.
+
+    A concurrent run may have routed some meanwhile: they must not be matched twice.
+    Schema: ``id`` Int64, ``recorded_known`` Boolean, ``recorded_count`` Int64.
+    """
+    still_open = session.execute(
+        select(Episode.id, Episode.children_known, Episode.children_count).where(
+            Episode.id.in_(episode_ids), Episode.routing.is_(None)
+        )
+    ).all()
+    return _frame(
+        still_open,
+        ["id", "recorded_known", "recorded_count"],
+        {"id": pl.Int64, "recorded_known": pl.Boolean, "recorded_count": pl.Int64},
+    )
+
+
+def store_matches(session: Session, matches: pl.DataFrame) -> None:
+    """Insert Match rows (columns named as in ``match``), in chunks."""
+    for offset in range(0, matches.height, _CHUNK):
+        session.execute(insert(Match), matches.slice(offset, _CHUNK).to_dicts())
+
+
+def update_episodes(session: Session, frames: list[pl.DataFrame]) -> None:
+    """Bulk-update episodes by primary key, one uniform frame (same columns) at a time."""
+    for frame in frames:
+        for offset in range(0, frame.height, _CHUNK):
+            session.execute(update(Episode), frame.slice(offset, _CHUNK).to_dicts())
+
+
+def store_audit_rows(session: Session, rows: pl.DataFrame) -> None:
+    """Insert audit entries (columns named as in ``audit_log``), in chunks."""
+    for offset in range(0, rows.height, _CHUNK):
+        session.execute(insert(AuditLog), rows.slice(offset, _CHUNK).to_dicts())

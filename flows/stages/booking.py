@@ -16,19 +16,19 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, exists, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from domain.booking import BookingRequest, assign_slots, earliest_meeting_date
-from domain.vocabulary import OPEN_STATUSES, Routing
+from domain.booking import assign_slots, earliest_meeting_date
 from models.audit import current_actor
 from models.config import Settings
-from models.db import session_scope, skip_locked
-from models.tables import Appointment, Episode
+from models.db import session_scope
+from models.tables import Appointment
 from services import appointments
 from services.appointments import (  # noqa: F401 - BookingError re-exported for callers
     BookingError,
     book,
+    booking_requests,
     free_slot_list,
     materialise_slots,
 )
@@ -43,20 +43,7 @@ def book_appointments(engine: Engine, settings: Settings, run_date: date) -> dic
     last = run_date + timedelta(days=settings.booking.horizon_days)
     with session_scope(engine) as session:
         counts["slots_added"] = materialise_slots(session, settings, run_date, last)
-        query = (
-            select(Episode.id, Episode.deadline_date, Episode.has_children)
-            .where(
-                Episode.routing == Routing.ADVISOR,
-                Episode.status.in_([s.value for s in OPEN_STATUSES]),
-                ~exists().where(Appointment.episode_id == Episode.id),
-            )
-            .order_by(Episode.id)
-        )
-        query = skip_locked(session, query, Episode)
-        requests = [
-            BookingRequest(episode_id, deadline, bool(children))
-            for episode_id, deadline, children in session.execute(query)
-        ]
+        requests = booking_requests(session)
         counts["candidates"] = len(requests)
         if not requests:
             return counts

@@ -10,59 +10,21 @@ entry with who and when.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import polars as pl
-from sqlalchemy import Engine, and_, bindparam, case, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from domain.formatting import STOCKHOLM
-from domain.outcomes import (
-    FACTS_SCHEMA,
-    SOURCE_SILENCE,
-    ActivityKind,
-    OutcomeRules,
-    decide_outcomes,
-    follow_up_dates,
-    plan_follow_up_tasks,
-    recurrence_links,
-)
-from domain.vocabulary import (
-    OPEN_STATUSES,
-    TERMINAL_STATUSES,
-    AppointmentStatus,
-    EpisodeStatus,
-    EventType,
-    Outcome,
-    OutcomeCertainty,
-)
+from domain.outcomes import ActivityKind, OutcomeRules, decide_outcomes, plan_follow_up_tasks
+from domain.vocabulary import EpisodeStatus, Outcome, OutcomeCertainty
 from models.config import Settings
 from models.db import session_scope
-from models.tables import (
-    Activity,
-    Appointment,
-    AppointmentSlot,
-    Episode,
-    EpisodeTransition,
-    Notice,
-    Task,
-)
-from services import episodes
-from services._common import stockholm_dates
+from services import episodes, outcomes
 from services.episodes import (  # noqa: F401 - re-exported for the stage's callers
     ClosedEpisode,
     candidate_condition,
     load_interventions,
-)
-
-TASK_OPEN, TASK_DONE, TASK_CANCELLED = "open", "done", "cancelled"
-
-#: Ids per ``IN (...)`` list: SQLite allows 32,766 parameters, PostgreSQL 65,535.
-ID_CHUNK = 10_000
-
-#: Activities that mean the household was reached: no home visit is needed after them.
-CONTACT_KINDS: frozenset[str] = frozenset(
-    {ActivityKind.CONTACTED, ActivityKind.HOME_VISIT, ActivityKind.ATTENDED}
 )
 
 
@@ -77,208 +39,6 @@ def rules_from(settings: Settings) -> OutcomeRules:
     )
 
 
-def _frame(rows: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-
-
-def load_facts(session: Session) -> pl.DataFrame:
-    """Facts for every episode the rules may act on (see :func:`candidate_condition`)."""
-    n = Notice.__table__.c
-    rank_open = [str(e) for e in (
-        EventType.TERMINATION_NOTICE,
-        EventType.PAYMENT_ORDER,
-        EventType.DECISION,
-        EventType.EVICTION_SCHEDULED,
-    )]  # fmt: skip
-    notices = (
-        select(
-            n.episode_id,
-            func.max(n.event_date).label("last_event_date"),
-            func.max(case((n.event_type.in_(rank_open), n.event_date))).label("last_open"),
-            func.max(case((n.event_type == EventType.SETTLED, n.event_date))).label("settled"),
-            func.max(case((n.event_type == EventType.EVICTION_EXECUTED, n.event_date))).label(
-                "executed"
-            ),
-            func.max(case((n.event_type == EventType.WITHDRAWN, n.event_date))).label("withdrawn"),
-        )
-        .where(n.episode_id.is_not(None))
-        .group_by(n.episode_id)
-        .subquery()
-    )
-    a = Activity.__table__.c
-    activities = (
-        select(a.episode_id, func.max(a.on_date).label("last_activity"))
-        .group_by(a.episode_id)
-        .subquery()
-    )
-    e = Episode.__table__.c
-    rows = session.execute(
-        select(
-            e.id,
-            e.status,
-            e.outcome_source,
-            e.outcome_certainty,
-            func.coalesce(notices.c.last_event_date, e.last_event_date, e.first_notice_date),
-            notices.c.last_open,
-            notices.c.settled,
-            notices.c.executed,
-            notices.c.withdrawn,
-            e.eviction_at,
-            activities.c.last_activity,
-            e.follow_up_date,
-        )
-        .outerjoin(notices, notices.c.episode_id == e.id)
-        .outerjoin(activities, activities.c.episode_id == e.id)
-        .where(candidate_condition())
-        .order_by(e.id)
-    ).all()
-    columns = [
-        "episode_id", "status", "outcome_source", "outcome_certainty", "last_event_date",
-        "last_open_event_date", "settled_date", "executed_date", "withdrawn_date", "eviction_at",
-        "last_activity_date", "follow_up_date",
-    ]  # fmt: skip
-    raw = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
-    eviction = stockholm_dates(raw.pop("eviction_at")).alias("eviction_date")
-    schema = {**FACTS_SCHEMA, "follow_up_date": pl.Date()}
-    schema.pop("eviction_date")
-    frame = pl.DataFrame(raw, schema=schema)  # type: ignore[arg-type]
-    return frame.with_columns(eviction)
-
-
-def _store_decisions(session: Session, decisions: pl.DataFrame) -> int:
-    """Close the decided episodes, each with one transition; returns how many changed."""
-    if decisions.is_empty():
-        return 0
-    table = Episode.__table__
-    rows = [
-        {
-            "b_id": d["episode_id"],
-            "b_from": d["from_status"],
-            "outcome": d["outcome"],
-            "outcome_certainty": d["outcome_certainty"],
-            "outcome_date": d["outcome_date"],
-            "outcome_source": d["outcome_source"],
-            "status": EpisodeStatus.CLOSED.value,
-            "updated_at": datetime.now(UTC),
-        }
-        for d in decisions.iter_rows(named=True)
-    ]
-    stmt = (
-        update(table)
-        .where(and_(table.c.id == bindparam("b_id"), table.c.status == bindparam("b_from")))
-        .values(
-            status=bindparam("status"),
-            outcome=bindparam("outcome"),
-            outcome_certainty=bindparam("outcome_certainty"),
-            outcome_date=bindparam("outcome_date"),
-            outcome_source=bindparam("outcome_source"),
-            updated_at=bindparam("updated_at"),
-        )
-    )
-    session.connection().execute(stmt, rows)
-    transitions = [
-        {
-            "episode_id": d["episode_id"],
-            "from_status": d["from_status"],
-            "to_status": EpisodeStatus.CLOSED.value,
-            "effective_date": d["outcome_date"],
-            "reason": (
-                "Utfallet bekräftat: " + d["reason"]
-                if d["from_status"] == EpisodeStatus.CLOSED
-                else d["reason"]
-            ),
-            "at": datetime.now(UTC),
-        }
-        for d in decisions.iter_rows(named=True)
-    ]
-    session.connection().execute(insert(EpisodeTransition.__table__), transitions)
-    return len(rows)
-
-
-def _store_follow_up_dates(session: Session, facts: pl.DataFrame, rules: OutcomeRules) -> int:
-    """Refresh ``Episode.follow_up_date`` of open episodes where it changed."""
-    wanted = follow_up_dates(facts, rules).join(
-        facts.select("episode_id", current="follow_up_date"), on="episode_id", how="left"
-    )
-    changed = wanted.filter(
-        pl.col("current").is_null() | (pl.col("current") != pl.col("follow_up_date"))
-    )
-    if changed.is_empty():
-        return 0
-    table = Episode.__table__
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(follow_up_date=bindparam("b_date"))
-    )
-    session.connection().execute(
-        stmt,
-        [
-            {"b_id": i, "b_date": d}
-            for i, d in changed.select("episode_id", "follow_up_date").iter_rows()
-        ],
-    )
-    return changed.height
-
-
-def _store_recurrences(session: Session, months: int) -> int:
-    """Link unlinked episodes to the same tenant's or tenancy's earlier one; returns links made.
-
-    An earlier episode ended on its outcome date; one closed by silence on its last
-    event (the silence date says when we gave up waiting, not when anything happened).
-    """
-    e = Episode.__table__.c
-    terminal = [str(s) for s in TERMINAL_STATUSES if s != EpisodeStatus.CLOSED]
-    end_date = case(
-        (
-            (e.status == EpisodeStatus.CLOSED) & (e.outcome_source != SOURCE_SILENCE),
-            func.coalesce(e.outcome_date, e.last_event_date),
-        ),
-        (e.status == EpisodeStatus.CLOSED, func.coalesce(e.last_event_date, e.outcome_date)),
-        (e.status.in_(terminal), e.last_event_date),
-    )
-    rows = session.execute(
-        select(
-            e.id,
-            e.tenancy_key,
-            case((e.personnummer_valid.is_(True), e.personnummer)),
-            e.opened_on,
-            end_date,
-            e.previous_episode_id,
-        )
-    ).all()
-    episodes = _frame(
-        rows,
-        {
-            "episode_id": pl.Int64(),
-            "tenancy_key": pl.String(),
-            "personnummer": pl.String(),
-            "opened_on": pl.Date(),
-            "end_date": pl.Date(),
-            "previous_episode_id": pl.Int64(),
-        },
-    )
-    links = recurrence_links(episodes, months)
-    if links.is_empty():
-        return 0
-    table = Episode.__table__
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.previous_episode_id.is_(None))
-        .values(previous_episode_id=bindparam("b_prev"), is_recurrence=bindparam("b_flag"))
-    )
-    session.connection().execute(
-        stmt,
-        [
-            {"b_id": i, "b_prev": p, "b_flag": f}
-            for i, p, f in links.select(
-                "episode_id", "previous_episode_id", "is_recurrence"
-            ).iter_rows()
-        ],
-    )
-    return links.height
-
-
 def apply_outcome_rules(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
     """Close every episode whose outcome the rules can tell today; counts per outcome.
 
@@ -288,14 +48,14 @@ def apply_outcome_rules(engine: Engine, settings: Settings, run_date: date) -> d
     """
     rules = rules_from(settings)
     with session_scope(engine) as session:
-        facts = load_facts(session)
+        facts = outcomes.load_facts(session)
         interventions = load_interventions(session)
         decisions = decide_outcomes(facts, interventions, run_date, rules)
-        closed = _store_decisions(session, decisions)
-        follow_ups = _store_follow_up_dates(
+        closed = outcomes.store_decisions(session, decisions)
+        follow_ups = outcomes.store_follow_up_dates(
             session, facts.filter(~pl.col("episode_id").is_in(decisions["episode_id"])), rules
         )
-        recurrences = _store_recurrences(session, rules.recurrence_months)
+        recurrences = outcomes.store_recurrences(session, rules.recurrence_months)
     counts = {"episodes_checked": facts.height, "closed": closed}
     confirmed_later = decisions.filter(pl.col("from_status") == EpisodeStatus.CLOSED).height
     counts["confirmed_after_presumed"] = confirmed_later
@@ -325,37 +85,14 @@ def create_follow_up_tasks(engine: Engine, settings: Settings, run_date: date) -
     """
     cfg = settings.outcomes
     with session_scope(engine) as session:
-        ap, slot, e = (
-            Appointment.__table__.c,
-            AppointmentSlot.__table__.c,
-            Episode.__table__.c,
-        )
-        rows = session.execute(
-            select(ap.episode_id, e.has_children, slot.starts_at)
-            .join(AppointmentSlot.__table__, slot.id == ap.slot_id)
-            .join(Episode.__table__, e.id == ap.episode_id)
-            .where(ap.status == AppointmentStatus.NO_SHOW, e.status.in_(OPEN_STATUSES))
-        ).all()
-        no_shows = pl.DataFrame(
-            {
-                "episode_id": pl.Series([r[0] for r in rows], dtype=pl.Int64),
-                "has_children": pl.Series([bool(r[1]) for r in rows], dtype=pl.Boolean),
-                "no_show_date": stockholm_dates([r[2] for r in rows]),
-            }
-        )
-        a = Activity.__table__.c
-        contacts = _frame(
-            session.execute(
-                select(a.episode_id, a.on_date).where(a.kind.in_(sorted(CONTACT_KINDS)))
-            ).all(),
-            {"episode_id": pl.Int64(), "on_date": pl.Date()},
-        )
+        no_shows = outcomes.load_no_shows(session)
+        contacts = outcomes.load_contacts(session)
         planned = plan_follow_up_tasks(
             no_shows, contacts, run_date, cfg.phone_call_days, cfg.home_visit_days
         )
-        created = _insert_tasks(session, planned)
-        cancelled = _close_moot_tasks(session)
-        done = _close_reached_tasks(session, no_shows, contacts)
+        created = outcomes.insert_tasks(session, planned)
+        cancelled = outcomes.close_moot_tasks(session)
+        done = outcomes.close_reached_tasks(session, no_shows, contacts)
     return {
         "no_shows": no_shows.height,
         "tasks_planned": planned.height,
@@ -363,69 +100,6 @@ def create_follow_up_tasks(engine: Engine, settings: Settings, run_date: date) -
         "tasks_cancelled": cancelled,
         "tasks_done_by_contact": done,
     }
-
-
-def _insert_tasks(session: Session, planned: pl.DataFrame) -> int:
-    """Insert the planned tasks that do not exist yet (idempotent on episode, kind, round)."""
-    if planned.is_empty():
-        return 0
-    t, ap = Task.__table__, Appointment.__table__
-    missed = select(ap.c.episode_id).where(ap.c.status == AppointmentStatus.NO_SHOW)
-    existing = _frame(
-        session.execute(
-            select(t.c.episode_id, t.c.kind, t.c.round).where(t.c.episode_id.in_(missed))
-        ).all(),
-        {"episode_id": pl.Int64(), "kind": pl.String(), "round": pl.Int64()},
-    )
-    new = planned.join(existing, on=["episode_id", "kind", "round"], how="anti")
-    if new.is_empty():
-        return 0
-    now = datetime.now(UTC)
-    session.connection().execute(
-        insert(t),
-        [{**row, "status": TASK_OPEN, "created_at": now} for row in new.iter_rows(named=True)],
-    )
-    return new.height
-
-
-def _close_moot_tasks(session: Session) -> int:
-    """Cancel open tasks of episodes that closed or reached a terminal status."""
-    t, e = Task.__table__, Episode.__table__
-    result = session.execute(
-        update(t)
-        .where(
-            t.c.status == TASK_OPEN,
-            t.c.episode_id.in_(select(e.c.id).where(e.c.status.not_in(OPEN_STATUSES))),
-        )
-        .values(status=TASK_CANCELLED, done_at=datetime.now(UTC))
-    )
-    return result.rowcount or 0
-
-
-def _close_reached_tasks(session: Session, no_shows: pl.DataFrame, contacts: pl.DataFrame) -> int:
-    """Mark open tasks done when the household was reached after the latest missed meeting."""
-    if no_shows.is_empty() or contacts.is_empty():
-        return 0
-    latest = no_shows.group_by("episode_id").agg(pl.col("no_show_date").max())
-    reached = (
-        latest.join(contacts, on="episode_id")
-        .filter(pl.col("on_date") >= pl.col("no_show_date"))
-        .select("episode_id")
-        .unique()
-    )
-    if reached.is_empty():
-        return 0
-    t = Task.__table__
-    done = 0
-    ids = reached["episode_id"].to_list()
-    for start in range(0, len(ids), ID_CHUNK):  # databases limit the number of parameters
-        result = session.execute(
-            update(t)
-            .where(t.c.status == TASK_OPEN, t.c.episode_id.in_(ids[start : start + ID_CHUNK]))
-            .values(status=TASK_DONE, done_at=datetime.now(UTC))
-        )
-        done += result.rowcount or 0
-    return done
 
 
 # --- what the advisor records -------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Retention (gallring): delete closed episodes' personal data once the law says so.
 
-The rule is :mod:`domain.retention`; this stage reads the dates it needs, and then:
+The rule is :mod:`domain.retention` and the queries :mod:`services.retention`; this stage
+reads the dates it needs, and then:
 
 1. stores the anonymous statistics of every month the deleted episodes touch
    (:func:`flows.stages.statistics.refresh_stat_facts_for`), so every report gives the
@@ -30,64 +31,29 @@ import logging
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import (
-    Column,
-    Engine,
-    Select,
-    bindparam,
-    case,
-    delete,
-    exists,
-    func,
-    not_,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from connectors.notice_files import read_notice_bytes
 from domain import retention as rt
 from domain.notices import map_headers
-from domain.vocabulary import OPEN_STATUSES
 from models.audit import audit
 from models.config import CompanyConfig, Settings
 from models.db import session_scope
 from models.errors import KvarboendeError
 from models.privacy import write_private
-from models.tables import (
-    Activity,
-    Appointment,
-    AppointmentSlot,
-    Base,
-    CaseSnapshot,
-    Episode,
-    EpisodeTransition,
-    HouseholdMember,
-    Letter,
-    Match,
-    Notice,
-    NoticeFile,
-    RegisterCase,
-    Task,
-)
+from services import retention
 
 log = logging.getLogger(__name__)
 
 ACTOR = "retention"
 BATCH_SIZE = 500
-STOCKHOLM_TZ = "Europe/Stockholm"
-_UTC = pl.Datetime("us", "UTC")
 _PRINT_BATCH = re.compile(r"^(\d{4}-\d{2}-\d{2})-\d+\.(pdf|csv)$")
 _DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-#: Tables this stage deletes explicitly (in this order: referrers before referred).
-_HANDLED = ("letter", "episode_transition", "match", "activity", "task", "appointment", "notice")
 
 
 class RetentionError(KvarboendeError):
@@ -123,84 +89,11 @@ def check_statistics_freeze(settings: Settings) -> None:
 # ----------------------------------------------------------------------------- reading
 
 
-def _local_dates(values: Sequence[object]) -> pl.Series:
-    """UTC timestamps (aware, or naive as SQLite returns them) as Stockholm dates."""
-    return (
-        pl.Series(values, dtype=_UTC).dt.convert_time_zone(STOCKHOLM_TZ).dt.date()
-        if values
-        else pl.Series([], dtype=pl.Date)
-    )
-
-
-def _span(
-    session: Session, episode_id: Column, column: Column, join: object = None
-) -> pl.DataFrame:
-    """(episode_id, first, last) of one date or timestamp column, grouped in the database."""
-    statement: Select = select(episode_id, func.min(column), func.max(column))
-    if join is not None:
-        statement = statement.join(*join)  # type: ignore[misc]
-    rows = session.execute(
-        statement.where(episode_id.is_not(None), column.is_not(None)).group_by(episode_id)
-    ).all()
-    ids = [r[0] for r in rows]
-    if column.type.python_type is date:
-        first = pl.Series([r[1] for r in rows], dtype=pl.Date)
-        last = pl.Series([r[2] for r in rows], dtype=pl.Date)
-    else:
-        first, last = _local_dates([r[1] for r in rows]), _local_dates([r[2] for r in rows])
-    return pl.DataFrame(
-        {"episode_id": pl.Series(ids, dtype=pl.Int64), "first": first, "last": last}
-    )
-
-
-def load_entries(session: Session) -> pl.DataFrame:
-    """Every kind of entry an episode has, as (episode_id, first, last) dates.
-
-    An entry is anything written about the episode: the notices (event date and the day
-    received), the episode's own dates (opened, first notice, last event, matched,
-    outcome), status transitions, activities, appointments (booked, changed, the
-    meeting), letters (run day, sent), tasks (created, done) and match decisions.
-    Planned dates (deadlines, due dates, eviction times) are not entries.
-    """
-    slot_join = (AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
-    spans = [
-        _span(session, Episode.id, Episode.opened_on),
-        _span(session, Episode.id, Episode.first_notice_date),
-        _span(session, Episode.id, Episode.last_event_date),
-        _span(session, Episode.id, Episode.outcome_date),
-        _span(session, Episode.id, Episode.matched_at),
-        _span(session, Notice.episode_id, Notice.event_date),
-        _span(session, Notice.episode_id, Notice.received_at),
-        _span(session, EpisodeTransition.episode_id, EpisodeTransition.at),
-        _span(session, EpisodeTransition.episode_id, EpisodeTransition.effective_date),
-        _span(session, Activity.episode_id, Activity.on_date),
-        _span(session, Activity.episode_id, Activity.at),
-        _span(session, Appointment.episode_id, Appointment.booked_at),
-        _span(session, Appointment.episode_id, Appointment.updated_at),
-        _span(session, Appointment.episode_id, AppointmentSlot.starts_at, slot_join),
-        _span(session, Letter.episode_id, Letter.created_on),
-        _span(session, Letter.episode_id, Letter.sent_at),
-        _span(session, Task.episode_id, Task.created_at),
-        _span(session, Task.episode_id, Task.done_at),
-        _span(session, Match.episode_id, Match.created_at),
-        _span(session, Match.episode_id, Match.decided_at),
-    ]
-    return pl.concat(spans, how="vertical").cast(rt.ENTRY_SCHEMA)  # type: ignore[arg-type]
-
-
-def load_episodes(session: Session) -> pl.DataFrame:
-    """Id, status and the two personal numbers of every episode (kept in memory only)."""
-    rows = session.execute(
-        select(Episode.id, Episode.status, Episode.personnummer, Episode.co_tenant_personnummer)
-    ).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=rt.EPISODE_SCHEMA, orient="row")
-
-
 def retention_decisions(engine: Engine, run_date: date, rule: rt.RetentionRule) -> pl.DataFrame:
     """The rule's decision for every episode on ``run_date`` (:func:`domain.retention.decide`)."""
     with session_scope(engine) as session:
-        episodes = load_episodes(session)
-        entries = load_entries(session)
+        episodes = retention.load_episodes(session)
+        entries = retention.load_entries(session)
     return rt.decide(episodes, entries, run_date, rule)
 
 
@@ -224,166 +117,6 @@ def _unlink(paths: Iterable[Path], folder: Path) -> int:
     return removed
 
 
-def _extra_episode_references() -> list[Column]:
-    """Foreign keys to ``episode.id`` in tables this stage does not know by name.
-
-    Rows there are deleted with their episode, so a table added later cannot make
-    retention fail or leave personal data behind.
-    """
-    columns: list[Column] = []
-    for table in Base.metadata.sorted_tables:
-        if table.name in _HANDLED or table.name == "episode":
-            continue
-        for fk in table.foreign_keys:
-            if fk.column.table.name == "episode":
-                columns.append(fk.parent)
-    return columns
-
-
-def _count(session: Session, statement: Select) -> int:
-    return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
-
-
-def _delete(session: Session, table: type[Base], condition: object, dry_run: bool) -> int:
-    """Delete the rows (or, dry run, count them)."""
-    if dry_run:
-        return _count(session, select(table.__table__).where(condition))  # type: ignore[arg-type]
-    return int(session.execute(delete(table).where(condition)).rowcount or 0)  # type: ignore[arg-type]
-
-
-def _free_slots(session: Session, ids: list[int], dry_run: bool) -> int:
-    """Give back the slot places the episodes' appointments hold (cancelled ones already did)."""
-    held = session.execute(
-        select(Appointment.slot_id, func.count())
-        .where(Appointment.episode_id.in_(ids), Appointment.status != "cancelled")
-        .group_by(Appointment.slot_id)
-    ).all()
-    if held and not dry_run:
-        slots = AppointmentSlot.__table__
-        session.execute(
-            update(slots)
-            .where(slots.c.id == bindparam("sid"))
-            .values(
-                booked=case(
-                    (slots.c.booked > bindparam("n"), slots.c.booked - bindparam("n")), else_=0
-                )
-            ),
-            [{"sid": slot_id, "n": int(n)} for slot_id, n in held],
-        )
-    return sum(int(n) for _, n in held)
-
-
-def purge_batch(
-    session: Session, ids: list[int], *, dry_run: bool = False
-) -> tuple[Counter[str], list[Path]]:
-    """Delete a batch of episodes and every row that refers to them, in the caller's transaction.
-
-    Returns the counts and the letters' PDF paths (to delete once the transaction has
-    committed).
-    """
-    counts: Counter[str] = Counter()
-    appointment_ids = select(Appointment.id).where(Appointment.episode_id.in_(ids))
-    notice_ids = select(Notice.id).where(Notice.episode_id.in_(ids))
-    letter_match = or_(Letter.episode_id.in_(ids), Letter.appointment_id.in_(appointment_ids))
-    pdfs = [Path(p) for p in session.scalars(select(Letter.pdf_path).where(letter_match)) if p]
-
-    counts["slot_places_freed"] = _free_slots(session, ids, dry_run)
-    counts["letters"] = _delete(session, Letter, letter_match, dry_run)
-    counts["transitions"] = _delete(
-        session, EpisodeTransition, EpisodeTransition.episode_id.in_(ids), dry_run
-    )
-    if not dry_run:
-        # A transition of another episode never points at these notices; be sure anyway.
-        session.execute(
-            update(EpisodeTransition)
-            .where(EpisodeTransition.notice_id.in_(notice_ids))
-            .values(notice_id=None)
-        )
-    counts["matches"] = _delete(session, Match, Match.episode_id.in_(ids), dry_run)
-    counts["activities"] = _delete(session, Activity, Activity.episode_id.in_(ids), dry_run)
-    counts["tasks"] = _delete(session, Task, Task.episode_id.in_(ids), dry_run)
-    counts["appointments"] = _delete(session, Appointment, Appointment.episode_id.in_(ids), dry_run)
-    counts["notices"] = _delete(session, Notice, Notice.episode_id.in_(ids), dry_run)
-    for column in _extra_episode_references():
-        key = f"{column.table.name}_rows"
-        if dry_run:
-            counts[key] += _count(session, select(column.table).where(column.in_(ids)))
-        else:
-            counts[key] += int(
-                session.execute(delete(column.table).where(column.in_(ids))).rowcount or 0
-            )
-    if not dry_run:
-        # A later episode of the same tenancy may name one of these as its predecessor;
-        # its is_recurrence flag stays, the link goes.
-        session.execute(
-            update(Episode)
-            .where(Episode.previous_episode_id.in_(ids))
-            .values(previous_episode_id=None)
-        )
-    counts["episodes"] = _delete(session, Episode, Episode.id.in_(ids), dry_run)
-    return counts, pdfs
-
-
-def _snapshot_references(session: Session, leaving: set[int]) -> set[int]:
-    """Snapshots an episode or match refers to (directly, or through a case or member).
-
-    References from the episodes in ``leaving`` (being deleted) do not count, so a dry
-    run counts the snapshots the real run would delete.
-    """
-    case_snapshot = (
-        select(RegisterCase.snapshot_id).where(RegisterCase.id == Episode.case_id).scalar_subquery()
-    )
-    episode_rows = session.execute(select(Episode.id, Episode.snapshot_id, case_snapshot)).all()
-    match_rows = session.execute(
-        select(
-            Match.episode_id,
-            Match.snapshot_id,
-            select(RegisterCase.snapshot_id)
-            .where(RegisterCase.id == Match.case_id)
-            .scalar_subquery(),
-            select(HouseholdMember.snapshot_id)
-            .where(HouseholdMember.id == Match.member_id)
-            .scalar_subquery(),
-        )
-    ).all()
-    frames = [
-        pl.DataFrame(
-            [(r[0], v) for r in rows for v in r[1:]],
-            schema={"episode_id": pl.Int64, "snapshot_id": pl.Int64},
-            orient="row",
-        )
-        for rows in (episode_rows, match_rows)
-    ]
-    refs = pl.concat(frames, how="vertical").filter(
-        pl.col("snapshot_id").is_not_null()
-        & ~pl.col("episode_id").is_in(pl.Series(sorted(leaving), dtype=pl.Int64).implode())
-    )
-    return set(refs["snapshot_id"].unique().to_list())
-
-
-def purge_snapshots(
-    session: Session, *, dry_run: bool = False, leaving: Iterable[int] = ()
-) -> Counter[str]:
-    """Delete register snapshots older than the latest that no episode or match refers to."""
-    counts: Counter[str] = Counter()
-    # The latest import, as matching takes it.
-    latest = session.scalar(select(CaseSnapshot.id).order_by(CaseSnapshot.id.desc()).limit(1))
-    if latest is None:
-        return counts
-    referenced = _snapshot_references(session, set(leaving)) | {latest}
-    old = sorted(set(session.scalars(select(CaseSnapshot.id))) - referenced)
-    if not old:
-        return counts
-    counts["household_members"] = _delete(
-        session, HouseholdMember, HouseholdMember.snapshot_id.in_(old), dry_run
-    )
-    counts["register_cases"] = _delete(
-        session, RegisterCase, RegisterCase.snapshot_id.in_(old), dry_run
-    )
-    counts["register_snapshots"] = _delete(session, CaseSnapshot, CaseSnapshot.id.in_(old), dry_run)
-    return counts
-
-
 def purge_notice_archives(
     engine: Engine, settings: Settings, run_date: date, rule: rt.RetentionRule, *, dry_run: bool
 ) -> Counter[str]:
@@ -399,21 +132,9 @@ def purge_notice_archives(
     content hash keeps the same file from being ingested again.
     """
     counts: Counter[str] = Counter()
-    open_notice = _open_notice()
     with session_scope(engine) as session:
-        rows = session.execute(
-            select(NoticeFile.id, NoticeFile.archive_path, NoticeFile.received_at).where(
-                NoticeFile.archive_path.is_not(None),
-                NoticeFile.archive_deleted_on.is_(None),
-                not_(open_notice),
-            )
-        ).all()
-    received = _local_dates([r[2] for r in rows]).to_list()
-    due = [
-        (file_id, Path(path))
-        for (file_id, path, _), day in zip(rows, received, strict=True)
-        if rt.past_retention(day, run_date, rule)
-    ]
+        files = retention.unneeded_archives(session)
+    due = [(f.id, f.path) for f in files if rt.past_retention(f.received_on, run_date, rule)]
     folders = (settings.paths.archive_dir, settings.paths.rejected_dir)
     # A path outside the configured folders is never touched (nor marked).
     ours = [(i, path) for i, path in due if any(_in_dir(path, f) for f in folders)]
@@ -425,42 +146,8 @@ def purge_notice_archives(
         path.unlink(missing_ok=True)
     with session_scope(engine) as session:
         for chunk in rt.batches([file_id for file_id, _ in ours], BATCH_SIZE):
-            session.execute(
-                update(NoticeFile)
-                .where(NoticeFile.id.in_(chunk))
-                .values(archive_deleted_on=run_date)
-            )
+            retention.mark_archives_deleted(session, chunk, run_date)
     return counts
-
-
-def _open_notice() -> object:
-    """The file holds a notice of an open episode (so the file itself is kept)."""
-    return exists().where(
-        Notice.file_id == NoticeFile.id,
-        Notice.episode_id == Episode.id,
-        Episode.status.in_(sorted(str(s) for s in OPEN_STATUSES)),
-    )
-
-
-def kept_people(session: Session, leaving: Iterable[int] = ()) -> pl.Series:
-    """Every personnummer (tenant or co-tenant) the database keeps, as 12 digits.
-
-    Episodes in ``leaving`` (being deleted, for a dry run's counts) do not count.
-    """
-    gone = pl.Series(sorted(set(leaving)), dtype=pl.Int64).implode()
-    frames = []
-    for table in (Episode, Notice):
-        owner = table.id if table is Episode else table.episode_id
-        rows = session.execute(
-            select(owner, table.personnummer, table.co_tenant_personnummer)
-        ).all()
-        frame = pl.DataFrame(
-            [tuple(r) for r in rows],
-            schema={"id": pl.Int64, "a": pl.String, "b": pl.String},
-            orient="row",
-        ).filter(pl.col("id").is_null() | ~pl.col("id").is_in(gone))
-        frames += [frame["a"], frame["b"].alias("a")]
-    return pl.concat(frames).drop_nulls().unique()
 
 
 def redacted_copy(
@@ -508,24 +195,13 @@ def redact_notice_archives(
     """
     counts: Counter[str] = Counter(archive_files_redacted=0, archive_rows_removed=0)
     with session_scope(engine) as session:
-        rows = session.execute(
-            select(
-                NoticeFile.id, NoticeFile.company_id, NoticeFile.archive_path,
-                NoticeFile.received_at,
-            ).where(
-                NoticeFile.archive_path.is_not(None),
-                NoticeFile.archive_deleted_on.is_(None),
-                NoticeFile.status == "ingested",
-                _open_notice(),
-            )
-        ).all()  # fmt: skip
-        if not rows:
+        files = retention.archives_of_open_episodes(session)
+        if not files:
             return counts
-        kept = kept_people(session, leaving)
+        kept = retention.kept_people(session, leaving)
     companies = {c.id: c for c in settings.companies}
-    received = _local_dates([r[3] for r in rows]).to_list()
-    for (file_id, company_id, name, _), day in zip(rows, received, strict=True):
-        path = Path(name)
+    for file in files:
+        file_id, company_id, path, day = file.id, file.company_id, file.path, file.received_on
         if not rt.past_retention(day, run_date, rule):
             continue
         if not (_in_dir(path, settings.paths.archive_dir) and path.is_file()):
@@ -549,11 +225,7 @@ def redact_notice_archives(
         write_private(target, data)
         with session_scope(engine) as session:
             if target != path:
-                session.execute(
-                    update(NoticeFile)
-                    .where(NoticeFile.id == file_id)
-                    .values(archive_path=str(target))
-                )
+                retention.set_archive_path(session, file_id, target)
             audit(
                 session,
                 ACTOR,
@@ -658,7 +330,7 @@ def apply_retention(
 
     for chunk in rt.batches(ids, BATCH_SIZE):
         with session_scope(engine) as session:
-            batch, pdfs = purge_batch(session, chunk, dry_run=dry_run)
+            batch, pdfs = retention.purge_batch(session, chunk, dry_run=dry_run)
             if not dry_run:
                 audit(
                     session,
@@ -672,7 +344,10 @@ def apply_retention(
         counts["letter_pdfs"] += len(pdfs) if dry_run else _unlink(pdfs, settings.paths.letters_dir)
 
     with session_scope(engine) as session:
-        counts.update(purge_snapshots(session, dry_run=dry_run, leaving=ids if dry_run else ()))
+        snapshots = retention.purge_snapshots(
+            session, dry_run=dry_run, leaving=ids if dry_run else ()
+        )
+        counts.update(snapshots)
     counts.update(purge_notice_archives(engine, settings, run_date, rule, dry_run=dry_run))
     counts.update(
         redact_notice_archives(

@@ -18,24 +18,13 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, Select, delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from domain import statistics as st
 from domain.formatting import local_now
 from models.config import Settings
 from models.db import advisory_xact_lock, session_scope
-from models.tables import (
-    Activity,
-    Appointment,
-    AppointmentSlot,
-    Episode,
-    HousingCompany,
-    Letter,
-    Notice,
-    StatFact,
-)
-from services import reports
+from services import reports, statistics
 from services.reports import (  # noqa: F401 - re-exported for the stage's callers
     FORMATS,
     ReportError,
@@ -47,87 +36,9 @@ from services.reports import (  # noqa: F401 - re-exported for the stage's calle
 _LOCK_KEY = 0x6B76_5354  # "kvST": the advisory lock that serialises fact refreshes
 
 
-def _frame(session: Session, statement: Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Rows of a select as a frame with the domain's schema (types fixed, order kept)."""
-    rows = session.execute(statement).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-
-
-def load_sources(engine: Engine) -> dict[str, pl.DataFrame]:
-    """The columns the statistics need, as frames (ids, dates, flags: no personal data)."""
-    with session_scope(engine) as session:
-        return {
-            "episodes": _frame(
-                session,
-                select(
-                    Episode.id,
-                    Episode.opened_on,
-                    Episode.first_notice_date,
-                    Episode.routing,
-                    Episode.matched_at,
-                    Episode.has_children,
-                    Episode.is_recurrence,
-                    Episode.outcome,
-                    Episode.outcome_certainty,
-                    Episode.outcome_date,
-                ),
-                st.EPISODE_SCHEMA,
-            ),
-            "notices": _frame(
-                session,
-                select(Notice.episode_id, Notice.company_id, Notice.event_type, Notice.event_date),
-                st.NOTICE_SCHEMA,
-            ),
-            "companies": _frame(
-                session, select(HousingCompany.id, HousingCompany.landlord_type), st.COMPANY_SCHEMA
-            ),
-            "appointments": _frame(
-                session,
-                select(
-                    Appointment.id,
-                    Appointment.episode_id,
-                    Appointment.status,
-                    Appointment.before_deadline,
-                    Appointment.booked_at,
-                    AppointmentSlot.starts_at,
-                ).join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id),
-                st.APPOINTMENT_SCHEMA,
-            ),
-            "letters": _frame(
-                session,
-                select(
-                    Letter.episode_id,
-                    Letter.kind,
-                    Letter.channel,
-                    Letter.status,
-                    Letter.sent_at,
-                    Letter.created_on,
-                    Letter.appointment_id,
-                ),
-                st.LETTER_SCHEMA,
-            ),
-            "activities": _frame(
-                session,
-                select(Activity.episode_id, Activity.kind, Activity.on_date),
-                st.ACTIVITY_SCHEMA,
-            ),
-        }
-
-
-def _months_with_in(session: Session, metric: str, months: Sequence[str]) -> set[str]:
-    """The months that have a marker fact (``_refreshed``, ``_frozen``)."""
-    if not months:
-        return set()
-    return set(
-        session.scalars(
-            select(StatFact.month).where(StatFact.metric == metric, StatFact.month.in_(months))
-        )
-    )
-
-
 def _months_with(engine: Engine, metric: str, months: Sequence[str]) -> set[str]:
     with session_scope(engine) as session:
-        return _months_with_in(session, metric, list(months))
+        return statistics.months_with(session, metric, list(months))
 
 
 def _old_months(settings: Settings, months: Sequence[str], today: date | None) -> list[str]:
@@ -154,20 +65,6 @@ def frozen_months(
     return marked | (_months_with(engine, st.REFRESHED_METRIC, old) if old else set())
 
 
-def _mark_frozen(session: Session, months: Iterable[str]) -> int:
-    """Store the frozen marker of the months that do not have it yet; returns how many."""
-    months = sorted(set(months))
-    have = _months_with_in(session, st.FROZEN_METRIC, months)
-    rows = [
-        {"month": m, "metric": st.FROZEN_METRIC, "dimension": "", "value": 1.0}
-        for m in months
-        if m not in have
-    ]
-    if rows:
-        session.execute(insert(StatFact), rows)
-    return len(rows)
-
-
 def refresh_stat_facts_for(
     engine: Engine,
     settings: Settings,
@@ -190,9 +87,16 @@ def refresh_stat_facts_for(
     to_freeze |= set(_old_months(settings, wanted, today))
     facts = pl.DataFrame(schema=st.FACT_SCHEMA)
     if todo:
+        with session_scope(engine) as session:
+            sources = statistics.load_sources(session)
         facts = st.compute_facts(
             todo,
-            **load_sources(engine),
+            episodes=sources.episodes,
+            notices=sources.notices,
+            companies=sources.companies,
+            appointments=sources.appointments,
+            letters=sources.letters,
+            activities=sources.activities,
             inhabitants=settings.municipality.inhabitants,
             children=settings.municipality.children,
         )
@@ -200,16 +104,9 @@ def refresh_stat_facts_for(
         # Two refreshes at once (the monthly flow and an operator) take turns.
         advisory_xact_lock(session, _LOCK_KEY)
         if todo:
-            session.execute(
-                delete(StatFact).where(
-                    StatFact.month.in_(todo), StatFact.metric != st.FROZEN_METRIC
-                )
-            )
-            rows = facts.to_dicts()
-            for start in range(0, len(rows), 1000):
-                session.execute(insert(StatFact), rows[start : start + 1000])
-        stored = _months_with_in(session, st.REFRESHED_METRIC, sorted(to_freeze))
-        _mark_frozen(session, stored)
+            statistics.replace_facts(session, todo, facts)
+        stored = statistics.months_with(session, st.REFRESHED_METRIC, sorted(to_freeze))
+        statistics.mark_frozen(session, stored)
     return {"months_refreshed": len(todo), "months_frozen": len(frozen), "facts": facts.height}
 
 
