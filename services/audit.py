@@ -44,6 +44,12 @@ ACTION_LABEL_SV = {
     "close_episode": "Ärende avslutat",
     "record_children": "Barn registrerade",
     "write_worklist": "Arbetslista skapad",
+    "login_sso": "Inloggning via kommunens inloggning",
+    "login_sso_refused": "Inloggning via kommunens inloggning nekad",
+    "record_caseworker_acted": "Handläggarens åtgärd registrerad",
+    "view_caseworker_list": "Handläggarens ärenden visade",
+    "view_report": "Statistikrapport visad",
+    "download_report": "Statistikrapport nedladdad",
 }
 
 

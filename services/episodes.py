@@ -41,7 +41,7 @@ from domain.vocabulary import (
 )
 from models.audit import audit
 from models.db import lower_text
-from models.errors import KvarboendeError, NotAllowed
+from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import (
     Activity,
     Appointment,
@@ -360,6 +360,20 @@ def _summary(e: Episode) -> EpisodeSummary:
         outcome_certainty=e.outcome_certainty,
         outcome_date=e.outcome_date,
     )
+
+
+def check_routed_to(session: Session, episode_id: int, caseworker_id: str) -> None:
+    """NotFound unless the episode is routed to this caseworker (OSL 26:1: a caseworker
+    sees their own households only); checked before anything of the episode is read."""
+    found = session.scalar(
+        select(Episode.id).where(
+            Episode.id == episode_id,
+            Episode.routing == "caseworker",
+            Episode.caseworker_id == caseworker_id,
+        )
+    )
+    if found is None:
+        raise NotFound(f"episode {episode_id} not found")
 
 
 # --- show -------------------------------------------------------------------------------------

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from domain.formatting import local_now
 from domain.vocabulary import Receipt
 from models.audit import audit
 from models.errors import KvarboendeError
 from models.tables import NoticeFile
+from services.receipts import queue_receipt_email
 from web.core import Portal
 
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
@@ -81,4 +83,7 @@ def receive_file(
             raise KvarboendeError("the uploaded file was not stored")
         detail = f"via={via}" + (" already_received=yes" if receipt.already_received else "")
         audit(session, actor, "upload", "notice_file", file_id, detail=detail, address=address)
+        queue_receipt_email(
+            session, app.settings, company_id, receipt.content_hash, local_now().date()
+        )
     return Received(file_id=file_id, receipt=receipt)

@@ -1149,6 +1149,20 @@ def _transition_frame(
     return frame.with_columns(at=pl.lit(now, dtype=pl.Datetime("us", "UTC")))
 
 
+def _queue_receipt_email(
+    engine: Engine, settings: Settings, receipt: Receipt, run_date: date
+) -> int:
+    """Queue the receipt email of an inbox file (once per file, see services.receipts)."""
+    from services.receipts import queue_receipt_email
+
+    with session_scope(engine) as session:
+        return int(
+            queue_receipt_email(
+                session, settings, receipt.company_id, receipt.content_hash, run_date
+            )
+        )
+
+
 def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
     """Ingest every complete file in every company's inbox; returns counts only.
 
@@ -1160,7 +1174,7 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
     totals = {
         "files": 0, "files_rejected": 0, "files_failed": 0, "already_received": 0,
         "skipped_incomplete": 0, "rows": 0, "accepted": 0, "rejected": 0, "duplicates": 0,
-        "taken_by_other_run": 0,
+        "taken_by_other_run": 0, "receipt_emails": 0,
     }  # fmt: skip
     for company in settings.companies:
         folder = company.inbox
@@ -1195,6 +1209,7 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
                 totals["files_failed"] += 1
                 continue
             totals["files"] += 1
+            totals["receipt_emails"] += _queue_receipt_email(engine, settings, receipt, run_date)
             totals["already_received"] += int(receipt.already_received)
             totals["files_rejected"] += int(
                 receipt.file_error is not None and not receipt.already_received

@@ -12,7 +12,12 @@ from web.core import current_session, render
 
 router = APIRouter()
 
-HOME_OF_ROLE = {"company": "/foretag", "admin": "/admin"}
+HOME_OF_ROLE = {
+    "company": "/foretag",
+    "admin": "/admin",
+    "caseworker": "/handlaggare",
+    "manager": "/chef",
+}
 
 
 @router.get("/")
