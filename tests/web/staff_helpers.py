@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import random
+from dataclasses import dataclass
 from datetime import date
 
 from portal_helpers import PASSWORD, Portal, csrf_of, notice_file
 from sqlalchemy import select, update
 
+from domain.synthetic import make_personnummer
 from models.db import session_scope
 from models.tables import Caseworker, Episode
 from services import users
-
-from domain.synthetic import make_personnummer
 
 #: The tenants of the first caseworker's episode and of the second's.
 TENANTS = {1: ("Eva Berg", "Storgatan 1"), 2: ("Olle Ström", "Lillgatan 9")}

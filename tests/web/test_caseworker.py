@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from staff_helpers import TENANTS, csrf_of, make_staff, personnummer
+from staff_helpers import TENANTS, make_staff, personnummer
 
 from models.db import session_scope
 from models.tables import Activity, AuditLog
@@ -24,9 +24,7 @@ def test_caseworker_list_shows_only_their_episodes(portal, staff) -> None:
     assert TENANTS[2][0] not in page.text and f"/arenden/{staff.theirs}" not in page.text
     assert "12\u00a0345,50\u00a0kr" in page.text
     with session_scope(portal.engine) as session:
-        entries = session.scalars(
-            select(AuditLog).where(AuditLog.action == "list_episodes")
-        ).all()
+        entries = session.scalars(select(AuditLog).where(AuditLog.action == "list_episodes")).all()
         assert entries  # the login's landing page and this one
         assert {(e.actor, e.address) for e in entries} == {("handlaggare1", "testclient")}
 
@@ -61,7 +59,8 @@ def test_another_caseworkers_episode_is_404_and_not_read(portal, staff) -> None:
     assert refused.status_code == 404
     with session_scope(portal.engine) as session:
         assert session.scalars(select(Activity)).all() == []
-        assert session.scalars(select(AuditLog).where(AuditLog.action == "read_episode")).all() == []
+        reads = select(AuditLog).where(AuditLog.action == "read_episode")
+        assert session.scalars(reads).all() == []
 
 
 def test_caseworker_records_that_they_acted(portal, staff) -> None:
