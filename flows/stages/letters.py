@@ -303,7 +303,7 @@ def notify_caseworkers(session: Session, settings: Settings, run_date: date) -> 
             "sv",
             count=total,
             run_date=sv_weekday_date(run_date),
-            caseworker_id=caseworker_id,
+            link=settings.web.link("/handlaggare"),
             unit=settings.municipality.social_services,
             municipality=settings.municipality.name,
         )

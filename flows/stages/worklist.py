@@ -281,8 +281,9 @@ def write_files(worklist: Worklist, settings: Settings) -> dict[str, Path]:
 # --- the daily stage -----------------------------------------------------------------------
 
 
-def email_text(worklist: Worklist, files: dict[str, Path]) -> tuple[str, str]:
-    """Subject and body of the advisor's daily email: counts and where, no personal data."""
+def email_text(worklist: Worklist, link: str) -> tuple[str, str]:
+    """Subject and body of the advisor's daily email: counts and the portal's address
+    (``link``), never a server path or a command; no personal data."""
     counts = worklist.counts()
     total = sum(counts.values())
     subject = f"Arbetslista {worklist.run_date.isoformat()}: {total} saker att göra"
@@ -295,10 +296,8 @@ def email_text(worklist: Worklist, files: dict[str, Path]) -> tuple[str, str]:
     lines += [f"{SECTION_TITLE_SV[s]}: {counts[s.value]}" for s in SECTION_ORDER]
     lines += [
         "",
-        "Listan finns här (öppna den på jobbdatorn):",
-        *[f"  {fmt.upper()}: {path}" for fmt, path in files.items()],
-        "",
-        f"Eller i terminalen: kvarboende worklist --date {worklist.run_date.isoformat()}",
+        "Öppna arbetslistan i portalen (logga in med ditt konto):",
+        link,
         "",
         "Mejlet innehåller inga personuppgifter.",
     ]
@@ -334,7 +333,7 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
         owners += [(CASEWORKER, cid, name or cid, "") for cid, name in routed.iter_rows()]
         for kind, owner_id, name, email in owners:
             worklist = worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
-            files = write_files(worklist, settings)
+            write_files(worklist, settings)
             worklists.record_run(session, worklist)
             audit(session, SYSTEM_ACTOR, "write_worklist", "worklist", worklist.owner)
             if kind == CASEWORKER:
@@ -345,7 +344,7 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
             for section, n in worklist.counts().items():
                 totals[section] += n
             if email:
-                subject, body = email_text(worklist, files)
+                subject, body = email_text(worklist, settings.web.link("/"))
                 _, created = enqueue(
                     session,
                     key=f"worklist:{worklist.owner}:{run_date.isoformat()}",
