@@ -77,27 +77,41 @@ class SecurityHeaders:
 
 
 class RequestContext:
-    """Per request: the client's address for the audit log, and a single sign-on session's
-    cookie when :func:`web.core.current_session` opened one (whatever the route returns)."""
+    """Per request: who is really asking, for the audit log, and a single sign-on
+    session's cookie when :func:`web.core.current_session` opened one.
 
-    def __init__(self, app: ASGIApp, cookie_secure: bool) -> None:
+    With ``[web] trusted_proxies`` the portal reads ``X-Forwarded-For`` itself, only from
+    those addresses (``kvarboende web`` then turns uvicorn's own reading off), and keeps
+    the proxy's address as ``request.state.peer``: the single sign-on header is believed
+    only from there.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.cookie_secure = cookie_secure
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        token = request_address.set((client[0] if client else "") or "-")
+        peer = (client[0] if client else "") or "-"
         state = scope.setdefault("state", {})
+        state["peer"] = peer
+        if peer in self.settings.web.trusted_proxies:
+            forwarded = dict(scope.get("headers", [])).get(b"x-forwarded-for", b"")
+            last = forwarded.decode("latin-1").split(",")[-1].strip()
+            if last:
+                scope["client"] = (last, 0)
+        token = request_address.set(scope["client"][0] if scope.get("client") else "-")
+        cookie_secure = self.settings.web.cookie_secure
 
         async def with_cookie(message: Message) -> None:
             new_token = state.get("new_session_token")
             if message["type"] == "http.response.start" and new_token:
                 cookie = Response()
                 cookie.set_cookie(
-                    SESSION_COOKIE, new_token, httponly=True, secure=self.cookie_secure,
+                    SESSION_COOKIE, new_token, httponly=True, secure=cookie_secure,
                     samesite="strict", path="/",
                 )  # fmt: skip
                 message["headers"] = [
@@ -205,6 +219,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_middleware(RequestContext, cookie_secure=settings.web.cookie_secure)
+    app.add_middleware(RequestContext, settings=settings)
     app.add_middleware(SecurityHeaders)
     return app

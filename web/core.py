@@ -82,13 +82,12 @@ def sso_username(request: Request) -> str | None:
     """The user name the municipality's proxy vouches for, or None.
 
     The header is believed only when ``[web] sso_header`` is set and the request comes
-    straight from an address in ``[web] trusted_proxies``; from anywhere else anyone
-    could send it, so it is ignored.
+    straight from an address in ``[web] trusted_proxies`` (the connection's own peer, not
+    a forwarded address); from anywhere else anyone could send it, so it is ignored.
     """
     web = portal(request).settings.web
-    if not web.sso_header or request.client is None:
-        return None
-    if request.client.host not in web.trusted_proxies:
+    peer = getattr(request.state, "peer", None) or (request.client.host if request.client else "")
+    if not web.sso_header or peer not in web.trusted_proxies:
         return None
     name = request.headers.get(web.sso_header, "").strip().lower()
     return name or None

@@ -85,3 +85,17 @@ def test_the_proxy_decides_who_it_is_not_an_old_cookie(portal) -> None:
     assert switched.headers["location"] == "/admin"
     assert client.get("/admin", headers={HEADER: "admin"}).status_code == 200
     assert client.get("/foretag", headers={HEADER: "admin"}).status_code == 404
+
+
+def test_forwarded_address_is_logged_but_the_proxy_is_what_is_trusted(portal) -> None:
+    """Behind the proxy the audit log shows the person's address; the header is still
+    believed because the connection comes from the proxy, and a forged X-Forwarded-For
+    naming the proxy from elsewhere does not make the header count."""
+    client = _client(portal, PROXY)
+    forwarded = {HEADER: "bolag-a", "X-Forwarded-For": "192.0.2.7"}
+    assert client.get("/foretag", headers=forwarded).status_code == 200
+    assert _actions(portal, "login_sso") == [("bolag-a", "192.0.2.7")]
+    forged = _client(portal, ELSEWHERE)
+    answer = forged.get("/foretag", headers={HEADER: "admin", "X-Forwarded-For": PROXY})
+    assert answer.status_code == 303
+    assert len(_actions(portal, "login_sso")) == 1
