@@ -174,6 +174,7 @@ class LetterKind(StrEnum):
     CASEWORKER_NOTICE = "caseworker_notice"
     ADVISOR_WORKLIST = "advisor_worklist"
     MANAGER_REPORT = "manager_report"
+    COMPANY_RECEIPT = "company_receipt"  # a file's receipt, to the company's contact address
 
 
 class LetterStatus(StrEnum):

@@ -113,7 +113,12 @@ UNDELIVERED_LETTER_STATUSES: tuple[str, ...] = ("failed", "returned")
 WAITING_LETTER_STATUSES: tuple[str, ...] = ("pending", "sending")
 
 #: Emails to staff (``Letter.kind``): counts and links, no paper form.
-STAFF_EMAIL_KINDS: tuple[str, ...] = ("caseworker_notice", "advisor_worklist", "manager_report")
+STAFF_EMAIL_KINDS: tuple[str, ...] = (
+    "caseworker_notice",
+    "advisor_worklist",
+    "manager_report",
+    "company_receipt",
+)
 
 STAFF_EMAILS_SCHEMA: dict[str, pl.DataType] = {
     "letter_id": pl.Int64(),
@@ -555,6 +560,11 @@ def staff_email_label(kind: str, key: str) -> tuple[str, str]:
         return (
             f"Månadsrapporten {parts[1]} till cheferna",
             "skicka rapporten från mappen för rapporter",
+        )
+    if kind == "company_receipt" and len(parts) >= 3:
+        return (
+            f"Kvittot för fil {parts[2]} till bostadsbolaget {parts[1]}",
+            "bolaget ser kvittot när det loggar in i portalen; kontrollera kontaktadressen",
         )
     return "Ett mejl till personalen", "kontrollera vad som skulle skickas"
 

@@ -130,13 +130,14 @@ def compose_letters(
 def caseworker_notice(
     settings: Settings, count: int, run_date: date, caseworker_id: str
 ) -> tuple[str, str]:
-    """(subject, body) of the staff email about newly routed episodes: counts only."""
+    """(subject, body) of the staff email about newly routed episodes: counts and the link
+    to the caseworker's portal page, never a command or personal data."""
     return render_email(
         "caseworker_notice",
         "sv",
         count=count,
         run_date=sv_weekday_date(run_date),
-        caseworker_id=caseworker_id,
+        link=settings.web.link("/handlaggare"),
         unit=settings.municipality.social_services,
         municipality=settings.municipality.name,
     )

@@ -35,6 +35,7 @@ FONT_DIR = HERE / "fonts"
 TEMPLATE_DIR = HERE / "templates"
 TYPST_ENTRY = TEMPLATE_DIR / "statistics_report.typ"
 HTML_TEMPLATE = "statistics_report.html.j2"
+HTML_BODY_TEMPLATE = "statistics_report_body.html.j2"
 
 FONT = "Noto Sans, Arial, Helvetica, sans-serif"
 MAIN_COLOUR = "#1f5f8b"
@@ -292,6 +293,12 @@ def _jinja() -> jinja2.Environment:
 def render_html(report: StatisticsReport) -> str:
     """One self-contained HTML file: inline CSS and SVG, no scripts, nothing fetched."""
     return _jinja().get_template(HTML_TEMPLATE).render(**_context(report))
+
+
+def render_html_body(report: StatisticsReport) -> str:
+    """The report's charts and tables without the page around them (no CSS, no title):
+    what the portal shows managers inside its own layout, under its own CSP."""
+    return _jinja().get_template(HTML_BODY_TEMPLATE).render(**_context(report))
 
 
 # --------------------------------------------------------------------------- PDF

@@ -233,8 +233,9 @@ def write_pdf(worklist: Worklist, settings: Settings, path: Path) -> Path:
     return write_private(path, pdf_bytes(worklist, settings))
 
 
-def email_text(worklist: Worklist, files: dict[str, Path]) -> tuple[str, str]:
-    """Subject and body of the advisor's daily email: counts and where, no personal data."""
+def email_text(worklist: Worklist, link: str) -> tuple[str, str]:
+    """Subject and body of the advisor's daily email: counts and the portal's address
+    (``link``), never a server path or a command; no personal data."""
     counts = worklist.counts()
     total = sum(counts.values())
     subject = f"Arbetslista {worklist.run_date.isoformat()}: {total} saker att göra"
@@ -247,10 +248,8 @@ def email_text(worklist: Worklist, files: dict[str, Path]) -> tuple[str, str]:
     lines += [f"{SECTION_TITLE_SV[s]}: {counts[s.value]}" for s in SECTION_ORDER]
     lines += [
         "",
-        "Listan finns här (öppna den på jobbdatorn):",
-        *[f"  {fmt.upper()}: {path}" for fmt, path in files.items()],
-        "",
-        f"Eller i terminalen: kvarboende worklist --date {worklist.run_date.isoformat()}",
+        "Öppna arbetslistan i portalen (logga in med ditt konto):",
+        link,
         "",
         "Mejlet innehåller inga personuppgifter.",
     ]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import getpass
 import os
+from contextvars import ContextVar
 
 from sqlalchemy.orm import Session
 
 from models.tables import AuditLog
+
+#: The web client's address for this request: the portal sets it once per request, so
+#: the services' own audit entries (a read, a recording) carry it without passing it on.
+request_address: ContextVar[str | None] = ContextVar("request_address", default=None)
 
 
 def current_actor(explicit: str | None = None) -> str:
@@ -37,6 +42,6 @@ def audit(
             entity=entity,
             entity_id=None if entity_id is None else str(entity_id),
             detail=detail,
-            address=address,
+            address=address if address is not None else request_address.get(),
         )
     )

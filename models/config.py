@@ -122,6 +122,9 @@ class CompanyConfig(_Section):
     columns: dict[str, str] = Field(default_factory=dict)
     events: dict[str, str] = Field(default_factory=dict)
     upload_token_sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
+    # Where the receipt of every file (uploaded or delivered to the inbox) is emailed;
+    # empty: the receipts are only in the portal.
+    contact_email: str = ""
     # An inbox file is taken only when unchanged for this long (a company may still be
     # writing). 0 in the demo; 30-60 in production when uploads do not use .part names.
     min_age_seconds: float = Field(default=0.0, ge=0)
@@ -186,6 +189,14 @@ class WebConfig(_Section):
     login_lock_minutes: int = Field(default=15, ge=1)
     max_upload_mb: int = Field(default=50, ge=1, le=1024)
     max_files_per_upload: int = Field(default=10, ge=1, le=100)
+    # Single sign-on: the municipality's reverse proxy puts the signed-in user name in
+    # this header (e.g. "X-Remote-User"); accepted only from these proxy addresses.
+    sso_header: str = ""
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    def link(self, path: str) -> str:
+        """The full address of a portal page, for emails: ``link("/chef")``."""
+        return self.public_url.rstrip("/") + "/" + path.lstrip("/")
 
 
 class FilesConfig(_Section):

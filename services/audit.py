@@ -47,6 +47,12 @@ ACTION_LABEL_SV = {
     "write_worklist": "Arbetslista skapad",
     "view_worklist": "Arbetslista visad",
     "view_letter": "Brev öppnat",
+    "login_sso": "Inloggning via kommunens inloggning",
+    "login_sso_refused": "Inloggning via kommunens inloggning nekad",
+    "record_caseworker_acted": "Handläggarens åtgärd registrerad",
+    "view_caseworker_list": "Handläggarens ärenden visade",
+    "view_report": "Statistikrapport visad",
+    "download_report": "Statistikrapport nedladdad",
 }
 
 

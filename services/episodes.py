@@ -363,6 +363,20 @@ def _summary(e: Episode) -> EpisodeSummary:
     )
 
 
+def check_routed_to(session: Session, episode_id: int, caseworker_id: str) -> None:
+    """NotFound unless the episode is routed to this caseworker (OSL 26:1: a caseworker
+    sees their own households only); checked before anything of the episode is read."""
+    found = session.scalar(
+        select(Episode.id).where(
+            Episode.id == episode_id,
+            Episode.routing == "caseworker",
+            Episode.caseworker_id == caseworker_id,
+        )
+    )
+    if found is None:
+        raise NotFound(f"episode {episode_id} not found")
+
+
 # --- show -------------------------------------------------------------------------------------
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM, safe_cell
+from domain.vocabulary import Channel, LetterKind
+from models.config import Settings
 from models.db import as_utc
 from models.errors import NotFound
 from models.tables import NoticeFile, RowRejection
@@ -247,3 +249,80 @@ def receipt_xlsx(detail: ReceiptDetail) -> bytes:
     finally:
         workbook.close()
     return buffer.getvalue()
+
+
+def receipt_email_key(company_id: str, file_id: int) -> str:
+    """The outbox key of a file's receipt email: one email per file, however it came."""
+    return f"company_receipt:{company_id}:{file_id}"
+
+
+def receipt_email_text(detail: ReceiptDetail, link: str) -> tuple[str, str]:
+    """Subject and body of a receipt email: counts and a link, never a name or a row's content.
+
+    The file's own name stays out too (a company may name a file after a tenant); the
+    receipt page in the portal shows it, with the rows, to the company's users only.
+    """
+    s = detail.summary
+    if s.status == "rejected":
+        subject = f"Kvitto: filen som kom {s.received_local} kunde inte läsas"
+        counts = [
+            "Filen kunde inte läsas, så inga rader togs emot. Orsaken står i kvittot.",
+            "Rätta filen och skicka den igen.",
+        ]
+    else:
+        subject = (
+            f"Kvitto: fil mottagen {s.received_local}, {s.accepted} rader mottagna, "
+            f"{s.rejected} avvisade"
+        )
+        counts = [
+            f"Rader i filen: {s.rows_read}",
+            f"Mottagna: {s.accepted}",
+            f"Avvisade: {s.rejected}",
+            f"Dubbletter: {s.duplicates}",
+        ]
+        if s.rejected:
+            counts += ["", "Rätta de avvisade raderna och skicka dem igen i en ny fil."]
+    body = [
+        "Hej!",
+        "",
+        f"Kvarboende har tagit emot en fil från er {s.received_local} (fil nummer {s.id}).",
+        "",
+        *counts,
+        "",
+        "Kvittot, med radnummer, kontraktsnummer och orsak för varje rad som inte togs emot,",
+        "finns i portalen (logga in med ert konto):",
+        link,
+        "",
+        "Mejlet innehåller inga personuppgifter.",
+    ]
+    return subject, "\n".join(body) + "\n"
+
+
+def queue_receipt_email(
+    session: Session, settings: Settings, company_id: str, content_hash: str, today: date
+) -> bool:
+    """Queue the receipt of the company's file (by content hash) for its contact address.
+
+    Through the outbox under one key per file, so a file uploaded twice or delivered
+    again to the inbox is emailed once, and a failed send is retried like staff emails.
+    Returns whether a new email was queued (False: no contact address, or already queued).
+    """
+    from flows.stages.outbox import enqueue  # the outbox belongs to the flows
+
+    address = settings.company(company_id).contact_email.strip()
+    if not address:
+        return False
+    detail = find_by_hash(session, company_id, content_hash)
+    link = settings.web.link(f"/foretag/kvitton/{detail.summary.id}")
+    subject, body = receipt_email_text(detail, link)
+    _letter, created = enqueue(
+        session,
+        key=receipt_email_key(company_id, detail.summary.id),
+        kind=LetterKind.COMPANY_RECEIPT,
+        channel=Channel.EMAIL,
+        created_on=today,
+        recipient=address,
+        subject=subject,
+        body=body,
+    )
+    return created

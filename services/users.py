@@ -92,6 +92,7 @@ class LoggedIn:
     user: UserView
     session_token: str
     csrf_token: str
+    session_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -326,6 +327,12 @@ def login(
         raise LoginRefused(WRONG_LOGIN)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    return _open_session(session, user, address, now, "login")
+
+
+def _open_session(
+    session: Session, user: PortalUser, address: str, now: datetime, action: str
+) -> LoggedIn:
     user.last_login_at = now
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
@@ -339,8 +346,27 @@ def login(
     )
     session.add(record)
     session.flush()
-    audit(session, user.username, "login", "portal_session", record.id, address=address)
-    return LoggedIn(user=_view(user), session_token=token, csrf_token=csrf)
+    audit(session, user.username, action, "portal_session", record.id, address=address)
+    return LoggedIn(user=_view(user), session_token=token, csrf_token=csrf, session_id=record.id)
+
+
+def sso_login(
+    session: Session, username: str, *, address: str, now: datetime | None = None
+) -> LoggedIn | None:
+    """Open a session for a person the municipality's proxy has signed in (single sign-on).
+
+    The caller has checked that the request came from a trusted proxy. Only an existing,
+    active account is let in, by its user name; the role and bindings stay the portal's.
+    None (and an audit entry) when there is no such account.
+    """
+    now = now or _now()
+    username = username.strip().lower()[:60]
+    address = address[:64]
+    user = session.scalar(select(PortalUser).where(PortalUser.username == username))
+    if user is None or not user.active:
+        audit(session, username or "-", "login_sso_refused", "portal_user", address=address)
+        return None
+    return _open_session(session, user, address, now, "login_sso")
 
 
 def resolve_session(

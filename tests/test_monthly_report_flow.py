@@ -54,6 +54,7 @@ def test_monthly_flow_writes_reports_and_emails_managers_once(
     assert "oktober 2006" in message["Subject"]
     body = message.get_body(preferencelist=("plain",)).get_content()
     assert "Nya ärenden: 34" in body
+    assert f"{settings.web.link('/chef?manad=2006-10')}\n" in body  # the portal's report page
     attachments = [part.get_content() for part in message.iter_attachments()]
     assert any(isinstance(a, bytes) and a.startswith(b"%PDF") for a in attachments)
     # Staff get the report under its own name, not a tenant letter's generic "brev.pdf".

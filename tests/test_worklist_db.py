@@ -202,7 +202,9 @@ def test_email_and_counts_hold_no_personal_data(db_engine, tmp_path: Path) -> No
     assert email.recipient == "anna@exempelby.se"
     assert email.channel == "email" and email.status == "pending"
     assert "Avhysningar inom kort: 1" in email.body
-    assert "radgivare-radgivare1.pdf" in email.body
+    # A link to the portal, never a server path or a command.
+    assert f"\n{settings.web.link('/')}\n" in email.body
+    assert "radgivare-radgivare1" not in email.body and "kvarboende " not in email.body
     forbidden = [PNR, PNR[2:], STREET, "Exempelby kommun", *names]
     for text in (email.subject, email.body, json.dumps(counts), json.dumps(runs)):
         for value in forbidden:
@@ -358,7 +360,7 @@ def test_the_advisor_email_arrives_without_personal_data(
     message = worklist_mails[0]
     assert message["To"] == "anna@exempelby.se"
     body = message.get_body(preferencelist=("plain",)).get_content()
-    assert "Avhysningar inom kort: 1" in body and "radgivare-radgivare1.xlsx" in body
+    assert "Avhysningar inom kort: 1" in body and settings.web.link("/") in body
     raw = message.as_string()
     with session_scope(db_engine) as s:
         names = [n for n in s.scalars(select(Episode.tenant_name)) if n]

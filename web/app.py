@@ -19,13 +19,25 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.formatting import STOCKHOLM
+from domain.formatting import STOCKHOLM, sv_amount
+from domain.outcomes import ACTIVITY_LABEL_SV, OUTCOME_LABEL_SV, STATUS_LABEL_SV
+from domain.vocabulary import EVENT_LABEL_SV
+from models.audit import request_address
 from models.config import Settings
 from models.db import make_engine
 from models.errors import NotFound
 from models.privacy import protect_process
 from services.audit import action_label
-from web.core import STATIC, TEMPLATES, CsrfFailed, LoginRequired, PageNotFound, Portal, render
+from web.core import (
+    SESSION_COOKIE,
+    STATIC,
+    TEMPLATES,
+    CsrfFailed,
+    LoginRequired,
+    PageNotFound,
+    Portal,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +76,69 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class RequestContext:
+    """Per request: who is really asking, for the audit log, and a single sign-on
+    session's cookie when :func:`web.core.current_session` opened one.
+
+    With ``[web] trusted_proxies`` the portal reads ``X-Forwarded-For`` itself, only from
+    those addresses (``kvarboende web`` then turns uvicorn's own reading off), and keeps
+    the proxy's address as ``request.state.peer``: the single sign-on header is believed
+    only from there.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        peer = (client[0] if client else "") or "-"
+        state = scope.setdefault("state", {})
+        state["peer"] = peer
+        if peer in self.settings.web.trusted_proxies:
+            forwarded = dict(scope.get("headers", [])).get(b"x-forwarded-for", b"")
+            last = forwarded.decode("latin-1").split(",")[-1].strip()
+            if last:
+                scope["client"] = (last, 0)
+        token = request_address.set(scope["client"][0] if scope.get("client") else "-")
+        cookie_secure = self.settings.web.cookie_secure
+
+        async def with_cookie(message: Message) -> None:
+            new_token = state.get("new_session_token")
+            if message["type"] == "http.response.start" and new_token:
+                cookie = Response()
+                cookie.set_cookie(
+                    SESSION_COOKIE, new_token, httponly=True, secure=cookie_secure,
+                    samesite="strict", path="/",
+                )  # fmt: skip
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *[(k, v) for k, v in cookie.raw_headers if k == b"set-cookie"],
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_cookie)
+        finally:
+            request_address.reset(token)
+
+
 def local_time(moment: datetime) -> str:
     """A stored UTC time as Stockholm wall-clock time, to the minute."""
     return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+#: Plain Swedish for the codes the pages show, and amounts as ``12 345 kr``.
+PAGE_FILTERS = {
+    "kr": lambda value: sv_amount(value, nbsp=True),
+    "status_sv": lambda code: STATUS_LABEL_SV.get(code, code).capitalize(),
+    "outcome_sv": lambda code: OUTCOME_LABEL_SV.get(code, code),
+    "event_sv": lambda code: EVENT_LABEL_SV.get(code, code),
+    "activity_sv": lambda code: ACTIVITY_LABEL_SV.get(code, code).capitalize(),
+}
 
 
 def _wants_json(request: Request) -> bool:
@@ -78,7 +150,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     An entry point: the process becomes private and its logs masked (:mod:`models.privacy`).
     """
-    from web.routes import admin, advisor, api, auth, company, home
+    from web.routes import admin, advisor, api, auth, caseworker, company, home, manager
 
     protect_process()
 
@@ -91,13 +163,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters["local"] = local_time
     templates.env.filters["action_sv"] = action_label
+    templates.env.filters.update(PAGE_FILTERS)
     app.state.portal = Portal(
         settings=settings,
         engine=engine if engine is not None else make_engine(settings.database.url),
         templates=templates,
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (auth, home, company, admin, advisor, api):
+    for module in (auth, home, company, advisor, caseworker, manager, admin, api):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
@@ -146,5 +219,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(RequestContext, settings=settings)
     app.add_middleware(SecurityHeaders)
     return app

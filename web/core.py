@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from models.config import Settings
 from models.db import session_scope
-from services.users import ActiveSession, LoginPolicy, resolve_session
+from services.users import ActiveSession, LoginPolicy, resolve_session, sso_login
 
 SESSION_COOKIE = "kvarboende_session"
 LOGIN_CSRF_COOKIE = "kvarboende_login"
@@ -78,15 +78,42 @@ def client_address(request: Request) -> str:
     return (request.client.host if request.client else "") or "-"
 
 
+def sso_username(request: Request) -> str | None:
+    """The user name the municipality's proxy vouches for, or None.
+
+    The header is believed only when ``[web] sso_header`` is set and the request comes
+    straight from an address in ``[web] trusted_proxies`` (the connection's own peer, not
+    a forwarded address); from anywhere else anyone could send it, so it is ignored.
+    """
+    web = portal(request).settings.web
+    peer = getattr(request.state, "peer", None) or (request.client.host if request.client else "")
+    if not web.sso_header or peer not in web.trusted_proxies:
+        return None
+    name = request.headers.get(web.sso_header, "").strip().lower()
+    return name or None
+
+
 def current_session(request: Request) -> ActiveSession:
-    """The logged-in person, or LoginRequired (checked again on every request)."""
+    """The logged-in person, or LoginRequired (checked again on every request).
+
+    Behind a trusted single sign-on proxy the header decides who it is: a session of
+    another person is not used, and a new session is opened for the header's account
+    (its cookie is set on the response, see :class:`web.app.SessionCookie`).
+    """
     cached = getattr(request.state, "active", None)
     if cached is not None:
         return cached
     token = request.cookies.get(SESSION_COOKIE, "")
     app = portal(request)
+    vouched = sso_username(request)
     with app.db() as session:
         active = resolve_session(session, token, idle_minutes=app.settings.web.idle_timeout_minutes)
+        if vouched is not None and (active is None or active.user.username != vouched):
+            active = None
+            opened = sso_login(session, vouched, address=client_address(request))
+            if opened is not None:
+                request.state.new_session_token = opened.session_token
+                active = ActiveSession(opened.session_id, opened.user, opened.csrf_token)
     if active is None:
         raise LoginRequired
     request.state.active = active

@@ -13,10 +13,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain.formatting import local_now
 from domain.vocabulary import Receipt
 from models.audit import audit
 from models.errors import KvarboendeError
 from services import receipts
+from services.receipts import queue_receipt_email
 from web.core import Portal
 
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
@@ -73,4 +75,7 @@ def receive_file(
         file_id = receipts.file_id_for_hash(session, company_id, receipt.content_hash)
         detail = f"via={via}" + (" already_received=yes" if receipt.already_received else "")
         audit(session, actor, "upload", "notice_file", file_id, detail=detail, address=address)
+        queue_receipt_email(
+            session, app.settings, company_id, receipt.content_hash, local_now().date()
+        )
     return Received(file_id=file_id, receipt=receipt)

@@ -36,6 +36,9 @@ def _serve(context: AppContext, host: str | None, port: int | None) -> None:
         port=port,
         log_level="warning",
         access_log=False,  # request paths carry file names and ids; keep them out of logs
+        # With [web] trusted_proxies the portal reads X-Forwarded-For itself (only from
+        # those proxies) and keeps the proxy's address for the single sign-on check.
+        proxy_headers=not settings.web.trusted_proxies,
     )
 
 

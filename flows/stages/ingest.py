@@ -352,6 +352,21 @@ def _reject_file(
     return receipt
 
 
+
+def _queue_receipt_email(
+    engine: Engine, settings: Settings, receipt: Receipt, run_date: date
+) -> int:
+    """Queue the receipt email of an inbox file (once per file, see services.receipts)."""
+    from services.receipts import queue_receipt_email
+
+    with session_scope(engine) as session:
+        return int(
+            queue_receipt_email(
+                session, settings, receipt.company_id, receipt.content_hash, run_date
+            )
+        )
+
+
 def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
     """Ingest every complete file in every company's inbox; returns counts only.
 
@@ -363,7 +378,7 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
     totals = {
         "files": 0, "files_rejected": 0, "files_failed": 0, "already_received": 0,
         "skipped_incomplete": 0, "rows": 0, "accepted": 0, "rejected": 0, "duplicates": 0,
-        "taken_by_other_run": 0,
+        "taken_by_other_run": 0, "receipt_emails": 0, "receipt_emails_failed": 0,
     }  # fmt: skip
     for company in settings.companies:
         folder = company.inbox
@@ -398,6 +413,19 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
                 totals["files_failed"] += 1
                 continue
             totals["files"] += 1
+            try:
+                totals["receipt_emails"] += _queue_receipt_email(
+                    engine, settings, receipt, run_date
+                )
+            except Exception as exc:  # noqa: BLE001 - the file is in; its receipt is in the portal
+                log.warning(
+                    "receipt email for %s of company %s not queued (%s); the receipt is in "
+                    "the portal",
+                    path.name,
+                    company.id,
+                    type(exc).__name__,
+                )
+                totals["receipt_emails_failed"] += 1
             totals["already_received"] += int(receipt.already_received)
             totals["files_rejected"] += int(
                 receipt.file_error is not None and not receipt.already_received

@@ -94,7 +94,7 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
         owners += [(CASEWORKER, cid, name or cid, "") for cid, name in routed.iter_rows()]
         for kind, owner_id, name, email in owners:
             worklist = worklist_for(session, inputs, settings, run_date, kind, owner_id, name)
-            files = write_files(worklist, settings)
+            write_files(worklist, settings)
             worklists.record_run(session, worklist)
             audit(session, SYSTEM_ACTOR, "write_worklist", "worklist", worklist.owner)
             if kind == CASEWORKER:
@@ -105,7 +105,7 @@ def write_worklists(engine: Engine, settings: Settings, run_date: date) -> dict[
             for section, n in worklist.counts().items():
                 totals[section] += n
             if email:
-                subject, body = email_text(worklist, files)
+                subject, body = email_text(worklist, settings.web.link("/"))
                 _, created = enqueue(
                     session,
                     key=f"worklist:{worklist.owner}:{run_date.isoformat()}",

@@ -12,7 +12,13 @@ from web.core import current_session, render
 
 router = APIRouter()
 
-HOME_OF_ROLE = {"company": "/foretag", "admin": "/admin", "advisor": "/radgivare"}
+HOME_OF_ROLE = {
+    "company": "/foretag",
+    "admin": "/admin",
+    "advisor": "/radgivare",
+    "caseworker": "/handlaggare",
+    "manager": "/chef",
+}
 
 
 @router.get("/")

@@ -1,0 +1,12 @@
+"""Staff emails point at the portal's pages ([web] public_url), never at server paths."""
+
+from __future__ import annotations
+
+from flows.monthly_report import manager_email_body
+
+
+def test_manager_email_links_to_the_report_page(settings) -> None:
+    settings.web.public_url = "https://kvarboende.exempelby.se/"
+    body = manager_email_body(settings, "2026-10", [("Nya ärenden", "12")])
+    assert "\nhttps://kvarboende.exempelby.se/chef?manad=2026-10\n" in body
+    assert str(settings.paths.reports_dir) not in body and "kvarboende report" not in body
