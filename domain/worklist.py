@@ -248,8 +248,7 @@ def _ask_about_children() -> pl.Expr:
         pl.when(pl.col("has_children").is_null())
         .then(
             pl.format(
-                "; fråga om barn bor där och registrera svaret: "
-                "kvarboende record children {} --count ANTAL",
+                "; fråga om barn bor där och registrera svaret (antal barn på ärendesidan {})",
                 pl.col("episode_id"),
             )
         )
@@ -453,10 +452,9 @@ def match_rows(episodes: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
         [children_rank(), pl.col("score"), pl.col("match_id")], descending=[False, True, False]
     )
     action = pl.format(
-        "Bekräfta eller avvisa träff {} ({}): kvarboende matches confirm|reject {}",
+        "Bekräfta eller avvisa träff {} ({}) på ärendesidan",
         pl.col("match_id"),
         pl.col("tier").replace(TIER_LABEL_SV),
-        pl.col("match_id"),
     )
     return _rows(pending, Section.MATCHES_TO_CONFIRM, action)
 
@@ -497,7 +495,7 @@ def delivery_problem_rows(
         .then(
             pl.format(
                 "Brevet hinner inte fram före mötet och ingen ny tid var ledig: boka en tid "
-                "(kvarboende appointments rebook {}) och ring hushållet",
+                "(Ny tid på ärendesidan {}) och ring hushållet",
                 pl.col("episode_id"),
             )
         )
@@ -548,8 +546,7 @@ def staff_email_label(kind: str, key: str) -> tuple[str, str]:
     if kind == "caseworker_notice" and len(parts) >= 2:
         return (
             f"Mejlet till handläggare {parts[1]} om nya ärenden",
-            f"säg till handläggaren att läsa sin lista (kvarboende worklist --caseworker "
-            f"{parts[1]})",
+            "säg till handläggaren att läsa sin lista (i portalen, sidan Mina ärenden)",
         )
     if kind == "advisor_worklist" and len(parts) >= 4:
         return (

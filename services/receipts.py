@@ -307,7 +307,7 @@ def queue_receipt_email(
     again to the inbox is emailed once, and a failed send is retried like staff emails.
     Returns whether a new email was queued (False: no contact address, or already queued).
     """
-    from flows.stages.outbox import enqueue  # the outbox belongs to the flows
+    from services.outbox import enqueue
 
     address = settings.company(company_id).contact_email.strip()
     if not address:

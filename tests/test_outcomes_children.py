@@ -158,7 +158,7 @@ def test_the_home_visit_follows_the_recorded_children(db_engine, tmp_path: Path)
     assert kinds() == ["phone_call"]  # unknown children: no home visit yet
     call = build_worklist(db_engine, settings, RUN).rows
     action = call.filter(call["section"] == "no_show_tasks")["action"][0]
-    assert f"kvarboende record children {episode_id} --count" in action
+    assert f"antal barn på ärendesidan {episode_id}" in action
     record_children(db_engine, episode_id, 1, by="anna")  # the call found a child lives there
     assert create_follow_up_tasks(db_engine, settings, RUN)["tasks_created"] == 1
     assert kinds() == ["home_visit", "phone_call"]

@@ -270,7 +270,7 @@ def test_matches_delivery_problems_and_follow_up() -> None:
     rows = build(data)
     assert ids(rows, Section.MATCHES_TO_CONFIRM) == [2, 1]
     assert (
-        "matches confirm|reject 11"
+        "träff 11 (möjlig) på ärendesidan"
         in rows.filter(pl.col("section") == "matches_to_confirm")["action"][0]
     )
     assert ids(rows, Section.DELIVERY_PROBLEMS) == [1, 4, 3]
@@ -407,7 +407,7 @@ def test_calls_and_meetings_of_households_nobody_asked_ask_about_children() -> N
         tasks=[{"episode_id": 1, "kind": "phone_call", "round": 1, "due_date": RUN}],
     )
     rows = build(data)
-    ask = "fråga om barn bor där och registrera svaret: kvarboende record children {} --count"
+    ask = "fråga om barn bor där och registrera svaret (antal barn på ärendesidan {})"
     meeting = rows.filter(pl.col("section") == "appointments")["action"][0]
     call = rows.filter(pl.col("section") == "no_show_tasks")["action"][0]
     assert ask.format(2) in meeting and ask.format(1) in call

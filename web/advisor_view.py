@@ -1,10 +1,9 @@
 """How the advisor's pages present the worklist: actions as buttons, days left, labels.
 
-The worklist rows (``domain.worklist``) are worded for the file and the terminal, and a
-few of them end in a command (``kvarboende record children 81 --count ANTAL``). Nobody
-types commands in the portal: here each row gets the same advice without the command,
-and the button that opens the form that does it (an action code and a link). Pure
-functions, so the wording is tested without a browser.
+The worklist rows (``domain.worklist``) are worded for the file the advisor prints, and a
+few of them point at a form of the episode page ("antal barn på ärendesidan 81"). In the
+portal that pointer becomes the button that opens the form (an action code and a link).
+Pure functions, so the wording is tested without a browser.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from datetime import date, datetime
 from domain.formatting import MONTHS_SV, STOCKHOLM
 from domain.worklist import Section
 
-#: The commands the worklist's texts contain, and what the portal says instead.
-_CHILDREN_COMMAND = re.compile(r": kvarboende record children \d+ --count ANTAL")
-_MATCH_COMMAND = re.compile(r"träff (\d+) \(([^)]*)\): kvarboende matches confirm\|reject \d+")
-_REBOOK_COMMAND = re.compile(r" \(kvarboende appointments rebook \d+\)")
-_CASEWORKER_LIST = re.compile(r" \(kvarboende worklist --caseworker [^)]*\)")
+#: The pointers to forms the worklist's texts contain, and what the portal says instead.
+_CHILDREN_COMMAND = re.compile(r" \(antal barn på ärendesidan \d+\)")
+_MATCH_COMMAND = re.compile(r"träff (\d+) \(([^)]*)\) på ärendesidan")
+_REBOOK_COMMAND = re.compile(r" \(Ny tid på ärendesidan \d+\)")
+_CASEWORKER_LIST = re.compile(r" \(i portalen, sidan Mina ärenden\)")
 #: Anything else that looks like a command (a future wording): left out, never shown.
 _ANY_COMMAND = re.compile(r"[:;]? ?\(?kvarboende [^);]*\)?")
 

@@ -20,8 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.formatting import STOCKHOLM, sv_amount
-from domain.outcomes import ACTIVITY_LABEL_SV, OUTCOME_LABEL_SV, STATUS_LABEL_SV
-from domain.vocabulary import EVENT_LABEL_SV
+from domain.outcomes import ACTIVITY_LABEL_SV
+from domain.vocabulary import EVENT_LABEL_SV, OUTCOME_LABEL_SV, STATUS_LABEL_SV
 from models.audit import request_address
 from models.config import Settings
 from models.db import make_engine
