@@ -397,7 +397,7 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
                     raise
                 # Another run (or `kvarboende ingest`) took the file from the inbox after
                 # we listed it: that run ingests it; nothing is wrong and nothing is lost.
-                log.info("%s for company %s was taken by another run", path.name, company.id)
+                log.info("a file for company %s was taken by another run", company.id)
                 totals["taken_by_other_run"] += 1
                 continue
             except BaseException as exc:  # one file must not stop the others, not even a panic
@@ -419,9 +419,9 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
                 )
             except Exception as exc:  # noqa: BLE001 - the file is in; its receipt is in the portal
                 log.warning(
-                    "receipt email for %s of company %s not queued (%s); the receipt is in "
-                    "the portal",
-                    path.name,
+                    "receipt email for file %s of company %s not queued (%s); the receipt is "
+                    "in the portal",
+                    receipt.content_hash[:12],
                     company.id,
                     type(exc).__name__,
                 )
