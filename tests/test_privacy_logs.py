@@ -1,7 +1,4 @@
-"""(Named test_a_… so it runs before the other Prefect flow tests: its assertions read the
-first failing flow run's stored logs, which later harness runs disturb; see the closing note.)
-
-Personal data never reaches logs, error texts or Prefect's database, also when a stage fails.
+"""Personal data never reaches logs, error texts or Prefect's database, also when a stage fails.
 
 The failing stage is a real one in shape: it writes a notice row twice, so the
 database refuses the second (SQLite quotes the statement's parameters, PostgreSQL
