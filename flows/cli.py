@@ -42,9 +42,23 @@ def main_callback(
     ctx.obj = AppContext(config_file=config)
 
 
+_mounted = False
+
+
 def _register_commands() -> None:
-    """Import the command modules; each adds its verbs to ``app``."""
-    from flows import commands  # noqa: F401
+    """Mount each command module's verbs on ``app``, once.
+
+    Imported here, not at module level, so ``kvarboende --version``-style paths and the
+    error handling below stay importable even when a command module fails to import.
+    """
+    global _mounted
+    if _mounted:
+        return
+    from flows.commands import COMMAND_MODULES
+
+    for module in COMMAND_MODULES:
+        app.add_typer(module.app)
+    _mounted = True
 
 
 def database_problem(exc: SQLAlchemyError) -> str:

@@ -1,14 +1,29 @@
-"""CLI verbs, one module per area; importing this package registers them all."""
+"""CLI verbs, one module per area. Each module owns a ``typer.Typer`` named ``app``;
+``flows.cli`` mounts them, so no command module imports the entry point (no import loop)."""
 
 from flows.commands import (
-    appointments,  # noqa: F401
-    cases,  # noqa: F401
-    demo,  # noqa: F401
-    ingest,  # noqa: F401
-    report,  # noqa: F401
-    retention,  # noqa: F401
-    run,  # noqa: F401
-    setup,  # noqa: F401
-    upload,  # noqa: F401
-    worklist,  # noqa: F401
+    appointments,
+    cases,
+    demo,
+    ingest,
+    report,
+    retention,
+    run,
+    setup,
+    upload,
+    worklist,
 )
+
+COMMAND_MODULES = (
+    setup,
+    run,
+    ingest,
+    cases,
+    appointments,
+    worklist,
+    report,
+    retention,
+    upload,
+    demo,
+)
+"""In the order their verbs appear in ``kvarboende --help``."""

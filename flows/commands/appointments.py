@@ -15,7 +15,6 @@ from rich.table import Table
 
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import LetterStatus
-from flows.cli import app
 from flows.context import AppContext, day_or_today
 from flows.stages.booking import appointment_letter_queue, cancellation_letter_queue
 from flows.stages.delivery import deliver_outbox
@@ -24,6 +23,9 @@ from models.db import session_scope
 from models.errors import KvarboendeError
 from services import appointments
 from services.outbox import letters_in_outbox, outbox_counts
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 appointments_app = typer.Typer(
     help="Move or cancel a tenant's appointment (a new letter is queued).",

@@ -23,7 +23,6 @@ from domain.register import (
     prepare_cases,
     prepare_household,
 )
-from flows.cli import app
 from flows.context import AppContext, parse_date
 from flows.stages.cases import import_register
 from models.audit import current_actor
@@ -31,6 +30,9 @@ from models.db import session_scope
 from models.errors import KvarboendeError
 from models.privacy import private_dir
 from services import matches
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 cases_app = typer.Typer(help="The social-services case register.", no_args_is_help=True)
 matches_app = typer.Typer(help="Matches between episodes and register cases.", no_args_is_help=True)

@@ -24,12 +24,14 @@ from sqlalchemy import Engine
 from connectors.demo_files import write_notice_files, write_register
 from connectors.local_smtp import LocalSmtpServer
 from domain.synthetic import DemoMunicipality, generate
-from flows.cli import app
 from flows.context import AppContext
 from models.config import Settings
 from models.db import session_scope
 from models.errors import KvarboendeError
 from models.privacy import private_dir
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 console = Console(soft_wrap=True)
 

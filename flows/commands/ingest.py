@@ -18,10 +18,12 @@ from connectors.notice_files import read_notice_bytes
 from domain.formatting import STOCKHOLM, local_now, sv_amount
 from domain.notices import FIELD_LABEL_SV, NoticeFormatError, parse_notices, require_columns
 from domain.vocabulary import EVENT_LABEL_SV, EventType
-from flows.cli import app
 from flows.context import AppContext, parse_date
 from flows.stages.ingest import ingest_file, parse_options
 from models.errors import KvarboendeError
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 companies_app = typer.Typer(help="Housing companies and their file formats.", no_args_is_help=True)
 app.add_typer(companies_app, name="companies")

@@ -11,12 +11,14 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from domain.formatting import local_now
 from domain.statistics import month_of
-from flows.cli import app
 from flows.context import AppContext
 from flows.stages.statistics import refresh_stat_facts_for
 from models.audit import current_actor
 from models.db import session_scope
 from services.reports import ReportError, check_month, check_year, report_months, write_report
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 
 class ReportFormat(StrEnum):

@@ -10,9 +10,11 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import app
 from flows.context import AppContext, day_or_today
 from flows.stages.retention import apply_retention
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 #: The order and wording of the printed counts; anything else follows alphabetically.
 _LABELS: dict[str, str] = {

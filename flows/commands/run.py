@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import app
 from flows.context import AppContext, day_or_today
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 run_app = typer.Typer(help="Run a job once, now, without a Prefect server.", no_args_is_help=True)
 app.add_typer(run_app, name="run")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import app
 from flows.context import AppContext
 from flows.stages.setup import sync_companies
 from models.db import redacted, upgrade
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 
 @app.command()

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import app
 from flows.commands.ingest import companies_app
 from flows.context import AppContext
 from models.db import session_scope
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 users_app = typer.Typer(help="Accounts in the web portal.", no_args_is_help=True)
 app.add_typer(users_app, name="users")

@@ -30,7 +30,6 @@ from domain.vocabulary import (
     STATUS_LABEL_SV,
 )
 from domain.worklist import sv_postal_code
-from flows.cli import app
 from flows.context import AppContext, day_or_today
 from flows.stages.worklist import output_dir
 from letters.worklist import (
@@ -46,6 +45,9 @@ from models.audit import audit, current_actor
 from models.db import as_utc, session_scope
 from models.errors import KvarboendeError
 from services import episodes, worklists
+
+app = typer.Typer()
+"""This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""
 
 DateOption = Annotated[
     str | None, typer.Option("--date", help="Date YYYY-MM-DD (default today, Stockholm).")
