@@ -223,7 +223,8 @@ def _check_sheet(package: zipfile.ZipFile, name: str, budget: _Budget, limits: F
             elif tag == "sheetData":
                 parent = element
             elif tag == "row":
-                row_number = _as_int(element.get("r")) if element.get("r") else row_number + 1
+                reference = element.get("r")
+                row_number = _as_int(reference) if reference else row_number + 1
                 column = 0
                 if row_number > limits.max_rows + 1:
                     raise _TooBig("rows")

@@ -243,7 +243,7 @@ def write_receipt(
         start = len(summary) + 1
         sheet.write_row(start, 0, RECEIPT_HEADER, bold)
         for offset, (row_number, status, reason) in enumerate(rows, start=start + 1):
-            sheet.write_number(offset, 0, int(row_number))  # type: ignore[arg-type]
+            sheet.write_number(offset, 0, int(str(row_number)))
             sheet.write_string(offset, 1, status)
             text(offset, 2, reason)
         sheet.set_column(0, 0, 22)

@@ -33,12 +33,12 @@ class _KeepingHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         raw = envelope.original_content or envelope.content
-        data = raw if isinstance(raw, bytes) else raw.encode()
+        data = raw if isinstance(raw, bytes) else (raw or "").encode()
         message = email.message_from_bytes(data, policy=email.policy.default)
         with self.lock:
             number = self.offset + len(self.messages) + 1
-            self.messages.append(message)  # type: ignore[arg-type]
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from or "", list(envelope.rcpt_tos)))
             private_dir(self.mail_dir)
             (self.mail_dir / f"{number:06d}.eml").write_bytes(data)
         return "250 Message accepted for delivery"

@@ -99,7 +99,7 @@ def invite_bytes(invite: Invite, organizer: str, attendee: str) -> bytes:
     event["organizer"] = vCalAddress(f"mailto:{organizer}")
     attendee_address = vCalAddress(f"mailto:{attendee}")
     attendee_address.params["ROLE"] = vText("REQ-PARTICIPANT")
-    event.add("attendee", attendee_address, encode=0)
+    event.add("attendee", attendee_address, encode=False)
     calendar.add_component(event)
     return calendar.to_ical()
 
@@ -116,7 +116,8 @@ def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> Message:
     message: Message = text if plain else MIMEMultipart("mixed")
     message["From"] = formataddr((str(Header(config.from_name, "utf-8")), config.from_address))
     message["To"] = outgoing.to
-    message["Subject"] = Header(outgoing.subject, "utf-8")
+    # A Header object, so compat32 encodes the subject (typeshed only allows str here).
+    message["Subject"] = Header(outgoing.subject, "utf-8")  # type: ignore[assignment]
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id(outgoing.key, config.from_address)
     message["Auto-Submitted"] = "auto-generated"

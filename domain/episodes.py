@@ -603,7 +603,9 @@ def _status_change(target: EpisodeState, kind: str, when: date) -> tuple[bool, b
     return RANKS[kind] > target.rank, False
 
 
-def _transition(episode: EpisodeState, event: dict[str, Any], from_status: str | None) -> dict:
+def _transition(
+    episode: EpisodeState, event: dict[str, Any], from_status: str | None
+) -> dict[str, Any]:
     """A status change caused by one notice, for the transition table."""
     return {
         "episode": episode,

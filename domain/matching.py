@@ -477,8 +477,11 @@ def candidate_pairs(
             )
             .select(key)
         )
-    schema = {"nid": identities.schema["nid"], "role": pl.String, "pid": pl.Int64}
-    return pl.concat([p.cast(schema) for p in parts], how="vertical").unique(key)
+    nid = identities.schema["nid"]
+    return pl.concat(
+        [p.cast({"nid": nid, "role": pl.String, "pid": pl.Int64}) for p in parts],
+        how="vertical",
+    ).unique(key)
 
 
 # --------------------------------------------------------------------------- features
@@ -513,10 +516,13 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     names_n = pairs["n_name"].fill_null("").to_list()
     names_p = pairs["p_name"].fill_null("").to_list()
     if pairs.height:
-        similarity = process.cpdist(
-            names_n, names_p, scorer=fuzz.token_sort_ratio, workers=-1, dtype="float32"
+        similarity = pl.Series(
+            "name_sim",
+            process.cpdist(
+                names_n, names_p, scorer=fuzz.token_sort_ratio, workers=-1, dtype="float32"
+            ),
+            dtype=pl.Float32,
         )
-        similarity = pl.Series("name_sim", similarity, dtype=pl.Float32)
     else:
         similarity = pl.Series("name_sim", [], dtype=pl.Float32)
     pairs = pairs.with_columns(

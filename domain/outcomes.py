@@ -31,6 +31,7 @@ from domain.vocabulary import (
     EpisodeStatus,
     Outcome,
     OutcomeCertainty,
+    TaskKind,
 )
 from domain.working_days import non_working_weekdays
 
@@ -461,13 +462,6 @@ def recurrence_links(episodes: pl.DataFrame, months: int) -> pl.DataFrame:
     ).sort("episode_id")
 
 
-class TaskKind:
-    """Follow-up task kinds (``Task.kind``): the Malmö routine after a missed meeting."""
-
-    PHONE_CALL = "phone_call"
-    HOME_VISIT = "home_visit"
-
-
 def plan_follow_up_tasks(
     no_shows: pl.DataFrame, contacts: pl.DataFrame, run_date: date, phone_days: int, visit_days: int
 ) -> pl.DataFrame:
@@ -489,8 +483,9 @@ def plan_follow_up_tasks(
                 "due_date": pl.Date,
             }
         )
-    first, last = no_shows["no_show_date"].min(), max(no_shows["no_show_date"].max(), run_date)
-    free_days = non_working_weekdays(first.year, last.year + 1)  # type: ignore[union-attr]
+    first: date = no_shows["no_show_date"].min()  # type: ignore[assignment] # a Date column
+    last: date = max(no_shows["no_show_date"].max(), run_date)  # type: ignore[type-var,assignment]
+    free_days = non_working_weekdays(first.year, last.year + 1)
     rounds = no_shows.sort(["episode_id", "no_show_date"]).with_columns(
         round=pl.col("no_show_date").rank("ordinal").over("episode_id").cast(pl.Int64),
         phone_due=pl.col("no_show_date").dt.add_business_days(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -240,7 +241,7 @@ def _episode_chain(
         "company_id": home.company_id,
     }
 
-    def event(kind: str, on: date, **extra: object) -> dict[str, object]:
+    def event(kind: str, on: date, **extra: Any) -> dict[str, Any]:
         return {
             **base,
             "event_type": kind,

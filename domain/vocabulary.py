@@ -159,12 +159,65 @@ TIER_LABEL_SV: dict[str, str] = {
     MatchTier.NONE: "ingen",
 }
 
-#: What became of a meeting, in plain Swedish (the episode view).
+#: What became of a meeting, in plain Swedish (the episode view, lists).
 APPOINTMENT_STATUS_LABEL_SV: dict[str, str] = {
-    AppointmentStatus.BOOKED: "bokat",
-    AppointmentStatus.ATTENDED: "kom",
-    AppointmentStatus.NO_SHOW: "uteblev",
-    AppointmentStatus.CANCELLED: "avbokat",
+    AppointmentStatus.BOOKED: "bokad",
+    AppointmentStatus.ATTENDED: "hushållet kom",
+    AppointmentStatus.NO_SHOW: "hushållet uteblev",
+    AppointmentStatus.CANCELLED: "avbokad",
+}
+
+
+class TaskKind(StrEnum):
+    """Follow-up task kinds (``Task.kind``): the Malmö routine after a missed meeting."""
+
+    PHONE_CALL = "phone_call"
+    HOME_VISIT = "home_visit"
+
+
+TASK_KIND_LABEL_SV: dict[str, str] = {
+    TaskKind.PHONE_CALL: "Ring hushållet",
+    TaskKind.HOME_VISIT: "Hembesök",
+}
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"  # no longer needed: the household was reached or the episode ended
+
+
+TASK_STATUS_LABEL_SV: dict[str, str] = {
+    TaskStatus.OPEN: "att göra",
+    TaskStatus.DONE: "klar",
+    TaskStatus.CANCELLED: "behövs inte längre",
+}
+
+
+class Role(StrEnum):
+    """A portal user's role: what they may see and do (OSL 26:1)."""
+
+    ADVISOR = "advisor"
+    CASEWORKER = "caseworker"
+    COMPANY = "company"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+ROLE_LABEL_SV: dict[str, str] = {
+    Role.ADVISOR: "Boenderådgivare",
+    Role.CASEWORKER: "Socialsekreterare",
+    Role.COMPANY: "Hyresvärd",
+    Role.MANAGER: "Chef",
+    Role.ADMIN: "Administratör",
+}
+
+#: How sure the advisor's decision on a match is, in plain Swedish (the episode view).
+DECISION_LABEL_SV: dict[str, str] = {
+    MatchDecision.AUTO: "avgjord automatiskt",
+    MatchDecision.PENDING: "väntar på beslut",
+    MatchDecision.CONFIRMED: "bekräftad",
+    MatchDecision.REJECTED: "avvisad",
 }
 
 
@@ -189,6 +242,26 @@ class LetterStatus(StrEnum):
 class Channel(StrEnum):
     EMAIL = "email"
     PRINT = "print"
+
+
+#: A tenant letter's state in plain Swedish (the episode view).
+LETTER_STATUS_LABEL_SV: dict[str, str] = {
+    LetterStatus.PENDING: "väntar på utskick",
+    LetterStatus.SENDING: "skickas",
+    LetterStatus.SENT: "skickat",
+    LetterStatus.FAILED: "kunde inte levereras",
+    LetterStatus.SUPERSEDED: "ersatt av ett nyare brev",
+    "returned": "kom tillbaka",
+    "cancelled": "stoppat",
+}
+
+#: The tenant letters' kinds in plain Swedish (staff emails are not shown per episode).
+LETTER_KIND_LABEL_SV: dict[str, str] = {
+    LetterKind.APPOINTMENT: "Kallelse till möte",
+    LetterKind.APPOINTMENT_CANCELLED: "Avbokad tid",
+}
+
+CHANNEL_LABEL_SV: dict[str, str] = {Channel.EMAIL: "e-post", Channel.PRINT: "post"}
 
 
 class NoticeRow(BaseModel):

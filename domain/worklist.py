@@ -151,7 +151,7 @@ class WorklistInputs:
     tenant_letters: pl.DataFrame
     # Staff emails not sent by their day or finally failed (the first advisor's list).
     staff_emails: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(schema=STAFF_EMAILS_SCHEMA)  # type: ignore[arg-type]
+        default_factory=lambda: pl.DataFrame(schema=STAFF_EMAILS_SCHEMA)
     )
 
 
@@ -594,7 +594,7 @@ def staff_email_rows(staff: pl.DataFrame, run_date: date) -> pl.DataFrame:
                 "deadline_estimated": False,
             }
         )
-    return pl.DataFrame(rows, schema=ROW_SCHEMA)  # type: ignore[arg-type]
+    return pl.DataFrame(rows, schema=ROW_SCHEMA)
 
 
 def _sv_date_text(day: date | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from prefect import serve
-from prefect.schedules import Cron
+from prefect.schedules import Cron, Schedule
 
 from flows.daily import daily_flow, delivery_flow
 from flows.monthly_report import monthly_report_flow
@@ -18,7 +18,7 @@ from models.config import Settings
 from models.errors import KvarboendeError
 
 
-def _cron(settings: Settings, key: str) -> Cron:
+def _cron(settings: Settings, key: str) -> Schedule:
     """The schedule of ``[schedules] key``; a bad cron string is one line naming the key."""
     text = getattr(settings.schedules, key)
     try:

@@ -233,11 +233,21 @@ def _compiler() -> typst.Compiler:
 _COMPILE_LOCK = threading.Lock()
 
 
+def pdf_bytes(compiled: bytes | list[bytes] | None) -> bytes:
+    """The one PDF a Typst compile to ``format="pdf"`` returns (typed as bytes, pages or None)."""
+    if not isinstance(compiled, bytes):
+        raise RenderError("Typst returned no PDF document")
+    return compiled
+
+
 def _compile(contexts: Sequence[dict[str, Any]]) -> bytes:
     try:
         with _COMPILE_LOCK:  # one shared compiler: one compile at a time per process
-            return _compiler().compile(
-                format="pdf", sys_inputs={"data": json.dumps(list(contexts), ensure_ascii=False)}
+            return pdf_bytes(
+                _compiler().compile(
+                    format="pdf",
+                    sys_inputs={"data": json.dumps(list(contexts), ensure_ascii=False)},
+                )
             )
     except typst.TypstError as exc:
         raise RenderError(
@@ -259,11 +269,12 @@ def _split(pdf: bytes, expected: int) -> list[bytes]:
 def _split_with_pypdf(pdf: bytes) -> list[bytes]:
     """The general, slower way, for PDFs the byte-copying splitter does not handle."""
     reader = PdfReader(io.BytesIO(pdf))
-    starts = [
+    numbers = [
         reader.get_destination_page_number(entry)
         for entry in reader.outline
         if not isinstance(entry, list)
     ]
+    starts = [n for n in numbers if n is not None]
     if not starts or starts[0] != 0:
         return []
     bounds = [*starts, len(reader.pages)]

@@ -13,11 +13,11 @@ import io
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import polars as pl
 from alembic import command
@@ -25,7 +25,9 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Column,
     Connection,
+    CursorResult,
     Engine,
+    Result,
     Select,
     String,
     Table,
@@ -215,10 +217,21 @@ def upsert(bind: Bind, table: Table | type, key: Sequence[Any], update: Sequence
     )
 
 
-def for_update_skip_locked(bind: Bind, query: Select[Any], of: Any = None) -> Select[Any]:
+AnySelect = Select[*tuple[Any, ...]]
+"""A SELECT of any columns (``Select[Any]`` means exactly one column of any type)."""
+
+SelectT = TypeVar("SelectT", bound=AnySelect)
+
+
+def for_update_skip_locked(bind: Bind, query: SelectT, of: Any = None) -> SelectT:
     """``FOR UPDATE SKIP LOCKED`` (of the ``of`` table only, when given) on PostgreSQL;
     SQLite serialises writers by itself."""
     return query.with_for_update(skip_locked=True, of=of) if is_postgres(bind) else query
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (``execute`` is typed as returning a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def transaction_lock(session: Session, key: int) -> None:
@@ -270,9 +283,17 @@ def utc_series(values: Sequence[datetime | None]) -> pl.Series:
     return pl.Series([as_utc_or_none(v) for v in values], dtype=UTC_DATETIME)
 
 
-def rows_frame(rows: Sequence[Sequence[Any]], schema: dict[str, Any]) -> pl.DataFrame:
-    """Result rows (tuples) as a polars frame of the given schema, also when there are none."""
-    return pl.DataFrame([list(row) for row in rows] or None, schema=schema, orient="row")
+def rows_frame(rows: Sequence[Sequence[Any]], schema: Mapping[str, Any]) -> pl.DataFrame:
+    """Result rows (tuples) as a polars frame of the given schema, also when there are none.
+
+    Built column by column, so no per-row objects outlive the call (register snapshots
+    have hundreds of thousands of rows).
+    """
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    return pl.DataFrame(
+        {name: list(values) for name, values in zip(schema, columns, strict=True)},
+        schema=dict(schema),
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from domain.booking import (
 from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, Routing
 from models.audit import audit
 from models.config import Settings
-from models.db import insert_or_ignore, skip_locked
+from models.db import insert_or_ignore, rowcount, skip_locked
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Appointment, AppointmentSlot, Episode
 from services._common import as_utc, local_date, start_of_day
@@ -174,7 +174,7 @@ def _take_slot(session: Session, slot_id: int) -> bool:
         .where(AppointmentSlot.id == slot_id, AppointmentSlot.booked < AppointmentSlot.capacity)
         .values(booked=AppointmentSlot.booked + 1)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def _release_slot(session: Session, slot_id: int) -> None:

@@ -25,7 +25,13 @@ from domain.delivery import NOT_IN_TIME, scheduled_time, staff_gives_up, staff_r
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import Channel, LetterKind, LetterStatus
 from models.config import Settings
-from models.db import as_utc_or_none, for_update_skip_locked, session_scope, transaction_lock
+from models.db import (
+    as_utc_or_none,
+    for_update_skip_locked,
+    rowcount,
+    session_scope,
+    transaction_lock,
+)
 from models.tables import Appointment, AppointmentSlot, Episode, Letter
 from services.outbox import TENANT_KINDS
 
@@ -146,7 +152,7 @@ class Outbox:
                         status=LetterStatus.SENDING, claim_token=self.token, claimed_at=real_now()
                     )
                 )
-                if result.rowcount != 1:
+                if rowcount(result) != 1:
                     continue  # another run claimed it between our select and our update
                 letter = session.get(Letter, letter_id, populate_existing=True)
                 assert letter is not None
@@ -183,7 +189,7 @@ class Outbox:
                 .where(Letter.id == letter_id, Letter.claim_token == self.token)
                 .values(claim_token=None, claimed_at=None, **values)
             )
-            return result.rowcount == 1
+            return rowcount(result) == 1
 
     def sent(self, letter: Letter, msg_id: str) -> None:
         self.finish(
@@ -279,7 +285,7 @@ class Outbox:
                 .where(Letter.id == letter_id, Letter.status == status, guard)
                 .values(status=LetterStatus.SENDING, claim_token=self.token, claimed_at=real_now())
             )
-            return result.rowcount == 1
+            return rowcount(result) == 1
 
     def pending_email(self) -> int:
         """Email letters waiting or in flight: whether the SMTP server is needed at all."""
@@ -377,7 +383,7 @@ class Outbox:
                     last_error=f"{NOT_IN_TIME}: {last_error or 'not sent'}"[:2000],
                 )
             )
-            return int(moved.rowcount)
+            return rowcount(moved)
 
     def unfinished_batches(self) -> list[str]:
         """Print batches whose run died before finishing; a live run finishes its own."""
@@ -458,7 +464,7 @@ class Outbox:
                 .where(Letter.print_batch == name, Letter.status == LetterStatus.SENDING)
                 .order_by(Letter.id)
             ).all()
-        return [PrintItem(i, key, kind, Path(path)) for i, key, kind, path in rows]
+        return [PrintItem(i, key, kind, Path(path)) for i, key, kind, path in rows if path]
 
     def batch_sent(self, items: list[PrintItem]) -> None:
         """The batch file is written: its letters are sent."""

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM
-from domain.outcomes import TaskKind
-from domain.vocabulary import AppointmentStatus, LetterKind
+from domain.vocabulary import AppointmentStatus, LetterKind, TaskKind, TaskStatus
 from models.tables import Appointment, AppointmentSlot, Episode, Letter, Notice, Task
 
 
@@ -37,7 +36,11 @@ def calls_due(session: Session, day: date) -> list[int]:
     return list(
         session.scalars(
             select(Task.episode_id)
-            .where(Task.kind == TaskKind.PHONE_CALL, Task.status == "open", Task.due_date == day)
+            .where(
+                Task.kind == TaskKind.PHONE_CALL,
+                Task.status == TaskStatus.OPEN,
+                Task.due_date == day,
+            )
             .order_by(Task.id)
         )
     )

@@ -115,7 +115,9 @@ def termination_dates(session: Session, episode_ids: list[int]) -> dict[int, dat
             )
             .group_by(Notice.episode_id)
         )
-        dates.update({episode_id: when for episode_id, when in session.execute(query)})
+        dates.update(
+            {episode_id: when for episode_id, when in session.execute(query) if episode_id}
+        )
     return dates
 
 

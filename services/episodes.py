@@ -29,7 +29,6 @@ from domain.outcomes import (
     SOURCE_ADVISOR,
     SOURCE_SILENCE,
     ActivityKind,
-    TaskKind,
     manual_settled_outcome,
 )
 from domain.vocabulary import (
@@ -39,6 +38,9 @@ from domain.vocabulary import (
     EventType,
     Outcome,
     OutcomeCertainty,
+    Routing,
+    TaskKind,
+    TaskStatus,
 )
 from models.audit import audit
 from models.db import lower_text
@@ -55,8 +57,6 @@ from models.tables import (
     Task,
 )
 from services._common import as_utc, get_episode, local_date, stockholm_dates
-
-TASK_OPEN, TASK_DONE, TASK_CANCELLED = "open", "done", "cancelled"
 
 #: Tasks a recording completes: a call reached them, a visit was made, they came.
 TASKS_DONE_BY: dict[str, tuple[str, ...]] = {
@@ -329,7 +329,9 @@ def list_episodes(
     if statuses:
         where.append(Episode.status.in_(check_statuses(statuses)))
     if caseworker_id is not None:
-        where.append(and_(Episode.routing == "caseworker", Episode.caseworker_id == caseworker_id))
+        where.append(
+            and_(Episode.routing == Routing.CASEWORKER, Episode.caseworker_id == caseworker_id)
+        )
     if search:
         condition = search_condition(search)
         if condition is not None:
@@ -369,7 +371,7 @@ def check_routed_to(session: Session, episode_id: int, caseworker_id: str) -> No
     found = session.scalar(
         select(Episode.id).where(
             Episode.id == episode_id,
-            Episode.routing == "caseworker",
+            Episode.routing == Routing.CASEWORKER,
             Episode.caseworker_id == caseworker_id,
         )
     )
@@ -416,7 +418,7 @@ def show_episode(session: Session, episode_id: int, *, by: str) -> EpisodeDetail
             letter.status,
             letter.created_on,
             letter.pdf_path,
-            bool(letter.pdf_path) and Path(letter.pdf_path).is_file(),
+            letter.pdf_path is not None and Path(letter.pdf_path).is_file(),
         )
         for letter in session.scalars(
             select(Letter).where(Letter.episode_id == episode_id).order_by(Letter.id)
@@ -561,9 +563,11 @@ def record_activity(
         session.execute(
             update(Task)
             .where(
-                Task.episode_id == episode.id, Task.status == TASK_OPEN, Task.kind.in_(done_kinds)
+                Task.episode_id == episode.id,
+                Task.status == TaskStatus.OPEN,
+                Task.kind.in_(done_kinds),
             )
-            .values(status=TASK_DONE, done_at=datetime.now(UTC))
+            .values(status=TaskStatus.DONE, done_at=datetime.now(UTC))
         )
     audit(session, by, f"record_{kind}", "episode", episode.id, f"activity {activity.id}")
     return RecordedActivity(
@@ -706,8 +710,8 @@ def close_episode(
     )
     session.execute(
         update(Task)
-        .where(Task.episode_id == episode.id, Task.status == TASK_OPEN)
-        .values(status=TASK_CANCELLED, done_at=datetime.now(UTC))
+        .where(Task.episode_id == episode.id, Task.status == TaskStatus.OPEN)
+        .values(status=TaskStatus.CANCELLED, done_at=datetime.now(UTC))
     )
     audit(session, by, "close_episode", "episode", episode.id, f"outcome {outcome}")
     return ClosedEpisode(previous, outcome, reason)

@@ -13,18 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import polars as pl
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain.matching import UNKNOWN_CHILDREN, children_for, routing_for
 from domain.vocabulary import MatchDecision, MatchTier
 from models.audit import audit
+from models.db import CHUNK, insert_chunks, rows_frame
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import AuditLog, CaseSnapshot, Episode, HouseholdMember, Match, RegisterCase
 from services.episodes import set_children
-
-#: Rows per bulk statement when storing a matching run.
-_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -166,15 +164,6 @@ def decide(session: Session, match_id: int, *, confirm: bool, by: str) -> MatchD
 # --- the daily matching run (flows.stages.matching) ---------------------------------------
 
 
-def _frame(rows: list, names: list[str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """A polars frame from SQLAlchemy rows, column by column (no per-row objects kept)."""
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
-    return pl.DataFrame(
-        {name: list(values) for name, values in zip(names, columns, strict=True)},
-        schema=schema,
-    )
-
-
 def load_register(session: Session, snapshot_id: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Cases and members of a snapshot as frames with database ids.
 
@@ -198,12 +187,10 @@ def load_register(session: Session, snapshot_id: int) -> tuple[pl.DataFrame, pl.
             RegisterCase.caseworker_id,
         ).where(RegisterCase.snapshot_id == snapshot_id)
     ).all()
-    cases = _frame(
+    cases = rows_frame(
         case_rows,
-        case_names,
         {n: (pl.Int64 if n == "case_id" else pl.String) for n in case_names},
     )
-    member_names = ["member_id", "case_id", "personnummer", "name", "relation", "is_child"]
     member_rows = session.execute(
         select(
             HouseholdMember.id,
@@ -214,9 +201,8 @@ def load_register(session: Session, snapshot_id: int) -> tuple[pl.DataFrame, pl.
             HouseholdMember.is_child,
         ).where(HouseholdMember.snapshot_id == snapshot_id)
     ).all()
-    members = _frame(
+    members = rows_frame(
         member_rows,
-        member_names,
         {
             "member_id": pl.Int64,
             "case_id": pl.Int64,
@@ -258,7 +244,7 @@ def load_decisions(session: Session) -> pl.DataFrame:
         )
         .order_by(Match.decided_at, Match.id)
     ).all()
-    return _frame(rows, names, dict.fromkeys(names, pl.String))
+    return rows_frame(rows, dict.fromkeys(names, pl.String))
 
 
 def latest_snapshot_id(session: Session) -> int | None:
@@ -291,7 +277,7 @@ def unrouted_episodes(session: Session) -> pl.DataFrame:
             Episode.postal_code,
         ).where(Episode.routing.is_(None))
     ).all()
-    return _frame(rows, names, {n: (pl.Int64 if n == "nid" else pl.String) for n in names})
+    return rows_frame(rows, {n: (pl.Int64 if n == "nid" else pl.String) for n in names})
 
 
 def still_unrouted(session: Session, episode_ids: list[int]) -> pl.DataFrame:
@@ -305,27 +291,24 @@ def still_unrouted(session: Session, episode_ids: list[int]) -> pl.DataFrame:
             Episode.id.in_(episode_ids), Episode.routing.is_(None)
         )
     ).all()
-    return _frame(
+    return rows_frame(
         still_open,
-        ["id", "recorded_known", "recorded_count"],
         {"id": pl.Int64, "recorded_known": pl.Boolean, "recorded_count": pl.Int64},
     )
 
 
 def store_matches(session: Session, matches: pl.DataFrame) -> None:
     """Insert Match rows (columns named as in ``match``), in chunks."""
-    for offset in range(0, matches.height, _CHUNK):
-        session.execute(insert(Match), matches.slice(offset, _CHUNK).to_dicts())
+    insert_chunks(session, Match, matches)
 
 
 def update_episodes(session: Session, frames: list[pl.DataFrame]) -> None:
     """Bulk-update episodes by primary key, one uniform frame (same columns) at a time."""
     for frame in frames:
-        for offset in range(0, frame.height, _CHUNK):
-            session.execute(update(Episode), frame.slice(offset, _CHUNK).to_dicts())
+        for offset in range(0, frame.height, CHUNK):
+            session.execute(update(Episode), frame.slice(offset, CHUNK).to_dicts())
 
 
 def store_audit_rows(session: Session, rows: pl.DataFrame) -> None:
     """Insert audit entries (columns named as in ``audit_log``), in chunks."""
-    for offset in range(0, rows.height, _CHUNK):
-        session.execute(insert(AuditLog), rows.slice(offset, _CHUNK).to_dicts())
+    insert_chunks(session, AuditLog, rows)

@@ -379,7 +379,6 @@ def store_rows(
     return counts, duplicate_rows
 
 
-
 def _duplicate_rejections(
     connection: Connection, duplicates: pl.DataFrame, stored_now: pl.DataFrame, file_id: int
 ) -> pl.DataFrame:
@@ -420,6 +419,7 @@ def _duplicate_rejections(
         pl.col("repeats_row"),
     )
 
+
 def _seg_to_id(frame: pl.DataFrame, source: str, target: str, ids: pl.Series) -> pl.DataFrame:
     """Replace planned segment numbers by the reserved episode ids (a join, order kept)."""
     mapping = pl.DataFrame({source: pl.Series(range(len(ids)), dtype=pl.Int64), target: ids})
@@ -430,7 +430,10 @@ def _seg_to_id(frame: pl.DataFrame, source: str, target: str, ids: pl.Series) ->
 
 def _episode_id(state: EpisodeState, id_of_seg: pl.Series) -> int:
     """The database id of a stored or newly planned episode."""
-    return state.id if state.id is not None else int(id_of_seg[state.seg_index])
+    if state.id is not None:
+        return state.id
+    assert state.seg_index is not None, "a new episode is identified by its segment"
+    return int(id_of_seg[state.seg_index])
 
 
 EPISODE_SCHEMA: dict[str, pl.DataType] = {
@@ -486,6 +489,7 @@ def _episode_frame(
         previous = state.prev_id
         if previous is None and state.prev_seg_index is not None:
             previous = int(id_of_seg[state.prev_seg_index])
+        assert state.seg_index is not None, "a new episode is identified by its segment"
         records.append(
             {
                 **{k: values.get(k) for k in EPISODE_SCHEMA if k in values},

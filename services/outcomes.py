@@ -27,7 +27,9 @@ from domain.vocabulary import (
     AppointmentStatus,
     EpisodeStatus,
     EventType,
+    TaskStatus,
 )
+from models.db import chunks, rowcount, rows_frame
 from models.tables import (
     Activity,
     Appointment,
@@ -38,19 +40,12 @@ from models.tables import (
     Task,
 )
 from services._common import stockholm_dates
-from services.episodes import TASK_CANCELLED, TASK_DONE, TASK_OPEN, candidate_condition
-
-#: Ids per ``IN (...)`` list: SQLite allows 32,766 parameters, PostgreSQL 65,535.
-ID_CHUNK = 10_000
+from services.episodes import candidate_condition
 
 #: Activities that mean the household was reached: no home visit is needed after them.
 CONTACT_KINDS: frozenset[str] = frozenset(
     {ActivityKind.CONTACTED, ActivityKind.HOME_VISIT, ActivityKind.ATTENDED}
 )
-
-
-def _frame(rows: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
 def load_facts(session: Session) -> pl.DataFrame:
@@ -113,7 +108,7 @@ def load_facts(session: Session) -> pl.DataFrame:
     eviction = stockholm_dates(raw.pop("eviction_at")).alias("eviction_date")
     schema = {**FACTS_SCHEMA, "follow_up_date": pl.Date()}
     schema.pop("eviction_date")
-    frame = pl.DataFrame(raw, schema=schema)  # type: ignore[arg-type]
+    frame = pl.DataFrame(raw, schema=schema)
     return frame.with_columns(eviction)
 
 
@@ -219,7 +214,7 @@ def store_recurrences(session: Session, months: int) -> int:
             e.previous_episode_id,
         )
     ).all()
-    episodes = _frame(
+    episodes = rows_frame(
         rows,
         {
             "episode_id": pl.Int64(),
@@ -283,7 +278,7 @@ def load_contacts(session: Session) -> pl.DataFrame:
     Schema: ``episode_id`` Int64, ``on_date`` Date.
     """
     a = Activity.__table__.c
-    return _frame(
+    return rows_frame(
         session.execute(
             select(a.episode_id, a.on_date).where(a.kind.in_(sorted(CONTACT_KINDS)))
         ).all(),
@@ -297,7 +292,7 @@ def insert_tasks(session: Session, planned: pl.DataFrame) -> int:
         return 0
     t, ap = Task.__table__, Appointment.__table__
     missed = select(ap.c.episode_id).where(ap.c.status == AppointmentStatus.NO_SHOW)
-    existing = _frame(
+    existing = rows_frame(
         session.execute(
             select(t.c.episode_id, t.c.kind, t.c.round).where(t.c.episode_id.in_(missed))
         ).all(),
@@ -309,7 +304,10 @@ def insert_tasks(session: Session, planned: pl.DataFrame) -> int:
     now = datetime.now(UTC)
     session.connection().execute(
         insert(t),
-        [{**row, "status": TASK_OPEN, "created_at": now} for row in new.iter_rows(named=True)],
+        [
+            {**row, "status": TaskStatus.OPEN, "created_at": now}
+            for row in new.iter_rows(named=True)
+        ],
     )
     return new.height
 
@@ -320,12 +318,12 @@ def close_moot_tasks(session: Session) -> int:
     result = session.execute(
         update(t)
         .where(
-            t.c.status == TASK_OPEN,
+            t.c.status == TaskStatus.OPEN,
             t.c.episode_id.in_(select(e.c.id).where(e.c.status.not_in(OPEN_STATUSES))),
         )
-        .values(status=TASK_CANCELLED, done_at=datetime.now(UTC))
+        .values(status=TaskStatus.CANCELLED, done_at=datetime.now(UTC))
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def close_reached_tasks(session: Session, no_shows: pl.DataFrame, contacts: pl.DataFrame) -> int:
@@ -344,11 +342,11 @@ def close_reached_tasks(session: Session, no_shows: pl.DataFrame, contacts: pl.D
     t = Task.__table__
     done = 0
     ids = reached["episode_id"].to_list()
-    for start in range(0, len(ids), ID_CHUNK):  # databases limit the number of parameters
+    for chunk in chunks(ids):  # databases limit the number of parameters
         result = session.execute(
             update(t)
-            .where(t.c.status == TASK_OPEN, t.c.episode_id.in_(ids[start : start + ID_CHUNK]))
-            .values(status=TASK_DONE, done_at=datetime.now(UTC))
+            .where(t.c.status == TaskStatus.OPEN, t.c.episode_id.in_(chunk))
+            .values(status=TaskStatus.DONE, done_at=datetime.now(UTC))
         )
-        done += result.rowcount or 0
+        done += rowcount(result)
     return done

@@ -13,10 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import (
     Column,
+    ColumnElement,
+    Exists,
     Select,
     bindparam,
     case,
@@ -28,10 +31,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from domain import retention as rt
 from domain.vocabulary import OPEN_STATUSES
+from models.db import rowcount
 from models.tables import (
     Activity,
     Appointment,
@@ -66,12 +70,15 @@ def _local_dates(values: Sequence[object]) -> pl.Series:
 
 
 def _span(
-    session: Session, episode_id: Column, column: Column, join: object = None
+    session: Session,
+    episode_id: QueryableAttribute[Any],
+    column: QueryableAttribute[Any],
+    join: tuple[Any, Any] | None = None,
 ) -> pl.DataFrame:
     """(episode_id, first, last) of one date or timestamp column, grouped in the database."""
-    statement: Select = select(episode_id, func.min(column), func.max(column))
+    statement: Select[Any, Any, Any] = select(episode_id, func.min(column), func.max(column))
     if join is not None:
-        statement = statement.join(*join)  # type: ignore[misc]
+        statement = statement.join(*join)
     rows = session.execute(
         statement.where(episode_id.is_not(None), column.is_not(None)).group_by(episode_id)
     ).all()
@@ -129,13 +136,13 @@ def load_episodes(session: Session) -> pl.DataFrame:
     return pl.DataFrame([tuple(r) for r in rows], schema=rt.EPISODE_SCHEMA, orient="row")
 
 
-def _extra_episode_references() -> list[Column]:
+def _extra_episode_references() -> list[Column[Any]]:
     """Foreign keys to ``episode.id`` in tables this stage does not know by name.
 
     Rows there are deleted with their episode, so a table added later cannot make
     retention fail or leave personal data behind.
     """
-    columns: list[Column] = []
+    columns: list[Column[Any]] = []
     for table in Base.metadata.sorted_tables:
         if table.name in _HANDLED or table.name == "episode":
             continue
@@ -145,15 +152,17 @@ def _extra_episode_references() -> list[Column]:
     return columns
 
 
-def _count(session: Session, statement: Select) -> int:
+def _count(session: Session, statement: Select[Any]) -> int:
     return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
 
 
-def _delete(session: Session, table: type[Base], condition: object, dry_run: bool) -> int:
+def _delete(
+    session: Session, table: type[Base], condition: ColumnElement[bool], dry_run: bool
+) -> int:
     """Delete the rows (or, dry run, count them)."""
     if dry_run:
-        return _count(session, select(table.__table__).where(condition))  # type: ignore[arg-type]
-    return int(session.execute(delete(table).where(condition)).rowcount or 0)  # type: ignore[arg-type]
+        return _count(session, select(table.__table__).where(condition))
+    return rowcount(session.execute(delete(table).where(condition)))
 
 
 def _free_slots(session: Session, ids: list[int], dry_run: bool) -> int:
@@ -215,7 +224,7 @@ def purge_batch(
             counts[key] += _count(session, select(column.table).where(column.in_(ids)))
         else:
             counts[key] += int(
-                session.execute(delete(column.table).where(column.in_(ids))).rowcount or 0
+                rowcount(session.execute(delete(column.table).where(column.in_(ids))))
             )
     if not dry_run:
         # A later episode of the same tenancy may name one of these as its predecessor;
@@ -289,7 +298,7 @@ def purge_snapshots(
     return counts
 
 
-def _open_notice() -> object:
+def _open_notice() -> Exists:
     """The file holds a notice of an open episode (so the file itself is kept)."""
     return exists().where(
         Notice.file_id == NoticeFile.id,
@@ -306,7 +315,7 @@ def kept_people(session: Session, leaving: Iterable[int] = ()) -> pl.Series:
     gone = pl.Series(sorted(set(leaving)), dtype=pl.Int64).implode()
     frames = []
     for table in (Episode, Notice):
-        owner = table.id if table is Episode else table.episode_id
+        owner = Episode.id if table is Episode else Notice.episode_id
         rows = session.execute(
             select(owner, table.personnummer, table.co_tenant_personnummer)
         ).all()
@@ -329,7 +338,7 @@ class ArchivedFile:
     received_on: date
 
 
-def _archived_files(rows: Sequence[tuple]) -> list[ArchivedFile]:
+def _archived_files(rows: Sequence[Any]) -> list[ArchivedFile]:
     received = _local_dates([r[3] for r in rows]).to_list()
     return [
         ArchivedFile(file_id, company_id, Path(name), day)

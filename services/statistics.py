@@ -8,14 +8,16 @@ computed and which must not be recomputed any more (see ``flows.stages.statistic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from domain import statistics as st
+from models.db import AnySelect, rows_frame
 from models.tables import (
     Activity,
     Appointment,
@@ -48,10 +50,9 @@ class StatSources:
     activities: pl.DataFrame
 
 
-def _frame(session: Session, statement: Select, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _frame(session: Session, statement: AnySelect, schema: Mapping[str, Any]) -> pl.DataFrame:
     """Rows of a select as a frame with the domain's schema (types fixed, order kept)."""
-    rows = session.execute(statement).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return rows_frame(session.execute(statement).all(), schema)
 
 
 def load_sources(session: Session) -> StatSources:

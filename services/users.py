@@ -20,21 +20,15 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from domain.vocabulary import ROLE_LABEL_SV, Role
 from models.audit import audit
 from models.db import as_utc
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Caseworker, HousingCompany, LoginAttempt, PortalSession, PortalUser
 
-ROLES = ("advisor", "caseworker", "company", "manager", "admin")
-ROLE_LABEL_SV = {
-    "advisor": "Boenderådgivare",
-    "caseworker": "Socialsekreterare",
-    "company": "Hyresvärd",
-    "manager": "Chef",
-    "admin": "Administratör",
-}
+ROLES = tuple(Role)
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,59}$")
 _hasher = PasswordHasher()
@@ -108,7 +102,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-
 def token_digest(token: str) -> str:
     """The SHA-256 of a secret token: what the database keeps instead of the token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -170,14 +163,14 @@ def create_user(
     check_password_rules(password)
     company_id = (company_id or "").strip() or None
     caseworker_id = (caseworker_id or "").strip() or None
-    if role == "company":
+    if role == Role.COMPANY:
         if company_id is None:
             raise NotAllowed("En hyresvärds konto måste höra till ett bostadsbolag.")
         if session.get(HousingCompany, company_id) is None:
             raise NotAllowed(f"Bostadsbolaget {company_id!r} finns inte.")
     elif company_id is not None:
         raise NotAllowed("Bara en hyresvärds konto kan höra till ett bostadsbolag.")
-    if role == "caseworker":
+    if role == Role.CASEWORKER:
         if caseworker_id is None:
             raise NotAllowed("En socialsekreterares konto måste ha ett handläggar-id.")
     elif caseworker_id is not None:
@@ -264,7 +257,7 @@ def set_password(
 
 
 def _recent_failures(
-    session: Session, column: object, value: str, since: datetime
+    session: Session, column: InstrumentedAttribute[str], value: str, since: datetime
 ) -> tuple[int, datetime | None]:
     """Failed attempts for a user name or address since ``since`` and the latest one's time.
 
@@ -283,7 +276,9 @@ def _recent_failures(
     return int(count), as_utc(latest) if latest else None
 
 
-def _locked(session: Session, username: str, address: str, policy: LoginPolicy, now: datetime):
+def _locked(
+    session: Session, username: str, address: str, policy: LoginPolicy, now: datetime
+) -> str | None:
     since = now - timedelta(minutes=policy.lock_minutes)
     failures, _ = _recent_failures(session, LoginAttempt.username, username, since)
     if failures >= policy.max_failures:

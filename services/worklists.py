@@ -8,6 +8,7 @@ them per owner.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from domain.delivery import problem_of
 from domain.formatting import STOCKHOLM
-from domain.vocabulary import AppointmentStatus, EpisodeStatus, MatchDecision, Routing
+from domain.vocabulary import AppointmentStatus, EpisodeStatus, MatchDecision, Routing, TaskStatus
 from domain.worklist import (
     ADVISOR,
     APPOINTMENTS_SCHEMA,
@@ -35,7 +36,7 @@ from domain.worklist import (
     build_sections,
 )
 from models.config import Settings
-from models.db import insert_or_ignore
+from models.db import AnySelect, insert_or_ignore, rows_frame
 from models.errors import NotFound
 from models.tables import (
     Appointment,
@@ -56,7 +57,7 @@ SYSTEM_ACTOR = "kvarboende"
 FIRST_LIST_LOOKBACK_DAYS = 7
 
 
-def _columns(rows: list, names: list[str]) -> dict[str, list]:
+def _columns(rows: Sequence[Any], names: list[str]) -> dict[str, Any]:
     return {name: [row[i] for row in rows] for i, name in enumerate(names)}
 
 
@@ -129,7 +130,7 @@ def _load_episodes(session: Session, since: date, run_date: date) -> pl.DataFram
     data["has_children"] = [
         bool(v) if k else None for v, k in zip(data["has_children"], known, strict=True)
     ]
-    return pl.DataFrame(data, schema=EPISODES_SCHEMA)  # type: ignore[arg-type]
+    return pl.DataFrame(data, schema=EPISODES_SCHEMA)
 
 
 def _load_appointments(session: Session, episode_ids: Select[tuple[int]]) -> pl.DataFrame:
@@ -144,20 +145,17 @@ def _load_appointments(session: Session, episode_ids: Select[tuple[int]]) -> pl.
     ).all()
     data = _columns(rows, list(APPOINTMENTS_SCHEMA))
     data["starts_at"] = stockholm_series(data["starts_at"])
-    return pl.DataFrame(data, schema=APPOINTMENTS_SCHEMA)  # type: ignore[arg-type]
+    return pl.DataFrame(data, schema=APPOINTMENTS_SCHEMA)
 
 
-def _load_small(
-    session: Session, statement: Select[Any], schema: dict[str, pl.DataType]
-) -> pl.DataFrame:
-    rows = session.execute(statement).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")  # type: ignore[arg-type]
+def _load_small(session: Session, statement: AnySelect, schema: Mapping[str, Any]) -> pl.DataFrame:
+    return rows_frame(session.execute(statement).all(), schema)
 
 
-def _with_problem(rows: list, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _with_problem(rows: Sequence[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
     """Rows whose last column is ``last_error``, that column replaced by its problem code."""
     data = [(*row[:-1], problem_of(row[-1])) for row in rows]
-    return pl.DataFrame(data, schema=schema, orient="row")  # type: ignore[arg-type]
+    return rows_frame(data, schema)
 
 
 def _load_staff_emails(session: Session, settings: Settings | None, run_date: date) -> pl.DataFrame:
@@ -192,7 +190,7 @@ def load_inputs(
         open_tasks=_load_small(
             session,
             select(t.episode_id, t.kind, t.round, t.due_date).where(
-                t.status == "open", t.episode_id.in_(ids)
+                t.status == TaskStatus.OPEN, t.episode_id.in_(ids)
             ),
             TASKS_SCHEMA,
         ),

@@ -23,7 +23,6 @@ from domain.outcomes import (
     SOURCE_WITHDRAWN_NOTICE,
     ActivityKind,
     OutcomeRules,
-    TaskKind,
     add_months,
     decide_outcomes,
     follow_up_dates,
@@ -32,7 +31,7 @@ from domain.outcomes import (
     plan_follow_up_tasks,
     recurrence_links,
 )
-from domain.vocabulary import OPEN_STATUSES
+from domain.vocabulary import OPEN_STATUSES, TaskKind
 from domain.working_days import add_working_days, is_working_day, roll_to_working_day
 
 RUN = date(2026, 11, 23)

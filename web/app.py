@@ -134,10 +134,10 @@ def local_time(moment: datetime) -> str:
 #: Plain Swedish for the codes the pages show, and amounts as ``12 345 kr``.
 PAGE_FILTERS = {
     "kr": lambda value: sv_amount(value, nbsp=True),
-    "status_sv": lambda code: STATUS_LABEL_SV.get(code, code).capitalize(),
+    "status_sv": lambda code: str(STATUS_LABEL_SV.get(code, code)).capitalize(),
     "outcome_sv": lambda code: OUTCOME_LABEL_SV.get(code, code),
     "event_sv": lambda code: EVENT_LABEL_SV.get(code, code),
-    "activity_sv": lambda code: ACTIVITY_LABEL_SV.get(code, code).capitalize(),
+    "activity_sv": lambda code: str(ACTIVITY_LABEL_SV.get(code, code)).capitalize(),
 }
 
 

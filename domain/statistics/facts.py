@@ -6,6 +6,7 @@ Part of :mod:`domain.statistics` (see its docstring for the three layers).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 
 import polars as pl
 
@@ -97,7 +98,9 @@ def _month_expr(column: str) -> pl.Expr:
     return pl.col(column).dt.strftime("%Y-%m").alias("month")
 
 
-def _count(frame: pl.DataFrame, metric: str, date_column: str, dimension: pl.Expr | None = None):
+def _count(
+    frame: pl.DataFrame, metric: str, date_column: str, dimension: pl.Expr | None = None
+) -> pl.DataFrame:
     """Count rows per month (of ``date_column``) and dimension as fact rows."""
     dim = (dimension if dimension is not None else pl.lit("")).cast(pl.Utf8).alias("dimension")
     return (
@@ -340,9 +343,9 @@ def compute_facts(
     facts = pl.concat(parts, how="vertical").filter(pl.col("month").is_in(wanted))
     # Months before the first notice or episode predate the system: they stay unmarked,
     # so a report says their figures are missing instead of showing a true-looking 0.
-    starts = [d for d in (nt["event_date"].min(), ep["opened_on"].min()) if d is not None]
-    first = month_of(min(starts)) if starts else None  # type: ignore[type-var]
-    covered = [m for m in wanted if first is not None and m >= first]
+    starts = [d for d in (nt["event_date"].min(), ep["opened_on"].min()) if isinstance(d, date)]
+    first_month = month_of(min(starts)) if starts else None
+    covered = [m for m in wanted if first_month is not None and m >= first_month]
     markers = [
         pl.DataFrame(
             {

@@ -189,6 +189,7 @@ def demo(
                 progress.update(job, description=f"Daily run {day}")
                 for company_id, path in deliveries.get(day, []):
                     inbox = settings.company(company_id).inbox
+                    assert inbox is not None, "Settings resolves every company's inbox"
                     private_dir(inbox)
                     shutil.copy2(path, inbox / path.name)
                 last_run = run_daily(engine, settings, day)

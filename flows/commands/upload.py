@@ -137,8 +137,9 @@ def users_list(ctx: typer.Context) -> None:
 
 def create_demo_logins(context: AppContext) -> list[tuple[str, str, str]]:
     """One login per role on the demo database: (role label, user name, password)."""
+    from domain.vocabulary import ROLE_LABEL_SV
     from services.demo import first_routed_caseworker
-    from services.users import ROLE_LABEL_SV, create_user
+    from services.users import create_user
 
     settings = context.settings
     logins: list[tuple[str, str, str, str | None, str | None]] = [

@@ -28,8 +28,10 @@ from domain.vocabulary import (
     OUTCOME_LABEL_SV,
     ROUTING_LABEL_SV,
     STATUS_LABEL_SV,
+    TASK_KIND_LABEL_SV,
+    TASK_STATUS_LABEL_SV,
 )
-from domain.worklist import sv_postal_code
+from domain.worklist import Worklist, sv_postal_code
 from flows.context import AppContext, day_or_today
 from flows.stages.worklist import output_dir
 from letters.worklist import (
@@ -56,10 +58,6 @@ ByOption = Annotated[
     str | None,
     typer.Option("--by", help="Who did it (default: the operating-system user)."),
 ]
-
-
-TASK_LABEL_SV = {"phone_call": "ring", "home_visit": "hembesök"}
-TASK_STATUS_SV = {"open": "att göra", "done": "klar", "cancelled": "avbruten"}
 
 
 class WorklistFormat(StrEnum):
@@ -111,7 +109,7 @@ def worklist_command(
     typer.echo(f"Worklist ({worklist.rows.height} rows) written to {path}")
 
 
-def _print_worklist(worklist: worklists.Worklist) -> None:
+def _print_worklist(worklist: Worklist) -> None:
     """Rich tables, one per section; name and address share a column to fit 80 columns."""
     console = Console()
     console.print(
@@ -443,10 +441,10 @@ def episodes_show(
         ("Uppgift", "Omgång", "Senast", "Status"),
         [
             (
-                TASK_LABEL_SV.get(t.kind, t.kind),
+                TASK_KIND_LABEL_SV.get(t.kind, t.kind),
                 t.round,
                 _iso(t.due_date),
-                TASK_STATUS_SV.get(t.status, t.status),
+                TASK_STATUS_LABEL_SV.get(t.status, t.status),
             )
             for t in detail.tasks
         ],  # fmt: skip

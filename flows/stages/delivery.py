@@ -91,8 +91,8 @@ class RunClock:
         elif run_date == real.astimezone(STOCKHOLM).date():
             self.start = real
         else:
-            at = scheduled_time(settings.schedules.daily)
-            self.start = datetime.combine(run_date, at, tzinfo=STOCKHOLM).astimezone(UTC)
+            daily_at = scheduled_time(settings.schedules.daily)
+            self.start = datetime.combine(run_date, daily_at, tzinfo=STOCKHOLM).astimezone(UTC)
         self._began = time.monotonic()
 
     def __call__(self) -> datetime:
@@ -195,8 +195,8 @@ def _server_unreachable(
 def _deliver_print(outbox: Outbox, run_date: date, counts: dict[str, int]) -> None:
     """Put every pending print letter into the day's batch; finish half-done batches first."""
     print_dir = outbox.settings.paths.print_dir
-    for name in outbox.unfinished_batches():
-        _complete_batch(outbox, name, counts, rewrite=not batch_exists(print_dir, name))
+    for unfinished in outbox.unfinished_batches():
+        _complete_batch(outbox, unfinished, counts, rewrite=not batch_exists(print_dir, unfinished))
     name, missing = outbox.claim_print_batch(run_date)
     counts["failed"] += missing
     if name is not None:

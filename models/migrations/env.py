@@ -13,6 +13,8 @@ def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
         url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("alembic: no sqlalchemy.url and no engine given")
         engine = create_engine(url, hide_parameters=True)
     with engine.begin() as connection:
         context.configure(

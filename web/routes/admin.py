@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from domain.vocabulary import ROLE_LABEL_SV, Role
 from models.errors import NotAllowed
 from services import audit as audit_log
 from services import companies, users
@@ -20,7 +21,7 @@ from services.users import ActiveSession
 from web.core import client_address, portal, render, require_role
 
 router = APIRouter(prefix="/admin")
-Admin = Annotated[ActiveSession, Depends(require_role("admin"))]
+Admin = Annotated[ActiveSession, Depends(require_role(Role.ADMIN))]
 
 MESSAGES = {
     "skapad": "Kontot är skapat.",
@@ -43,7 +44,7 @@ def _users_page(
             "title": "Konton",
             "accounts": accounts,
             "companies": company_list,
-            "roles": users.ROLE_LABEL_SV,
+            "roles": ROLE_LABEL_SV,
             "form": form or {},
             "error": error,
             "message": MESSAGES.get(request.query_params.get("klart", "")),

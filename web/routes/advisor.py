@@ -30,12 +30,21 @@ from domain.outcomes import (
     ActivityKind,
 )
 from domain.vocabulary import (
+    APPOINTMENT_STATUS_LABEL_SV,
+    CHANNEL_LABEL_SV,
+    DECISION_LABEL_SV,
     EVENT_LABEL_SV,
+    LETTER_KIND_LABEL_SV,
+    LETTER_STATUS_LABEL_SV,
     OUTCOME_LABEL_SV,
+    ROUTING_LABEL_SV,
     STATUS_LABEL_SV,
+    TASK_KIND_LABEL_SV,
+    TASK_STATUS_LABEL_SV,
     TIER_LABEL_SV,
     AppointmentStatus,
     EventType,
+    Role,
 )
 from domain.worklist import sv_postal_code
 from flows.stages.booking import appointment_letter_queue, cancellation_letter_queue
@@ -52,7 +61,7 @@ from web.core import PageNotFound, client_address, portal, render, require_role
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/radgivare")
-AdvisorUser = Annotated[ActiveSession, Depends(require_role("advisor"))]
+AdvisorUser = Annotated[ActiveSession, Depends(require_role(Role.ADVISOR))]
 
 PAGE_SIZE = 25
 #: Free times offered on the rebooking page (about four weeks of one advisor's slots).
@@ -74,36 +83,6 @@ RECORD_LABEL_SV = {
 OUTCOME_CHOICE_SV = {SETTLED: "Reglerad (med eller utan stöd avgörs av det registrerade)"} | {
     k: v.capitalize() for k, v in OUTCOME_LABEL_SV.items()
 }
-APPOINTMENT_LABEL_SV = {
-    AppointmentStatus.BOOKED: "bokad",
-    AppointmentStatus.ATTENDED: "hushållet kom",
-    AppointmentStatus.NO_SHOW: "hushållet uteblev",
-    AppointmentStatus.CANCELLED: "avbokad",
-}
-LETTER_STATUS_SV = {
-    "pending": "väntar på utskick",
-    "sending": "skickas",
-    "sent": "skickat",
-    "failed": "kunde inte levereras",
-    "returned": "kom tillbaka",
-    "superseded": "ersatt av ett nyare brev",
-    "cancelled": "stoppat",
-}
-LETTER_KIND_SV = {"appointment": "Kallelse till möte", "appointment_cancelled": "Avbokad tid"}
-CHANNEL_SV = {"email": "e-post", "print": "post"}
-DECISION_SV = {
-    "auto": "avgjord automatiskt",
-    "pending": "väntar på beslut",
-    "confirmed": "bekräftad",
-    "rejected": "avvisad",
-}
-ROUTING_SV = {
-    "advisor": "boenderådgivningen",
-    "caseworker": "handläggare",
-    "review": "träff att granska",
-}
-TASK_SV = {"phone_call": "Ring hushållet", "home_visit": "Hembesök"}
-TASK_STATUS_SV = {"open": "att göra", "done": "klar", "cancelled": "behövs inte längre"}
 
 MESSAGES = {
     "kom": "Besöket är registrerat: hushållet kom till mötet.",
@@ -157,7 +136,7 @@ def _advisor_id(settings: Settings, active: ActiveSession, wanted: str | None) -
     ids = [a.id for a in settings.advisors]
     for candidate in (wanted, active.user.username):
         if candidate in ids:
-            return candidate  # type: ignore[return-value]
+            return candidate
     return settings.advisor().id
 
 
@@ -304,7 +283,7 @@ def _episode_page(
         old.id
         for i, old in enumerate(detail.letters)
         if old.status in {"pending", "sending"}
-        and any(new.kind in LETTER_KIND_SV for new in detail.letters[i + 1 :])
+        and any(new.kind in LETTER_KIND_LABEL_SV for new in detail.letters[i + 1 :])
     }
     return render(
         request,
@@ -329,22 +308,22 @@ def _episode_page(
             "may_close": may_close,
             "closed": closed,
             "pending_match": pending_match,
-            "record_kinds": {k: RECORD_LABEL_SV[k] for k in RECORD_KINDS},
+            "record_kinds": {k: RECORD_LABEL_SV[ActivityKind(k)] for k in RECORD_KINDS},
             "chosen_kind": wanted if wanted in RECORD_KINDS else ActivityKind.CONTACTED,
             "outcomes": {k: OUTCOME_CHOICE_SV[k] for k in MANUAL_OUTCOMES},
             "today": local_today(),
             "labels": {
                 "event": {e.value: EVENT_LABEL_SV[e] for e in EventType},
                 "activity": ACTIVITY_LABEL_SV,
-                "appointment": APPOINTMENT_LABEL_SV,
-                "letter_status": LETTER_STATUS_SV,
-                "letter_kind": LETTER_KIND_SV,
-                "channel": CHANNEL_SV,
-                "decision": DECISION_SV,
+                "appointment": APPOINTMENT_STATUS_LABEL_SV,
+                "letter_status": LETTER_STATUS_LABEL_SV,
+                "letter_kind": LETTER_KIND_LABEL_SV,
+                "channel": CHANNEL_LABEL_SV,
+                "decision": DECISION_LABEL_SV,
                 "tier": TIER_LABEL_SV,
-                "routing": ROUTING_SV,
-                "task": TASK_SV,
-                "task_status": TASK_STATUS_SV,
+                "routing": ROUTING_LABEL_SV,
+                "task": TASK_KIND_LABEL_SV,
+                "task_status": TASK_STATUS_LABEL_SV,
                 "status": STATUS_LABEL_SV,
             },
             "when": _local,
@@ -402,10 +381,8 @@ def record_meeting(
                 "mötet har börjat."
             )
         elif meeting.status == episodes.MEETING_KINDS[kind]:
-            error = (
-                f"Mötet är redan registrerat ({APPOINTMENT_LABEL_SV[meeting.status]}). "
-                "Det registreras inte en gång till."
-            )
+            label = APPOINTMENT_STATUS_LABEL_SV[AppointmentStatus(meeting.status)]
+            error = f"Mötet är redan registrerat ({label}). Det registreras inte en gång till."
         else:
             try:
                 episodes.record_activity(

@@ -16,14 +16,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from domain.formatting import local_today
 from domain.outcomes import ActivityKind
-from domain.vocabulary import EpisodeStatus
+from domain.vocabulary import EpisodeStatus, Role
 from models.errors import NotAllowed
 from services import episodes
 from services.users import ActiveSession
 from web.core import portal, render, require_role
 
 router = APIRouter(prefix="/handlaggare")
-CaseworkerUser = Annotated[ActiveSession, Depends(require_role("caseworker"))]
+CaseworkerUser = Annotated[ActiveSession, Depends(require_role(Role.CASEWORKER))]
 
 PAGE_SIZE = 50
 OPEN_STATUSES = tuple(str(s) for s in EpisodeStatus if s != EpisodeStatus.CLOSED)

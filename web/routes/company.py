@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from domain.vocabulary import Role
 from models.audit import audit
 from models.errors import KvarboendeError
 from services import companies, receipts
@@ -24,7 +25,7 @@ from web.uploads import UploadRefused, check_upload, receive_file
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/foretag")
-CompanyUser = Annotated[ActiveSession, Depends(require_role("company"))]
+CompanyUser = Annotated[ActiveSession, Depends(require_role(Role.COMPANY))]
 
 
 def _company_id(active: ActiveSession) -> str:

@@ -7,17 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from domain.vocabulary import Role
 from services.users import ActiveSession
 from web.core import current_session, render
 
 router = APIRouter()
 
-HOME_OF_ROLE = {
-    "company": "/foretag",
-    "admin": "/admin",
-    "advisor": "/radgivare",
-    "caseworker": "/handlaggare",
-    "manager": "/chef",
+HOME_OF_ROLE: dict[str, str] = {
+    Role.COMPANY: "/foretag",
+    Role.ADMIN: "/admin",
+    Role.ADVISOR: "/radgivare",
+    Role.CASEWORKER: "/handlaggare",
+    Role.MANAGER: "/chef",
 }
 
 

@@ -19,13 +19,14 @@ from markupsafe import Markup
 
 from domain import statistics as st
 from domain.formatting import local_today
+from domain.vocabulary import Role
 from models.audit import audit
 from services.reports import ReportError, build_report, check_year
 from services.users import ActiveSession
 from web.core import portal, render, require_role
 
 router = APIRouter(prefix="/chef")
-ManagerUser = Annotated[ActiveSession, Depends(require_role("manager"))]
+ManagerUser = Annotated[ActiveSession, Depends(require_role(Role.MANAGER))]
 
 BAD_PERIOD = "Välj en månad (till exempel 2026-03) eller ett år (till exempel 2026)."
 MEDIA = {
