@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from fastapi.testclient import TestClient
+from notice_rows import notice, notice_csv
 from sqlalchemy import Engine
 
 from domain.synthetic import make_personnummer
@@ -15,25 +16,31 @@ from models.config import Settings
 from web.app import create_app
 
 PASSWORD = "rätt-lösenord-1"
-HEADER = (
-    "personnummer;tenant_name;street_address;apartment;postal_code;town;contract_ref;"
-    "event_type;event_date;service_date;debt_amount\n"
-)
+COLUMNS = (
+    "personnummer", "tenant_name", "street_address", "apartment", "postal_code", "town",
+    "contract_ref", "event_type", "event_date", "service_date", "debt_amount",
+)  # fmt: skip
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def notice_file(rows: list[str]) -> bytes:
-    return (HEADER + "".join(f"{row}\n" for row in rows)).encode("utf-8")
+def notice_file(rows: list[dict[str, str]]) -> bytes:
+    return notice_csv(rows, columns=COLUMNS).encode("utf-8")
 
 
 def sample_file(seed: int = 1) -> bytes:
     """Two good rows (one repeated), and one without personnummer and name (rejected)."""
-    pnr = make_personnummer(random.Random(seed), date(1980, 5, 17))
-    good = (
-        f"{pnr};Eva Berg;Storgatan 1;1101;194 30;Exempelby;K-{seed};termination_notice;"
-        "2026-11-02;2026-11-04;12 345,50"
-    )
-    return notice_file([good, ";;;;;;K-BAD;termination_notice;2026-11-02;;100", good])
+    good = notice(
+        personnummer=make_personnummer(random.Random(seed), date(1980, 5, 17)),
+        tenant_name="Eva Berg", street_address="Storgatan 1", apartment="1101",
+        postal_code="194 30", town="Exempelby", contract_ref=f"K-{seed}",
+        event_type="termination_notice", event_date="2026-11-02", service_date="2026-11-04",
+        debt_amount="12 345,50",
+    )  # fmt: skip
+    bad = notice(
+        contract_ref="K-BAD", event_type="termination_notice", event_date="2026-11-02",
+        debt_amount="100",
+    )  # fmt: skip
+    return notice_file([good, bad, good])
 
 
 def csrf_of(html: str) -> str:

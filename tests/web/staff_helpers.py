@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import date
 
+from notice_rows import notice
 from portal_helpers import PASSWORD, Portal, csrf_of, notice_file
 from sqlalchemy import select, update
 
@@ -25,12 +26,13 @@ def personnummer(seed: int) -> str:
 def staff_file(seed: int) -> bytes:
     """One termination notice (debt 12 345,50 kr) of the tenant ``TENANTS[seed]``."""
     name, street = TENANTS[seed]
-    return notice_file(
-        [
-            f"{personnummer(seed)};{name};{street};1101;194 30;Exempelby;K-{seed};"
-            "termination_notice;2026-11-02;2026-11-04;12 345,50"
-        ]
-    )
+    row = notice(
+        personnummer=personnummer(seed), tenant_name=name, street_address=street,
+        apartment="1101", postal_code="194 30", town="Exempelby", contract_ref=f"K-{seed}",
+        event_type="termination_notice", event_date="2026-11-02", service_date="2026-11-04",
+        debt_amount="12 345,50",
+    )  # fmt: skip
+    return notice_file([row])
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import hashlib
 import random
 from datetime import date
 
+from notice_rows import notice
 from portal_helpers import csrf_of, notice_file, sample_file
 from sqlalchemy import func, select
 
@@ -82,9 +83,13 @@ def test_the_older_put_and_a_config_token_keep_working(portal) -> None:
     portal.settings.companies[0].upload_token_sha256 = digest
     client = portal.client()
     pnr = make_personnummer(random.Random(2), date(1975, 1, 3))
-    content = notice_file(
-        [f"{pnr};Per Holm;Torget 2;1201;194 31;Exempelby;K-9;termination_notice;2026-11-02;;500"]
-    )
+    content = notice_file([
+        notice(
+            personnummer=pnr, tenant_name="Per Holm", street_address="Torget 2",
+            apartment="1201", postal_code="194 31", town="Exempelby", contract_ref="K-9",
+            event_type="termination_notice", event_date="2026-11-02", debt_amount="500",
+        )
+    ])  # fmt: skip
     answer = client.put("/api/v1/files/export.csv", content=content, headers=_auth(token))
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 def test_manager_email_links_to_the_report_page(settings) -> None:
     # Imported here, not at collection: importing a flow module before the session's
     # Prefect harness starts leaves Prefect's API log handler without the run's logs
-    # (tests/test_a_privacy_logs.py then reads nothing back).
+    # (tests/models/test_privacy_logs.py then reads nothing back).
     from flows.monthly_report import manager_email_body
 
     settings.web.public_url = "https://kvarboende.exempelby.se/"

@@ -14,7 +14,7 @@ from flows.stages.cases import import_register
 from flows.stages.setup import prepare_database
 from models.config import load_settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

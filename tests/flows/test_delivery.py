@@ -39,7 +39,7 @@ from models.db import session_scope
 from models.tables import Episode, Letter
 
 RUN = date(2026, 11, 2)
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass

@@ -60,13 +60,13 @@ def test_serve_without_prefect_server_says_what_to_do(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     assert main(["--config", str(repo_config), "serve"]) == 2
     assert "prefect server start" in capsys.readouterr().err
 
 
 def test_run_daily_rejects_a_bad_date(capsys: pytest.CaptureFixture[str]) -> None:
-    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     assert main(["--config", str(repo_config), "run", "daily", "--date", "2026-13-01"]) == 2
     assert "2026-13-01" in capsys.readouterr().err
 
@@ -77,7 +77,7 @@ def test_uninitialised_database_is_one_line(
     import shutil
 
     config = tmp_path / "config.toml"
-    shutil.copy(Path(__file__).resolve().parents[1] / "config.toml", config)
+    shutil.copy(Path(__file__).resolve().parents[2] / "config.toml", config)
     assert main(["--config", str(config), "worklist", "--date", "2026-11-23"]) == 2
     err = capsys.readouterr().err.strip()
     assert "kvarboende init" in err and "\n" not in err
@@ -90,7 +90,7 @@ def test_usage_error_is_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_unwritable_output_folder_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     assert main(["--config", str(repo_config), "demo-data", "--out", "/proc/kvarboende"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("kvarboende: /proc/kvarboende") and "Traceback" not in err
@@ -101,7 +101,7 @@ def test_unreadable_register_names_no_personal_data(
 ) -> None:
     bad = tmp_path / "cases.csv"
     bad.write_text('case_id;personnummer;name\nC1;198001011234;Kalle "Anka\n', encoding="utf-8")
-    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     assert main(["--config", str(repo_config), "cases", "import", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "cases.csv" in err
@@ -125,7 +125,7 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_database_url_problems_are_one_line(url: str, expected: str) -> None:
-    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     done = _cli("--config", str(repo_config), "init", env={"KVARBOENDE_DATABASE_URL": url})
     err = done.stderr.strip()
     assert done.returncode == 2, err
@@ -139,7 +139,7 @@ def test_a_file_that_is_not_sqlite_is_one_line(
     not_a_database = tmp_path / "kvarboende.db"
     not_a_database.write_text("personnummer;namn\n" * 200, encoding="utf-8")
     monkeypatch.setenv("KVARBOENDE_DATABASE_URL", f"sqlite:///{not_a_database}")
-    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     assert main(["--config", str(repo_config), "init"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "database.url" in err and "file is not a database" in err
@@ -151,7 +151,7 @@ def test_register_sql_source_without_its_driver_is_one_line(
     """A case system on MySQL is allowed, but its driver is not installed here."""
     monkeypatch.setenv("KVARBOENDE_CASES_SQL_URL", "mysql://reader:hemligt@casedb/viva")
     monkeypatch.setenv("KVARBOENDE_CASES_SQL_QUERY", "select 1")
-    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     assert main(["--config", str(repo_config), "cases", "import"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "cases.sql_url" in err and "MySQLdb" in err
@@ -163,7 +163,7 @@ def test_serve_with_a_bad_cron_schedule_is_one_line(
 ) -> None:
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")
     monkeypatch.setenv("KVARBOENDE_SCHEDULES_DAILY", "61 6 * * 1-5")
-    repo_config = Path(__file__).resolve().parents[1] / "config.toml"
+    repo_config = Path(__file__).resolve().parents[2] / "config.toml"
     assert main(["--config", str(repo_config), "serve"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "schedules.daily" in err and "'61 6 * * 1-5'" in err
@@ -173,7 +173,7 @@ def test_upload_server_port_out_of_range_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "config.toml"
-    text = (Path(__file__).resolve().parents[1] / "config.toml").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "config.toml").read_text(encoding="utf-8")
     token = 'id = "vasbyhem"\nupload_token_sha256 = "' + "a" * 64 + '"'
     config.write_text(text.replace('id = "vasbyhem"', token, 1), encoding="utf-8")
     assert main(["--config", str(config), "upload-server", "--port", "99999"]) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from notice_rows import notice, notice_csv
 from register_helpers import pnr, write_register
 from sqlalchemy import select
 
@@ -21,11 +22,6 @@ from models.config import CompanyConfig, Settings
 from models.db import session_scope
 from models.tables import Episode
 
-HEADER = (
-    "personnummer;tenant_name;co_tenant_name;co_tenant_personnummer;street_address;apartment;"
-    "postal_code;town;contract_ref;event_type;event_date;service_date;debt_amount;monthly_rent;"
-    "eviction_at;email;phone;language"
-)
 FORBIDDEN = (
     "match", "tier", "certain", "probable", "possible", "case", "caseworker", "routing",
     "känd", "handläggare", "socialtjänst", "socialsekreterare", "klient", "träff",
@@ -39,17 +35,34 @@ def test_receipts_are_identical_for_known_and_unknown_tenants(db_engine, tmp_pat
     ).resolve_paths(tmp_path)
     cases, household = write_register(tmp_path)
     import_register(db_engine, settings, cases, household, taken_on=date(2026, 11, 1))
-    tail = ";termination_notice;2026-11-02;;12345.50;8000;;;;"
+    event = {
+        "event_type": "termination_notice",
+        "event_date": "2026-11-02",
+        "debt_amount": "12345.50",
+        "monthly_rent": "8000",
+        "postal_code": "12345",
+        "town": "By",
+    }
     known = tmp_path / "known.csv"
     known.write_text(
-        f"{HEADER}\n{pnr('19800101123')};Anna Häggström;;;Storgatan 12;1102;12345;By;K1{tail}\n",
+        notice_csv([
+            notice(
+                personnummer=pnr("19800101123"), tenant_name="Anna Häggström",
+                street_address="Storgatan 12", apartment="1102", contract_ref="K1", **event,
+            )
+        ]),
         encoding="utf-8",
-    )
+    )  # fmt: skip
     stranger = tmp_path / "stranger.csv"
     stranger.write_text(
-        f"{HEADER}\n{pnr('19770707777')};Per Persson;;;Annan väg 1;1001;12345;By;K2{tail}\n",
+        notice_csv([
+            notice(
+                personnummer=pnr("19770707777"), tenant_name="Per Persson",
+                street_address="Annan väg 1", apartment="1001", contract_ref="K2", **event,
+            )
+        ]),
         encoding="utf-8",
-    )
+    )  # fmt: skip
     first = ingest_file(db_engine, settings, known, "bo", received_on=date(2026, 11, 2))
     second = ingest_file(db_engine, settings, stranger, "bo", received_on=date(2026, 11, 2))
     counts = match_episodes(db_engine, settings, date(2026, 11, 2))

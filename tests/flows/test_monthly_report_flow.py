@@ -15,7 +15,7 @@ from flows.stages.statistics import refresh_stat_facts_for
 from models.config import load_settings
 from models.db import session_scope
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)

@@ -6,7 +6,7 @@ import pytest
 
 from models.config import ConfigError, load_settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_config_loads_and_resolves_paths() -> None:

@@ -15,7 +15,7 @@ from models.db import session_scope
 from models.tables import AuditLog, StatFact
 
 _register_commands()
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
