@@ -55,7 +55,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
+from aiosmtpd.smtp import Envelope  # noqa: E402
+from sqlalchemy import Engine, create_engine, select, text  # noqa: E402
 
 from connectors.local_smtp import _free_port  # noqa: E402
 from domain.delivery import postal_arrival  # noqa: E402
@@ -65,7 +66,7 @@ from flows.pipeline import run_daily  # noqa: E402
 from flows.stages.cases import import_register  # noqa: E402
 from flows.stages.delivery import deliver_outbox  # noqa: E402
 from flows.stages.worklist import build_worklist  # noqa: E402
-from models.config import load_settings  # noqa: E402
+from models.config import Settings, load_settings  # noqa: E402
 from models.db import as_utc, make_engine, session_scope, upgrade  # noqa: E402
 from models.tables import Appointment, AppointmentSlot, Letter  # noqa: E402
 
@@ -94,7 +95,9 @@ class Peer:
     clock: datetime = datetime.now(UTC)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: object, session: object, envelope: Envelope
+    ) -> str:
         recipient = envelope.rcpt_tos[0]
         with self.lock:
             self.tries[recipient] += 1
@@ -317,15 +320,21 @@ def main() -> None:
 
 
 def newly_sent(
-    engine, known: dict[int, tuple[date, datetime]], day: date, moment: datetime
-) -> dict[int, tuple[date, datetime]]:  # noqa: ANN001
+    engine: Engine, known: dict[int, tuple[date, datetime]], day: date, moment: datetime
+) -> dict[int, tuple[date, datetime]]:
     """Letters marked sent since the last look, with the run that sent them."""
     with session_scope(engine) as session:
         ids = session.scalars(select(Letter.id).where(Letter.status == "sent")).all()
     return {i: (day, moment) for i in ids if i not in known}
 
 
-def check(engine, settings, peer: Peer, sent_in, last_day: date) -> tuple[int, ...]:  # noqa: ANN001
+def check(
+    engine: Engine,
+    settings: Settings,
+    peer: Peer,
+    sent_in: dict[int, tuple[date, datetime]],
+    last_day: date,
+) -> tuple[int, ...]:
     postal_days = settings.booking.postal_days
     received = Counter(mid for mid, _, _ in peer.received)
     with session_scope(engine) as session:

@@ -28,7 +28,10 @@ import time
 import uuid
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
+
+from models.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # bench/ itself must not be on the path: bench/letters.py would hide the letters package.
@@ -78,7 +81,7 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
 }
 
 
-def bench_settings(url: str, folder: Path):  # noqa: ANN201
+def bench_settings(url: str, folder: Path) -> Settings:
     from models.config import AdvisorConfig, CompanyConfig, PathsConfig, Settings
 
     settings = Settings(
@@ -157,7 +160,7 @@ def serve(url: str, port: int, folder: str) -> None:
 _CSRF = re.compile(r'name="(?:csrf_token)" value="([^"]+)"')
 
 
-def _login(client, username: str) -> None:  # noqa: ANN001
+def _login(client: TestClient, username: str) -> None:
     page = client.get("/logga-in")
     token = _CSRF.search(page.text).group(1)
     answer = client.post(

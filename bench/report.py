@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import polars as pl  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import Engine, insert  # noqa: E402
 
 from domain import statistics as st  # noqa: E402
 from flows.stages.statistics import build_report, refresh_stat_facts_for, write_report  # noqa: E402
@@ -36,14 +36,14 @@ from models.tables import (  # noqa: E402
 )
 
 
-def _insert(engine, table, frame: pl.DataFrame) -> None:  # noqa: ANN001
+def _insert(engine: Engine, table: type, frame: pl.DataFrame) -> None:
     rows = frame.to_dicts()
     with session_scope(engine) as session:
         for start in range(0, len(rows), 5000):
             session.execute(insert(table), rows[start : start + 5000])
 
 
-def populate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
+def populate(engine: Engine, n: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     first = date(2021, 1, 1)
     opened = [first + timedelta(days=rng.randrange(5 * 365)) for _ in range(n)]

@@ -21,7 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import bindparam, func, select, update  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+from sqlalchemy import Engine, bindparam, func, select, update  # noqa: E402
 
 from flows.stages.retention import apply_retention  # noqa: E402
 from models.config import Settings  # noqa: E402
@@ -31,14 +33,14 @@ from models.tables import Base, Episode  # noqa: E402
 RUN = date(2032, 1, 10)
 
 
-def _populate_from_report_bench():  # noqa: ANN202 - a module function
+def _populate_from_report_bench() -> Callable[..., None]:
     spec = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module.populate
 
 
-def add_personnummer(engine, n: int) -> None:  # noqa: ANN001
+def add_personnummer(engine: Engine, n: int) -> None:
     """Synthetic 12-digit numbers, birth days 1-28 (3 in 28 on a research day)."""
     table = Episode.__table__
     statement = (
@@ -53,7 +55,7 @@ def add_personnummer(engine, n: int) -> None:  # noqa: ANN001
             session.execute(statement, rows[start : start + 5000])
 
 
-def total_rows(engine) -> int:  # noqa: ANN001
+def total_rows(engine: Engine) -> int:
     with session_scope(engine) as session:
         return sum(
             session.scalar(select(func.count()).select_from(t)) or 0

@@ -23,10 +23,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import Engine, create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -52,7 +53,7 @@ PG_URL = os.environ.get(
 )
 
 
-def generate(engine, n: int, seed: int = 7) -> None:  # noqa: ANN001
+def generate(engine: Engine, n: int, seed: int = 7) -> None:
     """Bulk-insert N episodes with notices, meetings and activities (Core executemany)."""
     rnd = random.Random(seed)
     now = datetime.now(UTC)
@@ -171,7 +172,7 @@ def _generate_at(url: str, n: int) -> None:
     engine.dispose()
 
 
-def timed(label: str, func, *args) -> dict[str, int]:  # noqa: ANN001
+def timed(label: str, func: Callable[..., dict[str, int]], *args: object) -> dict[str, int]:
     started = time.perf_counter()
     result = func(*args)
     print(f"{label:<28} {time.perf_counter() - started:7.2f} s  {result}")

@@ -233,7 +233,7 @@ def _compiler() -> typst.Compiler:
 _COMPILE_LOCK = threading.Lock()
 
 
-def pdf_bytes(compiled: bytes | list[bytes] | None) -> bytes:
+def one_pdf(compiled: bytes | list[bytes] | None) -> bytes:
     """The one PDF a Typst compile to ``format="pdf"`` returns (typed as bytes, pages or None)."""
     if not isinstance(compiled, bytes):
         raise RenderError("Typst returned no PDF document")
@@ -243,7 +243,7 @@ def pdf_bytes(compiled: bytes | list[bytes] | None) -> bytes:
 def _compile(contexts: Sequence[dict[str, Any]]) -> bytes:
     try:
         with _COMPILE_LOCK:  # one shared compiler: one compile at a time per process
-            return pdf_bytes(
+            return one_pdf(
                 _compiler().compile(
                     format="pdf",
                     sys_inputs={"data": json.dumps(list(contexts), ensure_ascii=False)},

@@ -28,7 +28,7 @@ from domain.statistics import (
     StatisticsReport,
     suppressed_label,
 )
-from letters.render import pdf_bytes
+from letters.render import one_pdf
 from models.errors import KvarboendeError
 
 HERE = Path(__file__).parent
@@ -319,7 +319,7 @@ def render_pdf(report: StatisticsReport) -> bytes:
     """The same tables and charts on A4 through Typst."""
     data = json.dumps(_context(report), ensure_ascii=False)
     try:
-        return pdf_bytes(_compiler().compile(format="pdf", sys_inputs={"data": data}))
+        return one_pdf(_compiler().compile(format="pdf", sys_inputs={"data": data}))
     except typst.TypstError as exc:
         raise ReportRenderError(
             f"Typst could not render the report: {str(exc).splitlines()[0]}"

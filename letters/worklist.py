@@ -15,9 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
+import typst
 
 from domain.formatting import safe_cell, sv_amount, sv_date
 from domain.worklist import SECTION_ORDER, Section, Worklist
+from letters.render import one_pdf
 from models.config import Settings
 from models.errors import KvarboendeError
 from models.privacy import write_private
@@ -175,10 +177,8 @@ def write_xlsx(worklist: Worklist, path: Path) -> Path:
 
 
 @lru_cache(maxsize=1)
-def _compiler():  # noqa: ANN202 - typst.Compiler
+def _compiler() -> typst.Compiler:
     """One Typst compiler per process, so fonts are loaded once and not once per list."""
-    import typst
-
     return typst.Compiler(str(TEMPLATE), root=str(TEMPLATE.parent))
 
 
@@ -222,8 +222,10 @@ def pdf_bytes(worklist: Worklist, settings: Settings) -> bytes:
     }
     stamp = int(datetime.combine(worklist.run_date, datetime.min.time(), UTC).timestamp())
     try:
-        return _compiler().compile(
-            sys_inputs={"data": json.dumps(data, ensure_ascii=False)}, timestamp=stamp
+        return one_pdf(
+            _compiler().compile(
+                sys_inputs={"data": json.dumps(data, ensure_ascii=False)}, timestamp=stamp
+            )
         )
     except RuntimeError as exc:  # typst reports template errors as RuntimeError
         raise KvarboendeError(f"the worklist PDF could not be rendered: {exc}") from None

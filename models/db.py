@@ -13,7 +13,7 @@ import io
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,9 +38,11 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.functions import GenericFunction
 
@@ -70,7 +72,7 @@ class LockBusy(KvarboendeError):
     """Another process held a stage lock for longer than we were willing to wait."""
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -96,12 +98,12 @@ class lower_text(GenericFunction):  # noqa: N801 - SQL function names are lower 
 
 
 @compiles(lower_text)
-def _lower_default(element: lower_text, compiler, **kw) -> str:  # noqa: ANN001
+def _lower_default(element: lower_text, compiler: SQLCompiler, **kw: Any) -> str:
     return f"lower({compiler.process(element.clauses, **kw)})"
 
 
 @compiles(lower_text, "sqlite")
-def _lower_sqlite(element: lower_text, compiler, **kw) -> str:  # noqa: ANN001
+def _lower_sqlite(element: lower_text, compiler: SQLCompiler, **kw: Any) -> str:
     return f"kv_lower({compiler.process(element.clauses, **kw)})"
 
 
@@ -422,7 +424,9 @@ def _lock_key(scope: str, name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _wait_for(try_once, name: str, wait_seconds: float, poll_seconds: float) -> None:  # noqa: ANN001
+def _wait_for(
+    try_once: Callable[[], bool], name: str, wait_seconds: float, poll_seconds: float
+) -> None:
     """Call ``try_once`` until it returns True; LockBusy after ``wait_seconds``."""
     deadline = time.monotonic() + wait_seconds
     if try_once():

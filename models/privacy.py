@@ -25,10 +25,11 @@ import re
 import sys
 import traceback
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from models.errors import KvarboendeError
 
@@ -98,8 +99,12 @@ class PersonalDataFilter(logging.Filter):
 _FILTER = PersonalDataFilter()
 
 
-def _masking_factory(previous):  # noqa: ANN001, ANN202 - logging's factory protocol
-    def factory(*args, **kwargs) -> logging.LogRecord:  # noqa: ANN002, ANN003
+def _masking_factory(
+    previous: Callable[..., logging.LogRecord],
+) -> Callable[..., logging.LogRecord]:
+    """Wrap logging's record factory so every record is masked as it is made."""
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         return mask_record(previous(*args, **kwargs))
 
     factory._kvarboende = True  # type: ignore[attr-defined]

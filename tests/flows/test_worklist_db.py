@@ -426,7 +426,7 @@ def test_cli_episodes_show_tells_the_whole_story(
     assert "Utfall: reglerad med stöd (bekräftat), 2026-11-20, källa advisor" in out
     assert "2026-11-16 09:00" in out and "uteblev" in out
     assert "kontakt per telefon" in out and "Betalar på fredag" in out
-    assert "│ ring │ 1 │ 2026-11-17 │ klar" in out
+    assert "│ Ring hushållet │ 1 │ 2026-11-17 │ klar" in out
     with session_scope(db_engine) as s:
         reads = s.execute(
             select(AuditLog.actor, AuditLog.entity_id).where(AuditLog.action == "read_episode")

@@ -61,7 +61,14 @@ def _query(month: str | None, year: int | None) -> str:
     return f"manad={month}" if month else f"ar={year}"
 
 
-def _report(request: Request, active: ActiveSession, month, year, action: str, fmt: str):  # noqa: ANN001
+def _report(
+    request: Request,
+    active: ActiveSession,
+    month: str | None,
+    year: int | None,
+    action: str,
+    fmt: str,
+) -> st.StatisticsReport:
     app = portal(request)
     with app.db() as session:
         report = build_report(session, app.settings, month=month, year=year)
