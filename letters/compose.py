@@ -127,9 +127,7 @@ def compose_letters(
     return composed
 
 
-def caseworker_notice(
-    settings: Settings, count: int, run_date: date, caseworker_id: str
-) -> tuple[str, str]:
+def caseworker_notice(settings: Settings, count: int, run_date: date) -> tuple[str, str]:
     """(subject, body) of the staff email about newly routed episodes: counts and the link
     to the caseworker's portal page, never a command or personal data."""
     return render_email(

@@ -121,7 +121,7 @@ def notify_caseworkers(session: Session, settings: Settings, run_date: date) -> 
         if existing is not None and existing.status != "pending":
             continue
         total = stored.notified_on(session, caseworker_id, run_date) + count
-        subject, body = caseworker_notice(settings, total, run_date, caseworker_id)
+        subject, body = caseworker_notice(settings, total, run_date)
         if existing is None:
             enqueue(
                 session,
