@@ -70,12 +70,22 @@ def load_sources(session: Session) -> StatSources:
                 Episode.outcome,
                 Episode.outcome_certainty,
                 Episode.outcome_date,
+                Episode.company_id,
+                Episode.children_count,
+                Episode.children_known,
+                Episode.deadline_date,
             ),
             st.EPISODE_SCHEMA,
         ),
         notices=_frame(
             session,
-            select(Notice.episode_id, Notice.company_id, Notice.event_type, Notice.event_date),
+            select(
+                Notice.episode_id,
+                Notice.company_id,
+                Notice.event_type,
+                Notice.event_date,
+                Notice.received_at,
+            ),
             st.NOTICE_SCHEMA,
         ),
         companies=_frame(

@@ -82,6 +82,8 @@ from domain.statistics.report import (
     StatisticsReport,
     Table,
     build_statistics_report,
+    latest_year,
+    report_csv_rows,
     report_json,
     report_tables,
     summary_lines,
@@ -94,6 +96,7 @@ from domain.statistics.suppression import (
     month_at_risk,
     period_constraints,
     suppress_cells,
+    year_partners,
 )
 
 __all__ = [
@@ -144,6 +147,8 @@ __all__ = [
     "period_constraints",
     "period_figures",
     "previous_month",
+    "latest_year",
+    "report_csv_rows",
     "report_json",
     "report_periods",
     "report_tables",
@@ -152,4 +157,5 @@ __all__ = [
     "suppress_cells",
     "suppressed_label",
     "sv_int",
+    "year_partners",
 ]
