@@ -264,7 +264,7 @@ def table_data(report: StatisticsReport) -> list[dict[str, Any]]:
                 "label": row.label,
                 "key": row.key,
                 "kind": row.kind,
-                "indent": row.label.startswith(("varav", "andel")),
+                "indent": row.label.startswith(("varav", "andel", "Riket:")),
                 "cells": [report.shown(p.key, row.key, row.kind) for p in columns],
             }
             for row in table.rows

@@ -75,7 +75,7 @@ def load_sources(session: Session) -> StatSources:
                 Episode.children_known,
                 Episode.deadline_date,
             ),
-            st.EPISODE_SCHEMA,
+            st.EPISODE_SCHEMA | st.EPISODE_EXTRA_SCHEMA,
         ),
         notices=_frame(
             session,
@@ -86,7 +86,7 @@ def load_sources(session: Session) -> StatSources:
                 Notice.event_date,
                 Notice.received_at,
             ),
-            st.NOTICE_SCHEMA,
+            st.NOTICE_SCHEMA | st.NOTICE_EXTRA_SCHEMA,
         ),
         companies=_frame(
             session, select(HousingCompany.id, HousingCompany.landlord_type), st.COMPANY_SCHEMA

@@ -39,19 +39,22 @@ EPISODE_SCHEMA: dict[str, pl.DataType] = {
     "outcome": pl.Utf8(),
     "outcome_certainty": pl.Utf8(),
     "outcome_date": pl.Date(),
-    # Optional (older callers leave them out): what the later measures need.
-    "company_id": pl.Utf8(),
-    "children_count": pl.Int64(),
-    "children_known": pl.Boolean(),
-    "deadline_date": pl.Date(),
 }
 NOTICE_SCHEMA: dict[str, pl.DataType] = {
     "episode_id": pl.Int64(),
     "company_id": pl.Utf8(),
     "event_type": pl.Utf8(),
     "event_date": pl.Date(),
-    "received_at": _DT,
 }
+#: Further columns the later measures read (children affected, social contracts, the
+#: deadline, the day a notice was received); a frame without them counts them as unknown.
+EPISODE_EXTRA_SCHEMA: dict[str, pl.DataType] = {
+    "company_id": pl.Utf8(),
+    "children_count": pl.Int64(),
+    "children_known": pl.Boolean(),
+    "deadline_date": pl.Date(),
+}
+NOTICE_EXTRA_SCHEMA: dict[str, pl.DataType] = {"received_at": _DT}
 COMPANY_SCHEMA: dict[str, pl.DataType] = {"id": pl.Utf8(), "landlord_type": pl.Utf8()}
 APPOINTMENT_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.Int64(),
@@ -237,8 +240,8 @@ def compute_facts(
     known to have been computed.
     """
     wanted = sorted(set(months))
-    ep = _frame(episodes, EPISODE_SCHEMA)
-    nt = _frame(notices, NOTICE_SCHEMA)
+    ep = _frame(episodes, EPISODE_SCHEMA | EPISODE_EXTRA_SCHEMA)
+    nt = _frame(notices, NOTICE_SCHEMA | NOTICE_EXTRA_SCHEMA)
     co = _frame(companies, COMPANY_SCHEMA)
     ap = _frame(appointments, APPOINTMENT_SCHEMA)
     lt = _frame(letters, LETTER_SCHEMA)
@@ -511,8 +514,9 @@ def compute_facts(
             .alias("days")
         )
     )
+    # Counted by the month of receipt, on the same base as the share above.
     parts.append(
-        _count(receipt_days, "days_receipt_to_first_action", "action_date", pl.col("days"))
+        _count(receipt_days, "days_receipt_to_first_action", "received_on", pl.col("days"))
     )
     # Episodes whose last day to pay passed with no contact with the household by then
     # (settled or withdrawn by that day: nothing was needed), by the deadline's month.
