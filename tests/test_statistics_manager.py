@@ -355,11 +355,17 @@ def test_the_latest_published_national_year_and_the_yearly_layout() -> None:
         inhabitants=40_000,
         children=9_000,
         national={"2023": 2.6, "2024": 2.9},
-        national_counts={"national_evictions": {"2023": 2768, "2024": 3042}},
+        national_counts={
+            "national_evictions": {"2023": 2768, "2024": 3042},
+            "national_applications": {"2023": 6923},  # 2024 not yet configured
+        },
     )
     assert report.shown("year", "national_year", "year") == "2024"
     assert report.shown("year", "national_evictions_per_10000", "national") == "2,90"
     assert report.shown("year", "national_evictions", "national_count") == "3 042"
+    # One comparison year for every national figure, never a mix of years.
+    assert report.shown("year", "national_applications", "national_count") == "–"
+    assert report.shown("year_prev", "national_year", "year") == "2024"  # 2025: latest 2024
     assert report.shown("year", "evictions_per_10000", "rate") == "3,00"
     first = report.tables[0]
     assert first.title == "Jämfört med riket (som Kronofogdens statistik)"

@@ -293,18 +293,18 @@ def _with_derived(
         if figures.get("evictions_children_unknown", 0.0) > 0
         else figures.get("children_in_evictions", 0.0) * 12 / months / kids * 10_000
     )
-    national_year = latest_year(national, year)
+    # One comparison year for every national figure: the latest year up to the period's
+    # for which any is configured (a figure not given for that year reads "–").
+    sources: dict[str, Mapping[str, float]] = {
+        "national_evictions_per_10000": national,
+        "national_child_evictions_per_10000": national_children,
+        **(national_counts or {}),
+    }
+    years = [y for y in (latest_year(v, year) for v in sources.values()) if y is not None]
+    national_year = max(years) if years else None
     f["national_year"] = national_year
-    f["national_evictions_per_10000"] = (
-        national.get(str(national_year)) if national_year is not None else None
-    )
-    child_year = latest_year(national_children, year)
-    f["national_child_evictions_per_10000"] = (
-        national_children.get(str(child_year)) if child_year is not None else None
-    )
-    for key, values in (national_counts or {}).items():
-        got = latest_year(values, year)
-        f[key] = values.get(str(got)) if got is not None else None
+    for key, values in sources.items():
+        f[key] = values.get(str(national_year)) if national_year is not None else None
     f["share_payment_order_evicted"] = _share(figures.get("payment_order_evicted", 0.0), reached)
     f["attendance_rate"] = _share(
         figures.get("meetings_attended", 0.0), figures.get("meetings_scheduled", 0.0)
@@ -636,14 +636,23 @@ def report_tables(
                 Row("Hyresgäster som fått brev med besökstid", "letters_sent"),
                 Row("varav första brevet med e-post", "letters_sent.email"),
                 Row("varav första brevet med papperspost", "letters_sent.print"),
-                Row("Hyresgäster med bokad besökstid (första bokningen)", "appointments_booked"),
+                Row(
+                    "Hyresgäster med bokad besökstid (första bokningen, räknat på bokningsdagen)",
+                    "appointments_booked",
+                ),
                 Row(
                     "varav bokade före sista betalningsdag",
                     "appointments_booked_before_deadline",
                 ),
                 Row("andel bokade före sista betalningsdag", "share_before_deadline", "share"),
-                Row("Hyresgäster som kommit på besök", "appointments_attended"),
-                Row("Hyresgäster som uteblivit från besök", "appointments_missed"),
+                Row(
+                    "Hyresgäster som kommit på besök (räknat på besöksdagen)",
+                    "appointments_attended",
+                ),
+                Row(
+                    "Hyresgäster som uteblivit från besök (första uteblivna besöket)",
+                    "appointments_missed",
+                ),
                 Row(
                     "Mediantid från underrättelse till första åtgärd (dagar)",
                     "median_days_to_first_action",
@@ -654,7 +663,10 @@ def report_tables(
         Table(
             "Besök, räknat på besöksdagen",
             [
-                Row("Hyresgäster med besökstid under perioden", "meetings_scheduled"),
+                Row(
+                    "Hyresgäster med besökstid under perioden (bokade, räknat på besöksdagen)",
+                    "meetings_scheduled",
+                ),
                 Row("varav kom", "meetings_attended"),
                 Row("varav uteblev", "meetings_missed"),
                 Row("andel som kom", "attendance_rate", "share"),
@@ -897,15 +909,19 @@ def report_csv_rows(report: StatisticsReport) -> list[tuple[str, str, str, str]]
 def summary_lines(report: StatisticsReport) -> list[tuple[str, str]]:
     """Label/value lines (Swedish) for the main period: what the demo prints last."""
     scope = report.main.key
+    period = report.main.label
+    if report.is_preliminary(scope):
+        period += " (preliminärt)"
     lines = [
-        ("Period", report.main.label),
+        ("Period", period),
         ("Underrättelser mottagna", "notices_total"),
         ("Nya ärenden", "episodes_opened"),
         ("varav kända av socialtjänsten", "episodes_known_to_social_services"),
         ("Hyresgäster som fått brev med besökstid", "letters_sent"),
-        ("Hyresgäster med bokad besökstid", "appointments_booked"),
-        ("Hyresgäster som kommit på besök", "appointments_attended"),
-        ("Hyresgäster som uteblivit från besök", "appointments_missed"),
+        ("Hyresgäster med bokad besökstid (räknat på bokningsdagen)", "appointments_booked"),
+        ("Hyresgäster med besökstid under perioden (räknat på besöksdagen)", "meetings_scheduled"),
+        ("varav kom", "meetings_attended"),
+        ("varav uteblev", "meetings_missed"),
         ("Reglerat utan insats (bekräftat)", "settled_without_intervention_confirmed"),
         ("Reglerat utan insats (antaget)", "settled_without_intervention_presumed"),
         ("Reglerat med stöd", "outcome.settled_with_support"),
