@@ -299,6 +299,36 @@ def test_social_contracts_and_children_affected_are_reported_apart() -> None:
     assert report.figures["year"]["children_affected_per_10000"] is None
 
 
+def test_meetings_are_counted_on_the_meeting_day() -> None:
+    """Booked, held, attended and missed on one base: the month of the meeting."""
+    day = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
+    episodes = _episodes([{"id": i, "opened_on": date(2026, 9, 20)} for i in range(1, 5)])
+    appointments = pl.DataFrame(
+        [
+            (10, 1, "attended", True, day.replace(month=9, day=22), day),
+            (20, 2, "no_show", True, day.replace(month=9, day=22), day),
+            (21, 2, "attended", True, day.replace(day=6), day.replace(day=12)),  # came later
+            (30, 3, "booked", True, day.replace(month=9, day=22), day.replace(day=20)),
+            (40, 4, "cancelled", True, day.replace(month=9, day=22), day),
+        ],
+        schema=st.APPOINTMENT_SCHEMA,
+        orient="row",
+    )
+    facts = st.compute_facts(
+        ["2026-09", "2026-10"],
+        episodes=episodes,
+        notices=None,
+        companies=None,
+        appointments=appointments,
+    )
+    september, october = _month_figures(facts, "2026-09"), _month_figures(facts, "2026-10")
+    assert september["appointments_booked"] == 4  # by the booking day
+    assert october["meetings_scheduled"] == 3  # 1, 2 and 3; the cancelled time is none
+    assert october["meetings_held"] == 2 and october["meetings_attended"] == 2
+    assert october["meetings_missed"] == 0  # episode 2 came in the end
+    assert october["attendance_rate"] == pytest.approx(2 / 3)
+
+
 def test_outreach_timeliness() -> None:
     thursday, friday, monday = date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 5)
     episodes = _episodes(

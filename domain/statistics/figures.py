@@ -57,6 +57,7 @@ BASE_COUNT_KEYS: tuple[str, ...] = (
     "payment_order_evicted",
     "payment_order_not_evicted",
     "meetings_scheduled",
+    "meetings_held",
     "meetings_attended",
     "meetings_missed",
     "meetings_unrecorded",
@@ -233,9 +234,8 @@ def period_figures(facts: pl.DataFrame, months: Sequence[str]) -> dict[str, floa
     f["meetings_scheduled"] = one("meetings_scheduled")
     f["meetings_attended"] = one("meetings_attended")
     f["meetings_missed"] = one("meetings_missed")
-    f["meetings_unrecorded"] = (
-        f["meetings_scheduled"] - f["meetings_attended"] - f["meetings_missed"]
-    )
+    f["meetings_held"] = f["meetings_attended"] + f["meetings_missed"]
+    f["meetings_unrecorded"] = f["meetings_scheduled"] - f["meetings_held"]
     for c in CONTACT:
         f[f"housed_12m_base.{c}"] = one("housed_12m_base", c)
         f[f"housed_12m_housed.{c}"] = one("housed_12m_housed", c)

@@ -667,9 +667,10 @@ def report_tables(
                     "Hyresgäster med besökstid under perioden (bokade, räknat på besöksdagen)",
                     "meetings_scheduled",
                 ),
+                Row("varav hållna (kom eller uteblev, registrerat)", "meetings_held"),
                 Row("varav kom", "meetings_attended"),
                 Row("varav uteblev", "meetings_missed"),
-                Row("andel som kom", "attendance_rate", "share"),
+                Row("andel som kom, av alla med besökstid i perioden", "attendance_rate", "share"),
             ],
         ),
         Table(
@@ -803,6 +804,7 @@ def report_json(report: StatisticsReport, *, exact: bool) -> dict[str, object]:
         out["meetings"] = {
             "counted_on": "meeting_day",
             "scheduled": number("meetings_scheduled"),
+            "held": number("meetings_held"),
             "attended": number("meetings_attended"),
             "missed": number("meetings_missed"),
             "attendance_rate": ratio("attendance_rate"),

@@ -221,6 +221,8 @@ def period_constraints(
             ["payment_order_evicted", "payment_order_not_evicted"],
         ),
         ("meetings_scheduled", ["meetings_attended", "meetings_missed", "meetings_unrecorded"]),
+        ("meetings_scheduled", ["meetings_held", "meetings_unrecorded"]),
+        ("meetings_held", ["meetings_attended", "meetings_missed"]),
         ("housed_12m_base", ["housed_12m_housed", "housed_12m_left"]),
         ("housed_12m_base", [f"housed_12m_base.{c}" for c in CONTACT]),
         ("housed_12m_housed", [f"housed_12m_housed.{c}" for c in CONTACT]),
