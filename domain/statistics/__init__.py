@@ -12,7 +12,10 @@ Three layers, all pure (no I/O):
 3. :func:`build_statistics_report` adds rates, national comparisons and small-count
    suppression (primary: 1..threshold shown as ``<5``; complementary: a further cell is
    hidden wherever a sum or a difference of shown numbers would reveal a hidden one,
-   also across consecutive reports: see :func:`cross_report_suppression`).
+   also across consecutive reports: see :func:`cross_report_suppression`; the cell
+   hidden in addition is a part before a total, and beside a single small month of a
+   complete year it is December, so the year's total stays visible: see
+   :func:`year_partners`). Months inside the freeze window are *preliminary*.
 
 Month attribution (each fact belongs to the month in which it happened, so that a
 month's facts are final soon after it ends): notices by event date; funnel steps by
