@@ -65,8 +65,17 @@ ABOUT = (
     "Reglerat utan insats betyder att skulden reglerades utan att socialtjänsten eller "
     "boenderådgivaren haft kontakt med hushållet; bekräftat = hyresvärden har meddelat det, "
     "antaget = inga nya underrättelser under uppföljningstiden. "
-    "Jämförelsen med riket avser Kronofogdens statistik för samma år."
+    "Jämförelsen med riket avser Kronofogdens statistik för det senaste publicerade året "
+    "(raden Rikets siffror avser år); kortare perioder än ett år räknas om till helår "
+    "(antal × 12 / periodens månader) för att kunna jämföras. Besök räknas på besöksdagen, "
+    "bokningar på bokningsdagen. Kvarboende efter 12 månader: av ärendena som öppnades tolv "
+    "månader före perioden, andelen hushåll utan verkställd avhysning och utan registrerad "
+    "flytt; med kontakt med socialtjänsten = ärendet gick till handläggare eller en insats "
+    "(besök, samtal, hembesök, ekonomiskt bistånd) registrerades."
 )
+
+#: Shown under a column heading whose period contains a month that can still change.
+PRELIMINARY = "preliminärt"
 
 
 class ReportRenderError(KvarboendeError):
@@ -124,7 +133,13 @@ def funnel_svg(report: StatisticsReport) -> str:
                 _bar(label_w, yy, w, 16, colour, hidden, stage=key, period=scope, value=shown)
             )
             body.append(_text(label_w + w + 5, yy + 12, shown))
-    return _svg(width, height, "Från underrättelse till avhysning", body, "funnel")
+    return _svg(
+        width,
+        height,
+        "Från underrättelse till avhysning (separata antal, inte samma grupp ärenden)",
+        body,
+        "funnel",
+    )
 
 
 def _trend_value(report: StatisticsReport, month: str, key: str) -> tuple[float | None, str, bool]:
@@ -250,7 +265,7 @@ def table_data(report: StatisticsReport) -> list[dict[str, Any]]:
                 "label": row.label,
                 "key": row.key,
                 "kind": row.kind,
-                "indent": row.label.startswith(("varav", "andel")),
+                "indent": row.label.startswith(("varav", "andel", "Riket:")),
                 "cells": [report.shown(p.key, row.key, row.kind) for p in columns],
             }
             for row in table.rows
@@ -266,7 +281,12 @@ def _context(report: StatisticsReport) -> dict[str, Any]:
         "municipality": report.municipality,
         "created": f"{sv_date(now.date())} {sv_time(now)}",
         "columns": [p.label for p in report.columns],
-        "current": [p.label for p in report.periods],
+        "preliminary": [report.is_preliminary(p.key) for p in report.columns],
+        "preliminary_note": report.preliminary_note,
+        "current": [
+            p.label + (f" ({PRELIMINARY})" if report.is_preliminary(p.key) else "")
+            for p in report.periods
+        ],
         "tables": table_data(report),
         "about": ABOUT.format(threshold=report.threshold, label=suppressed_label(report.threshold)),
         "missing": report.missing_note,
@@ -355,6 +375,8 @@ def write_xlsx(report: StatisticsReport, path: Path) -> Path:
         "rate": workbook.add_format({"num_format": "0.00"}),
         "national": workbook.add_format({"num_format": "0.00"}),
         "days": workbook.add_format({"num_format": "0.0"}),
+        "national_count": workbook.add_format({"num_format": "# ##0"}),
+        "year": workbook.add_format({"num_format": "0"}),
     }
     right = workbook.add_format({"align": "right"})
     used: set[str] = set()
@@ -365,7 +387,10 @@ def write_xlsx(report: StatisticsReport, path: Path) -> Path:
         sheet.write(1, 0, safe_cell(report.title))
         sheet.write(3, 0, "Mått", bold)
         for c, period in enumerate(columns, start=1):
-            sheet.write(3, c, safe_cell(period.label), bold)
+            label = period.label
+            if report.is_preliminary(period.key):
+                label += f" ({PRELIMINARY})"
+            sheet.write(3, c, safe_cell(label), bold)
         for r, row in enumerate(table.rows, start=4):
             sheet.write(r, 0, safe_cell(row.label))
             for c, period in enumerate(columns, start=1):
@@ -383,6 +408,7 @@ def write_xlsx(report: StatisticsReport, path: Path) -> Path:
     sheet.write(0, 0, "Månad", bold)
     for c, key in enumerate(TREND_KEYS, start=1):
         sheet.write(0, c, TREND_LABELS[key], bold)
+    sheet.write(0, len(TREND_KEYS) + 1, "Preliminärt", bold)
     for r, month in enumerate(report.trend_months, start=1):
         sheet.write_string(r, 0, month)
         for c, key in enumerate(TREND_KEYS, start=1):
@@ -391,6 +417,8 @@ def write_xlsx(report: StatisticsReport, path: Path) -> Path:
                 sheet.write_string(r, c, shown, right)
             else:
                 sheet.write_number(r, c, value, formats["count"])
+        if report.is_preliminary(f"trend:{month}"):
+            sheet.write_string(r, len(TREND_KEYS) + 1, PRELIMINARY)
     sheet.set_column(0, 0, 12)
     sheet.set_column(1, len(TREND_KEYS), 24)
     about = workbook.add_worksheet(_sheet_name("Om rapporten", used))
@@ -400,6 +428,8 @@ def write_xlsx(report: StatisticsReport, path: Path) -> Path:
     about.write(3, 0, safe_cell(about_text))
     if report.missing_note:
         about.write(5, 0, safe_cell(report.missing_note))
+    if report.preliminary_note:
+        about.write(7, 0, safe_cell(report.preliminary_note))
     about.set_column(0, 0, 120)
     workbook.close()
     return path

@@ -27,7 +27,7 @@ from models.errors import KvarboendeError
 DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "KVARBOENDE_CONFIG"
 
-LandlordType = Literal["municipal", "private", "cooperative"]
+LandlordType = Literal["municipal", "private", "cooperative", "social_contract"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -306,6 +306,10 @@ class StatisticsConfig(_Section):
     freeze_after_months: int = Field(default=24, ge=2)
     national_evictions_per_10000: dict[str, float] = Field(default_factory=dict)
     national_child_evictions_per_10000: dict[str, float] = Field(default_factory=dict)
+    # Kronofogden's national counts per year, for the yearly report's comparison.
+    national_applications: dict[str, int] = Field(default_factory=dict)
+    national_evictions: dict[str, int] = Field(default_factory=dict)
+    national_children_affected: dict[str, int] = Field(default_factory=dict)
 
 
 class RegisterConfig(_Section):

@@ -7,8 +7,11 @@ episodes is the monthly flow's job (``flows.stages.statistics``).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -16,13 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import statistics as st
+from domain.formatting import local_now
 from models.audit import audit
 from models.config import Settings
 from models.errors import KvarboendeError
 from models.privacy import private_dir
 from models.tables import StatFact
 
-FORMATS = ("html", "pdf", "xlsx", "json")
+FORMATS = ("html", "pdf", "xlsx", "json", "csv")
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,20 @@ def report_months(month: str | None = None, year: int | None = None) -> list[str
     return st.month_range(first, last)
 
 
+def preliminary_from(settings: Settings, today: date | None = None) -> str:
+    """The first month whose stored figures can still change on ``today``: months from
+    it on are inside ``freeze_after_months`` (older ones are frozen, never recomputed)."""
+    current = st.month_of(today or local_now().date())
+    return st.shift_month(current, -settings.statistics.freeze_after_months)
+
+
 def build_report(
-    session: Session, settings: Settings, *, month: str | None = None, year: int | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    month: str | None = None,
+    year: int | None = None,
+    today: date | None = None,
 ) -> st.StatisticsReport:
     """The report for a month or a year, computed from ``stat_fact`` only."""
     if (month is None) == (year is None):
@@ -84,7 +100,8 @@ def build_report(
     month = check_month(month) if month is not None else None
     year = check_year(year) if year is not None else None
     months = report_months(month, year)
-    facts = load_facts(session, months[0], months[-1])
+    # Whole calendar years: a complete year's suppression looks at all its months.
+    facts = load_facts(session, f"{months[0][:4]}-01", f"{months[-1][:4]}-12")
     return st.build_statistics_report(
         facts,
         month=month,
@@ -94,9 +111,25 @@ def build_report(
         children=settings.municipality.children,
         national=settings.statistics.national_evictions_per_10000,
         national_children=settings.statistics.national_child_evictions_per_10000,
+        national_counts={
+            "national_applications": settings.statistics.national_applications,
+            "national_evictions": settings.statistics.national_evictions,
+            "national_children_affected": settings.statistics.national_children_affected,
+        },
         municipality=settings.municipality.name,
         company_names={c.id: c.name for c in settings.companies},
+        preliminary_from=preliminary_from(settings, today),
     )
+
+
+def report_csv(report: st.StatisticsReport) -> str:
+    """Open data: the report's figures as tidy long CSV (period, measure, breakdown, value),
+    comma-separated UTF-8, suppressed as the report."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("period", "measure", "breakdown", "value"))
+    writer.writerows(st.report_csv_rows(report))
+    return buffer.getvalue()
 
 
 def default_report_path(
@@ -115,6 +148,7 @@ def write_report(
     fmt: str = "html",
     out: Path | None = None,
     by: str | None = None,
+    today: date | None = None,
 ) -> WrittenReport:
     """Write the report in one format (html, pdf, xlsx, json); returns the file written.
 
@@ -123,12 +157,14 @@ def write_report(
     """
     if fmt not in FORMATS:
         raise ReportError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
-    report = build_report(session, settings, month=month, year=year)
+    report = build_report(session, settings, month=month, year=year, today=today)
     path = out or default_report_path(settings, fmt, report.main.last if month else None, year)
     private_dir(path.parent)
     if fmt == "json":
         data = st.report_json(report, exact=settings.statistics.json_exact)
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    elif fmt == "csv":
+        path.write_text(report_csv(report), encoding="utf-8")
     else:
         from letters import statistics_report as render
 

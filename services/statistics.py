@@ -71,13 +71,23 @@ def load_sources(session: Session) -> StatSources:
                 Episode.outcome,
                 Episode.outcome_certainty,
                 Episode.outcome_date,
+                Episode.company_id,
+                Episode.children_count,
+                Episode.children_known,
+                Episode.deadline_date,
             ),
-            st.EPISODE_SCHEMA,
+            st.EPISODE_SCHEMA | st.EPISODE_EXTRA_SCHEMA,
         ),
         notices=_frame(
             session,
-            select(Notice.episode_id, Notice.company_id, Notice.event_type, Notice.event_date),
-            st.NOTICE_SCHEMA,
+            select(
+                Notice.episode_id,
+                Notice.company_id,
+                Notice.event_type,
+                Notice.event_date,
+                Notice.received_at,
+            ),
+            st.NOTICE_SCHEMA | st.NOTICE_EXTRA_SCHEMA,
         ),
         companies=_frame(
             session, select(HousingCompany.id, HousingCompany.landlord_type), st.COMPANY_SCHEMA

@@ -12,7 +12,10 @@ Three layers, all pure (no I/O):
 3. :func:`build_statistics_report` adds rates, national comparisons and small-count
    suppression (primary: 1..threshold shown as ``<5``; complementary: a further cell is
    hidden wherever a sum or a difference of shown numbers would reveal a hidden one,
-   also across consecutive reports: see :func:`cross_report_suppression`).
+   also across consecutive reports: see :func:`cross_report_suppression`; the cell
+   hidden in addition is a part before a total, and beside a single small month of a
+   complete year it is December, so the year's total stays visible: see
+   :func:`year_partners`). Months inside the freeze window are *preliminary*.
 
 Month attribution (each fact belongs to the month in which it happened, so that a
 month's facts are final soon after it ends): notices by event date; funnel steps by
@@ -35,12 +38,14 @@ from domain.statistics.facts import (
     APPOINTMENT_SCHEMA,
     CHANNELS,
     COMPANY_SCHEMA,
+    EPISODE_EXTRA_SCHEMA,
     EPISODE_SCHEMA,
     EVENT_TYPES,
     FACT_SCHEMA,
     FROZEN_METRIC,
     LANDLORD_TYPES,
     LETTER_SCHEMA,
+    NOTICE_EXTRA_SCHEMA,
     NOTICE_SCHEMA,
     OUTCOMES,
     REFRESHED_METRIC,
@@ -82,6 +87,8 @@ from domain.statistics.report import (
     StatisticsReport,
     Table,
     build_statistics_report,
+    latest_year,
+    report_csv_rows,
     report_json,
     report_tables,
     summary_lines,
@@ -94,6 +101,7 @@ from domain.statistics.suppression import (
     month_at_risk,
     period_constraints,
     suppress_cells,
+    year_partners,
 )
 
 __all__ = [
@@ -104,6 +112,7 @@ __all__ = [
     "COMPANY_SCHEMA",
     "Cell",
     "DERIVED_FROM",
+    "EPISODE_EXTRA_SCHEMA",
     "EPISODE_SCHEMA",
     "EVENT_TYPES",
     "FACT_SCHEMA",
@@ -114,6 +123,7 @@ __all__ = [
     "LANDLORD_TYPES",
     "LETTER_SCHEMA",
     "NATIONAL_KEYS",
+    "NOTICE_EXTRA_SCHEMA",
     "NOTICE_SCHEMA",
     "OUTCOMES",
     "OUTCOME_LABELS",
@@ -144,6 +154,8 @@ __all__ = [
     "period_constraints",
     "period_figures",
     "previous_month",
+    "latest_year",
+    "report_csv_rows",
     "report_json",
     "report_periods",
     "report_tables",
@@ -152,4 +164,5 @@ __all__ = [
     "suppress_cells",
     "suppressed_label",
     "sv_int",
+    "year_partners",
 ]

@@ -10,6 +10,7 @@ from datetime import date
 
 import polars as pl
 
+from domain.outcomes import INTERVENTION_KINDS
 from domain.statistics.months import month_of
 from domain.vocabulary import (
     EventType,
@@ -17,11 +18,12 @@ from domain.vocabulary import (
     Outcome,
     Routing,
 )
+from domain.working_days import non_working_weekdays
 
 STOCKHOLM_TZ = "Europe/Stockholm"
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
-LANDLORD_TYPES: tuple[str, ...] = ("municipal", "private", "cooperative")
+LANDLORD_TYPES: tuple[str, ...] = ("municipal", "private", "cooperative", "social_contract")
 CHANNELS: tuple[str, ...] = ("email", "print")
 
 _DT = pl.Datetime("us", "UTC")
@@ -45,6 +47,15 @@ NOTICE_SCHEMA: dict[str, pl.DataType] = {
     "event_type": pl.Utf8(),
     "event_date": pl.Date(),
 }
+#: Further columns the later measures read (children affected, social contracts, the
+#: deadline, the day a notice was received); a frame without them counts them as unknown.
+EPISODE_EXTRA_SCHEMA: dict[str, pl.DataType] = {
+    "company_id": pl.Utf8(),
+    "children_count": pl.Int64(),
+    "children_known": pl.Boolean(),
+    "deadline_date": pl.Date(),
+}
+NOTICE_EXTRA_SCHEMA: dict[str, pl.DataType] = {"received_at": _DT}
 COMPANY_SCHEMA: dict[str, pl.DataType] = {"id": pl.Utf8(), "landlord_type": pl.Utf8()}
 APPOINTMENT_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.Int64(),
@@ -83,10 +94,15 @@ FROZEN_METRIC = "_frozen"
 
 
 def _frame(data: pl.DataFrame | None, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """The frame with exactly the schema's columns (empty when missing)."""
+    """The frame with exactly the schema's columns (empty when missing, null when absent)."""
     if data is None or data.height == 0:
         return pl.DataFrame(schema=dict(schema))
-    return data.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+    return data.select(
+        [
+            (pl.col(name) if name in data.columns else pl.lit(None)).cast(dtype).alias(name)
+            for name, dtype in schema.items()
+        ]
+    )
 
 
 def _local_date(column: str) -> pl.Expr:
@@ -109,6 +125,18 @@ def _count(
         .group_by("month", "dimension")
         .agg(pl.len().cast(pl.Float64).alias("value"))
         .with_columns(pl.lit(metric).alias("metric"))
+        .select(list(FACT_SCHEMA))
+    )
+
+
+def _sum(frame: pl.DataFrame, metric: str, date_column: str, value_column: str) -> pl.DataFrame:
+    """Sum ``value_column`` per month (of ``date_column``) as fact rows (no dimension)."""
+    return (
+        frame.filter(pl.col(date_column).is_not_null())
+        .select(_month_expr(date_column), pl.col(value_column).fill_null(0).cast(pl.Float64))
+        .group_by("month")
+        .agg(pl.col(value_column).sum().alias("value"))
+        .with_columns(pl.lit("").alias("dimension"), pl.lit(metric).alias("metric"))
         .select(list(FACT_SCHEMA))
     )
 
@@ -215,8 +243,8 @@ def compute_facts(
     known to have been computed.
     """
     wanted = sorted(set(months))
-    ep = _frame(episodes, EPISODE_SCHEMA)
-    nt = _frame(notices, NOTICE_SCHEMA)
+    ep = _frame(episodes, EPISODE_SCHEMA | EPISODE_EXTRA_SCHEMA)
+    nt = _frame(notices, NOTICE_SCHEMA | NOTICE_EXTRA_SCHEMA)
     co = _frame(companies, COMPANY_SCHEMA)
     ap = _frame(appointments, APPOINTMENT_SCHEMA)
     lt = _frame(letters, LETTER_SCHEMA)
@@ -330,7 +358,15 @@ def compute_facts(
         .agg(pl.col("event_date").min().alias("executed_on"))
     )
     evicted = (
-        ep.select(pl.col("id").alias("episode_id"), "has_children", "outcome", "outcome_date")
+        ep.select(
+            pl.col("id").alias("episode_id"),
+            "has_children",
+            "children_count",
+            "children_known",
+            "company_id",
+            "outcome",
+            "outcome_date",
+        )
         .join(executed_notice, on="episode_id", how="left")
         .filter(pl.col("executed_on").is_not_null() | (pl.col("outcome") == Outcome.EVICTED.value))
         .with_columns(pl.coalesce("executed_on", "outcome_date").alias("executed_on"))
@@ -338,6 +374,176 @@ def compute_facts(
     parts.append(_count(evicted, "evictions_executed", "executed_on"))
     parts.append(
         _count(evicted.filter(pl.col("has_children")), "evictions_with_children", "executed_on")
+    )
+    # Kronofogden counts the children affected, not only households with children: the
+    # number from the register or the advisor's record; households where nobody knows
+    # are counted apart, so the report can say the figure is incomplete.
+    children_known = pl.col("children_known").fill_null(False)
+    parts.append(
+        _sum(
+            evicted.filter(children_known), "children_in_evictions", "executed_on", "children_count"
+        )
+    )
+    parts.append(
+        _count(evicted.filter(~children_known), "evictions_children_unknown", "executed_on")
+    )
+    # Evictions by landlord type of the episode's company: social contracts (the
+    # municipality's own second-hand contracts) are a figure municipalities publish.
+    parts.append(
+        _count(
+            evicted.join(co.rename({"id": "company_id"}), on="company_id", how="left"),
+            "evictions_by_landlord_type",
+            "executed_on",
+            pl.col("landlord_type").fill_null("unknown"),
+        )
+    )
+    # The payment-order cohort's evictions, in the month of the first payment order.
+    parts.append(
+        _count(
+            cohort.join(evicted.select("episode_id"), on="episode_id", how="semi"),
+            "payment_order_evicted",
+            "event_date",
+        )
+    )
+
+    # Meetings on one base, the meeting day: each tenant once, by the meeting that
+    # decided (the first one attended, else the first one missed, else the first one
+    # still booked); cancelled times are no meetings. Booked = attended + missed + not
+    # yet recorded, all counted on the same day.
+    live = ap.filter(
+        (pl.col("status") != "cancelled") & pl.col("meeting_on").is_not_null()
+    ).with_columns(
+        pl.when(pl.col("status") == "attended")
+        .then(0)
+        .when(pl.col("status") == "no_show")
+        .then(1)
+        .otherwise(2)
+        .alias("rank")
+    )
+    decided = _first_per_episode(live, "rank", "meeting_on", "id")
+    parts.append(_count(decided, "meetings_scheduled", "meeting_on"))
+    parts.append(
+        _count(decided.filter(pl.col("status") == "attended"), "meetings_attended", "meeting_on")
+    )
+    parts.append(
+        _count(decided.filter(pl.col("status") == "no_show"), "meetings_missed", "meeting_on")
+    )
+
+    # Contact with the household (a recorded intervention) and with social services.
+    contact_days = (
+        ac.filter(pl.col("kind").is_in(sorted(INTERVENTION_KINDS)))
+        .group_by("episode_id")
+        .agg(pl.col("on_date").min().alias("contact_on"))
+    )
+
+    # Staying housed (kvarboende) twelve months after the episode opened: no executed
+    # eviction and no move-out by then. Counted in the month the twelve months end, so
+    # a period's figure is about the episodes opened twelve months before it.
+    left = (
+        pl.concat(
+            [
+                evicted.select("episode_id", pl.col("executed_on").alias("left_on")),
+                ep.filter(pl.col("outcome") == Outcome.MOVED_OUT.value).select(
+                    pl.col("id").alias("episode_id"), pl.col("outcome_date").alias("left_on")
+                ),
+            ],
+            how="vertical",
+        )
+        .group_by("episode_id")
+        .agg(pl.col("left_on").min())
+    )
+    year_on = (
+        ep.select(pl.col("id").alias("episode_id"), "opened_on", "routing")
+        .with_columns(pl.col("opened_on").dt.offset_by("12mo").alias("year_on"))
+        .join(left, on="episode_id", how="left")
+        .join(contact_days, on="episode_id", how="left")
+        .with_columns(
+            pl.when(
+                (pl.col("routing") == Routing.CASEWORKER.value)
+                | (pl.col("contact_on") <= pl.col("year_on")).fill_null(False)
+            )
+            .then(pl.lit("contact"))
+            .otherwise(pl.lit("no_contact"))
+            .alias("contact"),
+            (pl.col("left_on").is_null() | (pl.col("left_on") > pl.col("year_on"))).alias("housed"),
+        )
+    )
+    parts.append(_count(year_on, "housed_12m_base", "year_on", pl.col("contact")))
+    parts.append(
+        _count(year_on.filter(pl.col("housed")), "housed_12m_housed", "year_on", pl.col("contact"))
+    )
+
+    # Outreach timeliness. Receipt: the day the first notice of the episode arrived.
+    receipts = (
+        nt.filter(pl.col("episode_id").is_not_null() & pl.col("received_at").is_not_null())
+        .group_by("episode_id")
+        .agg(pl.col("received_at").min())
+        .with_columns(_local_date("received_at").alias("received_on"))
+    )
+    if receipts.height:
+        years = receipts["received_on"].dt.year()
+        days_off = non_working_weekdays(int(years.min()), int(years.max()) + 1)  # type: ignore[arg-type]
+    else:
+        days_off = []
+    routed_on = ep.filter(
+        (pl.col("routing") == Routing.CASEWORKER.value) & pl.col("matched_at").is_not_null()
+    ).select(pl.col("id").alias("episode_id"), _local_date("matched_at").alias("acted_on"))
+    lettered_on = first_letters(lt).select("episode_id", pl.col("letter_on").alias("acted_on"))
+    acted = (
+        pl.concat([routed_on, lettered_on], how="vertical")
+        .group_by("episode_id")
+        .agg(pl.col("acted_on").min())
+    )
+    outreach = receipts.join(acted, on="episode_id", how="left").with_columns(
+        pl.col("received_on")
+        .dt.add_business_days(1, holidays=days_off, roll="forward")
+        .alias("next_working_day")
+    )
+    parts.append(_count(outreach, "outreach_received", "received_on"))
+    parts.append(
+        _count(
+            outreach.filter(pl.col("acted_on") <= pl.col("next_working_day")),
+            "outreach_within_1wd",
+            "received_on",
+        )
+    )
+    receipt_days = (
+        first_action_dates(ep, ap, lt, ac)
+        .join(receipts.select("episode_id", "received_on"), on="episode_id")
+        .with_columns(
+            (pl.col("action_date") - pl.col("received_on"))
+            .dt.total_days()
+            .clip(lower_bound=0)
+            .alias("days")
+        )
+    )
+    # Counted by the month of receipt, on the same base as the share above.
+    parts.append(
+        _count(receipt_days, "days_receipt_to_first_action", "received_on", pl.col("days"))
+    )
+    # Episodes whose last day to pay passed with no contact with the household by then
+    # (settled or withdrawn by that day: nothing was needed), by the deadline's month.
+    done_by = pl.col("outcome").is_in(
+        [
+            Outcome.SETTLED_WITHOUT_INTERVENTION.value,
+            Outcome.SETTLED_WITH_SUPPORT.value,
+            Outcome.WITHDRAWN.value,
+        ]
+    ) & (pl.col("outcome_date") <= pl.col("deadline_date")).fill_null(False)
+    deadlines = (
+        ep.filter(pl.col("deadline_date").is_not_null() & ~done_by)
+        .select(pl.col("id").alias("episode_id"), "deadline_date")
+        .join(contact_days, on="episode_id", how="left")
+    )
+    parts.append(_count(deadlines, "deadline_passed", "deadline_date"))
+    parts.append(
+        _count(
+            deadlines.filter(
+                pl.col("contact_on").is_null() | (pl.col("contact_on") > pl.col("deadline_date"))
+            ),
+            "deadline_passed_unreached",
+            "deadline_date",
+        )
     )
 
     facts = pl.concat(parts, how="vertical").filter(pl.col("month").is_in(wanted))

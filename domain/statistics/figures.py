@@ -15,6 +15,9 @@ from domain.vocabulary import (
     OutcomeCertainty,
 )
 
+#: With or without contact with social services (the staying-housed measure).
+CONTACT: tuple[str, ...] = ("contact", "no_contact")
+
 #: Figure keys that are counts (everything else is a share, rate or median).
 BASE_COUNT_KEYS: tuple[str, ...] = (
     "notices_total",
@@ -48,6 +51,27 @@ BASE_COUNT_KEYS: tuple[str, ...] = (
     "evictions_executed",
     "evictions_executed_with_children",
     "evictions_executed_without_children",
+    *(f"evictions_by_landlord_type.{t}" for t in LANDLORD_TYPES),
+    "children_in_evictions",
+    "evictions_children_unknown",
+    "payment_order_evicted",
+    "payment_order_not_evicted",
+    "meetings_scheduled",
+    "meetings_held",
+    "meetings_attended",
+    "meetings_missed",
+    "meetings_unrecorded",
+    "housed_12m_base",
+    "housed_12m_housed",
+    "housed_12m_left",
+    *(f"housed_12m_{m}.{c}" for c in CONTACT for m in ("base", "housed", "left")),
+    "outreach_received",
+    "outreach_within_1wd",
+    "outreach_later",
+    "first_actions_after_receipt",
+    "deadline_passed",
+    "deadline_passed_unreached",
+    "deadline_passed_reached",
 )
 
 #: Counts that are never shown but can be derived from shown ones (suppression needs them).
@@ -61,6 +85,13 @@ HIDDEN_KEYS = frozenset(
         "appointments_booked_after_deadline",
         "evictions_executed_without_children",
         "first_actions",
+        "payment_order_not_evicted",
+        "meetings_unrecorded",
+        "housed_12m_left",
+        *(f"housed_12m_left.{c}" for c in CONTACT),
+        "outreach_later",
+        "first_actions_after_receipt",
+        "deadline_passed_reached",
     }
 )
 
@@ -189,6 +220,46 @@ def period_figures(facts: pl.DataFrame, months: Sequence[str]) -> dict[str, floa
         f["evictions_executed"] - f["evictions_executed_with_children"]
     )
 
+    f["children_in_evictions"] = one("children_in_evictions")
+    f["evictions_children_unknown"] = one("evictions_children_unknown")
+    for (m, d), v in sums.items():
+        if m == "evictions_by_landlord_type":
+            f[f"evictions_by_landlord_type.{d}"] = v
+    for t in LANDLORD_TYPES:
+        f.setdefault(f"evictions_by_landlord_type.{t}", 0.0)
+    f["payment_order_evicted"] = one("payment_order_evicted")
+    f["payment_order_not_evicted"] = (
+        f["episodes_reaching.payment_order"] - f["payment_order_evicted"]
+    )
+    f["meetings_scheduled"] = one("meetings_scheduled")
+    f["meetings_attended"] = one("meetings_attended")
+    f["meetings_missed"] = one("meetings_missed")
+    f["meetings_held"] = f["meetings_attended"] + f["meetings_missed"]
+    f["meetings_unrecorded"] = f["meetings_scheduled"] - f["meetings_held"]
+    for c in CONTACT:
+        f[f"housed_12m_base.{c}"] = one("housed_12m_base", c)
+        f[f"housed_12m_housed.{c}"] = one("housed_12m_housed", c)
+        f[f"housed_12m_left.{c}"] = f[f"housed_12m_base.{c}"] - f[f"housed_12m_housed.{c}"]
+    for m in ("base", "housed", "left"):
+        f[f"housed_12m_{m}"] = sum(f[f"housed_12m_{m}.{c}"] for c in CONTACT)
+    f["outreach_received"] = one("outreach_received")
+    f["outreach_within_1wd"] = one("outreach_within_1wd")
+    f["outreach_later"] = f["outreach_received"] - f["outreach_within_1wd"]
+    receipt = pl.DataFrame(
+        [
+            (int(d), v)
+            for (m, d), v in sums.items()
+            if m == "days_receipt_to_first_action" and d.lstrip("-").isdigit()
+        ],
+        schema={"days": pl.Int64, "count": pl.Float64},
+        orient="row",
+    )
+    f["first_actions_after_receipt"] = float(receipt["count"].sum()) if receipt.height else 0.0
+    f["median_days_receipt_to_first_action"] = median_from_histogram(receipt)  # type: ignore[assignment]
+    f["deadline_passed"] = one("deadline_passed")
+    f["deadline_passed_unreached"] = one("deadline_passed_unreached")
+    f["deadline_passed_reached"] = f["deadline_passed"] - f["deadline_passed_unreached"]
+
     population = facts.filter(
         pl.col("month").is_in(list(months))
         & pl.col("metric").is_in(["population_inhabitants", "population_children"])
@@ -206,6 +277,13 @@ def count_keys(figures: Mapping[str, float | None]) -> list[str]:
         k
         for k in figures
         if k not in BASE_COUNT_KEYS
-        and k.startswith(("notices_by_company.", "notices_by_landlord_type.", "letters_sent."))
+        and k.startswith(
+            (
+                "notices_by_company.",
+                "notices_by_landlord_type.",
+                "letters_sent.",
+                "evictions_by_landlord_type.",
+            )
+        )
     )
     return [k for k in BASE_COUNT_KEYS if k in figures] + dynamic

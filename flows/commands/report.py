@@ -26,6 +26,7 @@ class ReportFormat(StrEnum):
     pdf = "pdf"
     xlsx = "xlsx"
     json = "json"
+    csv = "csv"
 
 
 @app.command()
@@ -39,7 +40,10 @@ def report(
         typer.Option("--year", help="Report this calendar year, YYYY.", show_default=False),
     ] = None,
     fmt: Annotated[
-        ReportFormat, typer.Option("--format", help="html, pdf, xlsx or json.")
+        ReportFormat,
+        typer.Option(
+            "--format", help="html, pdf, xlsx, json, or csv (open data, tidy long format)."
+        ),
     ] = ReportFormat.html,
     out: Annotated[
         Path | None,

@@ -311,6 +311,9 @@ def test_letters_and_bookings_count_on_the_run_day_that_produced_them() -> None:
         ("2026-09", "appointments_before_deadline", ""): 1,
         ("2026-09", "days_to_first_action", "5"): 1,
         ("2026-10", "appointments_attended", ""): 1,
+        # The same meeting on the meeting-day base: booked for October, attended.
+        ("2026-10", "meetings_scheduled", ""): 1,
+        ("2026-10", "meetings_attended", ""): 1,
     }
 
 
@@ -368,6 +371,8 @@ def test_a_rebooked_and_a_cancelled_episode_count_once_each() -> None:
                     "appointments_booked",
                     "appointments_before_deadline",
                     "appointments_attended",
+                    "meetings_scheduled",
+                    "meetings_attended",
                 ]
             )
         ).iter_rows()
@@ -379,12 +384,16 @@ def test_a_rebooked_and_a_cancelled_episode_count_once_each() -> None:
         ("2026-09", "appointments_before_deadline", ""): 1,  # the first time was before it
         ("2026-10", "appointments_booked", ""): 1,  # episode 9: offered a time, later cancelled
         ("2026-10", "appointments_attended", ""): 1,
+        # Meetings on the meeting day: episode 8 once (the attended time; the cancelled
+        # one is no meeting), episode 9 not at all (its only time was cancelled).
+        ("2026-10", "meetings_scheduled", ""): 1,
+        ("2026-10", "meetings_attended", ""): 1,
     }
     year = st.period_figures(facts, ["2026-09", "2026-10"])
     assert year["letters_sent"] == 2 and year["appointments_booked"] == 2
 
 
-def test_national_rate_only_beside_whole_years_and_missing_months_named() -> None:
+def test_national_rate_of_the_latest_year_beside_annualised_rates_and_missing_months() -> None:
     facts = _facts_for({"2026-10": 30}, marked=False).vstack(
         pl.DataFrame(
             [(m, st.REFRESHED_METRIC, "", 1.0) for m in st.month_range("2025-11", "2026-10")],
@@ -395,9 +404,15 @@ def test_national_rate_only_beside_whole_years_and_missing_months_named() -> Non
     report = st.build_statistics_report(
         facts, month="2026-10", inhabitants=10_000, children=2_000, national={"2026": 2.5}
     )
+    # Every period is compared with the latest published national year, like with like:
+    # a month's rate is also given as if it held for twelve months.
     assert report.value("rolling12", "national_evictions_per_10000") == 2.5
-    assert report.value("month", "national_evictions_per_10000") is None
-    assert report.value("ytd", "national_evictions_per_10000") is None
+    assert report.value("month", "national_evictions_per_10000") == 2.5
+    assert report.shown("month", "national_year", "year") == "2026"
+    assert report.shown("month", "evictions_per_10000", "rate") == "30,00"
+    assert report.shown("month", "evictions_per_10000_annualised", "rate") == "360,00"
+    assert report.shown("ytd", "evictions_per_10000_annualised", "rate") == "36,00"  # 10 months
+    assert report.shown("rolling12", "evictions_per_10000_annualised", "rate") == "30,00"
     assert report.missing_months == st.month_range("2024-11", "2025-10")
     assert report.missing_note.startswith(
         "Sparade månadssiffror saknas för nov 2024–okt 2025. Där visas – i stället"

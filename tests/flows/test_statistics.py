@@ -161,8 +161,21 @@ def test_json_has_the_issue_keys_for_the_year_and_the_year_before(vasby, tmp_pat
         "evictions_executed_with_children",
         "recurrences",
     }
-    assert set(data) == keys | {"previous_period"}
-    assert set(data["previous_period"]) == keys
+    # Every key of the first version stays; later ones are added beside them.
+    added = {
+        "period",
+        "preliminary",
+        "payment_order_cohort",
+        "meetings",
+        "staying_housed_12_months",
+        "outreach",
+        "children_in_executed_evictions",
+        "executed_evictions_children_unknown",
+        "evictions_executed_by_landlord_type",
+        "national_comparison",
+    }
+    assert set(data) == keys | added | {"previous_period", "preliminary_months"}
+    assert set(data["previous_period"]) == keys | added
     assert set(data["notices_by_type"]) == set(st.EVENT_TYPES)
     assert data["episodes_opened"] == 407
     assert data["episodes_known_to_social_services"] == 76
@@ -339,10 +352,14 @@ def test_xlsx_read_back(vasby, tmp_path: Path) -> None:
     path = write_report(engine, settings, year=2006, fmt="xlsx", out=tmp_path / "r.xlsx")
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == [
+        "Jämfört med riket (som Kronofog",  # the yearly report's first table
         "Underrättelser efter typ",
         "Underrättelser efter hyresvärd",
         "Underrättelser efter typ av hyr",  # Excel allows 31 characters
         "Ärenden och insatser",
+        "Besök, räknat på besöksdagen",
+        "Uppsökande arbete i tid",
+        "Kvarboende efter 12 månader",
         "Utfall",
         "Avhysningar",
         "Månadsutveckling",
@@ -398,7 +415,9 @@ def test_a_year_before_the_first_stored_month_reads_dash_in_every_format(
     }
     assert avhysningar["Verkställda avhysningar"] == (16, "–")
     assert avhysningar["Verkställda avhysningar per 10 000 invånare"][1] == "–"
-    trend = {r[0]: r[1:] for r in book["Månadsutveckling"].iter_rows(min_row=2, values_only=True)}
+    trend = {
+        r[0]: r[1:3] for r in book["Månadsutveckling"].iter_rows(min_row=2, values_only=True)
+    }  # the fourth column marks preliminary months
     assert all(trend[m] == ("–", "–") for m in st.month_range("2004-01", "2004-12"))
     assert all("–" not in trend[m] for m in st.month_range("2005-01", "2005-12"))
 
@@ -421,3 +440,57 @@ def test_a_year_before_the_first_stored_month_reads_dash_in_every_format(
     )
     assert data["evictions_executed"] == 16
     assert data["previous_period"]["evictions_executed"] is None
+
+
+# ------------------------------------------------------------------ issue 13: what managers compare
+
+
+def test_payment_order_cohort_in_the_json_with_consistent_lines(vasby, tmp_path: Path) -> None:
+    """Väsby's published figures: 407 with a BF, 76 known, 244 settled, 10 evicted."""
+    engine, settings = vasby
+    path = write_report(engine, settings, year=2006, fmt="json", out=tmp_path / "r.json")
+    cohort = json.loads(path.read_text(encoding="utf-8"))["payment_order_cohort"]
+    assert cohort == {
+        "payment_orders": 407,
+        "known_to_social_services": 76,
+        "share_known_to_social_services": round(76 / 407, 4),
+        "settled_without_intervention": 244,
+        "share_settled_without_intervention": round(244 / 407, 4),
+        "evicted": 10,
+        "share_evicted": round(10 / 407, 4),
+    }
+    # December's report: its year to date is the whole year, and the cohort's count is
+    # shown above its parts (not withheld while the line below reads 76).
+    december = build_report(engine, settings, month="2006-12")
+    for key, shown in (
+        ("episodes_reaching.payment_order", "407"),
+        ("episodes_reaching_known.payment_order", "76"),
+        ("payment_order_settled_without_intervention", "244"),
+        ("payment_order_evicted", "10"),
+    ):
+        assert december.shown("ytd", key) == shown, key
+
+
+def test_yearly_open_data_csv_and_preliminary_months_from_the_database(
+    vasby, tmp_path: Path
+) -> None:
+    import csv
+
+    from services.reports import build_report as build_in_session
+
+    engine, settings = vasby
+    path = write_report(engine, settings, year=2006, fmt="csv", out=tmp_path / "r.csv")
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert set(rows[0]) == {"period", "measure", "breakdown", "value"}
+    index = {(r["period"], r["measure"], r["breakdown"]): r["value"] for r in rows}
+    assert index[("2006", "episodes_reaching", "payment_order")] == "407"
+    assert index[("2006", "evictions_executed", "total")] == "10"
+    assert index[("2006", "evictions_executed_with_children", "total")] == "<5"
+    assert index[("2005", "evictions_executed", "total")] == "16"
+    # Seen from January 2007 every 2006 month can still change; not from today.
+    with session_scope(engine) as session:
+        then = build_in_session(session, settings, year=2006, today=date(2007, 1, 2))
+        now = build_in_session(session, settings, year=2006)
+    assert then.is_preliminary("year") and then.preliminary_months[-1] == "2006-12"
+    assert not now.is_preliminary("year") and now.preliminary_months == []

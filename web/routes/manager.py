@@ -33,6 +33,7 @@ MEDIA = {
     "pdf": "application/pdf",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
 }
 
 
@@ -110,7 +111,10 @@ def report_page(
             "query": _query(month, year),
             "max_month": st.month_of(today),
             "this_year": today.year,
-            "periods": ", ".join(p.label for p in report.periods),
+            "periods": ", ".join(
+                p.label + (" (preliminärt)" if report.is_preliminary(p.key) else "")
+                for p in report.periods
+            ),
         },
     )
 
@@ -123,13 +127,13 @@ def download(
     manad: str | None = None,
     ar: str | None = None,
 ) -> Response:
-    """The same report as PDF, Excel or JSON, for the period in the address."""
+    """The same report as PDF, Excel, JSON or CSV (open data), for the period in the address."""
     from letters import statistics_report as renderer
 
     if fmt not in MEDIA:
         return render(
             request, "error.html", {"title": "Sidan finns inte", "message":
-            "Rapporten finns som PDF, Excel (xlsx) och JSON."}, status_code=404,
+            "Rapporten finns som PDF, Excel (xlsx), JSON och CSV."}, status_code=404,
         )  # fmt: skip
     try:
         month, year = _period(manad, ar)
@@ -140,6 +144,10 @@ def download(
         exact = portal(request).settings.statistics.json_exact
         data = json.dumps(st.report_json(report, exact=exact), ensure_ascii=False, indent=2)
         content = (data + "\n").encode("utf-8")
+    elif fmt == "csv":
+        from services.reports import report_csv
+
+        content = report_csv(report).encode("utf-8")
     elif fmt == "pdf":
         content = renderer.render_pdf(report)
     else:
