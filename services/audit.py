@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM, safe_cell
@@ -21,6 +21,8 @@ from models.db import as_utc
 from models.tables import AuditLog
 
 DEFAULT_LIMIT = 500
+#: Entries per page on the administrator's audit page.
+PAGE_SIZE = 100
 
 #: Plain Swedish for the actions the administrator filters on; other codes are shown as is.
 ACTION_LABEL_SV = {
@@ -53,6 +55,10 @@ ACTION_LABEL_SV = {
     "view_caseworker_list": "Handläggarens ärenden visade",
     "view_report": "Statistikrapport visad",
     "download_report": "Statistikrapport nedladdad",
+    "change_own_password": "Eget lösenord bytt",
+    "change_own_password_refused": "Byte av eget lösenord nekat",
+    "reset_password": "Lösenord återställt av administratör",
+    "delete_old_audit_entries": "Gamla loggposter gallrade",
 }
 
 
@@ -105,9 +111,53 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=STOCKHOLM).astimezone(UTC)
 
 
-def search(session: Session, filters: AuditFilter, limit: int = DEFAULT_LIMIT) -> list[AuditEntry]:
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of entries, newest first, and whether older entries follow."""
+
+    entries: list[AuditEntry]
+    number: int
+    has_next: bool
+
+
+def page(session: Session, filters: AuditFilter, number: int = 1) -> AuditPage:
+    """Page ``number`` (1: the newest) of :data:`PAGE_SIZE` entries matching the filters.
+
+    No total is counted (a count over years of entries costs more than the page): one
+    entry more than a page is read to tell whether there is a next page.
+    """
+    number = max(1, number)
+    found = search(session, filters, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE)
+    return AuditPage(found[:PAGE_SIZE], number, len(found) > PAGE_SIZE)
+
+
+def delete_before(session: Session, first_kept: date, *, by: str, dry_run: bool = False) -> int:
+    """Delete the entries from before the Stockholm day ``first_kept`` (the retention of
+    the log itself, ``[retention] audit_log_years``); the count is written as a new
+    entry. Dry run: only count. Nothing else in the application deletes entries."""
+    cutoff = _day_start(first_kept)
+    if dry_run:
+        return int(
+            session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.at < cutoff))
+            or 0
+        )
+    deleted = int(session.execute(delete(AuditLog).where(AuditLog.at < cutoff)).rowcount or 0)
+    if deleted:
+        audit(
+            session,
+            by,
+            "delete_old_audit_entries",
+            "audit_log",
+            detail=f"deleted={deleted} before={first_kept.isoformat()}",
+        )
+    return deleted
+
+
+def search(
+    session: Session, filters: AuditFilter, limit: int = DEFAULT_LIMIT, offset: int = 0
+) -> list[AuditEntry]:
     """The newest entries that match every given filter, newest first."""
-    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset)
     if filters.actor:
         query = query.where(AuditLog.actor == filters.actor)
     if filters.action:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -184,19 +185,25 @@ def _audit_filter(request: Request) -> audit_log.AuditFilter:
 @router.get("/logg")
 def audit_page(request: Request, active: Admin) -> Response:
     filters = _audit_filter(request)
+    number_text = request.query_params.get("sida", "1")
+    number = min(int(number_text), 100_000) if number_text.isdigit() else 1
     with portal(request).db() as session:
-        entries = audit_log.search(session, filters)
+        found = audit_log.page(session, filters, number)
         audit_log.record(session, active.user.username, "view_audit_log", "audit_log",
                          address=client_address(request))  # fmt: skip
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "sida"])
     return render(
         request,
         "admin_audit.html",
         {
             "title": "Granskningslogg",
-            "entries": entries,
+            "entries": found.entries,
+            "page": found,
+            "page_size": audit_log.PAGE_SIZE,
             "filters": filters,
-            "query": request.url.query,
+            "query": query,
             "actions": audit_log.ACTION_LABEL_SV,
+            "years": portal(request).settings.retention.audit_log_years,
         },
     )
 
