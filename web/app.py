@@ -150,7 +150,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     An entry point: the process becomes private and its logs masked (:mod:`models.privacy`).
     """
-    from web.routes import admin, advisor, api, auth, caseworker, company, home, manager
+    from web.routes import (
+        account,
+        admin,
+        advisor,
+        api,
+        auth,
+        caseworker,
+        company,
+        home,
+        manager,
+    )
 
     protect_process()
 
@@ -170,7 +180,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         templates=templates,
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (auth, home, company, advisor, caseworker, manager, admin, api):
+    for module in (auth, home, account, company, advisor, caseworker, manager, admin, api):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -27,6 +27,8 @@ MESSAGES = {
     "skapad": "Kontot är skapat.",
     "avstangd": "Kontot är avstängt. Personen är utloggad och kan inte logga in igen.",
     "aterkallad": "Nyckeln är återkallad och fungerar inte längre.",
+    "losenord": "Kontot har fått ett nytt lösenord och är utloggat överallt. Ge lösenordet till "
+    "personen på ett säkert sätt och be hen byta det under Mitt konto.",
 }
 
 
@@ -111,6 +113,28 @@ def deactivate(request: Request, user_id: int, active: Admin) -> Response:
     if error:
         return _users_page(request, error=error)
     return RedirectResponse("/admin?klart=avstangd", status_code=303)
+
+
+@router.post("/konton/{user_id:int}/losenord")
+def reset_password(
+    request: Request,
+    user_id: int,
+    active: Admin,
+    password: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """A new password for someone who forgot theirs; all of that account's sessions end."""
+    error = None
+    with portal(request).db() as session:
+        try:
+            users.reset_password(
+                session, user_id, password, by=active.user.username,
+                address=client_address(request),
+            )  # fmt: skip
+        except NotAllowed as exc:
+            error = str(exc)
+    if error:
+        return _users_page(request, error=error)
+    return RedirectResponse("/admin?klart=losenord", status_code=303)
 
 
 def _companies_page(request: Request, issued: companies.IssuedToken | None = None) -> Response:
