@@ -42,7 +42,8 @@ PASSWORD = "bench-lösenord-1"
 REPORT_MONTH = "2026-10"
 
 #: Role -> (user name, [(page label, URL)]). ``{episode}`` is an episode of that user,
-#: ``{other}`` another caseworker's (expected 404), ``{file}`` one of the company's files.
+#: ``{other}`` another caseworker's (expected 404), ``{file}`` one of the company's files,
+#: ``{advised}`` an open advisor episode with a booked meeting (episode page, new times).
 PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "advisor": (
         "radgivare1",

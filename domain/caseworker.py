@@ -24,7 +24,7 @@ CASEWORKER_SECTIONS: tuple[CaseworkerSection, ...] = tuple(CaseworkerSection)
 
 CASEWORKER_SECTION_TITLE_SV = {
     CaseworkerSection.EVICTION: "Avhysning snart",
-    CaseworkerSection.DEADLINE: "Sista dag att betala snart",
+    CaseworkerSection.DEADLINE: "Sista dag att betala snart eller nyss passerad",
     CaseworkerSection.NEW: "Nya ärenden",
     CaseworkerSection.ACTED: "Du har agerat",
     CaseworkerSection.OTHER: "Övriga öppna ärenden",
@@ -34,7 +34,8 @@ CASEWORKER_SECTION_HINT_SV = {
     CaseworkerSection.EVICTION: "Kronofogden har bokat avhysning. Kontakta hushållet och "
     "hyresvärden i dag, särskilt om barn bor där.",
     CaseworkerSection.DEADLINE: "Hushållet kan behålla bostaden genom att betala senast "
-    "sista dagen. Kontakta hushållet om skulden.",
+    "sista dagen. Kontakta hushållet om skulden. Har dagen passerat: hör med hyresvärden "
+    "om en avbetalningsplan.",
     CaseworkerSection.NEW: "Kom till dig den senaste veckan.",
     CaseworkerSection.ACTED: "Du har registrerat en åtgärd efter det senaste beskedet från "
     "hyresvärden. Ett nytt besked flyttar upp ärendet igen.",
