@@ -62,6 +62,28 @@ ACTION_LABEL_SV = {
 }
 
 
+#: Plain Swedish for what an entry is about; other codes are shown as they are.
+ENTITY_LABEL_SV = {
+    "portal_user": "Konto",
+    "portal_session": "Inloggning",
+    "api_token": "Nyckel",
+    "episode": "Ärende",
+    "letter": "Brev",
+    "worklist": "Arbetslista",
+    "notice_file": "Fil",
+    "audit_log": "Granskningslogg",
+    "match": "Träff",
+    "appointment": "Möte",
+    "report": "Rapport",
+    "retention": "Gallring",
+}
+
+
+def entity_label(entity: str) -> str:
+    """What an entry is about in plain Swedish (the stored code when there is no label)."""
+    return ENTITY_LABEL_SV.get(entity, entity)
+
+
 def action_label(action: str) -> str:
     """The action in plain Swedish (the stored code when there is no label)."""
     return ACTION_LABEL_SV.get(action, action)

@@ -27,7 +27,7 @@ from models.config import Settings
 from models.db import make_engine
 from models.errors import NotFound
 from models.privacy import protect_process
-from services.audit import action_label
+from services.audit import action_label, entity_label
 from web.core import (
     SESSION_COOKIE,
     STATIC,
@@ -173,6 +173,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters["local"] = local_time
     templates.env.filters["action_sv"] = action_label
+    templates.env.filters["entity_sv"] = entity_label
     templates.env.filters.update(PAGE_FILTERS)
     app.state.portal = Portal(
         settings=settings,

@@ -97,7 +97,7 @@ def test_audit_log_pages_keep_the_filter(portal) -> None:
     admin, _ = portal.login("admin")
 
     def shown(page: str) -> list[str]:
-        return re.findall(r"<td>granskad</td><td>[^<]*</td>\s*<td>episode</td><td>(\d+)</td>", page)
+        return re.findall(r"<td>granskad</td><td>[^<]*</td>\s*<td>Ärende</td><td>(\d+)</td>", page)
 
     first = admin.get("/admin/logg", params={"vem": "granskad"}).text
     assert shown(first) == [str(n) for n in range(229, 129, -1)]
