@@ -45,15 +45,23 @@ PASSWORD = "bench-lösenord-1"
 REPORT_MONTH = "2026-10"
 
 #: Role -> (user name, [(page label, URL)]). ``{episode}`` is an episode of that user,
-#: ``{other}`` another caseworker's (expected 404), ``{file}`` one of the company's files.
+#: ``{other}`` another caseworker's (expected 404), ``{file}`` one of the company's files,
+#: ``{advised}`` an open advisor episode with a booked meeting (episode page, new times).
 PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "advisor": (
         "radgivare1",
         [
             ("advisor worklist", "/radgivare"),
-            ("advisor episode", "/radgivare/arenden/{episode}"),
+            ("advisor worklist day", "/radgivare?dag=2026-11-23"),
+            ("advisor episode", "/radgivare/arenden/{advised}"),
+            ("advisor episode routed", "/radgivare/arenden/{episode}"),
             ("advisor search", "/radgivare/sok?q=Gatan+12"),
+            ("advisor search p3", "/radgivare/sok?q=Gatan+12&sida=3"),
             ("advisor search pnr", "/radgivare/sok?q=190000012345"),
+            ("advisor search name", "/radgivare/sok?q=Hyresg%C3%A4st+4711"),
+            ("advisor search number", "/radgivare/sok?q=4711"),
+            ("advisor rebook slots", "/radgivare/arenden/{advised}/ny-tid"),
+            ("advisor matches", "/radgivare/traffar"),
             ("advisor home", "/"),
         ],
     ),
@@ -77,7 +85,17 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         "bolag",
         [("company receipts", "/foretag"), ("company receipt", "/foretag/kvitton/{file}")],
     ),
-    "admin": ("admin", [("admin audit", "/admin/logg"), ("admin accounts", "/admin")]),
+    "admin": (
+        "admin",
+        [
+            ("admin audit", "/admin/logg"),
+            ("admin audit p20", "/admin/logg?sida=20"),
+            ("admin audit by user", "/admin/logg?vem=hl7"),
+            ("admin audit episode", "/admin/logg?id={episode}"),
+            ("admin audit days", "/admin/logg?fran=2026-01-01&till=2026-01-31"),
+            ("admin accounts", "/admin"),
+        ],
+    ),
 }
 
 
@@ -103,7 +121,62 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def build(url: str, episodes: int, folder: Path) -> None:
+def seed_matches_and_audit(engine, audit_rows: int) -> None:  # noqa: ANN001
+    """Matches waiting for the advisor (one in 50 open advisor episodes) and an audit log
+    of ``audit_rows`` entries over three years, as a portal in use for years leaves it."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from models.tables import AuditLog, CaseSnapshot, Episode, Match, RegisterCase
+
+    rnd = random.Random(11)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        ids = connection.scalars(
+            select(Episode.id)
+            .where(Episode.routing == "advisor", Episode.status != "closed")
+            .order_by(Episode.id)
+        ).all()[::50]
+        connection.execute(
+            insert(CaseSnapshot.__table__),
+            [{"id": 1, "taken_on": now.date(), "source": "bench", "imported_at": now}],
+        )
+        connection.execute(
+            insert(RegisterCase.__table__),
+            [
+                {"id": k + 1, "snapshot_id": 1, "case_ref": f"C{k}", "caseworker_id": "hl1"}
+                for k in range(len(ids))
+            ],
+        )
+        connection.execute(
+            insert(Match.__table__),
+            [
+                {"episode_id": e, "snapshot_id": 1, "case_id": k + 1, "case_ref": f"C{k}",
+                 "tier": "probable", "score": 0.8, "reasons": "samma adress och lägenhet",
+                 "decision": "pending", "created_at": now}
+                for k, e in enumerate(ids)
+            ],
+        )  # fmt: skip
+        actors = ["radgivare1", "chef", "bolag", "admin"] + [f"hl{k}" for k in range(40)]
+        actions = ["read_episode", "view_worklist", "login", "view_receipt", "list_episodes"]
+        rows = []
+        for k in range(audit_rows):
+            rows.append(
+                {"at": now - timedelta(seconds=int(3 * 365 * 86400 * (1 - k / audit_rows))),
+                 "actor": rnd.choice(actors), "action": rnd.choice(actions), "entity": "episode",
+                 "entity_id": str(rnd.randrange(1, 22_500)), "address": "10.0.0.1"}
+            )  # fmt: skip
+            if len(rows) == 20_000:
+                connection.execute(insert(AuditLog.__table__), rows)
+                rows = []
+        if rows:
+            connection.execute(insert(AuditLog.__table__), rows)
+    print(f"seeded {len(ids)} pending matches and {audit_rows} audit entries")
+
+
+def build(url: str, episodes: int, folder: Path, audit_rows: int = 500_000) -> None:
     """Schema, synthetic episodes, accounts for every role and the statistics facts."""
     import importlib.util
 
@@ -130,6 +203,7 @@ def build(url: str, episodes: int, folder: Path) -> None:
             ("admin", "admin", {}),
         ):
             users.create_user(session, name, PASSWORD, role, **extra)
+    seed_matches_and_audit(engine, audit_rows)
     months = [f"2025-{m:02d}" for m in range(10, 13)] + [f"2026-{m:02d}" for m in range(1, 12)]
     refresh_stat_facts_for(engine, settings, months, today=RUN)
     with engine.connect() as connection:
@@ -200,6 +274,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=22_500)
     parser.add_argument("--requests", type=int, default=40, help="requests per page")
+    parser.add_argument("--audit", type=int, default=500_000, help="audit log entries")
     args = parser.parse_args()
     import tempfile
 
@@ -213,8 +288,8 @@ def main() -> None:
     server = None
     try:
         with tempfile.TemporaryDirectory() as folder:
-            build(url, args.episodes, Path(folder))
-            from models.tables import Episode, NoticeFile
+            build(url, args.episodes, Path(folder), args.audit)
+            from models.tables import Appointment, Episode, NoticeFile
 
             engine = make_engine(url)
             with engine.connect() as connection:
@@ -225,6 +300,12 @@ def main() -> None:
                     select(Episode.id).where(Episode.caseworker_id == "hl2").limit(1)
                 )
                 file_id = connection.scalar(select(NoticeFile.id).limit(1))
+                advised = connection.scalar(
+                    select(Appointment.episode_id)
+                    .join(Episode, Episode.id == Appointment.episode_id)
+                    .where(Appointment.status == "booked", Episode.status != "closed")
+                    .limit(1)
+                )
             engine.dispose()
             port = _free_port()
             server = subprocess.Popen(
@@ -241,7 +322,12 @@ def main() -> None:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise SystemExit("the portal did not start") from None
                     time.sleep(0.2)
-            values = {"episode": str(episode), "other": str(other), "file": str(file_id)}
+            values = {
+                "episode": str(episode),
+                "other": str(other),
+                "file": str(file_id),
+                "advised": str(advised),
+            }
             # The load comes from a second process, as a browser's would.
             load = subprocess.run(
                 [sys.executable, __file__, "--drive", base, json.dumps(values), str(args.requests)],

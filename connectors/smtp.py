@@ -14,9 +14,11 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.encoders import encode_base64
 from email.header import Header
 from email.message import Message
 from email.mime.application import MIMEApplication
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
@@ -59,6 +61,15 @@ class Invite:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file attached as it is (base64), e.g. a receipt as ``text/csv``."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
 class OutgoingEmail:
     key: str
     to: str
@@ -67,6 +78,7 @@ class OutgoingEmail:
     pdf: bytes | None = None
     pdf_name: str = "brev.pdf"
     invite: Invite | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 def sender_domain(from_address: str) -> str:
@@ -105,14 +117,15 @@ def invite_bytes(invite: Invite, organizer: str, attendee: str) -> bytes:
 
 
 def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> Message:
-    """The MIME message: text body, the PDF letter and the calendar invitation attached.
+    """The MIME message: text body, the PDF letter, the calendar invitation and any other
+    file (a receipt's CSV) attached.
 
     Built with the ``email.mime`` classes (compat32 policy): several times cheaper to
     build and to serialise than ``EmailMessage`` with the default policy, which matters
     when a day's letters go out one after another.
     """
     text = MIMEText(outgoing.body, "plain", "utf-8")
-    plain = outgoing.pdf is None and outgoing.invite is None
+    plain = outgoing.pdf is None and outgoing.invite is None and not outgoing.attachments
     message: Message = text if plain else MIMEMultipart("mixed")
     message["From"] = formataddr((str(Header(config.from_name, "utf-8")), config.from_address))
     message["To"] = outgoing.to
@@ -135,6 +148,13 @@ def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> Message:
         invite.set_param("method", method)
         invite.add_header("Content-Disposition", "attachment", filename="kallelse.ics")
         message.attach(invite)
+    for extra in outgoing.attachments:
+        maintype, _, subtype = extra.mime_type.partition("/")
+        part = MIMEBase(maintype, subtype or "octet-stream")
+        part.set_payload(extra.content)
+        encode_base64(part)  # bytes as they are: a CSV's BOM and å, ä, ö arrive intact
+        part.add_header("Content-Disposition", "attachment", filename=extra.filename)
+        message.attach(part)
     return message
 
 

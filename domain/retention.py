@@ -227,6 +227,15 @@ def batches(ids: Sequence[int], size: int) -> list[list[int]]:
     return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
 
 
+def audit_log_cutoff(run_date: date, years: int) -> date:
+    """The first day of the audit log kept on ``run_date``: the same day ``years`` earlier
+    (29 February: the 28th). Entries from before it are deleted."""
+    try:
+        return run_date.replace(year=run_date.year - years)
+    except ValueError:
+        return run_date.replace(year=run_date.year - years, day=28)
+
+
 def worklist_expired(day: date, run_date: date, days: int) -> bool:
     """Whether a worklist written on ``day`` is older than ``days`` days on ``run_date``.
 

@@ -340,6 +340,8 @@ class RetentionConfig(_Section):
     )
     # Worklist files (working copies listing names and personnummer) older than this go.
     worklist_days: int = Field(default=90, ge=1)
+    # Audit log entries (who read or changed what, when) older than this many years go.
+    audit_log_years: int = Field(default=2, ge=1)
 
 
 class DemoConfig(_Section):

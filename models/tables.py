@@ -119,6 +119,7 @@ class Episode(Base):
     __table_args__ = (
         Index("ix_episode_tenancy_key_status", "tenancy_key", "status"),
         Index("ix_episode_personnummer", "personnummer"),
+        Index("ix_episode_caseworker_id_status", "caseworker_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -441,6 +442,12 @@ class AuditLog(Base):
     """Who read or changed what: actor, action and entity ids only, never personal data."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (
+        # The administrator's filters (newest first) and retention's delete by age.
+        Index("ix_audit_log_actor_id", "actor", "id"),
+        Index("ix_audit_log_entity_id_id", "entity_id", "id"),
+        Index("ix_audit_log_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(TZ, default=_now, server_default=func.now())

@@ -12,15 +12,17 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM, safe_cell
 from models.audit import audit
-from models.db import as_utc
+from models.db import as_utc, rowcount
 from models.tables import AuditLog
 
 DEFAULT_LIMIT = 500
+#: Entries per page on the administrator's audit page.
+PAGE_SIZE = 100
 
 #: Plain Swedish for the actions the administrator filters on; other codes are shown as is.
 ACTION_LABEL_SV = {
@@ -53,7 +55,33 @@ ACTION_LABEL_SV = {
     "view_caseworker_list": "Handläggarens ärenden visade",
     "view_report": "Statistikrapport visad",
     "download_report": "Statistikrapport nedladdad",
+    "change_own_password": "Eget lösenord bytt",
+    "change_own_password_refused": "Byte av eget lösenord nekat",
+    "reset_password": "Lösenord återställt av administratör",
+    "delete_old_audit_entries": "Gamla loggposter gallrade",
 }
+
+
+#: Plain Swedish for what an entry is about; other codes are shown as they are.
+ENTITY_LABEL_SV = {
+    "portal_user": "Konto",
+    "portal_session": "Inloggning",
+    "api_token": "Nyckel",
+    "episode": "Ärende",
+    "letter": "Brev",
+    "worklist": "Arbetslista",
+    "notice_file": "Fil",
+    "audit_log": "Granskningslogg",
+    "match": "Träff",
+    "appointment": "Möte",
+    "report": "Rapport",
+    "retention": "Gallring",
+}
+
+
+def entity_label(entity: str) -> str:
+    """What an entry is about in plain Swedish (the stored code when there is no label)."""
+    return ENTITY_LABEL_SV.get(entity, entity)
 
 
 def action_label(action: str) -> str:
@@ -105,9 +133,53 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=STOCKHOLM).astimezone(UTC)
 
 
-def search(session: Session, filters: AuditFilter, limit: int = DEFAULT_LIMIT) -> list[AuditEntry]:
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of entries, newest first, and whether older entries follow."""
+
+    entries: list[AuditEntry]
+    number: int
+    has_next: bool
+
+
+def page(session: Session, filters: AuditFilter, number: int = 1) -> AuditPage:
+    """Page ``number`` (1: the newest) of :data:`PAGE_SIZE` entries matching the filters.
+
+    No total is counted (a count over years of entries costs more than the page): one
+    entry more than a page is read to tell whether there is a next page.
+    """
+    number = max(1, number)
+    found = search(session, filters, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE)
+    return AuditPage(found[:PAGE_SIZE], number, len(found) > PAGE_SIZE)
+
+
+def delete_before(session: Session, first_kept: date, *, by: str, dry_run: bool = False) -> int:
+    """Delete the entries from before the Stockholm day ``first_kept`` (the retention of
+    the log itself, ``[retention] audit_log_years``); the count is written as a new
+    entry. Dry run: only count. Nothing else in the application deletes entries."""
+    cutoff = _day_start(first_kept)
+    if dry_run:
+        return int(
+            session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.at < cutoff))
+            or 0
+        )
+    deleted = rowcount(session.execute(delete(AuditLog).where(AuditLog.at < cutoff)))
+    if deleted:
+        audit(
+            session,
+            by,
+            "delete_old_audit_entries",
+            "audit_log",
+            detail=f"deleted={deleted} before={first_kept.isoformat()}",
+        )
+    return deleted
+
+
+def search(
+    session: Session, filters: AuditFilter, limit: int = DEFAULT_LIMIT, offset: int = 0
+) -> list[AuditEntry]:
     """The newest entries that match every given filter, newest first."""
-    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset)
     if filters.actor:
         query = query.where(AuditLog.actor == filters.actor)
     if filters.action:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, false, func, or_, select, true, update
 
 from connectors.print_batch import PrintItem
+from connectors.smtp import Attachment
 from domain.addresses import has_postal_address
 from domain.delivery import NOT_IN_TIME, scheduled_time, staff_gives_up, staff_retry_delay
 from domain.formatting import STOCKHOLM
@@ -165,6 +166,19 @@ class Outbox:
                     ).first()
                 session.expunge_all()
                 return letter, slot
+
+    def attachments(self, letter: Letter) -> tuple[Attachment, ...]:
+        """Files made at sending time: a company's receipt email gets its receipt as CSV."""
+        if letter.kind != LetterKind.COMPANY_RECEIPT:
+            return ()
+        from services.receipts import receipt_attachment
+
+        with session_scope(self.engine) as session:
+            found = receipt_attachment(session, letter.idempotency_key)
+        if found is None:
+            return ()
+        name, content = found
+        return (Attachment(name, content, "text/csv"),)
 
     def next_retry_in(self) -> float | None:
         """Seconds until the earliest pending email letter may be retried, if any is waiting."""

@@ -11,12 +11,21 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from domain.caseworker import (
+    CASEWORKER_SECTION_HINT_SV,
+    CASEWORKER_SECTION_TITLE_SV,
+    CASEWORKER_SECTIONS,
+    CaseworkerSection,
+    caseworker_section,
+)
 from domain.identity import normalise
 from domain.matching import Children, recorded_children
 from domain.outcomes import (
@@ -789,3 +798,101 @@ def letter_file(session: Session, episode_id: int, letter_id: int) -> Path:
     if not path.is_file():
         raise NotFound(f"the PDF of letter {letter_id} is missing")
     return path
+
+
+@dataclass(frozen=True)
+class CaseworkerRow:
+    """One open episode on its caseworker's list."""
+
+    id: int
+    status: str
+    tenant_name: str | None
+    street_address: str | None
+    opened_on: date
+    deadline_date: date | None
+    deadline_estimated: bool
+    debt_amount: Decimal | None
+    eviction_at: datetime | None
+    has_children: bool | None
+    acted_on: date | None
+
+
+@dataclass(frozen=True)
+class CaseworkerGroup:
+    """One section of the caseworker's list, most urgent first within it."""
+
+    section: CaseworkerSection
+    title: str
+    hint: str
+    rows: tuple[CaseworkerRow, ...]
+
+
+def _group_order(section: CaseworkerSection, row: CaseworkerRow) -> tuple[Any, ...]:
+    children_first = 0 if row.has_children else 1 if row.has_children is None else 2
+    if section == CaseworkerSection.EVICTION:
+        return (children_first, row.eviction_at, row.id)
+    if section == CaseworkerSection.DEADLINE:
+        return (children_first, row.deadline_date, row.id)
+    if section == CaseworkerSection.NEW:
+        return (-row.opened_on.toordinal(), row.id)
+    if section == CaseworkerSection.ACTED:
+        return (-(row.acted_on or date.min).toordinal(), row.id)
+    return (row.deadline_date or date.max, row.id)
+
+
+def caseworker_overview(
+    session: Session, caseworker_id: str, today: date, *, by: str, horizon_days: int
+) -> list[CaseworkerGroup]:
+    """The open episodes routed to this caseworker (and nobody else's), in the sections of
+    :mod:`domain.caseworker`, each with its rows in order; audit-logged (a count only)."""
+    acted = (
+        select(Activity.episode_id, func.max(Activity.on_date).label("acted_on"))
+        .where(Activity.kind == ActivityKind.CASEWORKER_ACTED)
+        .group_by(Activity.episode_id)
+        .subquery()
+    )
+    found = session.execute(
+        select(Episode, acted.c.acted_on)
+        .outerjoin(acted, acted.c.episode_id == Episode.id)
+        .where(
+            Episode.routing == "caseworker",
+            Episode.caseworker_id == caseworker_id,
+            Episode.status.in_([s.value for s in EpisodeStatus if s != EpisodeStatus.CLOSED]),
+        )
+    ).all()
+    groups: dict[CaseworkerSection, list[CaseworkerRow]] = {s: [] for s in CASEWORKER_SECTIONS}
+    for e, acted_on in found:
+        eviction_at = as_utc(e.eviction_at) if e.eviction_at else None
+        row = CaseworkerRow(
+            id=e.id,
+            status=e.status,
+            tenant_name=e.tenant_name,
+            street_address=e.street_address,
+            opened_on=e.opened_on,
+            deadline_date=e.deadline_date,
+            deadline_estimated=bool(e.deadline_estimated),
+            debt_amount=e.debt_amount,
+            eviction_at=eviction_at,
+            has_children=bool(e.has_children) if e.children_known else None,
+            acted_on=acted_on,
+        )
+        section = caseworker_section(
+            today,
+            eviction_day=local_date(eviction_at) if eviction_at else None,
+            deadline=e.deadline_date,
+            opened_on=e.opened_on,
+            last_event_date=e.last_event_date,
+            acted_on=acted_on,
+            horizon_days=horizon_days,
+        )
+        groups[section].append(row)
+    audit(session, by, "view_caseworker_list", "episode", None, f"{len(found)} rows")
+    return [
+        CaseworkerGroup(
+            section,
+            CASEWORKER_SECTION_TITLE_SV[section],
+            CASEWORKER_SECTION_HINT_SV[section],
+            tuple(sorted(rows, key=partial(_group_order, section))),
+        )
+        for section, rows in groups.items()
+    ]

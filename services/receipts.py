@@ -255,6 +255,35 @@ def receipt_email_key(company_id: str, file_id: int) -> str:
     return f"company_receipt:{company_id}:{file_id}"
 
 
+def receipt_file_of_key(key: str) -> tuple[str, int] | None:
+    """The company and file of a receipt email's outbox key (None: not a receipt's key)."""
+    kind, _, rest = key.partition(":")
+    company_id, _, file_id = rest.rpartition(":")
+    if kind != "company_receipt" or not company_id or not file_id.isdigit():
+        return None
+    return company_id, int(file_id)
+
+
+def receipt_csv_name(file_id: int) -> str:
+    """The file name of a receipt's CSV, as downloaded and as attached to its email."""
+    return f"kvitto-{file_id}.csv"
+
+
+def receipt_attachment(session: Session, key: str) -> tuple[str, bytes] | None:
+    """The receipt CSV to attach to the receipt email queued under ``key``: file name and
+    bytes, the same as the portal's CSV download (formulas neutralised), made when the
+    email is sent. None for another email, or a file no longer stored."""
+    found = receipt_file_of_key(key)
+    if found is None:
+        return None
+    company_id, file_id = found
+    try:
+        detail = get_receipt(session, company_id, file_id)
+    except NotFound:
+        return None
+    return receipt_csv_name(file_id), receipt_csv(detail)
+
+
 def receipt_email_text(detail: ReceiptDetail, link: str) -> tuple[str, str]:
     """Subject and body of a receipt email: counts and a link, never a name or a row's content.
 
@@ -289,10 +318,12 @@ def receipt_email_text(detail: ReceiptDetail, link: str) -> tuple[str, str]:
         *counts,
         "",
         "Kvittot, med radnummer, kontraktsnummer och orsak för varje rad som inte togs emot,",
-        "finns i portalen (logga in med ert konto):",
+        f"finns som bifogad fil ({receipt_csv_name(s.id)}, öppnas i Excel) och i portalen",
+        "(logga in med ert konto):",
         link,
         "",
-        "Mejlet innehåller inga personuppgifter.",
+        "Bilagan har samma innehåll som kvittot i portalen. Varken mejlet eller bilagan",
+        "innehåller namn, personnummer eller adresser ur raderna.",
     ]
     return subject, "\n".join(body) + "\n"
 

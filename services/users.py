@@ -24,7 +24,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from domain.vocabulary import ROLE_LABEL_SV, Role
 from models.audit import audit
-from models.db import as_utc
+from models.db import as_utc, rowcount
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Caseworker, HousingCompany, LoginAttempt, PortalSession, PortalUser
 
@@ -235,25 +235,85 @@ def deactivate_user(
         raise NotAllowed("Du kan inte stänga av ditt eget konto.")
     if user.active:
         user.active = False
-        session.execute(
-            update(PortalSession)
-            .where(PortalSession.user_id == user.id, PortalSession.ended_at.is_(None))
-            .values(ended_at=_now())
-        )
+        _end_sessions(session, user.id)
         audit(session, by, "deactivate_user", "portal_user", user.id, address=address)
     return _view(user)
 
 
-def set_password(
+def _end_sessions(session: Session, user_id: int, *, keep: int | None = None) -> int:
+    """End the user's open sessions (all but ``keep``); returns how many were ended."""
+    query = update(PortalSession).where(
+        PortalSession.user_id == user_id, PortalSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(PortalSession.id != keep)
+    return rowcount(session.execute(query.values(ended_at=_now())))
+
+
+WRONG_CURRENT_PASSWORD = "Det nuvarande lösenordet stämmer inte."
+
+
+def change_own_password(
+    session: Session,
+    active: ActiveSession,
+    current: str,
+    new: str,
+    *,
+    address: str,
+    policy: LoginPolicy = LoginPolicy(),
+    now: datetime | None = None,
+) -> int:
+    """The logged-in person's new password, given the current one; returns how many of
+    their other sessions (other browsers, other computers) were ended.
+
+    This session stays. A wrong current password counts as a failed login (the same
+    lock applies, so a session left open cannot be used to guess the password) and is
+    audit-logged; like every refusal it is written to the caller's transaction before
+    NotAllowed or LoginLocked is raised.
+    """
+    now = now or _now()
+    user = session.get(PortalUser, active.user.id)
+    if user is None or not user.active:
+        raise NotFound(f"user {active.user.id} not found")
+    address = address[:64]
+    if _locked(session, user.username, address, policy, now) is not None:
+        audit(session, user.username, "login_locked", "portal_user", user.id, address=address)
+        raise LoginLocked(
+            "För många felaktiga lösenord. Vänta "
+            f"{policy.lock_minutes} minuter och försök igen, eller kontakta administratören."
+        )
+    if not verify_password(user.password_hash, current):
+        session.add(LoginAttempt(username=user.username, address=address, at=now, success=False))
+        audit(session, user.username, "change_own_password_refused", "portal_user", user.id,
+              address=address)  # fmt: skip
+        raise NotAllowed(WRONG_CURRENT_PASSWORD)
+    check_password_rules(new)
+    if new == current:
+        raise NotAllowed("Det nya lösenordet måste skilja sig från det nuvarande.")
+    user.password_hash = hash_password(new)
+    ended = _end_sessions(session, user.id, keep=active.session_id)
+    audit(session, user.username, "change_own_password", "portal_user", user.id,
+          detail=f"other_sessions_ended={ended}", address=address)  # fmt: skip
+    return ended
+
+
+def reset_password(
     session: Session, user_id: int, password: str, *, by: str, address: str | None = None
-) -> None:
-    """A new password for the account (the old sessions stay; the person is the same)."""
+) -> int:
+    """The administrator gives an account a new password (the person forgot theirs); every
+    session of the account ends. Returns how many sessions were ended. Not for one's own
+    account: that goes through :func:`change_own_password`, with the current password."""
     check_password_rules(password)
     user = session.get(PortalUser, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
+    if user.username == by:
+        raise NotAllowed("Byt ditt eget lösenord under Mitt konto, med ditt nuvarande lösenord.")
     user.password_hash = hash_password(password)
-    audit(session, by, "set_password", "portal_user", user.id, address=address)
+    ended = _end_sessions(session, user.id)
+    audit(session, by, "reset_password", "portal_user", user.id,
+          detail=f"sessions_ended={ended}", address=address)  # fmt: skip
+    return ended
 
 
 def _recent_failures(

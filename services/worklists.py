@@ -8,17 +8,17 @@ them per owner.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from domain.delivery import problem_of
 from domain.formatting import STOCKHOLM
-from domain.vocabulary import AppointmentStatus, EpisodeStatus, MatchDecision, Routing, TaskStatus
+from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, MatchDecision, Routing, TaskStatus
 from domain.worklist import (
     ADVISOR,
     APPOINTMENTS_SCHEMA,
@@ -30,13 +30,14 @@ from domain.worklist import (
     STAFF_EMAILS_SCHEMA,
     TASKS_SCHEMA,
     TENANT_LETTER_KINDS,
+    UNDELIVERED_LETTER_STATUSES,
     WAITING_LETTER_STATUSES,
     Worklist,
     WorklistInputs,
     build_sections,
 )
 from models.config import Settings
-from models.db import AnySelect, insert_or_ignore, rows_frame
+from models.db import chunks, insert_or_ignore, rows_frame
 from models.errors import NotFound
 from models.tables import (
     Appointment,
@@ -70,23 +71,53 @@ def previous_run_date(session: Session, owner: str, run_date: date) -> date | No
     )
 
 
-def _shown(since: date, run_date: date) -> ColumnElement[bool]:
-    """Episodes a worklist can show: not closed, opened after ``since``, or with a meeting.
+def _shown(since: date, run_date: date, horizon_days: int | None = None) -> ColumnElement[bool]:
+    """Episodes a worklist of ``run_date`` can show: a superset of what
+    :func:`domain.worklist.build_sections` turns into rows, so that a list loads the few
+    hundred episodes it may show, not every open one (the advisor's page reads this on
+    every view; ``test_worklist_candidates`` proves the lists are the same as from every
+    episode). One condition per section, each a little wider than the section's rule
+    (a day either side for Stockholm time against stored UTC):
 
-    A closed episode's booked meeting from ``run_date`` on counts: the tenant still has
-    the letter with the time and may come.
+    evictions within the horizon; a booked meeting from the day before ``run_date`` on
+    (today's and the next working day's meetings, meetings after the deadline); an open
+    task; opened after ``since`` (new episodes, whatever their status); a pending match;
+    a tenant letter undelivered, waiting or flagged; an open episode past its follow-up
+    date. ``horizon_days`` None: every coming eviction.
     """
     e, a, slot = Episode.__table__.c, Appointment.__table__.c, AppointmentSlot.__table__.c
+    t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
     day_start = datetime.combine(run_date, datetime.min.time(), STOCKHOLM).astimezone(UTC)
-    upcoming = (
+    slack = timedelta(days=1)
+    is_open = e.status.in_([s.value for s in OPEN_STATUSES])
+    eviction = e.eviction_at >= day_start - slack
+    if horizon_days is not None:
+        eviction &= e.eviction_at < day_start + timedelta(days=horizon_days) + 2 * slack
+    booked = (
         select(a.episode_id)
         .join(AppointmentSlot.__table__, slot.id == a.slot_id)
-        .where(a.status == AppointmentStatus.BOOKED, slot.starts_at >= day_start)
+        .where(a.status == AppointmentStatus.BOOKED, slot.starts_at >= day_start - slack)
     )
-    return or_(e.status != EpisodeStatus.CLOSED, e.opened_on > since, e.id.in_(upcoming))
+    tasks = select(t.episode_id).where(t.status == "open")
+    matches = select(m.episode_id).where(m.decision == MatchDecision.PENDING)
+    letters = select(lt.episode_id).where(
+        lt.kind.in_(TENANT_LETTER_KINDS),
+        lt.status.in_(UNDELIVERED_LETTER_STATUSES + WAITING_LETTER_STATUSES) | lt.flagged,
+    )
+    return or_(
+        is_open & eviction,
+        e.id.in_(booked),
+        e.id.in_(tasks),
+        e.opened_on > since,
+        e.id.in_(matches),
+        e.id.in_(letters),
+        is_open & (e.follow_up_date <= run_date),
+    )
 
 
-def _load_episodes(session: Session, since: date, run_date: date) -> pl.DataFrame:
+def _load_episodes(
+    session: Session, since: date, run_date: date, horizon_days: int | None = None
+) -> pl.DataFrame:
     """Episodes a worklist can show (see :func:`_shown`); children null when not known."""
     e, cw = Episode.__table__.c, Caseworker.__table__.c
     names = [
@@ -120,7 +151,7 @@ def _load_episodes(session: Session, since: date, run_date: date) -> pl.DataFram
             e.last_event_date,
         )  # fmt: skip
         .outerjoin(Caseworker.__table__, cw.id == e.caseworker_id)
-        .where(_shown(since, run_date))
+        .where(_shown(since, run_date, horizon_days))
         .order_by(e.id)
     ).all()
     data = _columns(rows, names)
@@ -133,23 +164,49 @@ def _load_episodes(session: Session, since: date, run_date: date) -> pl.DataFram
     return pl.DataFrame(data, schema=EPISODES_SCHEMA)
 
 
-def _load_appointments(session: Session, episode_ids: Select[tuple[int]]) -> pl.DataFrame:
+def _rows_of(
+    session: Session, episode_ids: list[int], statement: Callable[[Sequence[int]], Any]
+) -> list[Any]:
+    """The rows of ``statement(ids)`` for every slice of the episode ids (the databases
+    limit the parameters of one statement)."""
+    rows: list[Any] = []
+    for part in chunks(episode_ids):
+        rows.extend(session.execute(statement(part)).all())
+    return rows
+
+
+def _load_appointments(session: Session, episode_ids: list[int]) -> pl.DataFrame:
     a, s = Appointment.__table__.c, AppointmentSlot.__table__.c
-    rows = session.execute(
-        select(
-            a.id, a.episode_id, a.status, a.before_deadline, s.starts_at, s.location, s.advisor_id
-        )  # fmt: skip
-        .join(AppointmentSlot.__table__, s.id == a.slot_id)
-        .where(a.episode_id.in_(episode_ids))
-        .order_by(a.id)
-    ).all()
+    rows = _rows_of(
+        session,
+        episode_ids,
+        lambda ids: (
+            select(
+                a.id,
+                a.episode_id,
+                a.status,
+                a.before_deadline,
+                s.starts_at,
+                s.location,
+                s.advisor_id,
+            )  # fmt: skip
+            .join(AppointmentSlot.__table__, s.id == a.slot_id)
+            .where(a.episode_id.in_(ids))
+        ),
+    )
+    rows.sort(key=lambda row: row[0])
     data = _columns(rows, list(APPOINTMENTS_SCHEMA))
     data["starts_at"] = stockholm_series(data["starts_at"])
     return pl.DataFrame(data, schema=APPOINTMENTS_SCHEMA)
 
 
-def _load_small(session: Session, statement: AnySelect, schema: Mapping[str, Any]) -> pl.DataFrame:
-    return rows_frame(session.execute(statement).all(), schema)
+def _load_small(
+    session: Session,
+    episode_ids: list[int],
+    statement: Callable[[Sequence[int]], Any],
+    schema: Mapping[str, Any],
+) -> pl.DataFrame:
+    return rows_frame(_rows_of(session, episode_ids, statement), schema)
 
 
 def _with_problem(rows: Sequence[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
@@ -180,30 +237,35 @@ def load_inputs(
     session: Session, since: date, run_date: date, settings: Settings | None = None
 ) -> WorklistInputs:
     """Everything any worklist of ``run_date`` needs, loaded once for all owners."""
-    episodes = _load_episodes(session, since, run_date)
-    # A subquery, not a list of ids: SQLite and PostgreSQL limit the number of parameters.
-    ids = select(Episode.__table__.c.id).where(_shown(since, run_date))
+    horizon = settings.outcomes.eviction_horizon_days if settings is not None else None
+    episodes = _load_episodes(session, since, run_date, horizon)
+    # The candidates are chosen once; the rest is read by their ids (in slices).
+    ids = [int(i) for i in episodes["episode_id"].to_list()]
     t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
     return WorklistInputs(
         episodes=episodes,
         appointments=_load_appointments(session, ids),
         open_tasks=_load_small(
             session,
-            select(t.episode_id, t.kind, t.round, t.due_date).where(
-                t.status == TaskStatus.OPEN, t.episode_id.in_(ids)
+            ids,
+            lambda part: select(t.episode_id, t.kind, t.round, t.due_date).where(
+                t.status == TaskStatus.OPEN, t.episode_id.in_(part)
             ),
             TASKS_SCHEMA,
         ),
         pending_matches=_load_small(
             session,
-            select(m.id, m.episode_id, m.tier, m.score).where(
-                m.decision == MatchDecision.PENDING, m.episode_id.in_(ids)
+            ids,
+            lambda part: select(m.id, m.episode_id, m.tier, m.score).where(
+                m.decision == MatchDecision.PENDING, m.episode_id.in_(part)
             ),
             MATCHES_SCHEMA,
         ),
         tenant_letters=_with_problem(
-            session.execute(
-                select(
+            _rows_of(
+                session,
+                ids,
+                lambda part: select(
                     lt.id,
                     lt.episode_id,
                     lt.status,
@@ -211,8 +273,8 @@ def load_inputs(
                     lt.channel,
                     lt.created_on,
                     lt.last_error,
-                ).where(lt.episode_id.in_(ids), lt.kind.in_(TENANT_LETTER_KINDS))
-            ).all(),
+                ).where(lt.episode_id.in_(part), lt.kind.in_(TENANT_LETTER_KINDS)),
+            ),
             LETTERS_SCHEMA,
         ),
         staff_emails=_load_staff_emails(session, settings, run_date),

@@ -27,7 +27,7 @@ from models.config import Settings
 from models.db import make_engine
 from models.errors import NotFound
 from models.privacy import protect_process
-from services.audit import action_label
+from services.audit import action_label, entity_label
 from web.core import (
     SESSION_COOKIE,
     STATIC,
@@ -150,7 +150,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     An entry point: the process becomes private and its logs masked (:mod:`models.privacy`).
     """
-    from web.routes import admin, advisor, api, auth, caseworker, company, home, manager
+    from web.routes import (
+        account,
+        admin,
+        advisor,
+        api,
+        auth,
+        caseworker,
+        company,
+        home,
+        manager,
+    )
 
     protect_process()
 
@@ -163,6 +173,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters["local"] = local_time
     templates.env.filters["action_sv"] = action_label
+    templates.env.filters["entity_sv"] = entity_label
     templates.env.filters.update(PAGE_FILTERS)
     app.state.portal = Portal(
         settings=settings,
@@ -170,7 +181,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         templates=templates,
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (auth, home, company, advisor, caseworker, manager, admin, api):
+    for module in (auth, home, account, company, advisor, caseworker, manager, admin, api):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -46,6 +46,7 @@ _LABELS: dict[str, str] = {
     "print_batch_files": "print batch files deleted",
     "worklist_folders": "worklist folders deleted",
     "worklist_files": "worklist files deleted",
+    "audit_entries": "audit log entries deleted",
 }
 
 

@@ -53,6 +53,7 @@ from connectors.local_smtp import LocalSmtpServer
 from connectors.print_batch import batch_exists, write_print_batch
 from connectors.smtp import (
     TIMEOUT,
+    Attachment,
     Invite,
     Outcome,
     OutgoingEmail,
@@ -99,7 +100,12 @@ class RunClock:
         return self.start + timedelta(seconds=time.monotonic() - self._began)
 
 
-def _outgoing(settings: Settings, letter: Letter, slot: AppointmentSlot | None) -> OutgoingEmail:
+def _outgoing(
+    settings: Settings,
+    letter: Letter,
+    slot: AppointmentSlot | None,
+    attachments: tuple[Attachment, ...] = (),
+) -> OutgoingEmail:
     pdf = Path(letter.pdf_path).read_bytes() if letter.pdf_path else None
     invite = None
     if slot is not None and letter.kind in TENANT_KINDS:
@@ -127,6 +133,7 @@ def _outgoing(settings: Settings, letter: Letter, slot: AppointmentSlot | None) 
         pdf=pdf,
         pdf_name=name,
         invite=invite,
+        attachments=attachments,
     )
 
 
@@ -153,7 +160,8 @@ async def _deliver_emails(outbox: Outbox, counts: dict[str, int]) -> None:
                 counts[outbox.permanent(letter, "invalid email address")] += 1
                 continue
             try:
-                message = build_message(settings.smtp, _outgoing(settings, letter, slot))
+                extra = outbox.attachments(letter)
+                message = build_message(settings.smtp, _outgoing(settings, letter, slot, extra))
             except OSError:
                 counts[outbox.permanent(letter, "letter PDF missing")] += 1
                 continue

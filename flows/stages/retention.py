@@ -18,6 +18,10 @@ reads the dates it needs, and then:
    (:func:`redact_notice_archives`), and deletes print batches past the retention
    period and worklist files older than ``retention.worklist_days``.
 
+Before all that, audit log entries older than ``retention.audit_log_years`` are deleted
+(ids and actions only, but who read which episode when is itself sensitive), so that
+the run's own entries are never among them.
+
 Not part of the daily flow: an operator runs ``kvarboende retention`` in January.
 Counts only are returned, logged and audited; never a personnummer or name.
 """
@@ -46,6 +50,7 @@ from models.config import CompanyConfig, Settings
 from models.db import session_scope
 from models.errors import KvarboendeError
 from models.privacy import write_private
+from services import audit as audit_log
 from services import retention
 
 log = logging.getLogger(__name__)
@@ -319,6 +324,12 @@ def apply_retention(
         {f"episodes_{name}": n for name, n in rt.decision_counts(decisions).items()}
     )
     ids = decisions.filter(pl.col("decision") == rt.DELETE)["id"].sort().to_list()
+    # The audit log's own period first, so this run's entries are never among those deleted.
+    first_kept = rt.audit_log_cutoff(run_date, settings.retention.audit_log_years)
+    with session_scope(engine) as session:
+        counts["audit_entries"] = audit_log.delete_before(
+            session, first_kept, by=ACTOR, dry_run=dry_run
+        )
 
     if ids and not dry_run:
         touched = rt.months_touched(decisions)
@@ -356,7 +367,6 @@ def apply_retention(
     )
     counts["print_batch_files"] = purge_print_batches(settings, run_date, rule, dry_run=dry_run)
     counts.update(purge_worklists(settings, run_date, dry_run=dry_run))
-
     result = {key: int(value) for key, value in sorted(counts.items())}
     if not dry_run:
         with session_scope(engine) as session:

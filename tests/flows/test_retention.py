@@ -588,3 +588,35 @@ def test_old_worklists_go_after_the_configured_days(world) -> None:
     settings.retention.worklist_days = 30
     assert apply_retention(engine, settings, RUN)["worklist_folders"] == 2
     assert sorted(p.name for p in lists.iterdir()) == ["2032-05-31", "anteckningar"]
+
+
+def test_audit_log_entries_older_than_the_period_are_deleted(db_engine, tmp_path) -> None:
+    """``[retention] audit_log_years`` (default 2): entries from before the same day two
+    years earlier (Stockholm time) go, newer ones stay; the dry run only counts; the
+    deletion is itself an entry."""
+    from models.tables import AuditLog
+
+    settings = retention_settings(tmp_path)
+    assert settings.retention.audit_log_years == 2
+    run = date(2027, 1, 15)
+    times = {
+        "old": datetime(2024, 6, 1, 10, tzinfo=UTC),
+        "edge_old": datetime(2025, 1, 14, 22, 59, tzinfo=UTC),  # 23:59 on the 14th in Sweden
+        "edge_new": datetime(2025, 1, 14, 23, 0, tzinfo=UTC),  # 00:00 on the 15th in Sweden
+        "new": datetime(2026, 12, 1, 10, tzinfo=UTC),
+    }
+    with session_scope(db_engine) as session:
+        for name, moment in times.items():
+            session.add(AuditLog(at=moment, actor=name, action="read_episode", entity="episode"))
+    dry = apply_retention(db_engine, settings, run, dry_run=True)
+    assert dry["audit_entries"] == 2
+    real = apply_retention(db_engine, settings, run)
+    assert real["audit_entries"] == 2
+    with session_scope(db_engine) as session:
+        left = set(session.scalars(select(AuditLog.actor)))
+        detail = session.scalar(
+            select(AuditLog.detail).where(AuditLog.action == "delete_old_audit_entries")
+        )
+    assert {"edge_new", "new"} <= left and not {"old", "edge_old"} & left
+    assert detail == "deleted=2 before=2025-01-15"
+    assert apply_retention(db_engine, settings, run)["audit_entries"] == 0

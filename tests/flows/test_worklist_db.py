@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -554,3 +554,57 @@ def test_postcodes_in_every_format_read_as_on_letters(
     config = str(_config(tmp_path, db_url))
     assert main(["--config", config, "episodes", "show", str(episode_id)]) == 0
     assert "194 53 Upplands Väsby" in capsys.readouterr().out
+
+
+def test_worklist_candidates(db_engine, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The worklist loads only the episodes it may show, and the lists are exactly those
+    built from every episode: for every section's seed, quiet open episodes, a closed one,
+    a late meeting, open tasks, a waiting letter, an eviction beyond the horizon, over
+    several days (weekend, the next working day, a week later)."""
+    from sqlalchemy import true
+
+    from models.tables import Task
+    from services import worklists
+
+    _seed(db_engine)
+    settings = settings_for(tmp_path)
+    with session_scope(db_engine) as s:
+        for n in range(20, 40):  # open, nothing to do
+            episode(s, n, opened_on=date(2026, 10, 1), deadline_date=date(2026, 12, 20))
+        episode(s, 40, status="closed", opened_on=date(2026, 9, 1), outcome="settled")
+        late = episode(s, 41, opened_on=date(2026, 10, 1), deadline_date=date(2026, 11, 20))
+        appointment(s, late.id, utc(2026, 11, 27, 9), before_deadline=False)
+        tasked = episode(s, 42, opened_on=date(2026, 10, 1), has_children=True)
+        s.add(Task(episode_id=tasked.id, kind="home_visit", round=1, due_date=date(2026, 11, 20),
+                   status="open"))  # fmt: skip
+        waiting = episode(s, 43, opened_on=date(2026, 10, 1))
+        s.add(Letter(idempotency_key="appointment:43:1:v1", episode_id=waiting.id,
+                     kind="appointment", channel="email", status="pending",
+                     created_on=date(2026, 11, 19)))  # fmt: skip
+        episode(s, 44, status="eviction_scheduled", eviction_at=utc(2027, 2, 1),
+                opened_on=date(2026, 10, 1))  # fmt: skip
+        episode(
+            s,
+            45,
+            status="eviction_scheduled",
+            eviction_at=utc(2026, 12, 6, 23),
+            opened_on=date(2026, 10, 1),
+        )  # fmt: skip 00:00 on 7 December in Stockholm
+        next_day = episode(s, 46, opened_on=date(2026, 10, 1))
+        appointment(s, next_day.id, utc(2026, 11, 24, 8))
+    days = [RUN, date(2026, 11, 22), date(2026, 11, 24), date(2026, 11, 30)]
+    narrow: dict[date, tuple] = {}
+    with session_scope(db_engine) as s:
+        for day in days:
+            wl = worklists.advisor_worklist(s, settings, day)
+            loaded = worklists.load_inputs(s, day - timedelta(days=7), day, settings)
+            narrow[day] = (wl.rows, loaded.episodes.height)
+    monkeypatch.setattr(worklists, "_shown", lambda *args, **kwargs: true())
+    with session_scope(db_engine) as s:
+        for day in days:
+            wide = worklists.advisor_worklist(s, settings, day)
+            everything = worklists.load_inputs(s, day - timedelta(days=7), day, settings)
+            rows, loaded = narrow[day]
+            assert rows.height > 0
+            assert rows.equals(wide.rows), day
+            assert loaded < everything.episodes.height, day

@@ -79,3 +79,32 @@ def test_audit_log_filters_and_exports(portal) -> None:
     assert exported.splitlines()[0] == "tid;vem;händelse;kod;typ;id;detaljer;adress"
     assert "bolag-a;Inloggning;login;" in exported
     assert "admin;" not in exported.split("\n", 1)[1]
+
+
+def test_audit_log_pages_keep_the_filter(portal) -> None:
+    """100 entries a page, newest first; the page links keep the filters."""
+    import re
+
+    from models.db import session_scope
+
+    with session_scope(portal.engine) as session:
+        for n in range(230):
+            session.add(
+                AuditLog(
+                    actor="granskad", action="read_episode", entity="episode", entity_id=str(n)
+                )  # fmt: skip
+            )
+    admin, _ = portal.login("admin")
+
+    def shown(page: str) -> list[str]:
+        return re.findall(r"<td>granskad</td><td>[^<]*</td>\s*<td>Ärende</td><td>(\d+)</td>", page)
+
+    first = admin.get("/admin/logg", params={"vem": "granskad"}).text
+    assert shown(first) == [str(n) for n in range(229, 129, -1)]
+    assert 'href="/admin/logg?vem=granskad&amp;sida=2"' in first and "Nyare poster" not in first
+    third = admin.get("/admin/logg", params={"vem": "granskad", "sida": "3"}).text
+    assert shown(third) == [str(n) for n in range(29, -1, -1)]
+    assert "Äldre poster" not in third and "vem=granskad&amp;sida=2" in third
+    assert "Poster 201–230" in third
+    exported = admin.get("/admin/logg.csv", params={"vem": "granskad"}).text
+    assert len(exported.strip().splitlines()) == 231  # the export is not paged

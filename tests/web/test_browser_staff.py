@@ -5,7 +5,7 @@ that they acted; a manager opens the statistics report. Screenshots in tests/out
 from __future__ import annotations
 
 import pytest
-from staff_helpers import TENANTS, make_staff
+from staff_helpers import PASSWORD, TENANTS, make_staff
 from test_browser import _login, _shot, browser, server  # noqa: F401 - fixtures
 
 from flows.stages.statistics import refresh_stat_facts_for
@@ -42,13 +42,24 @@ def test_caseworker_sees_only_their_episode(
     assert TENANTS[2][0] not in page.content()
     _shot(page, "22-caseworker-other-episode", request)
 
+    page.goto(f"{server}/handlaggare")
+    page.get_by_role("link", name="(Socialsekreterare)").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Mitt konto"
+    page.get_by_label("Nuvarande lösenord").fill(PASSWORD)
+    page.get_by_label("Nytt lösenord", exact=True).fill("ett nytt långt lösenord")
+    page.get_by_label("Nytt lösenord en gång till").fill("ett nytt långt lösenord")
+    page.get_by_role("button", name="Byt lösenord").click()
+    assert page.get_by_role("status").inner_text() == "Ditt lösenord är bytt."
+    _shot(page, "26-own-password-changed", request)
+
     phone = browser.new_context(
         viewport={"width": 375, "height": 740}, is_mobile=True, locale="sv-SE"
     )
     mobile = phone.new_page()
-    _login(mobile, server, "handlaggare1")
+    _login(mobile, server, "handlaggare1", "ett nytt långt lösenord")
+    _shot(mobile, "23-caseworker-list-phone", request)
     mobile.get_by_role("link", name=f"Ärende {staff.mine}").click()
-    _shot(mobile, "23-caseworker-episode-phone", request)
+    _shot(mobile, "23b-caseworker-episode-phone", request)
     phone.close()
     context.close()
     assert not [e for e in errors if "Content Security Policy" in e], errors

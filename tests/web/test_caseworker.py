@@ -24,7 +24,9 @@ def test_caseworker_list_shows_only_their_episodes(portal, staff) -> None:
     assert TENANTS[2][0] not in page.text and f"/arenden/{staff.theirs}" not in page.text
     assert "12\u00a0345,50\u00a0kr" in page.text
     with session_scope(portal.engine) as session:
-        entries = session.scalars(select(AuditLog).where(AuditLog.action == "list_episodes")).all()
+        entries = session.scalars(
+            select(AuditLog).where(AuditLog.action == "view_caseworker_list")
+        ).all()
         assert entries  # the login's landing page and this one
         assert {(e.actor, e.address) for e in entries} == {("handlaggare1", "testclient")}
 
@@ -95,3 +97,62 @@ def test_other_roles_get_404_on_caseworker_and_episode_urls(portal, staff) -> No
             answer = client.get(url)
             assert answer.status_code == 404, (username, url)
             assert TENANTS[1][0] not in answer.text
+
+
+def test_caseworker_list_is_grouped_by_urgency_with_days_left(portal, staff) -> None:
+    """Sections like the advisor's worklist: eviction soon, last day to pay soon, new,
+    acted on, the rest; days left on each row; another caseworker's episodes never."""
+    import re
+    from datetime import UTC, datetime, time, timedelta
+
+    from outcome_factories import episode
+
+    from domain.formatting import STOCKHOLM, local_today
+
+    today = local_today()
+    noon = datetime.combine(today + timedelta(days=5), time(12), STOCKHOLM).astimezone(UTC)
+    mine = {"routing": "caseworker", "caseworker_id": "hl1", "company_id": portal.company_a}
+    old = today - timedelta(days=40)
+    with session_scope(portal.engine) as session:
+        ids = {
+            "evict": episode(session, 101, **mine, tenant_name="Vräkt Snart", opened_on=old,
+                             status="eviction_scheduled", eviction_at=noon,
+                             deadline_date=old, has_children=True).id,
+            "deadline": episode(session, 102, **mine, tenant_name="Betala Snart", opened_on=old,
+                                deadline_date=today + timedelta(days=3)).id,
+            "acted": episode(session, 103, **mine, tenant_name="Redan Ringd", opened_on=old,
+                             last_event_date=old, deadline_date=today + timedelta(days=2)).id,
+            "other": episode(session, 104, **mine, tenant_name="Lugnt Läge", opened_on=old,
+                             deadline_date=today + timedelta(days=30)).id,
+            "new": episode(session, 107, **mine, tenant_name="Ny Hos Dig",
+                           opened_on=today - timedelta(days=1), deadline_date=None).id,
+            "closed": episode(session, 105, **mine, tenant_name="Avslutad Sak", opened_on=old,
+                              status="closed").id,
+            "theirs": episode(session, 106, routing="caseworker", caseworker_id="hl2",
+                              company_id=portal.company_a, tenant_name="Annans Ärende").id,
+        }  # fmt: skip
+        session.add(Activity(episode_id=ids["acted"], kind="caseworker_acted", on_date=today,
+                             by="handlaggare1"))  # fmt: skip
+    client, _ = portal.login("handlaggare1")
+    text = client.get("/handlaggare").text
+    titles = re.findall(r'<h2 id="(\w+)">', text)
+    assert titles == ["eviction", "deadline", "new", "acted", "other"]
+
+    def section(name: str) -> str:
+        start = text.index(f'<h2 id="{name}">')
+        end = text.find("<h2 ", start + 1)
+        return text[start : end if end > 0 else len(text)]
+
+    assert "Vräkt Snart" in section("eviction") and "5 dagar till avhysningen" in section(
+        "eviction"
+    )
+    assert "Betala Snart" in section("deadline") and "3 dagar kvar att betala" in section(
+        "deadline"
+    )
+    assert "Ny Hos Dig" in section("new")
+    assert "Redan Ringd" in section("acted") and "Du agerade" in section("acted")
+    assert "Lugnt Läge" in section("other") and "30 dagar kvar att betala" in section("other")
+    assert "Avslutad Sak" not in text and "Annans Ärende" not in text
+    assert TENANTS[2][0] not in text
+    everything = client.get("/handlaggare", params={"alla": "1"}).text
+    assert "Avslutad Sak" in everything and "Annans Ärende" not in everything

@@ -7,11 +7,13 @@ nothing about a tenant. Sent by the real outbox to a real SMTP server.
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 from datetime import date
 
 import pytest
-from portal_helpers import sample_file
+from portal_helpers import notice_file, sample_file
 from sqlalchemy import select
 from staff_helpers import personnummer, upload
 
@@ -50,6 +52,52 @@ def _no_personal_data(letter: Letter) -> None:
     text = f"{letter.subject}\n{letter.body}"
     for value in ("Eva Berg", "Storgatan", personnummer(1), "fil-1.csv", "K-1"):
         assert value not in text, value
+
+
+def _attached_receipt(message) -> tuple[str, bytes]:
+    """The one attachment of a sent receipt email: its file name and bytes."""
+    [part] = list(message.iter_attachments())
+    assert part.get_content_type() == "text/csv"
+    return part.get_filename(), part.get_payload(decode=True)
+
+
+def _rows(content: bytes) -> list[list[str]]:
+    assert content.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, as Excel opens it
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
+
+
+def test_sent_receipt_email_carries_the_receipt_csv_formula_safe(contact, smtp_server) -> None:
+    """Uploaded in the portal, sent by the outbox: the CSV attached is the download's bytes,
+    it parses, and a contract reference that looks like a formula stays text."""
+    settings = contact.settings
+    settings.smtp.port = smtp_server.port
+    good = (
+        f"{personnummer(1)};Eva Berg;Storgatan 1;1101;194 30;Exempelby;K-1;termination_notice;"
+        "2026-11-02;2026-11-04;12 345,50"
+    )
+    formula = ";;;;;;=1+2;termination_notice;2026-11-02;;100"  # no tenant: rejected
+    client, csrf = contact.login("bolag-a")
+    answer = client.post(
+        "/foretag/filer",
+        data={"csrf_token": csrf},
+        files={"filer": ("fil-1.csv", notice_file([good, formula]), "text/csv")},
+    )
+    assert answer.status_code == 303, answer.text
+    [file_id] = _file_ids(contact)
+    deliver_outbox(contact.engine, settings, RUN)
+    [message] = [m for m in smtp_server.messages if m["To"] == CONTACT]
+    name, content = _attached_receipt(message)
+    assert name == f"kvitto-{file_id}.csv"
+    download = client.get(f"/foretag/kvitton/{file_id}.csv")
+    assert download.status_code == 200 and content == download.content
+    rows = _rows(content)
+    assert ["Mottagna", "1"] in rows and ["Avvisade", "1"] in rows
+    header = rows.index(["Rad", "Kontraktsnummer", "Status", "Orsak", "Upprepar"])
+    [rejected] = rows[header + 1 :]
+    assert rejected[:3] == ["3", "'=1+2", "Avvisad"] and rejected[3]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert f"kvitto-{file_id}.csv" in body and "Eva Berg" not in body
 
 
 def test_portal_upload_queues_one_receipt_email_per_file(contact) -> None:
@@ -103,7 +151,15 @@ def test_inbox_delivery_queues_the_receipt_email_once_and_it_is_sent(
     sent = [m for m in smtp_server.messages if m["To"] == CONTACT]
     assert len(sent) == 1
     body = sent[0].get_body(preferencelist=("plain",)).get_content()
-    assert f"/foretag/kvitton/{_file_ids(contact)[0]}" in body
+    [file_id] = _file_ids(contact)
+    assert f"/foretag/kvitton/{file_id}" in body
+    name, content = _attached_receipt(sent[0])  # inbox deliveries get the CSV too
+    assert name == f"kvitto-{file_id}.csv"
+    rows = _rows(content)
+    assert ["Rader i filen", "3"] in rows and ["Dubbletter", "1"] in rows
+    assert any(row[:3] == ["3", "K-BAD", "Avvisad"] for row in rows)
+    assert any(row[:2] == ["4", "K-1"] and row[2] == "Dubblett" for row in rows)
+    assert personnummer(1) not in content.decode("utf-8-sig")
     assert _receipt_emails(contact)[0].status == "sent"
 
 

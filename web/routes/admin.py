@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -27,6 +28,8 @@ MESSAGES = {
     "skapad": "Kontot är skapat.",
     "avstangd": "Kontot är avstängt. Personen är utloggad och kan inte logga in igen.",
     "aterkallad": "Nyckeln är återkallad och fungerar inte längre.",
+    "losenord": "Kontot har fått ett nytt lösenord och är utloggat överallt. Ge lösenordet till "
+    "personen på ett säkert sätt och be hen byta det under Mitt konto.",
 }
 
 
@@ -113,6 +116,28 @@ def deactivate(request: Request, user_id: int, active: Admin) -> Response:
     return RedirectResponse("/admin?klart=avstangd", status_code=303)
 
 
+@router.post("/konton/{user_id:int}/losenord")
+def reset_password(
+    request: Request,
+    user_id: int,
+    active: Admin,
+    password: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """A new password for someone who forgot theirs; all of that account's sessions end."""
+    error = None
+    with portal(request).db() as session:
+        try:
+            users.reset_password(
+                session, user_id, password, by=active.user.username,
+                address=client_address(request),
+            )  # fmt: skip
+        except NotAllowed as exc:
+            error = str(exc)
+    if error:
+        return _users_page(request, error=error)
+    return RedirectResponse("/admin?klart=losenord", status_code=303)
+
+
 def _companies_page(request: Request, issued: companies.IssuedToken | None = None) -> Response:
     app = portal(request)
     with app.db() as session:
@@ -185,19 +210,25 @@ def _audit_filter(request: Request) -> audit_log.AuditFilter:
 @router.get("/logg")
 def audit_page(request: Request, active: Admin) -> Response:
     filters = _audit_filter(request)
+    number_text = request.query_params.get("sida", "1")
+    number = min(int(number_text), 100_000) if number_text.isdigit() else 1
     with portal(request).db() as session:
-        entries = audit_log.search(session, filters)
+        found = audit_log.page(session, filters, number)
         audit_log.record(session, active.user.username, "view_audit_log", "audit_log",
                          address=client_address(request))  # fmt: skip
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "sida"])
     return render(
         request,
         "admin_audit.html",
         {
             "title": "Granskningslogg",
-            "entries": entries,
+            "entries": found.entries,
+            "page": found,
+            "page_size": audit_log.PAGE_SIZE,
             "filters": filters,
-            "query": request.url.query,
+            "query": query,
             "actions": audit_log.ACTION_LABEL_SV,
+            "years": portal(request).settings.retention.audit_log_years,
         },
     )
 

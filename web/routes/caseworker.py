@@ -16,17 +16,17 @@ from fastapi.responses import RedirectResponse, Response
 
 from domain.formatting import local_today
 from domain.outcomes import ActivityKind
-from domain.vocabulary import EpisodeStatus, Role
+from domain.vocabulary import Role
 from models.errors import NotAllowed
 from services import episodes
 from services.users import ActiveSession
+from web import advisor_view
 from web.core import portal, render, require_role
 
 router = APIRouter(prefix="/handlaggare")
 CaseworkerUser = Annotated[ActiveSession, Depends(require_role(Role.CASEWORKER))]
 
 PAGE_SIZE = 50
-OPEN_STATUSES = tuple(str(s) for s in EpisodeStatus if s != EpisodeStatus.CLOSED)
 NOTE_MAX = 2000
 
 
@@ -44,13 +44,40 @@ def days_left(deadline: date | None, today: date) -> int | None:
 def episode_list(
     request: Request, active: CaseworkerUser, sida: int = 1, alla: int = 0
 ) -> Response:
-    """The episodes routed to me: open ones by default, all with ``?alla=1``; 50 a page."""
+    """My open episodes in sections, most urgent first (eviction soon, last day to pay
+    soon, new, acted, the rest) with days left; every episode, closed ones too, 50 a page
+    with ``?alla=1``."""
+    app = portal(request)
+    today = local_today()
+    if not alla:
+        with app.db() as session:
+            groups = episodes.caseworker_overview(
+                session,
+                _caseworker_id(active),
+                today,
+                by=active.user.username,
+                horizon_days=app.settings.outcomes.eviction_horizon_days,
+            )
+        return render(
+            request,
+            "caseworker_list.html",
+            {
+                "title": "Mina ärenden",
+                "groups": groups,
+                "total": sum(len(g.rows) for g in groups),
+                "all": False,
+                "today": today,
+                "days_text": lambda row: advisor_view.days_left(
+                    today, row.deadline_date, row.eviction_at
+                ),
+                "sv_date": advisor_view.sv_short_date,
+            },
+        )
     page_number = max(1, min(sida, 100_000))
-    with portal(request).db() as session:
+    with app.db() as session:
         page = episodes.list_episodes(
             session,
             by=active.user.username,
-            statuses=() if alla else OPEN_STATUSES,
             caseworker_id=_caseworker_id(active),
             limit=PAGE_SIZE,
             offset=(page_number - 1) * PAGE_SIZE,
@@ -64,8 +91,8 @@ def episode_list(
             "page": page,
             "page_number": page_number,
             "pages": pages,
-            "all": bool(alla),
-            "today": local_today(),
+            "all": True,
+            "today": today,
             "days_left": days_left,
         },
     )

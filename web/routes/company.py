@@ -133,7 +133,9 @@ def receipt_csv(request: Request, file_id: int, active: CompanyUser) -> Response
     return Response(
         receipts.receipt_csv(detail),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="kvitto-{file_id}.csv"'},
+        headers={
+            "content-disposition": f'attachment; filename="{receipts.receipt_csv_name(file_id)}"'
+        },
     )
 
 
