@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 from booking_helpers import add_episode
 from pydantic import SecretStr
@@ -28,6 +29,7 @@ from flows.stages.reminders import send_reminders
 from models.db import as_utc, session_scope
 from models.tables import Appointment, AppointmentSlot, Episode, Reminder
 from services.reminders import failed_reminders, set_no_sms
+from services.worklists import advisor_worklist
 
 RUN = date(2026, 11, 2)  # a Monday
 REPO = Path(__file__).resolve().parents[1]
@@ -220,7 +222,12 @@ def test_4xx_fails_at_once_and_lands_on_the_worklist(db_engine, sms, gateway) ->
     assert later["sent_sms"] == 0 and len(gateway.received) == 1
     with session_scope(db_engine) as session:
         listed = failed_reminders(session, datetime.combine(RUN, time(), tzinfo=UTC))
+        day = _opens(sms, start).astimezone(STOCKHOLM).date()
+        rows = advisor_worklist(session, sms, day).rows
     assert listed["episode_id"].to_list() == [episode_id]
+    (row,) = rows.filter(pl.col("action").str.starts_with("Påminnelsen")).iter_rows(named=True)
+    assert row["section"] == "delivery_problems" and row["episode_id"] == episode_id
+    assert "gick inte fram med sms: ring hushållet" in row["action"]
 
 
 def test_4xx_sms_goes_by_email_instead(db_engine, sms, gateway, smtp_server) -> None:  # noqa: ANN001
