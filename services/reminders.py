@@ -526,23 +526,6 @@ def episode_reminders(session: Session, episode_id: int) -> list[EpisodeReminder
     ]
 
 
-#: The reminders the statistics read (no recipient, no text).
-STAT_SCHEMA: dict[str, pl.DataType] = {
-    "channel": pl.String(),
-    "sent_at": pl.Datetime("us", "UTC"),
-    "delivered_at": pl.Datetime("us", "UTC"),
-    "failed_at": pl.Datetime("us", "UTC"),
-}
-
-
-def reminder_stat_frame(session: Session) -> pl.DataFrame:
-    rows = session.execute(
-        select(Reminder.channel, Reminder.sent_at, Reminder.delivered_at, Reminder.failed_at)
-    ).all()
-    data = [(c, *(None if t is None else as_utc(t) for t in (s, d, f))) for c, s, d, f in rows]
-    return pl.DataFrame(data, schema=STAT_SCHEMA, orient="row")
-
-
 def reminder_counts(session: Session) -> dict[str, dict[str, int]]:
     """Reminders by channel and status, for the demo's summary."""
     out: dict[str, dict[str, int]] = {}

@@ -338,3 +338,30 @@ def test_rerun_after_a_crash_sends_no_duplicate(db_url, db_engine, sms, gateway,
     assert len(keys) == 5 and len(set(keys)) == 4  # only the one in flight went twice ...
     assert [k for k in keys if keys.count(k) == 2] == [in_flight[0].idempotency_key] * 2
     assert len(gateway.stored) == 4  # ... and the gateway kept it once
+
+
+def test_statistics_count_reminders_sent_delivered_and_failed_by_stockholm_month() -> None:
+    from domain import statistics as st
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).astimezone(UTC)
+
+    reminders = pl.DataFrame(
+        [
+            ("sms", at("2026-10-31T23:30:00+01:00"), at("2026-10-31T23:30:00+01:00"), None),
+            ("sms", at("2026-11-02T08:00:00+01:00"), None, None),
+            ("email", at("2026-11-03T08:00:00+01:00"), None, None),
+            ("sms", None, None, at("2026-11-04T08:00:00+01:00")),
+        ],
+        schema=st.REMINDER_SCHEMA,
+        orient="row",
+    )
+    facts = st.compute_facts(
+        ["2026-10", "2026-11"], episodes=None, notices=None, companies=None, reminders=reminders
+    )
+    november = st.period_figures(facts, ["2026-11"])
+    assert november["reminders_sent"] == 2
+    assert (november["reminders_sent.sms"], november["reminders_sent.email"]) == (1, 1)
+    assert november["reminders_failed"] == 1 and november["reminders_delivered"] == 0
+    october = st.period_figures(facts, ["2026-10"])  # 23:30 on 31 October in Stockholm
+    assert october["reminders_sent"] == 1 and october["reminders_delivered"] == 1

@@ -160,10 +160,12 @@ def test_json_has_the_issue_keys_for_the_year_and_the_year_before(vasby, tmp_pat
         "evictions_executed",
         "evictions_executed_with_children",
         "recurrences",
+        "reminders",  # issue 12: sent, delivered, failed
     }
     assert set(data) == keys | {"previous_period"}
     assert set(data["previous_period"]) == keys
     assert set(data["notices_by_type"]) == set(st.EVENT_TYPES)
+    assert set(data["reminders"]) == {"sent", "sent_sms", "sent_email", "delivered", "failed"}
     assert data["episodes_opened"] == 407
     assert data["episodes_known_to_social_services"] == 76
     assert data["settled_without_intervention"] == 244

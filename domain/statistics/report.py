@@ -425,6 +425,11 @@ def report_tables(
                 Row("Hyresgäster som fått brev med besökstid", "letters_sent"),
                 Row("varav första brevet med e-post", "letters_sent.email"),
                 Row("varav första brevet med papperspost", "letters_sent.print"),
+                Row("Påminnelser om mötet som skickats", "reminders_sent"),
+                Row("varav med sms", "reminders_sent.sms"),
+                Row("varav med e-post", "reminders_sent.email"),
+                Row("Påminnelser som bekräftats levererade", "reminders_delivered"),
+                Row("Påminnelser som inte gick fram", "reminders_failed"),
                 Row("Hyresgäster med bokad besökstid (första bokningen)", "appointments_booked"),
                 Row(
                     "varav bokade före sista betalningsdag",
@@ -494,6 +499,13 @@ def report_json(report: StatisticsReport, *, exact: bool) -> dict[str, object]:
         }
         for key in JSON_KEYS[1:]:
             out[key] = number(key)
+        out["reminders"] = {
+            "sent": number("reminders_sent"),
+            "sent_sms": number("reminders_sent.sms"),
+            "sent_email": number("reminders_sent.email"),
+            "delivered": number("reminders_delivered"),
+            "failed": number("reminders_failed"),
+        }
         return out
 
     main = report.main
@@ -510,6 +522,9 @@ def summary_lines(report: StatisticsReport) -> list[tuple[str, str]]:
         ("varav kända av socialtjänsten", "episodes_known_to_social_services"),
         ("Hyresgäster som fått brev med besökstid", "letters_sent"),
         ("Hyresgäster med bokad besökstid", "appointments_booked"),
+        ("Påminnelser om mötet skickade", "reminders_sent"),
+        ("varav bekräftat levererade", "reminders_delivered"),
+        ("Påminnelser som inte gick fram", "reminders_failed"),
         ("Hyresgäster som kommit på besök", "appointments_attended"),
         ("Hyresgäster som uteblivit från besök", "appointments_missed"),
         ("Reglerat utan insats (bekräftat)", "settled_without_intervention_confirmed"),
