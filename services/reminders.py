@@ -517,6 +517,24 @@ class EpisodeReminder:
     last_error: str | None
 
 
+@dataclass(frozen=True)
+class ReminderSettings:
+    """What the episode page says about reminders: the SMS choice and where they go."""
+
+    no_sms: bool
+    has_mobile: bool  # the company gave a Swedish mobile number
+    has_email: bool
+
+
+def reminder_settings(session: Session, episode_id: int) -> ReminderSettings:
+    episode = get_episode(session, episode_id)
+    return ReminderSettings(
+        no_sms=bool(episode.no_sms),
+        has_mobile=rm.swedish_mobile(episode.phone) is not None,
+        has_email=usable_email(episode.email) is not None,
+    )
+
+
 def episode_reminders(session: Session, episode_id: int) -> list[EpisodeReminder]:
     rows = session.scalars(
         select(Reminder).where(Reminder.episode_id == episode_id).order_by(Reminder.id)

@@ -365,3 +365,21 @@ def test_statistics_count_reminders_sent_delivered_and_failed_by_stockholm_month
     assert november["reminders_failed"] == 1 and november["reminders_delivered"] == 0
     october = st.period_figures(facts, ["2026-10"])  # 23:30 on 31 October in Stockholm
     assert october["reminders_sent"] == 1 and october["reminders_delivered"] == 1
+
+
+def test_cli_marks_no_sms_and_allows_it_again(db_engine, db_url, tmp_path, capsys) -> None:  # noqa: ANN001
+    from flows.cli import main
+
+    episode_id = add_episode(db_engine)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    assert (
+        main(["--config", str(config), "episodes", "no-sms", str(episode_id), "--by", "anna"]) == 0
+    )
+    assert "no SMS; reminders go by email" in capsys.readouterr().out
+    with session_scope(db_engine) as session:
+        assert session.get(Episode, episode_id).no_sms is True  # type: ignore[union-attr]
+    assert main(["--config", str(config), "episodes", "no-sms", str(episode_id), "--allow"]) == 0
+    with session_scope(db_engine) as session:
+        assert session.get(Episode, episode_id).no_sms is False  # type: ignore[union-attr]
+    assert main(["--config", str(config), "episodes", "no-sms", "999999"]) != 0
