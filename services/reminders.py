@@ -334,8 +334,12 @@ class ReminderOutbox:
             return result.rowcount == 1
 
     def sent(self, claimed: Claimed, gateway_id: str | None, delivered: bool) -> None:
-        """Handed over; ``delivered`` when the transport puts it on the phone itself."""
-        now = real_now()
+        """Handed over; ``delivered`` when the transport puts it on the phone itself.
+
+        Times are the run's clock (the real one on a run for today), as the statistics
+        count them by that day.
+        """
+        now = self.clock()
         self._finish(
             claimed.id,
             status=ReminderStatus.DELIVERED if delivered else ReminderStatus.SENT,
