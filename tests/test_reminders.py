@@ -383,3 +383,28 @@ def test_cli_marks_no_sms_and_allows_it_again(db_engine, db_url, tmp_path, capsy
     with session_scope(db_engine) as session:
         assert session.get(Episode, episode_id).no_sms is False  # type: ignore[union-attr]
     assert main(["--config", str(config), "episodes", "no-sms", "999999"]) != 0
+
+
+def test_two_runs_at_once_never_send_the_same_reminder(db_engine, sms, gateway) -> None:  # noqa: ANN001
+    import threading
+
+    starts = [_booked(db_engine, sms)[1] for _ in range(6)]
+    at = max(_opens(sms, start) for start in starts)
+    assert at < min(starts) - timedelta(hours=sms.reminders.min_notice_hours)
+    barrier = threading.Barrier(2)
+    results: list[dict[str, int]] = []
+
+    def run() -> None:
+        barrier.wait()
+        results.append(send_reminders(db_engine, sms, RUN, at=at))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 2
+    assert sum(r["sent_sms"] for r in results) == 6
+    keys = [r.headers["Idempotency-Key"] for r in gateway.received]
+    assert len(keys) == 6 and len(set(keys)) == 6
+    assert all(r.status == "sent" for r in _reminders(db_engine))
