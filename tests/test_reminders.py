@@ -408,3 +408,16 @@ def test_two_runs_at_once_never_send_the_same_reminder(db_engine, sms, gateway) 
     keys = [r.headers["Idempotency-Key"] for r in gateway.received]
     assert len(keys) == 6 and len(set(keys)) == 6
     assert all(r.status == "sent" for r in _reminders(db_engine))
+
+
+def test_retention_deletes_an_episodes_reminders_with_it(db_engine, sms, gateway) -> None:  # noqa: ANN001
+    from services.retention import purge_batch
+
+    episode_id, start = _booked(db_engine, sms)
+    send_reminders(db_engine, sms, RUN, at=_opens(sms, start))
+    assert len(_reminders(db_engine)) == 1
+    with session_scope(db_engine) as session:
+        counts, _ = purge_batch(session, [episode_id])
+    assert _reminders(db_engine) == []
+    with session_scope(db_engine) as session:
+        assert session.get(Episode, episode_id) is None
