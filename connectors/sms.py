@@ -6,7 +6,8 @@ fields ``from`` (sender name, at most 11 letters/digits), ``to`` (E.164, ``+4670
 and ``message``; the answer is JSON with the message ``id``. Other Swedish gateways
 take the same three things as form fields or as JSON under other names, so the body
 is a template in the configuration (``[sms] body_format``, ``payload``), with
-``{sender}``, ``{to}``, ``{message}`` and ``{key}``.
+``{sender}``, ``{to}``, ``{message}``, ``{key}`` and ``{status_url}`` (where the
+gateway posts its delivery report: 46elks' ``whendelivered``).
 
 A send ends in one of three outcomes, as email does: sent (2xx), temporary (5xx, 429,
 408, timeout, no connection: try again later) or permanent (any other 4xx: a wrong
@@ -56,9 +57,17 @@ _PHONE = re.compile(r"\+?\d[\d \-]{5,}\d")
 _TEMPORARY_4XX = frozenset({408, 425, 429})
 
 
-def payload(config: SmsConfig, *, key: str, to: str, message: str) -> dict[str, str]:
+def payload(
+    config: SmsConfig, *, key: str, to: str, message: str, status_url: str = ""
+) -> dict[str, str]:
     """The request fields: ``[sms] payload`` with its placeholders filled in."""
-    values = {"sender": config.sender, "to": to, "message": message, "key": key}
+    values = {
+        "sender": config.sender,
+        "to": to,
+        "message": message,
+        "key": key,
+        "status_url": status_url,
+    }
     return {field: template.format_map(values) for field, template in config.payload.items()}
 
 
@@ -70,9 +79,11 @@ def file_name(key: str) -> str:
 class SmsSender:
     """Sends SMS through the configured transport; one HTTP client for a whole run."""
 
-    def __init__(self, config: SmsConfig, sms_dir: Path) -> None:
+    def __init__(self, config: SmsConfig, sms_dir: Path, status_url: str = "") -> None:
+        """``status_url``: where the gateway posts delivery reports (``{status_url}``)."""
         self.config = config
         self.sms_dir = sms_dir
+        self.status_url = status_url
         self._client: httpx.Client | None = None
 
     def __enter__(self) -> SmsSender:
@@ -98,7 +109,7 @@ class SmsSender:
             return self._write_file(key, to, message)
         if self.config.transport != "http" or self._client is None:
             return SmsResult(SmsOutcome.PERMANENT, "SMS is turned off ([sms] transport)")
-        fields = payload(self.config, key=key, to=to, message=message)
+        fields = payload(self.config, key=key, to=to, message=message, status_url=self.status_url)
         headers = {}
         if self.config.idempotency_header:
             headers[self.config.idempotency_header] = key

@@ -303,6 +303,10 @@ class SmsConfig(_Section):
     idempotency_header: str = "Idempotency-Key"
     # The field of the gateway's JSON answer that holds its message id.
     id_field: str = "id"
+    # Delivery reports: the gateway posts each SMS's fate (form fields id, status
+    # "delivered"/"failed") to <web.public_url>/api/v1/sms-status/<status_secret>; the
+    # payload template's {status_url} is that address. Empty: no delivery reports.
+    status_secret: SecretStr = SecretStr("")
 
 
 class ScheduleConfig(_Section):

@@ -431,6 +431,36 @@ class ReminderOutbox:
             )
 
 
+def record_delivery_report(
+    session: Session, gateway_id: str, delivered: bool, at: datetime
+) -> bool:
+    """The gateway's delivery report of one SMS; False when no sent SMS has that id.
+
+    Delivered: the reminder is ``delivered``. Not delivered (phone off for days, number
+    gone): ``failed``, so the advisor's worklist says to phone. A report for an SMS
+    already settled by an earlier report changes nothing.
+    """
+    values: dict[str, object] = (
+        {"status": ReminderStatus.DELIVERED, "delivered_at": at}
+        if delivered
+        else {
+            "status": ReminderStatus.FAILED,
+            "failed_at": at,
+            "last_error": "SMS not delivered to the phone (gateway delivery report)",
+        }
+    )
+    done = session.execute(
+        update(Reminder)
+        .where(
+            Reminder.channel == rm.SMS,
+            Reminder.gateway_id == gateway_id,
+            Reminder.status == ReminderStatus.SENT,
+        )
+        .values(**values)
+    )
+    return bool(done.rowcount)
+
+
 # ---------------------------------------------------------------------------
 # The tenant's "no SMS" mark
 

@@ -421,3 +421,12 @@ def test_retention_deletes_an_episodes_reminders_with_it(db_engine, sms, gateway
     assert _reminders(db_engine) == []
     with session_scope(db_engine) as session:
         assert session.get(Episode, episode_id) is None
+
+
+def test_delivery_report_address_goes_in_the_payload(db_engine, sms, gateway) -> None:  # noqa: ANN001
+    sms.sms.status_secret = SecretStr("long-random")
+    sms.sms.payload = {**sms.sms.payload, "whendelivered": "{status_url}"}
+    _, start = _booked(db_engine, sms)
+    send_reminders(db_engine, sms, RUN, at=_opens(sms, start))
+    (request,) = gateway.received
+    assert request.fields["whendelivered"] == sms.web.link("/api/v1/sms-status/long-random")

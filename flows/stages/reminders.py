@@ -100,7 +100,9 @@ def _send_sms(outbox: ReminderOutbox, counts: dict[str, int]) -> None:
     settings = outbox.settings
     delivered_on_write = settings.sms.transport == "file"
     handled: set[int] = set()
-    with SmsSender(settings.sms, settings.paths.sms_dir) as sender:
+    secret = settings.sms.status_secret.get_secret_value()
+    status_url = settings.web.link(f"/api/v1/sms-status/{secret}") if secret else ""
+    with SmsSender(settings.sms, settings.paths.sms_dir, status_url) as sender:
         stale = outbox.stale_ids()
         while (claimed := outbox.claim(rm.SMS, stale, handled)) is not None:
             handled.add(claimed.id)
