@@ -321,3 +321,15 @@ class Receipt(BaseModel):
     def balanced(self) -> bool:
         """Every row is accounted for exactly once."""
         return self.accepted + self.rejected + self.duplicates == self.rows_read
+
+
+#: Meeting reminders (issue 12): their states and channels, as the portal shows them.
+REMINDER_STATUS_SV: dict[str, str] = {
+    "pending": "väntar på att skickas",
+    "sending": "skickas just nu",
+    "sent": "skickad",
+    "delivered": "levererad",
+    "failed": "gick inte fram",
+    "superseded": "behövs inte längre",
+}
+REMINDER_CHANNEL_SV: dict[str, str] = {"sms": "sms", "email": "e-post"}

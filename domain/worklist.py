@@ -136,6 +136,15 @@ PROBLEM_SV: dict[str, str] = {
     "refused": "adressen nekades",
 }
 
+#: Meeting reminders that failed, for a meeting still booked (services.reminders).
+REMINDERS_SCHEMA: dict[str, pl.DataType] = {
+    "reminder_id": pl.Int64(),
+    "episode_id": pl.Int64(),
+    "channel": pl.String(),  # sms | email
+    "starts_at": pl.Datetime("us", "UTC"),
+    "too_close": pl.Boolean(),  # never sent: the meeting came too close first
+}
+
 #: Letters to tenants (``Letter.kind``); only the latest one per episode matters.
 TENANT_LETTER_KINDS: tuple[str, ...] = ("appointment", "appointment_cancelled")
 
@@ -152,6 +161,10 @@ class WorklistInputs:
     # Staff emails not sent by their day or finally failed (the first advisor's list).
     staff_emails: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema=STAFF_EMAILS_SCHEMA)
+    )
+    # Meeting reminders (SMS or email) that failed, for a meeting still booked.
+    failed_reminders: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=REMINDERS_SCHEMA)
     )
 
 
@@ -540,6 +553,34 @@ def delivery_problem_rows(
     return pl.concat([failed_rows, late_rows])
 
 
+def reminder_problem_rows(episodes: pl.DataFrame, reminders: pl.DataFrame) -> pl.DataFrame:
+    """Section 6 too: a meeting reminder that did not reach the household: phone instead."""
+    failed = _children_first(
+        reminders.with_columns(
+            pl.col("starts_at").dt.convert_time_zone("Europe/Stockholm").alias("starts_at")
+        )
+        .sort("reminder_id")
+        .unique(subset="episode_id", keep="last", maintain_order=True)
+        .join(episodes.filter(pl.col("status").is_in(OPEN_STATUSES)), on="episode_id"),
+        "starts_at",
+        "episode_id",
+    )
+    when = pl.format("{} {}", _sv_weekday_day("starts_at"), _sv_clock("starts_at"))
+    channel = pl.col("channel").replace_strict({"sms": "sms", "email": "e-post"}, default="sms")
+    action = (
+        pl.when(pl.col("too_close"))
+        .then(pl.format("Påminnelsen hann inte gå iväg före mötet {}: ring hushållet", when))
+        .otherwise(
+            pl.format(
+                "Påminnelsen om mötet {} gick inte fram med {}: ring hushållet och påminn",
+                when,
+                channel,
+            )
+        )
+    )
+    return _rows(failed, Section.DELIVERY_PROBLEMS, action)
+
+
 def staff_email_label(kind: str, key: str) -> tuple[str, str]:
     """Which staff email it was and what to do instead, from its kind and outbox key."""
     parts = key.split(":")
@@ -672,6 +713,7 @@ def build_sections(
             inputs.tenant_letters.cast(LETTERS_SCHEMA),  # type: ignore[arg-type]
             run_date,
         ),
+        reminder_problem_rows(episodes, inputs.failed_reminders.cast(REMINDERS_SCHEMA)),  # type: ignore[arg-type]
         staff_email_rows(inputs.staff_emails.cast(STAFF_EMAILS_SCHEMA), run_date)  # type: ignore[arg-type]
         if include_staff_emails
         else pl.DataFrame(schema=ROW_SCHEMA),

@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from domain.formatting import STOCKHOLM
-from flows.pipeline import DAILY_STAGES
+from flows.pipeline import DAILY_STAGES, DELIVERY_STAGES
 from flows.pipeline import run_stage as pipeline_stage
 from models.config import Settings, load_settings
 from models.db import engine_scope
@@ -76,7 +76,8 @@ def _daily(run_date: str | None, config_file: str | None) -> dict:
 
 @flow(name="kvarboende-delivery", log_prints=False)
 def delivery_flow(config_file: str | None = None) -> dict[str, int]:
-    """Deliver the outbox now: letters due, and staff emails waiting for their next attempt.
+    """Deliver the outbox now: letters due, and staff emails waiting for their next attempt;
+    then the meeting reminders due (the working day before, from ``reminders.send_from``).
 
     The daily job delivers once a day; a greylisting server (451 for 5-15 minutes) or a
     short outage needs retries within the day, and a staff email's retries must span at
@@ -87,7 +88,14 @@ def delivery_flow(config_file: str | None = None) -> dict[str, int]:
     with masked_errors():
         settings = load_settings(config_file)
         day = datetime.now(STOCKHOLM).date()
-        stage_task = run_stage.with_options(task_run_name=f"delivery-{day.isoformat()}")
-        counts = stage_task("delivery", settings, day)
-        get_run_logger().info("delivery: %s", counts)
+        counts: dict[str, int] = {}
+        for name in DELIVERY_STAGES:
+            stage_task = run_stage.with_options(task_run_name=f"{name}-{day.isoformat()}")
+            stage_counts = stage_task(name, settings, day)
+            get_run_logger().info("%s: %s", name, stage_counts)
+            counts.update(
+                stage_counts
+                if name == "delivery"
+                else {f"reminders_{k}": v for k, v in stage_counts.items()}
+            )
         return counts

@@ -43,7 +43,7 @@ def deployments(settings: Settings, config_file: str):
             name="delivery",
             schedules=[_cron(settings, "delivery")],
             parameters={"config_file": config_file},
-            description="Letters due and staff emails waiting for a retry (greylisting, outages).",
+            description="Letters due, staff emails waiting for a retry, meeting reminders due.",
         ),
         monthly_report_flow.to_deployment(
             name="monthly-report",

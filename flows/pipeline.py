@@ -29,6 +29,7 @@ from flows.stages.ingest import ingest_inbox
 from flows.stages.letters import create_letters
 from flows.stages.matching import match_episodes
 from flows.stages.outcomes import apply_outcome_rules, create_follow_up_tasks
+from flows.stages.reminders import send_reminders
 from flows.stages.worklist import write_worklists
 from models.config import Settings
 from models.db import LockBusy, stage_lock
@@ -47,7 +48,11 @@ DAILY_STAGES: tuple[tuple[str, Stage, bool], ...] = (
     ("letters", create_letters, False),
     ("worklists", write_worklists, False),
     ("delivery", deliver_outbox, True),
+    ("reminders", send_reminders, True),
 )
+
+#: What the ``delivery`` deployment (every 15 minutes) runs: the outbox, then reminders.
+DELIVERY_STAGES: tuple[str, ...] = ("delivery", "reminders")
 
 
 def run_stage(

@@ -107,6 +107,8 @@ class PathsConfig(_Section):
     worklist_dir: Path = Path("data/out/worklists")
     reports_dir: Path = Path("data/out/reports")
     mail_dir: Path = Path("data/out/mail")
+    # The demo's "phone": SMS reminders written as text files when [sms] transport = "file".
+    sms_dir: Path = Path("data/out/sms")
     register_dir: Path = Path("data/register")
 
 
@@ -259,6 +261,54 @@ class SmtpConfig(_Section):
     staff_failure_days: int = Field(default=14, ge=1)
 
 
+class RemindersConfig(_Section):
+    """A reminder the working day before each booked meeting (SMS, else email)."""
+
+    enabled: bool = True
+    # Not sent before this time (Stockholm) on the working day before the meeting.
+    send_from: time = time(8, 0)
+    # Never sent when the meeting is closer than this: the worklist asks for a phone call.
+    min_notice_hours: float = Field(default=2, ge=0)
+    # Retries after a temporary failure (gateway 5xx, timeout): pause doubling each time.
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_seconds: float = Field(default=300, ge=0)
+    # A reminder held 'sending' longer than this by a run on another machine is taken over.
+    claim_timeout_seconds: float = Field(default=600, gt=0)
+
+
+class SmsConfig(_Section):
+    """The SMS gateway (HTTP), or ``file``: text files in ``paths.sms_dir`` (the demo).
+
+    ``none`` (the default for configuration files without ``[sms]``): no SMS at all,
+    reminders go by email where there is an address.
+    """
+
+    transport: Literal["none", "http", "file"] = "none"
+    # 46elks: https://api.46elks.com, path /a1/sms, form fields from/to/message, basic auth.
+    base_url: str = "https://api.46elks.com"
+    path: str = "/a1/sms"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    # Shown as the sender on the phone: 3-11 letters or digits, starting with a letter.
+    sender: str = Field(default="Exempelby", pattern=r"^[A-Za-z][A-Za-z0-9]{2,10}$")
+    timeout_seconds: float = Field(default=10, gt=0)
+    # How the request body is sent, and its fields: every value is a template with
+    # {sender}, {to} (E.164, +46701234567), {message} and {key} (the reminder's key).
+    body_format: Literal["form", "json"] = "form"
+    payload: dict[str, str] = Field(
+        default_factory=lambda: {"from": "{sender}", "to": "{to}", "message": "{message}"}
+    )
+    # Header carrying the reminder's idempotency key, for gateways that honour one
+    # (empty: none is sent).
+    idempotency_header: str = "Idempotency-Key"
+    # The field of the gateway's JSON answer that holds its message id.
+    id_field: str = "id"
+    # Delivery reports: the gateway posts each SMS's fate (form fields id, status
+    # "delivered"/"failed") to <web.public_url>/api/v1/sms-status/<status_secret>; the
+    # payload template's {status_url} is that address. Empty: no delivery reports.
+    status_secret: SecretStr = SecretStr("")
+
+
 class ScheduleConfig(_Section):
     timezone: str = "Europe/Stockholm"
     daily: str = "30 6 * * 1-5"
@@ -370,6 +420,8 @@ class Settings(BaseSettings):
     notices: NoticeConfig = NoticeConfig()
     booking: BookingConfig = BookingConfig()
     smtp: SmtpConfig = SmtpConfig()
+    reminders: RemindersConfig = RemindersConfig()
+    sms: SmsConfig = SmsConfig()
     upload: UploadConfig = UploadConfig()
     web: WebConfig = WebConfig()
     files: FilesConfig = FilesConfig()

@@ -168,6 +168,8 @@ class Episode(Base):
         default=False,
         server_default=text("false"),  # bulk inserts leave it out
     )
+    # The tenant asked for no SMS (a phone is often read by others): reminders by email.
+    no_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # The day the caseworker was last told (one email per caseworker and day) about it.
     caseworker_notified_on: Mapped[date | None] = mapped_column(Date)
 
@@ -393,6 +395,42 @@ class Letter(Base):
     claim_token: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[datetime | None] = mapped_column(TZ)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Reminder(Base):
+    """The reminders' outbox: one row per meeting and channel, sent exactly once.
+
+    ``recipient`` is the E.164 mobile number or the email address; ``body`` the text
+    (who expects the tenant, when, where, a phone number: never the debt).
+    """
+
+    __tablename__ = "reminder"
+    __table_args__ = (Index("ix_reminder_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
+    # Deleted with its appointment (retention deletes appointments before other rows).
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointment.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(10))  # sms | email
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    # pending | sending | sent | delivered | failed | superseded
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    gateway_id: Mapped[str | None] = mapped_column(String(200))
+    created_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+    delivered_at: Mapped[datetime | None] = mapped_column(TZ)
+    failed_at: Mapped[datetime | None] = mapped_column(TZ)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(TZ)
+    claim_token: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None] = mapped_column(TZ)
 
 
 class Activity(Base):

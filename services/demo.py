@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import AppointmentStatus, LetterKind, TaskKind, TaskStatus
 from models.tables import Appointment, AppointmentSlot, Episode, Letter, Notice, Task
+from services.reminders import reminder_counts
 
 
 def booked_on(session: Session, day: date) -> list[int]:
@@ -55,6 +56,7 @@ class DemoCounts:
     routing: dict[str, int]
     letters: dict[str, int]
     appointment_channels: dict[str, int]
+    reminders: dict[str, dict[str, int]]  # channel -> status -> count
 
 
 def demo_counts(session: Session) -> DemoCounts:
@@ -72,6 +74,7 @@ def demo_counts(session: Session) -> DemoCounts:
         routing={str(k): int(v) for k, v in routing},
         letters={str(k): int(v) for k, v in letters},
         appointment_channels={str(k): int(v) for k, v in channels},
+        reminders=reminder_counts(session),
     )
 
 

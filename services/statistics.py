@@ -26,6 +26,7 @@ from models.tables import (
     HousingCompany,
     Letter,
     Notice,
+    Reminder,
     StatFact,
 )
 
@@ -48,6 +49,7 @@ class StatSources:
     appointments: pl.DataFrame
     letters: pl.DataFrame
     activities: pl.DataFrame
+    reminders: pl.DataFrame
 
 
 def _frame(session: Session, statement: AnySelect, schema: Mapping[str, Any]) -> pl.DataFrame:
@@ -121,6 +123,11 @@ def load_sources(session: Session) -> StatSources:
             session,
             select(Activity.episode_id, Activity.kind, Activity.on_date),
             st.ACTIVITY_SCHEMA,
+        ),
+        reminders=_frame(
+            session,
+            select(Reminder.channel, Reminder.sent_at, Reminder.delivered_at, Reminder.failed_at),
+            st.REMINDER_SCHEMA,
         ),
     )
 

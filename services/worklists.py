@@ -49,7 +49,8 @@ from models.tables import (
     Task,
     WorklistRun,
 )
-from services._common import stockholm_series
+from services._common import start_of_day, stockholm_series
+from services.reminders import failed_reminders
 
 #: The audit log's actor for what the daily job does by itself.
 SYSTEM_ACTOR = "kvarboende"
@@ -278,6 +279,7 @@ def load_inputs(
             LETTERS_SCHEMA,
         ),
         staff_emails=_load_staff_emails(session, settings, run_date),
+        failed_reminders=failed_reminders(session, start_of_day(run_date)),
     )
 
 
@@ -308,6 +310,7 @@ def restrict(inputs: WorklistInputs, episode_ids: pl.Series) -> WorklistInputs:
         pending_matches=keep(inputs.pending_matches),
         tenant_letters=keep(inputs.tenant_letters),
         staff_emails=inputs.staff_emails,
+        failed_reminders=keep(inputs.failed_reminders),
     )
 
 

@@ -49,6 +49,7 @@ from domain.statistics.facts import (
     NOTICE_SCHEMA,
     OUTCOMES,
     REFRESHED_METRIC,
+    REMINDER_SCHEMA,
     STOCKHOLM_TZ,
     booking_dates,
     compute_facts,
@@ -106,6 +107,7 @@ from domain.statistics.suppression import (
 
 __all__ = [
     "ACTIVITY_SCHEMA",
+    "REMINDER_SCHEMA",
     "APPOINTMENT_SCHEMA",
     "BASE_COUNT_KEYS",
     "CHANNELS",

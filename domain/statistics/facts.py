@@ -25,6 +25,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
 LANDLORD_TYPES: tuple[str, ...] = ("municipal", "private", "cooperative", "social_contract")
 CHANNELS: tuple[str, ...] = ("email", "print")
+REMINDER_CHANNELS: tuple[str, ...] = ("sms", "email")
 
 _DT = pl.Datetime("us", "UTC")
 
@@ -73,6 +74,12 @@ LETTER_SCHEMA: dict[str, pl.DataType] = {
     "sent_at": _DT,
     "created_on": pl.Date(),
     "appointment_id": pl.Int64(),
+}
+REMINDER_SCHEMA: dict[str, pl.DataType] = {
+    "channel": pl.Utf8(),
+    "sent_at": _DT,
+    "delivered_at": _DT,
+    "failed_at": _DT,
 }
 ACTIVITY_SCHEMA: dict[str, pl.DataType] = {
     "episode_id": pl.Int64(),
@@ -233,6 +240,7 @@ def compute_facts(
     appointments: pl.DataFrame | None = None,
     letters: pl.DataFrame | None = None,
     activities: pl.DataFrame | None = None,
+    reminders: pl.DataFrame | None = None,
     inhabitants: int | None = None,
     children: int | None = None,
 ) -> pl.DataFrame:
@@ -249,6 +257,7 @@ def compute_facts(
     ap = _frame(appointments, APPOINTMENT_SCHEMA)
     lt = _frame(letters, LETTER_SCHEMA)
     ac = _frame(activities, ACTIVITY_SCHEMA)
+    rm = _frame(reminders, REMINDER_SCHEMA)
 
     known = pl.col("routing") == Routing.CASEWORKER.value
     parts: list[pl.DataFrame] = []
@@ -322,6 +331,17 @@ def compute_facts(
     ):
         held = ap.filter((pl.col("status") == status) & pl.col("meeting_on").is_not_null())
         parts.append(_count(_first_per_episode(held, "meeting_on", "id"), metric, "meeting_on"))
+
+    # Meeting reminders, by channel and the Stockholm day of each step: handed to the
+    # gateway or mail server (sent), confirmed on the phone (delivered), given up (failed).
+    rm = rm.with_columns(
+        _local_date("sent_at").alias("sent_on"),
+        _local_date("delivered_at").alias("delivered_on"),
+        _local_date("failed_at").alias("failed_on"),
+    )
+    parts.append(_count(rm, "reminders_sent", "sent_on", pl.col("channel")))
+    parts.append(_count(rm, "reminders_delivered", "delivered_on", pl.col("channel")))
+    parts.append(_count(rm, "reminders_failed", "failed_on", pl.col("channel")))
 
     # Days from the first notice to the first action: a histogram by the action's month.
     first = first_action_dates(ep, ap, lt, ac).join(

@@ -9,7 +9,13 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from domain.statistics.facts import CHANNELS, EVENT_TYPES, LANDLORD_TYPES, OUTCOMES
+from domain.statistics.facts import (
+    CHANNELS,
+    EVENT_TYPES,
+    LANDLORD_TYPES,
+    OUTCOMES,
+    REMINDER_CHANNELS,
+)
 from domain.vocabulary import (
     Outcome,
     OutcomeCertainty,
@@ -37,6 +43,10 @@ BASE_COUNT_KEYS: tuple[str, ...] = (
     "episodes_first_time",
     "letters_sent",
     *(f"letters_sent.{c}" for c in CHANNELS),
+    "reminders_sent",
+    *(f"reminders_sent.{c}" for c in REMINDER_CHANNELS),
+    "reminders_delivered",
+    "reminders_failed",
     "appointments_booked",
     "appointments_booked_before_deadline",
     "appointments_booked_after_deadline",
@@ -173,6 +183,11 @@ def period_figures(facts: pl.DataFrame, months: Sequence[str]) -> dict[str, floa
     f["letters_sent"] = total("letters_sent")
     for c in CHANNELS:
         f[f"letters_sent.{c}"] = one("letters_sent", c)
+    f["reminders_sent"] = total("reminders_sent")
+    for c in REMINDER_CHANNELS:
+        f[f"reminders_sent.{c}"] = one("reminders_sent", c)
+    f["reminders_delivered"] = total("reminders_delivered")
+    f["reminders_failed"] = total("reminders_failed")
     f["appointments_booked"] = one("appointments_booked")
     f["appointments_booked_before_deadline"] = one("appointments_before_deadline")
     f["appointments_booked_after_deadline"] = (

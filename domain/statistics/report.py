@@ -636,6 +636,11 @@ def report_tables(
                 Row("Hyresgäster som fått brev med besökstid", "letters_sent"),
                 Row("varav första brevet med e-post", "letters_sent.email"),
                 Row("varav första brevet med papperspost", "letters_sent.print"),
+                Row("Påminnelser om mötet som skickats", "reminders_sent"),
+                Row("varav med sms", "reminders_sent.sms"),
+                Row("varav med e-post", "reminders_sent.email"),
+                Row("Påminnelser som bekräftats levererade", "reminders_delivered"),
+                Row("Påminnelser som inte gick fram", "reminders_failed"),
                 Row(
                     "Hyresgäster med bokad besökstid (första bokningen, räknat på bokningsdagen)",
                     "appointments_booked",
@@ -849,6 +854,13 @@ def report_json(report: StatisticsReport, *, exact: bool) -> dict[str, object]:
             "children_affected_per_10000_annualised": ratio("children_affected_per_10000"),
             "national_child_evictions_per_10000": ratio("national_child_evictions_per_10000"),
         }
+        out["reminders"] = {
+            "sent": number("reminders_sent"),
+            "sent_sms": number("reminders_sent.sms"),
+            "sent_email": number("reminders_sent.email"),
+            "delivered": number("reminders_delivered"),
+            "failed": number("reminders_failed"),
+        }
         return out
 
     main = report.main
@@ -924,6 +936,9 @@ def summary_lines(report: StatisticsReport) -> list[tuple[str, str]]:
         ("Hyresgäster med besökstid i perioden (besöksdag)", "meetings_scheduled"),
         ("varav kom", "meetings_attended"),
         ("varav uteblev", "meetings_missed"),
+        ("Påminnelser om mötet skickade", "reminders_sent"),
+        ("varav bekräftat levererade", "reminders_delivered"),
+        ("Påminnelser som inte gick fram", "reminders_failed"),
         ("Reglerat utan insats (bekräftat)", "settled_without_intervention_confirmed"),
         ("Reglerat utan insats (antaget)", "settled_without_intervention_presumed"),
         ("Reglerat med stöd", "outcome.settled_with_support"),

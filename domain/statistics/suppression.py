@@ -202,6 +202,7 @@ def period_constraints(
         ("episodes_opened", ["episodes_with_children", "episodes_without_children"]),
         ("episodes_opened", ["recurrences", "episodes_first_time"]),
         ("letters_sent", channels),
+        ("reminders_sent", ["reminders_sent.sms", "reminders_sent.email"]),
         (
             "appointments_booked",
             ["appointments_booked_before_deadline", "appointments_booked_after_deadline"],

@@ -178,7 +178,13 @@ def list_command(
 
 @outbox_app.command("deliver")
 def deliver_command(ctx: typer.Context, run_date: DateOption = None) -> None:
-    """Send pending emails and write today's print batch (what the daily run does last)."""
+    """Send pending emails, write today's print batch, then send the meeting reminders due
+    (what the daily run does last, and the delivery deployment every 15 minutes)."""
+    from flows.stages.reminders import send_reminders
+
     context: AppContext = ctx.obj
-    counts = deliver_outbox(context.engine, context.settings, day_or_today(run_date))
+    day = day_or_today(run_date)
+    counts = deliver_outbox(context.engine, context.settings, day)
     typer.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
+    reminders = send_reminders(context.engine, context.settings, day)
+    typer.echo("reminders: " + " ".join(f"{key}={value}" for key, value in reminders.items()))

@@ -135,7 +135,7 @@ def _reset_demo_state(settings: Settings) -> None:
     for folder in (
         paths.inbox_dir, paths.archive_dir, paths.rejected_dir, paths.letters_dir,
         paths.print_dir, paths.worklist_dir, paths.reports_dir, paths.mail_dir,
-        paths.register_dir, paths.data_dir / "demo-source",
+        paths.sms_dir, paths.register_dir, paths.data_dir / "demo-source",
     ):  # fmt: skip
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -252,6 +252,15 @@ def _print_outcome(
         f"(email {channels.get('email', 0)}, print {channels.get('print', 0)})"
     )
     console.print(f"  caseworker notices (email)     {letters.get('caseworker_notice', 0)}")
+    sent = {
+        c: sum(n for st, n in by.items() if st in ("sent", "delivered"))
+        for c, by in stored.reminders.items()
+    }
+    failed = sum(by.get("failed", 0) for by in stored.reminders.values())
+    console.print(
+        f"  meeting reminders sent         {sum(sent.values())} "
+        f"(SMS {sent.get('sms', 0)}, email {sent.get('email', 0)}), failed {failed}"
+    )
     worklist = last_run.get("worklists", {})
     sections = {
         key: value
@@ -270,6 +279,7 @@ def _print_outcome(
     console.print(f"  letters (PDF)                  {paths.letters_dir}")
     console.print(f"  print batches                  {paths.print_dir}")
     console.print(f"  emails as received (.eml)      {paths.mail_dir}")
+    console.print(f"  SMS reminders as received      {paths.sms_dir}")
     console.print(f"  advisor's worklist {last_day}  {worklists}")
     console.print(f"  caseworkers' routed episodes   {worklists} (handlaggare-*.xlsx/pdf/csv)")
     console.print(f"  receipts to the companies      {paths.archive_dir}")

@@ -449,3 +449,22 @@ def episodes_show(
             for t in detail.tasks
         ],  # fmt: skip
     )
+
+
+@episodes_app.command("no-sms")
+def episodes_no_sms(
+    ctx: typer.Context,
+    episode_id: Annotated[int, typer.Argument(help="The episode (ärende) id.")],
+    allow: Annotated[
+        bool, typer.Option("--allow", help="Allow SMS again (undo an earlier no-sms).")
+    ] = False,
+    by: ByOption = None,
+) -> None:
+    """Mark the tenant as not wanting SMS: meeting reminders then go by email (audit-logged)."""
+    from services.reminders import set_no_sms
+
+    context: AppContext = ctx.obj
+    with session_scope(context.engine) as session:
+        choice = set_no_sms(session, episode_id, not allow, by=current_actor(by))
+    what = "no SMS; reminders go by email" if choice.no_sms else "SMS allowed"
+    typer.echo(f"Episode {episode_id}: {what}")

@@ -97,6 +97,7 @@ def refresh_stat_facts_for(
             appointments=sources.appointments,
             letters=sources.letters,
             activities=sources.activities,
+            reminders=sources.reminders,
             inhabitants=settings.municipality.inhabitants,
             children=settings.municipality.children,
         )

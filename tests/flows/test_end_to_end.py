@@ -9,11 +9,12 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from connectors.demo_files import write_notice_files, write_register
+from domain.reminders import is_discreet
 from domain.synthetic import generate
 from flows.pipeline import run_daily
 from flows.stages.cases import import_register
 from flows.stages.setup import prepare_database
-from models.tables import Episode, Letter, Notice, NoticeFile
+from models.tables import Episode, Letter, Notice, NoticeFile, Reminder
 
 START = date(2026, 9, 1)
 
@@ -72,7 +73,18 @@ def test_daily_pipeline_end_to_end(db_engine, settings, smtp_server, tmp_path, c
     tenant_mails = [
         rcpts for _, rcpts in smtp_server.handler.envelopes if rcpts[0].endswith("@example.se")
     ]
-    assert len(tenant_mails) == emailed
+    # ... and the meeting reminders the working day before: by SMS (the file transport
+    # here), by email to those without a mobile number; none named the debt.
+    with db_engine.connect() as connection:
+        reminders = connection.execute(
+            select(Reminder.channel, Reminder.status, Reminder.body)
+        ).all()
+    assert reminders and {r.status for r in reminders} <= {"sent", "delivered", "superseded"}
+    assert all(is_discreet(r.body) for r in reminders)
+    sms = [r for r in reminders if r.channel == "sms" and r.status == "delivered"]
+    assert sms and len(list(settings.paths.sms_dir.glob("*.txt"))) == len(sms)
+    reminder_mails = sum(r.channel == "email" and r.status == "sent" for r in reminders)
+    assert len(tenant_mails) == emailed + reminder_mails
     assert list(settings.paths.print_dir.rglob("*.pdf"))
     assert list(settings.paths.worklist_dir.rglob("*"))
 

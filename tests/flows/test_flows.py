@@ -52,7 +52,8 @@ def test_daily_flow_runs_stages_and_keeps_artifacts_anonymous(
     assert counts["ingest"]
     assert sum(counts["ingest"].values()) > 0
     assert set(counts) == {
-        "ingest", "match", "outcomes", "follow_up", "booking", "letters", "worklists", "delivery"
+        "ingest", "match", "outcomes", "follow_up", "booking", "letters", "worklists", "delivery",
+        "reminders",
     }  # fmt: skip
 
     import asyncio

@@ -160,6 +160,7 @@ def test_json_has_the_issue_keys_for_the_year_and_the_year_before(vasby, tmp_pat
         "evictions_executed",
         "evictions_executed_with_children",
         "recurrences",
+        "reminders",  # issue 12: sent, delivered, failed
     }
     # Every key of the first version stays; later ones are added beside them.
     added = {
@@ -177,6 +178,7 @@ def test_json_has_the_issue_keys_for_the_year_and_the_year_before(vasby, tmp_pat
     assert set(data) == keys | added | {"previous_period", "preliminary_months"}
     assert set(data["previous_period"]) == keys | added
     assert set(data["notices_by_type"]) == set(st.EVENT_TYPES)
+    assert set(data["reminders"]) == {"sent", "sent_sms", "sent_email", "delivered", "failed"}
     assert data["episodes_opened"] == 407
     assert data["episodes_known_to_social_services"] == 76
     assert data["settled_without_intervention"] == 244

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -37,6 +37,8 @@ from domain.vocabulary import (
     LETTER_KIND_LABEL_SV,
     LETTER_STATUS_LABEL_SV,
     OUTCOME_LABEL_SV,
+    REMINDER_CHANNEL_SV,
+    REMINDER_STATUS_SV,
     ROUTING_LABEL_SV,
     STATUS_LABEL_SV,
     TASK_KIND_LABEL_SV,
@@ -53,7 +55,7 @@ from models.audit import audit
 from models.config import Settings
 from models.errors import KvarboendeError, NotAllowed
 from models.tables import AuditLog
-from services import appointments, episodes, matches, worklists
+from services import appointments, episodes, matches, reminders, worklists
 from services.users import ActiveSession
 from web.advisor_view import days_left, episode_url, sv_short_date, web_action
 from web.core import PageNotFound, client_address, portal, render, require_role
@@ -93,6 +95,8 @@ MESSAGES = {
     "financial_assistance": "Det ekonomiska biståndet är registrerat.",
     "note": "Anteckningen är sparad.",
     "barn": "Antalet barn är registrerat.",
+    "inga-sms": "Sparat: hushållet får inga sms. Påminnelser går med e-post om adress finns.",
+    "sms": "Sparat: påminnelser får gå med sms.",
     "avslutat": "Ärendet är avslutat.",
     "bekraftad": "Träffen är bekräftad. Ärendet går till handläggaren.",
     "avvisad": "Träffen är avvisad. Ärendet går till boenderådgivningen och en kallelse bokas.",
@@ -264,6 +268,8 @@ def _episode_page(
         detail = episodes.show_episode(session, episode_id, by=_me(active))
         contact = episodes.episode_contacts(session, [episode_id])[episode_id]
         meeting = episodes.meeting_to_record(session, episode_id)
+        sent_reminders = reminders.episode_reminders(session, episode_id)
+        reminder_choice = reminders.reminder_settings(session, episode_id)
     head = detail.episode
     now = _now()
     meeting_started = meeting is not None and meeting.starts_at <= now
@@ -302,6 +308,8 @@ def _episode_page(
             "eviction": _local(contact.eviction_at) if contact.eviction_at else None,
             "meeting": meeting,
             "meeting_when": _local(meeting.starts_at) if meeting else "",
+            "reminders": sent_reminders,
+            "reminder_choice": reminder_choice,
             "meeting_started": meeting_started,
             "booked": booked[-1] if booked else None,
             "replaced": replaced,
@@ -325,6 +333,8 @@ def _episode_page(
                 "task": TASK_KIND_LABEL_SV,
                 "task_status": TASK_STATUS_LABEL_SV,
                 "status": STATUS_LABEL_SV,
+                "reminder_status": REMINDER_STATUS_SV,
+                "reminder_channel": REMINDER_CHANNEL_SV,
             },
             "when": _local,
             "money": sv_amount,
@@ -440,6 +450,19 @@ def record_children(
     with _db(request) as session:
         episodes.record_children(session, episode_id, antal, by=_me(active))
     return _redirect(episode_url(episode_id), "barn")
+
+
+@router.post("/arenden/{episode_id:int}/sms")
+def choose_sms(
+    request: Request,
+    episode_id: int,
+    active: AdvisorUser,
+    sms: Annotated[Literal["nej", "ja"], Form()],
+) -> Response:
+    """The tenant does not want SMS (or wants them again): reminders go by email instead."""
+    with _db(request) as session:
+        reminders.set_no_sms(session, episode_id, sms == "nej", by=_me(active))
+    return _redirect(episode_url(episode_id), "inga-sms" if sms == "nej" else "sms")
 
 
 @router.post("/arenden/{episode_id:int}/avsluta")

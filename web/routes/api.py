@@ -127,3 +127,30 @@ def get_receipt(content_hash: str, request: Request, company_id: Company) -> Api
         ],
         receipt_id=s.id,
     )
+
+
+@router.post("/sms-status/{secret}", include_in_schema=False)
+async def sms_status(request: Request, secret: str) -> dict[str, str]:
+    """The SMS gateway's delivery report (46elks ``whendelivered``: form ``id``, ``status``).
+
+    The secret in the address is ``[sms] status_secret``; anything else answers 404. The
+    answer is the same whether or not the id was known (the gateway retries otherwise).
+    """
+    import hmac
+    from datetime import UTC, datetime
+
+    from services.reminders import record_delivery_report
+
+    app = portal(request)
+    expected = app.settings.sms.status_secret.get_secret_value()
+    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Finns inte.")
+    form = await request.form()
+    gateway_id, outcome = form.get("id"), form.get("status")
+    if not isinstance(gateway_id, str) or outcome not in ("delivered", "failed", "sent"):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "id och status krävs.")
+    if outcome == "sent":  # an intermediate state: nothing to record
+        return {"status": "ok"}
+    with app.db() as session:
+        record_delivery_report(session, gateway_id[:200], outcome == "delivered", datetime.now(UTC))
+    return {"status": "ok"}

@@ -1,0 +1,594 @@
+"""Meeting reminders: queueing them once, claiming them for sending, their results.
+
+One row per reminder in ``reminder`` under an idempotency key (episode, meeting,
+channel), written insert-or-ignore, so a rerun after a crash queues nothing twice. A
+reminder is claimed (``sending`` with the run's token ``host:pid:uuid``) in a short
+transaction of its own before the gateway is called, and its result written in another
+after: a kill leaves at most the one in-flight reminder ``sending``, taken over later
+when its owner is gone (same host) or its claim is older than
+``reminders.claim_timeout_seconds``, and sent again with the same key (the gateway's
+idempotency header). On PostgreSQL candidates are selected ``FOR UPDATE SKIP LOCKED``
+and the claim is a conditional update, so two runs never claim the same reminder.
+
+Also here: the tenant's "no SMS" mark, the failed reminders for the advisor's
+worklist, and the counts for the statistics and the demo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import polars as pl
+from sqlalchemy import Engine, and_, exists, false, func, or_, select, true, update
+from sqlalchemy.orm import Session, aliased
+
+from domain import reminders as rm
+from domain.addresses import usable_email
+from domain.formatting import STOCKHOLM
+from domain.vocabulary import OPEN_STATUSES, AppointmentStatus
+from models.audit import audit
+from models.config import Settings
+from models.db import as_utc, insert_or_ignore, rowcount, session_scope, skip_locked
+from models.tables import Appointment, AppointmentSlot, Episode, Reminder
+from services._common import get_episode
+from services.delivery import claim_is_stale, new_claim_token, real_now
+
+
+class ReminderStatus:
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"  # handed to the gateway or the mail server
+    DELIVERED = "delivered"  # on the phone (the demo's folder, a gateway delivery report)
+    FAILED = "failed"
+    SUPERSEDED = "superseded"  # the meeting was moved or cancelled before it went out
+
+
+#: Statuses of a reminder that reached (or is on its way to) the tenant.
+DONE = (ReminderStatus.SENT, ReminderStatus.DELIVERED)
+WAITING = (ReminderStatus.PENDING, ReminderStatus.SENDING)
+
+#: ``last_error`` of a reminder that was never sent because its meeting came too close.
+TOO_CLOSE = "meeting too close or passed before the reminder went out"
+
+
+@dataclass(frozen=True)
+class QueuedCounts:
+    queued_sms: int = 0
+    queued_email: int = 0
+    no_contact: int = 0  # neither a mobile number (or SMS allowed) nor an email address
+    not_discreet: int = 0  # the text would have named the debt: failed, on the worklist
+
+
+def _meeting(settings: Settings, advisor_id: str, slot: AppointmentSlot) -> rm.Meeting:
+    advisor = next((a for a in settings.advisors if a.id == advisor_id), None)
+    town = settings.municipality.name
+    return rm.Meeting(
+        advisor_name=advisor.name if advisor else "Boenderådgivningen",
+        organisation=town,
+        starts_at=as_utc(slot.starts_at),
+        place=slot.location,
+        address=advisor.address if advisor else "",
+        phone=(advisor.phone if advisor and advisor.phone else settings.municipality.phone),
+    )
+
+
+def queue_due_reminders(session: Session, settings: Settings, now: datetime) -> QueuedCounts:
+    """Queue a reminder for every booked meeting whose reminder window is open now.
+
+    The window opens at ``reminders.send_from`` on the working day before the meeting
+    and closes ``min_notice_hours`` before it. One reminder per meeting: a meeting that
+    already has one (in any channel, in any state) gets none.
+    """
+    config = settings.reminders
+    has_any = exists().where(
+        Reminder.appointment_id == Appointment.id, Reminder.status != ReminderStatus.SUPERSEDED
+    )
+    rows = session.execute(
+        select(Appointment.id, Appointment.episode_id, AppointmentSlot, Episode)
+        .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+        .join(Episode, Episode.id == Appointment.episode_id)
+        .where(
+            Appointment.status == AppointmentStatus.BOOKED,
+            Episode.status.in_([s.value for s in OPEN_STATUSES]),
+            AppointmentSlot.starts_at > now,
+            AppointmentSlot.starts_at <= now + timedelta(days=10),  # holidays: Easter
+            ~has_any,
+        )
+        .order_by(Appointment.id)
+    ).all()
+    sms_on = settings.sms.transport != "none"
+    counts = {"queued_sms": 0, "queued_email": 0, "no_contact": 0, "not_discreet": 0}
+    for appointment_id, episode_id, slot, episode in rows:
+        window = rm.reminder_window(
+            as_utc(slot.starts_at), config.send_from, config.min_notice_hours
+        )
+        if not (window.opens <= now < window.closes):
+            continue
+        mobile = rm.swedish_mobile(episode.phone)
+        email = usable_email(episode.email)
+        channel = rm.channel_for(mobile, email, episode.no_sms, sms_on)
+        if channel is None:
+            counts["no_contact"] += 1
+            continue
+        meeting = _meeting(settings, slot.advisor_id, slot)
+        language = "en" if episode.language == "en" else "sv"
+        if channel == rm.SMS:
+            recipient, subject, body = mobile, None, rm.sms_text(meeting, language)
+        else:
+            recipient = email
+            subject = rm.email_subject(meeting, language)
+            body = rm.email_text(meeting, language)
+        discreet = rm.is_discreet(body) and rm.is_discreet(subject or "")
+        created = _insert(
+            session,
+            key=rm.reminder_key(episode_id, appointment_id, channel),
+            episode_id=episode_id,
+            appointment_id=appointment_id,
+            channel=channel,
+            recipient=str(recipient),
+            subject=subject,
+            body=body,
+            created_on=now.astimezone(STOCKHOLM).date(),
+            failed=None
+            if discreet
+            else "the text would name the debt: check the meeting place in [[advisors]]",
+            now=now,
+        )
+        if not created:
+            continue
+        if not discreet:
+            counts["not_discreet"] += 1
+        else:
+            counts[f"queued_{channel}"] += 1
+    return QueuedCounts(**counts)
+
+
+def _insert(
+    session: Session,
+    *,
+    key: str,
+    episode_id: int,
+    appointment_id: int,
+    channel: str,
+    recipient: str,
+    subject: str | None,
+    body: str,
+    created_on: date,
+    failed: str | None,
+    now: datetime,
+) -> bool:
+    """Insert-or-ignore one reminder; True when this call created it."""
+    values = {
+        "idempotency_key": key,
+        "episode_id": episode_id,
+        "appointment_id": appointment_id,
+        "channel": channel,
+        "recipient": recipient,
+        "subject": subject,
+        "body": body,
+        "status": ReminderStatus.FAILED if failed else ReminderStatus.PENDING,
+        "last_error": failed,
+        "failed_at": now if failed else None,
+        "attempts": 0,
+        "created_on": created_on,
+        "created_at": real_now(),
+    }
+    table = Reminder.__table__
+    inserted = session.execute(
+        insert_or_ignore(session, table).values(**values).returning(table.c.id)
+    ).scalar()
+    return inserted is not None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A reminder claimed for sending, with what the send needs (no ORM object)."""
+
+    id: int
+    key: str
+    episode_id: int
+    appointment_id: int
+    channel: str
+    recipient: str
+    subject: str | None
+    body: str
+    attempts: int
+
+
+class ReminderOutbox:
+    """The reminder run's access to the ``reminder`` table: claims and results, one commit each."""
+
+    def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.token = new_claim_token()
+
+    def queue(self) -> QueuedCounts:
+        with session_scope(self.engine) as session:
+            return queue_due_reminders(session, self.settings, self.clock())
+
+    def stale_ids(self) -> list[int]:
+        """Reminders left ``sending`` by a run that died (or hangs on another host)."""
+        with session_scope(self.engine) as session:
+            rows = session.execute(
+                select(Reminder.id, Reminder.claim_token, Reminder.claimed_at).where(
+                    Reminder.status == ReminderStatus.SENDING
+                )
+            ).all()
+        timeout = self.settings.reminders.claim_timeout_seconds
+        return [
+            i
+            for i, token, claimed_at in rows
+            if token != self.token and claim_is_stale(token, claimed_at, timeout)
+        ]
+
+    def close_gone(self) -> dict[str, int]:
+        """Waiting reminders that must not go out: the meeting moved, or is too close now.
+
+        A reminder of a meeting no longer booked is ``superseded``; one whose meeting is
+        closer than ``min_notice_hours`` (or passed) ``failed`` for the worklist: the
+        advisor phones instead. In-flight reminders of live runs are left alone.
+        """
+        now = self.clock()
+        closes = now + timedelta(hours=self.settings.reminders.min_notice_hours)
+        counts = {"superseded": 0, "too_close": 0}
+        stale = set(self.stale_ids())
+        with session_scope(self.engine) as session:
+            rows = session.execute(
+                select(Reminder.id, Reminder.status, Appointment.status, AppointmentSlot.starts_at)
+                .join(Appointment, Appointment.id == Reminder.appointment_id)
+                .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+                .where(Reminder.status.in_(WAITING))
+            ).all()
+            for reminder_id, status, appointment_status, starts_at in rows:
+                if status == ReminderStatus.SENDING and reminder_id not in stale:
+                    continue
+                guard = Reminder.status == status
+                if appointment_status != AppointmentStatus.BOOKED:
+                    values: dict[str, object] = {
+                        "status": ReminderStatus.SUPERSEDED,
+                        "last_error": "meeting moved",
+                    }
+                    key = "superseded"
+                elif as_utc(starts_at) <= closes:
+                    values = {
+                        "status": ReminderStatus.FAILED,
+                        "last_error": TOO_CLOSE,
+                        "failed_at": now,
+                    }
+                    key = "too_close"
+                else:
+                    continue
+                done = session.execute(
+                    update(Reminder)
+                    .where(Reminder.id == reminder_id, guard)
+                    .values(claim_token=None, claimed_at=None, next_attempt_at=None, **values)
+                )
+                counts[key] += rowcount(done)
+        return counts
+
+    def claim(self, channel: str, stale: list[int], skip: Collection[int] = ()) -> Claimed | None:
+        """Claim the next due reminder of ``channel`` (or a stale one); None when none is due."""
+        while True:
+            with session_scope(self.engine) as session:
+                now = self.clock()
+                due = or_(Reminder.next_attempt_at.is_(None), Reminder.next_attempt_at <= now)
+                taken_over = (
+                    and_(Reminder.id.in_(stale), Reminder.status == ReminderStatus.SENDING)
+                    if stale
+                    else false()
+                )
+                query = (
+                    select(Reminder.id, Reminder.status, Reminder.claim_token)
+                    .where(
+                        Reminder.channel == channel,
+                        or_(and_(Reminder.status == ReminderStatus.PENDING, due), taken_over),
+                        Reminder.id.not_in(list(skip)) if skip else true(),
+                    )
+                    .order_by(Reminder.id)
+                    .limit(1)
+                )
+                row = session.execute(skip_locked(session, query, Reminder)).first()
+                if row is None:
+                    return None
+                reminder_id, status, old_token = row
+                guard = (
+                    Reminder.status == ReminderStatus.PENDING
+                    if status == ReminderStatus.PENDING
+                    else and_(
+                        Reminder.status == ReminderStatus.SENDING,
+                        Reminder.claim_token.is_(None)
+                        if old_token is None
+                        else Reminder.claim_token == old_token,
+                    )
+                )
+                result = session.execute(
+                    update(Reminder)
+                    .where(Reminder.id == reminder_id, guard)
+                    .values(
+                        status=ReminderStatus.SENDING, claim_token=self.token, claimed_at=real_now()
+                    )
+                )
+                if rowcount(result) != 1:
+                    continue  # another run claimed it between our select and our update
+                r = session.get(Reminder, reminder_id, populate_existing=True)
+                assert r is not None
+                return Claimed(
+                    r.id,
+                    r.idempotency_key,
+                    r.episode_id,
+                    r.appointment_id,
+                    r.channel,
+                    r.recipient,
+                    r.subject,
+                    r.body,
+                    r.attempts,
+                )
+
+    def _finish(self, reminder_id: int, **values: object) -> bool:
+        with session_scope(self.engine) as session:
+            result = session.execute(
+                update(Reminder)
+                .where(Reminder.id == reminder_id, Reminder.claim_token == self.token)
+                .values(claim_token=None, claimed_at=None, **values)
+            )
+            return rowcount(result) == 1
+
+    def sent(self, claimed: Claimed, gateway_id: str | None, delivered: bool) -> None:
+        """Handed over; ``delivered`` when the transport puts it on the phone itself.
+
+        Times are the run's clock (the real one on a run for today), as the statistics
+        count them by that day.
+        """
+        now = self.clock()
+        self._finish(
+            claimed.id,
+            status=ReminderStatus.DELIVERED if delivered else ReminderStatus.SENT,
+            attempts=claimed.attempts + 1,
+            sent_at=now,
+            delivered_at=now if delivered else None,
+            gateway_id=gateway_id,
+            last_error=None,
+            next_attempt_at=None,
+        )
+
+    def temporary(self, claimed: Claimed, reason: str) -> str:
+        """Try again after a doubling pause, until ``max_attempts``; returns what happened."""
+        config = self.settings.reminders
+        attempts = claimed.attempts + 1
+        if attempts >= config.max_attempts:
+            return self.permanent(claimed, f"gave up after {attempts} attempts: {reason}", attempts)
+        delay = timedelta(seconds=config.backoff_seconds * (2 ** (attempts - 1)))
+        self._finish(
+            claimed.id,
+            status=ReminderStatus.PENDING,
+            attempts=attempts,
+            last_error=reason[:2000],
+            next_attempt_at=self.clock() + delay,
+        )
+        return "retry"
+
+    def permanent(self, claimed: Claimed, reason: str, attempts: int | None = None) -> str:
+        """Failed for good; an SMS that failed is sent by email instead when there is an address.
+
+        The failed reminder is on the advisor's worklist unless the email replaces it.
+        """
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            done = session.execute(
+                update(Reminder)
+                .where(Reminder.id == claimed.id, Reminder.claim_token == self.token)
+                .values(
+                    status=ReminderStatus.FAILED,
+                    attempts=claimed.attempts + 1 if attempts is None else attempts,
+                    last_error=reason[:2000],
+                    failed_at=now,
+                    next_attempt_at=None,
+                    claim_token=None,
+                    claimed_at=None,
+                )
+            )
+            if rowcount(done) != 1 or claimed.channel != rm.SMS:
+                return "failed"
+            return "failed_email_queued" if self._email_instead(session, claimed, now) else "failed"
+
+    def _email_instead(self, session: Session, claimed: Claimed, now: datetime) -> bool:
+        episode = session.get(Episode, claimed.episode_id)
+        row = session.execute(
+            select(AppointmentSlot)
+            .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
+            .where(Appointment.id == claimed.appointment_id)
+        ).first()
+        email = usable_email(episode.email) if episode is not None else None
+        if episode is None or row is None or email is None:
+            return False
+        slot = row[0]
+        meeting = _meeting(self.settings, slot.advisor_id, slot)
+        language = "en" if episode.language == "en" else "sv"
+        return _insert(
+            session,
+            key=rm.reminder_key(claimed.episode_id, claimed.appointment_id, rm.EMAIL),
+            episode_id=claimed.episode_id,
+            appointment_id=claimed.appointment_id,
+            channel=rm.EMAIL,
+            recipient=email,
+            subject=rm.email_subject(meeting, language),
+            body=rm.email_text(meeting, language),
+            created_on=now.astimezone(STOCKHOLM).date(),
+            failed=None,
+            now=now,
+        )
+
+    def waiting(self, channel: str) -> int:
+        """Reminders of ``channel`` pending or in flight: whether a transport is needed."""
+        with session_scope(self.engine) as session:
+            return int(
+                session.scalar(
+                    select(func.count(Reminder.id)).where(
+                        Reminder.channel == channel, Reminder.status.in_(WAITING)
+                    )
+                )
+                or 0
+            )
+
+
+def record_delivery_report(
+    session: Session, gateway_id: str, delivered: bool, at: datetime
+) -> bool:
+    """The gateway's delivery report of one SMS; False when no sent SMS has that id.
+
+    Delivered: the reminder is ``delivered``. Not delivered (phone off for days, number
+    gone): ``failed``, so the advisor's worklist says to phone. A report for an SMS
+    already settled by an earlier report changes nothing.
+    """
+    values: dict[str, object] = (
+        {"status": ReminderStatus.DELIVERED, "delivered_at": at}
+        if delivered
+        else {
+            "status": ReminderStatus.FAILED,
+            "failed_at": at,
+            "last_error": "SMS not delivered to the phone (gateway delivery report)",
+        }
+    )
+    done = session.execute(
+        update(Reminder)
+        .where(
+            Reminder.channel == rm.SMS,
+            Reminder.gateway_id == gateway_id,
+            Reminder.status == ReminderStatus.SENT,
+        )
+        .values(**values)
+    )
+    return bool(rowcount(done))
+
+
+# ---------------------------------------------------------------------------
+# The tenant's "no SMS" mark
+
+
+@dataclass(frozen=True)
+class SmsChoice:
+    episode_id: int
+    no_sms: bool
+
+
+def set_no_sms(session: Session, episode_id: int, no_sms: bool, *, by: str) -> SmsChoice:
+    """Mark (or unmark) the tenant of an episode as not wanting SMS; audit-logged.
+
+    Later reminders of the episode go by email (or not at all without an address);
+    an SMS reminder already queued and not yet sent is withdrawn.
+    """
+    episode = get_episode(session, episode_id, for_update=True)
+    episode.no_sms = no_sms
+    if no_sms:
+        session.execute(
+            update(Reminder)
+            .where(
+                Reminder.episode_id == episode_id,
+                Reminder.channel == rm.SMS,
+                Reminder.status == ReminderStatus.PENDING,
+            )
+            .values(status=ReminderStatus.SUPERSEDED, last_error="the tenant asked for no SMS")
+        )
+    audit(session, by, "episode.no_sms", "episode", episode_id, detail=str(no_sms).lower())
+    return SmsChoice(episode_id, no_sms)
+
+
+# ---------------------------------------------------------------------------
+# What the worklist, the episode page, the statistics and the demo read
+
+#: Schema of the failed reminders the worklist shows.
+FAILED_SCHEMA: dict[str, pl.DataType] = {
+    "reminder_id": pl.Int64(),
+    "episode_id": pl.Int64(),
+    "channel": pl.String(),
+    "starts_at": pl.Datetime("us", "UTC"),
+    "too_close": pl.Boolean(),
+}
+
+
+def failed_reminders(session: Session, since: datetime) -> pl.DataFrame:
+    """Reminders that failed for a meeting still booked and not yet begun at ``since``.
+
+    Only when no other reminder of the same meeting went out (an SMS replaced by an
+    email that was sent is no problem any more).
+    """
+    other = aliased(Reminder)
+    replaced = exists().where(
+        other.appointment_id == Reminder.appointment_id,
+        other.id != Reminder.id,
+        other.status.in_([*DONE, *WAITING]),
+    )
+    rows = session.execute(
+        select(
+            Reminder.id,
+            Reminder.episode_id,
+            Reminder.channel,
+            AppointmentSlot.starts_at,
+            Reminder.last_error,
+        )  # fmt: skip
+        .join(Appointment, Appointment.id == Reminder.appointment_id)
+        .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+        .where(
+            Reminder.status == ReminderStatus.FAILED,
+            Appointment.status == AppointmentStatus.BOOKED,
+            AppointmentSlot.starts_at >= since,
+            ~replaced,
+        )
+        .order_by(Reminder.id)
+    ).all()
+    data = [(i, e, c, as_utc(s), (error or "").startswith(TOO_CLOSE)) for i, e, c, s, error in rows]
+    return pl.DataFrame(data, schema=FAILED_SCHEMA, orient="row")
+
+
+@dataclass(frozen=True)
+class EpisodeReminder:
+    """One reminder as the episode page shows it (no text: the page shows the meeting)."""
+
+    channel: str
+    status: str
+    created_on: date
+    sent_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    """What the episode page says about reminders: the SMS choice and where they go."""
+
+    no_sms: bool
+    has_mobile: bool  # the company gave a Swedish mobile number
+    has_email: bool
+
+
+def reminder_settings(session: Session, episode_id: int) -> ReminderSettings:
+    episode = get_episode(session, episode_id)
+    return ReminderSettings(
+        no_sms=bool(episode.no_sms),
+        has_mobile=rm.swedish_mobile(episode.phone) is not None,
+        has_email=usable_email(episode.email) is not None,
+    )
+
+
+def episode_reminders(session: Session, episode_id: int) -> list[EpisodeReminder]:
+    rows = session.scalars(
+        select(Reminder).where(Reminder.episode_id == episode_id).order_by(Reminder.id)
+    )
+    return [
+        EpisodeReminder(r.channel, r.status, r.created_on, r.sent_at, r.last_error) for r in rows
+    ]
+
+
+def reminder_counts(session: Session) -> dict[str, dict[str, int]]:
+    """Reminders by channel and status, for the demo's summary."""
+    out: dict[str, dict[str, int]] = {}
+    for channel, status, n in session.execute(
+        select(Reminder.channel, Reminder.status, func.count()).group_by(
+            Reminder.channel, Reminder.status
+        )
+    ):
+        out.setdefault(str(channel), {})[str(status)] = int(n)
+    return out
