@@ -351,6 +351,9 @@ class Appointment(Base):
     slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slot.id"))
     status: Mapped[str] = mapped_column(String(20))
     before_deadline: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Fewer working days between the letter and the meeting than booking.min_lead_days_*
+    # wanted: the deadline (or a booked eviction) forced it; the worklist says so.
+    short_notice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     booked_at: Mapped[datetime] = mapped_column(TZ, default=_now)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=_now, onupdate=_now)
 

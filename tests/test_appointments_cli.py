@@ -44,7 +44,8 @@ def test_rebook_cancel_and_outbox_list(config: Path, capsys: pytest.CaptureFixtu
     book_appointments(engine, settings, date(2026, 11, 2))
     code = main([*args, "appointments", "rebook", str(episode), "--date", "2026-11-02"])
     assert code == 0
-    assert "new time booked; 1 letter queued" in capsys.readouterr().out
+    out = capsys.readouterr().out  # the new time and place, the advisor's name
+    assert "new time Monday 2026-11-09 09:45-10:30, Medborgarhuset (Anna); 1 letter" in out
     assert main([*args, "appointments", "cancel", str(episode), "--by", "anna"]) == 0
     assert "appointment cancelled; 1 letter queued" in capsys.readouterr().out
 

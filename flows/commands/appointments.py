@@ -93,7 +93,11 @@ def rebook_command(
     run_date: DateOption = None,
 ) -> None:
     """Give the episode the next free time (or the one chosen), free the old one and queue
-    a new letter."""
+    a new letter; prints the new time and place.
+
+    --at books a time agreed with the tenant on the phone; it is refused with the reason
+    when it is not free, outside the advisors' hours, too soon for the letter or too
+    close to a booked eviction."""
     context: AppContext = ctx.obj
     day = day_or_today(run_date)
     with session_scope(context.engine) as session:
@@ -107,9 +111,24 @@ def rebook_command(
             slot_id=slot,
             starts_at=_local_time(at),
         )
-    late = "" if done.before_deadline else " (after the payment deadline: phone the tenant)"
-    typer.echo(
-        f"Episode {episode_id}: new time booked{late}; {done.letters} letter queued. "
+    typer.echo(rebooked_text(context, episode_id, done))
+
+
+def rebooked_text(context: AppContext, episode_id: int, done: appointments.Rebooked) -> str:
+    """``Episode 7: new time Thursday 2026-11-05 10:30-11:15, Medborgarhuset (Anna) ...``"""
+    names = {a.id: a.name for a in context.settings.advisors}
+    start = done.starts_at.astimezone(STOCKHOLM)
+    end = f"-{done.ends_at.astimezone(STOCKHOLM):%H:%M}" if done.ends_at else ""
+    who = names.get(done.advisor_id, done.advisor_id)
+    notes = []
+    if not done.before_deadline:
+        notes.append("after the last day to pay: phone the tenant")
+    if done.short_notice:
+        notes.append("short notice for the letter: phone the tenant")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    return (
+        f"Episode {episode_id}: new time {start:%A %Y-%m-%d %H:%M}{end}, "
+        f"{done.location} ({who}){note}; {done.letters} letter queued. "
         "It goes out with the next delivery (kvarboende outbox deliver)."
     )
 

@@ -352,7 +352,6 @@ def _reject_file(
     return receipt
 
 
-
 def _queue_receipt_email(
     engine: Engine, settings: Settings, receipt: Receipt, run_date: date
 ) -> int:
