@@ -136,7 +136,14 @@ def _load_appointments(session: Session, episode_ids: Select[tuple[int]]) -> pl.
     a, s = Appointment.__table__.c, AppointmentSlot.__table__.c
     rows = session.execute(
         select(
-            a.id, a.episode_id, a.status, a.before_deadline, s.starts_at, s.location, s.advisor_id
+            a.id,
+            a.episode_id,
+            a.status,
+            a.before_deadline,
+            s.starts_at,
+            a.short_notice,
+            s.location,
+            s.advisor_id,
         )  # fmt: skip
         .join(AppointmentSlot.__table__, s.id == a.slot_id)
         .where(a.episode_id.in_(episode_ids))
@@ -279,6 +286,9 @@ def worklist_for(
         include_matches=owner_kind == ADVISOR,
         caseworker_view=owner_kind == CASEWORKER,
         include_staff_emails=owner_kind == ADVISOR and owner_id == settings.advisor().id,
+        eviction_margin=settings.booking.eviction_margin_working_days,
+        review_urgent_days=settings.booking.review_urgent_days,
+        review_book_working_days=settings.booking.review_book_working_days,
     )
     return Worklist(owner_kind, owner_id, owner_name, run_date, rows)
 
