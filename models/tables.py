@@ -153,6 +153,11 @@ class Episode(Base):
     caseworker_id: Mapped[str | None] = mapped_column(String(40))
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("case_snapshot.id"), index=True)
     matched_at: Mapped[datetime | None] = mapped_column(TZ)
+    # Whether the tenant's personnummer was valid when the episode was last matched: a
+    # later notice that brings a valid one makes an unmatched or reviewed episode match again.
+    matched_with_personnummer: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     # False/0 while nobody knows (statistics count only known children); children_known
     # says whether has_children is a fact: from the register case or recorded by a person.
     has_children: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,4 +1,5 @@
-"""booking: appointments booked with less than the wanted lead time (short notice)
+"""booking: appointments booked at short notice; whether an episode was matched with a
+valid personnummer (re-matching when a later notice brings one)
 
 Revision ID: 0003_booking12
 Revises: 0002_portal
@@ -20,8 +21,24 @@ def upgrade() -> None:
                 "short_notice", sa.Boolean(), nullable=False, server_default=sa.text("false")
             )
         )
+    with op.batch_alter_table("episode") as batch:
+        batch.add_column(
+            sa.Column(
+                "matched_with_personnummer",
+                sa.Boolean(),
+                nullable=False,
+                server_default=sa.text("false"),
+            )
+        )
+    # Episodes matched before: as they were matched (no re-match merely for upgrading).
+    op.execute(
+        "UPDATE episode SET matched_with_personnummer = personnummer_valid "
+        "WHERE matched_at IS NOT NULL"
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("episode") as batch:
+        batch.drop_column("matched_with_personnummer")
     with op.batch_alter_table("appointment") as batch:
         batch.drop_column("short_notice")
