@@ -85,7 +85,7 @@ def _episodes(session: Session) -> pl.DataFrame:
             Episode.opened_on,
             Episode.deadline_date,
             Episode.routing,
-            Episode.matched_at,
+            Episode.caseworker_notified_on,
             ended.c.on,
             first_letter.c.on,
         )
@@ -95,16 +95,17 @@ def _episodes(session: Session) -> pl.DataFrame:
         .order_by(Episode.id)
     ).all()
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(7)]
+    # The day the caseworker's email about the episode went out (the run's date).
     told = [
-        at if routing == Routing.CASEWORKER else None
-        for routing, at in zip(columns[3], columns[4], strict=True)
+        day if routing == Routing.CASEWORKER else None
+        for routing, day in zip(columns[3], columns[4], strict=True)
     ]
     return pl.DataFrame(
         {
             "episode_id": columns[0],
             "opened_on": columns[1],
             "deadline_date": columns[2],
-            "caseworker_told_on": stockholm_dates(told),
+            "caseworker_told_on": told,
             "ended_on": columns[5],
             "first_letter_on": columns[6],
         },
