@@ -34,15 +34,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import select  # noqa: E402
-
 from connectors.demo_files import write_notice_files, write_register  # noqa: E402
 from connectors.local_smtp import LocalSmtpServer  # noqa: E402
 from domain.synthetic import generate  # noqa: E402
 from models.config import Settings, load_settings  # noqa: E402
 from models.db import make_engine, session_scope  # noqa: E402
 from models.privacy import private_dir  # noqa: E402
-from models.tables import Appointment  # noqa: E402
 
 
 def _settings(folder: Path, url: str) -> Settings:
@@ -62,17 +59,10 @@ def _working_days(start: date, days: int) -> list[date]:
 
 
 def _no_shows_on(engine, day: date) -> list[int]:  # noqa: ANN001
-    from services.demo import booked_on
+    from services.demo import no_shows_on
 
     with session_scope(engine) as session:
-        todays = set(booked_on(session, day))
-        return sorted(
-            session.scalars(
-                select(Appointment.episode_id).where(
-                    Appointment.episode_id.in_(todays), Appointment.status == "no_show"
-                )
-            )
-        )
+        return no_shows_on(session, day)
 
 
 def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN001
@@ -110,7 +100,7 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
     smtp = LocalSmtpServer(settings.paths.mail_dir, 0, settings.smtp.host).start()
     settings.smtp.port = smtp.port
     rng = random.Random(args.seed)
-    rebooked = refused = 0
+    rebooked = refused = closed = 0
     try:
         for index, day in enumerate(days):
             for company_id, path in deliveries.get(day, []):
@@ -122,8 +112,11 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
                     try:
                         rebook(engine, settings, episode_id, day, by="bench-advisor")
                         rebooked += 1
-                    except BookingError:
-                        refused += 1  # one line to the advisor; the worklist has it
+                    except BookingError as exc:
+                        if "no free" in str(exc):
+                            refused += 1  # one line to the advisor; the worklist has it
+                        else:
+                            closed += 1  # settled or ended meanwhile: nothing to rebook
             run_daily(engine, settings, day)
             simulate_advisor(engine, day, rng)
     finally:
@@ -135,7 +128,8 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
     print(f"\n{label}  ({args.households} households, {len(days)} working days, {seconds:.0f} s)")
     print(
         f"  rebooked after a no-show       {rebooked} "
-        f"(refused: no time before the eviction or in the horizon {refused})"
+        f"(refused: no time before the eviction or in the horizon {refused}; "
+        f"episode ended meanwhile {closed})"
     )
     print(
         f"  meeting >= {b.min_lead_days_print}/{b.min_lead_days_email} working days after letter "
@@ -149,7 +143,8 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
     print(
         f"  meeting by {b.eviction_margin_working_days} working days before eviction "
         f"{m.before_eviction}/{m.with_eviction} ({m.share(m.before_eviction, m.with_eviction)}); "
-        f"on or after the eviction day {m.on_or_after_eviction}"
+        f"on or after the eviction day {m.on_or_after_eviction}; "
+        f"eviction notified after the letter {m.eviction_after_letter}"
     )
     print(
         f"  letters sent after their date  {m.sent_after_date} of {m.sent} "

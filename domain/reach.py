@@ -34,6 +34,9 @@ LETTERS_SCHEMA: dict[str, pl.DataType] = {
     "short_notice": pl.Boolean(),
     "deadline_date": pl.Date(),
     "eviction_on": pl.Date(),
+    # The first notice that named an eviction day: a letter written before it could not
+    # know the eviction (null: as the letter was written, when unknown).
+    "eviction_known_on": pl.Date(),
 }
 
 EPISODES_SCHEMA: dict[str, pl.DataType] = {
@@ -53,9 +56,10 @@ class ReachMeasures:
     short_notice: int  # booked shorter, because the deadline or eviction forced it
     with_deadline: int
     before_deadline: int
-    with_eviction: int
+    with_eviction: int  # letters written when the eviction was known
     before_eviction: int  # by the last day with the margin
     on_or_after_eviction: int  # the meeting on or after the eviction day
+    eviction_after_letter: int  # eviction notified after the letter (the worklist flags it)
     sent: int
     sent_after_date: int  # must be 0
     waiting_past_date: int  # not sent by the end of the day they carry
@@ -91,6 +95,8 @@ def reach_measures(
         day: subtract_working_days(day, rules.eviction_margin)
         for day in letters["eviction_on"].drop_nulls().unique().to_list()
     }
+    if "eviction_known_on" not in letters.columns:
+        letters = letters.with_columns(eviction_known_on=pl.lit(None, dtype=pl.Date))
     frame = letters.with_columns(
         lead=_working_days_after("created_on", "meeting_on", years),
         wanted=wanted,
@@ -113,6 +119,11 @@ def reach_measures(
         & (pl.col("caseworker_told_on") < pl.col("deadline_date"))
     )
 
+    known = pl.col("eviction_on").is_not_null() & (
+        pl.col("eviction_known_on").is_null()
+        | (pl.col("eviction_known_on") <= pl.col("created_on"))
+    )
+
     def count(expr: pl.Expr, source: pl.DataFrame = frame) -> int:
         return int(source.select(expr.fill_null(False).sum()).item())
 
@@ -123,9 +134,10 @@ def reach_measures(
         short_notice=count(pl.col("short_notice")),
         with_deadline=count(pl.col("deadline_date").is_not_null()),
         before_deadline=count(pl.col("meeting_on") < pl.col("deadline_date")),
-        with_eviction=count(pl.col("eviction_on").is_not_null()),
-        before_eviction=count(pl.col("meeting_on") <= pl.col("last_day")),
-        on_or_after_eviction=count(pl.col("meeting_on") >= pl.col("eviction_on")),
+        with_eviction=count(known),
+        before_eviction=count(known & (pl.col("meeting_on") <= pl.col("last_day"))),
+        on_or_after_eviction=count(known & (pl.col("meeting_on") >= pl.col("eviction_on"))),
+        eviction_after_letter=count(pl.col("eviction_on").is_not_null() & ~known),
         sent=count(sent),
         sent_after_date=count(sent & (pl.col("sent_on") > pl.col("created_on"))),
         waiting_past_date=count(

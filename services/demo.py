@@ -32,6 +32,23 @@ def booked_on(session: Session, day: date) -> list[int]:
     )
 
 
+def no_shows_on(session: Session, day: date) -> list[int]:
+    """Episodes whose meeting on ``day`` (Stockholm) was missed, in appointment order."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
+    return list(
+        session.scalars(
+            select(Appointment.episode_id)
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .where(
+                Appointment.status == AppointmentStatus.NO_SHOW,
+                AppointmentSlot.starts_at >= start,
+                AppointmentSlot.starts_at < start + timedelta(days=1),
+            )
+            .order_by(Appointment.id)
+        )
+    )
+
+
 def calls_due(session: Session, day: date) -> list[int]:
     """Episodes with an open phone-call task due on ``day``, in task order."""
     return list(

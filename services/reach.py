@@ -15,7 +15,14 @@ from domain.booking import LeadTimes
 from domain.reach import EPISODES_SCHEMA, LETTERS_SCHEMA, ReachMeasures, reach_measures
 from domain.vocabulary import LetterKind, LetterStatus, Routing
 from models.config import Settings
-from models.tables import Appointment, AppointmentSlot, Episode, EpisodeTransition, Letter
+from models.tables import (
+    Appointment,
+    AppointmentSlot,
+    Episode,
+    EpisodeTransition,
+    Letter,
+    Notice,
+)
 from services._common import stockholm_dates
 
 #: Statuses that end an episode's need to be reached before its deadline.
@@ -23,6 +30,12 @@ _ENDED = ("settled", "withdrawn", "eviction_executed", "closed")
 
 
 def _letters(session: Session) -> pl.DataFrame:
+    known = (
+        select(Notice.episode_id, func.min(Notice.event_date).label("on"))
+        .where(Notice.eviction_at.is_not(None))
+        .group_by(Notice.episode_id)
+        .subquery()
+    )
     rows = session.execute(
         select(
             Letter.id,
@@ -35,17 +48,19 @@ def _letters(session: Session) -> pl.DataFrame:
             Appointment.short_notice,
             Episode.deadline_date,
             Episode.eviction_at,
+            known.c.on,
         )
         .join(Appointment, Appointment.id == Letter.appointment_id)
         .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
         .join(Episode, Episode.id == Letter.episode_id)
+        .outerjoin(known, known.c.episode_id == Letter.episode_id)
         .where(
             Letter.kind == LetterKind.APPOINTMENT.value,
             Letter.status != LetterStatus.SUPERSEDED.value,
         )
         .order_by(Letter.id)
     ).all()
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(10)]
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(11)]
     return pl.DataFrame(
         {
             "letter_id": columns[0],
@@ -58,6 +73,7 @@ def _letters(session: Session) -> pl.DataFrame:
             "short_notice": [bool(v) for v in columns[7]],
             "deadline_date": columns[8],
             "eviction_on": stockholm_dates(list(columns[9])),
+            "eviction_known_on": columns[10],
         },
         schema=LETTERS_SCHEMA,
     )

@@ -42,14 +42,24 @@ def test_lead_deadline_eviction_and_late_letters_are_counted() -> None:
             letter(5, "print", monday, date(2026, 12, 9), eviction_on=date(2026, 11, 9)),
             letter(6, "print", monday, date(2026, 11, 9), sent_on=date(2026, 11, 3)),
             letter(7, "print", monday, date(2026, 11, 9), status="pending", sent_on=None),
+            # The eviction was notified after the letter: counted apart.
+            letter(
+                8,
+                "print",
+                monday,
+                date(2026, 11, 9),
+                eviction_on=date(2026, 11, 6),
+                eviction_known_on=date(2026, 11, 3),
+            ),
         ],
         schema=LETTERS_SCHEMA,
     )
     m = reach_measures(letters, pl.DataFrame(schema=EPISODES_SCHEMA), date(2026, 11, 4), RULES)
-    assert (m.letters, m.lead_kept, m.short_notice) == (7, 5, 1)
-    assert (m.with_deadline, m.before_deadline) == (7, 6)
+    assert (m.letters, m.lead_kept, m.short_notice) == (8, 6, 1)
+    assert (m.with_deadline, m.before_deadline) == (8, 7)
     assert (m.with_eviction, m.before_eviction, m.on_or_after_eviction) == (2, 1, 1)
-    assert (m.sent, m.sent_after_date, m.waiting_past_date) == (6, 1, 1)
+    assert m.eviction_after_letter == 1
+    assert (m.sent, m.sent_after_date, m.waiting_past_date) == (7, 1, 1)
 
 
 def test_an_episode_passing_its_deadline_unreached_is_counted() -> None:

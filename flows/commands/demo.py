@@ -244,7 +244,8 @@ def _print_reach(context: AppContext, last_day: date) -> None:
         f"  meeting before a booked eviction ({booking.eviction_margin_working_days} working "
         f"days' margin)  {m.before_eviction}/{m.with_eviction} "
         f"({m.share(m.before_eviction, m.with_eviction)}); on or after the eviction day "
-        f"{m.on_or_after_eviction}"
+        f"{m.on_or_after_eviction} (eviction notified after the letter: "
+        f"{m.eviction_after_letter})"
     )
     console.print(
         f"  letters sent after their date  {m.sent_after_date} of {m.sent} sent; "
