@@ -47,13 +47,17 @@ def slots_command(
     episode_id: Annotated[int, typer.Argument(help="The episode (ärende) number.")],
     run_date: DateOption = None,
 ) -> None:
-    """List the free times the episode could be moved to (slot id, time, advisor, place)."""
+    """List the free times the episode could be moved to (slot id, time, advisor, place).
+
+    The same rules as every booking: from the first day its letter can announce, never
+    closer than booking.eviction_margin_working_days to a booked eviction; "short notice"
+    marks times before booking.min_lead_days_* after a letter dated today."""
     context: AppContext = ctx.obj
     with session_scope(context.engine) as session:
         options = appointments.free_slots(
             session, context.settings, episode_id, day_or_today(run_date)
         )
-    table = Table("slot", "time", "advisor", "location", "free", "before deadline")
+    table = Table("slot", "time", "advisor", "location", "free", "before deadline", "short notice")
     for o in options:
         table.add_row(
             str(o.slot_id),
@@ -62,6 +66,7 @@ def slots_command(
             o.location,
             str(o.free),
             "yes" if o.before_deadline else "no",
+            "yes" if o.short_notice else "",
         )
     Console().print(table)
     if not options:
