@@ -6,8 +6,9 @@
 Runs the demo's municipality through the real daily pipeline (``flows.pipeline.run_daily``)
 day by day on a scratch SQLite file (or a scratch PostgreSQL schema with ``--postgres``),
 with the demo's advisor: a fifth come to their meeting, the rest are no-shows, and (unless
-``--no-rebook``) the advisor gives every no-show a new time the next working day with
-``appointments rebook`` (the path where the issue saw meetings on the eviction day and a
+``--no-rebook``) the advisor gives every no-show a new time the next working day, after
+the morning's job, with ``appointments rebook``; the outbox delivery sends those letters
+the same day (the path where the issue saw meetings on the eviction day and a
 month after it). Then it prints, from ``services.reach`` (the demo's summary uses the same):
 
     meetings >= min_lead_days after the letter   share of appointment letters
@@ -36,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from connectors.demo_files import write_notice_files, write_register  # noqa: E402
 from connectors.local_smtp import LocalSmtpServer  # noqa: E402
+from domain.booking import LeadTimes  # noqa: E402
 from domain.synthetic import generate  # noqa: E402
 from models.config import Settings, load_settings  # noqa: E402
 from models.db import make_engine, session_scope  # noqa: E402
@@ -70,6 +72,7 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
     from flows.pipeline import run_daily
     from flows.stages.booking import BookingError, rebook
     from flows.stages.cases import import_register
+    from flows.stages.delivery import deliver_outbox
     from flows.stages.setup import prepare_database
     from services.reach import measure_reach
 
@@ -86,6 +89,7 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
     else:
         url = f"sqlite:///{folder / 'bench.db'}"
     settings = _settings(folder, url)
+    wanted = LeadTimes.of(settings.booking)  # measured against the configured rules
     configure(settings)
     engine = make_engine(url)
     prepare_database(engine, settings)
@@ -107,7 +111,10 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
                 inbox = settings.company(company_id).inbox
                 private_dir(inbox)
                 shutil.copy2(path, inbox / path.name)
+            run_daily(engine, settings, day)
             if index > 0 and not args.no_rebook:
+                # After the morning's job the advisor phones yesterday's no-shows and
+                # gives each a new time; the 15-minute delivery sends the letters today.
                 for episode_id in _no_shows_on(engine, days[index - 1]):
                     try:
                         rebook(engine, settings, episode_id, day, by="bench-advisor")
@@ -117,14 +124,14 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
                             refused += 1  # one line to the advisor; the worklist has it
                         else:
                             closed += 1  # settled or ended meanwhile: nothing to rebook
-            run_daily(engine, settings, day)
+                deliver_outbox(engine, settings, day)
             simulate_advisor(engine, day, rng)
     finally:
         smtp.stop()
     with session_scope(engine) as session:
-        m = measure_reach(session, settings, days[-1])
+        m = measure_reach(session, settings, days[-1], wanted)
     seconds = time.monotonic() - started
-    b = settings.booking
+    b = wanted
     print(f"\n{label}  ({args.households} households, {len(days)} working days, {seconds:.0f} s)")
     print(
         f"  rebooked after a no-show       {rebooked} "
@@ -132,7 +139,7 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
         f"episode ended meanwhile {closed})"
     )
     print(
-        f"  meeting >= {b.min_lead_days_print}/{b.min_lead_days_email} working days after letter "
+        f"  meeting >= {b.print_days}/{b.email_days} working days after letter "
         f"{m.lead_kept}/{m.letters} ({m.share(m.lead_kept, m.letters)}); "
         f"short notice forced by the deadline {m.short_notice}"
     )
@@ -141,7 +148,7 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
         f"({m.share(m.before_deadline, m.with_deadline)})"
     )
     print(
-        f"  meeting by {b.eviction_margin_working_days} working days before eviction "
+        f"  meeting by {b.eviction_margin} working days before eviction "
         f"{m.before_eviction}/{m.with_eviction} ({m.share(m.before_eviction, m.with_eviction)}); "
         f"on or after the eviction day {m.on_or_after_eviction}; "
         f"eviction notified after the letter {m.eviction_after_letter}"
@@ -159,7 +166,10 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
     if schema is not None:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    shutil.rmtree(folder, ignore_errors=True)
+    if args.keep and schema is None:
+        print(f"  kept: {url}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def configured(settings: Settings) -> None:
@@ -180,8 +190,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--no-rebook", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite file, print it")
+    parser.add_argument("--only-configured", action="store_true")
     args = parser.parse_args()
     run(args, "Configured rules (config.toml)", configured)
+    if args.only_configured:
+        return
     run(args, "Lead time = the post's, no eviction margin (for comparison)", before_issue_12)
 
 

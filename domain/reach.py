@@ -34,8 +34,8 @@ LETTERS_SCHEMA: dict[str, pl.DataType] = {
     "short_notice": pl.Boolean(),
     "deadline_date": pl.Date(),
     "eviction_on": pl.Date(),
-    # The first notice that named an eviction day: a letter written before it could not
-    # know the eviction (null: as the letter was written, when unknown).
+    # The date of the first notice that named an eviction day: it reaches us a day later
+    # at the earliest, so a letter dated on or before it could not know the eviction.
     "eviction_known_on": pl.Date(),
 }
 
@@ -121,7 +121,7 @@ def reach_measures(
 
     known = pl.col("eviction_on").is_not_null() & (
         pl.col("eviction_known_on").is_null()
-        | (pl.col("eviction_known_on") <= pl.col("created_on"))
+        | (pl.col("eviction_known_on") < pl.col("created_on"))
     )
 
     def count(expr: pl.Expr, source: pl.DataFrame = frame) -> int:

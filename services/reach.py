@@ -129,8 +129,10 @@ def _episodes(session: Session) -> pl.DataFrame:
     )
 
 
-def measure_reach(session: Session, settings: Settings, as_of: date) -> ReachMeasures:
-    """The issue-12 measures of everything stored, as on ``as_of``."""
-    return reach_measures(
-        _letters(session), _episodes(session), as_of, LeadTimes.of(settings.booking)
-    )
+def measure_reach(
+    session: Session, settings: Settings, as_of: date, rules: LeadTimes | None = None
+) -> ReachMeasures:
+    """The issue-12 measures of everything stored, as on ``as_of``; ``rules``: measure
+    against other lead times than the configured ones (a bench comparing configurations)."""
+    rules = rules or LeadTimes.of(settings.booking)
+    return reach_measures(_letters(session), _episodes(session), as_of, rules)
