@@ -120,8 +120,7 @@ def reach_measures(
     )
 
     known = pl.col("eviction_on").is_not_null() & (
-        pl.col("eviction_known_on").is_null()
-        | (pl.col("eviction_known_on") < pl.col("created_on"))
+        pl.col("eviction_known_on").is_null() | (pl.col("eviction_known_on") < pl.col("created_on"))
     )
 
     def count(expr: pl.Expr, source: pl.DataFrame = frame) -> int:
