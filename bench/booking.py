@@ -6,8 +6,9 @@
 Runs the demo's municipality through the real daily pipeline (``flows.pipeline.run_daily``)
 day by day on a scratch SQLite file (or a scratch PostgreSQL schema with ``--postgres``),
 with the demo's advisor: a fifth come to their meeting, the rest are no-shows, and (unless
-``--no-rebook``) the advisor gives every no-show a new time the next working day, after
-the morning's job, with ``appointments rebook``; the outbox delivery sends those letters
+``--no-rebook``) the advisor gives every no-show a new time the next working day, and
+every household with an eviction within two weeks and no meeting, after the morning's
+job, with ``appointments rebook``; the outbox delivery sends those letters
 the same day (the path where the issue saw meetings on the eviction day and a
 month after it). Then it prints, from ``services.reach`` (the demo's summary uses the same):
 
@@ -60,11 +61,13 @@ def _working_days(start: date, days: int) -> list[date]:
     return [day for day in every if day.weekday() < 5]
 
 
-def _no_shows_on(engine, day: date) -> list[int]:  # noqa: ANN001
-    from services.demo import no_shows_on
+def _to_rebook(engine, yesterday: date, day: date) -> list[int]:  # noqa: ANN001
+    """Yesterday's no-shows, and episodes with an eviction within two weeks and no meeting."""
+    from services.demo import evictions_without_meeting, no_shows_on
 
     with session_scope(engine) as session:
-        return no_shows_on(session, day)
+        missed = no_shows_on(session, yesterday)
+        return sorted(set(missed) | set(evictions_without_meeting(session, day, 14)))
 
 
 def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN001
@@ -115,7 +118,7 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
             if index > 0 and not args.no_rebook:
                 # After the morning's job the advisor phones yesterday's no-shows and
                 # gives each a new time; the 15-minute delivery sends the letters today.
-                for episode_id in _no_shows_on(engine, days[index - 1]):
+                for episode_id in _to_rebook(engine, days[index - 1], day):
                     try:
                         rebook(engine, settings, episode_id, day, by="bench-advisor")
                         rebooked += 1
@@ -123,7 +126,7 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
                         if "no free" in str(exc):
                             refused += 1  # one line to the advisor; the worklist has it
                         else:
-                            closed += 1  # settled or ended meanwhile: nothing to rebook
+                            closed += 1  # ended, or the meeting was held: nothing to rebook
                 deliver_outbox(engine, settings, day)
             simulate_advisor(engine, day, rng)
     finally:
@@ -134,9 +137,9 @@ def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN00
     b = wanted
     print(f"\n{label}  ({args.households} households, {len(days)} working days, {seconds:.0f} s)")
     print(
-        f"  rebooked after a no-show       {rebooked} "
+        f"  rebooked (no-shows, evictions) {rebooked} "
         f"(refused: no time before the eviction or in the horizon {refused}; "
-        f"episode ended meanwhile {closed})"
+        f"ended or meeting already held {closed})"
     )
     print(
         f"  meeting >= {b.print_days}/{b.email_days} working days after letter "
