@@ -881,3 +881,26 @@ def routing_for(tier: str, decision: str) -> Routing:
     """:func:`routing_expr` for one match (a decision taken by the advisor, a test)."""
     frame = pl.DataFrame({"tier": [str(tier)], "decision": [str(decision)]})
     return Routing(frame.select(routing_expr())["routing"][0])
+
+
+def rematch_plan(result: pl.DataFrame) -> pl.DataFrame:
+    """What a new match does to an episode matched before (a new register snapshot, or a
+    valid personnummer a later notice brought).
+
+    ``result``: the matching result with ``routing`` (:func:`routing_expr`),
+    ``current_routing`` and ``has_meeting`` (an appointment booked or held). An episode
+    still in review and without a meeting takes the new routing like a first match. One
+    already with the advisor (routed, or booked while its review waited) is never moved
+    without the advisor: a case found now becomes a pending match for the advisor to
+    confirm, and finding nothing again changes nothing. Adds ``store_match`` (a new
+    Match row) and overrides ``decision`` and ``routing``; ``moved``: routing changed.
+    """
+    held = (pl.col("current_routing") == Routing.ADVISOR.value) | pl.col("has_meeting")
+    found = pl.col("tier") != MatchTier.NONE.value
+    return result.with_columns(
+        store_match=~held | found,
+        decision=pl.when(held & found)
+        .then(pl.lit(MatchDecision.PENDING.value))
+        .otherwise(pl.col("decision")),
+        routing=pl.when(held).then(pl.col("current_routing")).otherwise(pl.col("routing")),
+    ).with_columns(moved=pl.col("routing") != pl.col("current_routing"))

@@ -113,6 +113,9 @@ class MatchDecision(StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    # A pending match replaced by a newer one (a new register snapshot, or a valid
+    # personnummer from a later notice): nobody needs to decide it any more.
+    SUPERSEDED = "superseded"
 
 
 class AppointmentStatus(StrEnum):

@@ -49,6 +49,28 @@ def add_working_days(start: date, days: int) -> date:
     return current
 
 
+def subtract_working_days(start: date, days: int) -> date:
+    """The date ``days`` working days before ``start`` (``start`` itself not counted)."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current -= timedelta(days=1)
+        if is_working_day(current):
+            remaining -= 1
+    return current
+
+
+def working_days_between(first: date, last: date) -> int:
+    """Working days after ``first`` up to and including ``last`` (0 when ``last <= first``)."""
+    count = 0
+    current = first
+    while current < last:
+        current += timedelta(days=1)
+        if is_working_day(current):
+            count += 1
+    return count
+
+
 def roll_to_working_day(day: date) -> date:
     """``day`` itself when it is a working day, else the next working day (lag 1930:173)."""
     current = day

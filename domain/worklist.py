@@ -1,4 +1,4 @@
-"""The advisor's daily worklist: seven sections, most urgent first, one action per row.
+"""The advisor's daily worklist: eight sections, most urgent first, one action per row.
 
 Pure polars over frames the stage loads (no database, no files), so ordering and
 wording are tested directly. Every row carries the episode id, the tenant's name and
@@ -10,6 +10,7 @@ plain Swedish.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -19,12 +20,15 @@ import polars as pl
 from domain.formatting import MONTHS_SV, WEEKDAYS_SV
 from domain.notices import MOJIBAKE
 from domain.vocabulary import OPEN_STATUSES, OUTCOME_LABEL_SV, STATUS_LABEL_SV, TIER_LABEL_SV
-from domain.working_days import roll_to_working_day
+from domain.working_days import roll_to_working_day, subtract_working_days
 
 
 class Section(StrEnum):
     """The worklist's sections, in the order of the issue (most urgent first)."""
 
+    # Match reviews whose deadline (or eviction) is close: above everything else, since
+    # until the advisor decides nobody but the fallback booking reaches the household.
+    URGENT_REVIEWS = "urgent_reviews"
     EVICTIONS = "evictions"
     APPOINTMENTS = "appointments"
     NO_SHOW_TASKS = "no_show_tasks"
@@ -78,6 +82,7 @@ APPOINTMENTS_SCHEMA: dict[str, pl.DataType] = {
     "status": pl.String(),
     "before_deadline": pl.Boolean(),
     "starts_at": pl.Datetime("us", "Europe/Stockholm"),
+    "short_notice": pl.Boolean(),  # less lead time after the letter than wanted
     "location": pl.String(),
     "advisor_id": pl.String(),
 }
@@ -400,7 +405,12 @@ def new_episode_rows(
         appointments.filter(pl.col("status").is_in(["booked", "attended", "no_show"]))
         .sort(["episode_id", "starts_at"])
         .unique(subset="episode_id", keep="last", maintain_order=True)
-        .select("episode_id", "starts_at", pl.col("status").alias("meeting_status"))
+        .select(
+            "episode_id",
+            "starts_at",
+            pl.col("status").alias("meeting_status"),
+            pl.col("short_notice").fill_null(False).alias("meeting_short_notice"),
+        )
     )
     new = _children_first(
         episodes.filter(opened).join(booked, on="episode_id", how="left"),
@@ -425,6 +435,13 @@ def new_episode_rows(
         .then(pl.format("Kom till mötet {}", slot))
         .when((routing == "advisor") & (pl.col("meeting_status") == "no_show"))
         .then(pl.format("Uteblev från mötet {}", slot))
+        .when(
+            (routing == "advisor")
+            & pl.col("starts_at").is_not_null()
+            & pl.col("meeting_short_notice")
+            & (pl.col("meeting_status") == "booked")
+        )
+        .then(pl.format("Kallelse till möte {}{}", slot, pl.lit(SHORT_NOTICE_NOTE_SV)))
         .when((routing == "advisor") & pl.col("starts_at").is_not_null())
         .then(pl.format("Kallelse till möte {}", slot))
         .when(routing == "advisor")
@@ -434,6 +451,13 @@ def new_episode_rows(
         .otherwise(pl.lit("Ännu inte matchat mot registret"))
     )
     return _rows(new, Section.NEW_EPISODES, pl.concat_str([action, garbled_text_note()]))
+
+
+#: Added to a meeting booked with less lead time after the letter than wanted.
+SHORT_NOTICE_NOTE_SV = (
+    " – kort varsel: sista dagen att betala (eller avhysningen) gav inte tid för den "
+    "vanliga tiden mellan brev och möte; ring och påminn om mötet"
+)
 
 
 #: Added to a new episode whose name or address still looks garbled after repair.
@@ -676,6 +700,139 @@ def follow_up_rows(episodes: pl.DataFrame, run_date: date) -> pl.DataFrame:
     return _rows(due, Section.PAST_FOLLOW_UP, action)
 
 
+def _mapped_dates(column: pl.Series, rule: Callable[[date], date]) -> dict[date, date]:
+    """``rule`` for each distinct date of a column (a working-day rule, per day not row)."""
+    return {day: rule(day) for day in column.drop_nulls().unique().to_list()}
+
+
+def urgent_review_rows(
+    episodes: pl.DataFrame,
+    matches: pl.DataFrame,
+    appointments: pl.DataFrame,
+    run_date: date,
+    urgent_days: int,
+    book_working_days: int,
+) -> pl.DataFrame:
+    """Section 0: match reviews whose last day to pay (or eviction) is ``urgent_days`` away.
+
+    Until the advisor decides, only the fallback booking (``book_working_days`` working
+    days before that day, as unknown to social services) reaches the household; the row
+    says which of the two happens when, or that the letter has gone.
+    """
+    pending = matches.join(episodes, on="episode_id", how="inner").filter(
+        pl.col("status").is_in(OPEN_STATUSES)
+    )
+    limit = pl.min_horizontal(pl.col("deadline_date"), pl.col("eviction_at").dt.date())
+    pending = pending.with_columns(limit_date=limit).filter(
+        pl.col("limit_date").is_not_null()
+        & (pl.col("limit_date") <= run_date + timedelta(days=urgent_days))
+    )
+    booked = (
+        appointments.filter(pl.col("status") == "booked")
+        .sort(["episode_id", "starts_at"])
+        .unique(subset="episode_id", keep="last", maintain_order=True)
+        .select("episode_id", "starts_at")
+    )
+    pending = _children_first(pending.join(booked, on="episode_id", how="left"), "limit_date")
+    fallback = _mapped_dates(
+        pending["limit_date"], lambda day: subtract_working_days(day, book_working_days)
+    )
+    fallback_day = pl.col("limit_date").replace_strict(fallback, default=None, return_dtype=pl.Date)
+    what = (
+        pl.when(
+            pl.col("deadline_date").is_not_null()
+            & (pl.col("limit_date") == pl.col("deadline_date"))
+        )
+        .then(pl.format("Sista dagen att betala är {}", _sv_day("limit_date")))
+        .otherwise(pl.format("Avhysning {}", _sv_day("limit_date")))
+    )
+    decide = pl.format(
+        "bekräfta eller avvisa träff {} ({}) på ärendesidan i dag",
+        pl.col("match_id"),
+        pl.col("tier").replace(TIER_LABEL_SV),
+    )
+    then = (
+        pl.when(pl.col("starts_at").is_not_null())
+        .then(
+            pl.format(
+                " (hushållet är redan kallat till möte {} {} som okänt för socialtjänsten)",
+                _sv_weekday_day("starts_at"),
+                _sv_clock("starts_at"),
+            )
+        )
+        .when(fallback_day > run_date)
+        .then(
+            pl.format(
+                " (annars kallas hushållet {} som okänt för socialtjänsten)",
+                _sv_weekday_day(fallback_day),
+            )
+        )
+        .otherwise(pl.lit(" (hushållet kallas i dag som okänt för socialtjänsten)"))
+    )
+    return _rows(pending, Section.URGENT_REVIEWS, pl.format("{}: {}{}", what, decide, then))
+
+
+def eviction_booking_rows(
+    episodes: pl.DataFrame, appointments: pl.DataFrame, run_date: date, margin: int
+) -> pl.DataFrame:
+    """Meetings that cannot help before a booked eviction, for section 6.
+
+    An open advisor episode never booked because no free time lies ``margin`` working
+    days before its eviction; a booked meeting that lies after that day (the eviction
+    came later, or was moved earlier).
+    """
+    ahead = episodes.filter(
+        pl.col("status").is_in(OPEN_STATUSES)
+        & pl.col("eviction_at").is_not_null()
+        & (pl.col("eviction_at").dt.date() >= run_date)
+    )
+    last = _mapped_dates(
+        ahead["eviction_at"].dt.date(), lambda day: subtract_working_days(day, margin)
+    )
+    ahead = ahead.with_columns(
+        last_day=pl.col("eviction_at")
+        .dt.date()
+        .replace_strict(last, default=None, return_dtype=pl.Date)
+    )
+    never = _children_first(
+        ahead.filter(
+            (pl.col("routing") == "advisor")
+            & ~pl.col("episode_id").is_in(appointments["episode_id"].implode())
+        ),
+        "eviction_at",
+        "episode_id",
+    )
+    never_rows = _rows(
+        never,
+        Section.DELIVERY_PROBLEMS,
+        pl.format(
+            "Ingen ledig mötestid minst {} arbetsdagar före avhysningen {}: ring hushållet "
+            "och hyresvärden i dag",
+            pl.lit(margin),
+            _sv_eviction_when("eviction_at"),
+        ),
+    )
+    too_late = _children_first(
+        appointments.filter(
+            (pl.col("status") == "booked") & (pl.col("starts_at").dt.date() >= run_date)
+        )
+        .join(ahead, on="episode_id", how="inner")
+        .filter(pl.col("starts_at").dt.date() > pl.col("last_day")),
+        "starts_at",
+        "episode_id",
+    )
+    late_rows = _rows(
+        too_late,
+        Section.DELIVERY_PROBLEMS,
+        pl.format(
+            "Mötet {} ligger för nära avhysningen {}: ring och erbjud en tidigare tid",
+            _sv_day("starts_at"),
+            _sv_eviction_when("eviction_at"),
+        ),
+    )
+    return pl.concat([never_rows, late_rows])
+
+
 def build_sections(
     inputs: WorklistInputs,
     run_date: date,
@@ -685,6 +842,9 @@ def build_sections(
     include_matches: bool = True,
     caseworker_view: bool = False,
     include_staff_emails: bool = False,
+    eviction_margin: int | None = None,
+    review_urgent_days: int | None = None,
+    review_book_working_days: int = 5,
 ) -> pl.DataFrame:
     """Every row of one worklist, sections in the issue's order, each section sorted.
 
@@ -692,21 +852,33 @@ def build_sections(
     (None: never), so that "new episodes" is the same on a rerun of the same date.
     ``caseworker_view``: the list is a caseworker's own, so actions are addressed to them.
     ``include_staff_emails``: this list (the first advisor's) also shows staff emails
-    that could not be sent.
+    that could not be sent. ``eviction_margin`` (``booking.eviction_margin_working_days``):
+    flag meetings that could not be booked, or lie, that close to a booked eviction.
+    ``review_urgent_days``: match reviews this close to their deadline come first (with
+    ``review_book_working_days``, when the household is booked anyway). None: not shown.
     """
     episodes = inputs.episodes
     if "deadline_estimated" not in episodes.columns:  # frames built before the flag existed
         episodes = episodes.with_columns(deadline_estimated=pl.lit(False))
     episodes = episodes.cast(EPISODES_SCHEMA)  # type: ignore[arg-type]
-    appointments = inputs.appointments.cast(APPOINTMENTS_SCHEMA)  # type: ignore[arg-type]
+    appointments = inputs.appointments
+    if "short_notice" not in appointments.columns:  # frames built before the flag existed
+        appointments = appointments.with_columns(short_notice=pl.lit(False))
+    appointments = appointments.cast(APPOINTMENTS_SCHEMA)  # type: ignore[arg-type]
+    matches = inputs.pending_matches.cast(MATCHES_SCHEMA)  # type: ignore[arg-type]
+    urgent = pl.DataFrame(schema=ROW_SCHEMA)
+    if include_matches and review_urgent_days is not None:
+        urgent = urgent_review_rows(
+            episodes, matches, appointments, run_date, review_urgent_days, review_book_working_days
+        )
+        matches = matches.filter(~pl.col("episode_id").is_in(urgent["episode_id"].implode()))
     parts = [
+        urgent,
         eviction_rows(episodes, run_date, horizon_days, caseworker_view),
         appointment_rows(episodes, appointments, run_date),
         task_rows(episodes, inputs.open_tasks.cast(TASKS_SCHEMA), run_date),  # type: ignore[arg-type]
         new_episode_rows(episodes, appointments, run_date, previous_run_date, caseworker_view),
-        match_rows(episodes, inputs.pending_matches.cast(MATCHES_SCHEMA))  # type: ignore[arg-type]
-        if include_matches
-        else pl.DataFrame(schema=ROW_SCHEMA),
+        match_rows(episodes, matches) if include_matches else pl.DataFrame(schema=ROW_SCHEMA),
         delivery_problem_rows(
             episodes,
             appointments,
@@ -714,6 +886,9 @@ def build_sections(
             run_date,
         ),
         reminder_problem_rows(episodes, inputs.failed_reminders.cast(REMINDERS_SCHEMA)),  # type: ignore[arg-type]
+        eviction_booking_rows(episodes, appointments, run_date, eviction_margin)
+        if eviction_margin is not None and not caseworker_view
+        else pl.DataFrame(schema=ROW_SCHEMA),
         staff_email_rows(inputs.staff_emails.cast(STAFF_EMAILS_SCHEMA), run_date)  # type: ignore[arg-type]
         if include_staff_emails
         else pl.DataFrame(schema=ROW_SCHEMA),
@@ -759,7 +934,7 @@ class Worklist:
         return f"{prefix}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.owner_id)}"
 
     def counts(self) -> dict[str, int]:
-        """Rows per section, all seven sections, in order."""
+        """Rows per section, every section, in order."""
         return section_counts(self.rows)
 
     def sections(self) -> list[tuple[Section, pl.DataFrame]]:

@@ -30,6 +30,7 @@ TEMPLATE = Path(__file__).resolve().parent / "templates" / "worklist.typ"
 # --- labels --------------------------------------------------------------------------------
 
 SECTION_TITLE_SV: dict[Section, str] = {
+    Section.URGENT_REVIEWS: "Träffar att avgöra före sista dagen",
     Section.EVICTIONS: "Avhysningar inom kort",
     Section.APPOINTMENTS: "Möten i dag och nästa arbetsdag",
     Section.NO_SHOW_TASKS: "Uteblivna besök att följa upp",
@@ -101,6 +102,7 @@ def write_csv(worklist: Worklist, path: Path) -> Path:
 
 
 SHEET_NAMES: dict[Section, str] = {
+    Section.URGENT_REVIEWS: "0 Brådskande träffar",
     Section.EVICTIONS: "1 Avhysningar",
     Section.APPOINTMENTS: "2 Möten",
     Section.NO_SHOW_TASKS: "3 Uteblivna",
@@ -117,7 +119,7 @@ def looks_like_formula(text: str) -> bool:
 
 
 def write_xlsx(worklist: Worklist, path: Path) -> Path:
-    """One sheet per section (all seven, empty ones say so); every text cell formula-safe.
+    """One sheet per section (all eight, empty ones say so); every text cell formula-safe.
 
     Text goes in with ``write_string``, so no cell is ever a formula; text that would
     become one when edited in Excel gets the ``quote_prefix`` cell format (Excel's own

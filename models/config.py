@@ -229,6 +229,18 @@ class BookingConfig(_Section):
     deadline_margin_days: int = Field(default=28, ge=0, le=120)
     horizon_days: int = Field(default=60, ge=7, le=365)
     payment_days: int = Field(default=21, ge=1, le=90)
+    # Working days from the letter's date to the meeting, wanted whenever the deadline
+    # allows (shorter only when it forces it; never shorter than the channel carries).
+    min_lead_days_print: int = Field(default=5, ge=1, le=30)
+    min_lead_days_email: int = Field(default=2, ge=1, le=30)
+    # A meeting lies at least this many working days before a booked eviction.
+    eviction_margin_working_days: int = Field(default=2, ge=0, le=30)
+    # A match review still undecided: at the top of the worklist this many days before
+    # the deadline (or eviction) ...
+    review_urgent_days: int = Field(default=10, ge=0, le=90)
+    # ... and booked and lettered as unknown to social services this many working days
+    # before it (the advisor can still confirm the match later).
+    review_book_working_days: int = Field(default=5, ge=0, le=30)
 
 
 class SmtpConfig(_Section):

@@ -159,6 +159,11 @@ class Episode(Base):
     caseworker_id: Mapped[str | None] = mapped_column(String(40))
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("case_snapshot.id"), index=True)
     matched_at: Mapped[datetime | None] = mapped_column(TZ)
+    # Whether the tenant's personnummer was valid when the episode was last matched: a
+    # later notice that brings a valid one makes an unmatched or reviewed episode match again.
+    matched_with_personnummer: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     # False/0 while nobody knows (statistics count only known children); children_known
     # says whether has_children is a fact: from the register case or recorded by a person.
     has_children: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -359,6 +364,9 @@ class Appointment(Base):
     slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slot.id"))
     status: Mapped[str] = mapped_column(String(20))
     before_deadline: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Fewer working days between the letter and the meeting than booking.min_lead_days_*
+    # wanted: the deadline (or a booked eviction) forced it; the worklist says so.
+    short_notice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     booked_at: Mapped[datetime] = mapped_column(TZ, default=_now)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=_now, onupdate=_now)
 

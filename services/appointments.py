@@ -14,24 +14,27 @@ together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import case, exists, select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from domain.addresses import usable_email
 from domain.booking import (
     BookingRequest,
     FreeSlot,
+    LeadTimes,
     assign_slots,
-    earliest_meeting_date,
     generate_slots,
 )
+from domain.formatting import STOCKHOLM
 from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, Routing
+from domain.working_days import add_working_days
 from models.audit import audit
 from models.config import Settings
-from models.db import insert_or_ignore, rowcount, skip_locked
+from models.db import chunks, insert_or_ignore, rowcount, skip_locked
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import Appointment, AppointmentSlot, Episode
 from services._common import as_utc, local_date, start_of_day
@@ -56,7 +59,8 @@ class EpisodeNotFound(BookingError, NotFound):
 
 @dataclass(frozen=True)
 class SlotOption:
-    """A slot the episode could be booked into; ``before_deadline``: in time to pay."""
+    """A slot the episode could be booked into; ``before_deadline``: in time to pay;
+    ``short_notice``: less than the wanted lead time after a letter dated today."""
 
     slot_id: int
     starts_at: datetime  # UTC
@@ -65,6 +69,7 @@ class SlotOption:
     location: str
     free: int
     before_deadline: bool
+    short_notice: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,10 @@ class Rebooked:
     starts_at: datetime  # UTC
     before_deadline: bool
     letters: int
+    ends_at: datetime | None = None  # UTC
+    advisor_id: str = ""
+    location: str = ""
+    short_notice: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,7 +194,13 @@ def _release_slot(session: Session, slot_id: int) -> None:
     )
 
 
-def book(session: Session, episode_id: int, slot_id: int, before_deadline: bool) -> bool:
+def book(
+    session: Session,
+    episode_id: int,
+    slot_id: int,
+    before_deadline: bool,
+    short_notice: bool = False,
+) -> bool:
     """Take the slot and store the appointment in a savepoint; False if either lost a race."""
     try:
         with session.begin_nested():
@@ -197,6 +212,7 @@ def book(session: Session, episode_id: int, slot_id: int, before_deadline: bool)
                     slot_id=slot_id,
                     status=AppointmentStatus.BOOKED,
                     before_deadline=before_deadline,
+                    short_notice=short_notice,
                 )
             )
             session.flush()
@@ -205,16 +221,57 @@ def book(session: Session, episode_id: int, slot_id: int, before_deadline: bool)
     return True
 
 
-def booking_requests(session: Session) -> list[BookingRequest]:
-    """Advisor-routed open episodes without an appointment, by id: the day's candidates.
+def _eviction_day(eviction_at: datetime | None) -> date | None:
+    return None if eviction_at is None else local_date(eviction_at)
+
+
+def booking_request(episode: Episode) -> BookingRequest:
+    """What the booking rule needs of one episode (its channel, deadline, eviction day)."""
+    return BookingRequest(
+        episode.id,
+        episode.deadline_date,
+        bool(episode.has_children),
+        usable_email(episode.email) is not None,
+        _eviction_day(episode.eviction_at),
+    )
+
+
+def booking_requests(
+    session: Session, run_date: date | None = None, review_working_days: int | None = None
+) -> list[BookingRequest]:
+    """Open episodes without an appointment that are to be booked today, by id.
+
+    Advisor-routed ones, and (with ``run_date``) those whose match review is still
+    undecided ``review_working_days`` working days before their last day to pay or
+    their eviction: a review never holds back the letter past that (they are booked as
+    unknown to social services; the advisor can still confirm the match later).
 
     Rows are taken ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that two runs at the same
     time never try to book the same episode.
     """
+    wanted = Episode.routing == Routing.ADVISOR
+    if run_date is not None and review_working_days is not None:
+        cutoff = add_working_days(run_date, review_working_days)
+        wanted = or_(
+            wanted,
+            and_(
+                Episode.routing == Routing.REVIEW,
+                or_(
+                    Episode.deadline_date <= cutoff,
+                    Episode.eviction_at < start_of_day(cutoff + timedelta(days=1)),
+                ),
+            ),
+        )
     query = (
-        select(Episode.id, Episode.deadline_date, Episode.has_children)
+        select(
+            Episode.id,
+            Episode.deadline_date,
+            Episode.has_children,
+            Episode.email,
+            Episode.eviction_at,
+        )
         .where(
-            Episode.routing == Routing.ADVISOR,
+            wanted,
             Episode.status.in_([s.value for s in OPEN_STATUSES]),
             ~exists().where(Appointment.episode_id == Episode.id),
         )
@@ -222,9 +279,27 @@ def booking_requests(session: Session) -> list[BookingRequest]:
     )
     query = skip_locked(session, query, Episode)
     return [
-        BookingRequest(episode_id, deadline, bool(children))
-        for episode_id, deadline, children in session.execute(query)
+        BookingRequest(
+            episode_id,
+            deadline,
+            bool(children),
+            usable_email(email) is not None,
+            _eviction_day(eviction_at),
+        )
+        for episode_id, deadline, children, email, eviction_at in session.execute(query)
     ]
+
+
+def review_episode_ids(session: Session, episode_ids: list[int]) -> set[int]:
+    """Of these episodes, those whose match review is still undecided."""
+    found: set[int] = set()
+    for chunk in chunks(episode_ids):
+        found.update(
+            session.scalars(
+                select(Episode.id).where(Episode.id.in_(chunk), Episode.routing == Routing.REVIEW)
+            )
+        )
+    return found
 
 
 def _active_appointment(session: Session, episode_id: int) -> Appointment | None:
@@ -243,10 +318,10 @@ def _episode(session: Session, episode_id: int) -> Episode:
     return episode
 
 
-def _booking_window(settings: Settings, run_date: date) -> tuple[date, date]:
-    """The first day a letter posted today can announce, and the booking horizon's end."""
-    earliest = earliest_meeting_date(run_date, settings.booking.postal_days)
-    return earliest, run_date + timedelta(days=settings.booking.horizon_days)
+def booking_window(settings: Settings, run_date: date) -> tuple[date, date]:
+    """The first day any letter dated today can announce (by email: the next working
+    day), and the booking horizon's last day: the slots every booking chooses from."""
+    return add_working_days(run_date, 1), run_date + timedelta(days=settings.booking.horizon_days)
 
 
 def _rebookable(session: Session, episode_id: int) -> tuple[Episode, Appointment | None]:
@@ -261,14 +336,30 @@ def _rebookable(session: Session, episode_id: int) -> tuple[Episode, Appointment
 
 
 def _options(
-    session: Session, settings: Settings, episode: Episode, old: Appointment | None, run_date: date
+    session: Session,
+    settings: Settings,
+    episode: Episode,
+    old: Appointment | None,
+    run_date: date,
+    by_post: bool = False,
 ) -> list[SlotOption]:
-    earliest, last = _booking_window(settings, run_date)
+    """The free slots the booking rules allow for this episode, earliest first.
+
+    From the first day its letter (by email or post) can announce to the horizon, and
+    never later than ``eviction_margin_working_days`` before a booked eviction.
+    """
+    first, last = booking_window(settings, run_date)
     materialise_slots(session, settings, run_date, last)
     old_slot = old.slot_id if old is not None else None
-    free = [s for s in free_slot_list(session, settings, earliest, last) if s.slot_id != old_slot]
+    free = [s for s in free_slot_list(session, settings, first, last) if s.slot_id != old_slot]
     if not free:
         return []
+    rules = LeadTimes.of(settings.booking)
+    request = booking_request(episode)
+    by_email = request.by_email and not by_post
+    earliest = rules.first_day(run_date, by_email)
+    wanted = rules.wanted_day(run_date, by_email)
+    latest = rules.last_day(request.eviction)
     stored = {
         slot.id: slot
         for slot in session.scalars(
@@ -276,19 +367,24 @@ def _options(
         )
     }
     deadline = episode.deadline_date
-    return [
-        SlotOption(
-            slot_id=s.slot_id,
-            starts_at=s.starts_at,
-            ends_at=as_utc(stored[s.slot_id].ends_at),
-            advisor_id=s.advisor_id,
-            location=stored[s.slot_id].location,
-            free=s.free,
-            before_deadline=deadline is None or local_date(s.starts_at) < deadline,
+    options = []
+    for s in free:
+        day = local_date(s.starts_at)
+        if day < earliest or (latest is not None and day > latest):
+            continue
+        options.append(
+            SlotOption(
+                slot_id=s.slot_id,
+                starts_at=s.starts_at,
+                ends_at=as_utc(stored[s.slot_id].ends_at),
+                advisor_id=s.advisor_id,
+                location=stored[s.slot_id].location,
+                free=s.free,
+                before_deadline=deadline is None or day < deadline,
+                short_notice=day < wanted,
+            )
         )
-        for s in free
-        if local_date(s.starts_at) >= earliest
-    ]
+    return options
 
 
 def free_slots(
@@ -296,11 +392,16 @@ def free_slots(
 ) -> list[SlotOption]:
     """The slots the episode could be moved to today, earliest first.
 
-    The same window as every booking: from the first day a letter posted today can
-    announce (``booking.postal_days``) to the booking horizon, only slots the advisors'
-    configured hours still offer, never the episode's current slot. Refused (one line)
-    when the episode is closed or its meeting already took place. Slots of the window
-    are stored first, so every option has an id.
+    The same rules as every booking (the daily booking and :func:`rebook` use them too):
+    from the first day the episode's letter dated today can announce (by post: it
+    arrives ``booking.postal_days`` later and a working day before the meeting; by
+    email: the next working day) to the booking horizon, never closer than
+    ``booking.eviction_margin_working_days`` to a booked eviction, only slots the
+    advisors' configured hours still offer, never the episode's current slot. Each says
+    whether it lies before the last day to pay and whether it is shorter notice than
+    ``booking.min_lead_days_*``. Refused (one line) when the episode is closed or its
+    meeting already took place. Slots of the window are stored first, so every option
+    has an id.
     """
     episode, old = _rebookable(session, episode_id)
     return _options(session, settings, episode, old, run_date)
@@ -316,59 +417,146 @@ def rebook(
     queue_letter: QueueLetter,
     slot_id: int | None = None,
     starts_at: datetime | None = None,
+    by_post: bool = False,
 ) -> Rebooked:
     """Move the episode to a new slot, free the old one and queue a new letter version.
 
-    Without a choice: the next free slot by the first booking's rule (before the
-    deadline if any is left). With ``slot_id`` or ``starts_at`` (an aware time): that
-    slot, refused in one line unless it is among :func:`free_slots`.
+    Without a choice: the next free slot by the first booking's rule (before a booked
+    eviction with its margin, before the deadline if any is left, the wanted lead time
+    if the deadline allows). With ``slot_id`` or ``starts_at`` (an aware time, e.g. one
+    agreed with the tenant on the phone): that slot, refused in one line unless it is
+    among :func:`free_slots` (the line says why: taken, outside the advisors' hours,
+    too soon for the letter, too close to the eviction, beyond the horizon).
+    ``by_post``: the new letter goes by post even if the tenant has an email address.
     """
     if slot_id is not None and starts_at is not None:
         raise BookingError("give either a slot id or a time, not both")
     episode, old = _rebookable(session, episode_id)
-    options = _options(session, settings, episode, old, run_date)
+    options = _options(session, settings, episode, old, run_date, by_post)
     if slot_id is not None or starts_at is not None:
-        chosen = _chosen(options, slot_id, starts_at)
-        slot, before_deadline = chosen.slot_id, chosen.before_deadline
+        chosen = _chosen(session, settings, episode, old, run_date, options, slot_id, starts_at)
     else:
-        earliest, last = _booking_window(settings, run_date)
-        request = BookingRequest(episode_id, episode.deadline_date, episode.has_children)
-        free = [FreeSlot(o.slot_id, o.starts_at, o.free, o.advisor_id) for o in options]
-        assigned = assign_slots([request], free, earliest)
-        if not assigned:
-            raise BookingNotAllowed(f"no free appointment slot in the next {last - run_date} days")
-        slot, before_deadline = assigned[0].slot_id, assigned[0].before_deadline
+        chosen = _automatic(settings, episode, run_date, options, by_post)
     if old is not None:
         old.status = AppointmentStatus.CANCELLED
         _release_slot(session, old.slot_id)
         session.flush()
-    if not book(session, episode_id, slot, before_deadline):
+    if not book(session, episode_id, chosen.slot_id, chosen.before_deadline, chosen.short_notice):
         raise BookingNotAllowed("the chosen slot was taken meanwhile; try again")
     new = _active_appointment(session, episode_id)
     assert new is not None
     letters = queue_letter(session, new)
     audit(session, by, "appointment.rebook", "appointment", new.id)
-    starts = next(o.starts_at for o in options if o.slot_id == slot)
-    return Rebooked(new.id, slot, starts, before_deadline, letters)
+    return Rebooked(
+        new.id,
+        chosen.slot_id,
+        chosen.starts_at,
+        chosen.before_deadline,
+        letters,
+        ends_at=chosen.ends_at,
+        advisor_id=chosen.advisor_id,
+        location=chosen.location,
+        short_notice=chosen.short_notice,
+    )
+
+
+def _automatic(
+    settings: Settings, episode: Episode, run_date: date, options: list[SlotOption], by_post: bool
+) -> SlotOption:
+    """The slot the booking rule gives the episode among its options, or a one-line refusal."""
+    request = booking_request(episode)
+    if by_post:
+        request = replace(request, by_email=False)
+    free = [FreeSlot(o.slot_id, o.starts_at, o.free, o.advisor_id) for o in options]
+    assigned = assign_slots([request], free, run_date, LeadTimes.of(settings.booking))
+    if not assigned:
+        latest = LeadTimes.of(settings.booking).last_day(request.eviction)
+        if latest is not None and request.eviction is not None:
+            raise BookingNotAllowed(
+                f"episode {episode.id}: no free time by {latest:%Y-%m-%d}, "
+                f"{settings.booking.eviction_margin_working_days} working days before the "
+                f"eviction on {request.eviction:%Y-%m-%d}: phone the household"
+            )
+        raise BookingNotAllowed(
+            f"no free appointment slot in the next {settings.booking.horizon_days} days"
+        )
+    chosen = next(o for o in options if o.slot_id == assigned[0].slot_id)
+    return replace(
+        chosen,
+        before_deadline=assigned[0].before_deadline,
+        short_notice=assigned[0].short_notice,
+    )
 
 
 def _chosen(
-    options: list[SlotOption], slot_id: int | None, starts_at: datetime | None
+    session: Session,
+    settings: Settings,
+    episode: Episode,
+    old: Appointment | None,
+    run_date: date,
+    options: list[SlotOption],
+    slot_id: int | None,
+    starts_at: datetime | None,
 ) -> SlotOption:
-    """The option asked for, or a one-line refusal (taken, not offered, outside the window)."""
+    """The option asked for, or a one-line refusal saying why it is not offered."""
     if slot_id is not None:
         found = [o for o in options if o.slot_id == slot_id]
-        if not found:
-            raise BookingNotAllowed(f"slot {slot_id} is not free for this episode")
-        return found[0]
+        if found:
+            return found[0]
+        slot = session.get(AppointmentSlot, slot_id)
+        if slot is None:
+            raise BookingNotAllowed(f"slot {slot_id} does not exist")
+        raise BookingNotAllowed(
+            _why_not(settings, episode, old, run_date, as_utc(slot.starts_at), slot_id)
+        )
     assert starts_at is not None
     if starts_at.tzinfo is None:
         raise BookingError("the time needs a time zone")
     wanted = starts_at.astimezone(UTC)
     found = [o for o in options if o.starts_at == wanted]
     if not found:
-        raise BookingNotAllowed(f"no free slot at {starts_at:%Y-%m-%d %H:%M}")
+        stored = session.scalars(
+            select(AppointmentSlot.id).where(AppointmentSlot.starts_at == wanted)
+        ).first()
+        raise BookingNotAllowed(_why_not(settings, episode, old, run_date, wanted, stored))
     return found[0]
+
+
+def _why_not(
+    settings: Settings,
+    episode: Episode,
+    old: Appointment | None,
+    run_date: date,
+    moment: datetime,
+    slot_id: int | None,
+) -> str:
+    """Why a time is not among the episode's options, in one line for the advisor."""
+    local = moment.astimezone(STOCKHOLM)
+    when = f"{local:%Y-%m-%d %H:%M}"
+    day = local.date()
+    offered = {s.starts_at.astimezone(UTC) for s in generate_slots(settings.advisors, day, day)}
+    if moment not in offered:
+        return (
+            f"{when} is not a meeting time: outside the advisors' hours (see: appointments slots)"
+        )
+    rules = LeadTimes.of(settings.booking)
+    request = booking_request(episode)
+    first = rules.first_day(run_date, request.by_email)
+    latest = rules.last_day(request.eviction)
+    _, horizon = booking_window(settings, run_date)
+    if day < first:
+        how = "an email" if request.by_email else "a letter posted"
+        return f"{when} is too soon: {how} today can announce {first:%Y-%m-%d} at the earliest"
+    if latest is not None and request.eviction is not None and day > latest:
+        return (
+            f"{when} is too close to the eviction on {request.eviction:%Y-%m-%d}: "
+            f"the meeting must be by {latest:%Y-%m-%d}"
+        )
+    if day > horizon:
+        return f"{when} is beyond the booking horizon ({settings.booking.horizon_days} days)"
+    if old is not None and slot_id is not None and old.slot_id == slot_id:
+        return f"{when} is already the episode's time"
+    return f"{when} is not free: fully booked"
 
 
 def cancel(session: Session, episode_id: int, *, by: str, queue_letter: QueueLetter) -> Cancelled:

@@ -209,7 +209,7 @@ class Outbox:
         self.finish(
             letter.id,
             status=LetterStatus.SENT,
-            sent_at=real_now(),
+            sent_at=self.clock(),  # the run's time: a catch-up run dates it on its day
             message_id=msg_id,
             attempts=letter.attempts + 1,
             last_error=None,
@@ -488,7 +488,7 @@ class Outbox:
                 .where(Letter.id.in_([item.letter_id for item in items]))
                 .values(
                     status=LetterStatus.SENT,
-                    sent_at=real_now(),
+                    sent_at=self.clock(),  # the run's time: a catch-up run dates it on its day
                     claim_token=None,
                     claimed_at=None,
                 )

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.formatting import STOCKHOLM
-from domain.vocabulary import AppointmentStatus, LetterKind, TaskKind, TaskStatus
+from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, LetterKind, TaskKind, TaskStatus
 from models.tables import Appointment, AppointmentSlot, Episode, Letter, Notice, Task
 from services.reminders import reminder_counts
 
@@ -28,6 +28,43 @@ def booked_on(session: Session, day: date) -> list[int]:
                 AppointmentSlot.starts_at < start + timedelta(days=1),
             )
             .order_by(Appointment.id)
+        )
+    )
+
+
+def no_shows_on(session: Session, day: date) -> list[int]:
+    """Episodes whose meeting on ``day`` (Stockholm) was missed, in appointment order."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
+    return list(
+        session.scalars(
+            select(Appointment.episode_id)
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .where(
+                Appointment.status == AppointmentStatus.NO_SHOW,
+                AppointmentSlot.starts_at >= start,
+                AppointmentSlot.starts_at < start + timedelta(days=1),
+            )
+            .order_by(Appointment.id)
+        )
+    )
+
+
+def evictions_without_meeting(session: Session, day: date, horizon_days: int) -> list[int]:
+    """Open advisor episodes with an eviction within ``horizon_days`` and no booked meeting
+    (the worklist's "Avhysningar inom kort" an advisor would offer a new time)."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
+    booked = select(Appointment.episode_id).where(Appointment.status == AppointmentStatus.BOOKED)
+    return list(
+        session.scalars(
+            select(Episode.id)
+            .where(
+                Episode.routing == "advisor",
+                Episode.status.in_([s.value for s in OPEN_STATUSES]),
+                Episode.eviction_at >= start,
+                Episode.eviction_at < start + timedelta(days=horizon_days + 1),
+                Episode.id.not_in(booked),
+            )
+            .order_by(Episode.id)
         )
     )
 

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain.matching import UNKNOWN_CHILDREN, children_for, routing_for
-from domain.vocabulary import MatchDecision, MatchTier
+from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, MatchDecision, MatchTier, Routing
 from models.audit import audit
-from models.db import CHUNK, insert_chunks, rows_frame
+from models.db import CHUNK, chunks, insert_chunks, rowcount, rows_frame
 from models.errors import KvarboendeError, NotAllowed, NotFound
-from models.tables import AuditLog, CaseSnapshot, Episode, HouseholdMember, Match, RegisterCase
+from models.tables import (
+    Appointment,
+    AuditLog,
+    CaseSnapshot,
+    Episode,
+    HouseholdMember,
+    Match,
+    RegisterCase,
+)
 from services.episodes import set_children
 
 
@@ -312,3 +321,112 @@ def update_episodes(session: Session, frames: list[pl.DataFrame]) -> None:
 def store_audit_rows(session: Session, rows: pl.DataFrame) -> None:
     """Insert audit entries (columns named as in ``audit_log``), in chunks."""
     insert_chunks(session, AuditLog, rows)
+
+
+# --- matching again: a new snapshot, or a valid personnummer from a later notice ----------
+
+_REMATCH_NAMES = [
+    "nid", "personnummer", "tenant_name", "co_tenant_personnummer", "co_tenant_name",
+    "street_address", "apartment", "postal_code", "current_routing", "has_meeting",
+]  # fmt: skip
+
+
+def _rematch_filter(snapshot_id: int) -> list[ColumnElement[bool]]:
+    """Open episodes still unmatched or in review that the newest facts may change.
+
+    In review (a pending match), or with the advisor because the register had nothing
+    (no match with a case, no decision by a person); and matched against an older
+    snapshot, or before a later notice brought a valid personnummer.
+    """
+    found_case = exists().where(Match.episode_id == Episode.id, Match.tier != MatchTier.NONE.value)
+    decided = exists().where(
+        Match.episode_id == Episode.id,
+        Match.decided_by.is_not(None),
+        Match.decision != MatchDecision.SUPERSEDED.value,
+    )
+    stale = or_(
+        Episode.snapshot_id.is_(None),
+        Episode.snapshot_id != snapshot_id,
+        and_(Episode.personnummer_valid, ~Episode.matched_with_personnummer),
+    )
+    unmatched = and_(Episode.routing == Routing.ADVISOR, ~found_case, ~decided)
+    return [
+        Episode.status.in_([s.value for s in OPEN_STATUSES]),
+        or_(Episode.routing == Routing.REVIEW, unmatched),
+        stale,
+    ]
+
+
+def rematch_candidates(session: Session, snapshot_id: int) -> pl.DataFrame:
+    """Episodes to match again (see :func:`_rematch_filter`), as :func:`unrouted_episodes`
+    plus ``current_routing`` and ``has_meeting`` (an appointment booked or held)."""
+    meeting = exists().where(
+        Appointment.episode_id == Episode.id,
+        Appointment.status.in_([AppointmentStatus.BOOKED.value, AppointmentStatus.ATTENDED.value]),
+    )
+    rows = session.execute(
+        select(
+            Episode.id,
+            Episode.personnummer,
+            Episode.tenant_name,
+            Episode.co_tenant_personnummer,
+            Episode.co_tenant_name,
+            Episode.street_address,
+            Episode.apartment,
+            Episode.postal_code,
+            Episode.routing,
+            meeting,
+        )
+        .where(*_rematch_filter(snapshot_id))
+        .order_by(Episode.id)
+    ).all()
+    schema: dict[str, pl.DataType] = {n: pl.String() for n in _REMATCH_NAMES}
+    schema["nid"], schema["has_meeting"] = pl.Int64(), pl.Boolean()
+    return rows_frame(rows, schema)
+
+
+def still_rematch(session: Session, snapshot_id: int, episode_ids: list[int]) -> pl.DataFrame:
+    """Of these, the episodes still to match again (a concurrent run may have done it),
+    with their routing and the children recorded so far (as :func:`still_unrouted`)."""
+    rows: list[Any] = []
+    for chunk in chunks(episode_ids):
+        rows.extend(
+            session.execute(
+                select(
+                    Episode.id, Episode.routing, Episode.children_known, Episode.children_count
+                ).where(Episode.id.in_(chunk), *_rematch_filter(snapshot_id))
+            ).all()
+        )
+    return rows_frame(
+        rows,
+        {
+            "id": pl.Int64,
+            "still_routing": pl.String,
+            "recorded_known": pl.Boolean,
+            "recorded_count": pl.Int64,
+        },
+    )
+
+
+def supersede_pending(session: Session, episode_ids: list[int], now: datetime) -> int:
+    """Pending matches of these episodes are replaced by newer ones: nobody decides them."""
+    done = 0
+    for chunk in chunks(episode_ids):
+        result = session.execute(
+            update(Match)
+            .where(Match.episode_id.in_(chunk), Match.decision == MatchDecision.PENDING.value)
+            .values(decision=MatchDecision.SUPERSEDED.value, decided_by="matchning", decided_at=now)
+        )
+        done += rowcount(result)
+    return done
+
+
+def mark_matched_numbers(session: Session, episode_ids: list[int]) -> None:
+    """Remember whether each episode's personnummer was valid when it was matched."""
+    for chunk in chunks(episode_ids):
+        session.execute(
+            update(Episode)
+            .where(Episode.id.in_(chunk))
+            .values(matched_with_personnummer=Episode.personnummer_valid)
+            .execution_options(synchronize_session=False)
+        )

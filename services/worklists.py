@@ -188,6 +188,7 @@ def _load_appointments(session: Session, episode_ids: list[int]) -> pl.DataFrame
                 a.status,
                 a.before_deadline,
                 s.starts_at,
+                a.short_notice,
                 s.location,
                 s.advisor_id,
             )  # fmt: skip
@@ -342,6 +343,9 @@ def worklist_for(
         include_matches=owner_kind == ADVISOR,
         caseworker_view=owner_kind == CASEWORKER,
         include_staff_emails=owner_kind == ADVISOR and owner_id == settings.advisor().id,
+        eviction_margin=settings.booking.eviction_margin_working_days,
+        review_urgent_days=settings.booking.review_urgent_days,
+        review_book_working_days=settings.booking.review_book_working_days,
     )
     return Worklist(owner_kind, owner_id, owner_name, run_date, rows)
 

@@ -49,13 +49,17 @@ def slots_command(
     episode_id: Annotated[int, typer.Argument(help="The episode (ärende) number.")],
     run_date: DateOption = None,
 ) -> None:
-    """List the free times the episode could be moved to (slot id, time, advisor, place)."""
+    """List the free times the episode could be moved to (slot id, time, advisor, place).
+
+    The same rules as every booking: from the first day its letter can announce, never
+    closer than booking.eviction_margin_working_days to a booked eviction; "short notice"
+    marks times before booking.min_lead_days_* after a letter dated today."""
     context: AppContext = ctx.obj
     with session_scope(context.engine) as session:
         options = appointments.free_slots(
             session, context.settings, episode_id, day_or_today(run_date)
         )
-    table = Table("slot", "time", "advisor", "location", "free", "before deadline")
+    table = Table("slot", "time", "advisor", "location", "free", "before deadline", "short notice")
     for o in options:
         table.add_row(
             str(o.slot_id),
@@ -64,6 +68,7 @@ def slots_command(
             o.location,
             str(o.free),
             "yes" if o.before_deadline else "no",
+            "yes" if o.short_notice else "",
         )
     Console().print(table)
     if not options:
@@ -95,7 +100,11 @@ def rebook_command(
     run_date: DateOption = None,
 ) -> None:
     """Give the episode the next free time (or the one chosen), free the old one and queue
-    a new letter."""
+    a new letter; prints the new time and place.
+
+    --at books a time agreed with the tenant on the phone; it is refused with the reason
+    when it is not free, outside the advisors' hours, too soon for the letter or too
+    close to a booked eviction."""
     context: AppContext = ctx.obj
     day = day_or_today(run_date)
     with session_scope(context.engine) as session:
@@ -109,9 +118,24 @@ def rebook_command(
             slot_id=slot,
             starts_at=_local_time(at),
         )
-    late = "" if done.before_deadline else " (after the payment deadline: phone the tenant)"
-    typer.echo(
-        f"Episode {episode_id}: new time booked{late}; {done.letters} letter queued. "
+    typer.echo(rebooked_text(context, episode_id, done))
+
+
+def rebooked_text(context: AppContext, episode_id: int, done: appointments.Rebooked) -> str:
+    """``Episode 7: new time Thursday 2026-11-05 10:30-11:15, Medborgarhuset (Anna) ...``"""
+    names = {a.id: a.name for a in context.settings.advisors}
+    start = done.starts_at.astimezone(STOCKHOLM)
+    end = f"-{done.ends_at.astimezone(STOCKHOLM):%H:%M}" if done.ends_at else ""
+    who = names.get(done.advisor_id, done.advisor_id)
+    notes = []
+    if not done.before_deadline:
+        notes.append("after the last day to pay: phone the tenant")
+    if done.short_notice:
+        notes.append("short notice for the letter: phone the tenant")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    return (
+        f"Episode {episode_id}: new time {start:%A %Y-%m-%d %H:%M}{end}, "
+        f"{done.location} ({who}){note}; {done.letters} letter queued. "
         "It goes out with the next delivery (kvarboende outbox deliver)."
     )
 

@@ -224,6 +224,43 @@ def _print_portal(context: AppContext) -> None:
         console.print(f"  {label:<20} user {username:<22} password {password}")
 
 
+def _print_reach(context: AppContext, last_day: date) -> None:
+    """Issue 12's measures: lead time, deadline, eviction, late letters, nobody unreached."""
+    from services.reach import measure_reach
+
+    settings = context.settings
+    with session_scope(context.engine) as session:
+        m = measure_reach(session, settings, last_day)
+    booking = settings.booking
+    lead = f"{booking.min_lead_days_print} (print) / {booking.min_lead_days_email} (email)"
+    console.print("\n[bold]Reaching the tenant in time[/] (appointment letters and their meetings)")
+    console.print(
+        f"  meeting >= {lead} working days after the letter  "
+        f"{m.lead_kept}/{m.letters} ({m.share(m.lead_kept, m.letters)}); "
+        f"shortened by the deadline {m.short_notice}"
+    )
+    console.print(
+        f"  meeting before the last day to pay  {m.before_deadline}/{m.with_deadline} "
+        f"({m.share(m.before_deadline, m.with_deadline)})"
+    )
+    console.print(
+        f"  meeting before a booked eviction ({booking.eviction_margin_working_days} working "
+        f"days' margin)  {m.before_eviction}/{m.with_eviction} "
+        f"({m.share(m.before_eviction, m.with_eviction)}); on or after the eviction day "
+        f"{m.on_or_after_eviction} (eviction notified after the letter: "
+        f"{m.eviction_after_letter})"
+    )
+    console.print(
+        f"  letters sent after their date  {m.sent_after_date} of {m.sent} sent; "
+        f"waiting past their date {m.waiting_past_date}"
+    )
+    console.print(
+        f"  deadlines passed unreached     {m.passed_unreached} of {m.deadlines_passed} "
+        f"(apart: {m.opened_after_deadline} opened after their deadline, "
+        f"{m.ended_before_deadline} settled or ended before it)"
+    )
+
+
 def _print_outcome(
     context: AppContext,
     last_day: date,
@@ -275,6 +312,7 @@ def _print_outcome(
         f"  caseworkers' lists {last_day}  {worklist.get('caseworker_lists', 0)} lists, "
         f"{worklist.get('caseworker_rows', 0)} rows"
     )
+    _print_reach(context, last_day)
     console.print("\n[bold]Where the outputs are[/]")
     console.print(f"  letters (PDF)                  {paths.letters_dir}")
     console.print(f"  print batches                  {paths.print_dir}")

@@ -14,12 +14,12 @@ phone call (see the outcome rules), not a second letter by itself.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from domain.booking import assign_slots, earliest_meeting_date
+from domain.booking import LeadTimes, assign_slots
 from models.audit import current_actor
 from models.config import Settings
 from models.db import session_scope
@@ -29,31 +29,61 @@ from services.appointments import (  # noqa: F401 - BookingError re-exported for
     BookingError,
     book,
     booking_requests,
+    booking_window,
     free_slot_list,
     materialise_slots,
+    review_episode_ids,
 )
 
 
 def book_appointments(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
-    """Book every advisor-routed open episode without an appointment; returns counts."""
-    counts = {"candidates": 0, "booked": 0, "after_deadline": 0, "no_slot": 0, "slots_added": 0}
+    """Book every open episode due for a meeting that has none; returns counts.
+
+    Advisor-routed episodes, and those whose match review is still undecided
+    ``booking.review_book_working_days`` before their deadline (booked as unknown to
+    social services). ``no_slot_before_eviction``: not booked because no free time lies
+    ``booking.eviction_margin_working_days`` before the eviction (on the worklist).
+    """
+    counts = {
+        "candidates": 0,
+        "booked": 0,
+        "after_deadline": 0,
+        "short_notice": 0,
+        "review_fallback": 0,
+        "no_slot": 0,
+        "no_slot_before_eviction": 0,
+        "slots_added": 0,
+    }
     if not settings.advisors:
         return counts
-    earliest = earliest_meeting_date(run_date, settings.booking.postal_days)
-    last = run_date + timedelta(days=settings.booking.horizon_days)
+    first, last = booking_window(settings, run_date)
     with session_scope(engine) as session:
         counts["slots_added"] = materialise_slots(session, settings, run_date, last)
-        requests = booking_requests(session)
+        requests = booking_requests(session, run_date, settings.booking.review_book_working_days)
         counts["candidates"] = len(requests)
         if not requests:
             return counts
-        free = free_slot_list(session, settings, earliest, last)
-        assignments = assign_slots(requests, free, earliest)
+        reviews = review_episode_ids(session, [r.episode_id for r in requests])
+        free = free_slot_list(session, settings, first, last)
+        assignments = assign_slots(requests, free, run_date, LeadTimes.of(settings.booking))
+        booked: set[int] = set()
         for assignment in assignments:
-            if book(session, assignment.episode_id, assignment.slot_id, assignment.before_deadline):
+            if book(
+                session,
+                assignment.episode_id,
+                assignment.slot_id,
+                assignment.before_deadline,
+                assignment.short_notice,
+            ):
+                booked.add(assignment.episode_id)
                 counts["booked"] += 1
                 counts["after_deadline"] += 0 if assignment.before_deadline else 1
+                counts["short_notice"] += int(assignment.short_notice)
+                counts["review_fallback"] += int(assignment.episode_id in reviews)
         counts["no_slot"] = counts["candidates"] - counts["booked"]
+        counts["no_slot_before_eviction"] = sum(
+            1 for r in requests if r.episode_id not in booked and r.eviction is not None
+        )
     return counts
 
 
@@ -77,6 +107,7 @@ def rebook(
     episode_id: int,
     run_date: date,
     by: str | None = None,
+    by_post: bool = False,
 ) -> dict[str, int]:
     """Move the episode to the next free slot and queue a new letter version; counts."""
     with session_scope(engine) as session:
@@ -87,6 +118,7 @@ def rebook(
             run_date,
             by=current_actor(by),
             queue_letter=appointment_letter_queue(settings, run_date),
+            by_post=by_post,
         )
     return {"rebooked": 1, "before_deadline": int(done.before_deadline), "letters": done.letters}
 

@@ -316,7 +316,9 @@ def _rebook_letter(
     from flows.stages.booking import BookingError, rebook
 
     try:
-        rebook(outbox.engine, outbox.settings, episode_id, run_date, by=SYSTEM_ACTOR)
+        rebook(
+            outbox.engine, outbox.settings, episode_id, run_date, by=SYSTEM_ACTOR, by_post=by_post
+        )
     except BookingError as exc:
         outbox.finish(
             letter_id,

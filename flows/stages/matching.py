@@ -19,6 +19,7 @@ from domain.matching import (
     children_after_match,
     children_per_case,
     match_notices,
+    rematch_plan,
     routing_expr,
 )
 from domain.vocabulary import MatchDecision, MatchTier, Routing
@@ -46,6 +47,15 @@ def children_updates(updates: pl.DataFrame) -> list[pl.DataFrame]:
 
 
 def match_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
+    """Match every unrouted episode against the latest snapshot and route it, then match
+    again the episodes still unmatched or in review that a new snapshot or a newly valid
+    personnummer may change (:func:`rematch_episodes`). Counts only."""
+    counts = match_new_episodes(engine, settings, run_date)
+    counts.update(rematch_episodes(engine, settings, run_date))
+    return counts
+
+
+def match_new_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
     """Match every unrouted episode against the latest snapshot and route it. Counts only."""
     now = datetime.now(UTC)
     with session_scope(engine) as session:
@@ -112,6 +122,7 @@ def match_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[s
         new_matches = new_matches.filter(pl.col("episode_id").is_in(keep.implode()))
         matches.store_matches(session, new_matches)
         matches.update_episodes(session, children_updates(updates))
+        matches.mark_matched_numbers(session, keep.to_list())
         audit_rows = result.filter(pl.col("nid").is_in(keep.implode())).select(
             pl.lit("matching").alias("actor"),
             pl.lit("match.route").alias("action"),
@@ -138,6 +149,105 @@ def match_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[s
         },
         "confirmed_earlier": int((result["decision"] == MatchDecision.CONFIRMED).sum()),
     }
+
+
+def rematch_episodes(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
+    """Match again the open episodes still unmatched or in review whose facts changed.
+
+    A new register snapshot arrived since they were matched, or a later notice brought a
+    valid personnummer the first lacked. An episode in review without a meeting is
+    routed by the new match like a first one (its old pending match superseded); one
+    already with the advisor is not moved: a case found now waits for the advisor as a
+    pending match (:func:`domain.matching.rematch_plan`). Counts only.
+    """
+    now = datetime.now(UTC)
+    counts = {"rematched": 0, "rematch_moved": 0, "rematch_pending": 0}
+    with session_scope(engine) as session:
+        snapshot_id = matches.latest_snapshot_id(session)
+        if snapshot_id is None:
+            return {}  # nothing was ever matched
+        candidates = matches.rematch_candidates(session, snapshot_id)
+        if candidates.is_empty():
+            return counts
+        cases, members = matches.load_register(session, snapshot_id)
+        decisions = matches.load_decisions(session)
+    result = match_notices(
+        candidates.drop("current_routing", "has_meeting"),
+        cases,
+        members,
+        run_date,
+        threshold=settings.cases.probable_threshold,
+        decisions=decisions,
+    )
+    result = (
+        result.join(candidates.select("nid", "current_routing", "has_meeting"), on="nid")
+        .join(cases.select("case_id", "caseworker_id"), on="case_id", how="left")
+        .join(children_per_case(members), on="case_id", how="left")
+        .with_columns(pl.col("children_count").fill_null(0))
+        .with_columns(routing_expr())
+    )
+    result = rematch_plan(result)
+    with session_scope(engine) as session:
+        current = matches.still_rematch(session, snapshot_id, result["nid"].to_list())
+        result = result.join(current.rename({"id": "nid"}), on="nid", how="inner").filter(
+            pl.col("still_routing") == pl.col("current_routing")
+        )
+        if result.is_empty():
+            return counts
+        stored = result.filter(pl.col("store_match"))
+        matches.supersede_pending(session, stored["nid"].to_list(), now)
+        matches.store_matches(
+            session,
+            stored.select(
+                pl.col("nid").alias("episode_id"),
+                pl.lit(snapshot_id).alias("snapshot_id"),
+                "case_id",
+                "member_id",
+                "case_ref",
+                "tier",
+                "score",
+                "reasons",
+                "decision",
+                pl.lit(None, dtype=pl.String).alias("decided_by"),
+                pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("decided_at"),
+                pl.lit(now).alias("created_at"),
+            ),
+        )
+        routed = pl.col("routing") == Routing.CASEWORKER
+        moved = pl.col("moved")
+        updates = result.select(
+            pl.col("nid").alias("id"),
+            "routing",
+            pl.when(routed & moved).then(pl.col("case_id")).otherwise(None).alias("case_id"),
+            pl.when(routed & moved)
+            .then(pl.col("caseworker_id"))
+            .otherwise(None)
+            .alias("caseworker_id"),
+            pl.lit(snapshot_id).alias("snapshot_id"),
+            pl.lit(now).alias("matched_at"),
+            pl.when(routed).then(pl.col("children_count")).otherwise(0).alias("register_children"),
+            "recorded_known",
+            "recorded_count",
+        )
+        matches.update_episodes(session, children_updates(updates))
+        matches.mark_matched_numbers(session, result["nid"].to_list())
+        matches.store_audit_rows(
+            session,
+            result.select(
+                pl.lit("matching").alias("actor"),
+                pl.lit("match.rematch").alias("action"),
+                pl.lit("episode").alias("entity"),
+                pl.col("nid").cast(pl.String).alias("entity_id"),
+                pl.concat_str(
+                    [pl.lit(f"snapshot={snapshot_id} routing="), pl.col("routing")]
+                ).alias("detail"),
+                pl.lit(now).alias("at"),
+            ),
+        )
+    counts["rematched"] = result.height
+    counts["rematch_moved"] = int(result["moved"].sum())
+    counts["rematch_pending"] = int((stored["decision"] == MatchDecision.PENDING).sum() - 0)
+    return counts
 
 
 def decide_match(engine: Engine, match_id: int, confirm: bool, by: str) -> None:

@@ -20,6 +20,7 @@ from domain.worklist import (
     section_counts,
     split_sections,
 )
+from web.advisor_view import web_action
 
 SE = ZoneInfo("Europe/Stockholm")
 RUN = date(2026, 11, 20)  # a Friday: the next working day is Monday 23 November
@@ -102,15 +103,21 @@ def test_every_section_in_the_issues_order() -> None:
             ep(5, routing="review"),
             ep(6),
             ep(7, follow_up_date=date(2026, 11, 1)),
+            ep(8, routing="review", deadline_date=date(2026, 11, 27)),
         ],
         appointments=[appt(1, 2, at(20, 13))],
         tasks=[{"episode_id": 3, "kind": "phone_call", "round": 1, "due_date": RUN}],
-        matches=[{"match_id": 9, "episode_id": 5, "tier": "possible", "score": 0.6}],
+        matches=[
+            {"match_id": 9, "episode_id": 5, "tier": "possible", "score": 0.6},
+            {"match_id": 10, "episode_id": 8, "tier": "possible", "score": 0.6},
+        ],
         letters=[{"letter_id": 4, "episode_id": 6, "status": "failed", "flagged": False}],
     )
-    rows = build(data)
+    rows = build_sections(
+        data, RUN, horizon_days=14, previous_run_date=date(2026, 11, 19), review_urgent_days=10
+    )
     assert rows["section"].to_list() == [s.value for s in SECTION_ORDER]
-    assert rows["episode_id"].to_list() == [1, 2, 3, 4, 5, 6, 7]
+    assert rows["episode_id"].to_list() == [8, 1, 2, 3, 4, 5, 6, 7]
     assert rows.filter(pl.col("action").is_null() | (pl.col("action") == "")).is_empty()
     counts = section_counts(rows)
     assert list(counts) == [s.value for s in SECTION_ORDER] and set(counts.values()) == {1}
@@ -449,3 +456,67 @@ def test_an_estimated_deadline_reads_ca_in_every_format() -> None:
     text = csv_text(Worklist("advisor", "radgivare1", "Anna", RUN, rows))
     assert text.splitlines()[0].split(";")[4] == "Betala senast"
     assert ";ca 2026-12-01;" in text and "deadline_estimated" not in text
+
+
+# --- issue 12: reviews near the deadline, meetings and the eviction, short notice ---------
+
+
+def test_a_pending_review_moves_to_the_top_as_its_deadline_approaches() -> None:
+    data = inputs(
+        [
+            ep(1, routing="review", deadline_date=date(2026, 12, 21)),  # a month away
+            ep(2, routing="review", deadline_date=date(2026, 11, 30)),  # 10 days
+            ep(3, routing="review", deadline_date=date(2026, 11, 24)),  # booked already
+        ],
+        appointments=[appt(1, 3, at(23, 9))],
+        matches=[
+            {"match_id": m, "episode_id": m, "tier": "possible", "score": 0.6} for m in (1, 2, 3)
+        ],
+    )
+    rows = build_sections(
+        data,
+        RUN,
+        horizon_days=14,
+        previous_run_date=RUN,
+        review_urgent_days=10,
+        review_book_working_days=5,
+    )
+    assert ids(rows, Section.URGENT_REVIEWS) == [3, 2]
+    assert ids(rows, Section.MATCHES_TO_CONFIRM) == [1]
+    urgent = rows.filter(pl.col("section") == Section.URGENT_REVIEWS.value)["action"].to_list()
+    assert urgent[0].startswith("Sista dagen att betala är 24 november: bekräfta eller avvisa")
+    assert "redan kallat till möte måndag 23 november kl. 09.00" in urgent[0]
+    # 30 November less five working days: the household is booked on Monday 23rd.
+    assert "annars kallas hushållet måndag 23 november som okänt" in urgent[1]
+    web = web_action(Section.URGENT_REVIEWS.value, urgent[1], 2)
+    assert web.buttons[0].code == "traff"
+
+
+def test_meetings_that_cannot_help_before_the_eviction_are_flagged() -> None:
+    data = inputs(
+        [
+            ep(1, status="eviction_scheduled", eviction_at=at(30, 9)),  # never booked
+            ep(2, status="eviction_scheduled", eviction_at=at(30, 9)),  # booked too close
+            ep(3, status="eviction_scheduled", eviction_at=at(30, 9)),  # booked in time
+            ep(4, routing="caseworker", status="eviction_scheduled", eviction_at=at(30, 9)),
+        ],
+        appointments=[appt(1, 2, at(27, 9)), appt(2, 3, at(26, 9))],
+    )
+    rows = build_sections(data, RUN, horizon_days=14, previous_run_date=RUN, eviction_margin=2)
+    problems = rows.filter(pl.col("section") == Section.DELIVERY_PROBLEMS.value)
+    assert problems["episode_id"].to_list() == [1, 2]
+    first, second = problems["action"].to_list()
+    assert first.startswith("Ingen ledig mötestid minst 2 arbetsdagar före avhysningen måndag")
+    assert second.startswith("Mötet 27 november ligger för nära avhysningen")
+    assert web_action("delivery_problems", second, 2).buttons[0].code == "ny-tid"
+
+
+def test_a_new_episode_booked_at_short_notice_says_so() -> None:
+    data = inputs(
+        [ep(1, opened_on=RUN), ep(2, opened_on=RUN)],
+        appointments=[appt(1, 1, at(25, 9), short_notice=True), appt(2, 2, at(27, 9))],
+    )
+    rows = build(data).filter(pl.col("section") == Section.NEW_EPISODES.value)
+    actions = dict(zip(rows["episode_id"].to_list(), rows["action"].to_list(), strict=True))
+    assert "kort varsel" in actions[1] and "ring och påminn" in actions[1]
+    assert "kort varsel" not in actions[2]

@@ -44,7 +44,16 @@ def test_rebook_cancel_and_outbox_list(config: Path, capsys: pytest.CaptureFixtu
     book_appointments(engine, settings, date(2026, 11, 2))
     code = main([*args, "appointments", "rebook", str(episode), "--date", "2026-11-02"])
     assert code == 0
-    assert "new time booked; 1 letter queued" in capsys.readouterr().out
+    out = capsys.readouterr().out  # the new time and place, the advisor's name
+    assert "new time Monday 2026-11-09 09:45-10:30, Medborgarhuset (Anna); 1 letter" in out
+    # A time agreed on the phone outside the advisor's hours: one line saying why.
+    at = ["appointments", "rebook", str(episode), "--at", "2026-11-12 12:30"]
+    assert main([*args, *at, "--date", "2026-11-02"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "outside the advisors' hours" in err
+    at = ["appointments", "rebook", str(episode), "--at", "2026-11-12 10:30"]
+    assert main([*args, *at, "--date", "2026-11-02"]) == 0
+    assert "new time Thursday 2026-11-12 10:30" in capsys.readouterr().out
     assert main([*args, "appointments", "cancel", str(episode), "--by", "anna"]) == 0
     assert "appointment cancelled; 1 letter queued" in capsys.readouterr().out
 
@@ -54,9 +63,10 @@ def test_rebook_cancel_and_outbox_list(config: Path, capsys: pytest.CaptureFixtu
     assert "Hemlig" not in out and "Ringvägen" not in out
 
     assert main([*args, "outbox", "deliver", "--date", "2026-11-02"]) == 0
-    # The rebooked time was cancelled before it went out: only the cancellation is printed.
+    # Both rebooked times were cancelled before they went out: only the cancellation is
+    # printed.
     out = capsys.readouterr().out
-    assert "printed=1 print_batches=1" in out and "superseded=1" in out
+    assert "printed=1 print_batches=1" in out and "superseded=2" in out
     assert main([*args, "appointments", "rebook", "x"]) == 2
     assert "Invalid value" in capsys.readouterr().err
     assert main([*args, "appointments", "rebook", "1", "--date", "2026-02-30"]) == 2

@@ -12,12 +12,13 @@ from domain.booking import (
     Assignment,
     BookingRequest,
     FreeSlot,
-    assign_slots,
+    LeadTimes,
     earliest_meeting_date,
     generate_slots,
 )
+from domain.booking import assign_slots as assign_for_letter_date
 from domain.formatting import STOCKHOLM
-from domain.working_days import add_working_days, is_working_day
+from domain.working_days import add_working_days, is_working_day, subtract_working_days
 from flows.stages.booking import BookingError, book_appointments, cancel, rebook
 from models.config import AdvisorConfig
 from models.db import session_scope
@@ -39,6 +40,16 @@ def advisor(**overrides: object) -> AdvisorConfig:
 
 def slot(slot_id: int, day: date, hour: int = 9, free: int = 1) -> FreeSlot:
     return FreeSlot(slot_id, datetime(day.year, day.month, day.day, hour, tzinfo=STOCKHOLM), free)
+
+
+#: Lead time = what the post needs: the first offered day is postal_days + 1 after the letter.
+POST_ONLY = LeadTimes(postal_days=2, print_days=3, email_days=3)
+
+
+def assign_slots(requests, slots, earliest: date):  # noqa: ANN001, ANN201
+    """The deadline rules alone: no lead time beyond the post, letters dated so that
+    ``earliest`` is the first day offered."""
+    return assign_for_letter_date(requests, slots, subtract_working_days(earliest, 3), POST_ONLY)
 
 
 # --- working days and slot generation -------------------------------------------------
@@ -166,8 +177,9 @@ def test_book_appointments_books_advisor_episodes_once(db_engine, settings) -> N
         ).all()
     assert [episode for episode, _ in rows] == [child, urgent]
     first = rows[0][1].replace(tzinfo=UTC) if rows[0][1].tzinfo is None else rows[0][1]
-    # Sent Monday 2 Nov, two postal days: Thursday 5 Nov 09:00 is the first offered time.
-    assert first.astimezone(STOCKHOLM) == datetime(2026, 11, 5, 9, 0, tzinfo=STOCKHOLM)
+    # Printed Monday 2 Nov, min_lead_days_print = 5: Monday 9 Nov 09:00 is the first time
+    # the deadlines (25 and 12 Nov) allow with the full lead time.
+    assert first.astimezone(STOCKHOLM) == datetime(2026, 11, 9, 9, 0, tzinfo=STOCKHOLM)
 
     again = book_appointments(db_engine, settings, run)
     assert again["booked"] == 0 and again["candidates"] == 0 and again["slots_added"] == 0
@@ -258,6 +270,7 @@ def test_two_booking_runs_at_once_never_double_book(db_engine, settings) -> None
 def test_configuration_changes_apply_to_stored_slots(db_engine, settings) -> None:  # noqa: ANN001
     run = date(2026, 11, 2)
     settings.booking.horizon_days = 7
+    settings.booking.min_lead_days_print = 3  # the first day offered: Thursday 5 Nov
     add_episode(db_engine)
     book_appointments(db_engine, settings, run)  # materialises Mon 2 - Mon 9 Nov
     advisor_config = settings.advisors[0]
@@ -303,8 +316,8 @@ def test_episode_without_deadline_gets_the_earliest_slot_and_an_ask_the_landlord
             .where(Appointment.episode_id == episode)
         ).one()
     starts = booked[1].replace(tzinfo=UTC) if booked[1].tzinfo is None else booked[1]
-    assert booked[0] is True
-    assert starts.astimezone(STOCKHOLM) == datetime(2026, 11, 5, 9, 0, tzinfo=STOCKHOLM)
+    assert booked[0] is True  # the first time with the full lead time (5 working days)
+    assert starts.astimezone(STOCKHOLM) == datetime(2026, 11, 9, 9, 0, tzinfo=STOCKHOLM)
 
     assert create_letters(db_engine, settings, date(2026, 11, 2))["letters"] == 1
     with session_scope(db_engine) as session:
@@ -312,3 +325,98 @@ def test_episode_without_deadline_gets_the_earliest_slot_and_an_ask_the_landlord
     text = " ".join(PdfReader(Path(path or "")).pages[0].extract_text().split())
     assert "Fråga din hyresvärd vilket datum som gäller för dig" in text
     assert "rätt att bo kvar" not in text and "Vi hann inte boka" not in text
+
+
+# --- issue 12: the eviction, the lead time, reviews (pure rules) --------------------------
+
+RULES = LeadTimes(postal_days=2, print_days=5, email_days=2, eviction_margin=2)
+MON = date(2026, 11, 2)  # the letter's date in these tests
+
+
+def week_slots(first: date, days: int = 20) -> list[FreeSlot]:
+    """One place at 09:00 on every working day from ``first``, ids 1, 2, ..."""
+    out, day = [], first
+    while len(out) < days:
+        if is_working_day(day):
+            out.append(slot(len(out) + 1, day))
+        day = date.fromordinal(day.toordinal() + 1)
+    return out
+
+
+def day_of(assignment: Assignment, slots: list[FreeSlot]) -> date:
+    return next(s.starts_at.date() for s in slots if s.slot_id == assignment.slot_id)
+
+
+def test_last_meeting_day_keeps_the_margin_in_working_days() -> None:
+    # Eviction Monday 9 Nov: Friday 6 and Thursday 5 are the two working days before it.
+    assert RULES.last_day(date(2026, 11, 9)) == date(2026, 11, 5)
+    # Eviction Monday 28 Dec 2026: 24-27 are off, so the margin reaches back to Tue 22nd.
+    assert RULES.last_day(date(2026, 12, 28)) == date(2026, 12, 22)
+    assert RULES.last_day(None) is None
+
+
+def test_meetings_leave_the_wanted_lead_time_when_the_deadline_allows() -> None:
+    slots = week_slots(date(2026, 11, 3))
+    post = BookingRequest(1, date(2026, 11, 30), False)
+    email = BookingRequest(2, date(2026, 11, 30), False, by_email=True)
+    result = assign_for_letter_date([post, email], slots, MON, RULES)
+    days = {a.episode_id: day_of(a, slots) for a in result}
+    assert days == {1: date(2026, 11, 9), 2: date(2026, 11, 4)}  # 5 and 2 working days
+    assert not any(a.short_notice for a in result)
+
+
+def test_lead_time_is_shortened_only_when_the_deadline_forces_it() -> None:
+    slots = week_slots(date(2026, 11, 3))
+    tight = BookingRequest(1, date(2026, 11, 9), False)  # deadline Monday 9 Nov
+    result = assign_for_letter_date([tight], slots, MON, RULES)
+    # By post the letter arrives Wed 4th: Thursday 5th is the earliest, and it is short.
+    assert [(day_of(a, slots), a.before_deadline, a.short_notice) for a in result] == [
+        (date(2026, 11, 5), True, True)
+    ]
+    # Once the deadline has passed anyway, the full lead time is kept again.
+    passed = BookingRequest(2, date(2026, 11, 3), False)
+    late = assign_for_letter_date([passed], slots, MON, RULES)
+    assert [(day_of(a, slots), a.before_deadline, a.short_notice) for a in late] == [
+        (date(2026, 11, 9), False, False)
+    ]
+
+
+def test_no_meeting_on_or_after_the_eviction_day() -> None:
+    slots = week_slots(date(2026, 11, 3))
+    # Eviction Thursday 12 Nov, deadline already passed: at the latest Tuesday 10th.
+    request = BookingRequest(1, date(2026, 10, 26), False, eviction=date(2026, 11, 12))
+    result = assign_for_letter_date([request], slots, MON, RULES)
+    assert [(day_of(a, slots), a.before_deadline) for a in result] == [(date(2026, 11, 9), False)]
+    # The 9th taken: the 10th is the last day; both taken: a shorter lead time (the 5th);
+    # nothing free by the 10th: not booked at all (the worklist says so).
+    taken = [s for s in slots if s.starts_at.date() != date(2026, 11, 9)]
+    assert day_of(assign_for_letter_date([request], taken, MON, RULES)[0], slots) == date(
+        2026, 11, 10
+    )
+    short = [s for s in taken if s.starts_at.date() != date(2026, 11, 10)]
+    [forced] = assign_for_letter_date([request], short, MON, RULES)
+    assert (day_of(forced, slots), forced.short_notice) == (date(2026, 11, 5), True)
+    none = [s for s in slots if s.starts_at.date() > date(2026, 11, 10)]
+    assert assign_for_letter_date([request], none, MON, RULES) == []
+
+
+def test_eviction_close_shortens_the_lead_time_rather_than_passing_it() -> None:
+    slots = week_slots(date(2026, 11, 3))
+    # Eviction Monday 9 Nov, no deadline known: Thursday 5th is the last day (short notice).
+    request = BookingRequest(1, None, True, eviction=date(2026, 11, 9))
+    result = assign_for_letter_date([request], slots, MON, RULES)
+    assert [(day_of(a, slots), a.short_notice) for a in result] == [(date(2026, 11, 5), True)]
+    # Eviction Thursday 5th: no day is both after the letter arrives and two days before.
+    soon = BookingRequest(2, None, False, eviction=date(2026, 11, 5))
+    assert assign_for_letter_date([soon], slots, MON, RULES) == []
+
+
+def test_review_is_booked_five_working_days_before_the_deadline() -> None:
+    from domain.booking import review_booking_due
+
+    deadline = date(2026, 11, 16)  # a Monday
+    assert not review_booking_due(date(2026, 11, 6), deadline, None, 5)
+    assert review_booking_due(date(2026, 11, 9), deadline, None, 5)
+    assert review_booking_due(date(2026, 11, 20), deadline, None, 5)  # passed: at once
+    assert review_booking_due(date(2026, 11, 2), None, date(2026, 11, 9), 5)  # eviction
+    assert not review_booking_due(date(2026, 11, 2), None, None, 5)

@@ -35,7 +35,7 @@ from domain.formatting import STOCKHOLM
 from flows.stages.booking import book_appointments
 from flows.stages.delivery import deliver_outbox
 from flows.stages.letters import create_letters
-from models.db import session_scope
+from models.db import as_utc, session_scope
 from models.tables import Episode, Letter
 
 RUN = date(2026, 11, 2)
@@ -105,6 +105,9 @@ def fast(settings):  # noqa: ANN001, ANN201
     settings.smtp.max_attempts = 3
     settings.smtp.rate_per_second = 1000
     settings.smtp.timeout_seconds = 5
+    # Delivery's rules, not booking's: meetings on the first day the post reaches (as the
+    # timings below were written), for email and print alike.
+    settings.booking.min_lead_days_print = settings.booking.min_lead_days_email = 3
     return settings
 
 
@@ -715,3 +718,29 @@ def test_two_runs_at_once_print_each_letter_in_exactly_one_batch(db_engine, fast
             manifest.stem
         }
     assert sorted(printed) == sorted(x.id for x in letters)
+
+
+def test_refused_email_with_two_days_lead_is_rebooked_by_post_with_the_post_lead(
+    db_engine, fast, scripted
+) -> None:  # noqa: ANN001
+    """Email wants two working days; when it is refused the post cannot make that meeting:
+    a new time that leaves the print lead time, a new version by post."""
+    from models.tables import Appointment, AppointmentSlot
+
+    fast.booking.min_lead_days_email, fast.booking.min_lead_days_print = 2, 5
+    handler, fast.smtp.port = scripted(Script(refuse_rcpt={"gone@example.se"}))
+    (episode,) = _prepare(db_engine, fast, ["gone@example.se"])
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["rebooked"] == 1 and handler.messages == []
+    with session_scope(db_engine) as session:
+        rows = session.execute(
+            select(Appointment.status, AppointmentSlot.starts_at)
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .where(Appointment.episode_id == episode)
+            .order_by(Appointment.id)
+        ).all()
+    days = [as_utc(at).astimezone(STOCKHOLM).date() for _, at in rows]
+    assert [status for status, _ in rows] == ["cancelled", "booked"]
+    assert days == [date(2026, 11, 4), date(2026, 11, 9)]  # 2 by email, then 5 by post
+    letters = _letters(db_engine)
+    assert [(x.channel, x.status) for x in letters][-1] == ("print", "sent")

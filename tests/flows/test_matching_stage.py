@@ -141,3 +141,106 @@ def test_decision_without_a_number_is_respected_on_the_next_run(register, confir
             assert later.tier == "none" and later.case_ref is None
         # Someone else in the same flat is still proposed for review, not bound by it.
         assert session.get(Episode, stranger).routing == "review"
+
+
+# --- issue 12: matching again when a number or a new register arrives -----------------------
+
+
+def _set(engine, episode_id: int, **values: object) -> None:  # noqa: ANN001
+    with session_scope(engine) as session:
+        episode = session.get(Episode, episode_id)
+        for name, value in values.items():
+            setattr(episode, name, value)
+
+
+def test_a_valid_number_from_a_later_notice_matches_again(register) -> None:
+    engine = register
+    review = add_episode(
+        engine, "k4", None, "Omar Alizadeh", street_address="Björkvägen 3", apartment="1001",
+        postal_code="12346",
+    )  # fmt: skip
+    unmatched = add_episode(engine, "k5", None, "Per Persson", street_address="Ekvägen 9")
+    known = add_episode(engine, "k1", pnr("19800101123"), "Anna Häggström", personnummer_valid=True)
+    first = match_episodes(engine, Settings(), RUN)
+    assert first["rematched"] == 0
+    with session_scope(engine) as session:
+        assert session.get(Episode, unmatched).routing == "advisor"
+    # Later notices bring valid numbers: the review's tenant is the client of case C2; the
+    # unmatched tenant turns out to be the client of C1.
+    _set(engine, review, personnummer=pnr("19900303789"), personnummer_valid=True)
+    _set(engine, unmatched, personnummer=pnr("19800101123"), personnummer_valid=True)
+    counts = match_episodes(engine, Settings(), RUN)
+    assert counts["episodes"] == 0 and counts["rematched"] == 2
+    assert counts["rematch_moved"] == 1 and counts["rematch_pending"] == 1
+    with session_scope(engine) as session:
+        got = {e.id: e for e in session.scalars(select(Episode))}
+        # In review, no meeting: routed like a first match; the old review superseded.
+        assert got[review].routing == "caseworker" and got[review].caseworker_id == "lb3"
+        decisions = session.scalars(
+            select(Match.decision).where(Match.episode_id == review).order_by(Match.id)
+        ).all()
+        assert decisions == ["superseded", "auto"]
+        # Already with the advisor: not moved, the case waits for the advisor.
+        assert got[unmatched].routing == "advisor" and got[unmatched].case_id is None
+        pending = session.scalars(
+            select(Match).where(Match.episode_id == unmatched, Match.decision == "pending")
+        ).one()
+        assert pending.case_ref == "C1"  # the number matches, the name does not: possible
+        assert got[known].routing == "caseworker"  # routed: never matched again
+        assert session.scalar(select(func.count()).select_from(Match)) == 5
+    # Nothing changed since: a rerun does nothing; the advisor's decision routes it.
+    assert match_episodes(engine, Settings(), RUN)["rematched"] == 0
+    decide_match(engine, pending.id, confirm=True, by="anna")
+    with session_scope(engine) as session:
+        assert session.get(Episode, unmatched).routing == "caseworker"
+
+
+def test_a_new_register_snapshot_matches_reviews_again(register, tmp_path: Path) -> None:
+    engine = register
+    review = add_episode(
+        engine, "k4", None, "Omar Alizadeh", street_address="Björkvägen 3", apartment="1001",
+        postal_code="12346",
+    )  # fmt: skip
+    booked = add_episode(
+        engine, "k6", None, "Omar Alizadeh", street_address="Björkvägen 3", apartment="1001",
+        postal_code="12346", contract_ref="K6",
+    )  # fmt: skip
+    match_episodes(engine, Settings(), RUN)
+    with session_scope(engine) as session:
+        assert {session.get(Episode, i).routing for i in (review, booked)} == {"review"}
+    # The second one was booked and lettered as unknown while its review waited.
+    from booking_helpers import ensure_company  # noqa: F401 - the company exists already
+
+    from models.tables import Appointment, AppointmentSlot
+
+    with session_scope(engine) as session:
+        slot = AppointmentSlot(
+            advisor_id="a1", location="M", starts_at=utc_at(9), ends_at=utc_at(10), booked=1
+        )
+        session.add(slot)
+        session.flush()
+        session.add(Appointment(episode_id=booked, slot_id=slot.id, status="booked"))
+    # Case C2 is closed in the new export: the possible match is gone.
+    folder = tmp_path / "new"
+    folder.mkdir()
+    cases, household = write_register(folder)
+    lines = cases.read_text(encoding="utf-8").splitlines()
+    cases.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    household.write_text("case_id;personnummer;name;relation;birth_date\n", encoding="utf-8")
+    import_register(engine, Settings(), cases, household, taken_on=RUN)
+    counts = match_episodes(engine, Settings(), RUN)
+    assert counts["rematched"] == 2
+    with session_scope(engine) as session:
+        # No meeting: the review is gone, the advisor books a letter.
+        assert session.get(Episode, review).routing == "advisor"
+        # Booked while waiting: not moved by itself (nothing found now, nothing stored).
+        assert session.get(Episode, booked).routing == "review"
+        assert session.scalars(
+            select(Match.decision).where(Match.episode_id == review).order_by(Match.id)
+        ).all() == ["superseded", "auto"]
+
+
+def utc_at(hour: int):  # noqa: ANN201
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, 9, hour, tzinfo=UTC)

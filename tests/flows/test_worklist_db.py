@@ -42,12 +42,15 @@ def _seed(engine) -> dict[str, int]:  # noqa: ANN001
         caseworker(s)
         evict = episode(s, 1, status="eviction_scheduled", has_children=True, children_count=1,
                         eviction_at=utc(2026, 11, 30), opened_on=date(2026, 11, 1))  # fmt: skip
+        # Booked before the eviction (Thursday 26th is the last day with the margin).
+        appointment(s, evict.id, utc(2026, 11, 25, 9))
         meeting = episode(s, 2, tenant_name=EVIL, opened_on=date(2026, 11, 1))
         appointment(s, meeting.id, utc(2026, 11, 23, 10))
         new = episode(s, 3, opened_on=RUN)
         routed = episode(s, 4, opened_on=RUN, routing="caseworker", caseworker_id="hl1",
                          tenant_name="Kalle Känd")  # fmt: skip
-        review = episode(s, 5, opened_on=date(2026, 11, 1), routing="review")
+        review = episode(s, 5, opened_on=date(2026, 11, 1), routing="review",
+                         deadline_date=date(2027, 1, 15))  # not yet urgent  # fmt: skip
         s.add(Match(episode_id=review.id, snapshot_id=_snapshot(s), tier="possible", score=0.6,
                     decision="pending", reasons="adress"))  # fmt: skip
         failed = episode(s, 6, opened_on=date(2026, 11, 1))
@@ -76,6 +79,7 @@ def test_worklists_are_written_once_per_owner_and_date(db_engine, tmp_path: Path
 
     counts = write_worklists(db_engine, settings, RUN)
     assert counts == {
+        "urgent_reviews": 0,
         "evictions": 1,
         "appointments": 1,
         "no_show_tasks": 0,
@@ -140,8 +144,8 @@ def test_xlsx_has_one_formula_safe_sheet_per_section(db_engine, tmp_path: Path) 
     path = settings.paths.worklist_dir / RUN.isoformat() / "radgivare-radgivare1.xlsx"
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == [
-        "1 Avhysningar", "2 Möten", "3 Uteblivna", "4 Nya ärenden", "5 Träffar",
-        "6 Brev och sena möten", "7 Utan besked",
+        "0 Brådskande träffar", "1 Avhysningar", "2 Möten", "3 Uteblivna", "4 Nya ärenden",
+        "5 Träffar", "6 Brev och sena möten", "7 Utan besked",
     ]  # fmt: skip
     evictions = book["1 Avhysningar"]
     assert [c.value for c in evictions[3]] == [

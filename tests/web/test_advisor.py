@@ -43,6 +43,7 @@ def test_worklist_shows_a_new_episode_with_contact_days_left_and_buttons(portal)
     html = page.text
     titles = re.findall(r'<h2 id="[a-z_]+">([^<]+) <span class="count">', html)
     assert titles == [
+        "Träffar att avgöra före sista dagen",
         "Avhysningar inom kort",
         "Möten i dag och nästa arbetsdag",
         "Uteblivna besök att följa upp",

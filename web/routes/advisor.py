@@ -600,9 +600,10 @@ def _slot_days(
         local = o.starts_at.astimezone(STOCKHOLM)
         day = days.setdefault(
             local.date(),
-            {"title": sv_weekday_date(local.date()), "late": False, "slots": []},
+            {"title": sv_weekday_date(local.date()), "late": False, "short": False, "slots": []},
         )
         day["late"] = day["late"] or not o.before_deadline
+        day["short"] = day["short"] or o.short_notice
         day["slots"].append(
             {
                 "id": o.slot_id,

@@ -1,0 +1,44 @@
+"""booking: appointments booked at short notice; whether an episode was matched with a
+valid personnummer (re-matching when a later notice brings one)
+
+Revision ID: 0003_booking12
+Revises: 0002_portal
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_booking12"
+down_revision = "0003_reminders12"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("appointment") as batch:
+        batch.add_column(
+            sa.Column(
+                "short_notice", sa.Boolean(), nullable=False, server_default=sa.text("false")
+            )
+        )
+    with op.batch_alter_table("episode") as batch:
+        batch.add_column(
+            sa.Column(
+                "matched_with_personnummer",
+                sa.Boolean(),
+                nullable=False,
+                server_default=sa.text("false"),
+            )
+        )
+    # Episodes matched before: as they were matched (no re-match merely for upgrading).
+    op.execute(
+        "UPDATE episode SET matched_with_personnummer = personnummer_valid "
+        "WHERE matched_at IS NOT NULL"
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("episode") as batch:
+        batch.drop_column("matched_with_personnummer")
+    with op.batch_alter_table("appointment") as batch:
+        batch.drop_column("short_notice")
