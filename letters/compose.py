@@ -21,6 +21,7 @@ from letters.render import (
     AdvisorContact,
     LetterInput,
     LetterTemplate,
+    LetterTexts,
     Sender,
     letter_context,
     letter_language,
@@ -91,7 +92,25 @@ def letter_input(
         before_deadline=appointment.before_deadline,
         deadline_estimated=bool(episode.deadline_estimated),
         payment_days=settings.booking.payment_days,
+        eviction_at=as_utc(episode.eviction_at) if episode.eviction_at else None,
+        landlord=landlord_name(settings, episode.company_id),
+        notice_received=episode.opened_on,
+        postal_days=settings.booking.postal_days,
+        texts=letter_texts(settings),
     )
+
+
+def landlord_name(settings: Settings, company_id: str) -> str | None:
+    """The landlord's name as configured, for "call your landlord"."""
+    for company in settings.companies:
+        if company.id == company_id:
+            return company.name
+    return None
+
+
+def letter_texts(settings: Settings) -> LetterTexts:
+    """The configured parts of every letter: phone hours, urgent number, help box."""
+    return LetterTexts.from_config(settings.letters, settings.municipality.phone)
 
 
 def email_context(settings: Settings, item: LetterInput) -> dict[str, Any]:
