@@ -114,7 +114,11 @@ def letter_texts(settings: Settings) -> LetterTexts:
 
 
 def email_context(settings: Settings, item: LetterInput) -> dict[str, Any]:
-    """What the tenant email templates print: the letter's own formatted values."""
+    """What the tenant email templates print: the letter's own formatted values.
+
+    The email says what the letter says about the meeting, the debt and paying (the
+    same phase rules), and nothing about the tenant beyond it.
+    """
     context = letter_context(item)
     return {
         "version": item.version,
@@ -124,6 +128,15 @@ def email_context(settings: Settings, item: LetterInput) -> dict[str, Any]:
         "address": item.advisor.address,
         "deadline": context["deadline"],
         "deadline_estimated": context["deadline_estimated"],
+        "payment_period": context["payment_period"],
+        "debt": context["debt"],
+        "phase": context["phase"],
+        "eviction": context["eviction"],
+        "notice_late": context["notice_late"],
+        "landlord": context["landlord"],
+        "phone_hours": context["phone_hours"],
+        "urgent_phone": context["urgent_phone"],
+        "attach_pdf": settings.letters.email_attach_pdf,
         "advisor_name": item.advisor.name,
         "advisor_phone": item.advisor.phone,
         "advisor_email": item.advisor.email,

@@ -391,9 +391,6 @@ class LettersConfig(_Section):
     )
     # Attach the letter (PDF) to the tenant's email; the email itself holds the essentials.
     email_attach_pdf: bool = True
-    # An email address the landlord gave (not the tenant) may be old or shared: the letter
-    # then also goes by post.
-    post_when_email_from_landlord: bool = True
 
 
 class DemoConfig(_Section):

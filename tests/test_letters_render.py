@@ -203,41 +203,32 @@ def test_letter_language_and_english_amounts() -> None:
     assert en_amount(Decimal("12345")) == "SEK 12,345"
 
 
+def _email_context(letter: LetterInput, **changes: object) -> dict[str, object]:
+    from letters.compose import email_context
+    from models.config import Settings
+
+    return {**email_context(Settings(), letter), **changes}
+
+
 def test_email_templates_render_in_both_languages() -> None:
-    context = {
-        "version": 1,
-        "day": "måndag 9 november 2026",
-        "time": "kl. 09.00–09.45",
-        "location": "Medborgarhuset",
-        "address": "Storgatan 1",
-        "deadline": "fredag 20 november 2026",
-        "deadline_estimated": False,
-        "advisor_name": "Anna",
-        "advisor_phone": "08-1",
-        "advisor_email": "a@x.se",
-        "reference": "4711",
-        "unit": "IFO",
-        "municipality": "Exempelby kommun",
-    }
-    subject, body = render_email("appointment", "sv", **context)
-    assert subject == "Kallelse till möte om din hyresskuld"
+    subject, body = render_email("appointment", "sv", **_email_context(make()))
+    assert subject == "Du har en bokad tid hos Exempelby kommun"  # nothing about a debt
     assert "måndag 9 november 2026 kl. 09.00–09.45" in body and "4711" in body
-    subject, _ = render_email("appointment", "en", **{**context, "version": 2})
-    assert subject == "A new time for your meeting about the rent arrears"
-    subject, body = render_email("appointment_cancelled", "fi", **context)
-    assert subject == "Din tid hos boenderådgivaren är avbokad"  # Swedish fallback
+    subject, _ = render_email(
+        "appointment", "en", **_email_context(make("appointment", "en"), version=2)
+    )
+    assert subject == "You have a new appointment time with Exempelby kommun"
+    subject, body = render_email("appointment_cancelled", "fi", **_email_context(make()))
+    assert subject == "Din tid hos Exempelby kommun är avbokad"  # Swedish fallback
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])
 def test_email_never_calls_an_estimated_date_the_last_day(language: str) -> None:
-    context = {
-        "version": 1, "day": "måndag 9 november 2026", "time": "kl. 09.00", "location": "M",
-        "address": "S", "deadline": "fredag 20 november 2026", "deadline_estimated": True,
-        "advisor_name": "Anna", "advisor_phone": "08-1", "advisor_email": "a@x.se",
-        "reference": "4711", "unit": "IFO", "municipality": "Exempelby kommun",
-    }  # fmt: skip
-    _, body = render_email("appointment", language, **context)
-    assert "20 november 2026" not in body
+    from dataclasses import replace
+
+    letter = replace(make(language=language), deadline_estimated=True)
+    _, body = render_email("appointment", language, **_email_context(letter))
+    assert "20 november 2026" not in body and "20 November 2026" not in body
     assert ("hur länge du har på dig att betala" in body) or ("how long you have" in body)
 
 

@@ -36,7 +36,7 @@ def test_create_letters_queues_each_appointment_once(db_engine, settings) -> Non
     assert (email.channel, email.recipient, email.language) == ("email", "asa@example.se", "en")
     assert (post.channel, post.recipient, post.language) == ("print", None, "sv")
     assert email.idempotency_key == f"appointment:{by_email}:{email.appointment_id}:v1"
-    assert email.subject == "Invitation to a meeting about your rent arrears"
+    assert email.subject == "You have a booked appointment with Exempelby kommun"
     assert "Monday 30 November 2026" in (email.body or "")  # the payment deadline
     for letter in (email, post):
         path = Path(letter.pdf_path or "")
