@@ -23,9 +23,10 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from enum import StrEnum
+from html import escape
 
 import aiosmtplib
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event
 
 from models.config import SmtpConfig
 from models.errors import KvarboendeError
@@ -48,7 +49,9 @@ class SmtpUnavailable(KvarboendeError):
 
 @dataclass(frozen=True)
 class Invite:
-    """An appointment as an iCalendar event (REQUEST) or its cancellation (CANCEL)."""
+    """An appointment as a published iCalendar event (METHOD:PUBLISH), or the same event
+    cancelled (STATUS:CANCELLED, a higher SEQUENCE): no organizer, no attendee, so a
+    calendar never offers the tenant to accept or decline to a mailbox nobody reads."""
 
     uid: str
     starts_at: datetime
@@ -79,6 +82,8 @@ class OutgoingEmail:
     pdf_name: str = "brev.pdf"
     invite: Invite | None = None
     attachments: tuple[Attachment, ...] = ()
+    #: An HTML part beside the text (tenant emails); None: text only.
+    html: str | None = None
 
 
 def sender_domain(from_address: str) -> str:
@@ -92,12 +97,12 @@ def message_id(key: str, from_address: str) -> str:
     return f"<{digest}@{sender_domain(from_address)}>"
 
 
-def invite_bytes(invite: Invite, organizer: str, attendee: str) -> bytes:
-    """The iCalendar file for an invitation or a cancellation (RFC 5546)."""
+def invite_bytes(invite: Invite) -> bytes:
+    """The iCalendar file of an appointment or its cancellation (RFC 5546 PUBLISH)."""
     calendar = Calendar()
     calendar.add("prodid", "-//kvarboende//boenderadgivning//SV")
     calendar.add("version", "2.0")
-    calendar.add("method", "CANCEL" if invite.cancel else "REQUEST")
+    calendar.add("method", "PUBLISH")
     event = Event()
     event.add("uid", invite.uid)
     event.add("dtstamp", datetime.now(UTC))
@@ -108,25 +113,56 @@ def invite_bytes(invite: Invite, organizer: str, attendee: str) -> bytes:
     event.add("description", invite.description)
     event.add("sequence", invite.sequence)
     event.add("status", "CANCELLED" if invite.cancel else "CONFIRMED")
-    event["organizer"] = vCalAddress(f"mailto:{organizer}")
-    attendee_address = vCalAddress(f"mailto:{attendee}")
-    attendee_address.params["ROLE"] = vText("REQ-PARTICIPANT")
-    event.add("attendee", attendee_address, encode=False)
+    event.add("transp", "OPAQUE")
     calendar.add_component(event)
     return calendar.to_ical()
 
 
+def html_body(text: str, language: str = "sv") -> str:
+    """The HTML part beside the plain text: the same words, paragraphs kept, labels bold.
+
+    Made from the text body (one wording, in the Jinja2 templates); everything is escaped.
+    """
+    paragraphs = []
+    for block in text.strip().split("\n\n"):
+        lines = []
+        for line in block.splitlines():
+            label, sep, rest = line.partition(": ")
+            if sep and label in FACT_LABELS:
+                lines.append(f"<strong>{escape(label)}:</strong> {escape(rest)}")
+            else:
+                lines.append(escape(line))
+        paragraphs.append("<p>" + "<br>\n".join(lines) + "</p>")
+    body = "\n".join(paragraphs)
+    return (
+        f'<!DOCTYPE html>\n<html lang="{escape(language)}">\n<head><meta charset="utf-8">'
+        "<title></title></head>\n"
+        '<body style="font-family: Arial, Helvetica, sans-serif; font-size: 16px; '
+        'line-height: 1.5; color: #1a1a1a; max-width: 40em;">\n'
+        f"{body}\n</body>\n</html>\n"
+    )
+
+
+#: The labels of the meeting's facts lines in the tenant emails, set in bold in HTML.
+FACT_LABELS = frozenset({"Tid", "Plats", "Du träffar", "Time", "Place", "You will meet"})
+
+
 def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> Message:
-    """The MIME message: text body, the PDF letter, the calendar invitation and any other
-    file (a receipt's CSV) attached.
+    """The MIME message: the text body (and its HTML twin), the PDF letter, the calendar
+    event and any other file (a receipt's CSV) attached.
 
     Built with the ``email.mime`` classes (compat32 policy): several times cheaper to
     build and to serialise than ``EmailMessage`` with the default policy, which matters
     when a day's letters go out one after another.
     """
     text = MIMEText(outgoing.body, "plain", "utf-8")
+    content: Message = text
+    if outgoing.html is not None:
+        content = MIMEMultipart("alternative")
+        content.attach(text)
+        content.attach(MIMEText(outgoing.html, "html", "utf-8"))
     plain = outgoing.pdf is None and outgoing.invite is None and not outgoing.attachments
-    message: Message = text if plain else MIMEMultipart("mixed")
+    message: Message = content if plain else MIMEMultipart("mixed")
     message["From"] = formataddr((str(Header(config.from_name, "utf-8")), config.from_address))
     message["To"] = outgoing.to
     # A Header object, so compat32 encodes the subject (typeshed only allows str here).
@@ -136,17 +172,16 @@ def build_message(config: SmtpConfig, outgoing: OutgoingEmail) -> Message:
     message["Auto-Submitted"] = "auto-generated"
     if plain:
         return message
-    message.attach(text)
+    message.attach(content)
     if outgoing.pdf is not None:
         pdf = MIMEApplication(outgoing.pdf, "pdf")
         pdf.add_header("Content-Disposition", "attachment", filename=outgoing.pdf_name)
         message.attach(pdf)
     if outgoing.invite is not None:
-        method = "CANCEL" if outgoing.invite.cancel else "REQUEST"
-        data = invite_bytes(outgoing.invite, config.from_address, outgoing.to)
+        data = invite_bytes(outgoing.invite)
         invite = MIMEText(data.decode("utf-8"), "calendar", "utf-8")
-        invite.set_param("method", method)
-        invite.add_header("Content-Disposition", "attachment", filename="kallelse.ics")
+        invite.set_param("method", "PUBLISH")
+        invite.add_header("Content-Disposition", "attachment", filename="tid.ics")
         message.attach(invite)
     for extra in outgoing.attachments:
         maintype, _, subtype = extra.mime_type.partition("/")

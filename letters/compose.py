@@ -21,6 +21,7 @@ from letters.render import (
     AdvisorContact,
     LetterInput,
     LetterTemplate,
+    LetterTexts,
     Sender,
     letter_context,
     letter_language,
@@ -91,11 +92,33 @@ def letter_input(
         before_deadline=appointment.before_deadline,
         deadline_estimated=bool(episode.deadline_estimated),
         payment_days=settings.booking.payment_days,
+        eviction_at=as_utc(episode.eviction_at) if episode.eviction_at else None,
+        landlord=landlord_name(settings, episode.company_id),
+        notice_received=episode.opened_on,
+        postal_days=settings.booking.postal_days,
+        texts=letter_texts(settings),
     )
 
 
+def landlord_name(settings: Settings, company_id: str) -> str | None:
+    """The landlord's name as configured, for "call your landlord"."""
+    for company in settings.companies:
+        if company.id == company_id:
+            return company.name
+    return None
+
+
+def letter_texts(settings: Settings) -> LetterTexts:
+    """The configured parts of every letter: phone hours, urgent number, help box."""
+    return LetterTexts.from_config(settings.letters, settings.municipality.phone)
+
+
 def email_context(settings: Settings, item: LetterInput) -> dict[str, Any]:
-    """What the tenant email templates print: the letter's own formatted values."""
+    """What the tenant email templates print: the letter's own formatted values.
+
+    The email says what the letter says about the meeting, the debt and paying (the
+    same phase rules), and nothing about the tenant beyond it.
+    """
     context = letter_context(item)
     return {
         "version": item.version,
@@ -105,6 +128,15 @@ def email_context(settings: Settings, item: LetterInput) -> dict[str, Any]:
         "address": item.advisor.address,
         "deadline": context["deadline"],
         "deadline_estimated": context["deadline_estimated"],
+        "payment_period": context["payment_period"],
+        "debt": context["debt"],
+        "phase": context["phase"],
+        "eviction": context["eviction"],
+        "notice_late": context["notice_late"],
+        "landlord": context["landlord"],
+        "phone_hours": context["phone_hours"],
+        "urgent_phone": context["urgent_phone"],
+        "attach_pdf": settings.letters.email_attach_pdf,
         "advisor_name": item.advisor.name,
         "advisor_phone": item.advisor.phone,
         "advisor_email": item.advisor.email,

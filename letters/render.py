@@ -14,7 +14,7 @@ import io
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -25,7 +25,9 @@ import typst
 from pypdf import PdfReader, PdfWriter
 
 from domain.formatting import STOCKHOLM, sv_amount, sv_weekday_date
+from domain.letter_situation import letter_situation
 from letters.pdfsplit import Unsupported, split_letters
+from models.config import LettersConfig
 from models.errors import KvarboendeError
 
 HERE = Path(__file__).parent
@@ -43,40 +45,43 @@ EN_MONTHS = (
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
 
-#: "This is an important letter, call us for help in your language."
-HELP_TEXTS: tuple[dict[str, Any], ...] = (
-    {
-        "lang": "ar",
-        "rtl": True,
-        "text": "هذه رسالة مهمة من الخدمات الاجتماعية. اتصل بنا للحصول على مساعدة بلغتك:",
-    },
-    {
-        "lang": "so",
-        "rtl": False,
-        "text": "Tani waa warqad muhiim ah oo ka timid adeegga bulshada. "
-        "Na soo wac si aad caawimaad ugu hesho luqaddaada:",
-    },
-    {
-        "lang": "fa",
-        "rtl": True,
-        "text": "این نامه مهمی از خدمات اجتماعی است. برای کمک به زبان خودتان با ما تماس بگیرید:",
-    },
-    {
-        "lang": "fi",
-        "rtl": False,
-        "text": "Tämä on tärkeä kirje sosiaalipalveluista. "
-        "Soita meille, niin saat apua omalla kielelläsi:",
-    },
-)
-
-HELP_TITLE = {
-    "sv": "Viktigt brev – ring oss om du behöver hjälp på ditt språk",
-    "en": "Important letter – call us if you need help in your language",
-}
 LABELS = {
     "sv": {"date": "Datum", "reference": "Ärende", "regards": "Med vänliga hälsningar"},
     "en": {"date": "Date", "reference": "Reference", "regards": "Kind regards"},
 }
+
+
+@dataclass(frozen=True)
+class HelpLine:
+    """One language of the help box, named in its own script."""
+
+    lang: str
+    name: str
+    text: str
+    rtl: bool = False
+
+
+@dataclass(frozen=True)
+class LetterTexts:
+    """The configured parts of every letter (``[letters]`` in config.toml)."""
+
+    phone_hours: dict[str, str]
+    urgent_phone: str
+    help_title: dict[str, str]
+    help: tuple[HelpLine, ...]
+
+    @classmethod
+    def from_config(cls, config: LettersConfig, fallback_phone: str = "") -> LetterTexts:
+        return cls(
+            phone_hours=dict(config.phone_hours),
+            urgent_phone=config.urgent_phone or fallback_phone,
+            help_title=dict(config.help_title),
+            help=tuple(HelpLine(h.lang, h.name, h.text, h.rtl) for h in config.help),
+        )
+
+
+def default_texts() -> LetterTexts:
+    return LetterTexts.from_config(LettersConfig())
 
 
 class RenderError(KvarboendeError):
@@ -122,6 +127,15 @@ class LetterInput:
     deadline_estimated: bool = False
     #: Days the law gives to pay after service (Jordabalken 12:44; ``booking.payment_days``).
     payment_days: int = 21
+    #: Kronofogden's booked eviction (aware), when the landlord reported one.
+    eviction_at: datetime | None = None
+    #: The landlord's name, for "call your landlord".
+    landlord: str | None = None
+    #: The day the landlord's notice reached us (the episode was opened).
+    notice_received: date | None = None
+    #: Working days the post needs (``booking.postal_days``).
+    postal_days: int = 2
+    texts: LetterTexts = field(default_factory=default_texts)
 
 
 def letter_language(known: str | None) -> str:
@@ -178,6 +192,21 @@ def letter_context(letter: LetterInput) -> dict[str, Any]:
         letter_date = sv_weekday_date(letter.letter_date).split(" ", 1)[1]
         title = "Boenderådgivare"
     sender = letter.sender
+    situation = letter_situation(
+        letter.letter_date,
+        letter.deadline,
+        letter.eviction_at,
+        letter.notice_received,
+        letter.postal_days,
+    )
+    eviction = None
+    if situation.eviction_ahead and letter.eviction_at is not None:
+        moment = letter.eviction_at.astimezone(STOCKHOLM)
+        if lang == "en":
+            eviction = f"{en_date(moment.date())} at {_clock(moment, ':')}"
+        else:
+            eviction = f"{sv_weekday_date(moment.date())} kl. {_clock(moment, '.')}"
+    texts = letter.texts
     return {
         "template": f"{letter.template}-{lang}",
         "lang": lang,
@@ -211,10 +240,21 @@ def letter_context(letter: LetterInput) -> dict[str, Any]:
         "debt": debt,
         "before_deadline": letter.before_deadline,
         "labels": LABELS[lang],
+        "phase": situation.phase,
+        "eviction": eviction,
+        "notice_late": situation.notice_late,
+        "landlord": letter.landlord,
+        "phone_hours": texts.phone_hours.get(lang) or texts.phone_hours.get("sv", ""),
+        "urgent_phone": texts.urgent_phone or sender.phone,
         "help": {
-            "title": HELP_TITLE[lang],
+            "title": texts.help_title.get(lang) or texts.help_title.get("sv", ""),
             "phone": letter.advisor.phone or sender.phone,
-            "items": list(HELP_TEXTS),
+            # The letter's own language needs no line of its own.
+            "items": [
+                {"lang": h.lang, "name": h.name, "text": h.text, "rtl": h.rtl}
+                for h in texts.help
+                if h.lang != lang
+            ],
         },
     }
 

@@ -406,6 +406,61 @@ class RetentionConfig(_Section):
     audit_log_years: int = Field(default=2, ge=1)
 
 
+class HelpLanguage(_Section):
+    """One line of the letters' help box: a language named in its own script."""
+
+    lang: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$")  # BCP 47, e.g. "ar", "ti"
+    name: str = Field(min_length=1)  # the language's own name: "العربية", "ትግርኛ", "Suomi"
+    text: str = Field(min_length=1)  # "Call us for help in your language:"; the phone follows
+    rtl: bool = False  # written right to left (Arabic, Persian, Kurdish Sorani ...)
+
+
+#: "Important letter. Call us if you need help in your language:" in the languages most
+#: often needed by the municipality's tenants. Translations: have them checked by the
+#: municipality's interpreters before production (config.toml [[letters.help]]).
+DEFAULT_HELP: tuple[dict[str, Any], ...] = (
+    {"lang": "ar", "name": "العربية", "rtl": True,
+     "text": "هذه رسالة مهمة. اتصل بنا إذا كنت بحاجة إلى مساعدة بلغتك:"},
+    {"lang": "so", "name": "Soomaali",
+     "text": "Warqad muhiim ah. Na soo wac haddii aad u baahan tahay caawimaad luqaddaada:"},
+    {"lang": "ti", "name": "ትግርኛ",
+     "text": "እዚ ኣገዳሲ ደብዳቤ እዩ። ብቋንቋኹም ሓገዝ እንተደሊኹም ደውሉልና፦"},
+    {"lang": "fa", "name": "فارسی", "rtl": True,
+     "text": "این نامه مهمی است. اگر به کمک به زبان خودتان نیاز دارید با ما تماس بگیرید:"},
+    {"lang": "en", "name": "English",
+     "text": "This is an important letter. Call us if you need help in your language:"},
+    {"lang": "fi", "name": "Suomi",
+     "text": "Tämä on tärkeä kirje. Soita meille, jos tarvitset apua omalla kielelläsi:"},
+    {"lang": "bs", "name": "Bosanski / Hrvatski / Српски",
+     "text": "Ovo je važno pismo. Nazovite nas ako trebate pomoć na svom jeziku:"},
+    {"lang": "uk", "name": "Українська",
+     "text": "Це важливий лист. Зателефонуйте нам, якщо вам потрібна допомога вашою мовою:"},
+)  # fmt: skip
+
+
+class LettersConfig(_Section):
+    """What the tenant's letters and emails say beyond the facts of the episode."""
+
+    # The advisor's phone hours, printed next to the number (per letter language).
+    phone_hours: dict[str, str] = Field(
+        default_factory=lambda: {"sv": "måndag–fredag kl. 9–12", "en": "Monday–Friday 9–12"}
+    )
+    # The number for urgent matters (an eviction close at hand); empty: municipality.phone.
+    urgent_phone: str = ""
+    # The help box: its title per letter language and one line per language.
+    help_title: dict[str, str] = Field(
+        default_factory=lambda: {
+            "sv": "Viktigt brev – ring oss om du behöver hjälp på ditt språk",
+            "en": "Important letter – call us if you need help in your language",
+        }
+    )
+    help: list[HelpLanguage] = Field(
+        default_factory=lambda: [HelpLanguage(**item) for item in DEFAULT_HELP]
+    )
+    # Attach the letter (PDF) to the tenant's email; the email itself holds the essentials.
+    email_attach_pdf: bool = True
+
+
 class DemoConfig(_Section):
     seed: int = 42
     start_date: date = date(2026, 9, 1)
@@ -442,6 +497,7 @@ class Settings(BaseSettings):
     statistics: StatisticsConfig = StatisticsConfig()
     cases: RegisterConfig = RegisterConfig()
     retention: RetentionConfig = RetentionConfig()
+    letters: LettersConfig = LettersConfig()
     demo: DemoConfig = DemoConfig()
 
     @classmethod

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, LetterKind, LetterStatus, Routing
+from models.db import rowcount
 from models.tables import Appointment, AppointmentSlot, Caseworker, Episode, Letter
+from services._common import start_of_day
 from services.outbox import TENANT_KINDS
 
 
@@ -22,6 +24,52 @@ def next_version(session: Session, episode_id: int) -> int:
         )
     )
     return int(count or 0) + 1
+
+
+def supersede_older(session: Session, episode_id: int, version: int) -> int:
+    """A newer tenant letter replaces every older one of the episode not yet on its way.
+
+    Older versions still ``pending`` (not claimed by a delivery run, not in a print
+    batch) become ``superseded`` and are never sent or printed: after a rebooking and a
+    cancellation on the same day the tenant gets only the newest letter. Returns how many.
+    """
+    result = session.execute(
+        update(Letter)
+        .where(
+            Letter.episode_id == episode_id,
+            Letter.kind.in_(TENANT_KINDS),
+            Letter.version < version,
+            Letter.status == LetterStatus.PENDING,
+            Letter.print_batch.is_(None),
+        )
+        .values(
+            status=LetterStatus.SUPERSEDED,
+            next_attempt_at=None,
+            last_error=f"replaced by version {version} before it was sent",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+def last_told_slot(session: Session, episode_id: int, day: date) -> AppointmentSlot | None:
+    """The slot of the newest appointment letter that went out (or is on its way) to the
+    tenant, when that appointment is cancelled and still ahead on ``day``: the time the
+    tenant knows of, whatever was booked and cancelled unseen since."""
+    return session.scalars(
+        select(AppointmentSlot)
+        .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
+        .join(Letter, Letter.appointment_id == Appointment.id)
+        .where(
+            Letter.episode_id == episode_id,
+            Letter.kind == LetterKind.APPOINTMENT.value,
+            Letter.status.in_([LetterStatus.SENT, LetterStatus.SENDING]),
+            Appointment.status == AppointmentStatus.CANCELLED,
+            AppointmentSlot.starts_at >= start_of_day(day),
+        )
+        .order_by(Letter.version.desc())
+        .limit(1)
+    ).first()
 
 
 def appointments_without_letter(session: Session) -> list[int]:

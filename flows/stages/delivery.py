@@ -60,6 +60,7 @@ from connectors.smtp import (
     SmtpSender,
     SmtpUnavailable,
     build_message,
+    html_body,
     message_id,
     sender_domain,
 )
@@ -67,7 +68,7 @@ from domain.addresses import usable_email
 from domain.delivery import MEETING_PASSED, letter_too_late, must_post_today, scheduled_time
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import AppointmentStatus, Channel, LetterKind, LetterStatus
-from models.config import Settings
+from models.config import ConfigError, Settings
 from models.db import as_utc
 from models.tables import AppointmentSlot, Letter
 from services.delivery import Outbox, claim_is_stale, new_claim_token, real_now
@@ -100,15 +101,26 @@ class RunClock:
         return self.start + timedelta(seconds=time.monotonic() - self._began)
 
 
+def _meeting_place(settings: Settings, slot: AppointmentSlot) -> str:
+    """The full place of a meeting: the advisor's location and street address."""
+    try:
+        address = settings.advisor(slot.advisor_id).address
+    except ConfigError:
+        address = ""  # an advisor removed from the configuration: the location alone
+    return ", ".join(part for part in (slot.location, address) if part)
+
+
 def _outgoing(
     settings: Settings,
     letter: Letter,
     slot: AppointmentSlot | None,
     attachments: tuple[Attachment, ...] = (),
 ) -> OutgoingEmail:
-    pdf = Path(letter.pdf_path).read_bytes() if letter.pdf_path else None
+    tenant = letter.kind in TENANT_KINDS
+    attach = settings.letters.email_attach_pdf or not tenant
+    pdf = Path(letter.pdf_path).read_bytes() if letter.pdf_path and attach else None
     invite = None
-    if slot is not None and letter.kind in TENANT_KINDS:
+    if slot is not None and tenant:
         domain = sender_domain(settings.smtp.from_address)
         english = letter.language == "en"
         invite = Invite(
@@ -116,12 +128,12 @@ def _outgoing(
             starts_at=as_utc(slot.starts_at),
             ends_at=as_utc(slot.ends_at),
             summary="Meeting with the housing advisor" if english else "Möte med boenderådgivaren",
-            location=slot.location,
+            location=_meeting_place(settings, slot),
             description=letter.subject or "",
             sequence=letter.version,
             cancel=letter.kind == LetterKind.APPOINTMENT_CANCELLED,
         )
-    if letter.kind in TENANT_KINDS:
+    if tenant:
         name = "letter.pdf" if letter.language == "en" else "brev.pdf"
     else:  # staff emails keep their report's own file name
         name = Path(letter.pdf_path).name if letter.pdf_path else "bilaga.pdf"
@@ -134,6 +146,7 @@ def _outgoing(
         pdf_name=name,
         invite=invite,
         attachments=attachments,
+        html=html_body(letter.body or "", letter.language) if tenant else None,
     )
 
 

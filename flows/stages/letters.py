@@ -70,6 +70,8 @@ def _queue(
                 language=done.language,
                 version=item.version,
             )
+            if created:
+                stored.supersede_older(session, episode.id, item.version)
             if created and not email and not has_postal_address(episode):
                 stored.mark_unsendable(letter)
             queued += int(created)
@@ -95,8 +97,13 @@ def queue_appointment_letters(
 def queue_cancellation_letter(
     session: Session, settings: Settings, appointment: Appointment, run_date: date
 ) -> int:
-    """Render and queue the letter telling the tenant their time is cancelled."""
+    """Render and queue the letter telling the tenant their time is cancelled.
+
+    The letter names the time the tenant was last told of: when a rebooked time is
+    cancelled before its letter went out, that is the earlier letter's time.
+    """
     episode, slot = stored.appointment_with_slot(session, appointment)
+    slot = stored.last_told_slot(session, episode.id, run_date) or slot
     version = stored.next_version(session, episode.id)
     item = letter_input(settings, episode, appointment, slot, "cancellation", version, run_date)
     return _queue(

@@ -58,22 +58,24 @@ def _invite(cancel: bool = False) -> Invite:
         starts_at=datetime(2026, 11, 9, 9, 0, tzinfo=STOCKHOLM),
         ends_at=datetime(2026, 11, 9, 9, 45, tzinfo=STOCKHOLM),
         summary="Möte med boenderådgivaren",
-        location="Medborgarhuset",
+        location="Medborgarhuset, Storgatan 1, plan 2, Exempelby",
         description="Kallelse",
         sequence=2,
         cancel=cancel,
     )
 
 
-def test_invitation_and_its_cancellation() -> None:
-    request = Calendar.from_ical(invite_bytes(_invite(), "b@exempelby.se", "asa@example.se"))
+def test_invitation_is_published_without_organizer_and_its_cancellation() -> None:
+    request = Calendar.from_ical(invite_bytes(_invite()))
     event = request.walk("VEVENT")[0]
-    assert request["METHOD"] == "REQUEST" and event["STATUS"] == "CONFIRMED"
+    assert request["METHOD"] == "PUBLISH" and event["STATUS"] == "CONFIRMED"
     assert event.decoded("DTSTART").isoformat() == "2026-11-09T08:00:00+00:00"
     assert str(event["UID"]) == "appointment-7@exempelby.se" and event["SEQUENCE"] == 2
-    assert str(event["ATTENDEE"]) == "mailto:asa@example.se"
-    cancel = Calendar.from_ical(invite_bytes(_invite(True), "b@exempelby.se", "asa@example.se"))
-    assert cancel["METHOD"] == "CANCEL" and cancel.walk("VEVENT")[0]["STATUS"] == "CANCELLED"
+    # Nobody to reply to: no organizer, no attendee (no accept/decline to a dead mailbox).
+    assert "ORGANIZER" not in event and "ATTENDEE" not in event
+    assert str(event["LOCATION"]) == "Medborgarhuset, Storgatan 1, plan 2, Exempelby"
+    cancel = Calendar.from_ical(invite_bytes(_invite(True)))
+    assert cancel["METHOD"] == "PUBLISH" and cancel.walk("VEVENT")[0]["STATUS"] == "CANCELLED"
 
 
 def test_message_headers_and_parts() -> None:
@@ -99,5 +101,34 @@ def test_message_headers_and_parts() -> None:
     kinds = [part.get_content_type() for part in parsed.iter_attachments()]
     assert kinds == ["application/pdf", "text/calendar"]
     calendar_part = list(parsed.iter_attachments())[1]
-    assert calendar_part.get_param("method") == "REQUEST"
+    assert calendar_part.get_param("method") == "PUBLISH"
     assert parsed.get_body(("plain",)).get_content() == "Hej!\n"
+    assert parsed.get_body(("html",)) is None  # no HTML part unless one is given
+
+
+def test_html_part_beside_the_text_escaped_with_the_facts_in_bold() -> None:
+    import email
+    import email.policy
+
+    from connectors.smtp import html_body
+
+    body = "Hej!\n\nTid: måndag 9 november kl. 09.00\nPlats: <Medborgarhuset>\n\nDin skuld & mer.\n"
+    message = build_message(
+        SmtpConfig(),
+        OutgoingEmail(key="k", to="asa@example.se", subject="S", body=body, html=html_body(body)),
+    )
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert parsed.get_body(("plain",)).get_content() == body
+    html = parsed.get_body(("html",)).get_content()
+    assert "<strong>Tid:</strong> måndag 9 november kl. 09.00<br>" in html
+    assert "<strong>Plats:</strong> &lt;Medborgarhuset&gt;" in html
+    assert "<p>Din skuld &amp; mer.</p>" in html and '<html lang="sv">' in html
+    with_pdf = build_message(
+        SmtpConfig(),
+        OutgoingEmail(key="k", to="a@b.se", subject="S", body=body, html=html, pdf=b"%PDF"),
+    )
+    parsed = email.message_from_bytes(with_pdf.as_bytes(), policy=email.policy.default)
+    assert parsed.get_content_type() == "multipart/mixed"
+    assert parsed.get_body(("html",)) is not None
+    assert [p.get_content_type() for p in parsed.iter_attachments()] == ["application/pdf"]

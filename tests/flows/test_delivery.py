@@ -129,6 +129,21 @@ def _attachments(message: EmailMessage) -> dict[str, EmailMessage]:
     return {part.get_content_type(): part for part in message.iter_attachments()}
 
 
+def test_attaching_the_pdf_is_configurable(db_engine, fast, smtp_server) -> None:  # noqa: ANN001
+    """letters.email_attach_pdf = false: the email carries the essentials and the calendar
+    event, no PDF, and does not point at an attachment that is not there."""
+    fast.smtp.port = smtp_server.port
+    fast.letters.email_attach_pdf = False
+    _prepare(db_engine, fast, ["a@example.se"])
+    assert deliver_outbox(db_engine, fast, RUN)["sent_email"] == 1
+    (message,) = smtp_server.messages
+    assert set(_attachments(message)) == {"text/calendar"}
+    plain = message.get_body(("plain",)).get_content()
+    assert "PDF" not in plain and "12 345,50 kr" in plain
+    assert "senast måndag 30 november 2026" in plain
+    assert message.get_body(("html",)) is not None
+
+
 def test_letters_arrive_with_pdf_invite_and_stable_message_id(db_engine, fast, smtp_server) -> None:  # noqa: ANN001
     fast.smtp.port = smtp_server.port
     _prepare(db_engine, fast, ["a@example.se", None])
@@ -150,14 +165,26 @@ def test_letters_arrive_with_pdf_invite_and_stable_message_id(db_engine, fast, s
         parts = _attachments(message)
         assert set(parts) == {"application/pdf", "text/calendar"}
         calendar = parts["text/calendar"].get_content()
-        assert "METHOD:REQUEST" in calendar and f"appointment-{letter.appointment_id}@" in calendar
+        assert "METHOD:PUBLISH" in calendar and f"appointment-{letter.appointment_id}@" in calendar
+        assert "ORGANIZER" not in calendar and "ATTENDEE" not in calendar
+        assert "LOCATION:Boenderådgivningen\\, Medborgarhuset\\, Storgatan 1\\, plan 2\\, Ex" in (
+            calendar.replace("\r\n ", "")
+        )
+        html = message.get_body(("html",)).get_content()
+        # The HTML part beside the text says what the letter says: meeting, debt, date.
+        assert ("<strong>Tid:</strong>" in html) or ("<strong>Time:</strong>" in html)
+        assert ("12 345,50 kr" in html) or ("SEK 12,345.50" in html)
+        plain = message.get_body(("plain",)).get_content()
+        assert ("12 345,50 kr" in plain) or ("SEK 12,345.50" in plain)
         pdf_text = PdfReader(io.BytesIO(parts["application/pdf"].get_content())).pages[0]
         text = pdf_text.extract_text()
         if address == "b@example.se":
             assert "You owe SEK 12,345.50" in " ".join(text.split())
-            assert "Meeting" in message["Subject"] or "meeting" in message["Subject"]
+            assert message["Subject"] == "You have a booked appointment with Exempelby kommun"
         else:
             assert "12 345,50 kr" in text and "måndag 30 november 2026" in text
+            assert message["Subject"] == "Du har en bokad tid hos Exempelby kommun"
+            assert "senast måndag 30 november 2026" in plain
     assert letters[None].channel == "print" and letters[None].print_batch == "2026-11-02-01"
     batch = fast.paths.print_dir / "2026-11-02-01.pdf"
     manifest = (fast.paths.print_dir / "2026-11-02-01.csv").read_text(encoding="utf-8")

@@ -209,7 +209,7 @@ def test_rebook_to_a_chosen_slot_and_a_taken_slot_is_refused(portal) -> None:
     assert [(x.kind, x.version) for x in letters][-1] == ("appointment", 2)
     assert _audit(portal.engine, "appointment.rebook")[0].address == "testclient"
     page = client.get(done.headers["location"]).text
-    assert "Den nya tiden är bokad." in page and "ersätts av det nyare brevet" in page
+    assert "Den nya tiden är bokad." in page and "ersatt av ett nyare brev" in page
 
     cancelled = client.post(f"/radgivare/arenden/{first}/avboka", data={"csrf_token": csrf})
     assert cancelled.headers["location"] == f"/radgivare/arenden/{first}?klart=avbokad"
