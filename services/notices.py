@@ -111,6 +111,18 @@ def find_file(session: Session, company_id: str, digest: str) -> NoticeFile | No
     ).first()
 
 
+def has_ingested_file(session: Session, company_id: str) -> bool:
+    """Whether the company has had a file ingested (its first receipt lists ignored columns)."""
+    return (
+        session.scalar(
+            select(NoticeFile.id)
+            .where(NoticeFile.company_id == company_id, NoticeFile.status == "ingested")
+            .limit(1)
+        )
+        is not None
+    )
+
+
 class StoredMeanwhile(Exception):
     """Another ingest stored this content while we read it (the retry found it ingested)."""
 
@@ -379,7 +391,6 @@ def store_rows(
     return counts, duplicate_rows
 
 
-
 def _duplicate_rejections(
     connection: Connection, duplicates: pl.DataFrame, stored_now: pl.DataFrame, file_id: int
 ) -> pl.DataFrame:
@@ -419,6 +430,7 @@ def _duplicate_rejections(
         pl.col("repeats_file_id"),
         pl.col("repeats_row"),
     )
+
 
 def _seg_to_id(frame: pl.DataFrame, source: str, target: str, ids: pl.Series) -> pl.DataFrame:
     """Replace planned segment numbers by the reserved episode ids (a join, order kept)."""

@@ -29,6 +29,8 @@ from domain.notices import (
     NoticeFormatError,
     ParsedNotices,
     ParseOptions,
+    ignored_columns_note,
+    mapping_notes,
     parse_notices,
     validate_company_mapping,
 )
@@ -125,9 +127,17 @@ def _rows_text(rows: list[int], limit: int = 20) -> str:
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} och {shown[-1]}"
 
 
-def reading_notes(raw: RawTable, parsed: ParsedNotices) -> list[str]:
-    """The receipt's remarks on how the file was read: plain Swedish, line numbers only."""
-    notes = []
+def reading_notes(raw: RawTable, parsed: ParsedNotices, *, first_file: bool = False) -> list[str]:
+    """The receipt's remarks on how the file was read: plain Swedish, line numbers only.
+
+    Columns not read that look needed (no name column, a co-tenant or apartment header
+    not recognised) are said on every receipt; the list of ignored columns on the
+    company's first receipt only (it then knows what its export sends in vain).
+    """
+    notes = mapping_notes(parsed.mapping)
+    ignored = ignored_columns_note(parsed.mapping)
+    if first_file and ignored:
+        notes.append(ignored)
     if raw.cp1252_lines:
         word = "Rad" if len(raw.cp1252_lines) == 1 else "Raderna"
         notes.append(
@@ -180,6 +190,7 @@ def ingest_file(
 
     with session_scope(engine) as session:
         previous = stored_notices.find_file(session, company.id, digest)
+        first_file = not stored_notices.has_ingested_file(session, company.id)
     if previous is not None and previous.status == "ingested":
         return _already_received(
             engine, settings, company, path, previous, receipt, received_on, move
@@ -199,7 +210,7 @@ def ingest_file(
             engine, settings, company, path, receipt, str(exc), received_on, move, retry_of
         )
     encoding = raw.encoding or raw.file_format
-    notes = reading_notes(raw, parsed)
+    notes = reading_notes(raw, parsed, first_file=first_file)
     if parsed.garbled_rows:  # counts only: the rows themselves are personal data
         log.warning(
             "ingest: %s rows of a file for company %s have unreadable characters in a name "
@@ -350,7 +361,6 @@ def _reject_file(
     log.info("notice file %s rejected as a whole", file_id)
     filing.file_away(receipt, earlier=earlier)
     return receipt
-
 
 
 def _queue_receipt_email(
