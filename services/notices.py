@@ -251,7 +251,7 @@ def stored_receipt(
     """The stored receipt of an earlier file with the same content: counts and reasons."""
     with session_scope(engine) as session:
         rejections = session.execute(
-            select(RowRejection.row_number, RowRejection.reason)
+            select(RowRejection.row_number, RowRejection.reason, RowRejection.contract_ref)
             .where(RowRejection.file_id == previous.id, RowRejection.kind == "rejected")
             .order_by(RowRejection.row_number)
         ).all()
@@ -270,8 +270,11 @@ def stored_receipt(
         duplicates=previous.rows_duplicate,
         already_received=already_received,
         file_error=previous.file_error,
-        rejections=[RejectedRow(row_number=n, reason=r) for n, r in rejections],
+        rejections=[
+            RejectedRow(row_number=n, reason=r, contract_ref=ref) for n, r, ref in rejections
+        ],
         notes=list(notes),
+        received_at=previous.received_at,
     )
 
 

@@ -213,3 +213,65 @@ def test_a_file_with_nothing_new_exits_0_and_the_first_receipt_lists_ignored_col
     out = capsys.readouterr().out
     assert "0 accepted, 0 rejected, 2 duplicates: nothing new" in out
     assert "Kolumner som inte används" not in out  # only on the company's first receipt
+
+
+# --- receipts a clerk can act on --------------------------------------------------------
+
+
+def test_the_receipt_file_has_time_hash_contact_and_each_rows_contract_reference(
+    tmp_path: Path,
+) -> None:
+    import csv
+
+    from connectors.inbox import ReceiptLine, write_receipt
+    from domain.vocabulary import Receipt, RejectedRow
+
+    receipt = Receipt(
+        filename="nov.csv",
+        company_id="ny",
+        content_hash="ab" * 32,
+        rows_read=3,
+        accepted=1,
+        rejected=1,
+        duplicates=1,
+        rejections=[
+            RejectedRow(row_number=4, reason="Datumet 'igår' kan inte läsas", contract_ref="K-9")
+        ],
+        received_at=datetime(2026, 11, 2, 7, 15, tzinfo=UTC),
+        contact="Individ- och familjeomsorgen, Exempelby kommun, e-post ifo@exempelby.se",
+    )
+    duplicate = ReceiptLine(3, "dubblett", "K-1", "Händelsen finns redan", "rad 2 i samma fil")
+    csv_path, _ = write_receipt(receipt, tmp_path / "nov.csv", [duplicate])
+    lines = list(csv.reader(csv_path.read_text("utf-8-sig").splitlines(), delimiter=";"))
+    summary = dict(line for line in lines if len(line) == 2)
+    assert summary["Mottagen"] == "2026-11-02 08:15"
+    assert summary["SHA-256"] == "ab" * 32
+    assert summary["Frågor om kvittot"].endswith("e-post ifo@exempelby.se")
+    rows = [line for line in lines if len(line) == 5]
+    assert rows == [
+        ["Rad", "Kontraktsnummer", "Status", "Orsak", "Upprepar"],
+        ["3", "K-1", "dubblett", "Händelsen finns redan", "rad 2 i samma fil"],
+        ["4", "K-9", "avvisad", "Datumet 'igår' kan inte läsas", ""],
+    ]
+
+
+def test_the_portal_receipt_lists_hash_notes_and_contact() -> None:
+    from services.receipts import ReceiptDetail, ReceiptSummary, summary_lines
+
+    summary = ReceiptSummary(
+        id=1,
+        filename="nov.csv",
+        received_at=datetime(2026, 11, 2, 7, 15, tzinfo=UTC),
+        status="ingested",
+        rows_read=1,
+        accepted=1,
+        rejected=0,
+        duplicates=0,
+        file_error=None,
+        content_hash="cd" * 32,
+    )
+    detail = ReceiptDetail(summary, [], notes=["Kolumner som inte används: 'Saldo'"])
+    lines = dict(summary_lines(detail, "IFO, Exempelby kommun"))
+    assert lines["SHA-256"] == "cd" * 32 and lines["Mottagen"] == "2026-11-02 08:15"
+    assert lines["Anmärkning"] == "Kolumner som inte används: 'Saldo'"
+    assert lines["Frågor om kvittot"] == "IFO, Exempelby kommun"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -40,7 +40,9 @@ from models.db import session_scope
 from models.errors import KvarboendeError
 from models.tables import NoticeFile
 from services import notices as stored_notices
+from services import receipts
 from services.notices import stored_receipt
+from services.receipts import contact_line
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +188,13 @@ def ingest_file(
     data = path.read_bytes()
     digest = content_hash(data)
     name = filename or path.name
-    receipt = Receipt(filename=name, company_id=company.id, content_hash=digest)
+    receipt = Receipt(
+        filename=name,
+        company_id=company.id,
+        content_hash=digest,
+        received_at=datetime.now(UTC),
+        contact=contact_line(settings),
+    )
 
     with session_scope(engine) as session:
         previous = stored_notices.find_file(session, company.id, digest)
@@ -263,16 +271,31 @@ def ingest_file(
         filing.drop()
         raise
 
+    refs = dict(parsed.rejected_refs.iter_rows())
     receipt = receipt.model_copy(
         update={
             "rows_read": parsed.rows_read,
             "accepted": counts["accepted"],
             "rejected": parsed.rejected.height,
             "duplicates": counts["duplicates"],
-            "rejections": [RejectedRow(**r) for r in parsed.rejected.to_dicts()],
+            "rejections": [
+                RejectedRow(row_number=n, reason=r, contract_ref=refs.get(n))
+                for n, r in parsed.rejected.iter_rows()
+            ],
             "notes": notes,
         }
     )
+    lines: list[inbox.ReceiptLine] = []
+    if duplicate_rows:  # each duplicate names the row (and file) it repeats
+        with session_scope(engine) as session:
+            detail = receipts.get_receipt(session, company.id, file_id)
+        lines = [
+            inbox.ReceiptLine(
+                r.row_number, "dubblett", r.contract_ref or "", r.reason, r.repeats_sv
+            )
+            for r in detail.rows
+            if r.kind == "duplicate"
+        ]
     log.info(
         "ingested notice file %s: %s rows, %s accepted, %s rejected, %s duplicates",
         file_id,
@@ -282,7 +305,7 @@ def ingest_file(
         receipt.duplicates,
     )
     earlier = retry_of.archive_path if retry_of is not None else None
-    filing.file_away(receipt, duplicate_rows, Path(earlier) if earlier else None)
+    filing.file_away(receipt, lines, Path(earlier) if earlier else None)
     return receipt
 
 
@@ -320,7 +343,9 @@ def _already_received(
             assert filing.target is not None
             stored_notices.record_archive_path(engine, previous.id, filing.target)
         filing.file_away()
-    return stored_receipt(engine, previous, receipt.filename)
+    return stored_receipt(engine, previous, receipt.filename).model_copy(
+        update={"contact": receipt.contact}
+    )
 
 
 def _reject_file(
