@@ -34,6 +34,7 @@ from domain.notices import (
     parse_notices,
     validate_company_mapping,
 )
+from domain.ownership import WRONG_COMPANY_SV, belongs_elsewhere
 from domain.vocabulary import Receipt, RejectedRow
 from models.config import CompanyConfig, ConfigError, NoticeConfig, Settings
 from models.db import session_scope
@@ -216,6 +217,24 @@ def ingest_file(
     except NoticeFormatError as exc:
         return _reject_file(
             engine, settings, company, path, receipt, str(exc), received_on, move, retry_of
+        )
+    with session_scope(engine) as session:
+        evidence = stored_notices.ownership_evidence(session, company.id, parsed.accepted)
+    verdict = belongs_elsewhere(evidence)
+    if verdict is not None:  # company ids and counts only
+        log.warning(
+            "ingest: a file for company %s looks like company %s's (%s of %s sampled tenants "
+            "have open episodes there only; contract reference shapes %.0f %% theirs, "
+            "%.0f %% its own): rejected as a whole",
+            company.id,
+            verdict.other_company,
+            verdict.open_elsewhere,
+            verdict.tenants,
+            100 * verdict.shape_share_other,
+            100 * verdict.shape_share_own,
+        )
+        return _reject_file(
+            engine, settings, company, path, receipt, WRONG_COMPANY_SV, received_on, move, retry_of
         )
     encoding = raw.encoding or raw.file_format
     notes = reading_notes(raw, parsed, first_file=first_file)
