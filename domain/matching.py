@@ -47,6 +47,10 @@ NAME_STRONG = 85.0
 NAME_IDENTICAL = 95.0
 #: Name similarity that counts as a similar name (also when one name token is shared).
 NAME_PARTIAL = 70.0
+#: The name part's score for a double name with one part left out (a strong name) ...
+NAME_DOUBLE = 90.0
+#: ... and for a changed surname (a similar name: probable only at the same home).
+NAME_SURNAME = 80.0
 ADULT_RELATIONS = ("client", "partner", "adult")
 
 _FOLD = {
@@ -556,6 +560,44 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
         similarity,
         pl.col("n_tokens").list.set_intersection(pl.col("p_tokens")).list.len().alias("shared"),
         pl.col("n_tokens").list.len().alias("n_token_count"),
+        pl.col("p_tokens").list.len().alias("_p_token_count"),
+    )
+    # Two ways one person's name is written that token_sort_ratio scores low (issue 16):
+    # a double name with one part left out (every token of the shorter name, at least two,
+    # in the longer one), and a changed surname (same first name, another last name).
+    fewer = pl.min_horizontal("n_token_count", "_p_token_count")
+    first_n = pl.col("n_name").str.extract(r"^(\S+)", 1)
+    first_p = pl.col("p_name").str.extract(r"^(\S+)", 1)
+    last_n = pl.col("n_name").str.extract(r"(\S+)$", 1)
+    last_p = pl.col("p_name").str.extract(r"(\S+)$", 1)
+    double = (
+        (fewer >= 2)
+        & (pl.col("shared") == fewer)
+        & (pl.col("n_token_count") != pl.col("_p_token_count"))
+    ).fill_null(False)
+    surname = (
+        (fewer >= 2)
+        & (first_n == first_p)
+        & (last_n != last_p)
+        & (pl.col("name_sim") < NAME_STRONG)
+    ).fill_null(False)
+    pairs = pairs.with_columns(
+        pl.when(double)
+        .then(pl.lit("double"))
+        .when(surname)
+        .then(pl.lit("surname"))
+        .otherwise(None)
+        .alias("name_rule"),
+    ).with_columns(
+        # The name part of the score: a left-out double name counts as a strong name, a
+        # changed surname as a similar one (enough for a probable match only at the same
+        # home, see probable_candidate).
+        pl.when(pl.col("name_rule") == "double")
+        .then(pl.max_horizontal("name_sim", pl.lit(NAME_DOUBLE, dtype=pl.Float32)))
+        .when(pl.col("name_rule") == "surname")
+        .then(pl.max_horizontal("name_sim", pl.lit(NAME_SURNAME, dtype=pl.Float32)))
+        .otherwise(pl.col("name_sim"))
+        .alias("name_eff"),
     )
     apt_same = (pl.col("apt") == pl.col("p_apt")).fill_null(False)
     house_same = (pl.col("house") == pl.col("p_house")).fill_null(False)
@@ -591,9 +633,9 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     pairs = pairs.with_columns(evidence.alias("evidence"))
     ev = pl.col("evidence")
     name_absent = pl.col("n_name") == ""
-    strong = pl.col("name_sim") >= NAME_STRONG
+    strong = pl.col("name_eff") >= NAME_STRONG
     identical = pl.col("name_sim") >= NAME_IDENTICAL
-    partial = (pl.col("shared") >= 1) | (pl.col("name_sim") >= NAME_PARTIAL)
+    partial = (pl.col("shared") >= 1) | (pl.col("name_eff") >= NAME_PARTIAL)
     home = pl.col("addr_level") == 2
     points = (
         pl.when(ev == "exact")
@@ -608,7 +650,7 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     )
     score = (
         points
-        + pl.col("name_sim").cast(pl.Float64) / 100 * 0.3
+        + pl.col("name_eff").cast(pl.Float64) / 100 * 0.3
         + pl.when(home).then(0.1).when(pl.col("addr_level") == 1).then(0.05).otherwise(0.0)
     ).round(3)
     # Only a broken number one digit or one swap away is auto-accepted without an exact
@@ -667,6 +709,10 @@ def _reasons() -> pl.Expr:
         .then(pl.lit("namnet stämmer"))
         .when(pl.col("name_sim") >= NAME_STRONG)
         .then(pl.concat_str([pl.lit("namnet liknar ("), similarity, pl.lit(" av 100)")]))
+        .when(pl.col("name_rule") == "double")
+        .then(pl.lit("samma namn, men ett av dubbelnamnen saknas"))
+        .when(pl.col("name_rule") == "surname")
+        .then(pl.lit("samma förnamn, annat efternamn (namnbyte?)"))
         .when(pl.col("shared") >= 1)
         .then(
             pl.concat_str(

@@ -158,13 +158,23 @@ def test_name_variants_with_exact_number_are_certain(name: str) -> None:
     assert one(personnummer=ANNA, tenant_name=name)["tier"] == "certain"
 
 
-def test_married_name_change_at_same_address_needs_review() -> None:
-    # At the calibrated threshold a changed surname is not enough to skip the review,
-    # but the advisor sees why it was proposed.
+def test_married_name_change_at_same_address_is_probable() -> None:
+    # Issue 16: a changed surname next to a near number at the same home scored just
+    # under the threshold (token_sort_ratio of two different surnames); the name part
+    # now counts the same first name as a similar name, and says why.
     result = one(personnummer=wrong_digit(ANNA, 9), tenant_name="Anna Lindqvist", **HOME)
-    assert result["tier"] == "possible" and result["decision"] == "pending"
-    assert "delvis samma namn" in result["reasons"]
+    assert result["tier"] == "probable" and result["decision"] == "auto"
+    assert "samma förnamn, annat efternamn (namnbyte?)" in result["reasons"]
     assert result["case_ref"] == "C1"
+
+
+def test_double_name_with_one_part_left_out_is_a_strong_name() -> None:
+    result = one(personnummer=wrong_digit(ANNA, 9), tenant_name="Anna Sofia Häggström")
+    assert result["tier"] == "probable" and result["case_ref"] == "C1"
+    assert "ett av dubbelnamnen saknas" in result["reasons"]
+    # Another first name with the same surname is no double name and no name change.
+    other = one(personnummer=wrong_digit(ANNA, 9), tenant_name="Eva Häggström")
+    assert "dubbelnamn" not in other["reasons"] and "namnbyte" not in other["reasons"]
 
 
 def test_married_name_change_elsewhere_needs_review() -> None:
