@@ -10,12 +10,14 @@ notice files' are) naming files, fields and headers, never the data in them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from domain.headers import HeaderTable, plain_token
 from domain.register import RegisterError
 from models.config import RegisterConfig
 from models.errors import one_line_without_values
@@ -44,6 +46,45 @@ FIELD_LABEL_SV = {
     "caseworker_email": "handläggarens e-post", "language": "språk", "relation": "relation",
     "birth_date": "födelsedatum",
 }  # fmt: skip
+
+
+#: Headers case systems use, recognised without configuration (compared as in
+#: :mod:`domain.headers`: case, å/ä/ö, punctuation and abbreviations do not matter).
+#: ``first_name`` and ``last_name`` are joined into ``name``.
+CASE_ALIASES: dict[str, tuple[str, ...]] = {
+    "case_id": (
+        "ärendenr", "ärendenummer", "ärende id", "ärende", "aktnr", "aktnummer", "akt",
+        "personakt", "case", "case no", "case number",
+    ),
+    "personnummer": (
+        "pnr", "personnr", "klient pnr", "klientens personnummer", "klient personnummer",
+        "ssn", "samordningsnummer", "idnummer", "person id",
+    ),
+    "name": ("namn", "klientnamn", "klientens namn", "fullständigt namn", "full name"),
+    "first_name": ("förnamn", "first name", "given name", "tilltalsnamn", "klient förnamn"),
+    "last_name": ("efternamn", "last name", "surname", "family name", "klient efternamn"),
+    "street_address": (
+        "adress", "gatuadress", "folkbokföringsadress", "bostadsadress", "address", "street",
+    ),
+    "apartment": ("lgh", "lgh nr", "lägenhetsnummer", "lägenhet", "lägenhetsnr", "apartment"),
+    "postal_code": ("postnr", "postnummer", "zip", "postal code"),
+    "unit": ("enhet", "sektion", "avdelning", "team", "unit"),
+    "caseworker_id": (
+        "handläggare", "handläggar id", "handläggarsignatur", "signatur", "caseworker",
+    ),
+    "caseworker_name": (
+        "handläggarnamn", "handläggarens namn", "handläggare namn", "caseworker name",
+    ),
+    "caseworker_email": (
+        "handläggare epost", "handläggarens epost", "handläggare mejl", "caseworker email",
+    ),
+    "language": ("språk", "language"),
+    "relation": ("relation", "relationstyp", "roll", "relation till klient", "hushållsroll"),
+    "birth_date": ("födelsedatum", "född", "födelsedag", "birth date", "date of birth"),
+}  # fmt: skip
+_CASE_HEADERS = HeaderTable(CASE_ALIASES)
+#: Fields read from two columns when the export has no single one.
+NAME_PARTS = {"name": ("first_name", "last_name")}
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -90,7 +131,7 @@ def read_table(path: Path) -> pl.DataFrame:
 def missing_columns_message(
     source: str,
     missing: list[str],
-    mapping: dict[str, str],
+    mapping: Mapping[str, str | list[str]],
     headers: list[str],
     found_in: str = "rubriker i filen",
 ) -> str:
@@ -102,37 +143,84 @@ def missing_columns_message(
     names = []
     for field in missing:
         label = f"{FIELD_LABEL_SV.get(field, field)} ({field}"
-        if mapping.get(field, field) != field:
-            label += f", rubriken {mapping[field]!r} enligt config.toml"
+        configured = mapping.get(field, field)
+        if configured != field:
+            shown = (
+                " + ".join(repr(h) for h in configured)
+                if isinstance(configured, list)
+                else repr(configured)
+            )
+            label += f", rubriken {shown} enligt config.toml"
         names.append(label + ")")
     found = ", ".join(repr(h) for h in headers) or "inga"
     return f"{source}: kolumn saknas för {', '.join(names)}; {found_in}: {found}"
 
 
+def resolve_headers(
+    headers: list[str], mapping: Mapping[str, str | list[str]], columns: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """Canonical field -> the export's header(s), from config.toml first, then recognised.
+
+    A field configured as a list of headers is read from all of them, joined with a
+    space (``name = ["Förnamn", "Efternamn"]``). An unconfigured field is recognised by
+    its usual headers; a name in two columns (first name, last name) becomes ``name``.
+    A configured header that is not in the file leaves the field missing (never guessed).
+    """
+    by_token = {plain_token(h): h for h in reversed(headers)}
+    found: dict[str, list[str]] = {}
+    used: set[str] = set()
+    for field, configured in mapping.items():
+        wanted = configured if isinstance(configured, list) else [configured]
+        present = [by_token[plain_token(w)] for w in wanted if plain_token(w) in by_token]
+        if len(present) == len(wanted):
+            found[field] = present
+            used.update(present)
+    recognised: dict[str, list[str]] = {}
+    for header in headers:
+        known_as = _CASE_HEADERS.field_of(header)
+        if known_as is not None and header not in used and known_as not in mapping:
+            recognised.setdefault(known_as, []).append(header)
+    for field in (*columns, "first_name", "last_name"):
+        if field in recognised and field not in found:
+            found[field] = recognised[field][:1]
+    for field, parts in NAME_PARTS.items():
+        if field in columns and field not in found and all(p in found for p in parts):
+            found[field] = [found[p][0] for p in parts]
+    return {field: heads for field, heads in found.items() if field in columns}
+
+
 def _canonical(
     frame: pl.DataFrame,
-    mapping: dict[str, str],
+    mapping: Mapping[str, str | list[str]],
     columns: tuple[str, ...],
     required: tuple[str, ...],
     source: str,
     found_in: str = "rubriker i filen",
 ) -> pl.DataFrame:
-    """Rename mapped headers to canonical names, check the required ones, add the rest empty."""
+    """Take the mapped or recognised headers as canonical fields, check the required ones,
+    add the rest empty."""
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
     headers = list(frame.columns)
-    renames = {
-        export: canonical for canonical, export in mapping.items() if export in frame.columns
-    }
-    frame = frame.rename(renames)
-    missing = [c for c in required if c not in frame.columns]
+    sources = resolve_headers(headers, mapping, columns)
+    missing = [c for c in required if c not in sources]
     if missing:
         raise RegisterError(missing_columns_message(source, missing, mapping, headers, found_in))
-    frame = frame.with_columns(
-        [pl.lit(None, dtype=pl.String).alias(c) for c in columns if c not in frame.columns]
-    )
-    frame = frame.select(
-        [pl.col(c).cast(pl.String).str.strip_chars().replace("", None).alias(c) for c in columns]
-    )
+
+    def cell(header: str) -> pl.Expr:
+        text = pl.col(header).cast(pl.String).str.strip_chars()
+        return pl.when(text.str.len_chars() > 0).then(text)
+
+    exprs = []
+    for name in columns:
+        heads = sources.get(name)
+        if not heads:
+            exprs.append(pl.lit(None, dtype=pl.String).alias(name))
+        elif len(heads) == 1:
+            exprs.append(cell(heads[0]).alias(name))
+        else:
+            joined = pl.concat_str([cell(h) for h in heads], separator=" ", ignore_nulls=True)
+            exprs.append(pl.when(joined.str.len_chars() > 0).then(joined).alias(name))
+    frame = frame.select(exprs)
     # A spreadsheet that stored YYMMDDNNNC as a number dropped the leading zero of people
     # born 2000-2009: nine bare digits get it back (the Luhn check still decides validity).
     number = pl.col("personnummer")

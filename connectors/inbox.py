@@ -21,7 +21,7 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from domain.formatting import looks_like_formula, safe_cell
@@ -29,7 +29,19 @@ from domain.vocabulary import Receipt
 from models.privacy import PRIVATE_FILE_MODE, make_private, private_dir
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart")
-RECEIPT_HEADER = ("Rad", "Status", "Orsak")
+RECEIPT_HEADER = ("Rad", "Kontraktsnummer", "Status", "Orsak", "Upprepar")
+DUPLICATE_REASON = "Händelsen finns redan (samma kontrakt, händelse, datum och personnummer)"
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """A row that was not taken, as the receipt lists it (row number as the sheet shows it)."""
+
+    row_number: int
+    status: str  # avvisad | dubblett
+    contract_ref: str
+    reason: str
+    repeats: str = ""  # for a duplicate: the row (and file) it repeats
 
 
 def is_in_progress(path: Path) -> bool:
@@ -139,7 +151,7 @@ class Filing:
     def file_away(
         self,
         receipt: Receipt | None = None,
-        duplicate_rows: Iterable[int] = (),
+        duplicate_rows: Iterable[int | ReceiptLine] = (),
         earlier: Path | None = None,
     ) -> None:
         """After the commit: the inbox copy goes, the receipt (if any) lies beside the
@@ -176,25 +188,31 @@ def remove_stale_copy(rejected: Path, archived: Path) -> None:
 
 
 def receipt_rows(
-    receipt: Receipt, duplicate_rows: Iterable[int] = ()
-) -> list[tuple[object, str, str]]:
+    receipt: Receipt, duplicates: Iterable[int | ReceiptLine] = ()
+) -> list[ReceiptLine]:
     """One line per rejected or duplicate row, sorted by row number (text as it is: each
-    writer neutralises formulas its own way)."""
-    rows: list[tuple[object, str, str]] = [
-        (r.row_number, "avvisad", r.reason) for r in receipt.rejections
+    writer neutralises formulas its own way). A duplicate given as a bare row number
+    has no known original."""
+    rows = [
+        ReceiptLine(r.row_number, "avvisad", r.contract_ref or "", r.reason)
+        for r in receipt.rejections
     ]
     rows += [
-        (n, "dubblett", "Händelsen finns redan (samma kontrakt, händelse, datum och personnummer)")
-        for n in duplicate_rows
+        d if isinstance(d, ReceiptLine) else ReceiptLine(d, "dubblett", "", DUPLICATE_REASON)
+        for d in duplicates
     ]
-    rows.sort(key=lambda r: int(r[0]))  # type: ignore[call-overload]
+    rows.sort(key=lambda r: r.row_number)
     return rows
 
 
 def receipt_summary(receipt: Receipt) -> list[tuple[str, object]]:
-    """The counts, in plain Swedish, as label/value pairs (text as it is, see receipt_rows)."""
-    lines: list[tuple[str, object]] = [
-        ("Fil", receipt.filename),
+    """The counts, in plain Swedish, as label/value pairs (text as it is, see receipt_rows):
+    with the received time, the file's SHA-256 and whom to ask."""
+    lines: list[tuple[str, object]] = [("Fil", receipt.filename)]
+    if receipt.received_at is not None:
+        lines.append(("Mottagen", local_time(receipt.received_at)))
+    lines += [
+        ("SHA-256", receipt.content_hash),
         ("Rader i filen", receipt.rows_read),
         ("Mottagna", receipt.accepted),
         ("Avvisade", receipt.rejected),
@@ -205,11 +223,22 @@ def receipt_summary(receipt: Receipt) -> list[tuple[str, object]]:
     if receipt.file_error:
         lines.append(("Filen kunde inte läsas", receipt.file_error))
     lines += [("Anmärkning", note) for note in receipt.notes]
+    if receipt.contact:
+        lines.append(("Frågor om kvittot", receipt.contact))
     return lines
 
 
+def local_time(moment: datetime) -> str:
+    """``2026-11-02 08:15`` in Stockholm time."""
+    from domain.formatting import STOCKHOLM
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
 def write_receipt(
-    receipt: Receipt, stem: Path, duplicate_rows: Iterable[int] = ()
+    receipt: Receipt, stem: Path, duplicate_rows: Iterable[int | ReceiptLine] = ()
 ) -> tuple[Path, Path]:
     """Write ``<stem>.kvitto.csv`` and ``<stem>.kvitto.xlsx``; returns both paths."""
     import xlsxwriter
@@ -224,7 +253,9 @@ def write_receipt(
             writer.writerow([label, safe_cell(value)])
         writer.writerow([])
         writer.writerow(RECEIPT_HEADER)
-        writer.writerows([[safe_cell(cell) for cell in row] for row in rows])
+        for r in rows:
+            cells = (r.row_number, r.contract_ref, r.status, r.reason, r.repeats)
+            writer.writerow([safe_cell(cell) for cell in cells])
     workbook = xlsxwriter.Workbook(str(xlsx_path), {"strings_to_formulas": False})
     try:
         sheet = workbook.add_worksheet("Kvitto")
@@ -242,13 +273,17 @@ def write_receipt(
                 text(index, 1, str(value))
         start = len(summary) + 1
         sheet.write_row(start, 0, RECEIPT_HEADER, bold)
-        for offset, (row_number, status, reason) in enumerate(rows, start=start + 1):
-            sheet.write_number(offset, 0, int(str(row_number)))
-            sheet.write_string(offset, 1, status)
-            text(offset, 2, reason)
+        for offset, line in enumerate(rows, start=start + 1):
+            sheet.write_number(offset, 0, line.row_number)
+            text(offset, 1, line.contract_ref)
+            sheet.write_string(offset, 2, line.status)
+            text(offset, 3, line.reason)
+            text(offset, 4, line.repeats)
         sheet.set_column(0, 0, 22)
-        sheet.set_column(1, 1, 12)
-        sheet.set_column(2, 2, 90)
+        sheet.set_column(1, 1, 18)
+        sheet.set_column(2, 2, 12)
+        sheet.set_column(3, 3, 90)
+        sheet.set_column(4, 4, 30)
     finally:
         workbook.close()
     return csv_path, xlsx_path

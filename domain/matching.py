@@ -47,6 +47,10 @@ NAME_STRONG = 85.0
 NAME_IDENTICAL = 95.0
 #: Name similarity that counts as a similar name (also when one name token is shared).
 NAME_PARTIAL = 70.0
+#: The name part's score for a double name with one part left out (a strong name) ...
+NAME_DOUBLE = 90.0
+#: ... and for a changed surname (a similar name: probable only at the same home).
+NAME_SURNAME = 80.0
 ADULT_RELATIONS = ("client", "partner", "adult")
 
 _FOLD = {
@@ -157,7 +161,8 @@ def _tokens(expr: pl.Expr) -> pl.Expr:
 def add_address(frame: pl.DataFrame, street: str, apartment: str, postal: str) -> pl.DataFrame:
     """Adds street_key, house, apt and postal: the address made comparable.
 
-    ``Storgatan 12 A, lgh 1102`` and ``Storg. 12`` give street ``storg``, house ``12``;
+    ``STORGATAN 12 A, lgh 1102`` and ``Storg. 12A`` give street ``storg``, house ``12a``
+    (``Storg. 12`` is house ``12``: another entrance);
     ``lgh 1102`` and ``1102`` give apartment ``1102``; ``123 45`` gives ``12345``.
     """
     frame = frame.with_columns(_folded(pl.col(street).cast(pl.String)).alias("_folded_street"))
@@ -166,7 +171,8 @@ def add_address(frame: pl.DataFrame, street: str, apartment: str, postal: str) -
         folded.str.extract(r"^([^\d]*)", 1)
         .str.replace_all(r"[^\p{L}]+", "")
         .alias("_street_letters"),
-        folded.str.extract(r"(\d+)", 1).alias("house"),
+        # The house number with its letter: 150B is another entrance than 150.
+        folded.str.extract(r"(\d+(?:\s?[a-z]\b)?)", 1).str.replace_all(" ", "").alias("house"),
         pl.coalesce(
             pl.col(apartment).cast(pl.String).str.replace_all(r"\D", ""),
             folded.str.extract(r"lgh\.?\s*(\d+)", 1),
@@ -233,6 +239,14 @@ def prepare_notices(notices: pl.DataFrame, today: date) -> pl.DataFrame:
         add_identity(both, "raw_pnr", today, "n")
         .with_columns(
             name_norm(pl.col("raw_name")).alias("n_name"),
+            # Written with ten digits: the century was chosen from the year digits, so a
+            # typo there may have chosen the wrong one (see _near_variants).
+            pl.col("raw_pnr")
+            .cast(pl.String)
+            .str.replace_all(r"[\s\u00a0]", "")
+            .str.contains(r"^\d{6}[-+]?\d{4}$")
+            .fill_null(False)
+            .alias("n_ten"),
         )
         .select(
             "nid",
@@ -242,6 +256,7 @@ def prepare_notices(notices: pl.DataFrame, today: date) -> pl.DataFrame:
             "n_valid",
             "n_coord",
             "n_birth",
+            "n_ten",
             "n_name",
             _tokens(pl.col("n_name")).alias("n_tokens"),
             "street_key",
@@ -387,10 +402,21 @@ def children_per_case(members: pl.DataFrame) -> pl.DataFrame:
 # -------------------------------------------------------------------------- candidates
 
 
+def _ten_digits(identities: pl.DataFrame) -> pl.Expr:
+    """Whether an identity's number was written with ten digits (False when not known)."""
+    return pl.col("n_ten") if "n_ten" in identities.columns else pl.lit(False)
+
+
 def _near_variants(identities: pl.DataFrame) -> pl.DataFrame:
-    """Every number one digit or one adjacent swap away from a broken number (not the century)."""
+    """Every number one digit or one adjacent swap away from a broken number.
+
+    The variants are built on the digits as written. A number written with ten digits
+    got its century from its year digits, so a typo there also chose the century: its
+    variants are tried in both centuries (``910505`` for a person born 2001 is a typo in
+    ``010505``, whose century is 20, not 19).
+    """
     broken = identities.filter(pl.col("n_pnr_int").is_not_null() & ~pl.col("n_valid")).select(
-        "nid", "role", "n_pnr_int"
+        "nid", "role", "n_pnr_int", _ten_digits(identities).alias("_ten")
     )
     if broken.height == 0:
         return broken.with_columns(pl.lit(None, dtype=pl.Int64).alias("p_pnr_int"))
@@ -416,7 +442,17 @@ def _near_variants(identities: pl.DataFrame) -> pl.DataFrame:
             (value + (upper - digit) * power + (digit - upper) * power * 10).alias("p_pnr_int"),
         )
     )
-    return pl.concat([substitutions, swaps], how="vertical")
+    variants = pl.concat([substitutions, swaps], how="vertical")
+    ten = broken.filter(pl.col("_ten")).select("nid", "role")
+    if ten.height == 0:
+        return variants
+    century = pl.col("p_pnr_int") // 10**10
+    other = (
+        variants.join(ten, on=["nid", "role"], how="semi")
+        .filter(century.is_in([19, 20]))
+        .with_columns((pl.col("p_pnr_int") % 10**10 + (39 - century) * 10**10).alias("p_pnr_int"))
+    )
+    return pl.concat([variants, other], how="vertical")
 
 
 def candidate_pairs(
@@ -427,8 +463,8 @@ def candidate_pairs(
     """Candidate (nid, role, pid) pairs from the blocking joins, without duplicates.
 
     Blocks: the exact number; the variants of a broken number; birth date and one
-    shared name token (for identities without an exact hit); address and apartment
-    (ditto); and previously confirmed (identity key, case) pairs (see
+    shared name token (for identities without an exact hit); street, house number and
+    apartment (ditto); and previously confirmed (identity key, case) pairs (see
     :func:`identity_key`; ``identities`` then needs its ``n_key`` column).
     """
     key = ["nid", "role", "pid"]
@@ -457,10 +493,9 @@ def candidate_pairs(
     ).select(key)
 
     by_address = []
-    for left, right in (
-        (("postal", "house", "apt"), ("p_postal", "p_house", "p_apt")),
-        (("street_key", "house", "apt"), ("p_street_key", "p_house", "p_apt")),
-    ):
+    # The same street is required: postal code, house and flat number alone also pair
+    # flats in other streets of the same postal area.
+    for left, right in ((("street_key", "house", "apt"), ("p_street_key", "p_house", "p_apt")),):
         n_side = rest.drop_nulls(list(left)).select("nid", "role", *left)
         p_side = persons.drop_nulls(list(right)).select("pid", *right)
         by_address.append(
@@ -493,7 +528,9 @@ def _pnr_distance(pairs: pl.DataFrame) -> pl.DataFrame:
     digits_n = [(n // 10**k) % 10 for k in range(10)]
     digits_p = [(p // 10**k) % 10 for k in range(10)]
     differs = [dn != dp for dn, dp in zip(digits_n, digits_p, strict=True)]
-    century = (n // 10**10) != (p // 10**10)
+    # A century the number did not write (ten digits) is not a differing digit.
+    ten = pl.col("n_ten").fill_null(False) if "n_ten" in pairs.columns else pl.lit(False)
+    century = ((n // 10**10) != (p // 10**10)) & ~ten
     count = pl.sum_horizontal([d.cast(pl.Int32) for d in [*differs, century]])
     swap = pl.any_horizontal(
         [
@@ -529,15 +566,52 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
         similarity,
         pl.col("n_tokens").list.set_intersection(pl.col("p_tokens")).list.len().alias("shared"),
         pl.col("n_tokens").list.len().alias("n_token_count"),
+        pl.col("p_tokens").list.len().alias("_p_token_count"),
+    )
+    # Two ways one person's name is written that token_sort_ratio scores low (issue 16):
+    # a double name with one part left out (every token of the shorter name, at least two,
+    # in the longer one), and a changed surname (same first name, another last name).
+    fewer = pl.min_horizontal("n_token_count", "_p_token_count")
+    first_n = pl.col("n_name").str.extract(r"^(\S+)", 1)
+    first_p = pl.col("p_name").str.extract(r"^(\S+)", 1)
+    last_n = pl.col("n_name").str.extract(r"(\S+)$", 1)
+    last_p = pl.col("p_name").str.extract(r"(\S+)$", 1)
+    double = (
+        (fewer >= 2)
+        & (pl.col("shared") == fewer)
+        & (pl.col("n_token_count") != pl.col("_p_token_count"))
+    ).fill_null(False)
+    surname = (
+        (fewer >= 2)
+        & (first_n == first_p)
+        & (last_n != last_p)
+        & (pl.col("name_sim") < NAME_STRONG)
+    ).fill_null(False)
+    pairs = pairs.with_columns(
+        pl.when(double)
+        .then(pl.lit("double"))
+        .when(surname)
+        .then(pl.lit("surname"))
+        .otherwise(None)
+        .alias("name_rule"),
+    ).with_columns(
+        # The name part of the score: a left-out double name counts as a strong name, a
+        # changed surname as a similar one (enough for a probable match only at the same
+        # home, see probable_candidate).
+        pl.when(pl.col("name_rule") == "double")
+        .then(pl.max_horizontal("name_sim", pl.lit(NAME_DOUBLE, dtype=pl.Float32)))
+        .when(pl.col("name_rule") == "surname")
+        .then(pl.max_horizontal("name_sim", pl.lit(NAME_SURNAME, dtype=pl.Float32)))
+        .otherwise(pl.col("name_sim"))
+        .alias("name_eff"),
     )
     apt_same = (pl.col("apt") == pl.col("p_apt")).fill_null(False)
     house_same = (pl.col("house") == pl.col("p_house")).fill_null(False)
-    place_same = (pl.col("postal") == pl.col("p_postal")).fill_null(False) | (
-        pl.col("street_key") == pl.col("p_street_key")
-    ).fill_null(False)
     street_same = (pl.col("street_key") == pl.col("p_street_key")).fill_null(False)
+    # Another postal code where both are given is another address, even with the same street.
+    postal_ok = (pl.col("postal") == pl.col("p_postal")).fill_null(True)
     pairs = pairs.with_columns(
-        pl.when(apt_same & house_same & place_same)
+        pl.when(apt_same & house_same & street_same & postal_ok)
         .then(2)
         .when(street_same & house_same)
         .then(1)
@@ -565,9 +639,9 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     pairs = pairs.with_columns(evidence.alias("evidence"))
     ev = pl.col("evidence")
     name_absent = pl.col("n_name") == ""
-    strong = pl.col("name_sim") >= NAME_STRONG
+    strong = pl.col("name_eff") >= NAME_STRONG
     identical = pl.col("name_sim") >= NAME_IDENTICAL
-    partial = (pl.col("shared") >= 1) | (pl.col("name_sim") >= NAME_PARTIAL)
+    partial = (pl.col("shared") >= 1) | (pl.col("name_eff") >= NAME_PARTIAL)
     home = pl.col("addr_level") == 2
     points = (
         pl.when(ev == "exact")
@@ -582,7 +656,7 @@ def score_pairs(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
     )
     score = (
         points
-        + pl.col("name_sim").cast(pl.Float64) / 100 * 0.3
+        + pl.col("name_eff").cast(pl.Float64) / 100 * 0.3
         + pl.when(home).then(0.1).when(pl.col("addr_level") == 1).then(0.05).otherwise(0.0)
     ).round(3)
     # Only a broken number one digit or one swap away is auto-accepted without an exact
@@ -641,6 +715,10 @@ def _reasons() -> pl.Expr:
         .then(pl.lit("namnet stämmer"))
         .when(pl.col("name_sim") >= NAME_STRONG)
         .then(pl.concat_str([pl.lit("namnet liknar ("), similarity, pl.lit(" av 100)")]))
+        .when(pl.col("name_rule") == "double")
+        .then(pl.lit("samma namn, men ett av dubbelnamnen saknas"))
+        .when(pl.col("name_rule") == "surname")
+        .then(pl.lit("samma förnamn, annat efternamn (namnbyte?)"))
         .when(pl.col("shared") >= 1)
         .then(
             pl.concat_str(

@@ -11,15 +11,14 @@ No I/O, no database: the functions take frames and return frames.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 
-from domain.vocabulary import EventType, NoticeRow
+from domain.headers import HeaderTable, plain_token, words
+from domain.vocabulary import EVENT_LABEL_SV, EventType, NoticeRow
 from models.errors import KvarboendeError
 
 #: Canonical field names, in the order of the canonical notice file.
@@ -93,18 +92,40 @@ _HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "co_tenant_name": (
         "medhyresgäst", "medhyresgästnamn", "hyresgäst2", "namnmedhyresgäst",
-        "medkontraktsinnehavare", "cotenant", "cotenantname",
+        "medkontraktsinnehavare", "cotenant", "cotenantname", "medsökande", "namn 2",
+        "hyresgäst 2 namn",
+    ),
+    # A name in two columns: joined into tenant_name / co_tenant_name, first name first.
+    "tenant_first_name": (
+        "förnamn", "first name", "firstname", "given name", "tilltalsnamn",
+        "hyresgäst förnamn", "förnamn hyresgäst", "kund förnamn",
+    ),
+    "tenant_last_name": (
+        "efternamn", "last name", "lastname", "surname", "family name",
+        "hyresgäst efternamn", "efternamn hyresgäst", "kund efternamn",
+    ),
+    "co_tenant_first_name": (
+        "medhyresgäst förnamn", "förnamn medhyresgäst", "hyresgäst 2 förnamn",
+        "co tenant first name",
+    ),
+    "co_tenant_last_name": (
+        "medhyresgäst efternamn", "efternamn medhyresgäst", "hyresgäst 2 efternamn",
+        "co tenant last name",
     ),
     "co_tenant_personnummer": (
         "medhyresgästpnr", "medhyresgästpersonnummer", "pnrmedhyresgäst",
         "personnummermedhyresgäst", "personnummer2", "pnr2", "cotenantpersonnummer",
+        "medhyresgäst personnr", "medhyresgäst persnr", "medhyresgäst id", "hyresgäst 2 pnr",
+        "hyresgäst2 personnummer", "medsökande pnr", "medsökande personnummer",
+        "co tenant ssn", "co tenant pnr", "personnummer 2", "pnr hyresgäst 2",
     ),
     "street_address": (
         "adress", "gatuadress", "utdelningsadress", "lägenhetsadress", "address", "street",
     ),
     "apartment": (
         "lghnr", "lgh", "lägenhetsnummer", "lägenhet", "lägenhetsnr", "lghnummer",
-        "objektsnummer", "objektnr", "objektsnr", "objekt",
+        "objektsnummer", "objektnr", "objektsnr", "objekt", "objekt nummer",
+        "lägenhet nummer", "apartment", "flat", "lgh id",
     ),
     "postal_code": ("postnr", "postnummer", "postalcode", "zip"),
     "town": ("ort", "postort", "stad", "town", "city"),
@@ -186,43 +207,105 @@ class NoticeFormatError(KvarboendeError):
 
 
 def header_token(text: str) -> str:
-    """A header name reduced to lower-case letters and digits: ``"Lgh nr."`` -> ``"lghnr"``."""
-    text = unicodedata.normalize("NFC", str(text)).strip().lower()
-    return "".join(ch for ch in text if ch.isalnum())
+    """A header name reduced to folded letters and digits: ``"Lgh nr."`` -> ``"lghnr"``."""
+    return plain_token(text)
 
 
 def event_token(text: str) -> str:
-    """An event word in lower case with single spaces and no trailing punctuation."""
-    text = unicodedata.normalize("NFC", str(text)).strip().lower()
-    return re.sub(r"\s+", " ", text).strip(" .:")
+    """An event word normalised for comparison (see :func:`domain.headers.words`):
+    folded, punctuation as spaces, abbreviations written out, filler words dropped, so
+    ``Uppsägning pga hyresskuld``, ``UPPSAGNING - hyresskuld`` and
+    ``Uppsägning/hyresskuld`` are one word."""
+    return " ".join(words(text))
 
 
-def _alias_table() -> dict[str, str]:
-    """Normalised header token -> canonical field, built once at import."""
-    table: dict[str, str] = {}
-    for field_name, aliases in _HEADER_ALIASES.items():
-        table[header_token(field_name)] = field_name
-        for alias in aliases:
-            table.setdefault(header_token(alias), field_name)
-    return table
+#: Header aliases, compared by :func:`domain.headers.header_keys`.
+_ALIASES = HeaderTable(_HEADER_ALIASES)
 
+#: Fields read from two columns (first and last name), joined with a space.
+NAME_PARTS: dict[str, tuple[str, str]] = {
+    "tenant_name": ("tenant_first_name", "tenant_last_name"),
+    "co_tenant_name": ("co_tenant_first_name", "co_tenant_last_name"),
+}
+_PART_FIELDS = frozenset(part for parts in NAME_PARTS.values() for part in parts)
+#: Fields a company may map several columns to (joined with a space, in the file's order).
+JOINABLE_FIELDS = ("tenant_name", "co_tenant_name", "street_address")
 
-_ALIASES = _alias_table()
+#: A bare "Avhysning": a booked eviction only when the row carries its date and time.
+BARE_EVICTION = "eviction_bare"
+_BARE_EVICTION_WORDS = ("avhysning", "avhysningen", "avhysningar")
+#: Key words per event: an unknown text with words of two events is ambiguous.
+_EVENT_STEMS: dict[str, tuple[str, ...]] = {
+    EventType.TERMINATION_NOTICE: ("uppsagning", "uppsagd", "uppsagt"),
+    EventType.PAYMENT_ORDER: ("betalningsforelaggande", "bf", "ansokan"),
+    EventType.DECISION: ("utslag", "dom", "beslut"),
+    EventType.EVICTION_SCHEDULED: ("bokad", "planerad"),
+    EventType.EVICTION_EXECUTED: ("verkstalld", "avhyst", "genomford"),
+    EventType.SETTLED: ("reglerad", "betald", "betalt"),
+    EventType.WITHDRAWN: ("aterkallad", "aterkallelse", "aterkallat"),
+}
 
 
 def default_event_words() -> dict[str, str]:
     """Event words recognised without configuration, word -> canonical event type."""
-    words = {event_token(e.value): e.value for e in EventType}
+    words_ = {event_token(e.value): e.value for e in EventType}
     for event, aliases in _EVENT_WORDS.items():
         for alias in aliases:
-            words[event_token(alias)] = str(event)
-    return words
+            words_[event_token(alias)] = str(event)
+    for word in _BARE_EVICTION_WORDS:
+        words_[event_token(word)] = BARE_EVICTION
+    return words_
+
+
+def event_words_sv() -> str:
+    """The accepted event words, one example per event, for a reason a company reads."""
+    examples = [
+        "Uppsägning", "Ansökan BF", "Utslag", "Avhysning bokad", "Verkställd avhysning",
+        "Reglerad", "Återkallad",
+    ]  # fmt: skip
+    return ", ".join(examples)
+
+
+def _ambiguous_events(token: str) -> list[str]:
+    """The events whose key words all appear in an unknown event text (two or more: ambiguous)."""
+    found = set(token.split())
+    return [str(e) for e, stems in _EVENT_STEMS.items() if found & set(stems)]
+
+
+def event_lookup(values: Sequence[str], events: Mapping[str, str]) -> pl.DataFrame:
+    """For each distinct event text: its event (or null) and, when unknown, whether ambiguous.
+
+    ``events`` are the company's own words (they win over the defaults). Columns
+    ``event_type`` (the text), ``_event``, ``_event_ambiguous`` (labels or null).
+    """
+    table = default_event_words()
+    for word in _OUT_OF_SCOPE_WORDS:
+        table.setdefault(event_token(word), "out_of_scope")
+    table.update({event_token(k): v for k, v in events.items()})
+    found: list[str | None] = []
+    ambiguous: list[str | None] = []
+    for value in values:
+        token = event_token(value)
+        event = table.get(token)
+        if event is None and any(w.startswith(("storning", "storand")) for w in token.split()):
+            event = "out_of_scope"  # any other word about disturbance (störande beteende ...)
+        found.append(event)
+        both = _ambiguous_events(token) if event is None else []
+        ambiguous.append(
+            " eller ".join(EVENT_LABEL_SV[EventType(e)].lower() for e in both)
+            if len(both) > 1
+            else None
+        )
+    return pl.DataFrame(
+        {"event_type": list(values), "_event": found, "_event_ambiguous": ambiguous},
+        schema={"event_type": pl.String, "_event": pl.String, "_event_ambiguous": pl.String},
+    )
 
 
 def validate_company_mapping(columns: Mapping[str, str], events: Mapping[str, str]) -> None:
     """Raise NoticeFormatError when a configured mapping names an unknown canonical field."""
     for header, target in columns.items():
-        if target not in CANONICAL_FIELDS and target != "ignore":
+        if target not in CANONICAL_FIELDS and target not in _PART_FIELDS and target != "ignore":
             raise NoticeFormatError(
                 f"columns: {header!r} maps to unknown field {target!r} "
                 f"(use one of {', '.join(CANONICAL_FIELDS)} or 'ignore')"
@@ -240,37 +323,134 @@ def validate_company_mapping(columns: Mapping[str, str], events: Mapping[str, st
 class HeaderMapping:
     """Which source column feeds which canonical field, and what was left unused."""
 
-    fields: dict[str, str]  # canonical field -> source header
+    fields: dict[str, str]  # canonical field -> source header (the first, when joined)
     unused: list[str] = field(default_factory=list)
+    # Fields read from several columns joined with a space (a name in two columns).
+    joined: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def sources(self, name: str) -> tuple[str, ...]:
+        """The column(s) a field is read from (none: not in the file)."""
+        if name in self.joined:
+            return self.joined[name]
+        return (self.fields[name],) if name in self.fields else ()
+
+    def shown(self, name: str) -> str:
+        """``'Förnamn' + 'Efternamn'``: the column(s) of a field as the operator reads them."""
+        return " + ".join(self.sources(name))
 
     def missing(self) -> list[str]:
-        """Required canonical fields without a column."""
+        """Required canonical fields without a column (all of them, not just the first)."""
         gone = [name for name in REQUIRED_COLUMNS if name not in self.fields]
         if not any(name in self.fields for name in IDENTITY_COLUMNS):
             gone.append(" eller ".join(IDENTITY_COLUMNS))
+        if not any(name in self.fields for name in ("contract_ref", "street_address")):
+            gone.append("contract_ref eller street_address")
         return gone
 
 
 def map_headers(headers: Sequence[str], columns: Mapping[str, str] | None = None) -> HeaderMapping:
-    """Map a file's headers to canonical fields: the company's mapping first, then aliases."""
-    configured = {header_token(k): v for k, v in (columns or {}).items()}
+    """Map a file's headers to canonical fields: the company's mapping first, then aliases.
+
+    Headers are compared after normalising (case, å/ä/ö, punctuation, abbreviations:
+    :mod:`domain.headers`). A name in two columns (``Förnamn``, ``Efternamn``) becomes
+    one field; several columns the company maps to a name or address are joined in the
+    file's order. A second column for any other field is left unused, never merged.
+    """
+    configured: dict[str, str] = {}
+    for header, mapped in (columns or {}).items():
+        configured.setdefault(header_token(header), mapped)
     fields: dict[str, str] = {}
+    parts: dict[str, list[str]] = {}
     unused: list[str] = []
     for header in headers:
         token = header_token(header)
-        target = configured.get(token) or _ALIASES.get(token)
+        target = configured.get(token) if token in configured else _ALIASES.field_of(header)
+        if target in _PART_FIELDS or (target in JOINABLE_FIELDS and token in configured):
+            parts.setdefault(str(target), []).append(header)
+            continue
         if target is None or target == "ignore" or target in fields:
             unused.append(header)
             continue
         fields[target] = header
-    return HeaderMapping(fields=fields, unused=unused)
+    joined: dict[str, tuple[str, ...]] = {}
+    for name, (first, last) in NAME_PARTS.items():
+        if name in parts:  # configured: every column the company named, in the file's order
+            continue
+        found = parts.pop(first, []) + parts.pop(last, [])
+        if name in fields or not found:
+            unused.extend(found)
+        else:
+            parts[name] = found
+    for name in list(parts):
+        if name in _PART_FIELDS:  # a first name without a name field to join it to
+            unused.extend(parts.pop(name))
+            continue
+        columns_ = parts.pop(name)
+        if name in fields:
+            columns_ = [fields[name], *columns_]
+        fields[name] = columns_[0]
+        if len(columns_) > 1:
+            joined[name] = tuple(columns_)
+    unused.sort(key=list(headers).index)
+    return HeaderMapping(fields=fields, unused=unused, joined=joined)
+
+
+#: Headers that look like a co-tenant, an apartment or a name (folded word starts).
+_SIMILAR: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "tenant_name": (("tenant_name",), ("namn", "name", "hyresgast", "kund")),
+    "co_tenant": (("co_tenant_name", "co_tenant_personnummer"), ("medhyres", "medsok", "cotenant")),
+    "apartment": (("apartment",), ("lgh", "lagenhet", "lagh", "objekt", "apart", "flat")),
+}
+
+
+def mapping_notes(mapping: HeaderMapping) -> list[str]:
+    """Plain Swedish remarks on what was not read: for ``companies check`` and the receipt.
+
+    No tenant-name column is always said (letters and matching need the name); a
+    co-tenant or apartment column only when the file has a header that looks like one.
+    """
+    notes: list[str] = []
+    folded = {header: plain_token(header) for header in mapping.unused}
+    for key, (targets, starts) in _SIMILAR.items():
+        if key == "co_tenant" and all(t in mapping.fields for t in targets):
+            continue
+        if key != "co_tenant" and any(t in mapping.fields for t in targets):
+            continue
+        similar = [h for h, token in folded.items() if any(s in token for s in starts)]
+        shown = ", ".join(repr(h) for h in similar)
+        if key == "tenant_name":
+            notes.append(
+                "Ingen kolumn med hyresgästens namn lästes"
+                + (f" (rubriken {shown} känns inte igen)" if similar else "")
+                + ": raderna tas emot utan namn; skicka namnet i en kolumn som heter Namn "
+                "(eller Förnamn och Efternamn)"
+            )
+        elif similar and key == "apartment":
+            notes.append(
+                f"Rubriken {shown} liknar lägenhetsnummer men känns inte igen: lägenhetsnumret "
+                "lästes inte; döp kolumnen till Lgh nr eller Lägenhetsnummer"
+            )
+        elif similar and key == "co_tenant":
+            notes.append(
+                f"Rubriken {shown} liknar medhyresgäst men känns inte igen: uppgiften om "
+                "medhyresgästen lästes inte; döp kolumnen till Medhyresgäst (namn) eller "
+                "Medhyresgäst personnummer"
+            )
+    return notes
+
+
+def ignored_columns_note(mapping: HeaderMapping) -> str | None:
+    """``Kolumner som inte används: 'Övrigt', 'Saldo'`` (None when every column is used)."""
+    if not mapping.unused:
+        return None
+    return "Kolumner som inte används: " + ", ".join(repr(h) for h in mapping.unused)
 
 
 def header_score(cells: Sequence[str | None], columns: Mapping[str, str] | None = None) -> int:
     """How many cells of a row are recognised header names: finds the header row in a file."""
     configured = {header_token(k) for k in (columns or {})}
-    tokens = {header_token(c) for c in cells if c}
-    return sum(1 for t in tokens if t in _ALIASES or t in configured)
+    cells_ = {str(c) for c in cells if c}
+    return sum(1 for c in cells_ if header_token(c) in configured or c in _ALIASES)
 
 
 def require_columns(mapping: HeaderMapping, headers: Sequence[str], filename: str) -> None:
@@ -533,6 +713,9 @@ def _quoted(prefix: str, raw: pl.Expr, suffix: str = "") -> pl.Expr:
 #: is never repeated, since reasons are stored, printed and sent back in receipts.
 AMOUNT_LIKE = r"(?i)^[-\u2212+]?[\d\s\u00a0\u202f.,]*\d[\d\s\u00a0\u202f.,]*(kr|sek|:-)?\.?$"
 DATE_LIKE = r"(?i)^[\d\s./:-]*\d[\d\s./:-]*(t[\d:.]+|kl\.?\s*[\d.:]+)?$"
+#: A date cell also quoted when it is one short word in lower case (``igår``, ``okänt``):
+#: such a word is what the clerk typed for a date, not a name in the wrong column.
+DATE_OR_WORD = rf"(?:{DATE_LIKE})|(?:^\p{{Ll}}[\p{{Ll}}\d./:-]{{0,14}}$)"
 
 
 def _quoted_if(pattern: str, prefix: str, raw: pl.Expr, suffix: str, otherwise: str) -> pl.Expr:
@@ -550,14 +733,22 @@ def _unreadable(source: str, kind: str) -> str:
 
 
 def canonical_frame(raw: pl.DataFrame, mapping: HeaderMapping) -> pl.DataFrame:
-    """Rename mapped source columns to canonical names; absent fields become null strings."""
+    """Rename mapped source columns to canonical names; absent fields become null strings.
+
+    A field read from several columns joins their non-empty cells with a space.
+    """
     exprs = []
     for name in CANONICAL_FIELDS:
-        source = mapping.fields.get(name)
-        if source is None:
+        sources = mapping.sources(name)
+        if not sources:
             exprs.append(pl.lit(None, dtype=pl.String).alias(name))
+        elif len(sources) == 1:
+            exprs.append(_blank_to_null(pl.col(sources[0]).cast(pl.String)).alias(name))
         else:
-            exprs.append(_blank_to_null(pl.col(source).cast(pl.String)).alias(name))
+            cells = [_blank_to_null(pl.col(s).cast(pl.String)) for s in sources]
+            exprs.append(
+                _blank_to_null(pl.concat_str(cells, separator=" ", ignore_nulls=True)).alias(name)
+            )
     return raw.select(exprs)
 
 
@@ -596,26 +787,9 @@ def parse_notices(
     repaired_rows = frame["row_number"].filter(repaired).to_list()
     garbled_rows = frame["row_number"].filter(garbled).to_list()
 
-    words = default_event_words()
-    words.update({event_token(k): v for k, v in options.events.items()})
-    for word in _OUT_OF_SCOPE_WORDS:
-        words.setdefault(event_token(word), "out_of_scope")
-    word_frame = pl.DataFrame(
-        {"_event_token": list(words), "_event": list(words.values())},
-        schema={"_event_token": pl.String, "_event": pl.String},
-    )
-    frame = frame.with_columns(
-        pl.col("event_type")
-        .str.to_lowercase()
-        .str.replace_all(r"\s+", " ")
-        .str.strip_chars(" .:")
-        .alias("_event_token")
-    ).join(word_frame, on="_event_token", how="left", maintain_order="left")
-    # Any other word about disturbance (störningsanmälan, störande beteende ...) is out of scope.
-    frame = frame.with_columns(
-        _event=pl.when(pl.col("_event").is_null() & pl.col("_event_token").str.contains("stör"))
-        .then(pl.lit("out_of_scope"))
-        .otherwise(pl.col("_event"))
+    texts = frame.select(pl.col("event_type").unique().drop_nulls()).to_series().to_list()
+    frame = frame.join(
+        event_lookup(texts, options.events), on="event_type", how="left", maintain_order="left"
     )
 
     day_first = options.day_first
@@ -646,11 +820,42 @@ def parse_notices(
     for column, outputs in parsers:
         frame = _parse_distinct(frame, column, outputs)
     frame = frame.with_columns(pl.col("_pnr_valid").fill_null(False))
+    # A bare "Avhysning" is a booked eviction when the row says when (date and time).
+    local = pl.col("_eviction_at").dt.convert_time_zone("Europe/Stockholm")
+    timed = local.is_not_null() & ((local.dt.hour() > 0) | (local.dt.minute() > 0))
+    frame = frame.with_columns(
+        _event=pl.when((pl.col("_event") == BARE_EVICTION) & timed)
+        .then(pl.lit(EventType.EVICTION_SCHEDULED.value))
+        .otherwise(pl.col("_event"))
+    )
     event = pl.col("_event")
     reasons: list[pl.Expr] = [
         pl.when(pl.col("event_type").is_null()).then(pl.lit("händelse saknas")),
-        pl.when(pl.col("event_type").is_not_null() & event.is_null()).then(
-            _quoted("okänd händelse", pl.col("event_type"))
+        pl.when(
+            pl.col("event_type").is_not_null()
+            & event.is_null()
+            & pl.col("_event_ambiguous").is_not_null()
+        ).then(
+            pl.concat_str(
+                [
+                    _quoted("händelsen", pl.col("event_type"), " är tvetydig ("),
+                    pl.col("_event_ambiguous"),
+                    pl.lit("?): skriv en av " + event_words_sv()),
+                ]
+            )
+        ),
+        pl.when(
+            pl.col("event_type").is_not_null()
+            & event.is_null()
+            & pl.col("_event_ambiguous").is_null()
+        ).then(_quoted("okänd händelse", pl.col("event_type"))),
+        pl.when(event == BARE_EVICTION).then(
+            _quoted(
+                "händelsen",
+                pl.col("event_type"),
+                " tas emot som bokad avhysning bara när raden har avhysningsdatum och "
+                "klockslag; skriv annars en av " + event_words_sv(),
+            )
         ),
         pl.when(event == "out_of_scope").then(
             _quoted("händelsen", pl.col("event_type"), " gäller inte hyresskuld och tas inte emot")
@@ -662,7 +867,7 @@ def parse_notices(
         ),
         pl.when(pl.col("eviction_at").is_not_null() & pl.col("_eviction_at").is_null()).then(
             _quoted_if(
-                DATE_LIKE,
+                DATE_OR_WORD,
                 "avhysningsdatumet",
                 pl.col("eviction_at"),
                 " kan inte läsas",
@@ -699,6 +904,8 @@ def parse_notices(
         pl.when(pl.col("personnummer").is_null() & pl.col("tenant_name").is_null()).then(
             pl.lit("personnummer och namn saknas")
         ),
+        *_name_reasons("namnet", "tenant_name"),
+        *_name_reasons("medhyresgästens namn", "co_tenant_name"),
         pl.when(pl.col("contract_ref").is_null() & pl.col("street_address").is_null()).then(
             pl.lit("kontraktsnummer och adress saknas")
         ),
@@ -797,6 +1004,23 @@ def _parse_distinct(
     return frame.join(table, on=column, how="left", maintain_order="left")
 
 
+#: A cell that would be a formula in a spreadsheet (``=HYPERLINK(...)``, ``+46...``, ``@``).
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def _name_reasons(label: str, source: str) -> list[pl.Expr]:
+    """A name that is a formula or has no letter at all is no name (never quoted back)."""
+    raw = pl.col(source)
+    return [
+        pl.when(raw.str.contains(FORMULA_START)).then(
+            pl.lit(f"{label} ser ut som en formel (börjar med =, +, - eller @)")
+        ),
+        pl.when(raw.is_not_null() & ~raw.str.contains(r"\p{L}")).then(
+            pl.lit(f"{label} har inga bokstäver")
+        ),
+    ]
+
+
 def _date_reason(
     label: str,
     source: str,
@@ -813,7 +1037,9 @@ def _date_reason(
         .then(_quoted(label, raw, " är tvetydigt (dag eller månad först?), skriv ÅÅÅÅ-MM-DD"))
         .when(raw.is_not_null() & pl.col(parsed).is_null())
         .then(
-            _quoted_if(DATE_LIKE, label, raw, " kan inte läsas", _unreadable(source, "ett datum"))
+            _quoted_if(
+                DATE_OR_WORD, label, raw, " kan inte läsas", _unreadable(source, "ett datum")
+            )
         )
         .when(pl.col(parsed).is_not_null() & ~pl.col(parsed).is_between(earliest, latest))
         .then(_quoted_if(DATE_LIKE, label, raw, " är orimligt", f"{label} är orimligt"))
@@ -882,3 +1108,39 @@ def to_notice_rows(accepted: pl.DataFrame) -> list[NoticeRow]:
                 record[money] = Decimal(str(record[money])).quantize(Decimal("0.01"))
         rows.append(NoticeRow.model_validate(record))
     return rows
+
+
+def event_word_meanings(
+    raw: pl.DataFrame, mapping: HeaderMapping, events: Mapping[str, str]
+) -> list[tuple[str, int, str]]:
+    """(event word as written, rows, meaning in Swedish) for ``companies check``."""
+    source = mapping.fields.get("event_type")
+    if source is None:
+        return []
+    counts = (
+        raw.select(_blank_to_null(pl.col(source).cast(pl.String)).alias("event_type"))
+        .drop_nulls()
+        .group_by("event_type")
+        .len()
+        .sort("event_type")
+    )
+    looked = event_lookup(counts["event_type"].to_list(), events)
+    result = []
+    for (word, rows), event, ambiguous in zip(
+        counts.iter_rows(), looked["_event"], looked["_event_ambiguous"], strict=True
+    ):
+        if event == BARE_EVICTION:
+            meaning = (
+                "bokad avhysning (eviction_scheduled) när raden har avhysningsdatum och "
+                "klockslag, annars avvisas raden"
+            )
+        elif event == "out_of_scope":
+            meaning = "gäller inte hyresskuld: avvisas"
+        elif event is not None:
+            meaning = f"{EVENT_LABEL_SV[EventType(event)]} ({event})"
+        elif ambiguous is not None:
+            meaning = f"tvetydig ({ambiguous}): avvisas"
+        else:
+            meaning = "okänd: avvisas (mappa ordet under events i config.toml)"
+        result.append((str(word), int(rows), meaning))
+    return result

@@ -122,3 +122,38 @@ def prepare_household(household: pl.DataFrame, taken_on: date) -> pl.DataFrame:
         pl.col("n_valid").alias("valid"),
         "relation_guessed",
     )
+
+
+#: Fields matching uses beyond the personnummer: without them matches are lost quietly.
+USEFUL_FIELDS: dict[str, str] = {
+    "name": "namn",
+    "street_address": "adress",
+    "apartment": "lägenhetsnummer",
+}
+
+
+def missing_useful(cases: pl.DataFrame) -> dict[str, int]:
+    """``without_<field>``: how many cases lack each field matching uses (counts only)."""
+    counts = cases.select(
+        [pl.col(name).is_null().sum().alias(f"without_{name}") for name in USEFUL_FIELDS]
+    ).row(0, named=True)
+    return {key: int(value) for key, value in counts.items()}
+
+
+def missing_useful_line(counts: dict[str, int], total: int) -> str | None:
+    """One line per import naming what matching will miss: None when nothing is missing."""
+    parts = []
+    for name, label in USEFUL_FIELDS.items():
+        without = counts.get(f"without_{name}", 0)
+        if not without:
+            continue
+        if without == total:
+            parts.append(
+                f"{label} saknas för alla {total} ärenden (ingen kolumn känns igen: "
+                f'mappa den under [cases] columns, t.ex. {name} = "Rubrik")'
+            )
+        else:
+            parts.append(f"{label} saknas för {without} av {total} ärenden")
+    if not parts:
+        return None
+    return "Matchningen blir sämre: " + "; ".join(parts) + "."

@@ -301,6 +301,7 @@ class RejectedRow(BaseModel):
 
     row_number: int
     reason: str
+    contract_ref: str | None = None  # the company's own reference: it finds the row by it
 
 
 class Receipt(BaseModel):
@@ -319,6 +320,8 @@ class Receipt(BaseModel):
     # How the file was read, when the company should know (lines read as Windows-1252,
     # repaired characters): one plain Swedish line each, no cell values.
     notes: list[str] = Field(default_factory=list)
+    received_at: datetime | None = None  # when the file came (UTC)
+    contact: str = ""  # whom the company asks about the receipt
 
     @property
     def balanced(self) -> bool:

@@ -377,8 +377,10 @@ class StatisticsConfig(_Section):
 class RegisterConfig(_Section):
     """The social-services case register export (or a SQL source)."""
 
-    columns: dict[str, str] = Field(default_factory=dict)
-    household_columns: dict[str, str] = Field(default_factory=dict)
+    # canonical field = the export's header, or a list of headers joined with a space
+    # (name = ["Förnamn", "Efternamn"]); unmapped fields are recognised by usual headers.
+    columns: dict[str, str | list[str]] = Field(default_factory=dict)
+    household_columns: dict[str, str | list[str]] = Field(default_factory=dict)
     sql_url: str = ""
     sql_query: str = ""
     sql_household_query: str = ""

@@ -32,7 +32,8 @@ from domain.episodes import (
     with_keys,
 )
 from domain.notices import ParsedNotices
-from domain.vocabulary import Receipt, RejectedRow
+from domain.ownership import Evidence, ref_shape
+from domain.vocabulary import OPEN_STATUSES, Receipt, RejectedRow
 from models.audit import audit
 from models.config import CompanyConfig
 from models.db import (
@@ -109,6 +110,79 @@ def find_file(session: Session, company_id: str, digest: str) -> NoticeFile | No
             NoticeFile.company_id == company_id, NoticeFile.content_hash == digest
         )
     ).first()
+
+
+def has_ingested_file(session: Session, company_id: str) -> bool:
+    """Whether the company has had a file ingested (its first receipt lists ignored columns)."""
+    return (
+        session.scalar(
+            select(NoticeFile.id)
+            .where(NoticeFile.company_id == company_id, NoticeFile.status == "ingested")
+            .limit(1)
+        )
+        is not None
+    )
+
+
+#: Distinct personnummer of a file compared with open episodes (an even sample of them).
+OWNERSHIP_SAMPLE = 2000
+#: Contract references per company whose shapes are compared (the latest episodes).
+OWNERSHIP_REFS = 5000
+
+
+def ownership_evidence(session: Session, company_id: str, accepted: pl.DataFrame) -> Evidence:
+    """What a file's accepted rows share with each company's stored episodes (counts only).
+
+    Tenants: an even sample of the file's valid personnummer, looked up among open
+    episodes of every company. Contract references: the shapes of the latest episodes'
+    references per company (``domain.ownership.ref_shape``).
+    """
+    numbers = (
+        accepted.filter(pl.col("personnummer_valid"))
+        .select(pl.col("personnummer").unique().sort())
+        .to_series()
+    )
+    step = max(1, numbers.len() // OWNERSHIP_SAMPLE)
+    sample = numbers.gather_every(step).to_list()
+    holders: dict[str, set[str]] = {}
+    for chunk in chunks(sample):
+        for company, number in session.execute(
+            select(Episode.company_id, Episode.personnummer).where(
+                Episode.status.in_([str(s) for s in OPEN_STATUSES]),
+                Episode.personnummer.in_(list(chunk)),
+            )
+        ):
+            holders.setdefault(str(number), set()).add(company)
+    open_elsewhere: dict[str, int] = {}
+    for companies in holders.values():
+        if company_id in companies:
+            continue  # open here too: this company's own tenant
+        for company in companies:
+            open_elsewhere[company] = open_elsewhere.get(company, 0) + 1
+    refs = accepted.select(ref_shape(pl.col("contract_ref")).drop_nulls()).to_series()
+    shape_share: dict[str, float] = {}
+    if refs.len() and open_elsewhere:
+        for company in [company_id, *open_elsewhere]:
+            stored = session.scalars(
+                select(Episode.contract_ref)
+                .where(Episode.company_id == company, Episode.contract_ref.is_not(None))
+                .order_by(Episode.id.desc())
+                .limit(OWNERSHIP_REFS)
+            ).all()
+            shapes = (
+                pl.Series(stored, dtype=pl.String)
+                .to_frame("r")
+                .select(ref_shape(pl.col("r")).unique())
+            )
+            share = refs.is_in(shapes.to_series().implode()).mean()
+            shape_share[company] = float(share) if isinstance(share, int | float) else 0.0
+    return Evidence(
+        tenants=len(sample),
+        open_elsewhere=open_elsewhere,
+        refs=refs.len(),
+        shape_share=shape_share,
+        own_company=company_id,
+    )
 
 
 class StoredMeanwhile(Exception):
@@ -239,7 +313,7 @@ def stored_receipt(
     """The stored receipt of an earlier file with the same content: counts and reasons."""
     with session_scope(engine) as session:
         rejections = session.execute(
-            select(RowRejection.row_number, RowRejection.reason)
+            select(RowRejection.row_number, RowRejection.reason, RowRejection.contract_ref)
             .where(RowRejection.file_id == previous.id, RowRejection.kind == "rejected")
             .order_by(RowRejection.row_number)
         ).all()
@@ -258,8 +332,11 @@ def stored_receipt(
         duplicates=previous.rows_duplicate,
         already_received=already_received,
         file_error=previous.file_error,
-        rejections=[RejectedRow(row_number=n, reason=r) for n, r in rejections],
+        rejections=[
+            RejectedRow(row_number=n, reason=r, contract_ref=ref) for n, r, ref in rejections
+        ],
         notes=list(notes),
+        received_at=previous.received_at,
     )
 
 

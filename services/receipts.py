@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -86,6 +86,19 @@ class ReceiptRow:
 class ReceiptDetail:
     summary: ReceiptSummary
     rows: list[ReceiptRow]
+    # How the file was read (columns not read, lines in another encoding): plain Swedish.
+    notes: list[str] = field(default_factory=list)
+
+
+def contact_line(settings: Settings) -> str:
+    """Whom a company asks about a receipt: the social services' unit and its contact."""
+    town = settings.municipality
+    parts = [f"{town.social_services}, {town.name}"]
+    if town.email:
+        parts.append(f"e-post {town.email}")
+    if town.phone:
+        parts.append(f"telefon {town.phone}")
+    return ", ".join(parts)
 
 
 def _summary(file: NoticeFile) -> ReceiptSummary:
@@ -141,6 +154,8 @@ def get_receipt(session: Session, company_id: str, file_id: int) -> ReceiptDetai
         .tuples()
         .all()
     )
+    notes = [r.reason for r in stored if r.kind == "note"]
+    stored = [r for r in stored if r.kind != "note"]
     rows = [
         ReceiptRow(
             row_number=r.row_number,
@@ -155,7 +170,7 @@ def get_receipt(session: Session, company_id: str, file_id: int) -> ReceiptDetai
         )
         for r in stored
     ]
-    return ReceiptDetail(summary=_summary(file), rows=rows)
+    return ReceiptDetail(summary=_summary(file), rows=rows, notes=notes)
 
 
 def file_id_for_hash(session: Session, company_id: str, content_hash: str) -> int:
@@ -183,12 +198,14 @@ def find_by_hash(session: Session, company_id: str, content_hash: str) -> Receip
     return get_receipt(session, company_id, file_id)
 
 
-def summary_lines(detail: ReceiptDetail) -> list[tuple[str, object]]:
-    """The counts, in plain Swedish, as label/value pairs."""
+def summary_lines(detail: ReceiptDetail, contact: str = "") -> list[tuple[str, object]]:
+    """The counts, in plain Swedish, as label/value pairs: with the received time, the
+    file's SHA-256 (the company can tell which of its files this was) and whom to ask."""
     s = detail.summary
     lines: list[tuple[str, object]] = [
         ("Fil", s.filename),
         ("Mottagen", s.received_local),
+        ("SHA-256", s.content_hash),
         ("Rader i filen", s.rows_read),
         ("Mottagna", s.accepted),
         ("Avvisade", s.rejected),
@@ -196,6 +213,9 @@ def summary_lines(detail: ReceiptDetail) -> list[tuple[str, object]]:
     ]
     if s.file_error:
         lines.append(("Filen kunde inte läsas", s.file_error))
+    lines += [("Anmärkning", note) for note in detail.notes]
+    if contact:
+        lines.append(("Frågor om kvittot", contact))
     return lines
 
 
@@ -206,11 +226,11 @@ def _row_cells(row: ReceiptRow) -> list[object]:
     return [row.row_number, row.contract_ref or "", row.kind_sv, row.reason, row.repeats_sv]
 
 
-def receipt_csv(detail: ReceiptDetail) -> bytes:
+def receipt_csv(detail: ReceiptDetail, contact: str = "") -> bytes:
     """The receipt as a semicolon CSV (UTF-8 with BOM); formulas are neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";")
-    for label, value in summary_lines(detail):
+    for label, value in summary_lines(detail, contact):
         writer.writerow([label, safe_cell(value)])
     writer.writerow([])
     writer.writerow(ROW_HEADER)
@@ -219,7 +239,7 @@ def receipt_csv(detail: ReceiptDetail) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def receipt_xlsx(detail: ReceiptDetail) -> bytes:
+def receipt_xlsx(detail: ReceiptDetail, contact: str = "") -> bytes:
     """The receipt as an Excel workbook; text is always written as text, never a formula."""
     import xlsxwriter
 
@@ -228,13 +248,14 @@ def receipt_xlsx(detail: ReceiptDetail) -> bytes:
     try:
         sheet = workbook.add_worksheet("Kvitto")
         bold = workbook.add_format({"bold": True})
-        for index, (label, value) in enumerate(summary_lines(detail)):
+        summary = summary_lines(detail, contact)
+        for index, (label, value) in enumerate(summary):
             sheet.write_string(index, 0, label, bold)
             if isinstance(value, int):
                 sheet.write_number(index, 1, value)
             else:
                 sheet.write_string(index, 1, str(value))
-        start = len(summary_lines(detail)) + 1
+        start = len(summary) + 1
         sheet.write_row(start, 0, ROW_HEADER, bold)
         for offset, row in enumerate(detail.rows, start=start + 1):
             sheet.write_number(offset, 0, row.row_number)

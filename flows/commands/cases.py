@@ -20,6 +20,7 @@ from domain.matching import NOTICE_COLUMNS, TIER_RANK, match_notices
 from domain.register import (
     check_case_ids,
     empty_household,
+    missing_useful_line,
     prepare_cases,
     prepare_household,
 )
@@ -73,6 +74,9 @@ def cases_import(
         f"{counts['orphan_members']} members without a case skipped, "
         f"{counts['relations_guessed']} unknown relation words guessed from the birth date."
     )
+    line = missing_useful_line(counts, counts["cases"])
+    if line:
+        typer.echo(line)
 
 
 @matches_app.command("list")

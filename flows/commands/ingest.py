@@ -16,7 +16,15 @@ from rich.table import Table
 
 from connectors.notice_files import read_notice_bytes
 from domain.formatting import STOCKHOLM, local_now, sv_amount
-from domain.notices import FIELD_LABEL_SV, NoticeFormatError, parse_notices, require_columns
+from domain.notices import (
+    FIELD_LABEL_SV,
+    NoticeFormatError,
+    event_word_meanings,
+    ignored_columns_note,
+    mapping_notes,
+    parse_notices,
+    require_columns,
+)
 from domain.vocabulary import EVENT_LABEL_SV, EventType
 from flows.context import AppContext, parse_date
 from flows.stages.ingest import ingest_file, parse_options
@@ -69,9 +77,10 @@ def ingest_command(
 
     Exit status 1 (after every receipt is printed): a file had no accepted row.
 
-    That is: it was rejected as a whole, or every row was rejected or a duplicate.
+    That is: it was rejected as a whole, or it had rejected rows and none accepted.
 
-    Exit status 0: every file had accepted rows or was already received (same content).
+    Exit status 0: every file had accepted rows, was already received (same content),
+    or had nothing new (every row a notice stored before).
 
     Exit status 2: a usage, configuration or database error.
     """
@@ -96,11 +105,15 @@ def ingest_command(
             failed += 1
             typer.echo(f"{path.name}: whole file rejected: {receipt.file_error}")
         else:
-            failed += int(receipt.accepted == 0)
+            nothing_new = receipt.accepted == 0 and receipt.rejected == 0 and receipt.duplicates
+            failed += int(receipt.accepted == 0 and not nothing_new)
             typer.echo(
                 f"{path.name}: {receipt.rows_read} rows, {receipt.accepted} accepted, "
                 f"{receipt.rejected} rejected, {receipt.duplicates} duplicates"
+                + (": nothing new" if nothing_new else "")
             )
+            for note in receipt.notes:
+                typer.echo(f"  {note}")
             for rejection in receipt.rejections[:20]:
                 typer.echo(f"  row {rejection.row_number}: {rejection.reason}")
             if len(receipt.rejections) > 20:
@@ -137,18 +150,34 @@ def companies_check(
     mapping = Table(title="Kolumner", show_lines=False)
     mapping.add_column("Fält")
     mapping.add_column("Kolumn i filen")
-    for field_name, source in parsed.mapping.fields.items():
-        mapping.add_row(f"{FIELD_LABEL_SV.get(field_name, field_name)} ({field_name})", source)
+    for field_name in parsed.mapping.fields:
+        mapping.add_row(
+            f"{FIELD_LABEL_SV.get(field_name, field_name)} ({field_name})",
+            parsed.mapping.shown(field_name),
+        )
     for unused in parsed.mapping.unused:
         mapping.add_row("[dim](används inte)[/dim]", unused)
     console.print(mapping)
+    ignored = ignored_columns_note(parsed.mapping)
+    console.print(ignored or "Alla kolumner används.")
+    for note in mapping_notes(parsed.mapping):
+        console.print(f"[yellow]{note}[/yellow]")
+    meanings = event_word_meanings(raw.frame, parsed.mapping, config.events)
+    if meanings:
+        words = Table(title="Händelseord i filen")
+        words.add_column("Ord")
+        words.add_column("Rader", justify="right")
+        words.add_column("Betyder")
+        for word, count, meaning in meanings:
+            words.add_row(word, str(count), meaning)
+        console.print(words)
     try:
         require_columns(parsed.mapping, list(raw.frame.columns), file.name)
     except NoticeFormatError as exc:
         raise KvarboendeError(str(exc)) from None
     console.print(
-        f"Rader: {parsed.rows_read}, godkända: {parsed.accepted.height}, "
-        f"avvisade: {parsed.rejected.height}"
+        f"Rader: {parsed.rows_read}, skulle tas emot: {parsed.accepted.height}, "
+        f"skulle avvisas: {parsed.rejected.height}"
     )
     preview = parsed.accepted.head(rows).select(PREVIEW_COLUMNS).to_dicts()
     table = Table(title=f"De första {len(preview)} godkända raderna (utan personuppgifter)")

@@ -8,6 +8,7 @@ everything else is stored as the case system exported it, normalised.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -20,10 +21,19 @@ from connectors.case_register import (
     read_sql,
 )
 from domain.formatting import local_today
-from domain.register import check_case_ids, empty_household, prepare_cases, prepare_household
+from domain.register import (
+    check_case_ids,
+    empty_household,
+    missing_useful,
+    missing_useful_line,
+    prepare_cases,
+    prepare_household,
+)
 from models.config import Settings
 from models.db import session_scope
 from services.cases import latest_snapshot, store_snapshot
+
+log = logging.getLogger(__name__)
 
 
 def import_register(
@@ -64,6 +74,10 @@ def import_register(
             }
     household = household if household is not None else empty_household()
     check_case_ids(cases)
+    missing = missing_useful(cases)
+    line = missing_useful_line(missing, cases.height)
+    if line:  # field names and counts only
+        log.warning("case register import: %s", line)
     cases = prepare_cases(cases, taken_on)
     members = prepare_household(household, taken_on)
     known = cases.select("case_id")
@@ -71,4 +85,5 @@ def import_register(
     members = members.join(known, on="case_id", how="semi")
 
     with session_scope(engine) as session:
-        return store_snapshot(session, taken_on, source, digest, cases, members, orphans)
+        counts = store_snapshot(session, taken_on, source, digest, cases, members, orphans)
+    return {**counts, **missing}

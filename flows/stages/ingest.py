@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -29,16 +29,21 @@ from domain.notices import (
     NoticeFormatError,
     ParsedNotices,
     ParseOptions,
+    ignored_columns_note,
+    mapping_notes,
     parse_notices,
     validate_company_mapping,
 )
+from domain.ownership import WRONG_COMPANY_SV, belongs_elsewhere
 from domain.vocabulary import Receipt, RejectedRow
 from models.config import CompanyConfig, ConfigError, NoticeConfig, Settings
 from models.db import session_scope
 from models.errors import KvarboendeError
 from models.tables import NoticeFile
 from services import notices as stored_notices
+from services import receipts
 from services.notices import stored_receipt
+from services.receipts import contact_line
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +130,17 @@ def _rows_text(rows: list[int], limit: int = 20) -> str:
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} och {shown[-1]}"
 
 
-def reading_notes(raw: RawTable, parsed: ParsedNotices) -> list[str]:
-    """The receipt's remarks on how the file was read: plain Swedish, line numbers only."""
-    notes = []
+def reading_notes(raw: RawTable, parsed: ParsedNotices, *, first_file: bool = False) -> list[str]:
+    """The receipt's remarks on how the file was read: plain Swedish, line numbers only.
+
+    Columns not read that look needed (no name column, a co-tenant or apartment header
+    not recognised) are said on every receipt; the list of ignored columns on the
+    company's first receipt only (it then knows what its export sends in vain).
+    """
+    notes = mapping_notes(parsed.mapping)
+    ignored = ignored_columns_note(parsed.mapping)
+    if first_file and ignored:
+        notes.append(ignored)
     if raw.cp1252_lines:
         word = "Rad" if len(raw.cp1252_lines) == 1 else "Raderna"
         notes.append(
@@ -176,10 +189,17 @@ def ingest_file(
     data = path.read_bytes()
     digest = content_hash(data)
     name = filename or path.name
-    receipt = Receipt(filename=name, company_id=company.id, content_hash=digest)
+    receipt = Receipt(
+        filename=name,
+        company_id=company.id,
+        content_hash=digest,
+        received_at=datetime.now(UTC),
+        contact=contact_line(settings),
+    )
 
     with session_scope(engine) as session:
         previous = stored_notices.find_file(session, company.id, digest)
+        first_file = not stored_notices.has_ingested_file(session, company.id)
     if previous is not None and previous.status == "ingested":
         return _already_received(
             engine, settings, company, path, previous, receipt, received_on, move
@@ -198,8 +218,26 @@ def ingest_file(
         return _reject_file(
             engine, settings, company, path, receipt, str(exc), received_on, move, retry_of
         )
+    with session_scope(engine) as session:
+        evidence = stored_notices.ownership_evidence(session, company.id, parsed.accepted)
+    verdict = belongs_elsewhere(evidence)
+    if verdict is not None:  # company ids and counts only
+        log.warning(
+            "ingest: a file for company %s looks like company %s's (%s of %s sampled tenants "
+            "have open episodes there only; contract reference shapes %.0f %% theirs, "
+            "%.0f %% its own): rejected as a whole",
+            company.id,
+            verdict.other_company,
+            verdict.open_elsewhere,
+            verdict.tenants,
+            100 * verdict.shape_share_other,
+            100 * verdict.shape_share_own,
+        )
+        return _reject_file(
+            engine, settings, company, path, receipt, WRONG_COMPANY_SV, received_on, move, retry_of
+        )
     encoding = raw.encoding or raw.file_format
-    notes = reading_notes(raw, parsed)
+    notes = reading_notes(raw, parsed, first_file=first_file)
     if parsed.garbled_rows:  # counts only: the rows themselves are personal data
         log.warning(
             "ingest: %s rows of a file for company %s have unreadable characters in a name "
@@ -252,16 +290,31 @@ def ingest_file(
         filing.drop()
         raise
 
+    refs = dict(parsed.rejected_refs.iter_rows())
     receipt = receipt.model_copy(
         update={
             "rows_read": parsed.rows_read,
             "accepted": counts["accepted"],
             "rejected": parsed.rejected.height,
             "duplicates": counts["duplicates"],
-            "rejections": [RejectedRow(**r) for r in parsed.rejected.to_dicts()],
+            "rejections": [
+                RejectedRow(row_number=n, reason=r, contract_ref=refs.get(n))
+                for n, r in parsed.rejected.iter_rows()
+            ],
             "notes": notes,
         }
     )
+    lines: list[inbox.ReceiptLine] = []
+    if duplicate_rows:  # each duplicate names the row (and file) it repeats
+        with session_scope(engine) as session:
+            detail = receipts.get_receipt(session, company.id, file_id)
+        lines = [
+            inbox.ReceiptLine(
+                r.row_number, "dubblett", r.contract_ref or "", r.reason, r.repeats_sv
+            )
+            for r in detail.rows
+            if r.kind == "duplicate"
+        ]
     log.info(
         "ingested notice file %s: %s rows, %s accepted, %s rejected, %s duplicates",
         file_id,
@@ -271,7 +324,7 @@ def ingest_file(
         receipt.duplicates,
     )
     earlier = retry_of.archive_path if retry_of is not None else None
-    filing.file_away(receipt, duplicate_rows, Path(earlier) if earlier else None)
+    filing.file_away(receipt, lines, Path(earlier) if earlier else None)
     return receipt
 
 
@@ -309,7 +362,9 @@ def _already_received(
             assert filing.target is not None
             stored_notices.record_archive_path(engine, previous.id, filing.target)
         filing.file_away()
-    return stored_receipt(engine, previous, receipt.filename)
+    return stored_receipt(engine, previous, receipt.filename).model_copy(
+        update={"contact": receipt.contact}
+    )
 
 
 def _reject_file(

@@ -99,13 +99,13 @@ def test_sql_source(db_engine, db_url: str) -> None:
 
 def test_missing_column_is_one_clear_line(tmp_path: Path) -> None:
     export = tmp_path / "cases.csv"
-    export.write_text("id;pnr\n1;198001011231\n", encoding="utf-8")
+    export.write_text("id;nummer\n1;198001011231\n", encoding="utf-8")
     with pytest.raises(RegisterError) as error:
         read_cases_file(export, RegisterConfig())
     message = str(error.value)
     assert message == (
         "cases.csv: kolumn saknas för ärende-id (case_id), personnummer (personnummer); "
-        "rubriker i filen: 'id', 'pnr'"
+        "rubriker i filen: 'id', 'nummer'"
     )
     # A mapped header is named as config.toml maps it.
     config = RegisterConfig(columns={"case_id": "Ärendenr", "personnummer": "Pnr"})

@@ -670,9 +670,10 @@ def test_receipt_files_add_up_and_are_formula_safe(db_engine, tmp_path: Path) ->
     assert summary["Fil"] == "'=HYPERLINK(1).csv"
     assert summary["Rader i filen"] == "3" and summary["Mottagna"] == "1"
     assert summary["Avvisade"] == "1" and summary["Dubbletter"] == "1"
-    rows = [line for line in lines if len(line) == 3][1:]
-    assert [(r[0], r[1]) for r in rows] == [("3", "dubblett"), ("4", "avvisad")]
-    assert rows[1][2] == "Okänd händelse '=cmd|calc'"
+    rows = [line for line in lines if len(line) == 5][1:]
+    assert [(r[0], r[2]) for r in rows] == [("3", "dubblett"), ("4", "avvisad")]
+    assert rows[0][4] == "rad 2 i samma fil"  # a duplicate names the row it repeats
+    assert rows[1][3] == "Okänd händelse '=cmd|calc'"
     # XLSX: the text as it is, in a string cell with Excel's hidden quote prefix, never a
     # formula and never a visible apostrophe; ordinary text gets no prefix.
     workbook = load_workbook(next(folder.glob("*.kvitto.xlsx")))

@@ -123,6 +123,7 @@ def receipt(request: Request, file_id: int, active: CompanyUser) -> Response:
             "title": f"Kvitto för {detail.summary.filename}",
             "detail": detail,
             "already": bool(request.query_params.get("redan")),
+            "contact": receipts.contact_line(portal(request).settings),
         },
     )
 
@@ -131,7 +132,7 @@ def receipt(request: Request, file_id: int, active: CompanyUser) -> Response:
 def receipt_csv(request: Request, file_id: int, active: CompanyUser) -> Response:
     detail = _receipt(request, active, file_id, "download_receipt")
     return Response(
-        receipts.receipt_csv(detail),
+        receipts.receipt_csv(detail, receipts.contact_line(portal(request).settings)),
         media_type="text/csv; charset=utf-8",
         headers={
             "content-disposition": f'attachment; filename="{receipts.receipt_csv_name(file_id)}"'
@@ -143,7 +144,7 @@ def receipt_csv(request: Request, file_id: int, active: CompanyUser) -> Response
 def receipt_xlsx(request: Request, file_id: int, active: CompanyUser) -> Response:
     detail = _receipt(request, active, file_id, "download_receipt")
     return Response(
-        receipts.receipt_xlsx(detail),
+        receipts.receipt_xlsx(detail, receipts.contact_line(portal(request).settings)),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"content-disposition": f'attachment; filename="kvitto-{file_id}.xlsx"'},
     )
