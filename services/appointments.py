@@ -208,11 +208,14 @@ def book(session: Session, episode_id: int, slot_id: int, before_deadline: bool)
 def booking_requests(session: Session) -> list[BookingRequest]:
     """Advisor-routed open episodes without an appointment, by id: the day's candidates.
 
+    A household whose children nobody knows about yet ranks with the households with
+    children (the safe side) until the advisor records the answer.
+
     Rows are taken ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that two runs at the same
     time never try to book the same episode.
     """
     query = (
-        select(Episode.id, Episode.deadline_date, Episode.has_children)
+        select(Episode.id, Episode.deadline_date, Episode.has_children, Episode.children_known)
         .where(
             Episode.routing == Routing.ADVISOR,
             Episode.status.in_([s.value for s in OPEN_STATUSES]),
@@ -222,8 +225,8 @@ def booking_requests(session: Session) -> list[BookingRequest]:
     )
     query = skip_locked(session, query, Episode)
     return [
-        BookingRequest(episode_id, deadline, bool(children))
-        for episode_id, deadline, children in session.execute(query)
+        BookingRequest(episode_id, deadline, bool(children) or not known)
+        for episode_id, deadline, children, known in session.execute(query)
     ]
 
 
@@ -332,7 +335,11 @@ def rebook(
         slot, before_deadline = chosen.slot_id, chosen.before_deadline
     else:
         earliest, last = _booking_window(settings, run_date)
-        request = BookingRequest(episode_id, episode.deadline_date, episode.has_children)
+        request = BookingRequest(
+            episode_id,
+            episode.deadline_date,
+            bool(episode.has_children) or not episode.children_known,
+        )
         free = [FreeSlot(o.slot_id, o.starts_at, o.free, o.advisor_id) for o in options]
         assigned = assign_slots([request], free, earliest)
         if not assigned:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from domain.episodes import (
     with_keys,
 )
 from domain.notices import ParsedNotices
+from domain.rhythm import measure_rhythms, rhythm_of
 from domain.vocabulary import Receipt, RejectedRow
 from models.audit import audit
 from models.config import CompanyConfig
@@ -54,6 +56,7 @@ from models.tables import (
     RowRejection,
 )
 from services.episode_states import load_states
+from services.rhythm import load_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,7 @@ def store_file(
                 status="ingested",
                 encoding=encoding,
                 archive_path=archive_path,
+                received_on=received_on,
             )
             session.add(notice_file)
         else:
@@ -160,6 +164,7 @@ def store_file(
             notice_file.file_error = None
             notice_file.archive_path = archive_path
             notice_file.received_at = datetime.now(UTC)
+            notice_file.received_on = received_on
             earlier = " previously_rejected=yes"
         session.flush()  # takes SQLite's write lock before keys are checked and ids reserved
         counts, duplicate_rows = store_rows(
@@ -299,7 +304,12 @@ def store_rows(
     ids = reserve_ids(connection, "notice", notices.height)
     notices = notices.with_columns(notice_id=pl.Series(ids, dtype=pl.Int64))
 
-    states = load_states(session, company.id, notices["tenancy_key"])
+    rhythm = rhythm_of(
+        measure_rhythms(load_deliveries(session), {company.id: company.reporting_interval_days}),
+        company.id,
+    )
+    policy = replace(policy, silence_days=policy.silence_days + rhythm.delay_days)
+    states = load_states(session, company.id, notices["tenancy_key"], policy.silence_days)
     if states:
         known = notices["tenancy_key"].is_in(pl.Series(list(states), dtype=pl.String))
         fresh, existing = notices.filter(~known), notices.filter(known)
@@ -379,7 +389,6 @@ def store_rows(
     return counts, duplicate_rows
 
 
-
 def _duplicate_rejections(
     connection: Connection, duplicates: pl.DataFrame, stored_now: pl.DataFrame, file_id: int
 ) -> pl.DataFrame:
@@ -419,6 +428,7 @@ def _duplicate_rejections(
         pl.col("repeats_file_id"),
         pl.col("repeats_row"),
     )
+
 
 def _seg_to_id(frame: pl.DataFrame, source: str, target: str, ids: pl.Series) -> pl.DataFrame:
     """Replace planned segment numbers by the reserved episode ids (a join, order kept)."""

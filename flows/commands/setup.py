@@ -7,6 +7,7 @@ import typer
 from flows.cli import app
 from flows.context import AppContext
 from flows.stages.setup import sync_companies
+from models.config import require_contact_settings
 from models.db import redacted, upgrade
 
 
@@ -14,6 +15,7 @@ from models.db import redacted, upgrade
 def init(ctx: typer.Context) -> None:
     """Apply the database migrations and register the configured housing companies."""
     context: AppContext = ctx.obj
+    require_contact_settings(context.settings)
     upgrade(context.engine)
     sync_companies(context.engine, context.settings)
     typer.echo(f"Database ready: {redacted(context.settings.database.url)}")

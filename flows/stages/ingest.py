@@ -56,6 +56,7 @@ def policy_from(settings: Settings) -> EpisodePolicy:
         payment_days=settings.booking.payment_days,
         deadline_margin_days=settings.booking.deadline_margin_days,
         recurrence_months=settings.outcomes.recurrence_months,
+        silence_days=settings.outcomes.follow_up_days,
     )
 
 
@@ -350,7 +351,6 @@ def _reject_file(
     log.info("notice file %s rejected as a whole", file_id)
     filing.file_away(receipt, earlier=earlier)
     return receipt
-
 
 
 def _queue_receipt_email(
