@@ -200,6 +200,10 @@ def silence_reopen_until(outcome_date: date | None, silence_days: int) -> date |
     return outcome_date + timedelta(days=silence_days)
 
 
+#: How the transition of a withdrawn closure for silence begins (counted by the demo).
+PROVISIONAL_REOPEN_PREFIX = "Antaget utfall återkallat"
+
+
 def provisional_reopen_reason(
     event_type: str, event_date: date, outcome: str | None, certainty: str | None
 ) -> str:
@@ -214,7 +218,7 @@ def provisional_reopen_reason(
     detail = ", ".join(part for part in had if part)
     suffix = f" ({detail})" if detail else ""
     return (
-        f"Antaget utfall återkallat{suffix}: {label} {sv_date(event_date)} visar att ärendet "
+        f"{PROVISIONAL_REOPEN_PREFIX}{suffix}: {label} {sv_date(event_date)} visar att ärendet "
         "pågick; underrättelsen kom efter att ärendet avslutats för tystnad"
     )
 

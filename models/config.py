@@ -347,6 +347,8 @@ class DemoConfig(_Section):
     start_date: date = date(2026, 9, 1)
     days: int = Field(default=63, ge=1, le=400)
     households: int = Field(default=1200, ge=10)
+    # Companies that deliver one file per quarter in the demo (the others: every day).
+    quarterly_companies: list[str] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
