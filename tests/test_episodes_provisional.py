@@ -250,3 +250,58 @@ def test_a_presumed_settlement_is_withdrawn_by_a_late_notice(db_engine, tmp_path
         ).all()
         assert reasons[-1].startswith("Antaget utfall återkallat")
         assert session.get(Episode, closed[0]).outcome_source is None
+
+
+def test_the_statistics_of_an_unfrozen_month_follow_a_withdrawn_presumption(
+    db_engine, tmp_path: Path
+) -> None:
+    from flows.stages.statistics import refresh_stat_facts_for
+    from models.tables import StatFact
+
+    settings = make_settings(tmp_path)
+
+    def presumed_in_june() -> float:
+        refresh_stat_facts_for(db_engine, settings, ["2026-06"], today=D("2026-08-01"))
+        with session_scope(db_engine) as session:
+            return sum(
+                session.scalars(
+                    select(StatFact.value).where(
+                        StatFact.month == "2026-06",
+                        StatFact.metric == "outcomes",
+                        StatFact.dimension.like("%:presumed"),
+                    )
+                ).all()
+            )
+
+    _ingest(db_engine, settings, tmp_path, "1.csv",
+            f"{ANNA};termination_notice;2026-03-31;;12000;;;;;", on=D("2026-04-01"))  # fmt: skip
+    apply_outcome_rules(db_engine, settings, D("2026-07-01"))  # closed 30 June (90 + 1 days)
+    assert presumed_in_june() == 1
+    _ingest(db_engine, settings, tmp_path, "2.csv",
+            f"{ANNA};payment_order;2026-05-12;;12450;;;;;", on=D("2026-07-20"))  # fmt: skip
+    assert presumed_in_june() == 0
+
+
+def test_a_booked_meeting_keeps_a_silent_episode_open(db_engine, tmp_path: Path) -> None:
+    from outcome_factories import appointment, utc
+
+    settings = make_settings(tmp_path)
+    _ingest(db_engine, settings, tmp_path, "1.csv",
+            f"{ANNA};termination_notice;2026-03-31;;12000;;;;;", on=D("2026-04-01"))  # fmt: skip
+    (episode,) = _episodes(db_engine)
+    with session_scope(db_engine) as session:
+        appointment(session, episode[0], utc(2026, 7, 10))  # booked, later than the silence
+    assert apply_outcome_rules(db_engine, settings, D("2026-07-01"))["closed"] == 0
+    # Still booked after its day (nobody recorded it): still open; the worklist asks.
+    assert apply_outcome_rules(db_engine, settings, D("2026-08-01"))["closed"] == 0
+    assert _episodes(db_engine)[0][1] == "termination_notice"
+
+
+def test_the_no_news_check_waits_for_the_rhythm_too() -> None:
+    from domain.outcomes import follow_up_dates
+
+    facts = pl.concat(
+        [_facts(check_days=None), _facts(episode_id=2, check_days=124)], how="diagonal_relaxed"
+    )
+    dates = follow_up_dates(facts, RULES)["follow_up_date"].to_list()
+    assert dates == [D("2026-04-30"), D("2026-08-02")]
