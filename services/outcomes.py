@@ -131,7 +131,7 @@ def load_facts(session: Session, waits: pl.DataFrame | None = None) -> pl.DataFr
         "task_open": pl.Boolean(),
     }
     schema.pop("eviction_date")
-    frame = pl.DataFrame(raw, schema=schema).with_columns(eviction)  # type: ignore[arg-type]
+    frame = pl.DataFrame(raw, schema=schema).with_columns(eviction)
     if waits is not None:
         frame = frame.join(waits, on="company_id", how="left")
     return frame

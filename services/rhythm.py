@@ -25,7 +25,7 @@ def load_deliveries(session: Session) -> pl.DataFrame:
     f, n = NoticeFile.__table__.c, Notice.__table__.c
     newest = session.scalar(select(func.max(f.received_on)).where(f.status == "ingested"))
     if newest is None:
-        return pl.DataFrame(schema=DELIVERIES_SCHEMA)  # type: ignore[arg-type]
+        return pl.DataFrame(schema=DELIVERIES_SCHEMA)
     rows = session.execute(
         select(f.company_id, f.received_on, n.event_date, func.count())
         .join(Notice.__table__, n.file_id == f.id)
@@ -39,7 +39,7 @@ def load_deliveries(session: Session) -> pl.DataFrame:
     return pl.DataFrame(
         [tuple(r) for r in rows],
         schema=DELIVERIES_SCHEMA,
-        orient="row",  # type: ignore[arg-type]
+        orient="row",
     )
 
 
