@@ -166,6 +166,8 @@ class BookingRequest:
 
     episode_id: int
     deadline: date | None
+    # True also when nobody knows yet (not in the register, not asked): unknown ranks
+    # with "yes" until the advisor records the answer.
     has_children: bool
     by_email: bool = False
     eviction: date | None = None

@@ -23,6 +23,13 @@ event of the chain shows the silence was wrong, so its last event counts. An eve
 dated on or before that day only joins the episode's history, and a terminal event
 never moves a closed episode (the outcome rules decide on it).
 
+A closure for silence is provisional. Any termination notice, payment order, decision
+or eviction booking dated after the episode's last event and no later than the closure
+plus the company's silence window (:func:`silence_reopen_until`) re-opens it: the
+presumed outcome is withdrawn with a transition that says so, and it stays one episode
+(no new letter, no recurrence). Only a termination notice or payment order dated later
+than that opens a new, linked episode.
+
 Two paths give the same result for events that arrive in date order:
 :func:`plan_new_tenancies` (polars, for tenancies seen for the first time: the bulk
 of a large file) and :func:`apply_to_existing` (plain Python, for the few tenancies
@@ -101,6 +108,9 @@ class EpisodePolicy:
     payment_days: int = 21
     deadline_margin_days: int = 28
     recurrence_months: int = 24
+    # How long after a closure for silence a notice still belongs to the same chain: the
+    # company's silence (outcomes.follow_up_days plus its reporting delay, domain.rhythm).
+    silence_days: int = 90
 
 
 def deadline(
@@ -175,6 +185,42 @@ def closed_reopen_reason(
     detail = ", ".join(part for part in had if part)
     suffix = f" ({detail})" if detail else ""
     return f"Ärendet öppnat igen: {label} {sv_date(event_date)} efter att ärendet avslutats{suffix}"
+
+
+def silence_reopen_until(outcome_date: date | None, silence_days: int) -> date | None:
+    """The last event date that re-opens an episode closed for silence instead of a new one.
+
+    A closure for silence is provisional: a notice dated on or before it shows the
+    episode was still running (we had not heard yet), and one dated after it by no more
+    than the silence window belongs to the same chain too. Only a termination notice or
+    payment order dated later than this opens a new (linked) episode.
+    """
+    if outcome_date is None:
+        return None
+    return outcome_date + timedelta(days=silence_days)
+
+
+#: How the transition of a withdrawn closure for silence begins (counted by the demo).
+PROVISIONAL_REOPEN_PREFIX = "Antaget utfall återkallat"
+
+
+def provisional_reopen_reason(
+    event_type: str, event_date: date, outcome: str | None, certainty: str | None
+) -> str:
+    """Why an episode closed for silence is open again: the presumed outcome is withdrawn.
+
+    ``Antaget utfall återkallat (reglerad utan insats, antaget): Betalningsföreläggande
+    12 maj 2026 visar att ärendet pågick; underrättelsen kom efter att ärendet avslutats
+    för tystnad`` (no personal data).
+    """
+    label = EVENT_LABEL_SV[EventType(event_type)]
+    had = [OUTCOME_LABEL_SV.get(outcome or "", ""), CERTAINTY_LABEL_SV.get(certainty or "", "")]
+    detail = ", ".join(part for part in had if part)
+    suffix = f" ({detail})" if detail else ""
+    return (
+        f"{PROVISIONAL_REOPEN_PREFIX}{suffix}: {label} {sv_date(event_date)} visar att ärendet "
+        "pågick; underrättelsen kom efter att ärendet avslutats för tystnad"
+    )
 
 
 def _sha_column(texts: pl.Series, algorithm: str, width: int) -> pl.Series:
@@ -461,6 +507,8 @@ class EpisodeState:
     is_recurrence: bool = False
     changed: bool = False
     reopened: bool = False  # a closed episode opened again: its stored outcome is cleared
+    # Closed for silence: opening events dated up to this day re-open it (provisional).
+    reopen_until: date | None = None
 
     @property
     def rank(self) -> int:
@@ -534,7 +582,9 @@ def apply_to_existing(
         tenancy = episodes.setdefault(key, [])
         target = _candidate(tenancy, when) if tenancy else None
         if target is None or (
-            target.terminal and kind in OPENING_EVENTS and when > target.status_date
+            target.terminal
+            and kind in OPENING_EVENTS
+            and when > (target.reopen_until or target.status_date)
         ):
             new = EpisodeState(
                 tenancy_key=key,
@@ -562,9 +612,15 @@ def apply_to_existing(
             transition = _transition(target, event, target.status)
             if reopen and target.status == "closed":
                 values = target.values
-                transition["reason"] = closed_reopen_reason(
+                explain = (
+                    provisional_reopen_reason
+                    if target.reopen_until is not None
+                    else closed_reopen_reason
+                )
+                transition["reason"] = explain(
                     kind, when, values.get("outcome"), values.get("outcome_certainty")
                 )
+                target.reopen_until = None
                 values.update(dict.fromkeys(OUTCOME_FIELDS))
                 target.reopened = True
             elif reopen:

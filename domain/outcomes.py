@@ -10,7 +10,10 @@ Two things are kept apart everywhere:
   said the debt was settled or the eviction executed, or the advisor recorded a
   move or a withdrawal;
 * **presumed** outcomes are inferred from silence: no news for
-  ``outcomes.follow_up_days`` after the last event. Only silence after the statuses
+  ``outcomes.follow_up_days`` after the last event, plus the company's reporting delay
+  (:mod:`domain.rhythm`), and never while a booked meeting waits to be held or a
+  follow-up task is open. A closure for silence is provisional: a notice dated before it
+  re-opens the episode (:mod:`domain.episodes`). Only silence after the statuses
   in ``outcomes.presume_settled_statuses`` is read as "settled"; every other
   silence closes the episode with the outcome *unknown* (certainty left empty,
   because nothing is presumed about it).
@@ -155,6 +158,33 @@ def last_news_expr() -> pl.Expr:
     return pl.max_horizontal("last_event_date", "last_activity_date", "eviction_date")
 
 
+#: Optional fact columns and their defaults: the company's waits (domain.rhythm) and what
+#: still keeps an episode busy. Facts without them behave as before: the configured days.
+WAIT_COLUMNS: dict[str, pl.DataType] = {
+    "silence_days": pl.Int64(),  # follow_up_days + the company's reporting delay
+    "check_days": pl.Int64(),  # follow_up_check_days + the company's reporting delay
+    "meeting_pending": pl.Boolean(),  # a booked meeting not yet held and recorded
+    "task_open": pl.Boolean(),  # an open follow-up task (phone call, home visit)
+}
+
+
+def with_waits(facts: pl.DataFrame, rules: OutcomeRules) -> pl.DataFrame:
+    """The facts in :data:`FACTS_SCHEMA` plus :data:`WAIT_COLUMNS`, defaults filled in."""
+    defaults = {
+        "silence_days": pl.lit(rules.follow_up_days, dtype=pl.Int64),
+        "check_days": pl.lit(rules.follow_up_check_days, dtype=pl.Int64),
+        "meeting_pending": pl.lit(False),
+        "task_open": pl.lit(False),
+    }
+    columns = [
+        pl.col(name).cast(kind).fill_null(defaults[name]).alias(name)
+        if name in facts.columns
+        else defaults[name].alias(name)
+        for name, kind in WAIT_COLUMNS.items()
+    ]
+    return facts.select(*[pl.col(name).cast(kind) for name, kind in FACTS_SCHEMA.items()], *columns)
+
+
 def decide_outcomes(
     facts: pl.DataFrame, interventions: pl.DataFrame, run_date: date, rules: OutcomeRules
 ) -> pl.DataFrame:
@@ -171,7 +201,9 @@ def decide_outcomes(
        never counts as settled (with or without intervention);
     3. a settlement was reported and no later-dated open event followed it (or the status
        is ``settled``): settled with support / without intervention, confirmed;
-    4. an open episode with no news for ``follow_up_days``: settled (presumed) after the
+    4. an open episode with no news for ``silence_days`` (``follow_up_days`` plus the
+       company's reporting delay), no booked meeting pending and no open follow-up task:
+       settled (presumed) after the
        statuses in ``presume_settled_statuses``, otherwise unknown; dated the day the
        window ran out, so a rerun on a later day stores the same date.
 
@@ -180,7 +212,7 @@ def decide_outcomes(
     Intervention counts only when it happened on or before the outcome date.
     Returns one row per decision with the :data:`DECISION_SCHEMA` columns.
     """
-    frame = facts.select(list(FACTS_SCHEMA)).cast(FACTS_SCHEMA)  # type: ignore[arg-type]
+    frame = with_waits(facts, rules)
     is_closed = pl.col("status") == EpisodeStatus.CLOSED
     silence_closed = is_closed & (pl.col("outcome_source") == SOURCE_SILENCE)
     open_status = pl.col("status").is_in(OPEN_STATUSES)
@@ -217,8 +249,11 @@ def decide_outcomes(
             )
         )
     )
-    silence_date = last_news_expr() + pl.duration(days=rules.follow_up_days)
-    silent = open_status & ~executed & ~settled & (silence_date <= pl.lit(run_date))
+    silence_date = last_news_expr() + pl.duration(days=pl.col("silence_days"))
+    # Silence never closes an episode whose booked meeting has not been held and recorded,
+    # nor one with an open follow-up task: somebody is still working on it.
+    busy = pl.col("meeting_pending") | pl.col("task_open")
+    silent = open_status & ~executed & ~settled & ~busy & (silence_date <= pl.lit(run_date))
     presumable = pl.col("status").is_in(list(rules.presume_settled_statuses))
 
     decided = frame.with_columns(
@@ -298,13 +333,13 @@ def decide_outcomes(
         .then(pl.lit("Skulden reglerad enligt hyresvärden ") + date_text + pl.lit(", ") + help_text)
         .when(rule == "presumed_settled")
         .then(
-            pl.lit(f"Inga nya händelser på {rules.follow_up_days} dagar efter ")
+            pl.format("Inga nya händelser på {} dagar efter ", pl.col("silence_days"))
             + pl.col("status").replace(STATUS_LABEL_SV)
             + pl.lit(": antas reglerad, ")
             + help_text
         )
         .otherwise(
-            pl.lit(f"Inga nya händelser på {rules.follow_up_days} dagar efter ")
+            pl.format("Inga nya händelser på {} dagar efter ", pl.col("silence_days"))
             + pl.col("status").replace(STATUS_LABEL_SV)
             + pl.lit(": utfall okänt")
         ),
@@ -368,13 +403,15 @@ def manual_settled_outcome(
 def follow_up_dates(facts: pl.DataFrame, rules: OutcomeRules) -> pl.DataFrame:
     """When the advisor should ask about each open episode: ``episode_id, follow_up_date``.
 
-    No news for ``follow_up_check_days`` puts the episode on the worklist (section 7),
+    No news for ``follow_up_check_days`` (plus the company's reporting delay, column
+    ``check_days``: a quarterly company is silent for months by design) puts the episode
+    on the worklist (section 7),
     well before the silence rule closes it, so that the advisor can ask the landlord
     and turn an unknown outcome into a known one. A booked eviction day that has passed
     without a report is due the day after.
     """
-    frame = facts.cast(FACTS_SCHEMA)  # type: ignore[arg-type]
-    checked = last_news_expr() + pl.duration(days=rules.follow_up_check_days)
+    frame = with_waits(facts, rules)
+    checked = last_news_expr() + pl.duration(days=pl.col("check_days"))
     after_eviction = pl.col("eviction_date") + pl.duration(days=1)
     return (
         frame.filter(pl.col("status").is_in(OPEN_STATUSES))
@@ -467,7 +504,9 @@ def plan_follow_up_tasks(
 ) -> pl.DataFrame:
     """Which no-show tasks should exist on ``run_date``: ``episode_id, kind, round, due_date``.
 
-    ``no_shows``: ``episode_id, has_children, no_show_date`` (one row per missed meeting);
+    ``no_shows``: ``episode_id, has_children, no_show_date`` (one row per missed meeting;
+    ``has_children`` null when nobody knows, which counts as yes: the safe side until the
+    advisor records the answer);
     ``contacts``: ``episode_id, on_date`` of activities that reached the household.
     Round n is the n-th missed meeting of the episode. A phone call is due
     ``phone_days`` working days after the missed meeting; households with children that
@@ -502,7 +541,9 @@ def plan_follow_up_tasks(
         .unique()
     )
     visits = (
-        rounds.filter(pl.col("has_children") & (pl.col("phone_due") < pl.lit(run_date)))
+        rounds.filter(
+            pl.col("has_children").fill_null(True) & (pl.col("phone_due") < pl.lit(run_date))
+        )
         .join(reached, on=["episode_id", "round"], how="anti")
         .select(
             "episode_id",

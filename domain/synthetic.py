@@ -102,8 +102,14 @@ def generate(
     days: int,
     households: int,
     company_ids: tuple[str, ...] = ("vasbyhem", "hyresvard"),
+    quarterly: tuple[str, ...] = (),
 ) -> DemoMunicipality:
-    """Generate the register (``households`` cases) and the notices of ``days`` days."""
+    """Generate the register (``households`` cases) and the notices of ``days`` days.
+
+    Companies in ``quarterly`` deliver one file per calendar quarter, on the first
+    working day after it: their chains may have begun up to a quarter before ``start``,
+    and a notice reaches us up to three months after its date (domain.rhythm).
+    """
     rng = random.Random(seed)
     today = start
     used: set[str] = set()
@@ -184,7 +190,9 @@ def generate(
             home = tenancy(rng.choice(company_ids), number)
         if roll < 0.20:
             known.add(tenant.personnummer)
-        notice_rows.extend(_episode_chain(rng, tenant, home, start, end, number))
+        notice_rows.extend(
+            _episode_chain(rng, tenant, home, start, end, number, home.company_id in quarterly)
+        )
 
     notices = pl.DataFrame(notice_rows, infer_schema_length=None).sort(
         ["delivered_on", "company_id", "contract_ref", "event_date"]
@@ -210,12 +218,34 @@ def _member(case_number: int, person: Person, relation: str) -> dict[str, object
     }
 
 
+def quarter_delivery(day: date) -> date:
+    """The first working day after the calendar quarter of ``day`` (a quarterly file)."""
+    month = (day.month - 1) // 3 * 3 + 4
+    first = date(day.year + (month > 12), (month - 1) % 12 + 1, 1)
+    first = _working_day_on_or_after(first)
+    while (first.month, first.day) in ((1, 1), (1, 6)):  # New Year, Epiphany
+        first = _working_day_on_or_after(first + timedelta(days=1))
+    return first
+
+
 def _episode_chain(
-    rng: random.Random, tenant: Person, home: Tenancy, start: date, end: date, number: int
+    rng: random.Random,
+    tenant: Person,
+    home: Tenancy,
+    start: date,
+    end: date,
+    number: int,
+    quarterly: bool = False,
 ) -> list[dict[str, object]]:
-    """The notices of one arrears episode that fall inside the simulated period."""
+    """The notices of one arrears episode that fall inside the simulated period.
+
+    A quarterly company's chain may begin a quarter before ``start``: its file of the
+    first working day after the quarter carries it.
+    """
     span = (end - start).days
     offset = rng.randint(0, span * 2 // 3) if rng.random() < 0.7 else rng.randint(0, span)
+    if quarterly:
+        offset = rng.randint(-92, span)
     noticed = _working_day_on_or_after(start + timedelta(days=offset))
     debt = home.monthly_rent * rng.choice((1, 1, 2, 2, 3)) + rng.randrange(0, 3000, 50)
     served = noticed + timedelta(days=rng.randint(2, 6))
@@ -249,7 +279,9 @@ def _episode_chain(
             "service_date": served if kind == "termination_notice" else None,
             "debt_amount": extra.pop("debt", debt),
             "eviction_at": extra.pop("eviction_at", None),
-            "delivered_on": _working_day_on_or_after(on + timedelta(days=1)),
+            "delivered_on": quarter_delivery(on)
+            if quarterly
+            else _working_day_on_or_after(on + timedelta(days=1)),
         }
 
     chain = [event("termination_notice", noticed)]
@@ -272,4 +304,4 @@ def _episode_chain(
                 chain.append(event("eviction_executed", evict_on, debt=debt + 900))
             else:
                 chain.append(event("settled", evict_on - timedelta(days=2), debt=0))
-    return [row for row in chain if row["delivered_on"] < end]
+    return [row for row in chain if start <= row["delivered_on"] < end]

@@ -348,7 +348,38 @@ def appointment_rows(
         pl.when(is_open).then(_ask_about_children()).otherwise(pl.lit("")),
         _closed_note(),
     )
-    return _rows(booked, Section.APPOINTMENTS, action)
+    return pl.concat(
+        [
+            _rows(booked, Section.APPOINTMENTS, action),
+            unrecorded_meeting_rows(episodes, appointments, run_date),
+        ]
+    )
+
+
+def unrecorded_meeting_rows(
+    episodes: pl.DataFrame, appointments: pl.DataFrame, run_date: date
+) -> pl.DataFrame:
+    """Meetings whose day has passed and that nobody recorded: "register: came / did not come".
+
+    From the next working day on, until the advisor records attendance (the attendance
+    form on the episode page): a meeting left "booked" would never start the no-show
+    follow-up, and the silence rule never closes an episode while it waits.
+    """
+    passed = (
+        appointments.filter(
+            (pl.col("status") == "booked") & (pl.col("starts_at").dt.date() < run_date)
+        )
+        .join(episodes, on="episode_id", how="inner")
+        .sort(["starts_at", "episode_id"])
+    )
+    action = pl.format(
+        "Mötet {} {} har passerat utan registrering: registrera om hushållet kom eller "
+        "uteblev (närvaro på ärendesidan {})",
+        _sv_weekday_day("starts_at"),
+        _sv_clock("starts_at"),
+        pl.col("episode_id"),
+    )
+    return _rows(passed, Section.APPOINTMENTS, action)
 
 
 def task_rows(episodes: pl.DataFrame, tasks: pl.DataFrame, run_date: date) -> pl.DataFrame:
@@ -566,14 +597,7 @@ def delivery_problem_rows(
         "starts_at",
         "episode_id",
     )
-    late_rows = _rows(
-        late,
-        Section.DELIVERY_PROBLEMS,
-        pl.format(
-            "Mötet {} ligger efter sista dagen att betala: ring och erbjud en tidigare tid",
-            _sv_day("starts_at"),
-        ),
-    )
+    late_rows = _rows(late, Section.DELIVERY_PROBLEMS, late_meeting_action(run_date))
     return pl.concat([failed_rows, late_rows])
 
 
@@ -603,6 +627,50 @@ def reminder_problem_rows(episodes: pl.DataFrame, reminders: pl.DataFrame) -> pl
         )
     )
     return _rows(failed, Section.DELIVERY_PROBLEMS, action)
+
+
+def late_meeting_action(run_date: date) -> pl.Expr:
+    """What to do about a meeting booked after the deadline to pay, in plain Swedish.
+
+    An earlier time is offered only when one can still help: the deadline lies ahead.
+    When the deadline had passed before the landlord's notice reached us (or has passed
+    since), no earlier time exists; the advisor phones about the meeting and asks the
+    landlord whether it accepts payment or a payment plan anyway.
+    """
+    deadline = pl.col("deadline_date")
+    meeting = _sv_day("starts_at")
+    arrived_late = deadline < pl.col("opened_on")
+    return (
+        pl.when(arrived_late)
+        .then(
+            pl.format(
+                "Underrättelsen kom efter sista dagen att betala ({}), så det finns ingen tid "
+                "före den: ring hushållet om mötet {} och fråga hyresvärden om de godtar "
+                "betalning eller en avbetalningsplan ändå",
+                _sv_day("deadline_date"),
+                meeting,
+            )
+        )
+        .when(deadline < pl.lit(run_date))
+        .then(
+            pl.format(
+                "Sista dagen att betala ({}) har passerat: ring hushållet om mötet {} och "
+                "fråga hyresvärden om de godtar betalning eller en avbetalningsplan ändå",
+                _sv_day("deadline_date"),
+                meeting,
+            )
+        )
+        .otherwise(
+            pl.format(
+                "Mötet {} ligger efter sista dagen att betala ({}): ring och erbjud en "
+                "tidigare tid om någon blir ledig (Ny tid på ärendesidan {}), annars hjälp "
+                "hushållet att betala före sista dagen",
+                meeting,
+                _sv_day("deadline_date"),
+                pl.col("episode_id"),
+            )
+        )
+    )
 
 
 def staff_email_label(kind: str, key: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from domain.formatting import STOCKHOLM
 from flows.pipeline import DAILY_STAGES, DELIVERY_STAGES
 from flows.pipeline import run_stage as pipeline_stage
-from models.config import Settings, load_settings
+from models.config import Settings, load_settings, require_contact_settings
 from models.db import engine_scope
 from models.privacy import masked_errors, protect_process
 
@@ -58,6 +58,7 @@ def daily_flow(run_date: str | None = None, config_file: str | None = None) -> d
 def _daily(run_date: str | None, config_file: str | None) -> dict:
     logger = get_run_logger()
     settings = load_settings(config_file)
+    require_contact_settings(settings)
     day = date.fromisoformat(run_date) if run_date else datetime.now(STOCKHOLM).date()
     counts: dict[str, dict[str, int]] = {}
     for name, _, retryable in DAILY_STAGES:

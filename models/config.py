@@ -130,6 +130,10 @@ class CompanyConfig(_Section):
     # An inbox file is taken only when unchanged for this long (a company may still be
     # writing). 0 in the demo; 30-60 in production when uploads do not use .part names.
     min_age_seconds: float = Field(default=0.0, ge=0)
+    # How often the company delivers a file, in days (7 weekly, 30 monthly, 91 quarterly).
+    # None: measured from its deliveries (days between files, lag from event to receipt).
+    # The silence rule waits this long on top of outcomes.follow_up_days.
+    reporting_interval_days: int | None = Field(default=None, ge=1, le=366)
 
 
 class AdvisorConfig(_Section):
@@ -468,6 +472,8 @@ class DemoConfig(_Section):
     start_date: date = date(2026, 9, 1)
     days: int = Field(default=63, ge=1, le=400)
     households: int = Field(default=1200, ge=10)
+    # Companies that deliver one file per quarter in the demo (the others: every day).
+    quarterly_companies: list[str] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -550,6 +556,34 @@ class Settings(BaseSettings):
         if url.startswith(prefix) and not url.startswith("sqlite:////") and ":memory:" not in url:
             self.database.url = prefix + str((base / url[len(prefix) :]).resolve())
         return self
+
+
+#: Municipality settings the letters print ("Ring 08-123 456 00 eller läs mer på …").
+CONTACT_SETTINGS: tuple[str, ...] = ("phone", "website", "email")
+
+
+def missing_contact_settings(settings: Settings) -> list[str]:
+    """The municipality contact settings the letters use that are empty, as config keys.
+
+    ``["municipality.phone"]`` when the phone is unset: a letter would print "Ring  eller
+    läs mer på ." One function, so that ``init``, the daily run and ``doctor`` agree.
+    """
+    municipality = settings.municipality
+    return [
+        f"municipality.{name}"
+        for name in CONTACT_SETTINGS
+        if not str(getattr(municipality, name) or "").strip()
+    ]
+
+
+def require_contact_settings(settings: Settings) -> None:
+    """Refuse to go on when a contact setting the letters print is empty (one line)."""
+    missing = missing_contact_settings(settings)
+    if missing:
+        raise ConfigError(
+            f"{', '.join(missing)} empty: letters would print a blank where the tenant "
+            "is told how to reach the municipality; set it in config.toml"
+        )
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

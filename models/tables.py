@@ -77,6 +77,9 @@ class NoticeFile(Base):
     filename: Mapped[str] = mapped_column(String(300))
     content_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    # The business day the file was received (the run date): the company's reporting rhythm
+    # (days between files, lag from event to receipt) is measured on it.
+    received_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))  # ingested | rejected
     rows_read: Mapped[int] = mapped_column(Integer, default=0)
     rows_accepted: Mapped[int] = mapped_column(Integer, default=0)

@@ -230,7 +230,7 @@ def booking_request(episode: Episode) -> BookingRequest:
     return BookingRequest(
         episode.id,
         episode.deadline_date,
-        bool(episode.has_children),
+        bool(episode.has_children) or not episode.children_known,
         usable_email(episode.email) is not None,
         _eviction_day(episode.eviction_at),
     )
@@ -245,6 +245,9 @@ def booking_requests(
     undecided ``review_working_days`` working days before their last day to pay or
     their eviction: a review never holds back the letter past that (they are booked as
     unknown to social services; the advisor can still confirm the match later).
+
+    A household whose children nobody knows about yet ranks with the households with
+    children (the safe side) until the advisor records the answer.
 
     Rows are taken ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that two runs at the same
     time never try to book the same episode.
@@ -269,6 +272,7 @@ def booking_requests(
             Episode.has_children,
             Episode.email,
             Episode.eviction_at,
+            Episode.children_known,
         )
         .where(
             wanted,
@@ -282,11 +286,11 @@ def booking_requests(
         BookingRequest(
             episode_id,
             deadline,
-            bool(children),
+            bool(children) or not known,
             usable_email(email) is not None,
             _eviction_day(eviction_at),
         )
-        for episode_id, deadline, children, email, eviction_at in session.execute(query)
+        for episode_id, deadline, children, email, eviction_at, known in session.execute(query)
     ]
 
 

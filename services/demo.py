@@ -3,15 +3,32 @@ counts it prints at the end (the same figures on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from domain.episodes import PROVISIONAL_REOPEN_PREFIX
 from domain.formatting import STOCKHOLM
-from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, LetterKind, TaskKind, TaskStatus
-from models.tables import Appointment, AppointmentSlot, Episode, Letter, Notice, Task
+from domain.vocabulary import (
+    OPEN_STATUSES,
+    AppointmentStatus,
+    EpisodeStatus,
+    LetterKind,
+    OutcomeCertainty,
+    TaskKind,
+    TaskStatus,
+)
+from models.tables import (
+    Appointment,
+    AppointmentSlot,
+    Episode,
+    EpisodeTransition,
+    Letter,
+    Notice,
+    Task,
+)
 from services.reminders import reminder_counts
 
 
@@ -94,6 +111,10 @@ class DemoCounts:
     letters: dict[str, int]
     appointment_channels: dict[str, int]
     reminders: dict[str, dict[str, int]]  # channel -> status -> count
+    episodes_per_company: dict[str, int] = field(default_factory=dict)
+    presumed_settled: int = 0  # closed for silence as settled (presumed), now
+    presumed_reopened: int = 0  # closures for silence a late notice withdrew
+    letters_per_episode: dict[int, int] = field(default_factory=dict)  # letters -> episodes
 
 
 def demo_counts(session: Session) -> DemoCounts:
@@ -105,6 +126,34 @@ def demo_counts(session: Session) -> DemoCounts:
         .where(Letter.kind == LetterKind.APPOINTMENT.value)
         .group_by(Letter.channel)
     )
+    per_company = session.execute(
+        select(Episode.company_id, func.count()).group_by(Episode.company_id)
+    )
+    presumed = session.scalar(
+        select(func.count())
+        .select_from(Episode)
+        .where(Episode.outcome_certainty == OutcomeCertainty.PRESUMED.value)
+    )
+    reopened = session.scalar(
+        select(func.count())
+        .select_from(EpisodeTransition)
+        .where(
+            EpisodeTransition.from_status == EpisodeStatus.CLOSED.value,
+            EpisodeTransition.reason.like(f"{PROVISIONAL_REOPEN_PREFIX}%"),
+        )
+    )
+    per_episode = (
+        select(Episode.id, func.count(Letter.id).label("n"))
+        .outerjoin(
+            Letter,
+            (Letter.episode_id == Episode.id) & (Letter.kind == LetterKind.APPOINTMENT.value),
+        )
+        .group_by(Episode.id)
+        .subquery()
+    )
+    histogram = session.execute(
+        select(per_episode.c.n, func.count()).group_by(per_episode.c.n).order_by(per_episode.c.n)
+    )
     return DemoCounts(
         notices=int(session.scalar(select(func.count()).select_from(Notice)) or 0),
         episodes=int(session.scalar(select(func.count()).select_from(Episode)) or 0),
@@ -112,6 +161,10 @@ def demo_counts(session: Session) -> DemoCounts:
         letters={str(k): int(v) for k, v in letters},
         appointment_channels={str(k): int(v) for k, v in channels},
         reminders=reminder_counts(session),
+        episodes_per_company={str(k): int(v) for k, v in per_company},
+        presumed_settled=int(presumed or 0),
+        presumed_reopened=int(reopened or 0),
+        letters_per_episode={int(k): int(v) for k, v in histogram},
     )
 
 

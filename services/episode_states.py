@@ -14,16 +14,26 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.episodes import LATEST_FIELDS, EpisodeState, status_reached_on
+from domain.episodes import (
+    LATEST_FIELDS,
+    EpisodeState,
+    silence_reopen_until,
+    status_reached_on,
+)
+from domain.outcomes import SOURCE_SILENCE
 from domain.vocabulary import EventType
 from models.db import chunks
 from models.tables import Episode, EpisodeTransition, Notice
 
 
 def load_states(
-    session: Session, company_id: str, tenancy_keys: pl.Series
+    session: Session, company_id: str, tenancy_keys: pl.Series, silence_days: int | None = None
 ) -> dict[str, list[EpisodeState]]:
-    """Stored episodes of these tenancies, with the date their current status was reached."""
+    """Stored episodes of these tenancies, with the date their current status was reached.
+
+    With ``silence_days`` (the company's silence window) an episode closed for silence
+    knows until when a later notice re-opens it (:func:`silence_reopen_until`).
+    """
     states: dict[str, list[EpisodeState]] = {}
     anything = session.execute(
         select(Episode.id).where(Episode.company_id == company_id).limit(1)
@@ -98,6 +108,13 @@ def load_states(
                 status_date=status_date,
                 values=values,
                 id=row.id,
+                reopen_until=(
+                    silence_reopen_until(row.outcome_date, silence_days)
+                    if silence_days is not None
+                    and row.status == "closed"
+                    and row.outcome_source == SOURCE_SILENCE
+                    else None
+                ),
             )
         )
     return states

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from domain.episodes import (
 )
 from domain.notices import ParsedNotices
 from domain.ownership import Evidence, ref_shape
+from domain.rhythm import measure_rhythms, rhythm_of
 from domain.vocabulary import OPEN_STATUSES, Receipt, RejectedRow
 from models.audit import audit
 from models.config import CompanyConfig
@@ -55,6 +57,7 @@ from models.tables import (
     RowRejection,
 )
 from services.episode_states import load_states
+from services.rhythm import load_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +224,7 @@ def store_file(
                 status="ingested",
                 encoding=encoding,
                 archive_path=archive_path,
+                received_on=received_on,
             )
             session.add(notice_file)
         else:
@@ -234,6 +238,7 @@ def store_file(
             notice_file.file_error = None
             notice_file.archive_path = archive_path
             notice_file.received_at = datetime.now(UTC)
+            notice_file.received_on = received_on
             earlier = " previously_rejected=yes"
         session.flush()  # takes SQLite's write lock before keys are checked and ids reserved
         counts, duplicate_rows = store_rows(
@@ -376,7 +381,12 @@ def store_rows(
     ids = reserve_ids(connection, "notice", notices.height)
     notices = notices.with_columns(notice_id=pl.Series(ids, dtype=pl.Int64))
 
-    states = load_states(session, company.id, notices["tenancy_key"])
+    rhythm = rhythm_of(
+        measure_rhythms(load_deliveries(session), {company.id: company.reporting_interval_days}),
+        company.id,
+    )
+    policy = replace(policy, silence_days=policy.silence_days + rhythm.delay_days)
+    states = load_states(session, company.id, notices["tenancy_key"], policy.silence_days)
     if states:
         known = notices["tenancy_key"].is_in(pl.Series(list(states), dtype=pl.String))
         fresh, existing = notices.filter(~known), notices.filter(known)

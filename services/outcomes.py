@@ -48,8 +48,14 @@ CONTACT_KINDS: frozenset[str] = frozenset(
 )
 
 
-def load_facts(session: Session) -> pl.DataFrame:
-    """Facts for every episode the rules may act on (see :func:`candidate_condition`)."""
+def load_facts(session: Session, waits: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Facts for every episode the rules may act on (see :func:`candidate_condition`).
+
+    With ``waits`` (``company_id, silence_days, check_days``: :func:`domain.rhythm.
+    silence_frame`) each episode waits as long as its company's rhythm asks; without,
+    the configured days. ``meeting_pending`` (a booked meeting not yet recorded) and
+    ``task_open`` (an open follow-up task) keep silence from closing it.
+    """
     n = Notice.__table__.c
     rank_open = [str(e) for e in (
         EventType.TERMINATION_NOTICE,
@@ -79,6 +85,9 @@ def load_facts(session: Session) -> pl.DataFrame:
         .subquery()
     )
     e = Episode.__table__.c
+    ap, t = Appointment.__table__.c, Task.__table__.c
+    pending_meetings = select(ap.episode_id).where(ap.status == AppointmentStatus.BOOKED)
+    open_tasks = select(t.episode_id).where(t.status == TaskStatus.OPEN)
     rows = session.execute(
         select(
             e.id,
@@ -93,6 +102,9 @@ def load_facts(session: Session) -> pl.DataFrame:
             e.eviction_at,
             activities.c.last_activity,
             e.follow_up_date,
+            e.company_id,
+            e.id.in_(pending_meetings),
+            e.id.in_(open_tasks),
         )
         .outerjoin(notices, notices.c.episode_id == e.id)
         .outerjoin(activities, activities.c.episode_id == e.id)
@@ -102,14 +114,22 @@ def load_facts(session: Session) -> pl.DataFrame:
     columns = [
         "episode_id", "status", "outcome_source", "outcome_certainty", "last_event_date",
         "last_open_event_date", "settled_date", "executed_date", "withdrawn_date", "eviction_at",
-        "last_activity_date", "follow_up_date",
+        "last_activity_date", "follow_up_date", "company_id", "meeting_pending", "task_open",
     ]  # fmt: skip
     raw = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
     eviction = stockholm_dates(raw.pop("eviction_at")).alias("eviction_date")
-    schema = {**FACTS_SCHEMA, "follow_up_date": pl.Date()}
+    schema = {
+        **FACTS_SCHEMA,
+        "follow_up_date": pl.Date(),
+        "company_id": pl.String(),
+        "meeting_pending": pl.Boolean(),
+        "task_open": pl.Boolean(),
+    }
     schema.pop("eviction_date")
-    frame = pl.DataFrame(raw, schema=schema)
-    return frame.with_columns(eviction)
+    frame = pl.DataFrame(raw, schema=schema).with_columns(eviction)
+    if waits is not None:
+        frame = frame.join(waits, on="company_id", how="left")
+    return frame
 
 
 def store_decisions(session: Session, decisions: pl.DataFrame) -> int:
@@ -249,8 +269,8 @@ def store_recurrences(session: Session, months: int) -> int:
 def load_no_shows(session: Session) -> pl.DataFrame:
     """Missed meetings of open episodes, for the no-show tasks.
 
-    Schema: ``episode_id`` Int64, ``has_children`` Boolean, ``no_show_date`` Date (the
-    slot's day in Stockholm).
+    Schema: ``episode_id`` Int64, ``has_children`` Boolean (null: nobody knows yet),
+    ``no_show_date`` Date (the slot's day in Stockholm).
     """
     ap, slot, e = (
         Appointment.__table__.c,
@@ -258,7 +278,7 @@ def load_no_shows(session: Session) -> pl.DataFrame:
         Episode.__table__.c,
     )
     rows = session.execute(
-        select(ap.episode_id, e.has_children, slot.starts_at)
+        select(ap.episode_id, e.has_children, slot.starts_at, e.children_known)
         .join(AppointmentSlot.__table__, slot.id == ap.slot_id)
         .join(Episode.__table__, e.id == ap.episode_id)
         .where(ap.status == AppointmentStatus.NO_SHOW, e.status.in_(OPEN_STATUSES))
@@ -266,7 +286,9 @@ def load_no_shows(session: Session) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "episode_id": pl.Series([r[0] for r in rows], dtype=pl.Int64),
-            "has_children": pl.Series([bool(r[1]) for r in rows], dtype=pl.Boolean),
+            "has_children": pl.Series(
+                [bool(r[1]) if r[3] else None for r in rows], dtype=pl.Boolean
+            ),
             "no_show_date": stockholm_dates([r[2] for r in rows]),
         }
     )

@@ -27,6 +27,7 @@ def add_episode(
     *,
     deadline: date | None = date(2026, 11, 30),
     children: bool = False,
+    children_known: bool = True,
     routing: str | None = "advisor",
     status: str = "termination_notice",
     email: str | None = None,
@@ -64,6 +65,7 @@ def add_episode(
             caseworker_id=caseworker_id,
             has_children=children,
             children_count=2 if children else 0,
+            children_known=children_known,
         )
         session.add(episode)
         session.flush()

@@ -41,7 +41,7 @@ def _generate(settings: Settings, seed: int | None) -> DemoMunicipality:
     companies = tuple(c.id for c in settings.companies) or ("vasbyhem", "hyresvard")
     return generate(
         seed if seed is not None else demo.seed, demo.start_date, demo.days, demo.households,
-        companies,
+        companies, tuple(demo.quarterly_companies),
     )  # fmt: skip
 
 
@@ -297,6 +297,16 @@ def _print_outcome(
     console.print(
         f"  meeting reminders sent         {sum(sent.values())} "
         f"(SMS {sent.get('sms', 0)}, email {sent.get('email', 0)}), failed {failed}"
+    )
+    console.print(
+        "  episodes per company           "
+        + ", ".join(f"{k} {v}" for k, v in sorted(stored.episodes_per_company.items()))
+    )
+    console.print(f"  presumed settled (silence)     {stored.presumed_settled}")
+    console.print(f"  presumed, later re-opened      {stored.presumed_reopened}")
+    console.print(
+        "  appointment letters/episode    "
+        + ", ".join(f"{n}: {count}" for n, count in stored.letters_per_episode.items())
     )
     worklist = last_run.get("worklists", {})
     sections = {

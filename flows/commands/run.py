@@ -27,7 +27,10 @@ def run_daily_command(
     ] = False,
 ) -> None:
     """Run the daily pipeline once: ingest, match, route, book, letters, worklists, delivery."""
+    from models.config import require_contact_settings
+
     context: AppContext = ctx.obj
+    require_contact_settings(context.settings)
     run_date = day_or_today(day)
     if with_prefect:
         from flows.daily import daily_flow

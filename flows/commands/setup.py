@@ -6,6 +6,7 @@ import typer
 
 from flows.context import AppContext
 from flows.stages.setup import sync_companies
+from models.config import require_contact_settings
 from models.db import redacted, upgrade
 
 app = typer.Typer()
@@ -16,6 +17,7 @@ app = typer.Typer()
 def init(ctx: typer.Context) -> None:
     """Apply the database migrations and register the configured housing companies."""
     context: AppContext = ctx.obj
+    require_contact_settings(context.settings)
     upgrade(context.engine)
     sync_companies(context.engine, context.settings)
     typer.echo(f"Database ready: {redacted(context.settings.database.url)}")

@@ -61,6 +61,7 @@ def policy_from(settings: Settings) -> EpisodePolicy:
         payment_days=settings.booking.payment_days,
         deadline_margin_days=settings.booking.deadline_margin_days,
         recurrence_months=settings.outcomes.recurrence_months,
+        silence_days=settings.outcomes.follow_up_days,
     )
 
 

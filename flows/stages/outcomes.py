@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from domain.formatting import STOCKHOLM
 from domain.outcomes import ActivityKind, OutcomeRules, decide_outcomes, plan_follow_up_tasks
+from domain.rhythm import silence_frame
 from domain.vocabulary import EpisodeStatus, Outcome, OutcomeCertainty
 from models.config import Settings
 from models.db import session_scope
@@ -26,6 +27,7 @@ from services.episodes import (  # noqa: F401 - re-exported for the stage's call
     candidate_condition,
     load_interventions,
 )
+from services.rhythm import company_rhythms
 
 
 def rules_from(settings: Settings) -> OutcomeRules:
@@ -48,7 +50,9 @@ def apply_outcome_rules(engine: Engine, settings: Settings, run_date: date) -> d
     """
     rules = rules_from(settings)
     with session_scope(engine) as session:
-        facts = outcomes.load_facts(session)
+        rhythms = company_rhythms(session, settings)
+        waits = silence_frame(rhythms, rules.follow_up_days, rules.follow_up_check_days)
+        facts = outcomes.load_facts(session, waits)
         interventions = load_interventions(session)
         decisions = decide_outcomes(facts, interventions, run_date, rules)
         closed = outcomes.store_decisions(session, decisions)

@@ -520,3 +520,46 @@ def test_a_new_episode_booked_at_short_notice_says_so() -> None:
     actions = dict(zip(rows["episode_id"].to_list(), rows["action"].to_list(), strict=True))
     assert "kort varsel" in actions[1] and "ring och påminn" in actions[1]
     assert "kort varsel" not in actions[2]
+
+
+def test_a_late_meeting_offers_an_earlier_time_only_when_one_can_exist() -> None:
+    data = inputs(
+        [
+            # The deadline had passed when the landlord's notice reached us.
+            ep(1, deadline_date=date(2026, 11, 10), opened_on=date(2026, 11, 12)),
+            # The deadline passed since the booking.
+            ep(2, deadline_date=date(2026, 11, 18), opened_on=date(2026, 11, 12)),
+            # The deadline lies ahead: an earlier time may still come free.
+            ep(3, deadline_date=date(2026, 11, 25), opened_on=date(2026, 11, 12)),
+        ],
+        appointments=[
+            appt(1, 1, at(30, 9), before_deadline=False),
+            appt(2, 2, at(30, 10), before_deadline=False),
+            appt(3, 3, at(30, 11), before_deadline=False),
+        ],
+    )
+    rows = build(data).filter(pl.col("section") == "delivery_problems").sort("episode_id")
+    late, passed, ahead = rows["action"].to_list()
+    assert late.startswith("Underrättelsen kom efter sista dagen att betala (10 november)")
+    assert "ring hushållet om mötet 30 november" in late and "avbetalningsplan" in late
+    assert passed.startswith("Sista dagen att betala (18 november) har passerat")
+    assert "tidigare tid" not in late and "tidigare tid" not in passed
+    assert ahead.startswith("Mötet 30 november ligger efter sista dagen att betala (25 november)")
+    assert "erbjud en tidigare tid" in ahead
+
+
+def test_a_passed_unrecorded_meeting_asks_came_or_not_until_recorded() -> None:
+    data = inputs(
+        [ep(1), ep(2), ep(3)],
+        appointments=[
+            appt(1, 1, at(19, 9)),  # yesterday, nobody recorded it
+            appt(2, 2, at(18, 9), status="attended"),
+            appt(3, 3, at(20, 13)),  # today
+        ],
+    )
+    rows = build(data).filter(pl.col("section") == "appointments")
+    assert rows["episode_id"].to_list() == [3, 1]
+    assert rows["action"][1] == (
+        "Mötet torsdag 19 november kl. 09.00 har passerat utan registrering: registrera om "
+        "hushållet kom eller uteblev (närvaro på ärendesidan 1)"
+    )

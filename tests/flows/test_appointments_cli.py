@@ -20,6 +20,7 @@ def config(tmp_path: Path) -> Path:
     path.write_text(
         f'[database]\nurl = "sqlite:///{tmp_path / "k.db"}"\n'
         f'[paths]\nletters_dir = "{tmp_path / "letters"}"\nprint_dir = "{tmp_path / "print"}"\n'
+        '[municipality]\nphone = "08-1"\nwebsite = "exempelby.se"\nemail = "s@exempelby.se"\n'
         '[[companies]]\nid = "vasbyhem"\nname = "Bo AB"\n'
         '[[advisors]]\nid = "a1"\nname = "Anna"\nlocation = "Medborgarhuset"\n'
         'phone = "08-1"\n[advisors.hours]\nmon = ["09:00-12:00"]\nthu = ["09:00-12:00"]\n'

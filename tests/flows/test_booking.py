@@ -186,6 +186,25 @@ def test_book_appointments_books_advisor_episodes_once(db_engine, settings) -> N
     assert sum(b for b, _ in _booked_per_slot(db_engine).values()) == 2
 
 
+def test_unknown_children_rank_with_children_until_the_answer_is_recorded(
+    db_engine,  # noqa: ANN001
+    settings,  # noqa: ANN001
+) -> None:
+    run = date(2026, 11, 2)
+    without = add_episode(db_engine, deadline=date(2026, 11, 12))
+    unknown = add_episode(db_engine, children_known=False, deadline=date(2026, 11, 25))
+    with_children = add_episode(db_engine, children=True, deadline=date(2026, 11, 30))
+    book_appointments(db_engine, settings, run)
+    with session_scope(db_engine) as session:
+        order = session.scalars(
+            select(Appointment.episode_id)
+            .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+            .order_by(AppointmentSlot.starts_at)
+        ).all()
+    # Unknown is booked with "yes" (closest deadline first among them), "no" after.
+    assert order == [unknown, with_children, without]
+
+
 def test_booking_never_exceeds_capacity(db_engine, settings) -> None:  # noqa: ANN001
     # Horizon Mon 2 - Mon 9 Nov; the first offered day is Thu 5 Nov. Offered places:
     # Thu 8 + Fri 4 + Mon 8 = 20, of which Monday's 8 lie after the 7 Nov deadline.

@@ -22,6 +22,7 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f'[database]\nurl = "sqlite:///{tmp_path / "k.db"}"\n'
+        '[municipality]\nphone = "08-1"\nwebsite = "exempelby.se"\nemail = "s@exempelby.se"\n'
         '[[companies]]\nid = "bo"\nname = "Bo AB"\n',
         encoding="utf-8",
     )

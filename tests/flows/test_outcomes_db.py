@@ -175,13 +175,15 @@ def test_no_show_tasks_are_created_once_and_closed_by_contact(db_engine, tmp_pat
     company(db_engine)
     with session_scope(db_engine) as s:
         family = episode(s, 1, has_children=True, children_count=2)
-        single = episode(s, 2)
+        single = episode(s, 2, has_children=False)
+        nobody_asked = episode(s, 3)  # children unknown: a home visit too (the safe side)
         appointment(s, family.id, utc(2026, 11, 16), status="no_show")
         appointment(s, single.id, utc(2026, 11, 16), status="no_show")
-        family_id, single_id = family.id, single.id
+        appointment(s, nobody_asked.id, utc(2026, 11, 16), status="no_show")
+        family_id, single_id, unknown_id = family.id, single.id, nobody_asked.id
 
     counts = create_follow_up_tasks(db_engine, settings, RUN)
-    assert counts["tasks_created"] == 3
+    assert counts["tasks_created"] == 5
     assert create_follow_up_tasks(db_engine, settings, RUN)["tasks_created"] == 0
     with session_scope(db_engine) as s:
         columns = (Task.episode_id, Task.kind, Task.round, Task.due_date, Task.status)
@@ -190,6 +192,8 @@ def test_no_show_tasks_are_created_once_and_closed_by_contact(db_engine, tmp_pat
         (family_id, "home_visit", 1, date(2026, 11, 20), "open"),
         (family_id, "phone_call", 1, date(2026, 11, 17), "open"),
         (single_id, "phone_call", 1, date(2026, 11, 17), "open"),
+        (unknown_id, "home_visit", 1, date(2026, 11, 20), "open"),
+        (unknown_id, "phone_call", 1, date(2026, 11, 17), "open"),
     ]
 
     record_activity(db_engine, single_id, ActivityKind.CONTACTED, by="anna", on_date=RUN)
@@ -197,7 +201,7 @@ def test_no_show_tasks_are_created_once_and_closed_by_contact(db_engine, tmp_pat
     with session_scope(db_engine) as s:
         statuses = dict(s.execute(select(Task.episode_id, Task.status)
                                   .where(Task.kind == "phone_call")).all())  # fmt: skip
-        assert statuses == {family_id: "cancelled", single_id: "done"}
+        assert statuses == {family_id: "cancelled", single_id: "done", unknown_id: "open"}
     assert create_follow_up_tasks(db_engine, settings, RUN)["tasks_created"] == 0
 
 

@@ -13,7 +13,7 @@ def test_shipped_config_loads_and_resolves_paths() -> None:
     settings = load_settings(REPO / "config.toml")
     assert settings.database.url.startswith("sqlite:////")
     assert settings.paths.inbox_dir.is_absolute()
-    assert {c.id for c in settings.companies} == {"vasbyhem", "hyresvard"}
+    assert {c.id for c in settings.companies} == {"vasbyhem", "hyresvard", "kvartersbo"}
     assert settings.company("vasbyhem").inbox == settings.paths.inbox_dir / "vasbyhem"
     assert settings.advisors[0].hours["mon"]
 
