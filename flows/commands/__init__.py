@@ -4,6 +4,7 @@ from flows.commands import (
     appointments,  # noqa: F401
     cases,  # noqa: F401
     demo,  # noqa: F401
+    doctor,  # noqa: F401
     ingest,  # noqa: F401
     report,  # noqa: F401
     retention,  # noqa: F401

@@ -6,14 +6,15 @@ import typer
 
 from flows.cli import app
 from flows.context import AppContext
-from flows.stages.setup import sync_companies
+from flows.stages.setup import create_folders, sync_companies
 from models.db import redacted, upgrade
 
 
 @app.command()
 def init(ctx: typer.Context) -> None:
-    """Apply the database migrations and register the configured housing companies."""
+    """Apply the database migrations, register the housing companies, create the folders."""
     context: AppContext = ctx.obj
     upgrade(context.engine)
     sync_companies(context.engine, context.settings)
+    create_folders(context.settings)
     typer.echo(f"Database ready: {redacted(context.settings.database.url)}")
