@@ -57,6 +57,12 @@ def _flow_run_id() -> str | None:
     return str(run_id) if run_id else None
 
 
+def _deployment_id() -> str | None:
+    """Set when a deployment (a schedule, a worker) started the run, not a flow call."""
+    deployment = runtime.deployment.id
+    return str(deployment) if deployment else None
+
+
 def _stage_calls(settings: Settings, day: date, stages) -> list:  # noqa: ANN001
     calls = []
     for name, _, retryable in stages:
@@ -86,6 +92,7 @@ def _run_pipeline(
             day,
             _stage_calls(settings, day, stages),
             flow_run_id=_flow_run_id(),
+            deployment_id=_deployment_id(),
             working_days_only=scheduled,
             exclusive=exclusive,
         )
@@ -160,6 +167,7 @@ def delivery_flow(config_file: str | None = None) -> dict[str, int]:
                 day,
                 [("delivery", partial(stage_task, "delivery", settings, day))],
                 flow_run_id=_flow_run_id(),
+                deployment_id=_deployment_id(),
                 exclusive=True,
             )
         result = counts.get("delivery", counts.get("skipped", {}))
@@ -203,6 +211,7 @@ def cases_import_flow(config_file: str | None = None) -> dict[str, int]:
                 day,
                 [("cases_import", partial(import_register_task, settings))],
                 flow_run_id=_flow_run_id(),
+                deployment_id=_deployment_id(),
                 exclusive=True,
             )
         result = counts.get("cases_import", counts.get("skipped", {}))
@@ -234,6 +243,7 @@ def retention_flow(
                 day,
                 [("retention", partial(apply_retention, engine, settings, day, dry_run=dry_run))],
                 flow_run_id=_flow_run_id(),
+                deployment_id=_deployment_id(),
                 exclusive=True,
             )
         result = counts.get("retention", counts.get("skipped", {}))

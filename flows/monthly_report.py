@@ -174,6 +174,7 @@ def monthly_report_flow(month: str | None = None, config_file: str | None = None
                 local_now().date(),
                 [("monthly_report", report)],
                 flow_run_id=str(run_id) if run_id else None,
+                deployment_id=str(runtime.deployment.id) if runtime.deployment.id else None,
             )
         return result
 

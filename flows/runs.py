@@ -36,6 +36,7 @@ def run_job(
     stages: Sequence[tuple[str, StageCall]],
     *,
     flow_run_id: str | None = None,
+    deployment_id: str | None = None,
     working_days_only: bool = False,
     exclusive: bool = False,
 ) -> dict[str, dict[str, int]]:
@@ -45,8 +46,9 @@ def run_job(
     skipped). ``exclusive``: when another run of the job is under way this one is
     skipped at once (the 15-minute jobs: the next one comes soon) instead of waiting.
     """
+    ids = (flow_run_id, deployment_id)
     if working_days_only and not is_working_day(run_date):
-        _record_skipped(engine, job, run_date, flow_run_id)
+        _record_skipped(engine, job, run_date, ids)
         log.info("%s: %s is not a working day; nothing to do", job, run_date)
         return {"skipped": {"not_a_working_day": 1}}
     with ExitStack() as held:
@@ -54,15 +56,17 @@ def run_job(
             try:
                 held.enter_context(stage_lock(engine, f"job-{job}", 0))
             except LockBusy:
-                _record_skipped(engine, job, run_date, flow_run_id)
+                _record_skipped(engine, job, run_date, ids)
                 log.info("%s: another run of this job is under way; skipped", job)
                 return {"skipped": {"another_run": 1}}
-        return _run_recorded(engine, settings, job, run_date, stages, flow_run_id)
+        return _run_recorded(engine, settings, job, run_date, stages, ids)
 
 
-def _record_skipped(engine: Engine, job: str, run_date: date, flow_run_id: str | None) -> None:
+def _record_skipped(
+    engine: Engine, job: str, run_date: date, ids: tuple[str | None, str | None]
+) -> None:
     with session_scope(engine) as session:
-        run_id = ops.start_run(session, job, run_date, flow_run_id)
+        run_id = ops.start_run(session, job, run_date, ids[0], deployment_id=ids[1])
         ops.finish_run(session, run_id, ops.SKIPPED)
 
 
@@ -72,10 +76,11 @@ def _run_recorded(
     job: str,
     run_date: date,
     stages: Sequence[tuple[str, StageCall]],
-    flow_run_id: str | None,
+    ids: tuple[str | None, str | None],
 ) -> dict[str, dict[str, int]]:
+    flow_run_id = ids[0]
     with session_scope(engine) as session:
-        run_id = ops.start_run(session, job, run_date, flow_run_id)
+        run_id = ops.start_run(session, job, run_date, flow_run_id, deployment_id=ids[1])
     counts: dict[str, dict[str, int]] = {}
     try:
         for name, call in stages:

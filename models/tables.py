@@ -552,6 +552,8 @@ class JobRun(Base):
     stages: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(String(200))  # the error's type, no text
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    # Set when a Prefect deployment (a schedule) started the run: only then are runs expected.
+    deployment_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class OperationsAlert(Base):

@@ -74,6 +74,7 @@ def start_run(
     run_date: date,
     flow_run_id: str | None = None,
     at: datetime | None = None,
+    deployment_id: str | None = None,
 ) -> int:
     """Record that a run of ``job`` began; returns its id."""
     row = JobRun(
@@ -83,6 +84,7 @@ def start_run(
         state=RUNNING,
         stages={},
         flow_run_id=flow_run_id,
+        deployment_id=deployment_id,
     )
     session.add(row)
     session.flush()
@@ -130,10 +132,10 @@ def hung_runs(session: Session, started_before: datetime) -> list[RunRecord]:
 
 
 def scheduled_since(session: Session, job: str) -> datetime | None:
-    """When a scheduler (Prefect) first ran ``job``: runs started by hand do not count."""
+    """When a Prefect deployment first ran ``job``: runs started by hand do not count."""
     first = session.scalar(
         select(func.min(JobRun.started_at)).where(
-            JobRun.job == job, JobRun.flow_run_id.is_not(None)
+            JobRun.job == job, JobRun.deployment_id.is_not(None)
         )
     )
     return as_utc(first) if first is not None else None

@@ -88,7 +88,6 @@ class ReceiptDetail:
     rows: list[ReceiptRow]
 
 
-
 def _summary(file: NoticeFile) -> ReceiptSummary:
     return ReceiptSummary(
         id=file.id,

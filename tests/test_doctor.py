@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from flows.stages.setup import prepare_database
@@ -121,7 +122,11 @@ def test_prefect_deployments_and_their_schedules_are_checked(
     from flows.deployments import deployments
     from services.doctor import FAIL, PASS, check_prefect
 
-    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    api = PREFECT_API_URL.value()
+    monkeypatch.setenv("PREFECT_API_URL", api)
+    # The harness is shared by the session: start from a server without deployments.
+    for found in httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json():
+        httpx.delete(f"{api}/deployments/{found['id']}", timeout=30).raise_for_status()
     missing = check_prefect(healthy)
     assert missing.status == FAIL and "daily not deployed" in missing.detail
     assert "kvarboende serve" in missing.todo

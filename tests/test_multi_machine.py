@@ -181,6 +181,7 @@ def test_two_workers_on_a_prefect_server_ingest_each_file_once_and_letter_once(
             appointments = session.scalars(select(Appointment.episode_id)).all()
             letters = session.execute(select(Letter.kind, Letter.appointment_id)).all()
             recorded = session.execute(select(JobRun.job, JobRun.flow_run_id, JobRun.state)).all()
+            deployed = session.scalars(select(JobRun.deployment_id)).all()
         assert files == len(set(hashes))  # one row per content
         assert files <= len(copied) and notices == accepted and notices > 0
         assert appointments and len(appointments) == len(set(appointments))
@@ -190,6 +191,7 @@ def test_two_workers_on_a_prefect_server_ingest_each_file_once_and_letter_once(
             ("daily", "completed"), ("inbox", "completed")
         }  # fmt: skip
         assert {flow_run for _, flow_run, _ in recorded} == set(runs)
+        assert all(deployed)  # started by deployments: missed runs are watched from now on
         ran_on = {
             httpx.get(f"{api}/flow_runs/{r}", timeout=10).json()["work_queue_name"] for r in runs
         }

@@ -147,7 +147,9 @@ def test_a_missed_scheduled_run_is_noticed_by_the_next_run_and_alerted_once(
     stockholm_0630 = [datetime(2026, 11, d, 5, 30, 20, tzinfo=UTC) for d in (23, 24)]
     with session_scope(db_engine) as session:
         for started in stockholm_0630:
-            run_id = ops.start_run(session, "daily", started.date(), "flow-run-x", at=started)
+            run_id = ops.start_run(
+                session, "daily", started.date(), "flow-run-x", at=started, deployment_id="dep"
+            )
             ops.finish_run(session, run_id, ops.COMPLETED)
     friday_noon = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
     new = check_alerts(db_engine, ops_settings, date(2026, 11, 27), now=friday_noon)
@@ -170,7 +172,9 @@ def test_a_missed_run_on_a_holiday_is_not_a_missed_run(ops_settings, db_engine) 
     with session_scope(db_engine) as session:
         started = datetime(2026, 12, 23, 5, 30, 5, tzinfo=UTC)
         ops.finish_run(
-            session, ops.start_run(session, "daily", started.date(), "f", at=started), "completed"
+            session,
+            ops.start_run(session, "daily", started.date(), "f", at=started, deployment_id="d"),
+            "completed",
         )
     # 24-26 December are not working days; the 28th at 06:30 has not passed the grace yet.
     now = datetime(2026, 12, 28, 5, 45, tzinfo=UTC)
@@ -183,7 +187,9 @@ def test_runs_started_by_hand_expect_no_schedule(ops_settings, db_engine) -> Non
     with session_scope(db_engine) as session:
         started = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
         ops.finish_run(
-            session, ops.start_run(session, "daily", started.date(), at=started), "completed"
+            session,
+            ops.start_run(session, "daily", started.date(), "ad-hoc flow run", at=started),
+            "completed",
         )
     now = datetime(2026, 11, 6, 12, 0, tzinfo=UTC)
     assert check_alerts(db_engine, ops_settings, date(2026, 11, 6), now=now) == {}

@@ -24,6 +24,7 @@ def upgrade() -> None:
     sa.Column('stages', sa.JSON(), nullable=False),
     sa.Column('error', sa.String(length=200), nullable=True),
     sa.Column('flow_run_id', sa.String(length=64), nullable=True),
+    sa.Column('deployment_id', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_job_run'))
     )
     op.create_index('ix_job_run_job_started_at', 'job_run', ['job', 'started_at'], unique=False)
