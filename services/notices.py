@@ -379,6 +379,7 @@ def store_rows(
     return counts, duplicate_rows
 
 
+
 def _duplicate_rejections(
     connection: Connection, duplicates: pl.DataFrame, stored_now: pl.DataFrame, file_id: int
 ) -> pl.DataFrame:
@@ -418,7 +419,6 @@ def _duplicate_rejections(
         pl.col("repeats_file_id"),
         pl.col("repeats_row"),
     )
-
 
 def _seg_to_id(frame: pl.DataFrame, source: str, target: str, ids: pl.Series) -> pl.DataFrame:
     """Replace planned segment numbers by the reserved episode ids (a join, order kept)."""

@@ -88,6 +88,7 @@ class ReceiptDetail:
     rows: list[ReceiptRow]
 
 
+
 def _summary(file: NoticeFile) -> ReceiptSummary:
     return ReceiptSummary(
         id=file.id,

@@ -108,6 +108,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+
 def token_digest(token: str) -> str:
     """The SHA-256 of a secret token: what the database keeps instead of the token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
