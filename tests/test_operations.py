@@ -262,3 +262,22 @@ def test_a_prefect_flow_run_that_fails_before_its_stages_is_alerted(
     (mail,) = _alert_mails(smtp_server)
     body = mail.get_payload(decode=True).decode()
     assert "Jobb inbox, flödeskörning" in body and "FAILED" in body
+
+
+def test_a_run_whose_process_died_is_alerted_by_the_next_run(ops_settings, db_engine) -> None:
+    from flows.stages.alerts import check_alerts
+
+    started = datetime(2026, 11, 2, 5, 30, tzinfo=UTC)
+    with session_scope(db_engine) as session:
+        dead = ops.start_run(session, "daily", started.date(), "flow-run-y", at=started)
+        ops.record_stage(session, dead, "ingest", ops.STAGE_OK)  # then the worker was killed
+    early = started + timedelta(hours=1)  # still running, perhaps: nothing yet
+    assert check_alerts(db_engine, ops_settings, date(2026, 11, 2), now=early) == {}
+    later = started + timedelta(hours=ops_settings.operations.run_hung_hours + 1)
+    assert check_alerts(db_engine, ops_settings, date(2026, 11, 2), now=later) == {"run_crashed": 1}
+    assert check_alerts(db_engine, ops_settings, date(2026, 11, 2), now=later) == {}
+    with session_scope(db_engine) as session:
+        run = ops.get_run(session, dead)
+        keys = ops.alert_keys(session, "run_crashed:")
+    assert run.state == ops.FAILED and run.error == "Crashed"
+    assert keys == {"run_crashed:flow-run-y"}
