@@ -281,3 +281,34 @@ def test_a_run_whose_process_died_is_alerted_by_the_next_run(ops_settings, db_en
         keys = ops.alert_keys(session, "run_crashed:")
     assert run.state == ops.FAILED and run.error == "Crashed"
     assert keys == {"run_crashed:flow-run-y"}
+
+
+def test_the_nightly_register_import_and_retention_flows_run_and_are_recorded(
+    prefect_harness, ops_settings, db_engine, db_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    from register_helpers import pnr
+    from sqlalchemy import text
+
+    from flows.daily import cases_import_flow, retention_flow
+
+    prepare_database(db_engine, ops_settings)
+    with db_engine.begin() as connection:
+        connection.execute(text("CREATE TABLE ext_cases (arende varchar(10), pnr varchar(13))"))
+        connection.execute(text(f"INSERT INTO ext_cases VALUES ('X9', '{pnr('19800101123')}')"))
+    config = tmp_path / "config.toml"
+    shutil.copy(Path(__file__).resolve().parents[1] / "config.toml", config)
+    monkeypatch.setenv("KVARBOENDE_DATABASE_URL", db_url)
+    monkeypatch.setenv("KVARBOENDE_SMTP_START_LOCAL", "false")
+    monkeypatch.setenv("KVARBOENDE_CASES_SQL_URL", db_url)
+    query = "SELECT arende AS case_id, pnr AS personnummer FROM ext_cases"
+    monkeypatch.setenv("KVARBOENDE_CASES_SQL_QUERY", query)
+
+    assert cases_import_flow(config_file=str(config))["cases"] == 1
+    assert cases_import_flow(config_file=str(config))["unchanged"] == 1
+    counts = retention_flow(run_date="2027-01-10", config_file=str(config))  # dry run
+    assert isinstance(counts, dict) and counts
+    with session_scope(db_engine) as session:
+        runs = session.execute(select(JobRun.job, JobRun.state).order_by(JobRun.id)).all()
+    assert [tuple(r) for r in runs] == [
+        ("cases-import", "completed"), ("cases-import", "completed"), ("retention", "completed")
+    ]  # fmt: skip
