@@ -114,7 +114,7 @@ def require_server() -> None:
     if not os.environ.get("PREFECT_API_URL"):
         raise KvarboendeError(
             "schedules need a Prefect server: run `prefect server start` and set "
-            "PREFECT_API_URL=http://127.0.0.1:4200/api (see README, 'Scheduled operation')"
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (see README, 'Running in production')"
         )
 
 
