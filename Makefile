@@ -18,6 +18,7 @@ setup: $(STAMP)
 
 demo: setup
 	$(BIN)/kvarboende demo
+	$(BIN)/kvarboende doctor
 
 test: setup
 	$(BIN)/ruff check .

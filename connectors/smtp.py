@@ -305,3 +305,18 @@ class SmtpSender:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def check_connection(config: SmtpConfig) -> None:
+    """Connect and log in (STARTTLS/TLS as configured), send nothing, quit.
+
+    Raises :class:`SmtpUnavailable` with one line when the server cannot be used.
+    """
+    import asyncio
+
+    async def probe() -> None:
+        sender = SmtpSender(config)
+        sender._client = await sender._connect()
+        await sender.close()
+
+    asyncio.run(probe())

@@ -13,13 +13,15 @@ import importlib.util
 from datetime import date
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from domain.formatting import local_now
 from domain.statistics import month_label, previous_month, shift_month
 from domain.vocabulary import Channel, LetterKind
+from flows.hooks import alert_crashed_flow, alert_failed_flow
+from flows.runs import run_job
 from flows.stages.outbox import enqueue
 from flows.stages.statistics import (
     check_month,
@@ -28,7 +30,7 @@ from flows.stages.statistics import (
     write_report,
 )
 from models.config import Settings, load_settings
-from models.db import make_engine, session_scope
+from models.db import engine_scope, make_engine, session_scope
 from models.privacy import masked_errors, protect_process
 
 
@@ -141,7 +143,12 @@ def _has_delivery() -> bool:
     return importlib.util.find_spec("flows.stages.delivery") is not None
 
 
-@flow(name="kvarboende-monthly-report", log_prints=False)
+@flow(
+    name="kvarboende-monthly-report",
+    log_prints=False,
+    on_failure=[alert_failed_flow],
+    on_crashed=[alert_crashed_flow],
+)
 def monthly_report_flow(month: str | None = None, config_file: str | None = None) -> dict:
     """Refresh the figures, write the PDF and HTML report, email the PDF to the managers.
 
@@ -151,7 +158,25 @@ def monthly_report_flow(month: str | None = None, config_file: str | None = None
     """
     protect_process()
     with masked_errors():
-        return _monthly_report(month, config_file)
+        settings = load_settings(config_file)
+        result: dict = {}
+
+        def report() -> dict[str, int]:
+            result.update(_monthly_report(month, config_file))
+            return {"emails_queued": result["emails"]["queued"]}
+
+        run_id = runtime.flow_run.id
+        with engine_scope(settings.database.url) as engine:
+            run_job(
+                engine,
+                settings,
+                "monthly-report",
+                local_now().date(),
+                [("monthly_report", report)],
+                flow_run_id=str(run_id) if run_id else None,
+                deployment_id=str(runtime.deployment.id) if runtime.deployment.id else None,
+            )
+        return result
 
 
 def _monthly_report(month: str | None, config_file: str | None) -> dict:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import date
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -54,6 +55,14 @@ DAILY_STAGES: tuple[tuple[str, Stage, bool], ...] = (
 #: What the ``delivery`` deployment (every 15 minutes) runs: the outbox, then reminders.
 DELIVERY_STAGES: tuple[str, ...] = ("delivery", "reminders")
 
+#: The 15-minute inbox run during office hours: a notice that arrives at 10:00 is
+#: matched, routed (caseworker notice) or booked and lettered, and sent, the same day.
+INBOX_STAGES: tuple[tuple[str, Stage, bool], ...] = tuple(
+    entry
+    for entry in DAILY_STAGES
+    if entry[0] in ("ingest", "match", "booking", "letters", "delivery")
+)
+
 
 def run_stage(
     engine: Engine, settings: Settings, run_date: date, name: str, stage: Stage
@@ -74,8 +83,30 @@ def run_stage(
         return stage(engine, settings, run_date)
 
 
+def _calls(
+    engine: Engine, settings: Settings, run_date: date, stages: tuple[tuple[str, Stage, bool], ...]
+) -> list[tuple[str, Callable[[], dict[str, int]]]]:
+    return [
+        (name, partial(run_stage, engine, settings, run_date, name, stage))
+        for name, stage, _ in stages
+    ]
+
+
 def run_daily(engine: Engine, settings: Settings, run_date: date) -> dict[str, dict[str, int]]:
-    """Run every daily stage for ``run_date``, each under its lock; returns their counts."""
-    return {
-        name: run_stage(engine, settings, run_date, name, stage) for name, stage, _ in DAILY_STAGES
-    }
+    """Run every daily stage for ``run_date``, each under its lock; returns their counts.
+
+    The run is recorded in the run history and followed by the alert checks.
+    """
+    from flows.runs import run_job
+
+    return run_job(
+        engine, settings, "daily", run_date, _calls(engine, settings, run_date, DAILY_STAGES)
+    )
+
+
+def run_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str, dict[str, int]]:
+    """The 15-minute run: new inbox files through to letters sent; skipped if one is running."""
+    from flows.runs import run_job
+
+    calls = _calls(engine, settings, run_date, INBOX_STAGES)
+    return run_job(engine, settings, "inbox", run_date, calls, exclusive=True)

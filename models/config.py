@@ -328,9 +328,13 @@ class SmsConfig(_Section):
 class ScheduleConfig(_Section):
     timezone: str = "Europe/Stockholm"
     daily: str = "30 6 * * 1-5"
+    # New inbox files during the day: ingest, match, route, book, letters, delivery.
+    inbox: str = "*/15 7-17 * * 1-5"
     # The outbox between daily runs: retries of letters and staff emails (greylisting).
     delivery: str = "*/15 7-17 * * 1-5"
     monthly_report: str = "0 7 1 * *"
+    # A new case-register snapshot from the case system, when [cases] sql_url is set.
+    cases_import: str = "0 2 * * *"
 
     @field_validator("timezone")
     @classmethod
@@ -342,6 +346,29 @@ class ScheduleConfig(_Section):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("unknown time zone, use a name like Europe/Stockholm") from None
         return value
+
+
+class OperationsConfig(_Section):
+    """Running unattended: alerts to the operators and the thresholds of ``kvarboende doctor``."""
+
+    # Who gets an email when a run fails or is missed, a stage keeps failing, an inbox
+    # file cannot be read or letters are overdue (ids, counts and what to do; no personal data).
+    alert_emails: list[str] = Field(default_factory=list)
+    # A stage that failed on this many consecutive runs is alerted (once per streak).
+    stage_failure_streak: int = Field(default=3, ge=1)
+    # A letter still not sent this many days after it was queued is overdue.
+    letter_overdue_days: int = Field(default=1, ge=0)
+    # A scheduled run that has not started this many minutes after its time is missed.
+    missed_run_grace_minutes: int = Field(default=30, ge=1)
+    # How far back missed runs are looked for (a worker down over a long weekend).
+    missed_run_lookback_days: int = Field(default=7, ge=1)
+    # A run still marked running after this many hours died with its process: alerted.
+    run_hung_hours: float = Field(default=6, gt=0)
+    # doctor: the case-register snapshot and the last successful daily run may be this old.
+    snapshot_max_age_days: int = Field(default=7, ge=1)
+    daily_max_age_days: int = Field(default=4, ge=1)
+    # doctor: free space needed on the archive's file system.
+    min_free_disk_mb: int = Field(default=1024, ge=0)
 
 
 class OutcomeConfig(_Section):
@@ -501,6 +528,7 @@ class Settings(BaseSettings):
     web: WebConfig = WebConfig()
     files: FilesConfig = FilesConfig()
     schedules: ScheduleConfig = ScheduleConfig()
+    operations: OperationsConfig = OperationsConfig()
     outcomes: OutcomeConfig = OutcomeConfig()
     statistics: StatisticsConfig = StatisticsConfig()
     cases: RegisterConfig = RegisterConfig()

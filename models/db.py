@@ -173,6 +173,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise DatabaseError(f"cannot reach the database: {exc.orig}".splitlines()[0]) from None
 
 
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """(the database's Alembic revision or None when not initialised, the program's head)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, str(head)
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for messages."""
     from sqlalchemy.engine import make_url

@@ -589,3 +589,47 @@ class ApiToken(Base):
     created_by: Mapped[str | None] = mapped_column(String(60))
     revoked_at: Mapped[datetime | None] = mapped_column(TZ)
     last_used_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class JobRun(Base):
+    """One run of a scheduled job (daily, inbox, delivery ...): when, how it ended, per stage.
+
+    The run history the alerts and ``kvarboende doctor`` read: a stage failing on
+    consecutive runs, a scheduled run that never happened, the last successful daily
+    run. Ids, states and error types only, never personal data.
+    """
+
+    __tablename__ = "job_run"
+    __table_args__ = (Index("ix_job_run_job_started_at", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(40))
+    run_date: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    finished_at: Mapped[datetime | None] = mapped_column(TZ)
+    # running, completed, failed, skipped (not a working day; another run had the job)
+    state: Mapped[str] = mapped_column(String(20), default="running")
+    # stage name -> ok, failed or busy (another run held it)
+    stages: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(String(200))  # the error's type, no text
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    # Set when a Prefect deployment (a schedule) started the run: only then are runs expected.
+    deployment_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class OperationsAlert(Base):
+    """An alert to the operators, stored once per key so that it is emailed once.
+
+    Unsent alerts are emailed by the next run (one email per kind), so an SMTP outage
+    delays an alert but does not lose it. ``detail`` holds ids and counts only.
+    """
+
+    __tablename__ = "operations_alert"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZ, default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

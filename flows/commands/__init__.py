@@ -5,6 +5,7 @@ from flows.commands import (
     appointments,
     cases,
     demo,
+    doctor,
     ingest,
     report,
     retention,
@@ -16,6 +17,7 @@ from flows.commands import (
 
 COMMAND_MODULES = (
     setup,
+    doctor,
     run,
     ingest,
     cases,

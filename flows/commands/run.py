@@ -51,9 +51,41 @@ def _config_arg(context: AppContext) -> str | None:
     return str(context.config_file) if context.config_file else None
 
 
+@run_app.command("inbox")
+def run_inbox_command(
+    ctx: typer.Context,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Run date YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """The 15-minute run once: new inbox files through match, booking, letters, delivery."""
+    from flows.pipeline import run_inbox
+
+    context: AppContext = ctx.obj
+    counts = run_inbox(context.engine, context.settings, day_or_today(day))
+    for stage, values in counts.items():
+        shown = ", ".join(f"{key} {value}" for key, value in values.items()) or "nothing to do"
+        typer.echo(f"{stage:>10}: {shown}")
+
+
+@app.command()
+def deploy(
+    ctx: typer.Context,
+    pool: Annotated[str, typer.Option("--pool", help="The Prefect work pool (type process).")],
+) -> None:
+    """Register every deployment with a work pool, for `prefect worker`s on several hosts."""
+    from flows.deployments import deploy_to_pool
+    from models.config import config_path
+
+    context: AppContext = ctx.obj
+    config = str(config_path(context.config_file).resolve())
+    names = deploy_to_pool(context.settings, config, pool)
+    typer.echo(f"Deployed to work pool {pool}: {', '.join(names)}")
+
+
 @app.command()
 def serve(ctx: typer.Context) -> None:
-    """Serve the scheduled deployments (daily, monthly report) against a Prefect server."""
+    """Serve every scheduled deployment (daily, inbox, delivery, monthly report ...)."""
     from flows.deployments import serve_all
     from models.config import config_path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flows.context import AppContext
-from flows.stages.setup import sync_companies
+from flows.stages.setup import create_folders, sync_companies
 from models.config import require_contact_settings
 from models.db import redacted, upgrade
 
@@ -15,9 +15,10 @@ app = typer.Typer()
 
 @app.command()
 def init(ctx: typer.Context) -> None:
-    """Apply the database migrations and register the configured housing companies."""
+    """Apply the database migrations, register the housing companies, create the folders."""
     context: AppContext = ctx.obj
     require_contact_settings(context.settings)
     upgrade(context.engine)
     sync_companies(context.engine, context.settings)
+    create_folders(context.settings)
     typer.echo(f"Database ready: {redacted(context.settings.database.url)}")

@@ -43,6 +43,7 @@ from models.tables import NoticeFile
 from services import notices as stored_notices
 from services import receipts
 from services.notices import stored_receipt
+from services.operations import raise_alert
 from services.receipts import contact_line
 
 log = logging.getLogger(__name__)
@@ -422,6 +423,25 @@ def _queue_receipt_email(
         )
 
 
+def _alert_unreadable(engine: Engine, company_id: str, path: Path, error: str) -> None:
+    """One alert per file content that could not be ingested (it stays in the inbox)."""
+    try:
+        digest = content_hash(path.read_bytes())
+    except OSError:
+        digest = "unreadable-" + hashlib.sha256(path.name.encode()).hexdigest()[:16]
+    detail = (
+        f"Bolag {company_id}: en fil (sha256 {digest[:12]}) kunde inte läsas in ({error}); "
+        "den ligger kvar i inkorgen och prövas igen vid varje körning"
+    )
+    try:
+        with session_scope(engine) as session:
+            raise_alert(session, f"inbox_file:{company_id}:{digest}", "inbox_file", detail)
+    except Exception as exc:  # noqa: BLE001 - the warning above is already logged
+        log.warning(
+            "alert for a file of company %s not stored (%s)", company_id, type(exc).__name__
+        )
+
+
 def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
     """Ingest every complete file in every company's inbox; returns counts only.
 
@@ -466,6 +486,7 @@ def ingest_inbox(engine: Engine, settings: Settings, run_date: date) -> dict[str
                     type(exc).__name__,
                 )
                 totals["files_failed"] += 1
+                _alert_unreadable(engine, company.id, path, type(exc).__name__)
                 continue
             totals["files"] += 1
             try:

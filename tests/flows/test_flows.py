@@ -107,7 +107,24 @@ def test_deployments_schedule_the_outbox_every_quarter_hour_in_office_hours(
 
     settings = load_settings(deployed_config)
     by_name = {d.name: d for d in deployments(settings, str(deployed_config))}
-    assert set(by_name) == {"daily", "delivery", "monthly-report"}
+    assert set(by_name) == {"daily", "inbox", "delivery", "monthly-report", "retention"}
     (schedule,) = by_name["delivery"].schedules
     assert schedule.schedule.cron == "*/15 7-17 * * 1-5"
     assert schedule.schedule.timezone == "Europe/Stockholm"
+    crons = {name: [s.schedule.cron for s in d.schedules] for name, d in by_name.items()}
+    assert crons == {
+        "daily": ["30 6 * * 1-5"],
+        "inbox": ["*/15 7-17 * * 1-5"],
+        "delivery": ["*/15 7-17 * * 1-5"],
+        "monthly-report": ["0 7 1 * *"],
+        "retention": [],  # run by the operator in January
+    }
+    # One run at a time per deployment; the 15-minute jobs drop a run that would overlap.
+    limits = {name: d.concurrency_options.collision_strategy for name, d in by_name.items()}
+    assert all(d.concurrency_limit == 1 for d in by_name.values())
+    assert limits["inbox"] == "CANCEL_NEW" and limits["daily"] == "ENQUEUE"
+
+    # The nightly register import exists only when the case system is read by SQL.
+    settings.cases.sql_url = "sqlite:///cases.db"
+    names = {d.name for d in deployments(settings, str(deployed_config))}
+    assert "cases-import" in names
