@@ -133,9 +133,18 @@ def sms_base_url(settings: Settings) -> str:
 def check_sms(settings: Settings) -> Check:
     from connectors.http_check import http_status
 
+    transport = settings.sms.transport
+    if transport != "http":
+        what = "SMS written to a folder (demo)" if transport == "file" else "SMS not sent"
+        return Check("sms gateway", SKIP, f"[sms] transport = {transport!r}: {what}")
     url = sms_base_url(settings)
     if not url:
-        return Check("sms gateway", SKIP, "no SMS gateway configured")
+        return Check(
+            "sms gateway",
+            FAIL,
+            "[sms] transport = 'http' without base_url",
+            "set [sms] base_url to the gateway's address",
+        )
     try:
         status = http_status(url)
     except Exception as exc:  # noqa: BLE001 - httpx's connect, timeout and protocol errors

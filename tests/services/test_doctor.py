@@ -96,7 +96,7 @@ class _Answer(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_the_sms_gateway_is_checked_when_a_base_url_is_configured() -> None:
+def test_the_sms_gateway_is_checked_when_sms_goes_over_http() -> None:
     from services.doctor import FAIL, PASS, SKIP, check_sms
 
     server = http.server.HTTPServer(("127.0.0.1", 0), _Answer)
@@ -104,14 +104,21 @@ def test_the_sms_gateway_is_checked_when_a_base_url_is_configured() -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/"
-        assert check_sms(SimpleNamespace(sms=SimpleNamespace(base_url=url))).status == PASS
+        assert (
+            check_sms(SimpleNamespace(sms=SimpleNamespace(transport="http", base_url=url))).status
+            == PASS
+        )
     finally:
         server.shutdown()
         server.server_close()
-    down = check_sms(SimpleNamespace(sms=SimpleNamespace(base_url=url)))
+    down = check_sms(SimpleNamespace(sms=SimpleNamespace(transport="http", base_url=url)))
     assert down.status == FAIL and "base_url" in down.todo
-    assert check_sms(SimpleNamespace()).status == SKIP  # no [sms] section at all
-    assert check_sms(SimpleNamespace(sms=SimpleNamespace(base_url=""))).status == SKIP
+    # The demo writes SMS to a folder; "none" sends none: nothing to reach.
+    for transport in ("file", "none"):
+        sms = SimpleNamespace(transport=transport, base_url="https://api.46elks.com")
+        assert check_sms(SimpleNamespace(sms=sms)).status == SKIP
+    lost = check_sms(SimpleNamespace(sms=SimpleNamespace(transport="http", base_url="")))
+    assert lost.status == FAIL and "base_url" in lost.todo
 
 
 def test_prefect_deployments_and_their_schedules_are_checked(
