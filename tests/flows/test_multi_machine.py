@@ -36,7 +36,7 @@ from models.tables import Appointment, JobRun, Letter, Notice, NoticeFile
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 240
 

@@ -253,7 +253,7 @@ def test_a_prefect_flow_run_that_fails_before_its_stages_is_alerted(
     from flows.daily import inbox_flow
 
     config = tmp_path / "config.toml"
-    shutil.copy(Path(__file__).resolve().parents[1] / "config.toml", config)
+    shutil.copy(Path(__file__).resolve().parents[2] / "config.toml", config)
     monkeypatch.setenv("KVARBOENDE_DATABASE_URL", ops_settings.database.url)
     monkeypatch.setenv("KVARBOENDE_SMTP_PORT", str(smtp_server.port))
     monkeypatch.setenv("KVARBOENDE_SMTP_START_LOCAL", "false")
@@ -296,7 +296,7 @@ def test_the_nightly_register_import_and_retention_flows_run_and_are_recorded(
         connection.execute(text("CREATE TABLE ext_cases (arende varchar(10), pnr varchar(13))"))
         connection.execute(text(f"INSERT INTO ext_cases VALUES ('X9', '{pnr('19800101123')}')"))
     config = tmp_path / "config.toml"
-    shutil.copy(Path(__file__).resolve().parents[1] / "config.toml", config)
+    shutil.copy(Path(__file__).resolve().parents[2] / "config.toml", config)
     monkeypatch.setenv("KVARBOENDE_DATABASE_URL", db_url)
     monkeypatch.setenv("KVARBOENDE_SMTP_START_LOCAL", "false")
     monkeypatch.setenv("KVARBOENDE_CASES_SQL_URL", db_url)

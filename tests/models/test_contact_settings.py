@@ -12,7 +12,7 @@ import pytest
 from flows.cli import main
 from models.config import Settings, missing_contact_settings
 
-REPO_CONFIG = Path(__file__).resolve().parents[1] / "config.toml"
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 
 
 def test_missing_contact_settings_names_the_empty_keys() -> None:

@@ -32,7 +32,7 @@ from services.reminders import failed_reminders, set_no_sms
 from services.worklists import advisor_worklist
 
 RUN = date(2026, 11, 2)  # a Monday
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------
