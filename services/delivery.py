@@ -174,7 +174,7 @@ class Outbox:
         from services.receipts import receipt_attachment
 
         with session_scope(self.engine) as session:
-            found = receipt_attachment(session, letter.idempotency_key)
+            found = receipt_attachment(session, letter.idempotency_key, self.settings)
         if found is None:
             return ()
         name, content = found

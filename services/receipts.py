@@ -290,7 +290,7 @@ def receipt_csv_name(file_id: int) -> str:
     return f"kvitto-{file_id}.csv"
 
 
-def receipt_attachment(session: Session, key: str) -> tuple[str, bytes] | None:
+def receipt_attachment(session: Session, key: str, settings: Settings) -> tuple[str, bytes] | None:
     """The receipt CSV to attach to the receipt email queued under ``key``: file name and
     bytes, the same as the portal's CSV download (formulas neutralised), made when the
     email is sent. None for another email, or a file no longer stored."""
@@ -302,7 +302,7 @@ def receipt_attachment(session: Session, key: str) -> tuple[str, bytes] | None:
         detail = get_receipt(session, company_id, file_id)
     except NotFound:
         return None
-    return receipt_csv_name(file_id), receipt_csv(detail)
+    return receipt_csv_name(file_id), receipt_csv(detail, contact_line(settings))
 
 
 def receipt_email_text(detail: ReceiptDetail, link: str) -> tuple[str, str]:

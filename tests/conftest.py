@@ -121,22 +121,7 @@ def smtp_server(tmp_path: Path):
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-def build_settings(tmp_path: Path, db_url: str, **overrides: object):
-    """The repository's config.toml with the database and every folder moved under tmp_path."""
-    from models.config import load_settings
-
-    settings = load_settings(REPO / "config.toml")
-    settings.database.url = db_url
-    for name in type(settings.paths).model_fields:
-        default = getattr(type(settings.paths)(), name)
-        setattr(settings.paths, name, tmp_path / default)
-    for company in settings.companies:
-        company.inbox = settings.paths.inbox_dir / company.id
-    settings.smtp.start_local = False
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    return settings
+from settings_helpers import build_settings  # noqa: E402 - shared with subprocess tests
 
 
 @pytest.fixture

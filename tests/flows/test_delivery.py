@@ -569,7 +569,7 @@ def test_killed_sender_loses_nothing_and_duplicates_only_the_message_in_flight(
     support.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(REPO / 'tests')!r})\n"
-        "from conftest import build_settings\n"
+        "from settings_helpers import build_settings\n"
         "from pathlib import Path\n"
         "def settings_for(url, tmp, port):\n"
         "    s = build_settings(Path(tmp), url)\n"

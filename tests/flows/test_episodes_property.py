@@ -106,7 +106,7 @@ def test_chains_at_any_rhythm_stay_one_episode_each(
 
 
 def _replay(tmp: Path, rhythm: str, lags: list[int], chains: list[Chain]) -> None:
-    from conftest import build_settings
+    from settings_helpers import build_settings
     from test_ingest_stage import HEADER
 
     from flows.stages.booking import book_appointments

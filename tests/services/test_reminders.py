@@ -309,7 +309,7 @@ def test_rerun_after_a_crash_sends_no_duplicate(db_url, db_engine, sms, gateway,
     support.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(REPO / 'tests')!r})\n"
-        "from conftest import build_settings\n"
+        "from settings_helpers import build_settings\n"
         "from pathlib import Path\n"
         "def settings_for(url, tmp, gateway):\n"
         "    s = build_settings(Path(tmp), url)\n"

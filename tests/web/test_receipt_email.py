@@ -13,6 +13,7 @@ import shutil
 from datetime import date
 
 import pytest
+from notice_rows import notice
 from portal_helpers import notice_file, sample_file
 from sqlalchemy import select
 from staff_helpers import personnummer, upload
@@ -71,11 +72,16 @@ def test_sent_receipt_email_carries_the_receipt_csv_formula_safe(contact, smtp_s
     it parses, and a contract reference that looks like a formula stays text."""
     settings = contact.settings
     settings.smtp.port = smtp_server.port
-    good = (
-        f"{personnummer(1)};Eva Berg;Storgatan 1;1101;194 30;Exempelby;K-1;termination_notice;"
-        "2026-11-02;2026-11-04;12 345,50"
-    )
-    formula = ";;;;;;=1+2;termination_notice;2026-11-02;;100"  # no tenant: rejected
+    good = notice(
+        personnummer=personnummer(1), tenant_name="Eva Berg", street_address="Storgatan 1",
+        apartment="1101", postal_code="194 30", town="Exempelby", contract_ref="K-1",
+        event_type="termination_notice", event_date="2026-11-02", service_date="2026-11-04",
+        debt_amount="12 345,50",
+    )  # fmt: skip
+    formula = notice(  # no tenant: rejected
+        contract_ref="=1+2", event_type="termination_notice", event_date="2026-11-02",
+        debt_amount="100",
+    )  # fmt: skip
     client, csrf = contact.login("bolag-a")
     answer = client.post(
         "/foretag/filer",

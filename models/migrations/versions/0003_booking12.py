@@ -15,21 +15,21 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("appointment") as batch:
-        batch.add_column(
+    op.add_column(
+        "appointment",
             sa.Column(
                 "short_notice", sa.Boolean(), nullable=False, server_default=sa.text("false")
             )
-        )
-    with op.batch_alter_table("episode") as batch:
-        batch.add_column(
+    )
+    op.add_column(
+        "episode",
             sa.Column(
                 "matched_with_personnummer",
                 sa.Boolean(),
                 nullable=False,
                 server_default=sa.text("false"),
             )
-        )
+    )
     # Episodes matched before: as they were matched (no re-match merely for upgrading).
     op.execute(
         "UPDATE episode SET matched_with_personnummer = personnummer_valid "
@@ -38,7 +38,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("episode") as batch:
-        batch.drop_column("matched_with_personnummer")
-    with op.batch_alter_table("appointment") as batch:
-        batch.drop_column("short_notice")
+    # In place (SQLite 3.35+): batch mode would copy tables that foreign keys point at.
+    op.drop_column("episode", "matched_with_personnummer")
+    op.drop_column("appointment", "short_notice")

@@ -14,8 +14,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('notice_file') as batch:
-        batch.add_column(sa.Column('received_on', sa.Date(), nullable=True))
+    # A plain ADD COLUMN (nullable): SQLite's batch mode would copy the table, which its
+    # foreign keys forbid once notices point at it.
+    op.add_column('notice_file', sa.Column('received_on', sa.Date(), nullable=True))
     # Files stored before this revision: the UTC day of received_at is close enough.
     day = (
         "substr(received_at, 1, 10)"
@@ -26,5 +27,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('notice_file') as batch:
-        batch.drop_column('received_on')
+    op.drop_column('notice_file', 'received_on')  # SQLite 3.35+ drops a column in place

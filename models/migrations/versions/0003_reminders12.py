@@ -43,16 +43,16 @@ def upgrade() -> None:
     op.create_index(op.f('ix_reminder_appointment_id'), 'reminder', ['appointment_id'], unique=False)
     op.create_index(op.f('ix_reminder_episode_id'), 'reminder', ['episode_id'], unique=False)
     op.create_index('ix_reminder_status_next_attempt_at', 'reminder', ['status', 'next_attempt_at'], unique=False)
-    with op.batch_alter_table('episode') as batch:
-        batch.add_column(
+    op.add_column(
+        'episode',
             sa.Column('no_sms', sa.Boolean(), server_default=sa.text('false'), nullable=False)
-        )
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('episode') as batch:
-        batch.drop_column('no_sms')
     op.drop_index('ix_reminder_status_next_attempt_at', table_name='reminder')
     op.drop_index(op.f('ix_reminder_episode_id'), table_name='reminder')
     op.drop_index(op.f('ix_reminder_appointment_id'), table_name='reminder')
     op.drop_table('reminder')
+    # In place (SQLite 3.35+): batch mode would copy the episode table others point at.
+    op.drop_column('episode', 'no_sms')
