@@ -9,27 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-#: The canonical export format's columns, in the order ``shared/domain.md`` lists them.
-CANONICAL_COLUMNS: tuple[str, ...] = (
-    "personnummer",
-    "tenant_name",
-    "co_tenant_name",
-    "co_tenant_personnummer",
-    "street_address",
-    "apartment",
-    "postal_code",
-    "town",
-    "contract_ref",
-    "event_type",
-    "event_date",
-    "service_date",
-    "debt_amount",
-    "monthly_rent",
-    "eviction_at",
-    "email",
-    "phone",
-    "language",
-)
+from domain.notices import CANONICAL_FIELDS
+
+#: The canonical export format's columns, in order (one list: domain.notices).
+CANONICAL_COLUMNS: tuple[str, ...] = CANONICAL_FIELDS
 
 
 def notice(**fields: object) -> dict[str, str]:
