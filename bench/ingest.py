@@ -128,13 +128,13 @@ def child(kind: str, file: Path) -> None:
 
     from sqlalchemy import create_engine, text
 
-    from flows.stages.ingest import ingest_file
     from flows.stages.setup import prepare_database
     from models.config import CompanyConfig, Settings
     from models.db import make_engine
+    from services.ingest import ingest_file
 
     logging.basicConfig(format=f"  {kind}: %(message)s")
-    logging.getLogger("flows.stages.ingest").setLevel(logging.INFO)
+    logging.getLogger("services.ingest").setLevel(logging.INFO)
     logging.getLogger("services.notices").setLevel(logging.INFO)
     workdir = Path(tempfile.mkdtemp(prefix="kvarboende-bench-"))
     settings = Settings(

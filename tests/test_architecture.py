@@ -86,13 +86,6 @@ def _module_level_imports(name: str, path: Path) -> set[str]:
     return {t for t in targets if t in MODULES and t != name}
 
 
-#: Imports still running against the layering, each to be moved into ``services``.
-NOT_YET_MOVED = {
-    "web.uploads imports flows.stages.ingest",  # ingest_file belongs in services
-    "web.routes.advisor imports flows.stages.booking",  # the letter-queue callbacks too
-}
-
-
 def test_imports_run_downwards_only() -> None:
     wrong = []
     for name, path in MODULES.items():
@@ -101,7 +94,7 @@ def test_imports_run_downwards_only() -> None:
             other = target.split(".")[0]
             if other != layer and other not in ALLOWED[layer]:
                 wrong.append(f"{name} imports {target}")
-    assert sorted(set(wrong) - NOT_YET_MOVED) == []
+    assert sorted(set(wrong)) == []
 
 
 def test_no_import_loop() -> None:

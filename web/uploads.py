@@ -2,7 +2,7 @@
 
 The browser form and the API both end here. The file's name is only ever a label:
 the bytes are written under a cleaned name in a fresh temporary folder, ingested by
-:func:`flows.stages.ingest.ingest_file` (archived with its receipt, exactly like an
+:func:`services.ingest.ingest_file` (archived with its receipt, exactly like an
 inbox delivery, with the same guards), and the temporary folder is removed.
 """
 
@@ -18,6 +18,7 @@ from domain.vocabulary import Receipt
 from models.audit import audit
 from models.errors import KvarboendeError
 from services import receipts
+from services.ingest import ingest_file
 from services.receipts import queue_receipt_email
 from web.core import Portal
 
@@ -59,8 +60,6 @@ def receive_file(
     app: Portal, company_id: str, name: str, data: bytes, *, actor: str, address: str, via: str
 ) -> Received:
     """Ingest one uploaded file for the company and write who uploaded it to the audit log."""
-    from flows.stages.ingest import ingest_file
-
     check_upload(name, len(data), app.settings.web.max_upload_mb)
     with tempfile.TemporaryDirectory(prefix="kvarboende-upload-") as folder:
         # A fixed name, never the company's: the name is only data (kept in the database

@@ -16,12 +16,12 @@ from rich.table import Table
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import LetterStatus
 from flows.context import AppContext, day_or_today
-from flows.stages.booking import appointment_letter_queue, cancellation_letter_queue
 from flows.stages.delivery import deliver_outbox
 from models.audit import audit, current_actor
 from models.db import session_scope
 from models.errors import KvarboendeError
 from services import appointments
+from services.letters import appointment_letter_queue, cancellation_letter_queue
 from services.outbox import letters_in_outbox, outbox_counts
 
 app = typer.Typer()

@@ -27,8 +27,8 @@ from domain.notices import (
 )
 from domain.vocabulary import EVENT_LABEL_SV, EventType
 from flows.context import AppContext, parse_date
-from flows.stages.ingest import ingest_file, parse_options
 from models.errors import KvarboendeError
+from services.ingest import ingest_file, parse_options
 
 app = typer.Typer()
 """This module's verbs; ``flows.cli`` mounts it on the ``kvarboende`` command."""

@@ -17,13 +17,11 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from domain.booking import LeadTimes, assign_slots
 from models.audit import current_actor
 from models.config import Settings
 from models.db import session_scope
-from models.tables import Appointment
 from services import appointments
 from services.appointments import (  # noqa: F401 - BookingError re-exported for callers
     BookingError,
@@ -34,6 +32,7 @@ from services.appointments import (  # noqa: F401 - BookingError re-exported for
     materialise_slots,
     review_episode_ids,
 )
+from services.letters import appointment_letter_queue, cancellation_letter_queue
 
 
 def book_appointments(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
@@ -121,23 +120,3 @@ def rebook(
             by_post=by_post,
         )
     return {"rebooked": 1, "before_deadline": int(done.before_deadline), "letters": done.letters}
-
-
-def appointment_letter_queue(settings: Settings, run_date: date) -> appointments.QueueLetter:
-    """Queues the tenant's letter with a new time (for :func:`services.appointments.rebook`)."""
-    from flows.stages.letters import queue_appointment_letters
-
-    def queue(session: Session, appointment: Appointment) -> int:
-        return queue_appointment_letters(session, settings, [appointment.id], run_date)
-
-    return queue
-
-
-def cancellation_letter_queue(settings: Settings, run_date: date) -> appointments.QueueLetter:
-    """Queues the tenant's cancellation letter (for :func:`services.appointments.cancel`)."""
-    from flows.stages.letters import queue_cancellation_letter
-
-    def queue(session: Session, appointment: Appointment) -> int:
-        return queue_cancellation_letter(session, settings, appointment, run_date)
-
-    return queue

@@ -30,11 +30,12 @@ from domain.synthetic import generate
 from flows.pipeline import run_stage
 from flows.stages import ingest as ingest_stage
 from flows.stages.cases import import_register
-from flows.stages.ingest import ingest_file, ingest_inbox
+from flows.stages.ingest import ingest_inbox
 from flows.stages.setup import prepare_database
 from models.config import CompanyConfig, Settings, load_settings
 from models.db import LockBusy, make_engine, stage_lock
 from models.tables import Appointment, Letter, Notice, NoticeFile
+from services.ingest import ingest_file
 from services.outbox import enqueue
 from tests.conftest import REPO, make_test_database
 

@@ -111,11 +111,11 @@ def _replay(tmp: Path, rhythm: str, lags: list[int], chains: list[Chain]) -> Non
 
     from flows.stages.booking import book_appointments
     from flows.stages.cases import import_register
-    from flows.stages.ingest import ingest_file
     from flows.stages.letters import create_letters
     from flows.stages.matching import match_episodes
     from flows.stages.outcomes import apply_outcome_rules, create_follow_up_tasks
     from models.db import engine_scope, session_scope, upgrade
+    from services.ingest import ingest_file
 
     settings = build_settings(tmp, f"sqlite:///{tmp / 'test.db'}")
     settings.outcomes.follow_up_days = FOLLOW_UP_DAYS

@@ -19,10 +19,10 @@ from test_ingest_stage import ANNA, canonical, make_settings, write
 from domain.episodes import EpisodePolicy, EpisodeState, apply_to_existing
 from domain.outcomes import OutcomeRules, decide_outcomes
 from domain.rhythm import DELIVERIES_SCHEMA, ReportingRhythm, measure_rhythms
-from flows.stages.ingest import ingest_file
 from flows.stages.outcomes import apply_outcome_rules
 from models.db import session_scope
 from models.tables import Episode, EpisodeTransition
+from services.ingest import ingest_file
 
 D = date.fromisoformat
 RULES = OutcomeRules(follow_up_days=90, follow_up_check_days=30)

@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_ingest_stage import ANNA, BO, canonical, make_settings
 
-from flows.stages.ingest import ingest_file, ingest_inbox
+from flows.stages.ingest import ingest_inbox
 from flows.stages.setup import prepare_database
 from models.db import session_scope
 from models.tables import Episode, NoticeFile
 from services.companies import issue_token
+from services.ingest import ingest_file
 from web.app import create_app
 
 RUN = date(2026, 11, 2)

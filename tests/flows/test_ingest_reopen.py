@@ -14,10 +14,10 @@ from sqlalchemy import select
 from test_ingest_stage import ANNA, BO, canonical, make_settings, write
 
 from domain.outcomes import ActivityKind
-from flows.stages.ingest import ingest_file
 from flows.stages.outcomes import apply_outcome_rules, create_follow_up_tasks, record_activity
 from models.db import session_scope
 from models.tables import AuditLog, Episode, EpisodeTransition, Notice, Task
+from services.ingest import ingest_file
 
 
 def _ingest(engine, settings, tmp_path: Path, name: str, *rows: str, on: date) -> None:  # noqa: ANN001

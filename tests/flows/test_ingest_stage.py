@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from flows.stages.ingest import ingest_file, ingest_inbox
+from flows.stages.ingest import ingest_inbox
 from models.config import CompanyConfig, Settings
 from models.db import session_scope
 from models.errors import KvarboendeError
@@ -21,6 +21,7 @@ from models.tables import (
     RowRejection,
 )
 from services import notices as stored_notices
+from services.ingest import ingest_file
 
 HEADER = (
     "personnummer;tenant_name;co_tenant_name;co_tenant_personnummer;street_address;apartment;"

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from domain.identity import check_digit
 from domain.ownership import Evidence, belongs_elsewhere
-from flows.stages.ingest import ingest_file
 from models.config import CompanyConfig, Settings
 from models.db import session_scope
 from models.tables import Episode
+from services.ingest import ingest_file
 
 HEADER = "Personnummer;Namn;Adress;Lgh nr;Kontraktsnr;Händelse;Datum;Skuld"
 RUN = date(2026, 11, 20)

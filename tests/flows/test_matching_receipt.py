@@ -16,11 +16,11 @@ from register_helpers import pnr, write_register
 from sqlalchemy import select
 
 from flows.stages.cases import import_register
-from flows.stages.ingest import ingest_file
 from flows.stages.matching import match_episodes
 from models.config import CompanyConfig, Settings
 from models.db import session_scope
 from models.tables import Episode
+from services.ingest import ingest_file
 
 FORBIDDEN = (
     "match", "tier", "certain", "probable", "possible", "case", "caseworker", "routing",

@@ -9,11 +9,12 @@ from booking_helpers import add_episode
 from sqlalchemy import select
 
 from domain.formatting import STOCKHOLM
-from flows.stages.booking import appointment_letter_queue, book_appointments
+from flows.stages.booking import book_appointments
 from models.db import session_scope
 from models.errors import NotAllowed, NotFound
 from models.tables import Appointment, AppointmentSlot, Letter
 from services import appointments
+from services.letters import appointment_letter_queue
 
 RUN = date(2026, 11, 2)
 

@@ -49,13 +49,13 @@ from domain.vocabulary import (
     Role,
 )
 from domain.worklist import sv_postal_code
-from flows.stages.booking import appointment_letter_queue, cancellation_letter_queue
 from letters.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV
 from models.audit import audit
 from models.config import Settings
 from models.errors import KvarboendeError, NotAllowed
 from models.tables import AuditLog
 from services import appointments, episodes, matches, reminders, worklists
+from services.letters import appointment_letter_queue, cancellation_letter_queue
 from services.users import ActiveSession
 from web.advisor_view import days_left, episode_url, sv_short_date, web_action
 from web.core import PageNotFound, client_address, portal, render, require_role
