@@ -30,8 +30,11 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+
+from sqlalchemy import Engine
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -61,7 +64,7 @@ def _working_days(start: date, days: int) -> list[date]:
     return [day for day in every if day.weekday() < 5]
 
 
-def _to_rebook(engine, yesterday: date, day: date) -> list[int]:  # noqa: ANN001
+def _to_rebook(engine: Engine, yesterday: date, day: date) -> list[int]:
     """Yesterday's no-shows, and episodes with an eviction within two weeks and no meeting."""
     from services.demo import evictions_without_meeting, no_shows_on
 
@@ -70,7 +73,7 @@ def _to_rebook(engine, yesterday: date, day: date) -> list[int]:  # noqa: ANN001
         return sorted(set(missed) | set(evictions_without_meeting(session, day, 14)))
 
 
-def run(args: argparse.Namespace, label: str, configure) -> None:  # noqa: ANN001
+def run(args: argparse.Namespace, label: str, configure: Callable[[Settings], None]) -> None:
     from flows.commands.demo import simulate_advisor
     from flows.pipeline import run_daily
     from flows.stages.booking import BookingError, rebook

@@ -32,7 +32,7 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,7 +41,7 @@ from worklist import RUN, generate  # noqa: E402
 
 from connectors.local_smtp import LocalSmtpServer  # noqa: E402
 from domain.identity import check_digit  # noqa: E402
-from flows.pipeline import DAILY_STAGES, INBOX_STAGES, run_stage  # noqa: E402
+from flows.pipeline import DAILY_STAGES, INBOX_STAGES, Stage, run_stage  # noqa: E402
 from flows.stages.cases import import_register  # noqa: E402
 from flows.stages.setup import create_folders  # noqa: E402
 from models.config import (  # noqa: E402
@@ -127,7 +127,13 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed_run(label: str, engine, settings: Settings, day: date, stages) -> float:  # noqa: ANN001
+def timed_run(
+    label: str,
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    stages: tuple[tuple[str, Stage, bool], ...],
+) -> float:
     print(f"\n{label}")
     total = 0.0
     for name, stage, _ in stages:

@@ -25,7 +25,7 @@ from domain.formatting import STOCKHOLM
 from flows.hooks import alert_crashed_flow, alert_failed_flow
 from flows.pipeline import DAILY_STAGES, DELIVERY_STAGES, INBOX_STAGES, Stage
 from flows.pipeline import run_stage as pipeline_stage
-from flows.runs import run_job
+from flows.runs import StageCall, run_job
 from models.config import Settings, load_settings, require_contact_settings
 from models.db import engine_scope
 from models.privacy import masked_errors, protect_process
@@ -63,8 +63,10 @@ def _deployment_id() -> str | None:
     return str(deployment) if deployment else None
 
 
-def _stage_calls(settings: Settings, day: date, stages) -> list:  # noqa: ANN001
-    calls = []
+def _stage_calls(
+    settings: Settings, day: date, stages: tuple[tuple[str, Stage, bool], ...]
+) -> list[tuple[str, StageCall]]:
+    calls: list[tuple[str, StageCall]] = []
     for name, _, retryable in stages:
         # I/O (inbox folders, SMTP) may fail for a moment: 10 s, 20 s, 40 s (+/- jitter)
         stage_task = (

@@ -9,9 +9,14 @@ no longer loads) or when the process died (crashed: no ``finally`` ran).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from models.config import load_settings
 from models.db import engine_scope
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.client.schemas.objects import FlowRun, State
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +30,7 @@ JOBS = {
 }
 
 
-def _alert(flow, flow_run, state, crashed: bool) -> None:  # noqa: ANN001 - Prefect's objects
+def _alert(flow: Flow[..., object], flow_run: FlowRun, state: State, crashed: bool) -> None:
     from flows.runs import after_run
     from flows.stages.alerts import alert_crashed_run, alert_failed_run
 
@@ -50,9 +55,9 @@ def _alert(flow, flow_run, state, crashed: bool) -> None:  # noqa: ANN001 - Pref
         log.error("alert for flow run %s not stored (%s)", flow_run.id, type(exc).__name__)
 
 
-def alert_failed_flow(flow, flow_run, state) -> None:  # noqa: ANN001
+def alert_failed_flow(flow: Flow[..., object], flow_run: FlowRun, state: State) -> None:
     _alert(flow, flow_run, state, crashed=False)
 
 
-def alert_crashed_flow(flow, flow_run, state) -> None:  # noqa: ANN001
+def alert_crashed_flow(flow: Flow[..., object], flow_run: FlowRun, state: State) -> None:
     _alert(flow, flow_run, state, crashed=True)

@@ -14,6 +14,9 @@ import logging
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
 from connectors.local_smtp import LocalSmtpServer
 from connectors.smtp import OutgoingEmail, SmtpSender, SmtpUnavailable, build_message
 from domain.formatting import STOCKHOLM
@@ -77,8 +80,8 @@ def _local(moment: datetime) -> str:
 
 
 def check_alerts(
-    engine, settings: Settings, run_date: date, now: datetime | None = None
-) -> dict[str, int]:  # noqa: ANN001 - an Engine
+    engine: Engine, settings: Settings, run_date: date, now: datetime | None = None
+) -> dict[str, int]:
     """Store an alert for every problem found; returns how many new ones of each kind."""
     now = now or datetime.now(UTC)
     config = settings.operations
@@ -117,7 +120,7 @@ def check_alerts(
     return {kind: count for kind, count in new.items() if count}
 
 
-def _check_missed(session, settings: Settings, now: datetime) -> int:  # noqa: ANN001
+def _check_missed(session: Session, settings: Settings, now: datetime) -> int:
     config = settings.operations
     grace = timedelta(minutes=config.missed_run_grace_minutes)
     created = 0
@@ -146,8 +149,13 @@ def _check_missed(session, settings: Settings, now: datetime) -> int:  # noqa: A
 
 
 def alert_failed_run(
-    engine, settings: Settings, job: str, flow_run_id: str | None, run_id: int | None, error: str
-) -> bool:  # noqa: ANN001 - an Engine
+    engine: Engine,
+    settings: Settings,
+    job: str,
+    flow_run_id: str | None,
+    run_id: int | None,
+    error: str,
+) -> bool:
     """Store the alert of a failed run (once per flow run, whoever notices it first)."""
     key = f"run_failed:{flow_run_id or f'run-{run_id}'}"
     detail = f"Jobb {job}"
@@ -158,7 +166,7 @@ def alert_failed_run(
         return ops.raise_alert(session, key, "run_failed", detail)
 
 
-def alert_crashed_run(engine, settings: Settings, job: str, flow_run_id: str) -> bool:  # noqa: ANN001
+def alert_crashed_run(engine: Engine, settings: Settings, job: str, flow_run_id: str) -> bool:
     with session_scope(engine) as session:
         return ops.raise_alert(
             session,
@@ -183,7 +191,7 @@ def alert_email(settings: Settings, kind: str, details: list[str], key: str) -> 
     )
 
 
-def send_alerts(engine, settings: Settings) -> dict[str, int]:  # noqa: ANN001 - an Engine
+def send_alerts(engine: Engine, settings: Settings) -> dict[str, int]:
     """Email every unsent alert, one email per kind; unsent ones wait for the next run."""
     counts = {"alert_emails": 0, "alerts_sent": 0, "alerts_waiting": 0}
     if not settings.operations.alert_emails:
