@@ -92,6 +92,9 @@ def _shot(page, name: str, request: pytest.FixtureRequest) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     kind = request.node.callspec.params.get("db", "db")
     page.screenshot(path=str(SHOTS / f"{name}-{kind}.png"), full_page=True)
+    # WCAG 1.4.10 (reflow): a wide table scrolls inside its own box, never the whole page.
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name}: the page is {overflow} px wider than the window"
 
 
 def _login(page, base: str, username: str, password: str = PASSWORD) -> None:

@@ -79,7 +79,7 @@ def test_manager_opens_the_report(
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     _login(page, server, "chef")
     page.wait_for_url(f"{server}/chef")
-    page.get_by_label("Månad").fill("2026-11")
+    page.get_by_label("Månad", exact=True).fill("2026-11")
     page.get_by_role("button", name="Visa månaden").click()
     page.wait_for_url(f"{server}/chef?manad=2026-11")
     assert "november 2026" in page.get_by_role("heading", level=1).inner_text()
