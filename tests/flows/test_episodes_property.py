@@ -26,6 +26,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from notice_rows import notice, notice_csv
 from sqlalchemy import func, select
 
 from domain.outcomes import add_months
@@ -107,7 +108,6 @@ def test_chains_at_any_rhythm_stay_one_episode_each(
 
 def _replay(tmp: Path, rhythm: str, lags: list[int], chains: list[Chain]) -> None:
     from settings_helpers import build_settings
-    from test_ingest_stage import HEADER
 
     from flows.stages.booking import book_appointments
     from flows.stages.cases import import_register
@@ -145,7 +145,7 @@ def _replay(tmp: Path, rhythm: str, lags: list[int], chains: list[Chain]) -> Non
             for kind, day in chain.events(first_chain_day)
         ]
         last_event = max(day for _, _, day in events)
-        deliveries: list[tuple[date, list[str]]] = []
+        deliveries: list[tuple[date, list[dict[str, str]]]] = []
         previous_end = HISTORY_START - timedelta(days=1)
         for index, end in enumerate(ends):
             received = end + timedelta(days=1 + lags[index % len(lags)])
@@ -162,7 +162,7 @@ def _replay(tmp: Path, rhythm: str, lags: list[int], chains: list[Chain]) -> Non
         for number, (received, rows) in enumerate(deliveries):
             apply_outcome_rules(engine, settings, received - timedelta(days=1))
             path = tmp / f"fil{number}.csv"
-            path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+            path.write_text(notice_csv(rows), encoding="utf-8")
             receipt = ingest_file(
                 engine, settings, path, "vasbyhem", received_on=received, move=False
             )
@@ -192,15 +192,24 @@ def _person(ref: str) -> tuple[str, str]:
     return f"19{first9}{check_digit(first9)}", f"Storgatan {number}"
 
 
-def _row(ref: str, kind: str, day: date) -> str:
+def _row(ref: str, kind: str, day: date) -> dict[str, str]:
     pnr, street = _person(ref)
     debt = "" if kind == "settled" else "12000"
     eviction = (
         f"{(day + timedelta(days=30)).isoformat()} 09:00" if kind == "eviction_scheduled" else ""
     )
-    return (
-        f"{pnr};Hyresgäst {ref};;;{street};1001;12345;Exempelby;{ref};"
-        f"{kind};{day.isoformat()};;{debt};;{eviction};;;"
+    return notice(
+        personnummer=pnr,
+        tenant_name=f"Hyresgäst {ref}",
+        street_address=street,
+        apartment="1001",
+        postal_code="12345",
+        town="Exempelby",
+        contract_ref=ref,
+        event_type=kind,
+        event_date=day.isoformat(),
+        debt_amount=debt,
+        eviction_at=eviction,
     )
 
 

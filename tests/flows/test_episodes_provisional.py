@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
+from notice_rows import notice
 from sqlalchemy import select
 from test_ingest_stage import ANNA, canonical, make_settings, write
 
@@ -199,7 +200,7 @@ def test_no_closure_for_silence_before_a_booked_meeting_or_with_an_open_task() -
 # --- the example end to end, SQLite and PostgreSQL ----------------------------------
 
 
-def _ingest(engine, settings, tmp_path: Path, name: str, *rows: str, on: date) -> None:  # noqa: ANN001
+def _ingest(engine, settings, tmp_path: Path, name: str, *rows: dict[str, str], on: date) -> None:  # noqa: ANN001
     path = write(tmp_path, name, canonical(*rows))
     assert ingest_file(engine, settings, path, "vasbyhem", received_on=on).accepted == len(rows)
 
@@ -216,18 +217,32 @@ def _episodes(engine) -> list[tuple]:  # noqa: ANN001
 
 def test_a_quarterly_company_keeps_one_episode_per_debt(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    other = "19900101-1239;Bo Berg;;;Vägen 2;1002;12345;Exempelby;K9"
+    other = notice(
+        personnummer="19900101-1239",
+        tenant_name="Bo Berg",
+        street_address="Vägen 2",
+        apartment="1002",
+        postal_code="12345",
+        town="Exempelby",
+        contract_ref="K9",
+    )
     # The quarterly company's rhythm: Q4 and Q1 files, events spread over each quarter.
     _ingest(db_engine, settings, tmp_path, "q4.csv",
-            f"{other};termination_notice;2025-10-06;;9000;;;;;",
-            f"{other};settled;2025-12-20;;;;;;;", on=D("2026-01-02"))  # fmt: skip
+            notice(**other, event_type="termination_notice", event_date="2025-10-06",
+                   debt_amount="9000"),
+            notice(**other, event_type="settled", event_date="2025-12-20"),
+            on=D("2026-01-02"))  # fmt: skip
     _ingest(db_engine, settings, tmp_path, "q1.csv",
-            f"{ANNA};termination_notice;2026-03-31;;12000;;;;;", on=D("2026-04-01"))  # fmt: skip
+            notice(**ANNA, event_type="termination_notice", event_date="2026-03-31",
+                   debt_amount="12000"),
+            on=D("2026-04-01"))  # fmt: skip
     for day in ("2026-06-29", "2026-06-30"):
         counts = apply_outcome_rules(db_engine, settings, D(day))
         assert "settled_without_intervention_presumed" not in counts
     _ingest(db_engine, settings, tmp_path, "q2.csv",
-            f"{ANNA};payment_order;2026-05-12;;12450;;;;;", on=D("2026-07-01"))  # fmt: skip
+            notice(**ANNA, event_type="payment_order", event_date="2026-05-12",
+                   debt_amount="12450"),
+            on=D("2026-07-01"))  # fmt: skip
     episodes = [e for e in _episodes(db_engine) if e[1] != "closed"]
     assert [(status, recurrence) for _, status, _, recurrence in episodes] == [
         ("payment_order", False)
@@ -237,12 +252,16 @@ def test_a_quarterly_company_keeps_one_episode_per_debt(db_engine, tmp_path: Pat
 def test_a_presumed_settlement_is_withdrawn_by_a_late_notice(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     _ingest(db_engine, settings, tmp_path, "1.csv",
-            f"{ANNA};termination_notice;2026-03-31;;12000;;;;;", on=D("2026-04-01"))  # fmt: skip
+            notice(**ANNA, event_type="termination_notice", event_date="2026-03-31",
+                   debt_amount="12000"),
+            on=D("2026-04-01"))  # fmt: skip
     assert apply_outcome_rules(db_engine, settings, D("2026-07-01"))["closed"] == 1
     (closed,) = _episodes(db_engine)
     assert closed[1:3] == ("closed", "settled_without_intervention")
     _ingest(db_engine, settings, tmp_path, "2.csv",
-            f"{ANNA};payment_order;2026-05-12;;12450;;;;;", on=D("2026-07-20"))  # fmt: skip
+            notice(**ANNA, event_type="payment_order", event_date="2026-05-12",
+                   debt_amount="12450"),
+            on=D("2026-07-20"))  # fmt: skip
     assert _episodes(db_engine) == [(closed[0], "payment_order", None, False)]
     with session_scope(db_engine) as session:
         reasons = session.scalars(
@@ -274,11 +293,15 @@ def test_the_statistics_of_an_unfrozen_month_follow_a_withdrawn_presumption(
             )
 
     _ingest(db_engine, settings, tmp_path, "1.csv",
-            f"{ANNA};termination_notice;2026-03-31;;12000;;;;;", on=D("2026-04-01"))  # fmt: skip
+            notice(**ANNA, event_type="termination_notice", event_date="2026-03-31",
+                   debt_amount="12000"),
+            on=D("2026-04-01"))  # fmt: skip
     apply_outcome_rules(db_engine, settings, D("2026-07-01"))  # closed 30 June (90 + 1 days)
     assert presumed_in_june() == 1
     _ingest(db_engine, settings, tmp_path, "2.csv",
-            f"{ANNA};payment_order;2026-05-12;;12450;;;;;", on=D("2026-07-20"))  # fmt: skip
+            notice(**ANNA, event_type="payment_order", event_date="2026-05-12",
+                   debt_amount="12450"),
+            on=D("2026-07-20"))  # fmt: skip
     assert presumed_in_june() == 0
 
 
@@ -287,7 +310,9 @@ def test_a_booked_meeting_keeps_a_silent_episode_open(db_engine, tmp_path: Path)
 
     settings = make_settings(tmp_path)
     _ingest(db_engine, settings, tmp_path, "1.csv",
-            f"{ANNA};termination_notice;2026-03-31;;12000;;;;;", on=D("2026-04-01"))  # fmt: skip
+            notice(**ANNA, event_type="termination_notice", event_date="2026-03-31",
+                   debt_amount="12000"),
+            on=D("2026-04-01"))  # fmt: skip
     (episode,) = _episodes(db_engine)
     with session_scope(db_engine) as session:
         appointment(session, episode[0], utc(2026, 7, 10))  # booked, later than the silence

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import xlsx_parts
 from fastapi.testclient import TestClient
+from notice_rows import notice, notice_csv
 from sqlalchemy import select
 from test_ingest_stage import ANNA, BO, canonical, make_settings
 
@@ -21,7 +22,9 @@ from services.ingest import ingest_file
 from web.app import create_app
 
 RUN = date(2026, 11, 2)
-GOOD = canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;")
+GOOD = canonical(
+    notice(**ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1")
+)
 
 
 def receipt_lines(folder: Path) -> dict[str, list[list[str]]]:
@@ -89,10 +92,23 @@ def test_upload_with_a_long_name_answers_with_the_receipt(db_engine, settings) -
         token = issue_token(session, settings.companies[0].id, by="test").token
     client = TestClient(create_app(settings, db_engine))
     name = "å" * 115 + ".csv"
-    content = (
-        b"personnummer;tenant_name;street_address;contract_ref;event_type;event_date\n"
-        b"19800101-1231;Anna Andersson;Storgatan 1;K1;termination_notice;2026-10-01\n"
+    columns = (
+        "personnummer",
+        "tenant_name",
+        "street_address",
+        "contract_ref",
+        "event_type",
+        "event_date",
     )
+    row = notice(
+        personnummer="19800101-1231",
+        tenant_name="Anna Andersson",
+        street_address="Storgatan 1",
+        contract_ref="K1",
+        event_type="termination_notice",
+        event_date="2026-10-01",
+    )
+    content = notice_csv([row], columns=columns).encode()
     headers = {"Authorization": f"Bearer {token}"}
     for already in (False, True):
         response = client.put(f"/api/v1/files/{name}", content=content, headers=headers)
@@ -109,11 +125,24 @@ def test_mixed_encoding_keeps_the_letters_and_the_receipt_names_the_line(
     db_engine, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path)
-    data = canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;").replace(
-        "Storgatan", "Östra"
-    ).encode() + f"{BO}K2;termination_notice;2026-10-01;;1;;;;;\n".replace(
-        "Bo Berg", "Bo Ärlig"
-    ).replace("Vägen", "Åvägen").encode("cp1252")
+    text = canonical(
+        notice(
+            **(ANNA | {"street_address": "Östra 1"}),
+            event_type="termination_notice",
+            event_date="2026-10-01",
+            debt_amount="1",
+        ),
+        notice(
+            **(BO | {"tenant_name": "Bo Ärlig", "street_address": "Åvägen 2"}),
+            contract_ref="K2",
+            event_type="termination_notice",
+            event_date="2026-10-01",
+            debt_amount="1",
+        ),
+    )
+    *utf8_lines, last_line = text.splitlines(keepends=True)
+    # The file mixes encodings: Bo's line (row 3) comes in Windows-1252, the rest in UTF-8.
+    data = "".join(utf8_lines).encode() + last_line.encode("cp1252")
     path = tmp_path / "blandat.csv"
     path.write_bytes(data)
     receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=RUN)
@@ -140,12 +169,23 @@ def test_mixed_encoding_keeps_the_letters_and_the_receipt_names_the_line(
 
 def test_unclosed_quote_rejects_the_line_and_the_rest_goes_in(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    content = canonical(
-        f"{ANNA};termination_notice;2026-10-01;;1;;;;;",
+    header, anna, bo = canonical(
+        notice(**ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1"),
+        notice(
+            **BO,
+            contract_ref="K3",
+            event_type="termination_notice",
+            event_date="2026-10-01",
+            debt_amount="1",
+        ),
+    ).splitlines(keepends=True)
+    # Kept raw, not built: the line is broken on purpose (a quote opens in the name and
+    # never closes), so its fields are not the columns the reader will see.
+    broken = (
         '19900101-1239;"Bo Berg;;;Vägen 2;1002;12345;Exempelby;K2;'
-        "termination_notice;2026-10-01;;1;;;;;",
-        f"{BO}K3;termination_notice;2026-10-01;;1;;;;;",
+        "termination_notice;2026-10-01;;1;;;;;\n"
     )
+    content = header + anna + broken + bo
     path = tmp_path / "citat.csv"
     path.write_text(content)
     receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=RUN)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from notice_rows import notice
 from outcome_factories import appointment, utc
 from sqlalchemy import select
 from test_ingest_stage import ANNA, BO, canonical, make_settings, write
@@ -20,7 +21,7 @@ from models.tables import AuditLog, Episode, EpisodeTransition, Notice, Task
 from services.ingest import ingest_file
 
 
-def _ingest(engine, settings, tmp_path: Path, name: str, *rows: str, on: date) -> None:  # noqa: ANN001
+def _ingest(engine, settings, tmp_path: Path, name: str, *rows: dict[str, str], on: date) -> None:  # noqa: ANN001
     path = write(tmp_path, name, canonical(*rows))
     receipt = ingest_file(engine, settings, path, "vasbyhem", received_on=on)
     assert receipt.accepted == len(rows) and receipt.balanced
@@ -53,7 +54,9 @@ def test_booking_after_a_presumed_settlement_reopens_until_a_real_settlement(
 ) -> None:
     settings = make_settings(tmp_path)
     _ingest(db_engine, settings, tmp_path, "1.csv",
-            f"{ANNA};termination_notice;2026-03-01;;12000;;;;;", on=date(2026, 3, 2))  # fmt: skip
+            notice(**ANNA, event_type="termination_notice", event_date="2026-03-01",
+                   debt_amount="12000"),
+            on=date(2026, 3, 2))  # fmt: skip
     counts = apply_outcome_rules(db_engine, settings, date(2026, 7, 1))
     assert counts["settled_without_intervention_presumed"] == 1
     episode_id, *closed = _episode(db_engine)
@@ -64,7 +67,8 @@ def test_booking_after_a_presumed_settlement_reopens_until_a_real_settlement(
 
     # Kronofogden books the eviction: the episode is open again, its outcome gone.
     _ingest(db_engine, settings, tmp_path, "2.csv",
-            f"{ANNA};eviction_scheduled;2026-08-01;;15000;;2026-09-10 09:00;;;",
+            notice(**ANNA, event_type="eviction_scheduled", event_date="2026-08-01",
+                   debt_amount="15000", eviction_at="2026-09-10 09:00"),
             on=date(2026, 8, 3))  # fmt: skip
     assert _episode(db_engine) == (episode_id, "eviction_scheduled", None, None, None, None)
     step = _steps(db_engine, episode_id)[-1]
@@ -92,7 +96,8 @@ def test_booking_after_a_presumed_settlement_reopens_until_a_real_settlement(
         assert session.get(Episode, episode_id).follow_up_date is not None
 
     # A later settlement closes it again, confirmed this time, once.
-    _ingest(db_engine, settings, tmp_path, "3.csv", f"{ANNA};settled;2026-08-20;;;;;;;",
+    _ingest(db_engine, settings, tmp_path, "3.csv",
+            notice(**ANNA, event_type="settled", event_date="2026-08-20"),
             on=date(2026, 8, 21))  # fmt: skip
     counts = apply_outcome_rules(db_engine, settings, date(2026, 8, 21))
     assert counts["settled_without_intervention_confirmed"] == 1
@@ -110,8 +115,10 @@ def test_booking_after_a_presumed_settlement_reopens_until_a_real_settlement(
 def test_event_dated_before_a_confirmed_outcome_stays_in_history(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     _ingest(db_engine, settings, tmp_path, "1.csv",
-            f"{BO}K2;termination_notice;2026-03-01;;9000;;;;;",
-            f"{BO}K2;settled;2026-04-01;;;;;;;", on=date(2026, 4, 2))  # fmt: skip
+            notice(**BO, contract_ref="K2", event_type="termination_notice",
+                   event_date="2026-03-01", debt_amount="9000"),
+            notice(**BO, contract_ref="K2", event_type="settled", event_date="2026-04-01"),
+            on=date(2026, 4, 2))  # fmt: skip
     apply_outcome_rules(db_engine, settings, date(2026, 4, 2))
     closed = _episode(db_engine, "K2")
     assert closed[1:] == (
@@ -120,8 +127,10 @@ def test_event_dated_before_a_confirmed_outcome_stays_in_history(db_engine, tmp_
     transitions = len(_steps(db_engine, closed[0]))
     # A booking dated on the settlement's day, reported late, does not re-open it.
     _ingest(db_engine, settings, tmp_path, "2.csv",
-            f"{BO}K2;eviction_scheduled;2026-04-01;;;;2026-05-10 09:00;;;",
-            f"{BO}K2;decision;2026-03-20;;;;;;;", on=date(2026, 4, 10))  # fmt: skip
+            notice(**BO, contract_ref="K2", event_type="eviction_scheduled",
+                   event_date="2026-04-01", eviction_at="2026-05-10 09:00"),
+            notice(**BO, contract_ref="K2", event_type="decision", event_date="2026-03-20"),
+            on=date(2026, 4, 10))  # fmt: skip
     assert _episode(db_engine, "K2") == closed
     assert len(_steps(db_engine, closed[0])) == transitions
     with session_scope(db_engine) as session:
@@ -138,7 +147,9 @@ def test_reopened_episode_gets_no_task_twice(db_engine, tmp_path: Path) -> None:
     """
     settings = make_settings(tmp_path)
     _ingest(db_engine, settings, tmp_path, "1.csv",
-            f"{ANNA};termination_notice;2026-03-01;;12000;;;;;", on=date(2026, 3, 2))  # fmt: skip
+            notice(**ANNA, event_type="termination_notice", event_date="2026-03-01",
+                   debt_amount="12000"),
+            on=date(2026, 3, 2))  # fmt: skip
     episode_id = _episode(db_engine)[0]
     with session_scope(db_engine) as session:
         appointment(session, episode_id, utc(2026, 3, 10), status="no_show")
@@ -154,7 +165,8 @@ def test_reopened_episode_gets_no_task_twice(db_engine, tmp_path: Path) -> None:
         assert [t.status for t in session.scalars(select(Task))] == ["done"]
     assert apply_outcome_rules(db_engine, settings, date(2026, 7, 1))["closed"] == 1
     _ingest(db_engine, settings, tmp_path, "2.csv",
-            f"{ANNA};eviction_scheduled;2026-08-01;;;;2026-09-10 09:00;;;",
+            notice(**ANNA, event_type="eviction_scheduled", event_date="2026-08-01",
+                   eviction_at="2026-09-10 09:00"),
             on=date(2026, 8, 3))  # fmt: skip
     assert _episode(db_engine)[1] == "eviction_scheduled"
     for _ in range(2):

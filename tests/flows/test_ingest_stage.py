@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
 import pytest
+from notice_rows import notice, notice_csv
 from sqlalchemy import func, select
 
 from flows.stages.ingest import ingest_inbox
@@ -23,17 +25,30 @@ from models.tables import (
 from services import notices as stored_notices
 from services.ingest import ingest_file
 
-HEADER = (
-    "personnummer;tenant_name;co_tenant_name;co_tenant_personnummer;street_address;apartment;"
-    "postal_code;town;contract_ref;event_type;event_date;service_date;debt_amount;monthly_rent;"
-    "eviction_at;email;phone;language"
+#: Each tenant's own fields; a row adds the event (``notice(**ANNA, event_type=...)``).
+ANNA = notice(
+    personnummer="19800101-1231",
+    tenant_name="Anna Andersson",
+    street_address="Storgatan 1",
+    apartment="1001",
+    postal_code="12345",
+    town="Exempelby",
+    contract_ref="K1",
 )
-ANNA = "19800101-1231;Anna Andersson;;;Storgatan 1;1001;12345;Exempelby;K1"
-BO = "19900101-1239;Bo Berg;;;Vägen 2;1002;12345;Exempelby;"
+#: Bo's rows have no contract reference unless they add one (``contract_ref="K2"``).
+BO = notice(
+    personnummer="19900101-1239",
+    tenant_name="Bo Berg",
+    street_address="Vägen 2",
+    apartment="1002",
+    postal_code="12345",
+    town="Exempelby",
+)
 
 
-def canonical(*rows: str) -> str:
-    return "\n".join([HEADER, *rows]) + "\n"
+def canonical(*rows: Mapping[str, str]) -> str:
+    """A file in the canonical export format: the header, then the rows."""
+    return notice_csv(rows)
 
 
 def make_settings(tmp_path: Path, **company: object) -> Settings:
@@ -66,11 +81,32 @@ def test_canonical_file_accounts_for_every_row(db_engine, tmp_path: Path) -> Non
         tmp_path,
         "n.csv",
         canonical(
-            f"{ANNA};termination_notice;2026-10-01;2026-10-03;12345.50;8000;;a@b.se;;sv",
-            f"{ANNA};payment_order;2026-10-20;;14 000,00;8000;;;;",
-            f"{BO};eviction_scheduled;2026-11-10;;9000;;2026-12-14 09:00;;;",
-            ";;;;;;;;;bogus;2026-11-10;;;;;;;",
-            f"{BO};decision;2026-11-02;;-5;;;;;",
+            notice(
+                **ANNA,
+                event_type="termination_notice",
+                event_date="2026-10-01",
+                service_date="2026-10-03",
+                debt_amount="12345.50",
+                monthly_rent="8000",
+                email="a@b.se",
+                language="sv",
+            ),
+            notice(
+                **ANNA,
+                event_type="payment_order",
+                event_date="2026-10-20",
+                debt_amount="14 000,00",
+                monthly_rent="8000",
+            ),
+            notice(
+                **BO,
+                event_type="eviction_scheduled",
+                event_date="2026-11-10",
+                debt_amount="9000",
+                eviction_at="2026-12-14 09:00",
+            ),
+            notice(event_type="bogus", event_date="2026-11-10"),
+            notice(**BO, event_type="decision", event_date="2026-11-02", debt_amount="-5"),
         ),
     )
     receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=date(2026, 11, 20))
@@ -124,7 +160,10 @@ def test_canonical_file_accounts_for_every_row(db_engine, tmp_path: Path) -> Non
 def test_same_file_twice_changes_nothing(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     content = canonical(
-        f"{ANNA};termination_notice;2026-10-01;;1000;;;;;", f"{BO};bogus;2026-10-01;;;;;;;"
+        notice(
+            **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1000"
+        ),
+        notice(**BO, event_type="bogus", event_date="2026-10-01"),
     )
     first = ingest_file(
         db_engine, settings, write(tmp_path, "a.csv", content), "vasbyhem", move=False
@@ -143,12 +182,18 @@ def test_same_file_twice_changes_nothing(db_engine, tmp_path: Path) -> None:
 def test_overlapping_exports_store_each_notice_once(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     one = canonical(
-        f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
-        f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
+        notice(
+            **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1000"
+        ),
+        notice(
+            **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1000"
+        ),
     )
     two = canonical(
-        f"{ANNA};termination_notice;2026-10-01;;1200;;;;;",
-        f"{ANNA};payment_order;2026-10-21;;1200;;;;;",
+        notice(
+            **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1200"
+        ),
+        notice(**ANNA, event_type="payment_order", event_date="2026-10-21", debt_amount="1200"),
     )
     first = ingest_file(db_engine, settings, write(tmp_path, "1.csv", one), "vasbyhem")
     second = ingest_file(db_engine, settings, write(tmp_path, "2.csv", two), "vasbyhem")
@@ -176,8 +221,19 @@ def test_settlement_dated_before_a_booked_eviction_does_not_end_the_episode(
             tmp_path,
             "1.csv",
             canonical(
-                f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
-                f"{ANNA};eviction_scheduled;2026-11-20;;1000;;2026-12-14 09:00;;;",
+                notice(
+                    **ANNA,
+                    event_type="termination_notice",
+                    event_date="2026-10-01",
+                    debt_amount="1000",
+                ),
+                notice(
+                    **ANNA,
+                    event_type="eviction_scheduled",
+                    event_date="2026-11-20",
+                    debt_amount="1000",
+                    eviction_at="2026-12-14 09:00",
+                ),
             ),
         ),
         "vasbyhem",
@@ -189,8 +245,8 @@ def test_settlement_dated_before_a_booked_eviction_does_not_end_the_episode(
             tmp_path,
             "2.csv",
             canonical(
-                f"{ANNA};settled;2026-11-10;;;;;;;",
-                f"{ANNA};payment_order;2026-10-15;;;;;;;",
+                notice(**ANNA, event_type="settled", event_date="2026-11-10"),
+                notice(**ANNA, event_type="payment_order", event_date="2026-10-15"),
             ),
         ),
         "vasbyhem",
@@ -231,8 +287,13 @@ def test_booking_dated_after_a_stored_settlement_reopens_the_episode(
             tmp_path,
             "1.csv",
             canonical(
-                f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
-                f"{ANNA};settled;2026-11-10;;;;;;;",
+                notice(
+                    **ANNA,
+                    event_type="termination_notice",
+                    event_date="2026-10-01",
+                    debt_amount="1000",
+                ),
+                notice(**ANNA, event_type="settled", event_date="2026-11-10"),
             ),
         ),
         "vasbyhem",
@@ -243,7 +304,15 @@ def test_booking_dated_after_a_stored_settlement_reopens_the_episode(
         write(
             tmp_path,
             "2.csv",
-            canonical(f"{ANNA};eviction_scheduled;2026-11-20;;1000;;2026-12-14 09:00;;;"),
+            canonical(
+                notice(
+                    **ANNA,
+                    event_type="eviction_scheduled",
+                    event_date="2026-11-20",
+                    debt_amount="1000",
+                    eviction_at="2026-12-14 09:00",
+                )
+            ),
         ),
         "vasbyhem",
     )
@@ -266,8 +335,13 @@ def test_termination_after_settlement_opens_a_recurrence(db_engine, tmp_path: Pa
             tmp_path,
             "1.csv",
             canonical(
-                f"{ANNA};termination_notice;2026-01-10;;1000;;;;;",
-                f"{ANNA};settled;2026-02-01;;;;;;;",
+                notice(
+                    **ANNA,
+                    event_type="termination_notice",
+                    event_date="2026-01-10",
+                    debt_amount="1000",
+                ),
+                notice(**ANNA, event_type="settled", event_date="2026-02-01"),
             ),
         ),
         "vasbyhem",
@@ -275,7 +349,18 @@ def test_termination_after_settlement_opens_a_recurrence(db_engine, tmp_path: Pa
     ingest_file(
         db_engine,
         settings,
-        write(tmp_path, "2.csv", canonical(f"{ANNA};termination_notice;2026-10-01;;3000;;;;;")),
+        write(
+            tmp_path,
+            "2.csv",
+            canonical(
+                notice(
+                    **ANNA,
+                    event_type="termination_notice",
+                    event_date="2026-10-01",
+                    debt_amount="3000",
+                )
+            ),
+        ),
         "vasbyhem",
     )
     with session_scope(db_engine) as session:
@@ -296,11 +381,26 @@ def test_recurrence_in_one_file_and_beyond_the_window(db_engine, tmp_path: Path)
             tmp_path,
             "1.csv",
             canonical(
-                f"{ANNA};termination_notice;2020-01-10;;1000;;;;;",
-                f"{ANNA};settled;2020-02-01;;;;;;;",
-                f"{ANNA};termination_notice;2026-10-01;;3000;;;;;",
-                f"{ANNA};settled;2026-10-20;;;;;;;",
-                f"{ANNA};termination_notice;2026-11-01;;3000;;;;;",
+                notice(
+                    **ANNA,
+                    event_type="termination_notice",
+                    event_date="2020-01-10",
+                    debt_amount="1000",
+                ),
+                notice(**ANNA, event_type="settled", event_date="2020-02-01"),
+                notice(
+                    **ANNA,
+                    event_type="termination_notice",
+                    event_date="2026-10-01",
+                    debt_amount="3000",
+                ),
+                notice(**ANNA, event_type="settled", event_date="2026-10-20"),
+                notice(
+                    **ANNA,
+                    event_type="termination_notice",
+                    event_date="2026-11-01",
+                    debt_amount="3000",
+                ),
             ),
         ),
         "vasbyhem",
@@ -324,8 +424,12 @@ def test_crash_mid_file_leaves_nothing_and_rerun_completes(
         tmp_path,
         "n.csv",
         canonical(
-            f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
-            f"{BO};termination_notice;2026-10-01;;1000;;;;;",
+            notice(
+                **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1000"
+            ),
+            notice(
+                **BO, event_type="termination_notice", event_date="2026-10-01", debt_amount="1000"
+            ),
         ),
     )
     original = stored_notices.transition_frame
@@ -348,6 +452,7 @@ def test_crash_mid_file_leaves_nothing_and_rerun_completes(
 
 def test_unusable_file_goes_to_rejected_with_receipt(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
+    # Raw on purpose: a file without the canonical columns, which the builder cannot write.
     path = write(tmp_path, "fel.csv", "Namn;Adress\nAnna;Storgatan 1\n")
     receipt = ingest_file(db_engine, settings, path, "vasbyhem")
     assert receipt.file_error is not None
@@ -366,9 +471,9 @@ def test_unusable_file_goes_to_rejected_with_receipt(db_engine, tmp_path: Path) 
 
 
 def test_rejected_file_is_read_again_after_the_mapping_is_fixed(db_engine, tmp_path: Path) -> None:
-    content = canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;").replace(
-        "event_type", "Statuskod X"
-    )
+    content = canonical(
+        notice(**ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1")
+    ).replace("event_type", "Statuskod X")
     unmapped = make_settings(tmp_path)
     first = ingest_file(db_engine, unmapped, write(tmp_path, "n.csv", content), "vasbyhem")
     assert first.file_error is not None and "händelse (event_type)" in first.file_error
@@ -403,8 +508,18 @@ def test_inbox_takes_complete_files_only(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, min_age_seconds=0)
     folder = settings.company("vasbyhem").inbox
     folder.mkdir(parents=True)
-    (folder / "a.csv").write_text(canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;"))
-    (folder / "b.csv.part").write_text(canonical(f"{BO};termination_notice;2026-10-01;;1;;;;;"))
+    (folder / "a.csv").write_text(
+        canonical(
+            notice(
+                **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1"
+            )
+        )
+    )
+    (folder / "b.csv.part").write_text(
+        canonical(
+            notice(**BO, event_type="termination_notice", event_date="2026-10-01", debt_amount="1")
+        )
+    )
     (folder / "c.tmp").write_text("half")
     counts = ingest_inbox(db_engine, settings, date(2026, 11, 2))
     assert counts["files"] == 1 and counts["accepted"] == 1 and counts["rows"] == 1
@@ -419,9 +534,29 @@ def test_one_failing_inbox_file_does_not_stop_the_others(
     settings = make_settings(tmp_path, min_age_seconds=0)
     folder = settings.company("vasbyhem").inbox
     folder.mkdir(parents=True)
-    (folder / "a.csv").write_text(canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;"))
-    (folder / "b.csv").write_text(canonical(f"{BO};termination_notice;2026-10-02;;1;;;;;"))
-    (folder / "c.csv").write_text(canonical(f"{BO}K9;termination_notice;2026-10-03;;1;;;;;"))
+    (folder / "a.csv").write_text(
+        canonical(
+            notice(
+                **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1"
+            )
+        )
+    )
+    (folder / "b.csv").write_text(
+        canonical(
+            notice(**BO, event_type="termination_notice", event_date="2026-10-02", debt_amount="1")
+        )
+    )
+    (folder / "c.csv").write_text(
+        canonical(
+            notice(
+                **BO,
+                contract_ref="K9",
+                event_type="termination_notice",
+                event_date="2026-10-03",
+                debt_amount="1",
+            )
+        )
+    )
     real_store = stored_notices.store_file
 
     def concurrent_for_b(engine, settings, company, filename, *args, **kwargs):
@@ -448,7 +583,13 @@ def test_inbox_skips_files_changed_just_now(db_engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, min_age_seconds=3600)
     folder = settings.company("vasbyhem").inbox
     folder.mkdir(parents=True)
-    (folder / "a.csv").write_text(canonical(f"{ANNA};termination_notice;2026-10-01;;1;;;;;"))
+    (folder / "a.csv").write_text(
+        canonical(
+            notice(
+                **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1"
+            )
+        )
+    )
     counts = ingest_inbox(db_engine, settings, date(2026, 11, 2))
     assert counts["files"] == 0 and counts["skipped_incomplete"] == 1
     assert (folder / "a.csv").exists()
@@ -460,6 +601,8 @@ def test_swedish_company_export_and_xlsx_through_the_stage(db_engine, tmp_path: 
     import xlsxwriter
 
     settings = make_settings(tmp_path)
+    # Raw on purpose: a company's own Swedish column names (not canonical fields), sent as
+    # Windows-1252 with CRLF; the same cells fill the XLSX below.
     header = (
         "Personnummer;Hyresgäst;Adress;Lgh nr;Postnr;Ort;Kontraktsnr;Händelse;Datum;"
         "Delgivningsdatum;Skuld;Månadshyra;Avhysningsdatum;E-post;Telefon"
@@ -502,7 +645,7 @@ def test_stored_episode_deadline_comes_from_its_termination_notice(
     stored notices."""
     settings = make_settings(tmp_path)
 
-    def ingest(name: str, *rows: str, on: date) -> None:
+    def ingest(name: str, *rows: dict[str, str], on: date) -> None:
         path = write(tmp_path, name, canonical(*rows))
         receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=on)
         assert receipt.accepted == len(rows)
@@ -512,13 +655,42 @@ def test_stored_episode_deadline_comes_from_its_termination_notice(
             stored = session.scalars(select(Episode)).one()
             return stored.service_date, stored.deadline_date
 
-    ingest("1.csv", f"{ANNA};payment_order;2026-10-02;2026-10-05;9000;;;;;", on=date(2026, 10, 6))
+    ingest(
+        "1.csv",
+        notice(
+            **ANNA,
+            event_type="payment_order",
+            event_date="2026-10-02",
+            service_date="2026-10-05",
+            debt_amount="9000",
+        ),
+        on=date(2026, 10, 6),
+    )
     assert episode() == (None, None)
-    ingest("2.csv", f"{ANNA};termination_notice;2026-09-11;;9000;;;;;", on=date(2026, 10, 7))
+    ingest(
+        "2.csv",
+        notice(
+            **ANNA, event_type="termination_notice", event_date="2026-09-11", debt_amount="9000"
+        ),
+        on=date(2026, 10, 7),
+    )
     assert episode() == (None, date(2026, 10, 9))  # 11 Sep + 28 days
-    ingest("3.csv", f"{ANNA};termination_notice;2026-09-25;;;;;;;", on=date(2026, 10, 8))
+    ingest(
+        "3.csv",
+        notice(**ANNA, event_type="termination_notice", event_date="2026-09-25"),
+        on=date(2026, 10, 8),
+    )
     assert episode() == (None, date(2026, 10, 9))  # still from the first termination notice
-    ingest("4.csv", f"{ANNA};termination_notice;2026-09-28;2026-10-03;;;;;;", on=date(2026, 10, 9))
+    ingest(
+        "4.csv",
+        notice(
+            **ANNA,
+            event_type="termination_notice",
+            event_date="2026-09-28",
+            service_date="2026-10-03",
+        ),
+        on=date(2026, 10, 9),
+    )
     # Served Saturday 3 Oct + 21 = Saturday 24 Oct -> Monday 26 Oct.
     assert episode() == (date(2026, 10, 3), date(2026, 10, 26))
 
@@ -530,9 +702,17 @@ def test_deadline_estimated_flag_is_stored_and_cleared_by_a_service_date(
     service date); a later service date clears it on the stored episode; an episode the
     Python path opens after a terminal one gets it too."""
     settings = make_settings(tmp_path)
-    cecilia = "19700101-1232;Cecilia Ek;;;Backen 3;1003;12345;Exempelby;K3"
+    cecilia = notice(
+        personnummer="19700101-1232",
+        tenant_name="Cecilia Ek",
+        street_address="Backen 3",
+        apartment="1003",
+        postal_code="12345",
+        town="Exempelby",
+        contract_ref="K3",
+    )
 
-    def ingest(name: str, *rows: str) -> None:
+    def ingest(name: str, *rows: dict[str, str]) -> None:
         path = write(tmp_path, name, canonical(*rows))
         receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=date(2026, 11, 2))
         assert receipt.accepted == len(rows)
@@ -548,9 +728,18 @@ def test_deadline_estimated_flag_is_stored_and_cleared_by_a_service_date(
 
     ingest(
         "1.csv",
-        f"{ANNA};termination_notice;2026-10-01;;9000;;;;;",
-        f"{BO}B2;termination_notice;2026-10-01;2026-10-05;9000;;;;;",
-        f"{cecilia};payment_order;2026-10-01;;9000;;;;;",
+        notice(
+            **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="9000"
+        ),
+        notice(
+            **BO,
+            contract_ref="B2",
+            event_type="termination_notice",
+            event_date="2026-10-01",
+            service_date="2026-10-05",
+            debt_amount="9000",
+        ),
+        notice(**cecilia, event_type="payment_order", event_date="2026-10-01", debt_amount="9000"),
     )
     assert flags() == [
         ("B2", date(2026, 10, 26), False),  # served 5 Oct + 21 days: the law's date
@@ -559,9 +748,21 @@ def test_deadline_estimated_flag_is_stored_and_cleared_by_a_service_date(
     ]
     ingest(
         "2.csv",
-        f"{ANNA};termination_notice;2026-10-02;2026-10-06;9000;;;;;",
-        f"{BO}B2;settled;2026-10-20;;;;;;;",
-        f"{BO}B2;termination_notice;2026-10-28;;4000;;;;;",
+        notice(
+            **ANNA,
+            event_type="termination_notice",
+            event_date="2026-10-02",
+            service_date="2026-10-06",
+            debt_amount="9000",
+        ),
+        notice(**BO, contract_ref="B2", event_type="settled", event_date="2026-10-20"),
+        notice(
+            **BO,
+            contract_ref="B2",
+            event_type="termination_notice",
+            event_date="2026-10-28",
+            debt_amount="4000",
+        ),
     )
     assert flags() == [
         ("B2", date(2026, 10, 26), False),
@@ -578,7 +779,18 @@ def test_episode_closed_by_outcome_rules(db_engine, tmp_path: Path) -> None:
     ingest_file(
         db_engine,
         settings,
-        write(tmp_path, "1.csv", canonical(f"{ANNA};termination_notice;2026-03-01;;1000;;;;;")),
+        write(
+            tmp_path,
+            "1.csv",
+            canonical(
+                notice(
+                    **ANNA,
+                    event_type="termination_notice",
+                    event_date="2026-03-01",
+                    debt_amount="1000",
+                )
+            ),
+        ),
         "vasbyhem",
     )
     with session_scope(db_engine) as session:
@@ -594,8 +806,13 @@ def test_episode_closed_by_outcome_rules(db_engine, tmp_path: Path) -> None:
             tmp_path,
             "2.csv",
             canonical(
-                f"{ANNA};settled;2026-03-20;;;;;;;",
-                f"{ANNA};termination_notice;2026-05-01;;2000;;;;;",
+                notice(**ANNA, event_type="settled", event_date="2026-03-20"),
+                notice(
+                    **ANNA,
+                    event_type="termination_notice",
+                    event_date="2026-05-01",
+                    debt_amount="2000",
+                ),
             ),
         ),
         "vasbyhem",
@@ -621,8 +838,8 @@ def test_withdrawn_application_closes_as_withdrawn_not_settled(db_engine, tmp_pa
         tmp_path,
         "w.csv",
         canonical(
-            f"{ANNA};Ansökan BF;2026-10-01;;9000;;;;;",
-            f"{ANNA};Återkallad;2026-10-20;;;;;;;",
+            notice(**ANNA, event_type="Ansökan BF", event_date="2026-10-01", debt_amount="9000"),
+            notice(**ANNA, event_type="Återkallad", event_date="2026-10-20"),
         ),
     )
     receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=date(2026, 10, 21))
@@ -653,9 +870,13 @@ def test_receipt_files_add_up_and_are_formula_safe(db_engine, tmp_path: Path) ->
         tmp_path,
         "=HYPERLINK(1).csv",
         canonical(
-            f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
-            f"{ANNA};termination_notice;2026-10-01;;1000;;;;;",
-            f"{ANNA};=cmd|calc;2026-10-01;;1000;;;;;",
+            notice(
+                **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1000"
+            ),
+            notice(
+                **ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1000"
+            ),
+            notice(**ANNA, event_type="=cmd|calc", event_date="2026-10-01", debt_amount="1000"),
         ),
     )
     receipt = ingest_file(db_engine, settings, path, "vasbyhem", received_on=date(2026, 11, 2))
@@ -693,9 +914,22 @@ def test_two_ingests_of_the_same_file_at_once_store_it_once(db_engine, tmp_path:
     from concurrent.futures import ThreadPoolExecutor
 
     settings = make_settings(tmp_path)
-    rows = [f"{ANNA};termination_notice;2026-10-01;;1000;;;;;"]
+    rows = [
+        notice(**ANNA, event_type="termination_notice", event_date="2026-10-01", debt_amount="1000")
+    ]
     rows += [
-        f"19800101-1231;A;;;Gatan {i};{i};12345;By;K{i};termination_notice;2026-10-01;;1;;;;;"
+        notice(
+            personnummer="19800101-1231",
+            tenant_name="A",
+            street_address=f"Gatan {i}",
+            apartment=i,
+            postal_code="12345",
+            town="By",
+            contract_ref=f"K{i}",
+            event_type="termination_notice",
+            event_date="2026-10-01",
+            debt_amount="1",
+        )
         for i in range(2, 400)
     ]
     content = canonical(*rows)

@@ -521,6 +521,8 @@ def test_a_kept_archive_file_loses_the_deleted_tenants_rows(world, kind: str) ->
     folder = settings.paths.archive_dir / "vasbyhem"
     if kind == "csv":  # Windows-1252 with a title row above the header, as companies send
         path = folder / "2006-03-14_open.csv"
+        # Kept raw, not built with notice_rows: a title line above the header and the
+        # company's own column names, which the canonical-column builder cannot write.
         lines = ["Uppsägningar mars 2006;;;;"] + [";".join(r) for r in _mixed_rows()]
         path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
     else:
