@@ -6,15 +6,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from notice_rows import notice, notice_csv
 from register_helpers import pnr, write_register
 
 from flows.cli import main
-
-HEADER = (
-    "personnummer;tenant_name;co_tenant_name;co_tenant_personnummer;street_address;apartment;"
-    "postal_code;town;contract_ref;event_type;event_date;service_date;debt_amount;monthly_rent;"
-    "eviction_at;email;phone;language"
-)
 
 
 @pytest.fixture
@@ -32,20 +27,22 @@ def config(tmp_path: Path) -> Path:
 def write_notices(path: Path) -> None:
     p1 = pnr("19800101123")
     wrong = p1[:10] + str((int(p1[10]) + 1) % 10) + p1[11]
-    tail = ";By;K;termination_notice;2026-11-02;;100;5000;;;;"
-    path.write_text(
-        "\n".join(
-            [
-                HEADER,
-                f"{p1};Anna Häggström;;;Storgatan 12;1102;12345{tail}",
-                f"{wrong};Anna Haggstrom;;;Storg. 12;1102;12345{tail}",
-                f";Omar Alizadeh;;;Björkvägen 3;1001;12346{tail}",
-                f"197001011234;Per Svensson;;;Annan 1;1;12345{tail}",
-            ]
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    same = {
+        "postal_code": "12345", "town": "By", "contract_ref": "K",
+        "event_type": "termination_notice", "event_date": "2026-11-02",
+        "debt_amount": "100", "monthly_rent": "5000",
+    }  # fmt: skip
+    rows = [
+        notice(personnummer=p1, tenant_name="Anna Häggström", street_address="Storgatan 12",
+               apartment="1102", **same),
+        notice(personnummer=wrong, tenant_name="Anna Haggstrom", street_address="Storg. 12",
+               apartment="1102", **same),
+        notice(tenant_name="Omar Alizadeh", street_address="Björkvägen 3", apartment="1001",
+               **{**same, "postal_code": "12346"}),
+        notice(personnummer="197001011234", tenant_name="Per Svensson", street_address="Annan 1",
+               apartment="1", **same),
+    ]  # fmt: skip
+    path.write_text(notice_csv(rows), encoding="utf-8")
 
 
 def test_match_files_writes_one_row_per_notice_row(config: Path, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from notice_rows import notice, notice_csv
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -239,12 +240,20 @@ def test_the_same_letter_queued_by_two_runs_at_once_is_one_letter(db_engine: Eng
         assert connection.scalar(select(func.count()).select_from(Letter)) == 1
 
 
-NOTICE = (
-    "personnummer;tenant_name;street_address;postal_code;town;contract_ref;event_type;"
-    "event_date;debt_amount\n"
-    "19800101-1231;Anna Andersson;Storgatan 1;12345;Exempelby;K1;termination_notice;"
-    "2026-10-01;1200\n"
-)
+NOTICE = notice_csv(
+    [
+        notice(
+            personnummer="19800101-1231", tenant_name="Anna Andersson",
+            street_address="Storgatan 1", postal_code="12345", town="Exempelby",
+            contract_ref="K1", event_type="termination_notice", event_date="2026-10-01",
+            debt_amount="1200",
+        )
+    ],
+    columns=(
+        "personnummer", "tenant_name", "street_address", "postal_code", "town", "contract_ref",
+        "event_type", "event_date", "debt_amount",
+    ),
+)  # fmt: skip
 
 
 def test_a_file_another_run_took_from_the_inbox_is_skipped_quietly(

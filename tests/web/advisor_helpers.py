@@ -8,6 +8,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from notice_rows import notice, notice_csv
 from portal_helpers import csrf_of
 from register_helpers import write_register
 from sqlalchemy import func, select, update
@@ -21,20 +22,31 @@ from flows.stages.matching import match_episodes
 from models.db import session_scope
 from models.tables import Appointment, AppointmentSlot, CaseSnapshot, Episode
 
+#: The columns of the company's upload (a company sends only the columns it has).
 COLUMNS = (
-    "personnummer;tenant_name;street_address;apartment;postal_code;town;contract_ref;"
-    "event_type;event_date;service_date;debt_amount;phone;email\n"
-)
+    "personnummer", "tenant_name", "street_address", "apartment", "postal_code", "town",
+    "contract_ref", "event_type", "event_date", "service_date", "debt_amount", "phone", "email",
+)  # fmt: skip
 
 
-def notice_row(seed: int, name: str = "Eva Berg") -> tuple[str, str]:
+def notice_row(seed: int, name: str = "Eva Berg") -> tuple[dict[str, str], str]:
     """A termination notice served yesterday; returns (row, personnummer)."""
     today = local_today()
     pnr = make_personnummer(random.Random(seed), datetime(1980, 5, 17).date())
-    row = (
-        f"{pnr};{name};Storgatan {seed};1101;194 30;Exempelby;K-{seed};termination_notice;"
-        f"{today - timedelta(days=3)};{today - timedelta(days=1)};12 345,50;"
-        f"070-123 45 {seed:02d};eva{seed}@example.se"
+    row = notice(
+        personnummer=pnr,
+        tenant_name=name,
+        street_address=f"Storgatan {seed}",
+        apartment="1101",
+        postal_code="194 30",
+        town="Exempelby",
+        contract_ref=f"K-{seed}",
+        event_type="termination_notice",
+        event_date=today - timedelta(days=3),
+        service_date=today - timedelta(days=1),
+        debt_amount="12 345,50",
+        phone=f"070-123 45 {seed:02d}",
+        email=f"eva{seed}@example.se",
     )
     return row, pnr
 
@@ -48,7 +60,13 @@ def new_episode(portal, seed: int = 1, name: str = "Eva Berg") -> tuple[int, str
     answer = client.post(
         "/foretag/filer",
         data={"csrf_token": csrf_of(page.text)},
-        files={"filer": (f"uppsagningar-{seed}.csv", (COLUMNS + row + "\n").encode(), "text/csv")},
+        files={
+            "filer": (
+                f"uppsagningar-{seed}.csv",
+                notice_csv([row], columns=COLUMNS).encode(),
+                "text/csv",
+            )
+        },
     )
     assert answer.status_code == 303, answer.text
     today = local_today()
