@@ -484,10 +484,12 @@ def new_episode_rows(
     return _rows(new, Section.NEW_EPISODES, pl.concat_str([action, garbled_text_note()]))
 
 
-#: Added to a meeting booked with less lead time after the letter than wanted.
+#: Added to a meeting booked with less lead time after the letter than wanted: because
+#: the deadline or the eviction forced it, or because the advisor chose that time (then
+#: usually agreed on the phone). Either way the letter may arrive late: a call settles it.
 SHORT_NOTICE_NOTE_SV = (
-    " – kort varsel: sista dagen att betala (eller avhysningen) gav inte tid för den "
-    "vanliga tiden mellan brev och möte; ring och påminn om mötet"
+    " – kort varsel: mötet ligger närmare brevet än den vanliga tiden mellan brev och "
+    "möte, så brevet kan komma sent; ring och påminn om mötet"
 )
 
 
