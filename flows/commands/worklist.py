@@ -460,7 +460,11 @@ def episodes_no_sms(
     ] = False,
     by: ByOption = None,
 ) -> None:
-    """Mark the tenant as not wanting SMS: meeting reminders then go by email (audit-logged)."""
+    """Mark the tenant as not wanting SMS: meeting reminders then go by email (audit-logged).
+
+    The choice follows the person: their other episodes and later ones (same valid
+    personnummer, or the same tenancy) get no SMS either, until SMS are allowed again.
+    """
     from services.reminders import set_no_sms
 
     context: AppContext = ctx.obj

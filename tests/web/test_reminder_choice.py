@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from models.db import session_scope
 from models.tables import AuditLog, Episode
+from services.reminders import person_refuses_sms
 
 
 def test_no_sms_form_on_the_episode_page(portal) -> None:  # noqa: ANN001
@@ -20,7 +21,7 @@ def test_no_sms_form_on_the_episode_page(portal) -> None:  # noqa: ANN001
     page = client.get(answer.headers["location"]).text
     assert "Sparat: hushållet får inga sms." in page and "Tillåt sms igen" in page
     with session_scope(portal.engine) as session:
-        assert session.get(Episode, episode_id).no_sms is True  # type: ignore[union-attr]
+        assert person_refuses_sms(session, session.get(Episode, episode_id))  # type: ignore[arg-type]
         actions = session.scalars(
             select(AuditLog.action).where(AuditLog.entity_id == str(episode_id))
         ).all()
@@ -33,4 +34,4 @@ def test_no_sms_form_on_the_episode_page(portal) -> None:  # noqa: ANN001
     again = client.post(f"{base}/sms", data={"csrf_token": csrf, "sms": "ja"})
     assert again.headers["location"] == f"{base}?klart=sms"
     with session_scope(portal.engine) as session:
-        assert session.get(Episode, episode_id).no_sms is False  # type: ignore[union-attr]
+        assert not person_refuses_sms(session, session.get(Episode, episode_id))  # type: ignore[arg-type]

@@ -95,7 +95,10 @@ MESSAGES = {
     "financial_assistance": "Det ekonomiska biståndet är registrerat.",
     "note": "Anteckningen är sparad.",
     "barn": "Antalet barn är registrerat.",
-    "inga-sms": "Sparat: hushållet får inga sms. Påminnelser går med e-post om adress finns.",
+    "inga-sms": (
+        "Sparat: hushållet får inga sms. Det gäller också personens senare ärenden. "
+        "Påminnelser går med e-post om adress finns."
+    ),
     "sms": "Sparat: påminnelser får gå med sms.",
     "avslutat": "Ärendet är avslutat.",
     "bekraftad": "Träffen är bekräftad. Ärendet går till handläggaren.",
