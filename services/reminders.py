@@ -205,6 +205,52 @@ def _insert(
     return inserted is not None
 
 
+def email_instead(
+    session: Session, settings: Settings, episode_id: int, appointment_id: int, now: datetime
+) -> bool:
+    """Queue the meeting's reminder by email after its SMS failed; True when queued now.
+
+    Only while the meeting is still booked, the episode open, the reminder window not
+    yet closed (``min_notice_hours`` before the meeting) and the episode has a usable
+    address. Insert-or-ignore on the email reminder's key: a repeated failure report or
+    a rerun queues nothing twice. When nothing is queued the failed SMS stays on the
+    advisor's worklist, so that someone phones.
+    """
+    episode = session.get(Episode, episode_id)
+    row = session.execute(
+        select(AppointmentSlot, Appointment.status)
+        .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
+        .where(Appointment.id == appointment_id)
+    ).first()
+    email = usable_email(episode.email) if episode is not None else None
+    if episode is None or row is None or email is None:
+        return False
+    slot, appointment_status = row
+    closes = as_utc(slot.starts_at) - timedelta(hours=settings.reminders.min_notice_hours)
+    open_statuses = {s.value for s in OPEN_STATUSES}
+    if (
+        appointment_status != AppointmentStatus.BOOKED
+        or episode.status not in open_statuses
+        or now >= closes
+    ):
+        return False
+    meeting = _meeting(settings, slot.advisor_id, slot)
+    language = "en" if episode.language == "en" else "sv"
+    return _insert(
+        session,
+        key=rm.reminder_key(episode_id, appointment_id, rm.EMAIL),
+        episode_id=episode_id,
+        appointment_id=appointment_id,
+        channel=rm.EMAIL,
+        recipient=email,
+        subject=rm.email_subject(meeting, language),
+        body=rm.email_text(meeting, language),
+        created_on=now.astimezone(STOCKHOLM).date(),
+        failed=None,
+        now=now,
+    )
+
+
 @dataclass(frozen=True)
 class Claimed:
     """A reminder claimed for sending, with what the send needs (no ORM object)."""
@@ -419,30 +465,8 @@ class ReminderOutbox:
             return "failed_email_queued" if self._email_instead(session, claimed, now) else "failed"
 
     def _email_instead(self, session: Session, claimed: Claimed, now: datetime) -> bool:
-        episode = session.get(Episode, claimed.episode_id)
-        row = session.execute(
-            select(AppointmentSlot)
-            .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
-            .where(Appointment.id == claimed.appointment_id)
-        ).first()
-        email = usable_email(episode.email) if episode is not None else None
-        if episode is None or row is None or email is None:
-            return False
-        slot = row[0]
-        meeting = _meeting(self.settings, slot.advisor_id, slot)
-        language = "en" if episode.language == "en" else "sv"
-        return _insert(
-            session,
-            key=rm.reminder_key(claimed.episode_id, claimed.appointment_id, rm.EMAIL),
-            episode_id=claimed.episode_id,
-            appointment_id=claimed.appointment_id,
-            channel=rm.EMAIL,
-            recipient=email,
-            subject=rm.email_subject(meeting, language),
-            body=rm.email_text(meeting, language),
-            created_on=now.astimezone(STOCKHOLM).date(),
-            failed=None,
-            now=now,
+        return email_instead(
+            session, self.settings, claimed.episode_id, claimed.appointment_id, now
         )
 
     def waiting(self, channel: str) -> int:
@@ -458,14 +482,25 @@ class ReminderOutbox:
             )
 
 
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What a gateway's delivery report changed."""
+
+    known: bool  # a sent SMS had that id (False also for a repeated report)
+    email_queued: bool = False  # not delivered: the reminder goes by email instead
+
+
 def record_delivery_report(
-    session: Session, gateway_id: str, delivered: bool, at: datetime
-) -> bool:
-    """The gateway's delivery report of one SMS; False when no sent SMS has that id.
+    session: Session, settings: Settings, gateway_id: str, delivered: bool, at: datetime
+) -> DeliveryReport:
+    """The gateway's delivery report of one SMS.
 
     Delivered: the reminder is ``delivered``. Not delivered (phone off for days, number
-    gone): ``failed``, so the advisor's worklist says to phone. A report for an SMS
-    already settled by an earlier report changes nothing.
+    gone): ``failed``, and, as after a refused send, the reminder goes by email when the
+    meeting is still ahead and the episode has an address (:func:`email_instead`, once:
+    the email reminder's key is unique). Otherwise the failed SMS is on the advisor's
+    worklist so that someone phones. A report for an SMS already settled by an earlier
+    report changes nothing.
     """
     values: dict[str, object] = (
         {"status": ReminderStatus.DELIVERED, "delivered_at": at}
@@ -476,16 +511,27 @@ def record_delivery_report(
             "last_error": "SMS not delivered to the phone (gateway delivery report)",
         }
     )
-    done = session.execute(
-        update(Reminder)
-        .where(
+    row = session.execute(
+        select(Reminder.id, Reminder.episode_id, Reminder.appointment_id).where(
             Reminder.channel == rm.SMS,
             Reminder.gateway_id == gateway_id,
             Reminder.status == ReminderStatus.SENT,
         )
+    ).first()
+    if row is None:
+        return DeliveryReport(known=False)
+    reminder_id, episode_id, appointment_id = row
+    done = session.execute(
+        update(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.status == ReminderStatus.SENT)
         .values(**values)
     )
-    return bool(rowcount(done))
+    if not rowcount(done):
+        return DeliveryReport(known=False)  # another report settled it meanwhile
+    if delivered:
+        return DeliveryReport(known=True)
+    queued = email_instead(session, settings, episode_id, appointment_id, at)
+    return DeliveryReport(known=True, email_queued=queued)
 
 
 # ---------------------------------------------------------------------------
