@@ -138,9 +138,12 @@ class Episode(Base):
     apartment: Mapped[str | None] = mapped_column(String(20))
     postal_code: Mapped[str | None] = mapped_column(String(10))
     town: Mapped[str | None] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))  # from the landlord's notice file
     phone: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str | None] = mapped_column(String(10))
+    # An email address the tenant gave the advisor themselves: letters and reminders use
+    # it before the landlord's, and a letter to it needs no post copy. Ingest never sets it.
+    tenant_email: Mapped[str | None] = mapped_column(String(200))
 
     status: Mapped[str] = mapped_column(String(30))
     opened_on: Mapped[date] = mapped_column(Date)
@@ -404,6 +407,9 @@ class Letter(Base):
     claim_token: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[datetime | None] = mapped_column(TZ)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A post copy (kind ``post_copy``): the letter it copies (no foreign key, so that the
+    # column can be added in place on SQLite; both rows go with their episode).
+    copy_of_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Reminder(Base):

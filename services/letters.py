@@ -13,7 +13,7 @@ from domain.vocabulary import OPEN_STATUSES, AppointmentStatus, LetterKind, Lett
 from models.db import rowcount
 from models.tables import Appointment, AppointmentSlot, Caseworker, Episode, Letter
 from services._common import start_of_day
-from services.outbox import TENANT_KINDS
+from services.outbox import POST_COPY, TENANT_KINDS
 
 
 def next_version(session: Session, episode_id: int) -> int:
@@ -31,8 +31,24 @@ def supersede_older(session: Session, episode_id: int, version: int) -> int:
 
     Older versions still ``pending`` (not claimed by a delivery run, not in a print
     batch) become ``superseded`` and are never sent or printed: after a rebooking and a
-    cancellation on the same day the tenant gets only the newest letter. Returns how many.
+    cancellation on the same day the tenant gets only the newest letter. Their post
+    copies too. Returns how many letters (copies not counted).
     """
+    session.execute(
+        update(Letter)
+        .where(
+            Letter.episode_id == episode_id,
+            Letter.kind == POST_COPY,
+            Letter.version < version,
+            Letter.status == LetterStatus.PENDING,
+            Letter.print_batch.is_(None),
+        )
+        .values(
+            status=LetterStatus.SUPERSEDED,
+            last_error=f"replaced by version {version} before it was printed",
+        )
+        .execution_options(synchronize_session=False)
+    )
     result = session.execute(
         update(Letter)
         .where(
@@ -168,6 +184,16 @@ def mark_notified(session: Session, caseworker_id: str, day: date) -> None:
             Episode.caseworker_notified_on.is_(None),
         )
         .values(caseworker_notified_on=day)
+    )
+
+
+def post_copies_on(session: Session, day: date) -> int:
+    """Post copies of emailed letters queued on ``day``."""
+    return int(
+        session.scalar(
+            select(func.count(Letter.id)).where(Letter.created_on == day, Letter.kind == POST_COPY)
+        )
+        or 0
     )
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from domain import reminders as rm
-from domain.addresses import usable_email
+from domain.addresses import tenant_email
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import OPEN_STATUSES, AppointmentStatus
 from models.audit import audit
@@ -129,7 +129,7 @@ def queue_due_reminders(session: Session, settings: Settings, now: datetime) -> 
         if not (window.opens <= now < window.closes):
             continue
         mobile = rm.swedish_mobile(episode.phone)
-        email = usable_email(episode.email)
+        email = tenant_email(episode.email, episode.tenant_email)[0]
         no_sms = rm.refuses_sms(choices, episode_keys(episode))
         channel = rm.channel_for(mobile, email, no_sms, sms_on)
         if channel is None:
@@ -222,7 +222,7 @@ def email_instead(
         .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
         .where(Appointment.id == appointment_id)
     ).first()
-    email = usable_email(episode.email) if episode is not None else None
+    email = tenant_email(episode.email, episode.tenant_email)[0] if episode is not None else None
     if episode is None or row is None or email is None:
         return False
     slot, appointment_status = row
@@ -719,7 +719,7 @@ def reminder_settings(session: Session, episode_id: int) -> ReminderSettings:
     return ReminderSettings(
         no_sms=person_refuses_sms(session, episode),
         has_mobile=rm.swedish_mobile(episode.phone) is not None,
-        has_email=usable_email(episode.email) is not None,
+        has_email=tenant_email(episode.email, episode.tenant_email)[0] is not None,
     )
 
 

@@ -4,7 +4,10 @@
   rendered to PDF under ``paths.letters_dir/<run date>/`` and queued in the outbox
   under ``appointment:{episode}:{appointment}:v{n}``, where ``n`` counts the episode's
   letters (a rebooking or cancellation makes the next version). The channel is email
-  when the episode has a usable address, else print.
+  when the episode has a usable address (one the tenant gave the advisor first, then the
+  landlord's), else print. A letter emailed to the landlord's address also gets a post
+  copy (``letters.post_when_email_from_landlord``): the same PDF, queued for print under
+  ``<key>:post``; delivery drops it when the letter itself goes by post or is replaced.
 * Every caseworker with newly routed episodes gets ONE email per run date saying how
   many wait and where to look; no personal data. ``Episode.caseworker_notified_on``
   remembers who has been told.
@@ -22,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from domain.addresses import has_postal_address, usable_email
+from domain.addresses import has_postal_address, tenant_email, usable_email
 from domain.vocabulary import Channel, LetterKind
 from letters.compose import BATCH, caseworker_notice, compose_letters, letter_input
 from letters.render import LetterInput
@@ -31,7 +34,7 @@ from models.db import chunks, session_scope
 from models.privacy import write_private
 from models.tables import Appointment, Episode
 from services import letters as stored
-from services.outbox import enqueue, letter_by_key
+from services.outbox import POST_COPY, enqueue, letter_by_key
 
 APPOINTMENT_CANCELLED = LetterKind.APPOINTMENT_CANCELLED.value
 
@@ -54,7 +57,7 @@ def _queue(
             key = f"{kind}:{episode.id}:{appointment.id}:v{item.version}"
             path = _pdf_path(settings, run_date, key)
             write_private(path, done.pdf)
-            email = usable_email(episode.email)
+            email, from_landlord = tenant_email(episode.email, episode.tenant_email)
             letter, created = enqueue(
                 session,
                 key=key,
@@ -74,6 +77,27 @@ def _queue(
                 stored.supersede_older(session, episode.id, item.version)
             if created and not email and not has_postal_address(episode):
                 stored.mark_unsendable(letter)
+            if (
+                email
+                and from_landlord
+                and settings.letters.post_when_email_from_landlord
+                and has_postal_address(episode)
+            ):
+                # The same letter on paper too; its own key, so a rerun adds none.
+                enqueue(
+                    session,
+                    key=f"{key}:post",
+                    kind=POST_COPY,
+                    channel=Channel.PRINT,
+                    created_on=run_date,
+                    episode_id=episode.id,
+                    appointment_id=appointment.id,
+                    subject=done.subject,
+                    pdf_path=str(path),
+                    language=done.language,
+                    version=item.version,
+                    copy_of_id=letter.id,
+                )
             queued += int(created)
     return queued
 
@@ -149,7 +173,7 @@ def notify_caseworkers(session: Session, settings: Settings, run_date: date) -> 
 
 def create_letters(engine: Engine, settings: Settings, run_date: date) -> dict[str, int]:
     """Queue a letter for every booked appointment that has none, and the caseworker emails."""
-    counts = {"letters": 0, "email": 0, "print": 0, "caseworker_emails": 0}
+    counts = {"letters": 0, "email": 0, "print": 0, "post_copies": 0, "caseworker_emails": 0}
     with session_scope(engine) as session:
         ids = stored.appointments_without_letter(session)
     for chunk in chunks(ids, BATCH):
@@ -158,4 +182,5 @@ def create_letters(engine: Engine, settings: Settings, run_date: date) -> dict[s
     with session_scope(engine) as session:
         counts["caseworker_emails"] = notify_caseworkers(session, settings, run_date)
         counts.update(stored.tenant_letters_by_channel(session, run_date))
+        counts["post_copies"] = stored.post_copies_on(session, run_date)
     return counts

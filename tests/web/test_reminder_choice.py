@@ -35,3 +35,25 @@ def test_no_sms_form_on_the_episode_page(portal) -> None:  # noqa: ANN001
     assert again.headers["location"] == f"{base}?klart=sms"
     with session_scope(portal.engine) as session:
         assert not person_refuses_sms(session, session.get(Episode, episode_id))  # type: ignore[arg-type]
+
+
+def test_email_the_tenant_gave_is_recorded_on_the_episode_page(portal) -> None:  # noqa: ANN001
+    episode_id, _ = new_episode(portal)
+    client, csrf = portal.login("radgivare")
+    base = f"/radgivare/arenden/{episode_id}"
+    assert "E-postadress som hushållet själv har lämnat" in client.get(base).text
+    bad = client.post(f"{base}/epost", data={"csrf_token": csrf, "epost": "inte en adress"})
+    assert bad.status_code == 400 and "går att skicka till" in bad.text
+    done = client.post(f"{base}/epost", data={"csrf_token": csrf, "epost": "egen@example.se"})
+    assert done.headers["location"] == f"{base}?klart=epost"
+    assert "egen@example.se</a> (från hushållet)" in client.get(base).text
+    with session_scope(portal.engine) as session:
+        assert session.get(Episode, episode_id).tenant_email == "egen@example.se"  # type: ignore[union-attr]
+        details = session.scalars(
+            select(AuditLog.detail).where(AuditLog.action == "episode.tenant_email")
+        ).all()
+    assert details == ["set"]
+    cleared = client.post(f"{base}/epost", data={"csrf_token": csrf, "epost": ""})
+    assert cleared.headers["location"] == f"{base}?klart=epost-bort"
+    with session_scope(portal.engine) as session:
+        assert session.get(Episode, episode_id).tenant_email is None  # type: ignore[union-attr]
