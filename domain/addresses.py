@@ -67,6 +67,21 @@ def recipient_lines(addressee: Addressee) -> tuple[str, ...]:
     return tuple(line for line in lines if line)
 
 
+def tenant_email(
+    landlord_email: str | None, given_by_tenant: str | None
+) -> tuple[str | None, bool]:
+    """The address to email the tenant at, and whether it came from the landlord's file.
+
+    An address the tenant gave themselves comes first; then the landlord's. Returns
+    ``(None, False)`` when neither is usable.
+    """
+    own = usable_email(given_by_tenant)
+    if own is not None:
+        return own, False
+    landlord = usable_email(landlord_email)
+    return landlord, landlord is not None
+
+
 def has_postal_address(addressee: Addressee) -> bool:
     """A street and a postcode or town: enough for the post to find the household."""
     return bool((addressee.street_address or "").strip()) and bool(

@@ -4,7 +4,8 @@ A reminder goes out the working day before each booked meeting (Swedish holidays
 big eves skipped, Europe/Stockholm), from ``send_from`` that day; one that could not
 go then (an outage, or a meeting booked later) may still go until ``min_notice_hours``
 before the meeting, never after. By SMS when the company gave a Swedish mobile number
-and the tenant is not marked "no SMS", else by email when there is an address.
+and the tenant is not marked "no SMS", else by email when there is an address. The
+"no SMS" mark belongs to the person (:func:`person_keys`), not to one episode.
 
 The text says only who is expecting the tenant, when, where and a phone number. A
 phone or an inbox is often seen by others in the household: never the debt, the
@@ -81,6 +82,49 @@ def channel_for(mobile: str | None, email: str | None, no_sms: bool, sms_on: boo
     if email:
         return EMAIL
     return None
+
+
+#: The keys a person is known by across episodes (as recurrence links them).
+PERSONNUMMER_KEY = "personnummer"
+TENANCY_KEY = "tenancy"
+
+PersonKey = tuple[str, str]
+
+
+def person_keys(
+    personnummer: str | None, personnummer_valid: bool, tenancy_key: str | None
+) -> list[PersonKey]:
+    """The keys that find the tenant of an episode again on a later episode.
+
+    A valid personnummer (a tenant who moved and fell behind again), and the tenancy
+    (the same contract, also when the number was missing or wrong on a notice).
+    """
+    keys: list[PersonKey] = []
+    if personnummer_valid and personnummer:
+        keys.append((PERSONNUMMER_KEY, personnummer))
+    if tenancy_key:
+        keys.append((TENANCY_KEY, tenancy_key))
+    return keys
+
+
+@dataclass(frozen=True)
+class SmsChoiceRow:
+    """One stored choice: under which key, whether SMS are refused, and when it was made."""
+
+    key: PersonKey
+    no_sms: bool
+    decided_at: datetime
+
+
+def refuses_sms(choices: dict[PersonKey, SmsChoiceRow], keys: list[PersonKey]) -> bool:
+    """Whether the person with ``keys`` said "no SMS": the newest choice under any key wins.
+
+    No choice at all: SMS are allowed.
+    """
+    found = [choices[key] for key in keys if key in choices]
+    if not found:
+        return False
+    return max(found, key=lambda c: (c.decided_at, c.no_sms)).no_sms
 
 
 def reminder_key(episode_id: int, appointment_id: int, channel: str) -> str:

@@ -231,6 +231,9 @@ class LetterKind(StrEnum):
     ADVISOR_WORKLIST = "advisor_worklist"
     MANAGER_REPORT = "manager_report"
     COMPANY_RECEIPT = "company_receipt"  # a file's receipt, to the company's contact address
+    # The print copy of a tenant letter that went by email to an address from the landlord's
+    # file (``letters.post_when_email_from_landlord``): the same PDF, ``copy_of_id`` its letter.
+    POST_COPY = "post_copy"
 
 
 class LetterStatus(StrEnum):
@@ -262,6 +265,7 @@ LETTER_STATUS_LABEL_SV: dict[str, str] = {
 LETTER_KIND_LABEL_SV: dict[str, str] = {
     LetterKind.APPOINTMENT: "Kallelse till möte",
     LetterKind.APPOINTMENT_CANCELLED: "Avbokad tid",
+    LetterKind.POST_COPY: "Samma brev på papper (e-posten kom från hyresvärden)",
 }
 
 CHANNEL_LABEL_SV: dict[str, str] = {Channel.EMAIL: "e-post", Channel.PRINT: "post"}

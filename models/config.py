@@ -492,6 +492,9 @@ class LettersConfig(_Section):
     )
     # Attach the letter (PDF) to the tenant's email; the email itself holds the essentials.
     email_attach_pdf: bool = True
+    # A letter emailed to an address from the landlord's file (not one the tenant gave the
+    # advisor) is also printed and posted: the same letter, one print copy.
+    post_when_email_from_landlord: bool = True
 
 
 class DemoConfig(_Section):

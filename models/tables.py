@@ -138,9 +138,12 @@ class Episode(Base):
     apartment: Mapped[str | None] = mapped_column(String(20))
     postal_code: Mapped[str | None] = mapped_column(String(10))
     town: Mapped[str | None] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))  # from the landlord's notice file
     phone: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str | None] = mapped_column(String(10))
+    # An email address the tenant gave the advisor themselves: letters and reminders use
+    # it before the landlord's, and a letter to it needs no post copy. Ingest never sets it.
+    tenant_email: Mapped[str | None] = mapped_column(String(200))
 
     status: Mapped[str] = mapped_column(String(30))
     opened_on: Mapped[date] = mapped_column(Date)
@@ -176,8 +179,6 @@ class Episode(Base):
         default=False,
         server_default=text("false"),  # bulk inserts leave it out
     )
-    # The tenant asked for no SMS (a phone is often read by others): reminders by email.
-    no_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # The day the caseworker was last told (one email per caseworker and day) about it.
     caseworker_notified_on: Mapped[date | None] = mapped_column(Date)
 
@@ -406,6 +407,9 @@ class Letter(Base):
     claim_token: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[datetime | None] = mapped_column(TZ)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A post copy (kind ``post_copy``): the letter it copies (no foreign key, so that the
+    # column can be added in place on SQLite; both rows go with their episode).
+    copy_of_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Reminder(Base):
@@ -442,6 +446,27 @@ class Reminder(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(TZ)
     claim_token: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class SmsChoice(Base):
+    """A tenant's "no SMS" choice, kept for the person, not for one episode.
+
+    A person is found across episodes as recurrence finds them: by a valid personnummer,
+    or by the tenancy (the same contract). Marking an episode writes one row per key
+    it has (``personnummer`` when valid, ``tenancy`` always); an episode follows the
+    newest row of any of its keys, so a tenant who said no last year gets no SMS on a
+    new episode, and "SMS allowed" on any episode of the person undoes it for all.
+    Retention deletes a row when no episode with its key is left.
+    """
+
+    __tablename__ = "sms_choice"
+    __table_args__ = (UniqueConstraint("key_kind", "key_value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_kind: Mapped[str] = mapped_column(String(20))  # personnummer | tenancy
+    key_value: Mapped[str] = mapped_column(String(200))
+    no_sms: Mapped[bool] = mapped_column(Boolean)
+    decided_at: Mapped[datetime] = mapped_column(TZ, default=_now)
 
 
 class Activity(Base):

@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain.addresses import usable_email
+from domain.addresses import tenant_email
 from domain.booking import (
     BookingRequest,
     FreeSlot,
@@ -231,7 +231,7 @@ def booking_request(episode: Episode) -> BookingRequest:
         episode.id,
         episode.deadline_date,
         bool(episode.has_children) or not episode.children_known,
-        usable_email(episode.email) is not None,
+        tenant_email(episode.email, episode.tenant_email)[0] is not None,
         _eviction_day(episode.eviction_at),
     )
 
@@ -273,6 +273,7 @@ def booking_requests(
             Episode.email,
             Episode.eviction_at,
             Episode.children_known,
+            Episode.tenant_email,
         )
         .where(
             wanted,
@@ -287,10 +288,12 @@ def booking_requests(
             episode_id,
             deadline,
             bool(children) or not known,
-            usable_email(email) is not None,
+            tenant_email(email, own_email)[0] is not None,
             _eviction_day(eviction_at),
         )
-        for episode_id, deadline, children, email, eviction_at, known in session.execute(query)
+        for episode_id, deadline, children, email, eviction_at, known, own_email in session.execute(
+            query
+        )
     ]
 
 

@@ -18,15 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, false, func, or_, select, true, update
+from sqlalchemy.orm import aliased
 
 from connectors.print_batch import PrintItem
 from connectors.smtp import Attachment
 from domain.addresses import has_postal_address
-from domain.delivery import NOT_IN_TIME, scheduled_time, staff_gives_up, staff_retry_delay
+from domain.delivery import (
+    NOT_IN_TIME,
+    post_in_time,
+    scheduled_time,
+    staff_gives_up,
+    staff_retry_delay,
+)
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import Channel, LetterKind, LetterStatus
 from models.config import Settings
 from models.db import (
+    as_utc,
     as_utc_or_none,
     for_update_skip_locked,
     rowcount,
@@ -34,7 +42,7 @@ from models.db import (
     transaction_lock,
 )
 from models.tables import Appointment, AppointmentSlot, Episode, Letter
-from services.outbox import TENANT_KINDS
+from services.outbox import POST_COPY, TENANT_KINDS
 
 #: The advisory lock key that serialises the naming of print batches ("kvpr").
 PRINT_LOCK = 0x6B767072
@@ -262,8 +270,21 @@ class Outbox:
         return datetime.combine(letter.created_on, at, tzinfo=STOCKHOLM).astimezone(UTC)
 
     def permanent(self, letter: Letter, reason: str, attempts: int | None = None) -> str:
-        """Tenant letters go to print and are flagged; staff emails fail."""
+        """Tenant letters go to print and are flagged; staff emails fail.
+
+        A letter whose post copy is already printed is not printed again: the email
+        fails (unflagged: the tenant has the letter on paper).
+        """
         attempts = letter.attempts + 1 if attempts is None else attempts
+        if letter.kind in TENANT_KINDS and self.copy_posted(letter.id):
+            self.finish(
+                letter.id,
+                status=LetterStatus.FAILED,
+                attempts=attempts,
+                last_error=f"email: {reason}; its post copy went by post",
+                next_attempt_at=None,
+            )
+            return "failed_post_copy_sent"
         if letter.kind in TENANT_KINDS and letter.pdf_path and self._has_postal_address(letter):
             self.finish(
                 letter.id,
@@ -284,6 +305,58 @@ class Outbox:
             flagged=letter.kind in TENANT_KINDS,
         )
         return "failed"
+
+    def copy_posted(self, letter_id: int, *, or_pending: bool = False) -> bool:
+        """Whether the letter's post copy is printed or in a batch (or still to be, too)."""
+        states = [LetterStatus.SENDING, LetterStatus.SENT]
+        if or_pending:
+            states.append(LetterStatus.PENDING)
+        with session_scope(self.engine) as session:
+            found = session.scalar(
+                select(func.count(Letter.id)).where(
+                    Letter.copy_of_id == letter_id,
+                    Letter.kind == POST_COPY,
+                    Letter.status.in_(states),
+                )
+            )
+        return bool(found)
+
+    def drop_needless_copies(self, run_date: date) -> int:
+        """Post copies not to print: the letter itself goes by post, was replaced or
+        failed, or the post would arrive on or after the meeting day. Returns how many."""
+        original = aliased(Letter)
+        postal_days = self.settings.booking.postal_days
+        with session_scope(self.engine) as session:
+            rows = session.execute(
+                select(Letter.id, original.status, original.channel, AppointmentSlot.starts_at)
+                .join(original, original.id == Letter.copy_of_id, isouter=True)
+                .join(Appointment, Appointment.id == Letter.appointment_id, isouter=True)
+                .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id, isouter=True)
+                .where(
+                    Letter.kind == POST_COPY,
+                    Letter.status == LetterStatus.PENDING,
+                    Letter.print_batch.is_(None),
+                )
+            ).all()
+            dropped = 0
+            for copy_id, status, channel, starts_at in rows:
+                if status is None or status in (LetterStatus.SUPERSEDED, LetterStatus.FAILED):
+                    reason = "the letter was replaced or not sent: no copy"
+                elif channel == Channel.PRINT:
+                    reason = "the letter itself goes by post"
+                elif starts_at is not None and not post_in_time(
+                    run_date, as_utc(starts_at).astimezone(STOCKHOLM).date(), postal_days
+                ):
+                    reason = f"{NOT_IN_TIME}: the post would arrive too late; the email carries it"
+                else:
+                    continue
+                done = session.execute(
+                    update(Letter)
+                    .where(Letter.id == copy_id, Letter.status == LetterStatus.PENDING)
+                    .values(status=LetterStatus.SUPERSEDED, last_error=reason)
+                )
+                dropped += rowcount(done)
+        return dropped
 
     def _has_postal_address(self, letter: Letter) -> bool:
         with session_scope(self.engine) as session:
@@ -371,6 +444,8 @@ class Outbox:
 
         Returns 1 when moved, 0 when it has no PDF, no postal address or was taken meanwhile.
         """
+        if self.copy_posted(letter_id, or_pending=True):
+            return 0  # its post copy is the post
         with session_scope(self.engine) as session:
             letter = session.get(Letter, letter_id)
             episode = (

@@ -19,6 +19,7 @@ import polars as pl
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from domain.addresses import usable_email
 from domain.caseworker import (
     CASEWORKER_SECTION_HINT_SV,
     CASEWORKER_SECTION_TITLE_SV,
@@ -609,6 +610,39 @@ def record_children(session: Session, episode_id: int, count: int, *, by: str) -
     return RecordedChildren(episode.id, count)
 
 
+@dataclass(frozen=True)
+class TenantEmail:
+    episode_id: int
+    address: str | None  # None: cleared, letters use the landlord's address again
+
+
+def set_tenant_email(
+    session: Session, episode_id: int, address: str | None, *, by: str
+) -> TenantEmail:
+    """Record (or clear, with None) an email address the tenant gave themselves.
+
+    Letters and reminders then go to it before the landlord's address, and a letter to
+    it gets no post copy. Audit-logged without the address. An address that cannot be
+    delivered to is refused with a one-line error.
+    """
+    cleaned = None
+    if address is not None and address.strip():
+        cleaned = usable_email(address)
+        if cleaned is None:
+            raise NotAllowed("not a usable email address (e.g. namn@example.se)")
+    episode = get_episode(session, episode_id)
+    episode.tenant_email = cleaned
+    audit(
+        session,
+        by,
+        "episode.tenant_email",
+        "episode",
+        episode.id,
+        detail="set" if cleaned else "cleared",
+    )
+    return TenantEmail(episode.id, cleaned)
+
+
 # --- close ------------------------------------------------------------------------------------
 
 
@@ -736,8 +770,9 @@ class Contact:
     tenant_name: str | None
     street_address: str | None
     phone: str | None
-    email: str | None
+    email: str | None  # from the landlord's file
     eviction_at: datetime | None
+    tenant_email: str | None = None  # given by the tenant themselves
 
 
 def episode_contacts(session: Session, episode_ids: list[int]) -> dict[int, Contact]:
@@ -755,11 +790,12 @@ def episode_contacts(session: Session, episode_ids: list[int]) -> dict[int, Cont
             Episode.phone,
             Episode.email,
             Episode.eviction_at,
+            Episode.tenant_email,
         ).where(Episode.id.in_(sorted(set(episode_ids))))
     )
     return {
-        i: Contact(name, street, phone, email, None if at is None else as_utc(at))
-        for i, name, street, phone, email, at in rows
+        i: Contact(name, street, phone, email, None if at is None else as_utc(at), own)
+        for i, name, street, phone, email, at, own in rows
     }
 
 

@@ -9,7 +9,11 @@ or a cancellation from the command line or the portal (through
   ``paths.letters_dir/<run date>/`` and queued in the outbox under
   ``appointment:{episode}:{appointment}:v{n}``, where ``n`` counts the episode's letters
   (a rebooking or cancellation makes the next version, which supersedes older ones not
-  yet sent). The channel is email when the episode has a usable address, else print.
+  yet sent). The channel is email when the episode has a usable address (one the tenant
+  gave the advisor first, then the landlord's), else print. A letter emailed to the
+  landlord's address also gets a post copy (``letters.post_when_email_from_landlord``):
+  the same PDF, queued for print under ``<key>:post``; delivery drops it when the letter
+  itself goes by post or is replaced.
 * Every caseworker with newly routed episodes gets ONE email per run date saying how
   many wait and where to look; no personal data.
 
@@ -26,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from domain.addresses import has_postal_address, usable_email
+from domain.addresses import has_postal_address, tenant_email, usable_email
 from domain.vocabulary import (
     OPEN_STATUSES,
     AppointmentStatus,
@@ -43,7 +47,7 @@ from models.privacy import write_private
 from models.tables import Appointment, AppointmentSlot, Caseworker, Episode, Letter
 from services._common import start_of_day
 from services.appointments import QueueLetter
-from services.outbox import TENANT_KINDS, enqueue, letter_by_key
+from services.outbox import POST_COPY, TENANT_KINDS, enqueue, letter_by_key
 
 
 def next_version(session: Session, episode_id: int) -> int:
@@ -61,8 +65,24 @@ def supersede_older(session: Session, episode_id: int, version: int) -> int:
 
     Older versions still ``pending`` (not claimed by a delivery run, not in a print
     batch) become ``superseded`` and are never sent or printed: after a rebooking and a
-    cancellation on the same day the tenant gets only the newest letter. Returns how many.
+    cancellation on the same day the tenant gets only the newest letter. Their post
+    copies too. Returns how many letters (copies not counted).
     """
+    session.execute(
+        update(Letter)
+        .where(
+            Letter.episode_id == episode_id,
+            Letter.kind == POST_COPY,
+            Letter.version < version,
+            Letter.status == LetterStatus.PENDING,
+            Letter.print_batch.is_(None),
+        )
+        .values(
+            status=LetterStatus.SUPERSEDED,
+            last_error=f"replaced by version {version} before it was printed",
+        )
+        .execution_options(synchronize_session=False)
+    )
     result = session.execute(
         update(Letter)
         .where(
@@ -201,6 +221,16 @@ def mark_notified(session: Session, caseworker_id: str, day: date) -> None:
     )
 
 
+def post_copies_on(session: Session, day: date) -> int:
+    """Post copies of emailed letters queued on ``day``."""
+    return int(
+        session.scalar(
+            select(func.count(Letter.id)).where(Letter.created_on == day, Letter.kind == POST_COPY)
+        )
+        or 0
+    )
+
+
 def tenant_letters_by_channel(session: Session, day: date) -> dict[str, int]:
     """Tenant letters created on ``day`` per channel (email, print)."""
     return {
@@ -237,7 +267,7 @@ def queue_letters(
             key = f"{kind}:{episode.id}:{appointment.id}:v{item.version}"
             path = _pdf_path(settings, run_date, key)
             write_private(path, done.pdf)
-            email = usable_email(episode.email)
+            email, from_landlord = tenant_email(episode.email, episode.tenant_email)
             letter, created = enqueue(
                 session,
                 key=key,
@@ -257,6 +287,27 @@ def queue_letters(
                 supersede_older(session, episode.id, item.version)
             if created and not email and not has_postal_address(episode):
                 mark_unsendable(letter)
+            if (
+                email
+                and from_landlord
+                and settings.letters.post_when_email_from_landlord
+                and has_postal_address(episode)
+            ):
+                # The same letter on paper too; its own key, so a rerun adds none.
+                enqueue(
+                    session,
+                    key=f"{key}:post",
+                    kind=POST_COPY,
+                    channel=Channel.PRINT,
+                    created_on=run_date,
+                    episode_id=episode.id,
+                    appointment_id=appointment.id,
+                    subject=done.subject,
+                    pdf_path=str(path),
+                    language=done.language,
+                    version=item.version,
+                    copy_of_id=letter.id,
+                )
             queued += int(created)
     return queued
 

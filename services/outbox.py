@@ -22,6 +22,8 @@ from models.tables import Letter
 
 #: Letters to tenants (the rest are staff emails): versions, channels and deadlines apply.
 TENANT_KINDS = frozenset({LetterKind.APPOINTMENT.value, LetterKind.APPOINTMENT_CANCELLED.value})
+#: A tenant letter's print copy is no letter of its own: not versioned, not counted.
+POST_COPY = LetterKind.POST_COPY.value
 
 
 def letter_by_key(session: Session, key: str) -> Letter | None:
@@ -44,6 +46,7 @@ def enqueue(
     pdf_path: str | None = None,
     language: str = "sv",
     version: int = 1,
+    copy_of_id: int | None = None,
 ) -> tuple[Letter, bool]:
     """Queue a letter unless its key is already queued; returns (letter, created)."""
     existing = letter_by_key(session, key)
@@ -62,6 +65,7 @@ def enqueue(
         "pdf_path": pdf_path,
         "language": language,
         "version": version,
+        "copy_of_id": copy_of_id,
         "status": LetterStatus.PENDING,
     }
     session.flush()

@@ -10,8 +10,9 @@ when its owner is gone (same host) or its claim is older than
 idempotency header). On PostgreSQL candidates are selected ``FOR UPDATE SKIP LOCKED``
 and the claim is a conditional update, so two runs never claim the same reminder.
 
-Also here: the tenant's "no SMS" mark, the failed reminders for the advisor's
-worklist, and the counts for the statistics and the demo.
+Also here: the tenant's "no SMS" mark (kept for the person across episodes), the
+failed reminders for the advisor's worklist, and the counts for the statistics and
+the demo.
 """
 
 from __future__ import annotations
@@ -21,17 +22,37 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import Engine, and_, exists, false, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from domain import reminders as rm
-from domain.addresses import usable_email
+from domain.addresses import tenant_email
 from domain.formatting import STOCKHOLM
 from domain.vocabulary import OPEN_STATUSES, AppointmentStatus
 from models.audit import audit
 from models.config import Settings
-from models.db import as_utc, insert_or_ignore, rowcount, session_scope, skip_locked
+from models.db import (
+    as_utc,
+    insert_or_ignore,
+    rowcount,
+    session_scope,
+    skip_locked,
+    upsert,
+)
 from models.tables import Appointment, AppointmentSlot, Episode, Reminder
+from models.tables import SmsChoice as SmsChoiceTable
 from services._common import get_episode
 from services.delivery import claim_is_stale, new_claim_token, real_now
 
@@ -99,6 +120,7 @@ def queue_due_reminders(session: Session, settings: Settings, now: datetime) -> 
         .order_by(Appointment.id)
     ).all()
     sms_on = settings.sms.transport != "none"
+    choices = load_sms_choices(session) if rows else {}
     counts = {"queued_sms": 0, "queued_email": 0, "no_contact": 0, "not_discreet": 0}
     for appointment_id, episode_id, slot, episode in rows:
         window = rm.reminder_window(
@@ -107,8 +129,9 @@ def queue_due_reminders(session: Session, settings: Settings, now: datetime) -> 
         if not (window.opens <= now < window.closes):
             continue
         mobile = rm.swedish_mobile(episode.phone)
-        email = usable_email(episode.email)
-        channel = rm.channel_for(mobile, email, episode.no_sms, sms_on)
+        email = tenant_email(episode.email, episode.tenant_email)[0]
+        no_sms = rm.refuses_sms(choices, episode_keys(episode))
+        channel = rm.channel_for(mobile, email, no_sms, sms_on)
         if channel is None:
             counts["no_contact"] += 1
             continue
@@ -180,6 +203,52 @@ def _insert(
         insert_or_ignore(session, table).values(**values).returning(table.c.id)
     ).scalar()
     return inserted is not None
+
+
+def email_instead(
+    session: Session, settings: Settings, episode_id: int, appointment_id: int, now: datetime
+) -> bool:
+    """Queue the meeting's reminder by email after its SMS failed; True when queued now.
+
+    Only while the meeting is still booked, the episode open, the reminder window not
+    yet closed (``min_notice_hours`` before the meeting) and the episode has a usable
+    address. Insert-or-ignore on the email reminder's key: a repeated failure report or
+    a rerun queues nothing twice. When nothing is queued the failed SMS stays on the
+    advisor's worklist, so that someone phones.
+    """
+    episode = session.get(Episode, episode_id)
+    row = session.execute(
+        select(AppointmentSlot, Appointment.status)
+        .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
+        .where(Appointment.id == appointment_id)
+    ).first()
+    email = tenant_email(episode.email, episode.tenant_email)[0] if episode is not None else None
+    if episode is None or row is None or email is None:
+        return False
+    slot, appointment_status = row
+    closes = as_utc(slot.starts_at) - timedelta(hours=settings.reminders.min_notice_hours)
+    open_statuses = {s.value for s in OPEN_STATUSES}
+    if (
+        appointment_status != AppointmentStatus.BOOKED
+        or episode.status not in open_statuses
+        or now >= closes
+    ):
+        return False
+    meeting = _meeting(settings, slot.advisor_id, slot)
+    language = "en" if episode.language == "en" else "sv"
+    return _insert(
+        session,
+        key=rm.reminder_key(episode_id, appointment_id, rm.EMAIL),
+        episode_id=episode_id,
+        appointment_id=appointment_id,
+        channel=rm.EMAIL,
+        recipient=email,
+        subject=rm.email_subject(meeting, language),
+        body=rm.email_text(meeting, language),
+        created_on=now.astimezone(STOCKHOLM).date(),
+        failed=None,
+        now=now,
+    )
 
 
 @dataclass(frozen=True)
@@ -396,30 +465,8 @@ class ReminderOutbox:
             return "failed_email_queued" if self._email_instead(session, claimed, now) else "failed"
 
     def _email_instead(self, session: Session, claimed: Claimed, now: datetime) -> bool:
-        episode = session.get(Episode, claimed.episode_id)
-        row = session.execute(
-            select(AppointmentSlot)
-            .join(Appointment, Appointment.slot_id == AppointmentSlot.id)
-            .where(Appointment.id == claimed.appointment_id)
-        ).first()
-        email = usable_email(episode.email) if episode is not None else None
-        if episode is None or row is None or email is None:
-            return False
-        slot = row[0]
-        meeting = _meeting(self.settings, slot.advisor_id, slot)
-        language = "en" if episode.language == "en" else "sv"
-        return _insert(
-            session,
-            key=rm.reminder_key(claimed.episode_id, claimed.appointment_id, rm.EMAIL),
-            episode_id=claimed.episode_id,
-            appointment_id=claimed.appointment_id,
-            channel=rm.EMAIL,
-            recipient=email,
-            subject=rm.email_subject(meeting, language),
-            body=rm.email_text(meeting, language),
-            created_on=now.astimezone(STOCKHOLM).date(),
-            failed=None,
-            now=now,
+        return email_instead(
+            session, self.settings, claimed.episode_id, claimed.appointment_id, now
         )
 
     def waiting(self, channel: str) -> int:
@@ -435,14 +482,25 @@ class ReminderOutbox:
             )
 
 
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What a gateway's delivery report changed."""
+
+    known: bool  # a sent SMS had that id (False also for a repeated report)
+    email_queued: bool = False  # not delivered: the reminder goes by email instead
+
+
 def record_delivery_report(
-    session: Session, gateway_id: str, delivered: bool, at: datetime
-) -> bool:
-    """The gateway's delivery report of one SMS; False when no sent SMS has that id.
+    session: Session, settings: Settings, gateway_id: str, delivered: bool, at: datetime
+) -> DeliveryReport:
+    """The gateway's delivery report of one SMS.
 
     Delivered: the reminder is ``delivered``. Not delivered (phone off for days, number
-    gone): ``failed``, so the advisor's worklist says to phone. A report for an SMS
-    already settled by an earlier report changes nothing.
+    gone): ``failed``, and, as after a refused send, the reminder goes by email when the
+    meeting is still ahead and the episode has an address (:func:`email_instead`, once:
+    the email reminder's key is unique). Otherwise the failed SMS is on the advisor's
+    worklist so that someone phones. A report for an SMS already settled by an earlier
+    report changes nothing.
     """
     values: dict[str, object] = (
         {"status": ReminderStatus.DELIVERED, "delivered_at": at}
@@ -453,20 +511,31 @@ def record_delivery_report(
             "last_error": "SMS not delivered to the phone (gateway delivery report)",
         }
     )
-    done = session.execute(
-        update(Reminder)
-        .where(
+    row = session.execute(
+        select(Reminder.id, Reminder.episode_id, Reminder.appointment_id).where(
             Reminder.channel == rm.SMS,
             Reminder.gateway_id == gateway_id,
             Reminder.status == ReminderStatus.SENT,
         )
+    ).first()
+    if row is None:
+        return DeliveryReport(known=False)
+    reminder_id, episode_id, appointment_id = row
+    done = session.execute(
+        update(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.status == ReminderStatus.SENT)
         .values(**values)
     )
-    return bool(rowcount(done))
+    if not rowcount(done):
+        return DeliveryReport(known=False)  # another report settled it meanwhile
+    if delivered:
+        return DeliveryReport(known=True)
+    queued = email_instead(session, settings, episode_id, appointment_id, at)
+    return DeliveryReport(known=True, email_queued=queued)
 
 
 # ---------------------------------------------------------------------------
-# The tenant's "no SMS" mark
+# The tenant's "no SMS" mark: kept for the person, across episodes
 
 
 @dataclass(frozen=True)
@@ -475,26 +544,107 @@ class SmsChoice:
     no_sms: bool
 
 
-def set_no_sms(session: Session, episode_id: int, no_sms: bool, *, by: str) -> SmsChoice:
+def episode_keys(episode: Episode) -> list[rm.PersonKey]:
+    """The keys under which the tenant of ``episode`` is found on other episodes."""
+    return rm.person_keys(episode.personnummer, episode.personnummer_valid, episode.tenancy_key)
+
+
+def load_sms_choices(
+    session: Session, keys: Collection[rm.PersonKey] | None = None
+) -> dict[rm.PersonKey, rm.SmsChoiceRow]:
+    """Stored choices (all of them, or those under ``keys``), by key."""
+    query = select(
+        SmsChoiceTable.key_kind,
+        SmsChoiceTable.key_value,
+        SmsChoiceTable.no_sms,
+        SmsChoiceTable.decided_at,
+    )
+    if keys is not None:
+        if not keys:
+            return {}
+        query = query.where(
+            or_(
+                *(
+                    and_(SmsChoiceTable.key_kind == k, SmsChoiceTable.key_value == v)
+                    for k, v in keys
+                )
+            )
+        )
+    return {
+        (kind, value): rm.SmsChoiceRow((kind, value), bool(no_sms), as_utc(at))
+        for kind, value, no_sms, at in session.execute(query)
+    }
+
+
+def person_refuses_sms(session: Session, episode: Episode) -> bool:
+    keys = episode_keys(episode)
+    return rm.refuses_sms(load_sms_choices(session, keys), keys)
+
+
+def _same_person(keys: list[rm.PersonKey]) -> ColumnElement[bool]:
+    """Episodes of the person with ``keys`` (a valid personnummer, or the tenancy)."""
+    conditions: list[ColumnElement[bool]] = []
+    for kind, value in keys:
+        if kind == rm.PERSONNUMMER_KEY:
+            conditions.append(
+                and_(Episode.personnummer == value, Episode.personnummer_valid.is_(True))
+            )
+        else:
+            conditions.append(Episode.tenancy_key == value)
+    return or_(*conditions) if conditions else false()
+
+
+def set_no_sms(
+    session: Session, episode_id: int, no_sms: bool, *, by: str, now: datetime | None = None
+) -> SmsChoice:
     """Mark (or unmark) the tenant of an episode as not wanting SMS; audit-logged.
 
-    Later reminders of the episode go by email (or not at all without an address);
-    an SMS reminder already queued and not yet sent is withdrawn.
+    The choice is stored for the person (their valid personnummer and the tenancy), so
+    it holds on their other episodes too, also those opened later. Reminders then go by
+    email (or not at all without an address); an SMS reminder already queued and not
+    yet sent to the person is withdrawn.
     """
     episode = get_episode(session, episode_id, for_update=True)
-    episode.no_sms = no_sms
+    keys = episode_keys(episode)
+    at = now or real_now()
+    for kind, value in keys:
+        session.execute(
+            upsert(
+                session, SmsChoiceTable, ["key_kind", "key_value"], ["no_sms", "decided_at"]
+            ).values(key_kind=kind, key_value=value, no_sms=no_sms, decided_at=at)
+        )
     if no_sms:
+        person = select(Episode.id).where(or_(Episode.id == episode_id, _same_person(keys)))
         session.execute(
             update(Reminder)
             .where(
-                Reminder.episode_id == episode_id,
+                Reminder.episode_id.in_(person),
                 Reminder.channel == rm.SMS,
                 Reminder.status == ReminderStatus.PENDING,
             )
             .values(status=ReminderStatus.SUPERSEDED, last_error="the tenant asked for no SMS")
+            .execution_options(synchronize_session=False)
         )
     audit(session, by, "episode.no_sms", "episode", episode_id, detail=str(no_sms).lower())
     return SmsChoice(episode_id, no_sms)
+
+
+def forget_orphan_sms_choices(session: Session, *, dry_run: bool = False) -> int:
+    """Delete choices no episode has a key for any more (retention): returns how many."""
+    by_number = and_(
+        SmsChoiceTable.key_kind == rm.PERSONNUMMER_KEY,
+        ~exists().where(
+            Episode.personnummer == SmsChoiceTable.key_value, Episode.personnummer_valid.is_(True)
+        ),
+    )
+    by_tenancy = and_(
+        SmsChoiceTable.key_kind == rm.TENANCY_KEY,
+        ~exists().where(Episode.tenancy_key == SmsChoiceTable.key_value),
+    )
+    orphan = or_(by_number, by_tenancy)
+    if dry_run:
+        return int(session.scalar(select(func.count(SmsChoiceTable.id)).where(orphan)) or 0)
+    return rowcount(session.execute(delete(SmsChoiceTable).where(orphan)))
 
 
 # ---------------------------------------------------------------------------
@@ -567,9 +717,9 @@ class ReminderSettings:
 def reminder_settings(session: Session, episode_id: int) -> ReminderSettings:
     episode = get_episode(session, episode_id)
     return ReminderSettings(
-        no_sms=bool(episode.no_sms),
+        no_sms=person_refuses_sms(session, episode),
         has_mobile=rm.swedish_mobile(episode.phone) is not None,
-        has_email=usable_email(episode.email) is not None,
+        has_email=tenant_email(episode.email, episode.tenant_email)[0] is not None,
     )
 
 

@@ -235,6 +235,11 @@ def purge_batch(
             .values(previous_episode_id=None)
         )
     counts["episodes"] = _delete(session, Episode, Episode.id.in_(ids), dry_run)
+    if not dry_run:
+        # A tenant's "no SMS" choice goes with the last episode that could find them.
+        from services.reminders import forget_orphan_sms_choices
+
+        counts["sms_choices"] = forget_orphan_sms_choices(session)
     return counts, pdfs
 
 

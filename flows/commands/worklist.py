@@ -460,11 +460,45 @@ def episodes_no_sms(
     ] = False,
     by: ByOption = None,
 ) -> None:
-    """Mark the tenant as not wanting SMS: meeting reminders then go by email (audit-logged)."""
+    """Mark the tenant as not wanting SMS: meeting reminders then go by email (audit-logged).
+
+    The choice follows the person: their other episodes and later ones (same valid
+    personnummer, or the same tenancy) get no SMS either, until SMS are allowed again.
+    """
     from services.reminders import set_no_sms
 
     context: AppContext = ctx.obj
     with session_scope(context.engine) as session:
         choice = set_no_sms(session, episode_id, not allow, by=current_actor(by))
     what = "no SMS; reminders go by email" if choice.no_sms else "SMS allowed"
+    typer.echo(f"Episode {episode_id}: {what}")
+
+
+@episodes_app.command("email")
+def episodes_email(
+    ctx: typer.Context,
+    episode_id: Annotated[int, typer.Argument(help="The episode (ärende) id.")],
+    address: Annotated[
+        str | None, typer.Argument(help="The address the tenant gave; leave out with --clear.")
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Forget it: letters use the landlord's address.")
+    ] = False,
+    by: ByOption = None,
+) -> None:
+    """Record an email address the tenant gave themselves (audit-logged, address not logged).
+
+    Letters and reminders then go to it first, by email only: no post copy, which a
+    letter to the landlord's address gets (letters.post_when_email_from_landlord).
+    """
+    from services.episodes import set_tenant_email
+
+    if clear == bool(address):
+        raise typer.BadParameter("give an ADDRESS or --clear (not both)")
+    context: AppContext = ctx.obj
+    with session_scope(context.engine) as session:
+        done = set_tenant_email(
+            session, episode_id, None if clear else address, by=current_actor(by)
+        )
+    what = "letters go by email to the tenant's own address" if done.address else "cleared"
     typer.echo(f"Episode {episode_id}: {what}")

@@ -30,6 +30,10 @@ crash, a second run or an outage is handled:
   the first advisor's worklist shows them.
 * Print letters are claimed into a named batch before the batch file is written and
   marked sent after it; a rerun finishes a half-done batch under the same name.
+* A post copy (a letter emailed to the landlord's address, printed too) is printed once,
+  in the batch of the day it was queued: it is dropped when the letter itself moves to
+  print, is replaced, or the post would come too late; a letter whose copy is printed
+  never goes to print itself (its email failing or coming too late changes nothing).
 
 Time: a run for today uses the real clock; a run for another date (a catch-up, the
 demo, the fault bench) acts as if it started at the daily schedule's time on that date,
@@ -218,6 +222,7 @@ def _deliver_print(outbox: Outbox, run_date: date, counts: dict[str, int]) -> No
     print_dir = outbox.settings.paths.print_dir
     for unfinished in outbox.unfinished_batches():
         _complete_batch(outbox, unfinished, counts, rewrite=not batch_exists(print_dir, unfinished))
+    counts["copies_dropped"] += outbox.drop_needless_copies(run_date)
     name, missing = outbox.claim_print_batch(run_date)
     counts["failed"] += missing
     if name is not None:
@@ -302,6 +307,15 @@ def _replace_late_letters(outbox: Outbox, run_date: date, counts: dict[str, int]
             continue
         if not outbox.claim(letter_id, status, token):
             continue  # another run took it
+        if not gone and channel == Channel.EMAIL and outbox.copy_posted(letter_id):
+            outbox.finish(
+                letter_id,
+                status=LetterStatus.SUPERSEDED,
+                last_error=f"{MEETING_PASSED}; not emailed in time, its post copy carried it",
+                next_attempt_at=None,
+            )
+            counts["superseded"] += 1
+            continue
         if gone or kind != LetterKind.APPOINTMENT:
             outbox.finish(
                 letter_id,
@@ -388,6 +402,8 @@ def deliver_outbox(
             "rebooked",
             "not_rebooked",
             "superseded",
+            "failed_post_copy_sent",
+            "copies_dropped",
         )
     }
     outbox = Outbox(engine, settings, RunClock(run_date, settings, at))

@@ -14,8 +14,9 @@ working day before, and retry it; the daily job catches up whatever is due then.
 3. Send: SMS through the gateway (or the demo's folder), email through SMTP. A
    gateway that does not answer or cannot be reached is tried once per run; 5xx and
    429 are retried on later runs with a doubling pause up to ``max_attempts``; other
-   4xx fail at once (an SMS that failed goes by email when there is an address). A
-   failed reminder is on the advisor's worklist.
+   4xx fail at once (an SMS that failed goes by email when there is an address, as
+   does one the gateway later reports undelivered: the email is queued by the report
+   and sent by the next run). A failed reminder is on the advisor's worklist.
 
 Time: a run for today uses the real clock; a run for another date (the demo, a
 catch-up) acts as if it ran at ``send_from`` on that date.

@@ -23,6 +23,7 @@ from flows.stages.booking import BookingError, book_appointments, cancel, rebook
 from models.config import AdvisorConfig
 from models.db import session_scope
 from models.tables import Appointment, AppointmentSlot, Letter
+from services.outbox import POST_COPY
 
 
 def advisor(**overrides: object) -> AdvisorConfig:
@@ -233,9 +234,21 @@ def test_rebook_frees_the_old_slot_and_queues_a_new_letter_version(db_engine, se
             .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
             .order_by(Appointment.id)
         ).all()
-        keys = list(session.scalars(select(Letter.idempotency_key).order_by(Letter.id)))
+        keys = list(
+            session.scalars(
+                select(Letter.idempotency_key).where(Letter.kind != POST_COPY).order_by(Letter.id)
+            )
+        )
+        copies = session.execute(
+            select(Letter.idempotency_key, Letter.status)
+            .where(Letter.kind == POST_COPY)
+            .order_by(Letter.id)
+        ).all()
     assert statuses == [("cancelled", 0), ("booked", 1)]
     assert keys[0].endswith(":v1") and keys[1].endswith(":v2")
+    # The address came from the landlord: each version has its post copy, the old one's
+    # replaced with it.
+    assert copies == [(f"{keys[0]}:post", "superseded"), (f"{keys[1]}:post", "pending")]
     assert keys[1].startswith(f"appointment:{episode}:")
 
 

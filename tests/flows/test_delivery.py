@@ -108,6 +108,8 @@ def fast(settings):  # noqa: ANN001, ANN201
     # Delivery's rules, not booking's: meetings on the first day the post reaches (as the
     # timings below were written), for email and print alike.
     settings.booking.min_lead_days_print = settings.booking.min_lead_days_email = 3
+    # Email delivery itself: no post copies (tests/flows/test_post_copy.py has those).
+    settings.letters.post_when_email_from_landlord = False
     return settings
 
 
@@ -771,3 +773,107 @@ def test_refused_email_with_two_days_lead_is_rebooked_by_post_with_the_post_lead
     assert days == [date(2026, 11, 4), date(2026, 11, 9)]  # 2 by email, then 5 by post
     letters = _letters(db_engine)
     assert [(x.channel, x.status) for x in letters][-1] == ("print", "sent")
+
+
+# ---------------------------------------------------------------------------
+# Post copies of letters emailed to the landlord's address
+
+
+def _printed_keys(settings) -> list[str]:  # noqa: ANN001
+    keys = []
+    for manifest in sorted(settings.paths.print_dir.glob("*.csv")):
+        lines = manifest.read_text(encoding="utf-8").splitlines()[1:]
+        keys += [line.split(";")[2] for line in lines]
+    return keys
+
+
+def test_letter_to_the_landlords_address_is_also_printed_once(db_engine, fast, scripted) -> None:  # noqa: ANN001
+    from domain.statistics.facts import LETTER_SCHEMA, first_letters
+
+    fast.letters.post_when_email_from_landlord = True
+    handler, fast.smtp.port = scripted(Script())
+    (episode_id,) = _prepare(db_engine, fast, ["asa@example.se"])
+    assert create_letters(db_engine, fast, RUN)["letters"] == 0  # a rerun adds nothing
+    letter, copy = _letters(db_engine)
+    assert (letter.kind, letter.channel, letter.recipient) == (
+        "appointment",
+        "email",
+        "asa@example.se",
+    )
+    assert (copy.kind, copy.channel, copy.copy_of_id) == ("post_copy", "print", letter.id)
+    assert (
+        copy.pdf_path == letter.pdf_path
+        and copy.idempotency_key == letter.idempotency_key + ":post"
+    )
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert counts["sent_email"] == 1 and counts["printed"] == 1
+    again = deliver_outbox(db_engine, fast, RUN)
+    assert again["printed"] == 0 and again["sent_email"] == 0
+    assert _printed_keys(fast) == [copy.idempotency_key]
+    assert len(handler.messages) == 1
+    # The statistics count the tenant's letter once (a copy is no letter of its own).
+    rows = [
+        (x.episode_id, x.kind, x.channel, x.status, x.sent_at, x.created_on, x.appointment_id)
+        for x in _letters(db_engine)
+    ]
+    first = first_letters(pl.DataFrame(rows, schema=LETTER_SCHEMA, orient="row"))
+    assert first.select("episode_id", "channel").rows() == [(episode_id, "email")]
+
+
+def test_email_refused_for_good_prints_the_letter_not_also_its_copy(
+    db_engine, fast, scripted
+) -> None:  # noqa: ANN001
+    fast.letters.post_when_email_from_landlord = True
+    handler, fast.smtp.port = scripted(Script(refuse_rcpt={"gone@example.se"}))
+    _prepare(db_engine, fast, ["gone@example.se"])
+    counts = deliver_outbox(db_engine, fast, RUN)
+    assert (
+        counts["moved_to_print"] == 1 and counts["printed"] == 1 and counts["copies_dropped"] == 1
+    )
+    letter, copy = _letters(db_engine)
+    assert (letter.channel, letter.status, copy.status) == ("print", "sent", "superseded")
+    assert _printed_keys(fast) == [letter.idempotency_key]
+
+
+def test_email_failing_after_its_copy_was_printed_is_not_printed_again(
+    db_engine, fast, scripted
+) -> None:  # noqa: ANN001
+    fast.letters.post_when_email_from_landlord = True
+    fast.smtp.port = _free_port("127.0.0.1")  # nobody listens: the email waits
+    _prepare(db_engine, fast, ["gone@example.se"])
+    first = deliver_outbox(db_engine, fast, RUN)
+    assert first["deferred"] == 1 and first["printed"] == 1  # the copy went to print
+    handler, fast.smtp.port = scripted(Script(refuse_rcpt={"gone@example.se"}))
+    later = deliver_outbox(db_engine, fast, RUN)
+    assert later["printed"] == 0 and later["failed_post_copy_sent"] == 1
+    letter, copy = _letters(db_engine)
+    assert (letter.channel, letter.status, copy.status) == ("email", "failed", "sent")
+    assert "post copy" in (letter.last_error or "") and not letter.flagged
+    assert len(_printed_keys(fast)) == 1
+
+
+def test_no_copy_for_the_tenants_own_address_or_when_configured_off(
+    db_engine, fast, scripted, db_url, tmp_path
+) -> None:  # noqa: ANN001
+    from flows.cli import main
+    from models.tables import AuditLog
+
+    fast.letters.post_when_email_from_landlord = True
+    handler, fast.smtp.port = scripted(Script())
+    own = add_episode(db_engine, email="landlord-knew@example.se")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    assert main(["--config", str(config), "episodes", "email", str(own), "bad address"]) != 0
+    assert main(["--config", str(config), "episodes", "email", str(own), " Asa@Example.se "]) == 0
+    book_appointments(db_engine, fast, RUN)
+    create_letters(db_engine, fast, RUN)
+    (letter,) = _letters(db_engine)
+    assert (letter.channel, letter.recipient) == ("email", "Asa@Example.se")
+    with session_scope(db_engine) as session:
+        audit = session.execute(
+            select(AuditLog.action, AuditLog.detail).where(AuditLog.entity_id == str(own))
+        ).all()
+    assert ("episode.tenant_email", "set") in audit  # the address itself is not logged
+    fast.letters.post_when_email_from_landlord = False
+    _prepare(db_engine, fast, ["other@example.se"])
+    assert [x.kind for x in _letters(db_engine)] == ["appointment", "appointment"]

@@ -28,7 +28,7 @@ from flows.stages.booking import book_appointments
 from flows.stages.reminders import send_reminders
 from models.db import as_utc, session_scope
 from models.tables import Appointment, AppointmentSlot, Episode, Reminder
-from services.reminders import failed_reminders, set_no_sms
+from services.reminders import failed_reminders, person_refuses_sms, set_no_sms
 from services.worklists import advisor_worklist
 
 RUN = date(2026, 11, 2)  # a Monday
@@ -275,6 +275,120 @@ def test_no_sms_tenant_gets_a_neutral_email(db_engine, sms, gateway, smtp_server
     assert rm.is_discreet(subject) and rm.is_discreet(body) and "8 000" not in body
 
 
+def test_refuses_sms_takes_the_newest_choice_under_any_key() -> None:
+    keys = rm.person_keys("198501012384", True, "c|k|K1")
+    assert keys == [("personnummer", "198501012384"), ("tenancy", "c|k|K1")]
+    assert rm.person_keys("198501012384", False, "c|k|K1") == [("tenancy", "c|k|K1")]
+    older = datetime(2025, 3, 1, tzinfo=UTC)
+    newer = datetime(2026, 3, 1, tzinfo=UTC)
+    said_no = rm.SmsChoiceRow(keys[0], True, older)
+    allowed = rm.SmsChoiceRow(("tenancy", "c|k|K1"), False, newer)
+    assert rm.refuses_sms({}, keys) is False
+    assert rm.refuses_sms({keys[0]: said_no}, keys) is True
+    assert rm.refuses_sms({keys[0]: said_no, keys[1]: allowed}, keys) is False
+    # Another person's choice under another key does not apply.
+    assert rm.refuses_sms({("personnummer", "199001011234"): said_no}, keys) is False
+
+
+def _other_person(engine, episode_id: int, personnummer: str | None, tenancy: str) -> None:  # noqa: ANN001
+    with session_scope(engine) as session:
+        episode = session.get(Episode, episode_id)
+        assert episode is not None
+        episode.personnummer = personnummer
+        episode.personnummer_valid = personnummer is not None
+        episode.tenancy_key = tenancy
+
+
+def test_no_sms_follows_the_person_to_a_new_episode(db_engine, sms, gateway, smtp_server) -> None:  # noqa: ANN001
+    """Said "no SMS" last year, back with a new debt (another tenancy): still no SMS."""
+    sms.smtp.port = smtp_server.port
+    earlier = add_episode(db_engine, status="closed")
+    _other_person(db_engine, earlier, "198501012384", "vasbyhem|k|OLD1")
+    with session_scope(db_engine) as session:
+        set_no_sms(session, earlier, True, by="anna", now=datetime(2025, 10, 1, tzinfo=UTC))
+    # The same person on a new tenancy, the same tenancy without a valid number, a stranger.
+    same_number, _ = _booked(db_engine, sms, email="asa@example.se")
+    _other_person(db_engine, same_number, "198501012384", "vasbyhem|k|NEW2")
+    same_tenancy, _ = _booked(db_engine, sms, email="asa2@example.se")
+    _other_person(db_engine, same_tenancy, None, "vasbyhem|k|OLD1")
+    stranger, start = _booked(db_engine, sms, email="bo@example.se")
+    _other_person(db_engine, stranger, "199001011239", "vasbyhem|k|OTHER3")
+    with session_scope(db_engine) as session:
+        starts = session.scalars(select(AppointmentSlot.starts_at).join(Appointment)).all()
+    at = max(_opens(sms, as_utc(s)) for s in starts)
+    counts = send_reminders(db_engine, sms, RUN, at=at)
+    channels = {r.episode_id: r.channel for r in _reminders(db_engine)}
+    assert channels == {same_number: "email", same_tenancy: "email", stranger: "sms"}
+    assert counts["sent_sms"] == 1 and len(gateway.received) == 1
+    assert gateway.received[0].fields["to"] == "+46701234567"
+    with session_scope(db_engine) as session:
+        assert person_refuses_sms(session, session.get(Episode, same_number))  # type: ignore[arg-type]
+        # "SMS allowed" on the new episode holds for the person, the old episode too.
+        set_no_sms(session, same_number, False, by="anna")
+    with session_scope(db_engine) as session:
+        assert not person_refuses_sms(session, session.get(Episode, earlier))  # type: ignore[arg-type]
+        assert not person_refuses_sms(session, session.get(Episode, same_number))  # type: ignore[arg-type]
+        # The tenancy key alone still carries last year's "no" for the tenant without a number.
+        assert person_refuses_sms(session, session.get(Episode, same_tenancy))  # type: ignore[arg-type]
+        assert not person_refuses_sms(session, session.get(Episode, stranger))  # type: ignore[arg-type]
+
+
+def test_marking_withdraws_a_queued_sms_of_the_persons_other_episode(
+    db_engine, sms, gateway
+) -> None:  # noqa: ANN001
+    gateway.default = 503  # the SMS stays queued
+    booked, start = _booked(db_engine, sms)
+    send_reminders(db_engine, sms, RUN, at=_opens(sms, start))
+    (reminder,) = _reminders(db_engine)
+    assert reminder.status == "pending"
+    other = add_episode(db_engine, status="closed")  # the same personnummer
+    _other_person(db_engine, other, "198501012384", "vasbyhem|k|ELSEWHERE")
+    with session_scope(db_engine) as session:
+        set_no_sms(session, other, True, by="anna")
+    (reminder,) = _reminders(db_engine)
+    assert reminder.episode_id == booked and reminder.status == "superseded"
+
+
+def test_retention_forgets_the_choice_with_the_persons_last_episode(db_engine) -> None:  # noqa: ANN001
+    from models.tables import SmsChoice
+    from services.retention import purge_batch
+
+    first, second = add_episode(db_engine), add_episode(db_engine)  # one person, two tenancies
+    with session_scope(db_engine) as session:
+        set_no_sms(session, first, True, by="anna")
+    with session_scope(db_engine) as session:
+        purge_batch(session, [first])
+    with session_scope(db_engine) as session:
+        kinds = session.scalars(select(SmsChoice.key_kind)).all()
+        assert kinds == ["personnummer"]  # the tenancy is gone, the person is not
+        assert person_refuses_sms(session, session.get(Episode, second))  # type: ignore[arg-type]
+    with session_scope(db_engine) as session:
+        purge_batch(session, [second])
+    with session_scope(db_engine) as session:
+        assert session.scalars(select(SmsChoice)).all() == []
+
+
+def test_existing_marks_migrate_to_the_person(db_engine) -> None:  # noqa: ANN001
+    from alembic import command
+    from sqlalchemy import text
+
+    from models.db import alembic_config, upgrade
+    from models.tables import SmsChoice
+
+    marked, unmarked = add_episode(db_engine), add_episode(db_engine)
+    _other_person(db_engine, unmarked, "199001011239", "vasbyhem|k|OTHER")
+    command.downgrade(alembic_config(db_engine), "0003_operations")
+    with db_engine.begin() as connection:
+        connection.execute(text("UPDATE episode SET no_sms = true WHERE id = :i"), {"i": marked})
+    upgrade(db_engine)
+    later = add_episode(db_engine)  # the marked tenant's next episode
+    with session_scope(db_engine) as session:
+        rows = session.execute(select(SmsChoice.key_kind, SmsChoice.no_sms)).all()
+        assert sorted(rows) == [("personnummer", True), ("tenancy", True)]
+        assert person_refuses_sms(session, session.get(Episode, later))  # type: ignore[arg-type]
+        assert not person_refuses_sms(session, session.get(Episode, unmarked))  # type: ignore[arg-type]
+
+
 def test_no_contact_and_moved_meeting(db_engine, sms, gateway) -> None:  # noqa: ANN001
     _, start = _booked(db_engine, sms, phone="08-123 456 78")  # landline, no email
     counts = send_reminders(db_engine, sms, RUN, at=_opens(sms, start))
@@ -378,10 +492,10 @@ def test_cli_marks_no_sms_and_allows_it_again(db_engine, db_url, tmp_path, capsy
     )
     assert "no SMS; reminders go by email" in capsys.readouterr().out
     with session_scope(db_engine) as session:
-        assert session.get(Episode, episode_id).no_sms is True  # type: ignore[union-attr]
+        assert person_refuses_sms(session, session.get(Episode, episode_id))  # type: ignore[arg-type]
     assert main(["--config", str(config), "episodes", "no-sms", str(episode_id), "--allow"]) == 0
     with session_scope(db_engine) as session:
-        assert session.get(Episode, episode_id).no_sms is False  # type: ignore[union-attr]
+        assert not person_refuses_sms(session, session.get(Episode, episode_id))  # type: ignore[arg-type]
     assert main(["--config", str(config), "episodes", "no-sms", "999999"]) != 0
 
 

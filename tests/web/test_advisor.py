@@ -28,7 +28,9 @@ def _audit(engine, action: str) -> list[AuditLog]:  # noqa: ANN001
 def _letters(engine, episode_id: int) -> list[Letter]:  # noqa: ANN001
     with session_scope(engine) as session:
         rows = session.scalars(
-            select(Letter).where(Letter.episode_id == episode_id).order_by(Letter.id)
+            select(Letter)
+            .where(Letter.episode_id == episode_id, Letter.kind != "post_copy")
+            .order_by(Letter.id)
         ).all()
         session.expunge_all()
         return list(rows)

@@ -46,6 +46,7 @@ from domain.vocabulary import (
     TIER_LABEL_SV,
     AppointmentStatus,
     EventType,
+    LetterKind,
     Role,
 )
 from domain.worklist import sv_postal_code
@@ -95,8 +96,15 @@ MESSAGES = {
     "financial_assistance": "Det ekonomiska biståndet är registrerat.",
     "note": "Anteckningen är sparad.",
     "barn": "Antalet barn är registrerat.",
-    "inga-sms": "Sparat: hushållet får inga sms. Påminnelser går med e-post om adress finns.",
+    "inga-sms": (
+        "Sparat: hushållet får inga sms. Det gäller också personens senare ärenden. "
+        "Påminnelser går med e-post om adress finns."
+    ),
     "sms": "Sparat: påminnelser får gå med sms.",
+    "epost": (
+        "Sparat: brev och påminnelser går till hushållets egen e-postadress, utan kopia på papper."
+    ),
+    "epost-bort": "Sparat: brev går till hyresvärdens e-postadress, med kopia på papper.",
     "avslutat": "Ärendet är avslutat.",
     "bekraftad": "Träffen är bekräftad. Ärendet går till handläggaren.",
     "avvisad": "Träffen är avvisad. Ärendet går till boenderådgivningen och en kallelse bokas.",
@@ -289,7 +297,11 @@ def _episode_page(
         old.id
         for i, old in enumerate(detail.letters)
         if old.status in {"pending", "sending"}
-        and any(new.kind in LETTER_KIND_LABEL_SV for new in detail.letters[i + 1 :])
+        and old.kind != LetterKind.POST_COPY
+        and any(
+            new.kind in LETTER_KIND_LABEL_SV and new.kind != LetterKind.POST_COPY
+            for new in detail.letters[i + 1 :]
+        )
     }
     return render(
         request,
@@ -463,6 +475,29 @@ def choose_sms(
     with _db(request) as session:
         reminders.set_no_sms(session, episode_id, sms == "nej", by=_me(active))
     return _redirect(episode_url(episode_id), "inga-sms" if sms == "nej" else "sms")
+
+
+@router.post("/arenden/{episode_id:int}/epost")
+def tenant_email(
+    request: Request,
+    episode_id: int,
+    active: AdvisorUser,
+    epost: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """An email address the tenant gave themselves (empty: forget it): letters go there
+    first, by email only (no post copy)."""
+    try:
+        with _db(request) as session:
+            episodes.set_tenant_email(session, episode_id, epost or None, by=_me(active))
+    except NotAllowed:
+        return _episode_page(
+            request,
+            active,
+            episode_id,
+            "Skriv en e-postadress som går att skicka till, t.ex. namn@example.se.",
+            400,
+        )
+    return _redirect(episode_url(episode_id), "epost" if epost.strip() else "epost-bort")
 
 
 @router.post("/arenden/{episode_id:int}/avsluta")

@@ -152,5 +152,7 @@ async def sms_status(request: Request, secret: str) -> dict[str, str]:
     if outcome == "sent":  # an intermediate state: nothing to record
         return {"status": "ok"}
     with app.db() as session:
-        record_delivery_report(session, gateway_id[:200], outcome == "delivered", datetime.now(UTC))
+        record_delivery_report(
+            session, app.settings, gateway_id[:200], outcome == "delivered", datetime.now(UTC)
+        )
     return {"status": "ok"}
