@@ -37,7 +37,7 @@ from models.config import CompanyConfig, Settings, load_settings
 from models.db import LockBusy, make_engine, stage_lock
 from models.tables import Appointment, Letter, Notice, NoticeFile
 from services.ingest import ingest_file
-from services.outbox import enqueue
+from services.outbox import POST_COPY, enqueue
 from tests.conftest import REPO, make_test_database
 
 START = date(2026, 9, 1)
@@ -164,7 +164,11 @@ def _check_two_runs(env: dict[str, str], engine: Engine, tmp_path: Path, smtp_se
     per_appointment = Counter(a for kind, a, _, _ in letters if kind == "appointment")
     assert per_appointment and set(per_appointment.values()) == {1}
     assert sum(letters_queued) == len(per_appointment)
-    assert {status for *_, status in letters} == {"sent"}
+    assert {status for kind, *_, status in letters if kind != POST_COPY} == {"sent"}
+    # A post copy is printed, or dropped when the post would come too late; never twice.
+    copies = Counter(a for kind, a, _, _ in letters if kind == POST_COPY)
+    assert set(copies.values()) <= {1}
+    assert {s for kind, *_, s in letters if kind == POST_COPY} <= {"sent", "superseded"}
     emailed = sum(channel == "email" for _, _, channel, _ in letters)
     ids = Counter(str(message["Message-ID"]) for message in smtp_server.messages)
     assert emailed and len(smtp_server.messages) == emailed

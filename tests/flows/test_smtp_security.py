@@ -138,6 +138,8 @@ def test_wrong_password_defers_the_letter_with_one_clear_reason(
     # The meeting on the last day the post still reaches (email's own two days would leave
     # the post no time: the letter would wait for the email, see test_delivery).
     settings.booking.min_lead_days_email = 3
+    # The letter alone (a post copy would carry the post instead; see test_delivery).
+    settings.letters.post_when_email_from_landlord = False
     add_episode(db_engine, email="a@example.se")
     book_appointments(db_engine, settings, RUN)
     create_letters(db_engine, settings, RUN)

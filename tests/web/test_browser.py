@@ -223,7 +223,7 @@ def test_advisor_sees_the_new_episode_opens_the_letter_records_and_rebooks(
     page.wait_for_url(f"{server}/radgivare/arenden/{first}")
     assert page.get_by_role("heading", level=1).inner_text() == f"Ärende {first}: Eva Berg"
     _shot(page, "12-advisor-episode", request)
-    link = page.get_by_role("link", name=re.compile("Öppna brevet"))
+    link = page.get_by_role("link", name=re.compile("Öppna brevet.*Kallelse till möte, e-post"))
     letter = page.context.request.get(f"{server}{link.get_attribute('href')}")
     assert letter.status == 200 and letter.body().startswith(b"%PDF")
 
