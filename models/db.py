@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -305,9 +305,18 @@ def as_utc_or_none(moment: datetime | None) -> datetime | None:
 UTC_DATETIME = pl.Datetime("us", "UTC")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def utc_series(values: Sequence[datetime | None]) -> pl.Series:
-    """Stored timestamps as a UTC datetime column (naive values are taken as UTC)."""
-    return pl.Series([as_utc_or_none(v) for v in values], dtype=UTC_DATETIME)
+    """Stored timestamps as a UTC datetime column (naive values are taken as UTC).
+
+    Built from whole microseconds since 1970 (exact): polars converts aware datetimes one
+    by one in Python, about twice as slowly, and a worklist converts thousands per view.
+    """
+    micros = [None if v is None else (as_utc(v) - _EPOCH) // _MICROSECOND for v in values]
+    return pl.Series(micros, dtype=pl.Int64).cast(UTC_DATETIME)
 
 
 def rows_frame(rows: Sequence[Sequence[Any]], schema: Mapping[str, Any]) -> pl.DataFrame:
