@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from domain.delivery import problem_of
@@ -113,16 +113,17 @@ def _shown(since: date, run_date: date) -> ColumnElement[bool]:
         lt.kind.in_(TENANT_LETTER_KINDS),
         lt.status.in_(UNDELIVERED_LETTER_STATUSES + WAITING_LETTER_STATUSES) | lt.flagged,
     )
+    # Grouped so that PostgreSQL checks the status once and probes one set of ids for
+    # the small tables, not one per table (a seq scan of every episode either way).
     return or_(
-        is_open & (e.eviction_at >= day_start - timedelta(days=1)),
-        e.id.in_(coming),
-        is_open & e.id.in_(booked),
-        e.id.in_(reminders),
-        e.id.in_(tasks),
+        is_open
+        & or_(
+            e.eviction_at >= day_start - timedelta(days=1),
+            e.follow_up_date <= run_date,
+            e.id.in_(booked),
+        ),
         e.opened_on > since,
-        e.id.in_(matches),
-        e.id.in_(letters),
-        is_open & (e.follow_up_date <= run_date),
+        e.id.in_(union_all(coming, reminders, tasks, matches, letters)),
     )
 
 
