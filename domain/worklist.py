@@ -235,7 +235,13 @@ def address_expr() -> pl.Expr:
 
 
 def _rows(frame: pl.DataFrame, section: Section, action: pl.Expr) -> pl.DataFrame:
-    """Project a section's frame (joined with episodes) onto the row schema."""
+    """Project a section's frame (joined with episodes) onto the row schema.
+
+    An empty section is the empty frame at once: polars plans the address and action
+    expressions even for no rows (about a millisecond a section, on every worklist view).
+    """
+    if frame.is_empty():
+        return pl.DataFrame(schema=ROW_SCHEMA)
     return frame.select(
         section=pl.lit(section.value),
         episode_id="episode_id",
