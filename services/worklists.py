@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from domain.delivery import problem_of
@@ -73,6 +73,16 @@ def previous_run_date(session: Session, owner: str, run_date: date) -> date | No
     )
 
 
+def _letter_problems() -> Select[Any]:
+    """Episodes with a tenant letter undelivered, waiting or flagged (any of them: only the
+    latest counts, so this is wider than the section)."""
+    lt = Letter.__table__.c
+    return select(lt.episode_id).where(
+        lt.kind.in_(TENANT_LETTER_KINDS),
+        lt.status.in_(UNDELIVERED_LETTER_STATUSES + WAITING_LETTER_STATUSES) | lt.flagged,
+    )
+
+
 def _shown(since: date, run_date: date) -> ColumnElement[bool]:
     """Episodes a worklist of ``run_date`` can show: a superset of what
     :func:`domain.worklist.build_sections` turns into rows, so that a list loads the few
@@ -98,7 +108,7 @@ def _shown(since: date, run_date: date) -> ColumnElement[bool]:
       or the eviction day passed without word).
     """
     e, a, r = Episode.__table__.c, Appointment.__table__.c, Reminder.__table__.c
-    t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
+    t, m = Task.__table__.c, Match.__table__.c
     slot = AppointmentSlot.__table__.c
     day_start = datetime.combine(run_date, datetime.min.time(), STOCKHOLM).astimezone(UTC)
     is_open = e.status.in_([s.value for s in OPEN_STATUSES])
@@ -109,10 +119,7 @@ def _shown(since: date, run_date: date) -> ColumnElement[bool]:
     reminders = select(r.episode_id).where(r.status == ReminderStatus.FAILED)
     tasks = select(t.episode_id).where(t.status == TaskStatus.OPEN)
     matches = select(m.episode_id).where(m.decision == MatchDecision.PENDING)
-    letters = select(lt.episode_id).where(
-        lt.kind.in_(TENANT_LETTER_KINDS),
-        lt.status.in_(UNDELIVERED_LETTER_STATUSES + WAITING_LETTER_STATUSES) | lt.flagged,
-    )
+    letters = _letter_problems()
     # Grouped so that PostgreSQL checks the status once and probes one set of ids for
     # the small tables, not one per table (a seq scan of every episode either way).
     return or_(
@@ -225,8 +232,12 @@ def load_inputs(
 ) -> WorklistInputs:
     """Everything any worklist of ``run_date`` needs, loaded once for all owners.
 
-    The candidates are chosen once, in SQL; the rest is read by their ids (written into
-    the statements: no parameter limit, and no second evaluation of the choice).
+    The candidates are chosen once, in SQL; their meetings are read by their ids (written
+    into the statement: no parameter limit, and no second evaluation of the choice). Open
+    tasks and pending matches are read whole: each puts its episode among the candidates
+    anyway. Tenant letters are read for the episodes with a letter that may be a problem
+    (only those can have a latest letter that is one). Rows of episodes not loaded drop
+    out when the inputs are cut per owner (:func:`restrict`).
     """
     episodes = _load_episodes(session, _shown(since, run_date))
     candidates = [int(i) for i in episodes["episode_id"].to_list()]
@@ -237,7 +248,7 @@ def load_inputs(
         open_tasks=rows_frame(
             session.execute(
                 select(t.episode_id, t.kind, t.round, t.due_date)
-                .where(t.status == TaskStatus.OPEN, id_in(t.episode_id, candidates))
+                .where(t.status == TaskStatus.OPEN)
                 .order_by(t.id)
             ).all(),
             TASKS_SCHEMA,
@@ -245,7 +256,7 @@ def load_inputs(
         pending_matches=rows_frame(
             session.execute(
                 select(m.id, m.episode_id, m.tier, m.score)
-                .where(m.decision == MatchDecision.PENDING, id_in(m.episode_id, candidates))
+                .where(m.decision == MatchDecision.PENDING)
                 .order_by(m.id)
             ).all(),
             MATCHES_SCHEMA,
@@ -261,7 +272,7 @@ def load_inputs(
                     lt.created_on,
                     lt.last_error,
                 )
-                .where(id_in(lt.episode_id, candidates), lt.kind.in_(TENANT_LETTER_KINDS))
+                .where(lt.episode_id.in_(_letter_problems()), lt.kind.in_(TENANT_LETTER_KINDS))
                 .order_by(lt.id)
             ).all(),
             LETTERS_SCHEMA,
