@@ -235,7 +235,13 @@ def address_expr() -> pl.Expr:
 
 
 def _rows(frame: pl.DataFrame, section: Section, action: pl.Expr) -> pl.DataFrame:
-    """Project a section's frame (joined with episodes) onto the row schema."""
+    """Project a section's frame (joined with episodes) onto the row schema.
+
+    An empty section is the empty frame at once: polars plans the address and action
+    expressions even for no rows (about a millisecond a section, on every worklist view).
+    """
+    if frame.is_empty():
+        return pl.DataFrame(schema=ROW_SCHEMA)
     return frame.select(
         section=pl.lit(section.value),
         episode_id="episode_id",
@@ -363,13 +369,15 @@ def unrecorded_meeting_rows(
 
     From the next working day on, until the advisor records attendance (the attendance
     form on the episode page): a meeting left "booked" would never start the no-show
-    follow-up, and the silence rule never closes an episode while it waits.
+    follow-up, and the silence rule never closes an episode while it waits. Only open
+    episodes: once the debt is settled or the episode closed, a meeting that has passed
+    is no longer asked about (today's and the next working day's still are, above).
     """
     passed = (
         appointments.filter(
             (pl.col("status") == "booked") & (pl.col("starts_at").dt.date() < run_date)
         )
-        .join(episodes, on="episode_id", how="inner")
+        .join(episodes.filter(pl.col("status").is_in(OPEN_STATUSES)), on="episode_id", how="inner")
         .sort(["starts_at", "episode_id"])
     )
     action = pl.format(

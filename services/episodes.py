@@ -53,7 +53,7 @@ from domain.vocabulary import (
     TaskStatus,
 )
 from models.audit import audit
-from models.db import lower_text
+from models.db import id_in, lower_text
 from models.errors import KvarboendeError, NotAllowed, NotFound
 from models.tables import (
     Activity,
@@ -791,7 +791,7 @@ def episode_contacts(session: Session, episode_ids: list[int]) -> dict[int, Cont
             Episode.email,
             Episode.eviction_at,
             Episode.tenant_email,
-        ).where(Episode.id.in_(sorted(set(episode_ids))))
+        ).where(id_in(Episode.id, sorted(set(episode_ids))))
     )
     return {
         i: Contact(name, street, phone, email, None if at is None else as_utc(at), own)

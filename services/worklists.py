@@ -8,12 +8,12 @@ them per owner.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from domain.delivery import problem_of
@@ -37,7 +37,7 @@ from domain.worklist import (
     build_sections,
 )
 from models.config import Settings
-from models.db import chunks, insert_or_ignore, rows_frame
+from models.db import id_in, insert_or_ignore, rows_frame
 from models.errors import NotFound
 from models.tables import (
     Appointment,
@@ -46,11 +46,12 @@ from models.tables import (
     Episode,
     Letter,
     Match,
+    Reminder,
     Task,
     WorklistRun,
 )
 from services._common import start_of_day, stockholm_series
-from services.reminders import failed_reminders
+from services.reminders import ReminderStatus, failed_reminders
 
 #: The audit log's actor for what the daily job does by itself.
 SYSTEM_ACTOR = "kvarboende"
@@ -72,58 +73,68 @@ def previous_run_date(session: Session, owner: str, run_date: date) -> date | No
     )
 
 
-def _shown(since: date, run_date: date, horizon_days: int | None = None) -> ColumnElement[bool]:
+def _letter_problems() -> Select[Any]:
+    """Episodes with a tenant letter undelivered, waiting or flagged (any of them: only the
+    latest counts, so this is wider than the section)."""
+    lt = Letter.__table__.c
+    return select(lt.episode_id).where(
+        lt.kind.in_(TENANT_LETTER_KINDS),
+        lt.status.in_(UNDELIVERED_LETTER_STATUSES + WAITING_LETTER_STATUSES) | lt.flagged,
+    )
+
+
+def _shown(since: date, run_date: date) -> ColumnElement[bool]:
     """Episodes a worklist of ``run_date`` can show: a superset of what
     :func:`domain.worklist.build_sections` turns into rows, so that a list loads the few
-    hundred episodes it may show, not every open one (the advisor's page reads this on
+    thousand episodes it may show, not every open one (the advisor's page reads this on
     every view; ``test_worklist_candidates`` proves the lists are the same as from every
     episode). One condition per section, each a little wider than the section's rule
     (a day either side for Stockholm time against stored UTC):
 
-    evictions within the horizon; a booked meeting from the day before ``run_date`` on
-    (today's and the next working day's meetings, meetings after the deadline); an open
-    task; opened after ``since`` (new episodes, whatever their status); a pending match;
-    a tenant letter undelivered, waiting or flagged; an open episode past its follow-up
-    date. ``horizon_days`` None: every coming eviction.
+    - an open episode with an eviction from the day before ``run_date`` on, however far
+      ahead: the evictions within the horizon, and the advisor episodes that could not
+      be booked before theirs (section 6, which has no horizon);
+    - a booked meeting from the day before ``run_date`` on: today's and the next working
+      day's meetings (whatever the status), meetings after the deadline or too close to
+      the eviction, the failed reminders (only of meetings still to come);
+    - an open episode with a booked meeting, whatever its day: the passed meetings
+      nobody recorded (asked about while the episode is open);
+    - a failed reminder (the reminder's own episode, in case it differs);
+    - an open task; a pending match (urgent reviews and matches to confirm);
+    - opened after ``since`` (new episodes, whatever their status);
+    - a tenant letter undelivered, waiting or flagged (only the latest counts, so this
+      is wider than the section);
+    - an open episode past its follow-up date (no news after the company's rhythm,
+      or the eviction day passed without word).
     """
-    e, a, slot = Episode.__table__.c, Appointment.__table__.c, AppointmentSlot.__table__.c
-    t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
+    e, a, r = Episode.__table__.c, Appointment.__table__.c, Reminder.__table__.c
+    t, m = Task.__table__.c, Match.__table__.c
+    slot = AppointmentSlot.__table__.c
     day_start = datetime.combine(run_date, datetime.min.time(), STOCKHOLM).astimezone(UTC)
-    slack = timedelta(days=1)
     is_open = e.status.in_([s.value for s in OPEN_STATUSES])
-    eviction = e.eviction_at >= day_start - slack
-    if horizon_days is not None:
-        eviction &= e.eviction_at < day_start + timedelta(days=horizon_days) + 2 * slack
-    booked = (
-        select(a.episode_id)
-        .join(AppointmentSlot.__table__, slot.id == a.slot_id)
-        .where(a.status == AppointmentStatus.BOOKED, slot.starts_at >= day_start - slack)
+    booked = select(a.episode_id).where(a.status == AppointmentStatus.BOOKED)
+    coming = booked.join(AppointmentSlot.__table__, slot.id == a.slot_id).where(
+        slot.starts_at >= day_start - timedelta(days=1)
     )
-    tasks = select(t.episode_id).where(t.status == "open")
+    reminders = select(r.episode_id).where(r.status == ReminderStatus.FAILED)
+    tasks = select(t.episode_id).where(t.status == TaskStatus.OPEN)
     matches = select(m.episode_id).where(m.decision == MatchDecision.PENDING)
-    letters = select(lt.episode_id).where(
-        lt.kind.in_(TENANT_LETTER_KINDS),
-        lt.status.in_(UNDELIVERED_LETTER_STATUSES + WAITING_LETTER_STATUSES) | lt.flagged,
-    )
+    letters = _letter_problems()
+    # Grouped so that PostgreSQL checks the status once and probes one set of ids for
+    # the small tables, not one per table (a seq scan of every episode either way).
     return or_(
-        is_open & eviction,
-        e.id.in_(booked),
-        e.id.in_(tasks),
+        is_open
+        & or_(
+            e.eviction_at >= day_start - timedelta(days=1),
+            e.follow_up_date <= run_date,
+            e.id.in_(booked),
+        ),
         e.opened_on > since,
-        e.id.in_(matches),
-        e.id.in_(letters),
-        is_open & (e.follow_up_date <= run_date),
-        # Every open episode, for now: the sections added with the booking, reminder and
-        # silence rules (no time before the eviction, passed unrecorded meetings, no news
-        # after the company's rhythm) are not yet narrowed here, and a list must never
-        # miss a row (test_worklist_candidates compares with the list from every episode).
-        is_open,
+        e.id.in_(union_all(coming, reminders, tasks, matches, letters)),
     )
 
 
-def _load_episodes(
-    session: Session, since: date, run_date: date, horizon_days: int | None = None
-) -> pl.DataFrame:
+def _load_episodes(session: Session, shown: ColumnElement[bool]) -> pl.DataFrame:
     """Episodes a worklist can show (see :func:`_shown`); children null when not known."""
     e, cw = Episode.__table__.c, Caseworker.__table__.c
     names = [
@@ -157,7 +168,7 @@ def _load_episodes(
             e.last_event_date,
         )  # fmt: skip
         .outerjoin(Caseworker.__table__, cw.id == e.caseworker_id)
-        .where(_shown(since, run_date, horizon_days))
+        .where(shown)
         .order_by(e.id)
     ).all()
     data = _columns(rows, names)
@@ -170,50 +181,26 @@ def _load_episodes(
     return pl.DataFrame(data, schema=EPISODES_SCHEMA)
 
 
-def _rows_of(
-    session: Session, episode_ids: list[int], statement: Callable[[Sequence[int]], Any]
-) -> list[Any]:
-    """The rows of ``statement(ids)`` for every slice of the episode ids (the databases
-    limit the parameters of one statement)."""
-    rows: list[Any] = []
-    for part in chunks(episode_ids):
-        rows.extend(session.execute(statement(part)).all())
-    return rows
-
-
-def _load_appointments(session: Session, episode_ids: list[int]) -> pl.DataFrame:
+def _load_appointments(session: Session, candidates: list[int]) -> pl.DataFrame:
     a, s = Appointment.__table__.c, AppointmentSlot.__table__.c
-    rows = _rows_of(
-        session,
-        episode_ids,
-        lambda ids: (
-            select(
-                a.id,
-                a.episode_id,
-                a.status,
-                a.before_deadline,
-                s.starts_at,
-                a.short_notice,
-                s.location,
-                s.advisor_id,
-            )  # fmt: skip
-            .join(AppointmentSlot.__table__, s.id == a.slot_id)
-            .where(a.episode_id.in_(ids))
-        ),
-    )
-    rows.sort(key=lambda row: row[0])
+    rows = session.execute(
+        select(
+            a.id,
+            a.episode_id,
+            a.status,
+            a.before_deadline,
+            s.starts_at,
+            a.short_notice,
+            s.location,
+            s.advisor_id,
+        )  # fmt: skip
+        .join(AppointmentSlot.__table__, s.id == a.slot_id)
+        .where(id_in(a.episode_id, candidates))
+        .order_by(a.id)
+    ).all()
     data = _columns(rows, list(APPOINTMENTS_SCHEMA))
     data["starts_at"] = stockholm_series(data["starts_at"])
     return pl.DataFrame(data, schema=APPOINTMENTS_SCHEMA)
-
-
-def _load_small(
-    session: Session,
-    episode_ids: list[int],
-    statement: Callable[[Sequence[int]], Any],
-    schema: Mapping[str, Any],
-) -> pl.DataFrame:
-    return rows_frame(_rows_of(session, episode_ids, statement), schema)
 
 
 def _with_problem(rows: Sequence[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
@@ -243,36 +230,40 @@ def _load_staff_emails(session: Session, settings: Settings | None, run_date: da
 def load_inputs(
     session: Session, since: date, run_date: date, settings: Settings | None = None
 ) -> WorklistInputs:
-    """Everything any worklist of ``run_date`` needs, loaded once for all owners."""
-    horizon = settings.outcomes.eviction_horizon_days if settings is not None else None
-    episodes = _load_episodes(session, since, run_date, horizon)
-    # The candidates are chosen once; the rest is read by their ids (in slices).
-    ids = [int(i) for i in episodes["episode_id"].to_list()]
+    """Everything any worklist of ``run_date`` needs, loaded once for all owners.
+
+    The candidates are chosen once, in SQL; their meetings are read by their ids (written
+    into the statement: no parameter limit, and no second evaluation of the choice). Open
+    tasks and pending matches are read whole: each puts its episode among the candidates
+    anyway. Tenant letters are read for the episodes with a letter that may be a problem
+    (only those can have a latest letter that is one). Rows of episodes not loaded drop
+    out when the inputs are cut per owner (:func:`restrict`).
+    """
+    episodes = _load_episodes(session, _shown(since, run_date))
+    candidates = [int(i) for i in episodes["episode_id"].to_list()]
     t, m, lt = Task.__table__.c, Match.__table__.c, Letter.__table__.c
     return WorklistInputs(
         episodes=episodes,
-        appointments=_load_appointments(session, ids),
-        open_tasks=_load_small(
-            session,
-            ids,
-            lambda part: select(t.episode_id, t.kind, t.round, t.due_date).where(
-                t.status == TaskStatus.OPEN, t.episode_id.in_(part)
-            ),
+        appointments=_load_appointments(session, candidates),
+        open_tasks=rows_frame(
+            session.execute(
+                select(t.episode_id, t.kind, t.round, t.due_date)
+                .where(t.status == TaskStatus.OPEN)
+                .order_by(t.id)
+            ).all(),
             TASKS_SCHEMA,
         ),
-        pending_matches=_load_small(
-            session,
-            ids,
-            lambda part: select(m.id, m.episode_id, m.tier, m.score).where(
-                m.decision == MatchDecision.PENDING, m.episode_id.in_(part)
-            ),
+        pending_matches=rows_frame(
+            session.execute(
+                select(m.id, m.episode_id, m.tier, m.score)
+                .where(m.decision == MatchDecision.PENDING)
+                .order_by(m.id)
+            ).all(),
             MATCHES_SCHEMA,
         ),
         tenant_letters=_with_problem(
-            _rows_of(
-                session,
-                ids,
-                lambda part: select(
+            session.execute(
+                select(
                     lt.id,
                     lt.episode_id,
                     lt.status,
@@ -280,8 +271,10 @@ def load_inputs(
                     lt.channel,
                     lt.created_on,
                     lt.last_error,
-                ).where(lt.episode_id.in_(part), lt.kind.in_(TENANT_LETTER_KINDS)),
-            ),
+                )
+                .where(lt.episode_id.in_(_letter_problems()), lt.kind.in_(TENANT_LETTER_KINDS))
+                .order_by(lt.id)
+            ).all(),
             LETTERS_SCHEMA,
         ),
         staff_emails=_load_staff_emails(session, settings, run_date),

@@ -567,7 +567,7 @@ def test_worklist_candidates(db_engine, tmp_path: Path, monkeypatch) -> None:  #
     several days (weekend, the next working day, a week later)."""
     from sqlalchemy import true
 
-    from models.tables import Task
+    from models.tables import Reminder, Task
     from services import worklists
 
     _seed(db_engine)
@@ -596,19 +596,58 @@ def test_worklist_candidates(db_engine, tmp_path: Path, monkeypatch) -> None:  #
         )  # fmt: skip 00:00 on 7 December in Stockholm
         next_day = episode(s, 46, opened_on=date(2026, 10, 1))
         appointment(s, next_day.id, utc(2026, 11, 24, 8))
+        # Passed meetings nobody recorded: on an open episode (asked about until recorded),
+        # on a settled one (no longer asked about), and a caseworker's.
+        unrecorded = episode(s, 47, opened_on=date(2026, 10, 1))
+        appointment(s, unrecorded.id, utc(2026, 11, 10, 9))
+        settled = episode(s, 48, status="settled", opened_on=date(2026, 9, 1), outcome="settled")
+        appointment(s, settled.id, utc(2026, 11, 12, 9))
+        handed = episode(s, 49, opened_on=date(2026, 10, 1), routing="caseworker",
+                         caseworker_id="hl1")  # fmt: skip
+        appointment(s, handed.id, utc(2026, 11, 13, 9))
+        # An eviction far beyond the horizon that no meeting was booked for (section 6),
+        # and one routed to the caseworker within the horizon.
+        unbooked = episode(s, 50, status="eviction_scheduled", eviction_at=utc(2027, 3, 1),
+                           opened_on=date(2026, 10, 1))  # fmt: skip
+        theirs = episode(s, 51, status="eviction_scheduled", eviction_at=utc(2026, 12, 2),
+                opened_on=date(2026, 10, 1), routing="caseworker", caseworker_id="hl1")  # fmt: skip
+        # A reminder that failed, for a meeting still booked.
+        reminded = episode(s, 52, opened_on=date(2026, 10, 1))
+        meeting = appointment(s, reminded.id, utc(2026, 12, 3, 9))
+        s.add(Reminder(idempotency_key=f"reminder:52:{meeting.id}:sms", episode_id=reminded.id,
+                       appointment_id=meeting.id, channel="sms", recipient="+46701234567",
+                       body="Hej!", status="failed", last_error="refused",
+                       created_on=date(2026, 11, 20)))  # fmt: skip
+        # No news after the company's rhythm (the outcome rules set the follow-up date).
+        silent = episode(s, 53, opened_on=date(2026, 8, 1), follow_up_date=date(2026, 11, 20),
+                         last_event_date=date(2026, 8, 1))  # fmt: skip
+        seeded = [unrecorded.id, unbooked.id, reminded.id, silent.id]
+        own_seeded = [handed.id, theirs.id]
+        not_asked = settled.id
     days = [RUN, date(2026, 11, 22), date(2026, 11, 24), date(2026, 11, 30)]
     narrow: dict[date, tuple] = {}
+
+    def lists(s, day: date) -> tuple:  # noqa: ANN001
+        return (
+            worklists.advisor_worklist(s, settings, day).rows,
+            worklists.caseworker_worklist(s, settings, day, "hl1").rows,
+        )
+
     with session_scope(db_engine) as s:
         for day in days:
-            wl = worklists.advisor_worklist(s, settings, day)
             loaded = worklists.load_inputs(s, day - timedelta(days=7), day, settings)
-            narrow[day] = (wl.rows, loaded.episodes.height)
+            narrow[day] = (lists(s, day), loaded.episodes.height)
     monkeypatch.setattr(worklists, "_shown", lambda *args, **kwargs: true())
     with session_scope(db_engine) as s:
         for day in days:
-            wide = worklists.advisor_worklist(s, settings, day)
+            wide = lists(s, day)
             everything = worklists.load_inputs(s, day - timedelta(days=7), day, settings)
-            rows, loaded = narrow[day]
-            assert rows.height > 0
-            assert rows.equals(wide.rows), day
+            (advisor, own), loaded = narrow[day]
+            assert advisor.height > 0 and own.height > 0
+            assert advisor.equals(wide[0]), day
+            assert own.equals(wide[1]), day
             assert loaded < everything.episodes.height, day
+    shown = set(narrow[RUN][0][0]["episode_id"].drop_nulls().to_list())
+    assert set(seeded) <= shown  # each new seed is on the list it was made for
+    assert not_asked not in shown
+    assert set(own_seeded) <= set(narrow[RUN][0][1]["episode_id"].to_list())

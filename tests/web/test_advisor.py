@@ -76,6 +76,34 @@ def test_worklist_of_another_day_and_a_bad_date(portal) -> None:
     assert bad.status_code == 400 and "Datumet kunde inte läsas" in bad.text
 
 
+def test_a_long_worklist_section_shows_fifty_rows_a_page(portal) -> None:
+    from datetime import date
+
+    from outcome_factories import episode
+
+    with session_scope(portal.engine) as session:
+        for n in range(55):  # no news past the follow-up date: 55 rows in one section
+            episode(session, n, company_id=portal.company_a, opened_on=date(2026, 9, 1),
+                    follow_up_date=date(2026, 11, n % 28 + 1))  # fmt: skip
+    client, _ = portal.login("radgivare")
+
+    def section(url: str) -> str:
+        html = client.get(url).text
+        return html.split('id="past_follow_up"')[1].split("</section>")[0]
+
+    first = section("/radgivare?dag=2026-11-30")
+    assert '<span class="count">55</span>' in first
+    assert first.count("<tr>") == 1 + 50 and "Rad 1–50 av 55" in first
+    assert "avsnitt=past_follow_up&amp;sida=2#past_follow_up" in first
+    second = section("/radgivare?dag=2026-11-30&radgivare=radgivare1&avsnitt=past_follow_up&sida=2")
+    assert second.count("<tr>") == 1 + 5 and "Rad 51–55 av 55" in second
+    assert "sida=1#past_follow_up" in second and "Nästa sida" not in second
+    shown = set(re.findall(r'href="/radgivare/arenden/(\d+)"', first + second))
+    assert len(shown) == 55  # every row on one of the two pages, none twice
+    assert section("/radgivare?dag=2026-11-30&avsnitt=past_follow_up&sida=9") == second
+    assert section("/radgivare?dag=2026-11-30&avsnitt=evictions&sida=2") == first
+
+
 def test_episode_page_shows_notices_deadline_letter_meeting_and_history(portal) -> None:
     episode_id, _ = new_episode(portal)
     client, _ = portal.login("radgivare")
