@@ -87,3 +87,27 @@ def has_postal_address(addressee: Addressee) -> bool:
     return bool((addressee.street_address or "").strip()) and bool(
         postal_line(addressee.postal_code, addressee.town)
     )
+
+
+class EmailAddressee(Addressee, Protocol):
+    """An addressee with the landlord's email address and the one the tenant gave."""
+
+    email: str | None
+    tenant_email: str | None
+
+
+def gets_post_copy(addressee: EmailAddressee, post_when_from_landlord: bool) -> bool:
+    """Whether a letter emailed to this household also goes by post.
+
+    An address from the landlord's file may be old or read by someone else; one the
+    tenant gave the advisor is trusted. ``post_when_from_landlord`` is
+    ``letters.post_when_email_from_landlord``. The letter stage queues the copy and the
+    booking gives such a letter the post's lead time, so the copy arrives in time.
+    """
+    address, from_landlord = tenant_email(addressee.email, addressee.tenant_email)
+    return (
+        post_when_from_landlord
+        and address is not None
+        and from_landlord
+        and has_postal_address(addressee)
+    )

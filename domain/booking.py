@@ -120,16 +120,18 @@ class LeadTimes:
     def shortest(self, by_email: bool) -> int:
         return 1 if by_email else self.postal_days + 1
 
-    def wanted(self, by_email: bool) -> int:
-        return max(self.email_days if by_email else self.print_days, self.shortest(by_email))
+    def wanted(self, by_email: bool, post_copy: bool = False) -> int:
+        """The wanted lead; an emailed letter with a post copy wants the post's."""
+        by_post = not by_email or post_copy
+        return max(self.print_days if by_post else self.email_days, self.shortest(by_email))
 
     def first_day(self, run_date: date, by_email: bool) -> date:
         """The first day a meeting may lie when the letter is dated ``run_date``."""
         return add_working_days(run_date, self.shortest(by_email))
 
-    def wanted_day(self, run_date: date, by_email: bool) -> date:
+    def wanted_day(self, run_date: date, by_email: bool, post_copy: bool = False) -> date:
         """The first day that leaves the wanted lead time."""
-        return add_working_days(run_date, self.wanted(by_email))
+        return add_working_days(run_date, self.wanted(by_email, post_copy))
 
     def last_day(self, eviction: date | None) -> date | None:
         """The last day a meeting may lie before a booked eviction (None: no eviction)."""
@@ -161,7 +163,9 @@ class BookingRequest:
     """An episode that needs an appointment.
 
     ``by_email``: its letter goes by email (a usable address), else by post;
-    ``eviction``: the day of a booked eviction (Stockholm), if any.
+    ``eviction``: the day of a booked eviction (Stockholm), if any;
+    ``post_copy``: the emailed letter also goes by post (an address from the landlord),
+    so the wanted lead time is the post's; the shortest is still the email's.
     """
 
     episode_id: int
@@ -171,6 +175,7 @@ class BookingRequest:
     has_children: bool
     by_email: bool = False
     eviction: date | None = None
+    post_copy: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,7 +252,7 @@ def _pick(
     places: _Places, request: BookingRequest, run_date: date, rules: LeadTimes, last: date | None
 ) -> tuple[int, bool] | None:
     """The wanted lead time if a place allows it, else the shortest; (index, short)."""
-    wanted = places.earliest(rules.wanted_day(run_date, request.by_email), last)
+    wanted = places.earliest(rules.wanted_day(run_date, request.by_email, request.post_copy), last)
     if wanted is not None:
         return wanted, False
     short = places.earliest(rules.first_day(run_date, request.by_email), last)

@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain.addresses import tenant_email
+from domain.addresses import gets_post_copy, tenant_email
 from domain.booking import (
     BookingRequest,
     FreeSlot,
@@ -225,19 +225,41 @@ def _eviction_day(eviction_at: datetime | None) -> date | None:
     return None if eviction_at is None else local_date(eviction_at)
 
 
-def booking_request(episode: Episode) -> BookingRequest:
-    """What the booking rule needs of one episode (its channel, deadline, eviction day)."""
+def booking_request(episode: Episode, post_copies: bool = False) -> BookingRequest:
+    """What the booking rule needs of one episode (its channel, deadline, eviction day).
+
+    ``post_copies``: ``letters.post_when_email_from_landlord``; such an emailed letter
+    also goes by post and is booked with the post's lead time.
+    """
     return BookingRequest(
         episode.id,
         episode.deadline_date,
         bool(episode.has_children) or not episode.children_known,
         tenant_email(episode.email, episode.tenant_email)[0] is not None,
         _eviction_day(episode.eviction_at),
+        post_copy=gets_post_copy(episode, post_copies),
     )
 
 
+@dataclass
+class _Household:
+    """The address fields of a row of :func:`booking_requests` (domain.addresses)."""
+
+    tenant_name: str | None
+    co_tenant_name: str | None
+    street_address: str | None
+    apartment: str | None
+    postal_code: str | None
+    town: str | None
+    email: str | None
+    tenant_email: str | None
+
+
 def booking_requests(
-    session: Session, run_date: date | None = None, review_working_days: int | None = None
+    session: Session,
+    run_date: date | None = None,
+    review_working_days: int | None = None,
+    post_copies: bool = False,
 ) -> list[BookingRequest]:
     """Open episodes without an appointment that are to be booked today, by id.
 
@@ -247,7 +269,8 @@ def booking_requests(
     unknown to social services; the advisor can still confirm the match later).
 
     A household whose children nobody knows about yet ranks with the households with
-    children (the safe side) until the advisor records the answer.
+    children (the safe side) until the advisor records the answer. ``post_copies``: as
+    in :func:`booking_request`.
 
     Rows are taken ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so that two runs at the same
     time never try to book the same episode.
@@ -274,6 +297,12 @@ def booking_requests(
             Episode.eviction_at,
             Episode.children_known,
             Episode.tenant_email,
+            Episode.tenant_name,
+            Episode.co_tenant_name,
+            Episode.street_address,
+            Episode.apartment,
+            Episode.postal_code,
+            Episode.town,
         )
         .where(
             wanted,
@@ -283,18 +312,29 @@ def booking_requests(
         .order_by(Episode.id)
     )
     query = skip_locked(session, query, Episode)
-    return [
-        BookingRequest(
-            episode_id,
-            deadline,
-            bool(children) or not known,
-            tenant_email(email, own_email)[0] is not None,
-            _eviction_day(eviction_at),
+    requests = []
+    for row in session.execute(query):
+        household = _Household(
+            row.tenant_name,
+            row.co_tenant_name,
+            row.street_address,
+            row.apartment,
+            row.postal_code,
+            row.town,
+            row.email,
+            row.tenant_email,
         )
-        for episode_id, deadline, children, email, eviction_at, known, own_email in session.execute(
-            query
+        requests.append(
+            BookingRequest(
+                row.id,
+                row.deadline_date,
+                bool(row.has_children) or not row.children_known,
+                tenant_email(row.email, row.tenant_email)[0] is not None,
+                _eviction_day(row.eviction_at),
+                post_copy=gets_post_copy(household, post_copies),
+            )
         )
-    ]
+    return requests
 
 
 def review_episode_ids(session: Session, episode_ids: list[int]) -> set[int]:
@@ -362,10 +402,10 @@ def _options(
     if not free:
         return []
     rules = LeadTimes.of(settings.booking)
-    request = booking_request(episode)
+    request = booking_request(episode, settings.letters.post_when_email_from_landlord)
     by_email = request.by_email and not by_post
     earliest = rules.first_day(run_date, by_email)
-    wanted = rules.wanted_day(run_date, by_email)
+    wanted = rules.wanted_day(run_date, by_email, request.post_copy)
     latest = rules.last_day(request.eviction)
     stored = {
         slot.id: slot
@@ -471,7 +511,7 @@ def _automatic(
     settings: Settings, episode: Episode, run_date: date, options: list[SlotOption], by_post: bool
 ) -> SlotOption:
     """The slot the booking rule gives the episode among its options, or a one-line refusal."""
-    request = booking_request(episode)
+    request = booking_request(episode, settings.letters.post_when_email_from_landlord)
     if by_post:
         request = replace(request, by_email=False)
     free = [FreeSlot(o.slot_id, o.starts_at, o.free, o.advisor_id) for o in options]
@@ -547,7 +587,7 @@ def _why_not(
             f"{when} is not a meeting time: outside the advisors' hours (see: appointments slots)"
         )
     rules = LeadTimes.of(settings.booking)
-    request = booking_request(episode)
+    request = booking_request(episode, settings.letters.post_when_email_from_landlord)
     first = rules.first_day(run_date, request.by_email)
     latest = rules.last_day(request.eviction)
     _, horizon = booking_window(settings, run_date)

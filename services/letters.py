@@ -30,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from domain.addresses import has_postal_address, tenant_email, usable_email
+from domain.addresses import gets_post_copy, has_postal_address, tenant_email, usable_email
 from domain.vocabulary import (
     OPEN_STATUSES,
     AppointmentStatus,
@@ -267,7 +267,7 @@ def queue_letters(
             key = f"{kind}:{episode.id}:{appointment.id}:v{item.version}"
             path = _pdf_path(settings, run_date, key)
             write_private(path, done.pdf)
-            email, from_landlord = tenant_email(episode.email, episode.tenant_email)
+            email = tenant_email(episode.email, episode.tenant_email)[0]
             letter, created = enqueue(
                 session,
                 key=key,
@@ -287,12 +287,7 @@ def queue_letters(
                 supersede_older(session, episode.id, item.version)
             if created and not email and not has_postal_address(episode):
                 mark_unsendable(letter)
-            if (
-                email
-                and from_landlord
-                and settings.letters.post_when_email_from_landlord
-                and has_postal_address(episode)
-            ):
+            if gets_post_copy(episode, settings.letters.post_when_email_from_landlord):
                 # The same letter on paper too; its own key, so a rerun adds none.
                 enqueue(
                     session,

@@ -58,7 +58,12 @@ def book_appointments(engine: Engine, settings: Settings, run_date: date) -> dic
     first, last = booking_window(settings, run_date)
     with session_scope(engine) as session:
         counts["slots_added"] = materialise_slots(session, settings, run_date, last)
-        requests = booking_requests(session, run_date, settings.booking.review_book_working_days)
+        requests = booking_requests(
+            session,
+            run_date,
+            settings.booking.review_book_working_days,
+            settings.letters.post_when_email_from_landlord,
+        )
         counts["candidates"] = len(requests)
         if not requests:
             return counts

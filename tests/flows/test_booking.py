@@ -397,6 +397,16 @@ def test_meetings_leave_the_wanted_lead_time_when_the_deadline_allows() -> None:
     assert not any(a.short_notice for a in result)
 
 
+def test_an_emailed_letter_with_a_post_copy_wants_the_posts_lead_time() -> None:
+    """The copy must arrive before the meeting; the email alone still allows a short one."""
+    slots = week_slots(date(2026, 11, 3))
+    roomy = BookingRequest(1, date(2026, 11, 30), False, by_email=True, post_copy=True)
+    tight = BookingRequest(2, date(2026, 11, 5), False, by_email=True, post_copy=True)
+    result = assign_for_letter_date([roomy, tight], slots, MON, RULES)
+    got = {a.episode_id: (day_of(a, slots), a.short_notice) for a in result}
+    assert got == {1: (date(2026, 11, 9), False), 2: (date(2026, 11, 3), True)}
+
+
 def test_lead_time_is_shortened_only_when_the_deadline_forces_it() -> None:
     slots = week_slots(date(2026, 11, 3))
     tight = BookingRequest(1, date(2026, 11, 9), False)  # deadline Monday 9 Nov

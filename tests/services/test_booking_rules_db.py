@@ -44,13 +44,15 @@ def test_booking_keeps_the_lead_time_and_the_eviction_margin(db_engine, settings
     roomy = add_episode(db_engine, deadline=date(2026, 11, 30))
     tight = add_episode(db_engine, deadline=date(2026, 11, 6))
     by_email = add_episode(db_engine, deadline=date(2026, 11, 30), email="a@example.se")
+    _set(db_engine, by_email, tenant_email="a@example.se")  # the tenant gave it: no post copy
+    landlords = add_episode(db_engine, deadline=date(2026, 11, 30), email="b@example.se")
     evicted = add_episode(db_engine, deadline=date(2026, 10, 26), status="eviction_scheduled")
     _set(db_engine, evicted, eviction_at=datetime(2026, 11, 9, 9, 0, tzinfo=STOCKHOLM))
     too_close = add_episode(db_engine, deadline=date(2026, 10, 26), status="eviction_scheduled")
     _set(db_engine, too_close, eviction_at=datetime(2026, 11, 5, 9, 0, tzinfo=STOCKHOLM))
 
     counts = book_appointments(db_engine, settings, RUN)
-    assert counts["booked"] == 4 and counts["no_slot_before_eviction"] == 1
+    assert counts["booked"] == 5 and counts["no_slot_before_eviction"] == 1
     assert counts["short_notice"] == 2
 
     start, before, short = _meeting(db_engine, roomy)
@@ -59,6 +61,9 @@ def test_booking_keeps_the_lead_time_and_the_eviction_margin(db_engine, settings
     assert start.date() == date(2026, 11, 5) and before and short  # the deadline forced it
     start, _, short = _meeting(db_engine, by_email)
     assert start.date() == date(2026, 11, 4) and not short  # email: two working days
+    # The landlord's address: the letter is posted too, so the post's five working days.
+    start, _, short = _meeting(db_engine, landlords)
+    assert start.date() == date(2026, 11, 9) and not short
     # Eviction Monday 9 Nov 09:00: at the latest Thursday 5th, never on the eviction day.
     start, before, short = _meeting(db_engine, evicted)
     assert start.date() <= date(2026, 11, 5) and not before and short
