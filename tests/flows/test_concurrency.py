@@ -35,7 +35,7 @@ from flows.stages.ingest import ingest_inbox
 from flows.stages.setup import prepare_database
 from models.config import CompanyConfig, Settings, load_settings
 from models.db import LockBusy, make_engine, stage_lock
-from models.tables import Appointment, Letter, Notice, NoticeFile
+from models.tables import Appointment, Letter, Notice, NoticeFile, Reminder
 from services.ingest import ingest_file
 from services.outbox import POST_COPY, enqueue
 from tests.conftest import REPO, make_test_database
@@ -155,6 +155,11 @@ def _check_two_runs(env: dict[str, str], engine: Engine, tmp_path: Path, smtp_se
         letters = connection.execute(
             select(Letter.kind, Letter.appointment_id, Letter.channel, Letter.status)
         ).all()
+        reminders_emailed = connection.scalar(
+            select(func.count())
+            .select_from(Reminder)
+            .where(Reminder.channel == "email", Reminder.status.in_(["sent", "delivered"]))
+        )
     assert len(files) == len(archived) + len(rejected)
     assert all(path is not None for _, path in files)
     assert notices == accepted and notices > 0
@@ -171,6 +176,8 @@ def _check_two_runs(env: dict[str, str], engine: Engine, tmp_path: Path, smtp_se
     assert {s for kind, *_, s in letters if kind == POST_COPY} <= {"sent", "superseded"}
     emailed = sum(channel == "email" for _, _, channel, _ in letters)
     ids = Counter(str(message["Message-ID"]) for message in smtp_server.messages)
+    # Reminders the working day before a meeting go by email too, each once.
+    emailed += reminders_emailed
     assert emailed and len(smtp_server.messages) == emailed
     assert set(ids.values()) == {1}
 
