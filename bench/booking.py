@@ -17,6 +17,8 @@ month after it). Then it prints, from ``services.reach`` (the demo's summary use
     meetings before a booked eviction            by the margin; on/after the eviction day
     letters sent after their date                must be 0
     deadlines passed unreached                   must be 0 at the demo's capacity
+    appointment letters by channel               and the emailed ones also posted
+    meeting reminders sent                       by SMS and by email; failed
 
 once with the configured rules and once with the rules before issue 12 (lead time =
 what the post needs, no eviction margin), for comparison.
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace, label: str, configure: Callable[[Settings], No
     from flows.stages.cases import import_register
     from flows.stages.delivery import deliver_outbox
     from flows.stages.setup import prepare_database
+    from services.demo import demo_counts
     from services.reach import measure_reach
 
     folder = Path(tempfile.mkdtemp(prefix="kvarboende-bench-booking-"))
@@ -136,6 +139,7 @@ def run(args: argparse.Namespace, label: str, configure: Callable[[Settings], No
         smtp.stop()
     with session_scope(engine) as session:
         m = measure_reach(session, settings, days[-1], wanted)
+        counts = demo_counts(session)
     seconds = time.monotonic() - started
     b = wanted
     print(f"\n{label}  ({args.households} households, {len(days)} working days, {seconds:.0f} s)")
@@ -167,6 +171,21 @@ def run(args: argparse.Namespace, label: str, configure: Callable[[Settings], No
         f"  deadlines passed unreached     {m.passed_unreached} of {m.deadlines_passed} "
         f"(opened after the deadline {m.opened_after_deadline}, "
         f"ended before it {m.ended_before_deadline})"
+    )
+    channels = counts.appointment_channels
+    print(
+        f"  appointment letters            {counts.letters.get('appointment', 0)} "
+        f"(email {channels.get('email', 0)}, of those also posted {counts.post_copies_sent}; "
+        f"print {channels.get('print', 0)})"
+    )
+    sent = {
+        channel: sum(n for status, n in by.items() if status in ("sent", "delivered"))
+        for channel, by in counts.reminders.items()
+    }
+    failed = sum(by.get("failed", 0) for by in counts.reminders.values())
+    print(
+        f"  meeting reminders sent         {sum(sent.values())} "
+        f"(SMS {sent.get('sms', 0)}, email {sent.get('email', 0)}), failed {failed}"
     )
     engine.dispose()
     if schema is not None:

@@ -16,6 +16,7 @@ from domain.vocabulary import (
     AppointmentStatus,
     EpisodeStatus,
     LetterKind,
+    LetterStatus,
     OutcomeCertainty,
     TaskKind,
     TaskStatus,
@@ -115,6 +116,7 @@ class DemoCounts:
     presumed_settled: int = 0  # closed for silence as settled (presumed), now
     presumed_reopened: int = 0  # closures for silence a late notice withdrew
     letters_per_episode: dict[int, int] = field(default_factory=dict)  # letters -> episodes
+    post_copies_sent: int = 0  # emailed letters also posted (address from the landlord)
 
 
 def demo_counts(session: Session) -> DemoCounts:
@@ -165,6 +167,17 @@ def demo_counts(session: Session) -> DemoCounts:
         presumed_settled=int(presumed or 0),
         presumed_reopened=int(reopened or 0),
         letters_per_episode={int(k): int(v) for k, v in histogram},
+        post_copies_sent=int(
+            session.scalar(
+                select(func.count())
+                .select_from(Letter)
+                .where(
+                    Letter.kind == LetterKind.POST_COPY.value,
+                    Letter.status == LetterStatus.SENT.value,
+                )
+            )
+            or 0
+        ),
     )
 
 

@@ -288,6 +288,9 @@ def _print_outcome(
         f"  appointment letters            {letters.get('appointment', 0)} "
         f"(email {channels.get('email', 0)}, print {channels.get('print', 0)})"
     )
+    console.print(
+        f"  of the emailed, also posted    {stored.post_copies_sent} (address from the landlord)"
+    )
     console.print(f"  caseworker notices (email)     {letters.get('caseworker_notice', 0)}")
     sent = {
         c: sum(n for st, n in by.items() if st in ("sent", "delivered"))
