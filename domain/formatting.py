@@ -35,6 +35,23 @@ def sv_time(value: datetime) -> str:
     return f"kl. {local.hour:02d}.{local.minute:02d}"
 
 
+def has_clock_time(moment: datetime) -> bool:
+    """False for a time stored at local midnight: a day reported without its time.
+
+    Companies often report only the eviction day; ingest stores it at 00:00 Stockholm.
+    Printing "kl. 00.00" would invent a time nobody gave, so callers print the day alone.
+    """
+    local = moment.astimezone(STOCKHOLM) if moment.tzinfo else moment
+    return (local.hour, local.minute) != (0, 0)
+
+
+def sv_weekday_when(moment: datetime) -> str:
+    """``måndag 14 december 2026 kl. 09.00``; only the day when no time was given."""
+    local = moment.astimezone(STOCKHOLM) if moment.tzinfo else moment
+    day = sv_weekday_date(local.date())
+    return f"{day} {sv_time(local)}" if has_clock_time(local) else day
+
+
 def sv_amount(value: Decimal | float | int | None, nbsp: bool = False) -> str:
     """``12 345 kr`` (whole kronor) or ``12 345,50 kr`` when there are öre."""
     if value is None:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import typst
 from pypdf import PdfReader, PdfWriter
 
-from domain.formatting import STOCKHOLM, sv_amount, sv_weekday_date
+from domain.formatting import STOCKHOLM, has_clock_time, sv_amount, sv_weekday_date, sv_weekday_when
 from domain.letter_situation import letter_situation
 from letters.pdfsplit import Unsupported, split_letters
 from models.config import LettersConfig
@@ -202,10 +202,12 @@ def letter_context(letter: LetterInput) -> dict[str, Any]:
     eviction = None
     if situation.eviction_ahead and letter.eviction_at is not None:
         moment = letter.eviction_at.astimezone(STOCKHOLM)
-        if lang == "en":
+        if lang != "en":
+            eviction = sv_weekday_when(moment)
+        elif has_clock_time(moment):
             eviction = f"{en_date(moment.date())} at {_clock(moment, ':')}"
         else:
-            eviction = f"{sv_weekday_date(moment.date())} kl. {_clock(moment, '.')}"
+            eviction = en_date(moment.date())
     texts = letter.texts
     return {
         "template": f"{letter.template}-{lang}",

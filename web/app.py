@@ -19,12 +19,12 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.formatting import STOCKHOLM, sv_amount
+from domain.formatting import STOCKHOLM, sv_amount, sv_weekday_when
 from domain.outcomes import ACTIVITY_LABEL_SV
 from domain.vocabulary import EVENT_LABEL_SV, OUTCOME_LABEL_SV, STATUS_LABEL_SV
 from models.audit import request_address
 from models.config import Settings
-from models.db import make_engine
+from models.db import as_utc, make_engine
 from models.errors import NotFound
 from models.privacy import protect_process
 from services.audit import action_label, entity_label
@@ -128,12 +128,13 @@ class RequestContext:
 
 def local_time(moment: datetime) -> str:
     """A stored UTC time as Stockholm wall-clock time, to the minute."""
-    return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+    return as_utc(moment).astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
 
 
 #: Plain Swedish for the codes the pages show, and amounts as ``12 345 kr``.
 PAGE_FILTERS = {
     "kr": lambda value: sv_amount(value, nbsp=True),
+    "eviction_when": lambda moment: sv_weekday_when(as_utc(moment)),
     "status_sv": lambda code: str(STATUS_LABEL_SV.get(code, code)).capitalize(),
     "outcome_sv": lambda code: OUTCOME_LABEL_SV.get(code, code),
     "event_sv": lambda code: EVENT_LABEL_SV.get(code, code),

@@ -201,3 +201,20 @@ def test_the_help_box_and_phone_hours_come_from_the_configuration() -> None:
     assert "Hjälp på ditt språk" in text and "Polski: Ważny list. Zadzwoń do nas:" in text
     assert "Soomaali" not in text and "(vardagar 8–10)" in text
     assert "Ring oss på 08-999 99 99" in text
+
+
+@pytest.mark.parametrize(
+    ("language", "with_day_only", "invented"),
+    [
+        ("sv", "avhysningen till måndag 9 november 2026.", "kl. 00.00"),
+        ("en", "Monday 9 November 2026", "00:00"),
+    ],
+)
+def test_an_eviction_reported_without_a_time_gets_none_invented(
+    language: str, with_day_only: str, invented: str
+) -> None:
+    """Companies often give only the day; ingest stores it at local midnight."""
+    midnight = datetime(2026, 11, 9, 0, 0, tzinfo=STOCKHOLM)
+    text = text_of(render_appointment_letter(after_letter(language=language, eviction_at=midnight)))
+    assert with_day_only in text
+    assert invented not in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 from staff_helpers import TENANTS, make_staff, personnummer
@@ -156,3 +158,26 @@ def test_caseworker_list_is_grouped_by_urgency_with_days_left(portal, staff) -> 
     assert TENANTS[2][0] not in text
     everything = client.get("/handlaggare", params={"alla": "1"}).text
     assert "Avslutad Sak" in everything and "Annans Ärende" not in everything
+
+
+def test_an_eviction_day_without_a_time_is_shown_without_one(portal, staff) -> None:
+    """A company that gives only the day: stored at local midnight, never shown as 00:00."""
+    from datetime import UTC, datetime, time
+
+    from outcome_factories import episode
+
+    from domain.formatting import STOCKHOLM
+
+    midnight = datetime.combine(date(2027, 1, 18), time(0), STOCKHOLM).astimezone(UTC)
+    with session_scope(portal.engine) as session:
+        evicted = episode(session, 108, routing="caseworker", caseworker_id="hl1",
+                          company_id=portal.company_a, status="eviction_scheduled",
+                          eviction_at=midnight).id  # fmt: skip
+    caseworker, _ = portal.login("handlaggare1")
+    advisor, _ = portal.login("radgivare")
+    for page in (
+        caseworker.get(f"/handlaggare/arenden/{evicted}").text,
+        advisor.get(f"/radgivare/arenden/{evicted}").text,
+    ):
+        assert "måndag 18 januari 2027" in page
+        assert "00:00" not in page and "00.00" not in page

@@ -21,7 +21,14 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from domain.formatting import STOCKHOLM, local_today, sv_amount, sv_time, sv_weekday_date
+from domain.formatting import (
+    STOCKHOLM,
+    local_today,
+    sv_amount,
+    sv_time,
+    sv_weekday_date,
+    sv_weekday_when,
+)
 from domain.outcomes import (
     ACTIVITY_LABEL_SV,
     MANUAL_OUTCOMES,
@@ -53,6 +60,7 @@ from domain.worklist import sv_postal_code
 from letters.worklist import CHILDREN_LABEL_SV, SECTION_TITLE_SV
 from models.audit import audit
 from models.config import Settings
+from models.db import as_utc
 from models.errors import KvarboendeError, NotAllowed
 from models.tables import AuditLog
 from services import appointments, episodes, matches, reminders, worklists
@@ -167,7 +175,7 @@ def _parse_day(text: str | None) -> date | None:
 def _local(moment: datetime | None) -> str:
     if moment is None:
         return "–"
-    local = moment.astimezone(STOCKHOLM)
+    local = as_utc(moment).astimezone(STOCKHOLM)  # SQLite hands back naive UTC
     return f"{sv_weekday_date(local.date())} {sv_time(local)}"
 
 
@@ -341,7 +349,9 @@ def _episode_page(
             "deadline": sv_short_date(head.deadline_date) if head.deadline_date else None,
             "days": days_left(local_today(), head.deadline_date, contact.eviction_at)[0],
             "debt": sv_amount(head.debt_amount) if head.debt_amount is not None else "–",
-            "eviction": _local(contact.eviction_at) if contact.eviction_at else None,
+            "eviction": sv_weekday_when(as_utc(contact.eviction_at))
+            if contact.eviction_at
+            else None,
             "meeting": meeting,
             "meeting_when": _local(meeting.starts_at) if meeting else "",
             "reminders": sent_reminders,
