@@ -346,11 +346,15 @@ def appointment_rows(
     # The join named the episode's status ``status_right``; the notes read ``status``.
     booked = booked.drop("status").rename({"status_right": "status"})
     is_open = pl.col("status").is_in(OPEN_STATUSES)
+    # Every short-notice booking shows here the day before, whoever made it (a first
+    # booking, a review booked as unknown, a rebooking by the delivery or the advisor).
+    short = pl.col("short_notice").fill_null(False)
     action = pl.format(
-        "Möte {} {}, {}: ta emot hushållet och registrera besöket{}{}",
+        "Möte {} {}, {}: ta emot hushållet och registrera besöket{}{}{}",
         label,
         _sv_clock("starts_at"),
         pl.col("location").fill_null("mottagningen"),
+        pl.when(short).then(pl.lit(SHORT_NOTICE_NOTE_SV)).otherwise(pl.lit("")),
         pl.when(is_open).then(_ask_about_children()).otherwise(pl.lit("")),
         _closed_note(),
     )

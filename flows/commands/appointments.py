@@ -123,10 +123,12 @@ def rebook_command(
 
 def rebooked_text(context: AppContext, episode_id: int, done: appointments.Rebooked) -> str:
     """``Episode 7: new time Thursday 2026-11-05 10:30-11:15, Medborgarhuset (Anna) ...``"""
-    names = {a.id: a.name for a in context.settings.advisors}
+    advisors = {a.id: a for a in context.settings.advisors}
     start = done.starts_at.astimezone(STOCKHOLM)
     end = f"-{done.ends_at.astimezone(STOCKHOLM):%H:%M}" if done.ends_at else ""
-    who = names.get(done.advisor_id, done.advisor_id)
+    advisor = advisors.get(done.advisor_id)
+    who = advisor.name if advisor else done.advisor_id
+    street = f", {advisor.address}" if advisor and advisor.address else ""
     notes = []
     if not done.before_deadline:
         notes.append("after the last day to pay: phone the tenant")
@@ -135,7 +137,7 @@ def rebooked_text(context: AppContext, episode_id: int, done: appointments.Reboo
     note = f" ({'; '.join(notes)})" if notes else ""
     return (
         f"Episode {episode_id}: new time {start:%A %Y-%m-%d %H:%M}{end}, "
-        f"{done.location} ({who}){note}; {done.letters} letter queued. "
+        f"{done.location}{street} ({who}){note}; {done.letters} letter queued. "
         "It goes out with the next delivery (kvarboende outbox deliver)."
     )
 

@@ -522,6 +522,19 @@ def test_a_new_episode_booked_at_short_notice_says_so() -> None:
     assert "kort varsel" not in actions[2]
 
 
+def test_every_short_notice_meeting_says_so_the_day_before() -> None:
+    """Not only new episodes: a rebooking or a review booked as unknown, opened earlier."""
+    data = inputs(
+        [ep(1, opened_on=date(2026, 11, 2)), ep(2, opened_on=date(2026, 11, 2))],
+        appointments=[appt(1, 1, at(23, 9), short_notice=True), appt(2, 2, at(23, 10))],
+    )
+    rows = build(data).filter(pl.col("section") == Section.APPOINTMENTS.value)
+    actions = dict(zip(rows["episode_id"].to_list(), rows["action"].to_list(), strict=True))
+    assert actions[1].startswith("Möte måndag 23 november kl. 09.00")
+    assert "kort varsel" in actions[1] and "ring och påminn" in actions[1]
+    assert "kort varsel" not in actions[2]
+
+
 def test_a_late_meeting_offers_an_earlier_time_only_when_one_can_exist() -> None:
     data = inputs(
         [

@@ -23,6 +23,7 @@ def config(tmp_path: Path) -> Path:
         '[municipality]\nphone = "08-1"\nwebsite = "exempelby.se"\nemail = "s@exempelby.se"\n'
         '[[companies]]\nid = "vasbyhem"\nname = "Bo AB"\n'
         '[[advisors]]\nid = "a1"\nname = "Anna"\nlocation = "Medborgarhuset"\n'
+        'address = "Storgatan 1, Exempelby"\n'
         'phone = "08-1"\n[advisors.hours]\nmon = ["09:00-12:00"]\nthu = ["09:00-12:00"]\n'
         "[smtp]\nstart_local = false\n",
         encoding="utf-8",
@@ -46,7 +47,10 @@ def test_rebook_cancel_and_outbox_list(config: Path, capsys: pytest.CaptureFixtu
     code = main([*args, "appointments", "rebook", str(episode), "--date", "2026-11-02"])
     assert code == 0
     out = capsys.readouterr().out  # the new time and place, the advisor's name
-    assert "new time Monday 2026-11-09 09:45-10:30, Medborgarhuset (Anna); 1 letter" in out
+    assert (
+        "new time Monday 2026-11-09 09:45-10:30, Medborgarhuset, Storgatan 1, Exempelby (Anna); "
+        "1 letter" in out
+    )
     # A time agreed on the phone outside the advisor's hours: one line saying why.
     at = ["appointments", "rebook", str(episode), "--at", "2026-11-12 12:30"]
     assert main([*args, *at, "--date", "2026-11-02"]) == 2
