@@ -133,6 +133,7 @@ def email_context(settings: Settings, item: LetterInput) -> dict[str, Any]:
         "phase": context["phase"],
         "eviction": context["eviction"],
         "notice_late": context["notice_late"],
+        "before_deadline": context["before_deadline"],
         "landlord": context["landlord"],
         "phone_hours": context["phone_hours"],
         "urgent_phone": context["urgent_phone"],

@@ -346,3 +346,40 @@ def test_estimated_deadline_late_booking_and_unknown_debt() -> None:
     assert "inom två veckor från den dag du fick uppsägningen" in text  # from the config
     assert "Vi har ingen ledig tid före omkring fredag 20 november 2026" in text
     assert "Fråga också hur stor skulden är" in text
+
+
+@pytest.mark.parametrize(
+    ("language", "wait", "late", "notice_late"),
+    [
+        (
+            "sv",
+            "Vänta inte till mötet",
+            "Vi har ingen ledig tid före den dagen.",
+            "kom till oss så sent",
+        ),
+        (
+            "en",
+            "do not wait for the meeting",
+            "We have no free time before that day.",
+            "reached us so late",
+        ),
+    ],
+)
+def test_email_says_what_the_letter_says_about_a_meeting_after_the_deadline(
+    language: str, wait: str, late: str, notice_late: str
+) -> None:
+    """The letter's paragraph on a meeting after the last day to pay is in the email too."""
+    from dataclasses import replace
+
+    in_time = make(language=language)
+    _, body = render_email("appointment", language, **_email_context(in_time))
+    assert wait in body and late not in body
+    full = replace(in_time, before_deadline=False, notice_received=date(2026, 10, 12))
+    _, body = render_email("appointment", language, **_email_context(full))
+    assert wait in body and late in body
+    late_notice = replace(full, notice_received=date(2026, 11, 18), letter_date=date(2026, 11, 18))
+    _, body = render_email("appointment", language, **_email_context(late_notice))
+    assert notice_late in body and late not in body
+    # A cancellation books no meeting: nothing about waiting for one.
+    _, body = render_email("appointment_cancelled", language, **_email_context(full))
+    assert wait not in body
