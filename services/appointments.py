@@ -266,7 +266,9 @@ def booking_requests(
     Advisor-routed ones, and (with ``run_date``) those whose match review is still
     undecided ``review_working_days`` working days before their last day to pay or
     their eviction: a review never holds back the letter past that (they are booked as
-    unknown to social services; the advisor can still confirm the match later).
+    unknown to social services; the advisor can still confirm the match later). The
+    same holds for episodes not yet matched because no case register has been imported:
+    a missing register never costs a household its deadline.
 
     A household whose children nobody knows about yet ranks with the households with
     children (the safe side) until the advisor records the answer. ``post_copies``: as
@@ -281,7 +283,7 @@ def booking_requests(
         wanted = or_(
             wanted,
             and_(
-                Episode.routing == Routing.REVIEW,
+                or_(Episode.routing == Routing.REVIEW, Episode.routing.is_(None)),
                 or_(
                     Episode.deadline_date <= cutoff,
                     Episode.eviction_at < start_of_day(cutoff + timedelta(days=1)),
@@ -338,12 +340,16 @@ def booking_requests(
 
 
 def review_episode_ids(session: Session, episode_ids: list[int]) -> set[int]:
-    """Of these episodes, those whose match review is still undecided."""
+    """Of these episodes, those not yet routed: a match review still undecided, or no
+    register to match against yet."""
     found: set[int] = set()
     for chunk in chunks(episode_ids):
         found.update(
             session.scalars(
-                select(Episode.id).where(Episode.id.in_(chunk), Episode.routing == Routing.REVIEW)
+                select(Episode.id).where(
+                    Episode.id.in_(chunk),
+                    or_(Episode.routing == Routing.REVIEW, Episode.routing.is_(None)),
+                )
             )
         )
     return found

@@ -155,3 +155,17 @@ def test_an_undecided_review_is_booked_before_its_deadline(db_engine, settings) 
     # Three weeks later the other one is due too.
     assert book_appointments(db_engine, settings, date(2026, 11, 23))["review_fallback"] == 1
     assert _meeting(db_engine, waiting) is not None
+
+
+def test_no_register_yet_never_costs_a_household_its_deadline(db_engine, settings) -> None:  # noqa: ANN001
+    """Before the first case-register import nobody can be matched; close to the deadline
+    the household is booked and lettered as unknown, and matched once a register comes."""
+    waiting = add_episode(db_engine, routing=None, deadline=date(2026, 11, 30))
+    due = add_episode(db_engine, routing=None, deadline=date(2026, 11, 9))
+    counts = book_appointments(db_engine, settings, RUN)
+    assert counts["booked"] == 1 and counts["review_fallback"] == 1
+    assert _meeting(db_engine, waiting) is None
+    start, before, _ = _meeting(db_engine, due)
+    assert before and start.date() < date(2026, 11, 9)
+    with session_scope(db_engine) as session:
+        assert session.get(Episode, due).routing is None  # still matched when a register comes
