@@ -63,6 +63,7 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("advisor rebook slots", "/radgivare/arenden/{advised}/ny-tid"),
             ("advisor matches", "/radgivare/traffar"),
             ("advisor home", "/"),
+            ("own account", "/konto"),
         ],
     ),
     "caseworker": (
@@ -83,7 +84,12 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     ),
     "company": (
         "bolag",
-        [("company receipts", "/foretag"), ("company receipt", "/foretag/kvitton/{file}")],
+        [
+            ("company receipts", "/foretag"),
+            ("company receipt", "/foretag/kvitton/{file}"),
+            ("company receipt csv", "/foretag/kvitton/{file}.csv"),
+            ("company receipt xlsx", "/foretag/kvitton/{file}.xlsx"),
+        ],
     ),
     "admin": (
         "admin",
@@ -94,6 +100,7 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("admin audit episode", "/admin/logg?id={episode}"),
             ("admin audit days", "/admin/logg?fran=2026-01-01&till=2026-01-31"),
             ("admin accounts", "/admin"),
+            ("admin companies", "/admin/bolag"),
         ],
     ),
 }
