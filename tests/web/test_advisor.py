@@ -208,6 +208,9 @@ def test_contact_note_children_and_close(portal) -> None:
     assert "Ärendet är avslutat." in page and "reglerad med stöd" in page
     again = client.post(f"{base}/avsluta", data={"csrf_token": csrf, "utfall": "moved_out"})
     assert again.status_code == 409 and "kunde inte avslutas" in again.text
+    for action in ("record_contacted", "record_children", "close_episode"):
+        (entry,) = _audit(portal.engine, action)
+        assert (entry.entity_id, entry.episode_id) == (str(episode_id), episode_id), action
 
 
 def test_rebook_to_a_chosen_slot_and_a_taken_slot_is_refused(portal) -> None:
