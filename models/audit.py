@@ -33,14 +33,24 @@ def audit(
     entity_id: object | None = None,
     detail: str | None = None,
     address: str | None = None,
+    *,
+    episode_id: int | None = None,
 ) -> None:
-    """Add one audit entry in the caller's transaction (``address``: the web client's)."""
+    """Add one audit entry in the caller's transaction (``address``: the web client's).
+
+    ``episode_id``: the episode the entry concerns (its own, or its letter's, meeting's
+    or match's), so that the administrator can filter on one episode and find them all.
+    An entry about an episode itself concerns that episode without saying so twice.
+    """
+    if episode_id is None and entity == "episode" and isinstance(entity_id, int):
+        episode_id = entity_id
     session.add(
         AuditLog(
             actor=actor,
             action=action,
             entity=entity,
             entity_id=None if entity_id is None else str(entity_id),
+            episode_id=episode_id,
             detail=detail,
             address=address if address is not None else request_address.get(),
         )

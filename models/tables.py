@@ -520,6 +520,7 @@ class AuditLog(Base):
         # The administrator's filters (newest first) and retention's delete by age.
         Index("ix_audit_log_actor_id", "actor", "id"),
         Index("ix_audit_log_entity_id_id", "entity_id", "id"),
+        Index("ix_audit_log_episode_id_id", "episode_id", "id"),
         Index("ix_audit_log_at", "at"),
     )
 
@@ -529,6 +530,10 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(60))
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(60))
+    # The episode the entry concerns (its own, or its letter's, meeting's, match's), so
+    # the administrator finds everything about one episode. No foreign key: the log
+    # outlives the episodes retention deletes.
+    episode_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
     # The client's network address for actions taken through the web portal.
     address: Mapped[str | None] = mapped_column(String(64))

@@ -499,7 +499,7 @@ def rebook(
     new = _active_appointment(session, episode_id)
     assert new is not None
     letters = queue_letter(session, new)
-    audit(session, by, "appointment.rebook", "appointment", new.id)
+    audit(session, by, "appointment.rebook", "appointment", new.id, episode_id=episode_id)
     return Rebooked(
         new.id,
         chosen.slot_id,
@@ -626,5 +626,5 @@ def cancel(session: Session, episode_id: int, *, by: str, queue_letter: QueueLet
     _release_slot(session, appointment.slot_id)
     session.flush()
     letters = queue_letter(session, appointment)
-    audit(session, by, "appointment.cancel", "appointment", appointment.id)
+    audit(session, by, "appointment.cancel", "appointment", appointment.id, episode_id=episode_id)
     return Cancelled(appointment.id, letters)

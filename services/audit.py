@@ -99,18 +99,23 @@ class AuditEntry:
     action: str
     entity: str
     entity_id: str | None
+    episode_id: int | None
     detail: str | None
     address: str | None
 
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """What to look for; ``since``/``until`` are Stockholm calendar days, both included."""
+    """What to look for; ``since``/``until`` are Stockholm calendar days, both included.
+
+    ``episode_id`` finds every entry about the episode (its letters, meetings and match
+    too), never a file or letter that merely shares the number.
+    """
 
     actor: str | None = None
     action: str | None = None
     entity: str | None = None
-    entity_id: str | None = None
+    episode_id: int | None = None
     since: date | None = None
     until: date | None = None
 
@@ -124,9 +129,13 @@ def record(
     *,
     detail: str | None = None,
     address: str | None = None,
+    episode_id: int | None = None,
 ) -> None:
     """Add one entry in the caller's transaction (committed with the change it describes)."""
-    audit(session, actor, action, entity, entity_id, detail=detail, address=address)
+    audit(
+        session, actor, action, entity, entity_id, detail=detail, address=address,
+        episode_id=episode_id,
+    )  # fmt: skip
 
 
 def _day_start(day: date) -> datetime:
@@ -186,8 +195,8 @@ def search(
         query = query.where(AuditLog.action == filters.action)
     if filters.entity:
         query = query.where(AuditLog.entity == filters.entity)
-    if filters.entity_id:
-        query = query.where(AuditLog.entity_id == filters.entity_id)
+    if filters.episode_id is not None:
+        query = query.where(AuditLog.episode_id == filters.episode_id)
     if filters.since:
         query = query.where(AuditLog.at >= _day_start(filters.since))
     if filters.until:
@@ -200,6 +209,7 @@ def search(
             action=row.action,
             entity=row.entity,
             entity_id=row.entity_id,
+            episode_id=row.episode_id,
             detail=row.detail,
             address=row.address,
         )
@@ -211,7 +221,7 @@ def entries_csv(entries: list[AuditEntry]) -> bytes:
     """The entries as a semicolon CSV (UTF-8 with BOM, as Excel opens it)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";")
-    writer.writerow(["tid", "vem", "händelse", "kod", "typ", "id", "detaljer", "adress"])
+    writer.writerow(["tid", "vem", "händelse", "kod", "typ", "id", "ärende", "detaljer", "adress"])
     for entry in entries:
         writer.writerow(
             [
@@ -221,6 +231,7 @@ def entries_csv(entries: list[AuditEntry]) -> bytes:
                 entry.action,
                 entry.entity,
                 safe_cell(entry.entity_id or ""),
+                "" if entry.episode_id is None else str(entry.episode_id),
                 safe_cell(entry.detail or ""),
                 entry.address or "",
             ]

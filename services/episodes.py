@@ -562,7 +562,8 @@ def record_activity(
     if kind in MEETING_KINDS:
         appointment = _meeting_to_record(session, episode.id, kind, on_date)
         appointment.status = MEETING_KINDS[kind]
-        audit(session, by, f"appointment_{appointment.status}", "appointment", appointment.id)
+        audit(session, by, f"appointment_{appointment.status}", "appointment", appointment.id,
+              episode_id=episode.id)  # fmt: skip
     activity = Activity(
         episode_id=episode.id, kind=str(kind), text=text or None, on_date=on_date, by=by
     )

@@ -164,6 +164,7 @@ def decide(session: Session, match_id: int, *, confirm: bool, by: str) -> MatchD
         "match",
         match.id,
         detail=f"episode={episode.id}",
+        episode_id=episode.id,
     )
     return MatchDecided(
         match.id, episode.id, str(match.decision), str(episode.routing), episode.caseworker_id

@@ -76,7 +76,7 @@ def test_audit_log_filters_and_exports(portal) -> None:
     assert page.status_code == 200
     assert "bolag-a" in page.text and "testclient" in page.text and "Inloggning" in page.text
     exported = admin.get("/admin/logg.csv", params={"vem": "bolag-a"}).content.decode("utf-8-sig")
-    assert exported.splitlines()[0] == "tid;vem;händelse;kod;typ;id;detaljer;adress"
+    assert exported.splitlines()[0] == "tid;vem;händelse;kod;typ;id;ärende;detaljer;adress"
     assert "bolag-a;Inloggning;login;" in exported
     assert "admin;" not in exported.split("\n", 1)[1]
 
@@ -108,3 +108,62 @@ def test_audit_log_pages_keep_the_filter(portal) -> None:
     assert "Poster 201–230" in third
     exported = admin.get("/admin/logg.csv", params={"vem": "granskad"}).text
     assert len(exported.strip().splitlines()) == 231  # the export is not paged
+
+
+def test_the_episode_filter_finds_its_letters_meetings_and_recordings_only(portal) -> None:
+    """Filtering on an episode number finds every entry about that episode, whatever the
+    entity (the episode, its letter, its meeting), and none about a file or letter that
+    merely has the same id number, nor about another episode; the export likewise."""
+    import re
+
+    from advisor_helpers import meeting_begins, new_episode
+
+    from models.db import session_scope
+    from models.tables import Letter
+
+    target, _ = new_episode(portal, seed=1)
+    other, _ = new_episode(portal, seed=2, name="Per Ek")
+    with session_scope(portal.engine) as session:
+        letter_of = dict(session.execute(select(Letter.episode_id, Letter.id)).tuples().all())
+    client, csrf = portal.login("radgivare")
+    base = f"/radgivare/arenden/{target}"
+    assert client.get(base).status_code == 200
+    assert client.get(f"{base}/brev/{letter_of[target]}").status_code == 200
+    slots = re.findall(r'name="tid" id="tid-(\d+)"', client.get(f"{base}/ny-tid").text)
+    moved = client.post(f"{base}/ny-tid", data={"csrf_token": csrf, "tid": slots[0]})
+    assert moved.status_code == 303
+    meeting_begins(portal.engine, target)
+    recorded = client.post(f"{base}/besok", data={"csrf_token": csrf, "utfall": "kom"})
+    assert recorded.status_code == 303
+    assert client.get(f"/radgivare/arenden/{other}").status_code == 200
+    assert client.get(f"/radgivare/arenden/{other}/brev/{letter_of[other]}").status_code == 200
+    with session_scope(portal.engine) as session:
+        rows = session.execute(select(AuditLog.action, AuditLog.entity, AuditLog.entity_id,
+                                      AuditLog.episode_id)).tuples().all()  # fmt: skip
+    # Entries about something else numbered like the target: a bare id filter found them.
+    same_number = {(a, e) for a, e, i, ep in rows if i == str(target) and ep != target}
+    assert ("upload", "notice_file") in same_number
+
+    admin, _ = portal.login("admin")
+    exported = admin.get("/admin/logg.csv", params={"arende": str(target)}).content
+    lines = exported.decode("utf-8-sig").splitlines()
+    assert lines[0] == "tid;vem;händelse;kod;typ;id;ärende;detaljer;adress"
+    found = [line.split(";") for line in lines[1:]]
+    assert {(row[3], row[4]) for row in found} == {
+        ("read_episode", "episode"),
+        ("view_letter", "letter"),
+        ("appointment.rebook", "appointment"),
+        ("appointment_attended", "appointment"),
+        ("record_attended", "episode"),
+    }
+    assert {(row[1], row[6]) for row in found} == {("radgivare", str(target))}
+    page = admin.get("/admin/logg", params={"arende": str(target)}).text
+    assert f'name="arende" type="number" min="1" step="1" inputmode="numeric" value="{target}"' in (
+        page
+    )
+    rows = [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>",
+                                                                      page, re.S)]  # fmt: skip
+    assert len(rows) == len(found) and {row[5] for row in rows} == {str(target)}
+    assert "Brev öppnat" in {row[2] for row in rows}
+    later = admin.get("/admin/logg.csv", params={"arende": str(target), "fran": "2999-01-01"})
+    assert len(later.content.decode("utf-8-sig").splitlines()) == 1  # the other filters hold

@@ -136,7 +136,11 @@ def test_the_letter_opens_as_pdf_only_from_its_own_episode(portal) -> None:
     assert pdf.content.startswith(b"%PDF")
     assert client.get(f"/radgivare/arenden/{second}/brev/{letter.id}").status_code == 404
     (opened,) = _audit(portal.engine, "view_letter")
-    assert (opened.entity_id, opened.address) == (str(letter.id), "testclient")
+    assert (opened.entity_id, opened.episode_id, opened.address) == (
+        str(letter.id),
+        first,
+        "testclient",
+    )
 
 
 def test_attendance_before_the_meeting_is_refused_then_recorded_once(portal) -> None:
@@ -204,6 +208,9 @@ def test_contact_note_children_and_close(portal) -> None:
     assert "Ärendet är avslutat." in page and "reglerad med stöd" in page
     again = client.post(f"{base}/avsluta", data={"csrf_token": csrf, "utfall": "moved_out"})
     assert again.status_code == 409 and "kunde inte avslutas" in again.text
+    for action in ("record_contacted", "record_children", "close_episode"):
+        (entry,) = _audit(portal.engine, action)
+        assert (entry.entity_id, entry.episode_id) == (str(episode_id), episode_id), action
 
 
 def test_rebook_to_a_chosen_slot_and_a_taken_slot_is_refused(portal) -> None:
@@ -244,6 +251,8 @@ def test_rebook_to_a_chosen_slot_and_a_taken_slot_is_refused(portal) -> None:
     cancelled = client.post(f"/radgivare/arenden/{first}/avboka", data={"csrf_token": csrf})
     assert cancelled.headers["location"] == f"/radgivare/arenden/{first}?klart=avbokad"
     assert _letters(portal.engine, first)[-1].kind == "appointment_cancelled"
+    (dropped,) = _audit(portal.engine, "appointment.cancel")
+    assert dropped.episode_id == first
 
 
 def test_a_match_is_confirmed_from_the_list(portal, tmp_path: Path) -> None:
@@ -265,6 +274,8 @@ def test_a_match_is_confirmed_from_the_list(portal, tmp_path: Path) -> None:
     with session_scope(portal.engine) as session:
         match = session.get(Match, match_id)
         assert (match.decision, match.decided_by) == ("confirmed", "radgivare")
+    (decided,) = _audit(portal.engine, "match.confirm")
+    assert (decided.entity_id, decided.episode_id) == (str(match_id), review)
     again = client.post(f"/radgivare/traffar/{match_id}/avvisa", data={"csrf_token": csrf})
     assert again.status_code == 409 and "redan avgjord" in again.text
 

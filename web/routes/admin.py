@@ -196,12 +196,25 @@ def _day(text: str | None) -> date | None:
         return None
 
 
+#: The largest episode number a filter looks for (PostgreSQL's integer).
+_MAX_EPISODE = 2**31 - 1
+
+
+def _episode_number(text: str | None) -> int | None:
+    """The episode number typed in the filter; anything else is no filter (the form's
+    field takes digits only, and no episode number is beyond PostgreSQL's integer)."""
+    cleaned = (text or "").strip()
+    if not cleaned.isdigit() or int(cleaned) > _MAX_EPISODE:
+        return None
+    return int(cleaned)
+
+
 def _audit_filter(request: Request) -> audit_log.AuditFilter:
     params = request.query_params
     return audit_log.AuditFilter(
         actor=(params.get("vem") or "").strip() or None,
         action=(params.get("handelse") or "").strip() or None,
-        entity_id=(params.get("id") or "").strip() or None,
+        episode_id=_episode_number(params.get("arende")),
         since=_day(params.get("fran")),
         until=_day(params.get("till")),
     )

@@ -402,9 +402,8 @@ def letter_pdf(request: Request, episode_id: int, letter_id: int, active: Adviso
     """The letter's PDF, only as one of this episode's letters (else 404); audit-logged."""
     with _db(request) as session:
         path = episodes.letter_file(session, episode_id, letter_id)
-        audit(
-            session, _me(active), "view_letter", "letter", letter_id, detail=f"episode={episode_id}"
-        )
+        audit(session, _me(active), "view_letter", "letter", letter_id,
+              detail=f"episode={episode_id}", episode_id=episode_id)  # fmt: skip
     return FileResponse(
         path,
         media_type="application/pdf",
