@@ -97,7 +97,7 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("admin audit", "/admin/logg"),
             ("admin audit p20", "/admin/logg?sida=20"),
             ("admin audit by user", "/admin/logg?vem=hl7"),
-            ("admin audit episode", "/admin/logg?id={episode}"),
+            ("admin audit episode", "/admin/logg?arende={episode}"),
             ("admin audit days", "/admin/logg?fran=2026-01-01&till=2026-01-31"),
             ("admin accounts", "/admin"),
             ("admin companies", "/admin/bolag"),
@@ -173,7 +173,8 @@ def seed_matches_and_audit(engine, audit_rows: int) -> None:  # noqa: ANN001
             rows.append(
                 {"at": now - timedelta(seconds=int(3 * 365 * 86400 * (1 - k / audit_rows))),
                  "actor": rnd.choice(actors), "action": rnd.choice(actions), "entity": "episode",
-                 "entity_id": str(rnd.randrange(1, 22_500)), "address": "10.0.0.1"}
+                 "entity_id": str(episode_id := rnd.randrange(1, 22_500)),
+                 "episode_id": episode_id, "address": "10.0.0.1"}
             )  # fmt: skip
             if len(rows) == 20_000:
                 connection.execute(insert(AuditLog.__table__), rows)
