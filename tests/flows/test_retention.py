@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import stats_fixtures as fx
-from conftest import REPO
 from sqlalchemy import Engine, String, Text, delete, func, select
 
 import flows.stages.retention as stage
@@ -42,6 +41,8 @@ from models.tables import (
     StatFact,
     Task,
 )
+
+REPO = Path(__file__).resolve().parents[2]  # not from conftest: tests/web has one too
 
 GONE = "198112189876"  # born on the 18th: deleted
 GONE_NAME = "Märta Raderasson"

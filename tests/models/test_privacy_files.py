@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from sqlalchemy import text
 
 from models.db import make_engine
 from models.privacy import private_dir
+
+REPO = Path(__file__).resolve().parents[2]  # not from conftest: tests/web has one too
 
 
 @pytest.fixture

@@ -17,12 +17,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from sqlalchemy import Engine, insert
 
 from models.config import Settings
 from models.privacy import mask, masked_errors
 from models.tables import HousingCompany, Notice, NoticeFile
+
+REPO = Path(__file__).resolve().parents[2]  # not from conftest: tests/web has one too
 
 PNR = "198112189876"
 EMAIL = "marta.raderasson@example.se"
