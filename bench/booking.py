@@ -15,8 +15,10 @@ month after it). Then it prints, from ``services.reach`` (the demo's summary use
     meetings >= min_lead_days after the letter   share of appointment letters
     meetings before the last day to pay          share of those with a deadline
     meetings before a booked eviction            by the margin; on/after the eviction day
-    letters sent after their date                must be 0
-    deadlines passed unreached                   must be 0 at the demo's capacity
+    letters sent after their date                must be 0 (appointments, cancellations,
+                                                 post copies)
+    deadlines passed unreached                   no letter sent, no caseworker told before
+                                                 it: must be 0 at the demo's capacity
     appointment letters by channel               and the emailed ones also posted
     meeting reminders sent                       by SMS and by email; failed
 
@@ -165,11 +167,13 @@ def run(args: argparse.Namespace, label: str, configure: Callable[[Settings], No
     )
     print(
         f"  letters sent after their date  {m.sent_after_date} of {m.sent} "
-        f"(waiting past their date {m.waiting_past_date})"
+        f"(appointments, cancellations, post copies; waiting past their date "
+        f"{m.waiting_past_date})"
     )
     print(
         f"  deadlines passed unreached     {m.passed_unreached} of {m.deadlines_passed} "
-        f"(opened after the deadline {m.opened_after_deadline}, "
+        f"(no letter sent nor caseworker told before it; "
+        f"opened after the deadline {m.opened_after_deadline}, "
         f"ended before it {m.ended_before_deadline})"
     )
     channels = counts.appointment_channels

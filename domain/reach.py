@@ -1,16 +1,20 @@
 """Did the letters reach the tenant in time? The measures of issue 12, as pure polars.
 
-Over the appointment letters and the episodes (frames the service loads):
+Over the tenant letters and the episodes (frames the service loads):
 
-* lead time: working days from the letter's date to its meeting, against
-  ``booking.min_lead_days_print`` / ``_email`` for the letter's channel;
+* lead time: working days from an appointment letter's date to its meeting, against
+  ``booking.min_lead_days_print`` / ``_email`` by the booking's own rule: by post, or
+  by email with a post copy (``domain.addresses.gets_post_copy``), the post's lead;
 * meetings before the last day to pay, and before a booked eviction with the margin
   (never on or after the eviction day);
-* letters that went out after the date they carry (must be 0) or still wait past it;
+* tenant letters (appointments, cancellations, post copies) that went out after the
+  date they carry (must be 0) or still wait past it;
 * episodes whose last day to pay passed without anyone reaching out: no appointment
-  letter dated before it and no caseworker told before it (must be 0 when capacity
-  allows). Episodes opened on or after their deadline, and those settled, withdrawn or
-  ended before it, are counted apart: nobody could or needed to reach them in time.
+  letter (or its post copy) sent or printed before it and no caseworker told before
+  it (must be 0 when capacity allows). A letter that failed, was replaced or never
+  went out reached nobody. Episodes opened on or after their deadline, and those
+  settled, withdrawn or ended before it, are counted apart: nobody could or needed to
+  reach them in time.
 """
 
 from __future__ import annotations
@@ -23,10 +27,15 @@ import polars as pl
 from domain.booking import LeadTimes
 from domain.working_days import non_working_weekdays, subtract_working_days
 
+#: The tenant letter kinds in the letters frame; the meeting measures are of the first.
+APPOINTMENT = "appointment"
+
 LETTERS_SCHEMA: dict[str, pl.DataType] = {
     "letter_id": pl.Int64(),
     "episode_id": pl.Int64(),
+    "kind": pl.String(),  # appointment, appointment_cancelled or post_copy
     "channel": pl.String(),
+    "post_copy": pl.Boolean(),  # an emailed letter that also went by post
     "status": pl.String(),
     "created_on": pl.Date(),  # the date the letter carries
     "sent_on": pl.Date(),  # the day it went out (Stockholm), null while not sent
@@ -45,7 +54,8 @@ EPISODES_SCHEMA: dict[str, pl.DataType] = {
     "deadline_date": pl.Date(),
     "caseworker_told_on": pl.Date(),  # routed to a caseworker on (null: never)
     "ended_on": pl.Date(),  # settled, withdrawn or ended (first such day; null: open)
-    "first_letter_on": pl.Date(),  # the first appointment letter's date (null: none)
+    # The first day an appointment letter or its post copy went out (null: none did).
+    "first_sent_on": pl.Date(),
 }
 
 
@@ -60,9 +70,9 @@ class ReachMeasures:
     before_eviction: int  # by the last day with the margin
     on_or_after_eviction: int  # the meeting on or after the eviction day
     eviction_after_letter: int  # eviction notified after the letter (the worklist flags it)
-    sent: int
-    sent_after_date: int  # must be 0
-    waiting_past_date: int  # not sent by the end of the day they carry
+    sent: int  # tenant letters sent: appointments, cancellations, post copies
+    sent_after_date: int  # of those, sent after the date they carry: must be 0
+    waiting_past_date: int  # tenant letters not sent by the end of the day they carry
     deadlines_passed: int  # episodes whose last day to pay has passed, reachable
     passed_unreached: int  # must be 0 at the demo's capacity
     opened_after_deadline: int
@@ -90,7 +100,9 @@ def reach_measures(
     dates = letters["created_on"].drop_nulls().to_list() or [as_of]
     years = (min(dates).year - 1, max(max(dates).year, as_of.year) + 1)
     wanted = (
-        pl.when(pl.col("channel") == "email")
+        pl.when((pl.col("channel") == "email") & pl.col("post_copy").fill_null(False))
+        .then(rules.wanted(True, post_copy=True))
+        .when(pl.col("channel") == "email")
         .then(rules.wanted(True))
         .otherwise(rules.wanted(False))
     )
@@ -100,7 +112,8 @@ def reach_measures(
     }
     if "eviction_known_on" not in letters.columns:
         letters = letters.with_columns(eviction_known_on=pl.lit(None, dtype=pl.Date))
-    frame = letters.with_columns(
+    every = letters  # every tenant letter: sent on its date or not
+    frame = letters.filter(pl.col("kind") == APPOINTMENT).with_columns(
         lead=_working_days_after("created_on", "meeting_on", years),
         wanted=wanted,
         last_day=pl.col("eviction_on").replace_strict(last, default=None, return_dtype=pl.Date),
@@ -115,8 +128,7 @@ def reach_measures(
         pl.col("ended_on").is_null() | (pl.col("ended_on") >= pl.col("deadline_date"))
     )
     reached = (
-        pl.col("first_letter_on").is_not_null()
-        & (pl.col("first_letter_on") < pl.col("deadline_date"))
+        pl.col("first_sent_on").is_not_null() & (pl.col("first_sent_on") < pl.col("deadline_date"))
     ) | (
         pl.col("caseworker_told_on").is_not_null()
         & (pl.col("caseworker_told_on") < pl.col("deadline_date"))
@@ -140,10 +152,11 @@ def reach_measures(
         before_eviction=count(known & (pl.col("meeting_on") <= pl.col("last_day"))),
         on_or_after_eviction=count(known & (pl.col("meeting_on") >= pl.col("eviction_on"))),
         eviction_after_letter=count(pl.col("eviction_on").is_not_null() & ~known),
-        sent=count(sent),
-        sent_after_date=count(sent & (pl.col("sent_on") > pl.col("created_on"))),
+        sent=count(sent, every),
+        sent_after_date=count(sent & (pl.col("sent_on") > pl.col("created_on")), every),
         waiting_past_date=count(
-            pl.col("status").is_in(["pending", "sending"]) & (pl.col("created_on") < as_of)
+            pl.col("status").is_in(["pending", "sending"]) & (pl.col("created_on") < as_of),
+            every,
         ),
         deadlines_passed=reachable.height,
         passed_unreached=count(~reached, reachable),

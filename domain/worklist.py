@@ -107,7 +107,9 @@ LETTERS_SCHEMA: dict[str, pl.DataType] = {
     "status": pl.String(),
     "flagged": pl.Boolean(),  # the email failed and the letter went to print instead
     "channel": pl.String(),
-    "created_on": pl.Date(),  # due: a letter goes out in the run that queued it
+    # Due: a letter goes out in the run that queued it. The day its meeting's letter was
+    # first dated: one dated again (not sent on its date) still shows since when it waits.
+    "created_on": pl.Date(),
     "problem": pl.String(),  # domain.delivery.problem_of(last_error)
 }
 

@@ -85,11 +85,19 @@ def claim_is_stale(token: str | None, claimed_at: datetime | None, timeout: floa
 class Outbox:
     """The delivery run's access to the letter table: claims and results, one commit each."""
 
-    def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime]) -> None:
-        """``clock``: the run's "now" (deadlines and retry times follow the run date)."""
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        run_date: date | None = None,
+    ) -> None:
+        """``clock``: the run's "now" (deadlines and retry times follow the run date);
+        ``run_date``: the day letters go out on (default: the clock's day in Stockholm)."""
         self.engine = engine
         self.settings = settings
         self.clock = clock
+        self.run_date = run_date or clock().astimezone(STOCKHOLM).date()
         self.token = new_claim_token()
 
     def stale_ids(self, channel: str = Channel.EMAIL) -> list[int]:
@@ -136,6 +144,7 @@ class Outbox:
                         Letter.channel == Channel.EMAIL,
                         or_(and_(Letter.status == LetterStatus.PENDING, due), taken_over),
                         Letter.id.not_in(list(skip)) if skip else true(),
+                        self._on_its_date(),
                     )
                     .order_by(Letter.id)
                     .limit(1)
@@ -175,6 +184,112 @@ class Outbox:
                 session.expunge_all()
                 return letter, slot
 
+    def _on_its_date(self) -> Any:
+        """Only tenant letters (and post copies) dated the run's day may go out: one
+        dated earlier could name a last day to pay that has passed (see :meth:`redate`)."""
+        return or_(
+            Letter.kind.not_in([*TENANT_KINDS, POST_COPY]),
+            Letter.created_on >= self.run_date,
+        )
+
+    def stale_dated(self) -> list[tuple[int, str, str | None, datetime | None]]:
+        """Unsent tenant letters outside a print batch dated before the run's day:
+        (id, status, claim token, claimed at)."""
+        with session_scope(self.engine) as session:
+            rows = session.execute(
+                select(Letter.id, Letter.status, Letter.claim_token, Letter.claimed_at)
+                .where(
+                    Letter.kind.in_(TENANT_KINDS),
+                    Letter.status.in_([LetterStatus.PENDING, LetterStatus.SENDING]),
+                    Letter.print_batch.is_(None),
+                    Letter.created_on < self.run_date,
+                )
+                .order_by(Letter.id)
+            ).all()
+        return [(i, status, token, at) for i, status, token, at in rows]
+
+    def redate(self, letter_id: int) -> int | None:
+        """Replace a letter claimed by this run, dated before the run's day, by a new
+        version dated the run's day; returns the new letter's id (None: not ours any more).
+
+        The old letter is superseded and the new one queued in one transaction: a crash
+        leaves either the old letter (redone by the rerun) or both, never two new ones.
+        """
+        from services.letters import REDATED, redate_letter
+
+        with session_scope(self.engine) as session:
+            old = session.get(Letter, letter_id)
+            if old is None or old.claim_token != self.token:
+                return None
+            dated = old.created_on
+            result = session.execute(
+                update(Letter)
+                .where(Letter.id == letter_id, Letter.claim_token == self.token)
+                .values(
+                    status=LetterStatus.SUPERSEDED,
+                    claim_token=None,
+                    claimed_at=None,
+                    next_attempt_at=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if rowcount(result) != 1:
+                return None
+            new = redate_letter(session, self.settings, old, self.run_date)
+            session.execute(
+                update(Letter)
+                .where(Letter.id == letter_id)
+                .values(
+                    last_error=f"{REDATED} ({dated.isoformat()}): version {new.version} "
+                    f"dated {self.run_date.isoformat()} replaces it"
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return new.id
+
+    def redate_copies(self) -> int:
+        """Post copies of letters already emailed, still to print on a later day than
+        their date: each is rendered again dated the run's day. Returns how many."""
+        from services.letters import REDATED, redate_copy
+
+        original = aliased(Letter)
+        with session_scope(self.engine) as session:
+            ids = session.scalars(
+                select(Letter.id)
+                .join(original, original.id == Letter.copy_of_id)
+                .where(
+                    Letter.kind == POST_COPY,
+                    Letter.status == LetterStatus.PENDING,
+                    Letter.print_batch.is_(None),
+                    Letter.created_on < self.run_date,
+                    original.status == LetterStatus.SENT,
+                )
+                .order_by(Letter.id)
+            ).all()
+        redated = 0
+        for copy_id in ids:
+            with session_scope(self.engine) as session:
+                result = session.execute(
+                    update(Letter)
+                    .where(
+                        Letter.id == copy_id,
+                        Letter.status == LetterStatus.PENDING,
+                        Letter.print_batch.is_(None),
+                    )
+                    .values(
+                        status=LetterStatus.SUPERSEDED,
+                        last_error=f"{REDATED}: printed again dated {self.run_date.isoformat()}",
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if rowcount(result) != 1:
+                    continue  # another run took it
+                copy = session.get(Letter, copy_id)
+                assert copy is not None
+                redate_copy(session, self.settings, copy, self.run_date)
+                redated += 1
+        return redated
+
     def attachments(self, letter: Letter) -> tuple[Attachment, ...]:
         """Files made at sending time: a company's receipt email gets its receipt as CSV."""
         if letter.kind != LetterKind.COMPANY_RECEIPT:
@@ -196,6 +311,7 @@ class Outbox:
                     Letter.status == LetterStatus.PENDING,
                     Letter.channel == Channel.EMAIL,
                     Letter.next_attempt_at.is_not(None),
+                    self._on_its_date(),  # the only ones claim_email may take
                 )
             )
         if earliest is None:
@@ -503,7 +619,11 @@ class Outbox:
             transaction_lock(session, PRINT_LOCK)
             query = (
                 select(Letter.id, Letter.pdf_path)
-                .where(Letter.status == LetterStatus.PENDING, Letter.channel == Channel.PRINT)
+                .where(
+                    Letter.status == LetterStatus.PENDING,
+                    Letter.channel == Channel.PRINT,
+                    self._on_its_date(),
+                )
                 .order_by(Letter.id)
             )
             rows = session.execute(for_update_skip_locked(session, query)).all()

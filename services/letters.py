@@ -40,7 +40,7 @@ from domain.vocabulary import (
     Routing,
 )
 from letters.compose import BATCH, caseworker_notice, compose_letters, letter_input
-from letters.render import LetterInput
+from letters.render import LetterInput, LetterTemplate
 from models.config import Settings
 from models.db import chunks, rowcount
 from models.privacy import write_private
@@ -392,3 +392,115 @@ def cancellation_letter_queue(settings: Settings, run_date: date) -> QueueLetter
         return queue_cancellation_letter(session, settings, appointment, run_date)
 
     return queue
+
+
+# ---------------------------------------------------------------------------
+# Letters not sent on their date: dated again
+
+#: ``Letter.last_error`` of a letter replaced because it was not sent on its date.
+REDATED = "not sent on its date"
+
+
+def _newest_tenant_letter(session: Session, episode_id: int) -> Letter:
+    """The episode's newest tenant letter (the one just queued)."""
+    return session.scalars(
+        select(Letter)
+        .where(Letter.episode_id == episode_id, Letter.kind.in_(TENANT_KINDS))
+        .order_by(Letter.version.desc())
+        .limit(1)
+    ).one()
+
+
+def _keep_delivery_state(old: Letter, new: Letter) -> None:
+    """The new version goes on where the old one stopped: a letter moved to print stays
+    by post, and its email attempts still count towards giving up."""
+    if old.channel == Channel.PRINT and new.status == LetterStatus.PENDING:
+        new.channel = Channel.PRINT
+    new.attempts = old.attempts
+    new.last_error = old.last_error
+    new.flagged = bool(new.flagged or old.flagged)
+    if new.channel == Channel.EMAIL:
+        new.next_attempt_at = old.next_attempt_at
+
+
+def _drop_copy_already_posted(session: Session, old: Letter, new: Letter) -> None:
+    """When the old version's post copy already went by post, the tenant has the letter
+    on paper: the new version is emailed only, its copy is not printed a second time."""
+    posted = session.scalar(
+        select(func.count(Letter.id)).where(
+            Letter.copy_of_id == old.id,
+            Letter.kind == POST_COPY,
+            Letter.status.in_([LetterStatus.SENDING, LetterStatus.SENT]),
+        )
+    )
+    if not posted:
+        return
+    session.execute(
+        update(Letter)
+        .where(
+            Letter.copy_of_id == new.id,
+            Letter.kind == POST_COPY,
+            Letter.status == LetterStatus.PENDING,
+        )
+        .values(
+            status=LetterStatus.SUPERSEDED,
+            last_error="the earlier version's post copy already went by post",
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def redate_letter(session: Session, settings: Settings, old: Letter, run_date: date) -> Letter:
+    """Render a tenant letter dated before ``run_date`` again, as a new version dated then.
+
+    What a letter says about paying depends on its date (``domain.letter_situation``):
+    sent later than its date it could name a last day to pay that has passed. The new
+    version is rendered for the same appointment (a cancellation for the same time) and
+    keeps the old one's channel and attempts; the caller supersedes the old one in the
+    same transaction, so a rerun never makes two new versions.
+    """
+    appointment = session.get(Appointment, old.appointment_id)
+    assert appointment is not None and old.episode_id is not None
+    if old.kind == APPOINTMENT_CANCELLED:
+        queue_cancellation_letter(session, settings, appointment, run_date)
+    else:
+        queue_appointment_letters(session, settings, [appointment.id], run_date)
+    new = _newest_tenant_letter(session, old.episode_id)
+    _keep_delivery_state(old, new)
+    _drop_copy_already_posted(session, old, new)
+    return new
+
+
+def redate_copy(session: Session, settings: Settings, copy: Letter, run_date: date) -> Letter:
+    """A post copy of a letter already emailed, printed on a later day: rendered again
+    dated ``run_date`` (the same version), so that the paper says what is true when it
+    goes out. Its own key per day, so a rerun queues none twice; the caller supersedes
+    the old copy in the same transaction."""
+    original = session.get(Letter, copy.copy_of_id)
+    appointment = session.get(Appointment, copy.appointment_id)
+    assert original is not None and appointment is not None
+    episode, slot = appointment_with_slot(session, appointment)
+    template: LetterTemplate = "appointment"
+    if original.kind == APPOINTMENT_CANCELLED:
+        template = "cancellation"
+        slot = last_told_slot(session, episode.id, run_date) or slot
+    item = letter_input(settings, episode, appointment, slot, template, original.version, run_date)
+    (done,) = compose_letters(settings, [(item, original.kind)])
+    key = f"{original.idempotency_key}:post:{run_date.isoformat()}"
+    path = _pdf_path(settings, run_date, key)
+    write_private(path, done.pdf)
+    letter, _ = enqueue(
+        session,
+        key=key,
+        kind=POST_COPY,
+        channel=Channel.PRINT,
+        created_on=run_date,
+        episode_id=episode.id,
+        appointment_id=appointment.id,
+        subject=done.subject,
+        pdf_path=str(path),
+        language=done.language,
+        version=original.version,
+        copy_of_id=original.id,
+    )
+    return letter

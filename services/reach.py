@@ -9,8 +9,8 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from domain.booking import LeadTimes
 from domain.reach import EPISODES_SCHEMA, LETTERS_SCHEMA, ReachMeasures, reach_measures
@@ -25,6 +25,7 @@ from models.tables import (
     Notice,
 )
 from services._common import stockholm_dates
+from services.outbox import POST_COPY, TENANT_KINDS
 
 #: Statuses that end an episode's need to be reached before its deadline.
 _ENDED = ("settled", "withdrawn", "eviction_executed", "closed")
@@ -37,11 +38,15 @@ def _letters(session: Session) -> pl.DataFrame:
         .group_by(Notice.episode_id)
         .subquery()
     )
+    copy = aliased(Letter)
+    has_copy = exists().where(copy.copy_of_id == Letter.id, copy.kind == POST_COPY)
     rows = session.execute(
         select(
             Letter.id,
             Letter.episode_id,
+            Letter.kind,
             Letter.channel,
+            has_copy,
             Letter.status,
             Letter.created_on,
             Letter.sent_at,
@@ -56,25 +61,27 @@ def _letters(session: Session) -> pl.DataFrame:
         .join(Episode, Episode.id == Letter.episode_id)
         .outerjoin(known, known.c.episode_id == Letter.episode_id)
         .where(
-            Letter.kind == LetterKind.APPOINTMENT.value,
+            Letter.kind.in_([*TENANT_KINDS, POST_COPY]),
             Letter.status != LetterStatus.SUPERSEDED.value,
         )
         .order_by(Letter.id)
     ).all()
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(11)]
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(13)]
     return pl.DataFrame(
         {
             "letter_id": columns[0],
             "episode_id": columns[1],
-            "channel": columns[2],
-            "status": columns[3],
-            "created_on": columns[4],
-            "sent_on": stockholm_dates(list(columns[5])),
-            "meeting_on": stockholm_dates(list(columns[6])),
-            "short_notice": [bool(v) for v in columns[7]],
-            "deadline_date": columns[8],
-            "eviction_on": stockholm_dates(list(columns[9])),
-            "eviction_known_on": columns[10],
+            "kind": columns[2],
+            "channel": columns[3],
+            "post_copy": [bool(v) for v in columns[4]],
+            "status": columns[5],
+            "created_on": columns[6],
+            "sent_on": stockholm_dates(list(columns[7])),
+            "meeting_on": stockholm_dates(list(columns[8])),
+            "short_notice": [bool(v) for v in columns[9]],
+            "deadline_date": columns[10],
+            "eviction_on": stockholm_dates(list(columns[11])),
+            "eviction_known_on": columns[12],
         },
         schema=LETTERS_SCHEMA,
     )
@@ -87,11 +94,19 @@ def _episodes(session: Session) -> pl.DataFrame:
         .group_by(EpisodeTransition.episode_id)
         .subquery()
     )
-    first_letter = (
-        select(Letter.episode_id, func.min(Letter.created_on).label("on"))
+    # Reaching the tenant is a letter that went out: sent or printed, not one that
+    # failed, was replaced or still waits. A post copy of an appointment letter counts.
+    original = aliased(Letter)
+    first_sent = (
+        select(Letter.episode_id, func.min(Letter.sent_at).label("at"))
+        .outerjoin(original, original.id == Letter.copy_of_id)
         .where(
-            Letter.kind == LetterKind.APPOINTMENT.value,
-            Letter.status != LetterStatus.SUPERSEDED.value,
+            Letter.status == LetterStatus.SENT.value,
+            Letter.sent_at.is_not(None),
+            or_(
+                Letter.kind == LetterKind.APPOINTMENT.value,
+                (Letter.kind == POST_COPY) & (original.kind == LetterKind.APPOINTMENT.value),
+            ),
         )
         .group_by(Letter.episode_id)
         .subquery()
@@ -104,10 +119,10 @@ def _episodes(session: Session) -> pl.DataFrame:
             Episode.routing,
             Episode.caseworker_notified_on,
             ended.c.on,
-            first_letter.c.on,
+            first_sent.c.at,
         )
         .outerjoin(ended, ended.c.episode_id == Episode.id)
-        .outerjoin(first_letter, first_letter.c.episode_id == Episode.id)
+        .outerjoin(first_sent, first_sent.c.episode_id == Episode.id)
         .where(Episode.deadline_date.is_not(None))
         .order_by(Episode.id)
     ).all()
@@ -124,7 +139,7 @@ def _episodes(session: Session) -> pl.DataFrame:
             "deadline_date": columns[2],
             "caseworker_told_on": told,
             "ended_on": columns[5],
-            "first_letter_on": columns[6],
+            "first_sent_on": stockholm_dates(list(columns[6])),
         },
         schema=EPISODES_SCHEMA,
     )

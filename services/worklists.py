@@ -227,6 +227,20 @@ def _load_staff_emails(session: Session, settings: Settings | None, run_date: da
     return _with_problem(rows, STAFF_EMAILS_SCHEMA)
 
 
+def _first_dated() -> ColumnElement[Any]:
+    """The day the tenant's letter about a meeting was first dated: a letter not sent on
+    its date is dated again as a new version (same meeting, same kind), and the advisor
+    should see how long it has waited, not only since this morning."""
+    lt = Letter.__table__.c
+    first = Letter.__table__.alias("first")
+    return func.coalesce(
+        select(func.min(first.c.created_on))
+        .where(first.c.appointment_id == lt.appointment_id, first.c.kind == lt.kind)
+        .scalar_subquery(),
+        lt.created_on,
+    )
+
+
 def load_inputs(
     session: Session, since: date, run_date: date, settings: Settings | None = None
 ) -> WorklistInputs:
@@ -269,7 +283,7 @@ def load_inputs(
                     lt.status,
                     lt.flagged,
                     lt.channel,
-                    lt.created_on,
+                    _first_dated(),
                     lt.last_error,
                 )
                 .where(lt.episode_id.in_(_letter_problems()), lt.kind.in_(TENANT_LETTER_KINDS))

@@ -251,12 +251,14 @@ def _print_reach(context: AppContext, last_day: date) -> None:
         f"{m.eviction_after_letter})"
     )
     console.print(
-        f"  letters sent after their date  {m.sent_after_date} of {m.sent} sent; "
-        f"waiting past their date {m.waiting_past_date}"
+        f"  letters sent after their date  {m.sent_after_date} of {m.sent} sent "
+        f"(appointments, cancellations, post copies); waiting past their date "
+        f"{m.waiting_past_date}"
     )
     console.print(
         f"  deadlines passed unreached     {m.passed_unreached} of {m.deadlines_passed} "
-        f"(apart: {m.opened_after_deadline} opened after their deadline, "
+        f"(no letter sent nor caseworker told before it; "
+        f"apart: {m.opened_after_deadline} opened after their deadline, "
         f"{m.ended_before_deadline} settled or ended before it)"
     )
 

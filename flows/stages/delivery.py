@@ -28,6 +28,13 @@ crash, a second run or an outage is handled:
 * Staff emails have no paper form: temporary failures are retried across runs for at
   least ``smtp.staff_retry_hours`` with a growing pause, then they end ``failed`` and
   the first advisor's worklist shows them.
+* A tenant letter never goes out on a later day than the date it carries (an email
+  retried the next day, a letter queued on a Friday evening and sent on Monday, one
+  moved to print): it is rendered again as a new version dated the run's day, for the
+  same meeting when that still suits a letter dated today, else rebooked as above; the
+  old one is superseded in the same transaction. A post copy to print after its
+  letter was emailed is rendered again dated the run's day. Email retries within a day
+  keep the same letter.
 * Print letters are claimed into a named batch before the batch file is written and
   marked sent after it; a rerun finishes a half-done batch under the same name.
 * A post copy (a letter emailed to the landlord's address, printed too) is printed once,
@@ -223,6 +230,7 @@ def _deliver_print(outbox: Outbox, run_date: date, counts: dict[str, int]) -> No
     for unfinished in outbox.unfinished_batches():
         _complete_batch(outbox, unfinished, counts, rewrite=not batch_exists(print_dir, unfinished))
     counts["copies_dropped"] += outbox.drop_needless_copies(run_date)
+    counts["redated"] += outbox.redate_copies()
     name, missing = outbox.claim_print_batch(run_date)
     counts["failed"] += missing
     if name is not None:
@@ -367,6 +375,27 @@ def _rebook_letter(
         outbox.send_new_version_by_post(episode_id, version)
 
 
+def _redate_stale_letters(outbox: Outbox, counts: dict[str, int]) -> None:
+    """Never send a tenant letter on a later day than the date it carries.
+
+    A letter not sent on its date (queued in the evening or at a weekend, an email
+    retried on the next day, moved to print later) is rendered again as a new version
+    dated the run's day, for the same meeting: what it says about paying (before, near
+    or after the last day to pay) is then true when it goes out. The old one is
+    superseded. Letters whose meeting is too close by now were rebooked before this.
+    """
+    timeout = outbox.settings.smtp.claim_timeout_seconds
+    for letter_id, status, token, claimed_at in outbox.stale_dated():
+        if status == LetterStatus.SENDING and (
+            token == outbox.token or not claim_is_stale(token, claimed_at, timeout)
+        ):
+            continue  # in flight in a live run
+        if not outbox.claim(letter_id, status, token):
+            continue  # another run took it
+        if outbox.redate(letter_id) is not None:
+            counts["redated"] += 1
+
+
 def _post_what_email_missed(outbox: Outbox, run_date: date, counts: dict[str, int]) -> None:
     """Email tenant letters still unsent on the last day the post arrives in time: print them."""
     postal_days = outbox.settings.booking.postal_days
@@ -385,7 +414,8 @@ def deliver_outbox(
 ) -> dict[str, int]:
     """Send pending email letters and write the day's print batch; returns counts only.
 
-    Letters too late for their channel are rebooked first; after emailing, letters the
+    Letters too late for their channel are rebooked first, and tenant letters dated
+    before ``run_date`` rendered again dated ``run_date``; after emailing, letters the
     email missed go by post on the last day the post still arrives in time. ``at``: the
     moment the run acts at (the fault bench); see :class:`RunClock`.
     """
@@ -404,10 +434,12 @@ def deliver_outbox(
             "superseded",
             "failed_post_copy_sent",
             "copies_dropped",
+            "redated",
         )
     }
-    outbox = Outbox(engine, settings, RunClock(run_date, settings, at))
+    outbox = Outbox(engine, settings, RunClock(run_date, settings, at), run_date)
     _replace_late_letters(outbox, run_date, counts)
+    _redate_stale_letters(outbox, counts)
     local: LocalSmtpServer | None = None
     smtp = settings.smtp
     if outbox.pending_email():

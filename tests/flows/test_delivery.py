@@ -272,9 +272,12 @@ def test_refused_connection_counts_attempts_then_goes_to_print_flagged(db_engine
     assert letter.status == "pending" and letter.attempts == 1 and letter.channel == "email"
     assert "cannot connect" in (letter.last_error or "") and not letter.flagged
 
+    # The next day the letter is dated again (a new version); its attempts still count.
     counts = deliver_outbox(db_engine, fast, date(2026, 11, 3))
-    (letter,) = _letters(db_engine)
+    old, letter = _letters(db_engine)
+    assert old.status == "superseded" and old.sent_at is None and counts["redated"] == 1
     assert counts["moved_to_print"] == 1 and counts["printed"] == 1
+    assert letter.version == 2 and letter.created_on == date(2026, 11, 3)
     assert letter.channel == "print" and letter.flagged and letter.status == "sent"
     assert letter.attempts == 2 and "gave up after 2 attempts" in (letter.last_error or "")
 
@@ -301,7 +304,10 @@ def test_outage_moves_the_letter_to_print_on_the_last_day_the_post_is_in_time(
     for day in (RUN, date(2026, 11, 3), date(2026, 11, 6)):
         counts = deliver_outbox(db_engine, fast, day)
         assert counts["deferred"] == 1 and counts["printed"] == 0
-    (letter,) = _letters(db_engine)
+    # Each day the unsent letter is dated again: a new version, its attempts still count.
+    *old, letter = _letters(db_engine)
+    assert [x.status for x in old] == ["superseded", "superseded"]
+    assert letter.version == 3 and letter.created_on == date(2026, 11, 6)
     assert letter.attempts == 3 and letter.channel == "email" and letter.status == "pending"
     # The advisor sees the letter that should have gone out on 2 November.
     rows = build_worklist(db_engine, fast, date(2026, 11, 6)).rows
@@ -310,10 +316,11 @@ def test_outage_moves_the_letter_to_print_on_the_last_day_the_post_is_in_time(
     assert "inte gått iväg" in problems["action"][0]
 
     counts = deliver_outbox(db_engine, fast, date(2026, 11, 9))
-    (letter,) = _letters(db_engine)
+    *_, letter = _letters(db_engine)
     assert counts["moved_to_print"] == 1 and counts["printed"] == 1
     assert letter.channel == "print" and letter.flagged and letter.status == "sent"
     assert letter.print_batch == "2026-11-09-01" and letter.attempts == 4
+    assert letter.version == 4 and letter.created_on == date(2026, 11, 9)
 
 
 class HangingServer:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import polars as pl
 from booking_helpers import add_episode
@@ -17,7 +17,9 @@ def letter(n: int, channel: str, created: date, meeting: date, **values: object)
     row = {
         "letter_id": n,
         "episode_id": n,
+        "kind": "appointment",
         "channel": channel,
+        "post_copy": False,
         "status": "sent",
         "created_on": created,
         "sent_on": created,
@@ -60,6 +62,40 @@ def test_lead_deadline_eviction_and_late_letters_are_counted() -> None:
     assert (m.with_eviction, m.before_eviction, m.on_or_after_eviction) == (2, 1, 1)
     assert m.eviction_after_letter == 1
     assert (m.sent, m.sent_after_date, m.waiting_past_date) == (7, 1, 1)
+
+
+def test_cancellations_and_post_copies_sent_late_count_but_not_as_appointments() -> None:
+    monday, tuesday = date(2026, 11, 2), date(2026, 11, 3)
+    meeting = date(2026, 11, 9)
+    letters = pl.DataFrame(
+        [
+            letter(1, "email", monday, meeting),
+            letter(2, "print", monday, meeting, kind="post_copy", sent_on=tuesday),
+            letter(3, "email", monday, meeting, kind="appointment_cancelled", sent_on=tuesday),
+            letter(4, "print", monday, meeting, kind="appointment_cancelled", status="pending",
+                   sent_on=None),
+        ],
+        schema=LETTERS_SCHEMA,
+    )  # fmt: skip
+    m = reach_measures(letters, pl.DataFrame(schema=EPISODES_SCHEMA), tuesday, RULES)
+    assert (m.letters, m.lead_kept, m.with_deadline) == (1, 1, 1)
+    assert (m.sent, m.sent_after_date, m.waiting_past_date) == (3, 2, 1)
+
+
+def test_an_emailed_letter_with_a_post_copy_wants_the_posts_lead_as_booking_does() -> None:
+    monday = date(2026, 11, 2)
+    thursday = date(2026, 11, 5)  # 3 working days: enough by email (2), not by post (5)
+    letters = pl.DataFrame(
+        [
+            letter(1, "email", monday, thursday),
+            letter(2, "email", monday, thursday, post_copy=True),
+            letter(3, "email", monday, date(2026, 11, 9), post_copy=True),
+        ],
+        schema=LETTERS_SCHEMA,
+    )
+    m = reach_measures(letters, pl.DataFrame(schema=EPISODES_SCHEMA), monday, RULES)
+    assert (m.letters, m.lead_kept) == (3, 2)
+    assert RULES.wanted(True, post_copy=True) == RULES.wanted(False)
 
 
 def test_an_episode_passing_its_deadline_unreached_is_counted() -> None:
@@ -106,3 +142,68 @@ def test_the_demo_figures_from_the_database(db_engine, settings) -> None:  # noq
     # (never told): unreached, as is the one nobody matched; the short-notice one is not.
     assert (m.deadlines_passed, m.passed_unreached) == (3, 2)
     assert forgotten
+
+
+def test_only_letters_that_went_out_before_the_deadline_reach_the_tenant(
+    db_engine, settings
+) -> None:  # noqa: ANN001
+    """A letter that failed (no address at all) or was never sent reached nobody."""
+    from flows.stages.booking import book_appointments
+    from flows.stages.delivery import deliver_outbox
+    from flows.stages.letters import create_letters
+    from models.db import session_scope
+    from services.reach import measure_reach
+
+    run = date(2026, 11, 2)
+    add_episode(db_engine, deadline=date(2026, 11, 5), street=None)  # failed: no address
+    add_episode(db_engine, deadline=date(2026, 11, 5))  # printed on the 2nd: reached
+    book_appointments(db_engine, settings, run)
+    create_letters(db_engine, settings, run)
+    with session_scope(db_engine) as session:
+        unsent = measure_reach(session, settings, date(2026, 11, 20))
+    assert (unsent.deadlines_passed, unsent.passed_unreached) == (2, 2)  # none went out
+    deliver_outbox(db_engine, settings, run)
+    with session_scope(db_engine) as session:
+        m = measure_reach(session, settings, date(2026, 11, 20))
+    assert (m.deadlines_passed, m.passed_unreached) == (2, 1)
+
+
+def test_cancellations_and_post_copies_are_measured_from_the_database(
+    db_engine, settings, smtp_server
+) -> None:  # noqa: ANN001
+    from sqlalchemy import update
+
+    from flows.stages.booking import book_appointments, cancel
+    from flows.stages.delivery import deliver_outbox
+    from flows.stages.letters import create_letters
+    from models.db import session_scope
+    from models.tables import Letter
+    from services.reach import _letters, measure_reach
+
+    settings.smtp.port = smtp_server.port
+    settings.letters.post_when_email_from_landlord = True
+    run = date(2026, 11, 2)
+    episode = add_episode(db_engine, email="hyresgast@example.se")  # the landlord's address
+    book_appointments(db_engine, settings, run)
+    create_letters(db_engine, settings, run)
+    deliver_outbox(db_engine, settings, run)
+    cancel(db_engine, settings, episode, run)
+    with session_scope(db_engine) as session:  # as if the cancellation went out a day late
+        session.execute(
+            update(Letter)
+            .where(
+                Letter.kind.in_(["appointment_cancelled", "post_copy"]), Letter.status == "pending"
+            )
+            .values(status="sent", sent_at=datetime(2026, 11, 3, 9, tzinfo=UTC))
+        )
+        frame = _letters(session)
+        m = measure_reach(session, settings, date(2026, 11, 4))
+    assert sorted(frame["kind"].to_list()) == [
+        "appointment",
+        "appointment_cancelled",
+        "post_copy",
+        "post_copy",
+    ]
+    emailed = frame.filter(pl.col("channel") == "email")
+    assert emailed["post_copy"].to_list() == [True, True]
+    assert (m.letters, m.sent, m.sent_after_date) == (1, 4, 2)
