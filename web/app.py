@@ -36,6 +36,7 @@ from web.core import (
     LoginRequired,
     PageNotFound,
     Portal,
+    login_url,
     render,
 )
 
@@ -189,7 +190,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def _login(request: Request, _exc: LoginRequired) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": "Logga in först."}, status_code=401)
-        return RedirectResponse("/logga-in", status_code=303)
+        return RedirectResponse(login_url(request), status_code=303)
 
     @app.exception_handler(PageNotFound)
     @app.exception_handler(NotFound)

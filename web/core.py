@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -29,7 +30,10 @@ from services.users import ActiveSession, LoginPolicy, resolve_session, sso_logi
 
 SESSION_COOKIE = "kvarboende_session"
 LOGIN_CSRF_COOKIE = "kvarboende_login"
+LOGIN_PATH = "/logga-in"
 TEMPLATES = Path(__file__).with_name("templates")
+#: Where a login may send the person on: a path of this site, never longer than this.
+_MAX_NEXT = 2000
 STATIC = Path(__file__).with_name("static")
 
 
@@ -91,6 +95,39 @@ def sso_username(request: Request) -> str | None:
         return None
     name = request.headers.get(web.sso_header, "").strip().lower()
     return name or None
+
+
+def safe_next(target: str | None) -> str:
+    """The page to go to after logging in, or ``/`` when ``target`` is not a plain local path.
+
+    ``next`` comes from a link anyone can write, so only a path on this site is
+    followed: it starts with a single ``/`` (``//host`` and ``/\\host`` are other sites
+    to a browser), has no scheme, host, backslash or control character, and is not the
+    login or logout page itself.
+    """
+    if not target or len(target) > _MAX_NEXT or not target.startswith("/"):
+        return "/"
+    unprintable = any(ord(c) < 32 or ord(c) == 127 for c in target)
+    if target.startswith("//") or "\\" in target or unprintable:
+        return "/"
+
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path in (LOGIN_PATH, "/logga-ut"):
+        return "/"
+    return target
+
+
+def login_url(request: Request) -> str:
+    """The login page, remembering the page asked for so the person comes back to it.
+
+    A link in an email arrives without the session cookie (it is SameSite=Strict), so
+    without this the person would land on the start page after logging in. Only a GET
+    is remembered: a form's POST cannot be repeated by a redirect.
+    """
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET" or safe_next(target) == "/":
+        return LOGIN_PATH
+    return f"{LOGIN_PATH}?{urlencode({'next': target}, safe='/')}"
 
 
 def current_session(request: Request) -> ActiveSession:
