@@ -23,6 +23,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.config import Settings
 from models.db import session_scope
@@ -47,6 +49,40 @@ class PageNotFound(Exception):
 
 class CsrfFailed(Exception):
     """A POST without the right CSRF token: refused with 403 before anything happens."""
+
+
+class FormRefused(Exception):
+    """The form could not be read within its limits (too many files or fields, a field
+    too big); ``message`` says so in plain Swedish. Answered with 400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def form_problem_sv(detail: str, max_files: int) -> str:
+    """Starlette's English complaint about a multipart form, in plain Swedish."""
+    if detail.startswith("Too many files"):
+        if max_files == 1:
+            return "Skicka en fil åt gången."
+        return f"Du kan skicka högst {max_files} filer åt gången. Välj färre filer och försök igen."
+    if detail.startswith("Too many fields"):
+        return "Formuläret har för många fält. Ladda om sidan och försök igen."
+    if "exceeded maximum size" in detail:
+        return "Ett fält i formuläret är för stort. Ladda om sidan och försök igen."
+    return "Formuläret kunde inte läsas. Ladda om sidan och försök igen."
+
+
+async def read_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
+    """The request's form, parsed once within these limits; FormRefused (Swedish) otherwise.
+
+    Starlette checks the limits while parsing and answers in English before any route
+    runs, so its refusal is caught here and reworded.
+    """
+    try:
+        return await request.form(max_files=max_files, max_fields=max_fields)
+    except StarletteHTTPException as exc:
+        raise FormRefused(form_problem_sv(str(exc.detail), max_files)) from None
 
 
 @dataclass
@@ -110,7 +146,6 @@ def safe_next(target: str | None) -> str:
     unprintable = any(ord(c) < 32 or ord(c) == 127 for c in target)
     if target.startswith("//") or "\\" in target or unprintable:
         return "/"
-
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or parts.path in (LOGIN_PATH, "/logga-ut"):
         return "/"
@@ -181,7 +216,7 @@ async def csrf_protect(request: Request) -> None:
         return
     active = current_session(request)
     web = portal(request).settings.web
-    form = await request.form(max_files=web.max_files_per_upload, max_fields=50)
+    form = await read_form(request, max_files=web.max_files_per_upload, max_fields=50)
     sent = form.get("csrf_token")
     if not isinstance(sent, str) or not hmac.compare_digest(sent, active.csrf_token):
         raise CsrfFailed

@@ -16,10 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from domain.vocabulary import Receipt, RejectedRow
-from models.errors import KvarboendeError
 from services import companies, receipts
-from web.core import client_address, portal
-from web.uploads import UploadRefused, receive_file
+from web.core import client_address, portal, read_form
+from web.uploads import (
+    UPLOAD_FAILED_SV,
+    UploadRefused,
+    log_upload_failure,
+    receive_file,
+    refusal_for_company,
+)
 
 router = APIRouter(prefix="/api/v1")
 _bearer = HTTPBearer(auto_error=False)
@@ -71,10 +76,13 @@ async def _ingest(request: Request, company_id: str, name: str, data: bytes) -> 
             receive_file, app, company_id, name, data,
             actor=f"api:{company_id}", address=client_address(request), via="api",
         )  # fmt: skip
-    except UploadRefused as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    except KvarboendeError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - the company gets Swedish, the log the error
+        refusal = refusal_for_company(exc)
+        if refusal is None:
+            log_upload_failure(company_id, "api", exc)
+            raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, UPLOAD_FAILED_SV) from None
+        code = 400 if isinstance(exc, UploadRefused) else 422
+        raise HTTPException(code, refusal) from None
     return ApiReceipt(**received.receipt.model_dump(), receipt_id=received.file_id)
 
 
@@ -83,7 +91,7 @@ async def post_notice_file(request: Request, company_id: Company) -> ApiReceipt:
     """One notice file: multipart field ``file``, or the raw body with ``?filename=``."""
     limit = portal(request).settings.web.max_upload_mb * 1024 * 1024
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=5)
+        form = await read_form(request, max_files=1, max_fields=5)
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "Fältet 'file' med en fil saknas.")
@@ -145,7 +153,7 @@ async def sms_status(request: Request, secret: str) -> dict[str, str]:
     expected = app.settings.sms.status_secret.get_secret_value()
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Finns inte.")
-    form = await request.form()
+    form = await read_form(request, max_files=0, max_fields=50)
     gateway_id, outcome = form.get("id"), form.get("status")
     if not isinstance(gateway_id, str) or outcome not in ("delivered", "failed", "sent"):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "id och status krävs.")
