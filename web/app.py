@@ -29,6 +29,7 @@ from models.db import as_utc, make_engine
 from models.errors import NotFound
 from models.privacy import protect_process
 from services.audit import action_label, entity_label
+from web.body_limit import UploadLimit
 from web.core import (
     SESSION_COOKIE,
     STATIC,
@@ -298,6 +299,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(UploadLimit, settings=settings)  # inside: its 413 gets the headers
     app.add_middleware(RequestContext, settings=settings)
     app.add_middleware(SecurityHeaders)
     return app
