@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -30,10 +31,47 @@ router = APIRouter(prefix="/api/v1")
 _bearer = HTTPBearer(auto_error=False)
 
 
+class DuplicateRow(BaseModel):
+    """A row already received, and the row it repeats: the same facts as the CSV receipt."""
+
+    row_number: int
+    contract_ref: str | None = None
+    reason: str
+    repeats_row: int | None = None  # None: not known (files from before this was kept)
+    repeats_filename: str | None = None  # None: the same file
+    repeats: str = ""  # the same in words, as on the receipt: "rad 2 i samma fil"
+
+
 class ApiReceipt(Receipt):
-    """The receipt, with the id of its page in the portal."""
+    """The receipt, with the id of its page in the portal and the duplicates row by row."""
 
     receipt_id: int
+    duplicate_rows: list[DuplicateRow] = Field(default_factory=list)
+
+
+def rejected_rows(detail: receipts.ReceiptDetail) -> list[RejectedRow]:
+    """The rejected rows with their contract references, as the CSV receipt lists them."""
+    return [
+        RejectedRow(row_number=r.row_number, reason=r.reason, contract_ref=r.contract_ref)
+        for r in detail.rows
+        if r.kind == "rejected"
+    ]
+
+
+def duplicate_rows(detail: receipts.ReceiptDetail) -> list[DuplicateRow]:
+    """The duplicates, each with the row (and file) it repeats."""
+    return [
+        DuplicateRow(
+            row_number=r.row_number,
+            contract_ref=r.contract_ref,
+            reason=r.reason,
+            repeats_row=r.repeats_row,
+            repeats_filename=r.repeats_filename,
+            repeats=r.repeats_sv,
+        )
+        for r in detail.rows
+        if r.kind == "duplicate"
+    ]
 
 
 def company_of_token(
@@ -83,7 +121,13 @@ async def _ingest(request: Request, company_id: str, name: str, data: bytes) -> 
             raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, UPLOAD_FAILED_SV) from None
         code = 400 if isinstance(exc, UploadRefused) else 422
         raise HTTPException(code, refusal) from None
-    return ApiReceipt(**received.receipt.model_dump(), receipt_id=received.file_id)
+    with app.db() as session:
+        detail = receipts.get_receipt(session, company_id, received.file_id)
+    return ApiReceipt(
+        **received.receipt.model_dump(),
+        receipt_id=received.file_id,
+        duplicate_rows=duplicate_rows(detail),
+    )
 
 
 @router.post("/notice-files", response_model=ApiReceipt)
@@ -116,7 +160,8 @@ async def put_file(filename: str, request: Request, company_id: Company) -> ApiR
 @router.get("/receipts/{content_hash}", response_model=ApiReceipt)
 def get_receipt(content_hash: str, request: Request, company_id: Company) -> ApiReceipt:
     """The receipt of a file this company sent earlier (by the SHA-256 of its content)."""
-    with portal(request).db() as session:
+    app = portal(request)
+    with app.db() as session:
         detail = receipts.find_by_hash(session, company_id, content_hash)
     s = detail.summary
     return ApiReceipt(
@@ -128,12 +173,12 @@ def get_receipt(content_hash: str, request: Request, company_id: Company) -> Api
         rejected=s.rejected,
         duplicates=s.duplicates,
         file_error=s.file_error,
-        rejections=[
-            RejectedRow(row_number=r.row_number, reason=r.reason)
-            for r in detail.rows
-            if r.kind == "rejected"
-        ],
+        rejections=rejected_rows(detail),
+        notes=detail.notes,
+        received_at=s.received_at,
+        contact=receipts.contact_line(app.settings),
         receipt_id=s.id,
+        duplicate_rows=duplicate_rows(detail),
     )
 
 
