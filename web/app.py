@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -28,14 +29,17 @@ from models.db import as_utc, make_engine
 from models.errors import NotFound
 from models.privacy import protect_process
 from services.audit import action_label, entity_label
+from web.body_limit import UploadLimit
 from web.core import (
     SESSION_COOKIE,
     STATIC,
     TEMPLATES,
     CsrfFailed,
+    FormRefused,
     LoginRequired,
     PageNotFound,
     Portal,
+    login_url,
     render,
 )
 
@@ -47,6 +51,49 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "x-content-type-options": "nosniff",
 }
+
+
+#: A crash, in plain Swedish (the page and the API say the same).
+SERVER_ERROR_SV = (
+    "Något gick fel hos oss. Försök igen om en stund; händer det igen, kontakta kommunen."
+)
+#: Starlette's English reason phrases, for the codes a person may meet, in plain Swedish.
+STATUS_SV = {
+    404: "Sidan finns inte, eller så har du inte behörighet att se den.",
+    405: "Sidan kan inte användas på det sättet.",
+}
+_FALLBACK_PAGE = (
+    '<!doctype html><html lang="sv"><head><meta charset="utf-8"><title>Något gick fel'
+    "</title></head><body><h1>Något gick fel</h1><p>{message}</p>"
+    '<p><a href="/">Till startsidan</a></p></body></html>'
+)
+
+
+def with_security_headers(response: Response) -> Response:
+    """The headers SecurityHeaders adds, set on a response that never passes it.
+
+    A crash is answered by Starlette's outermost layer, outside every middleware.
+    """
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+def detail_sv(exc: StarletteHTTPException) -> str:
+    """The error's own text when it is ours; Swedish instead of Starlette's default phrase."""
+    detail = exc.detail if isinstance(exc.detail, str) else ""
+    default = _phrase(exc.status_code)
+    if detail and detail != default:
+        return detail
+    return STATUS_SV.get(exc.status_code, "Något gick fel.")
 
 
 class SecurityHeaders:
@@ -189,7 +236,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def _login(request: Request, _exc: LoginRequired) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": "Logga in först."}, status_code=401)
-        return RedirectResponse("/logga-in", status_code=303)
+        return RedirectResponse(login_url(request), status_code=303)
 
     @app.exception_handler(PageNotFound)
     @app.exception_handler(NotFound)
@@ -206,18 +253,39 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
                       "message": "Formuläret var för gammalt eller kom inte från portalen. "
                       "Gå tillbaka, ladda om sidan och försök igen."}, status_code=403)  # fmt: skip
 
+    @app.exception_handler(FormRefused)
+    async def _form_refused(request: Request, exc: FormRefused) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.message}, status_code=400)
+        page = company.upload_refused_page(request, exc.message)
+        if page is not None:
+            return page
+        return render(request, "error.html", {"title": "Formuläret kunde inte skickas",
+                      "message": exc.message}, status_code=400)  # fmt: skip
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+            return JSONResponse({"detail": detail_sv(exc)}, status_code=exc.status_code,
                                 headers=getattr(exc, "headers", None))  # fmt: skip
         if exc.status_code == 404:
             return await _not_found(request, exc)
-        message = exc.detail if isinstance(exc.detail, str) else "Något gick fel."
-        if exc.status_code == 405:
-            message = "Sidan kan inte användas på det sättet."
+        message = STATUS_SV[405] if exc.status_code == 405 else detail_sv(exc)
         return render(request, "error.html", {"title": "Det gick inte", "message": message},
                       status_code=exc.status_code)  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, _exc: Exception) -> Response:
+        """Any other error: a Swedish page with the security headers (Starlette then
+        re-raises the error, so the server logs it, masked by :mod:`models.privacy`)."""
+        if _wants_json(request):
+            return with_security_headers(JSONResponse({"detail": SERVER_ERROR_SV}, 500))
+        try:
+            page: Response = render(request, "error.html", {"title": "Något gick fel",
+                                    "message": SERVER_ERROR_SV}, status_code=500)  # fmt: skip
+        except Exception:  # noqa: BLE001 - the page itself failed: a plain one, still Swedish
+            page = HTMLResponse(_FALLBACK_PAGE.format(message=SERVER_ERROR_SV), 500)
+        return with_security_headers(page)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, _exc: RequestValidationError) -> Response:
@@ -231,6 +299,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(UploadLimit, settings=settings)  # inside: its 413 gets the headers
     app.add_middleware(RequestContext, settings=settings)
     app.add_middleware(SecurityHeaders)
     return app

@@ -16,12 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.config import Settings
 from models.db import session_scope
@@ -29,7 +32,10 @@ from services.users import ActiveSession, LoginPolicy, resolve_session, sso_logi
 
 SESSION_COOKIE = "kvarboende_session"
 LOGIN_CSRF_COOKIE = "kvarboende_login"
+LOGIN_PATH = "/logga-in"
 TEMPLATES = Path(__file__).with_name("templates")
+#: Where a login may send the person on: a path of this site, never longer than this.
+_MAX_NEXT = 2000
 STATIC = Path(__file__).with_name("static")
 
 
@@ -43,6 +49,40 @@ class PageNotFound(Exception):
 
 class CsrfFailed(Exception):
     """A POST without the right CSRF token: refused with 403 before anything happens."""
+
+
+class FormRefused(Exception):
+    """The form could not be read within its limits (too many files or fields, a field
+    too big); ``message`` says so in plain Swedish. Answered with 400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def form_problem_sv(detail: str, max_files: int) -> str:
+    """Starlette's English complaint about a multipart form, in plain Swedish."""
+    if detail.startswith("Too many files"):
+        if max_files == 1:
+            return "Skicka en fil åt gången."
+        return f"Du kan skicka högst {max_files} filer åt gången. Välj färre filer och försök igen."
+    if detail.startswith("Too many fields"):
+        return "Formuläret har för många fält. Ladda om sidan och försök igen."
+    if "exceeded maximum size" in detail:
+        return "Ett fält i formuläret är för stort. Ladda om sidan och försök igen."
+    return "Formuläret kunde inte läsas. Ladda om sidan och försök igen."
+
+
+async def read_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
+    """The request's form, parsed once within these limits; FormRefused (Swedish) otherwise.
+
+    Starlette checks the limits while parsing and answers in English before any route
+    runs, so its refusal is caught here and reworded.
+    """
+    try:
+        return await request.form(max_files=max_files, max_fields=max_fields)
+    except StarletteHTTPException as exc:
+        raise FormRefused(form_problem_sv(str(exc.detail), max_files)) from None
 
 
 @dataclass
@@ -91,6 +131,38 @@ def sso_username(request: Request) -> str | None:
         return None
     name = request.headers.get(web.sso_header, "").strip().lower()
     return name or None
+
+
+def safe_next(target: str | None) -> str:
+    """The page to go to after logging in, or ``/`` when ``target`` is not a plain local path.
+
+    ``next`` comes from a link anyone can write, so only a path on this site is
+    followed: it starts with a single ``/`` (``//host`` and ``/\\host`` are other sites
+    to a browser), has no scheme, host, backslash or control character, and is not the
+    login or logout page itself.
+    """
+    if not target or len(target) > _MAX_NEXT or not target.startswith("/"):
+        return "/"
+    unprintable = any(ord(c) < 32 or ord(c) == 127 for c in target)
+    if target.startswith("//") or "\\" in target or unprintable:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path in (LOGIN_PATH, "/logga-ut"):
+        return "/"
+    return target
+
+
+def login_url(request: Request) -> str:
+    """The login page, remembering the page asked for so the person comes back to it.
+
+    A link in an email arrives without the session cookie (it is SameSite=Strict), so
+    without this the person would land on the start page after logging in. Only a GET
+    is remembered: a form's POST cannot be repeated by a redirect.
+    """
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET" or safe_next(target) == "/":
+        return LOGIN_PATH
+    return f"{LOGIN_PATH}?{urlencode({'next': target}, safe='/')}"
 
 
 def current_session(request: Request) -> ActiveSession:
@@ -144,7 +216,7 @@ async def csrf_protect(request: Request) -> None:
         return
     active = current_session(request)
     web = portal(request).settings.web
-    form = await request.form(max_files=web.max_files_per_upload, max_fields=50)
+    form = await read_form(request, max_files=web.max_files_per_upload, max_fields=50)
     sent = form.get("csrf_token")
     if not isinstance(sent, str) or not hmac.compare_digest(sent, active.csrf_token):
         raise CsrfFailed

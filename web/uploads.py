@@ -8,21 +8,31 @@ inbox delivery, with the same guards), and the temporary folder is removed.
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from domain.formatting import local_now
+from domain.notices import NoticeFormatError
 from domain.vocabulary import Receipt
 from models.audit import audit
 from models.errors import KvarboendeError
+from models.privacy import masked_exception
 from services import receipts
 from services.ingest import ingest_file
 from services.receipts import queue_receipt_email
 from web.core import Portal
 
+log = logging.getLogger(__name__)
+
 ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
+#: What the company is told when the failure is ours, not their file's.
+UPLOAD_FAILED_SV = (
+    "Filen kunde inte tas emot just nu. Försök igen om en stund; "
+    "händer det igen, kontakta kommunen."
+)
 _SAFE_NAME = re.compile(r"[^\w.\- åäöÅÄÖ]")
 
 
@@ -54,6 +64,31 @@ def check_upload(name: str, size: int, max_mb: int) -> None:
         raise UploadRefused(
             f"{safe_filename(name)}: bara CSV-filer (.csv, .txt) och Excel-filer (.xlsx) tas emot."
         )
+
+
+def refusal_for_company(exc: Exception) -> str | None:
+    """The text of an error meant for the company (about its own file, in Swedish), or None.
+
+    Only these two kinds are written for the company; any other error (configuration,
+    database, a concurrent ingest) is worded for the operator, in English, and may name
+    commands or internals, so it is never shown to them.
+    """
+    if isinstance(exc, UploadRefused):
+        return str(exc)
+    if isinstance(exc, NoticeFormatError):
+        return f"Filen kunde inte tas emot: {exc}"
+    return None
+
+
+def log_upload_failure(company_id: str, via: str, exc: Exception) -> None:
+    """Log an upload that failed on our side, masked (the company sees UPLOAD_FAILED_SV)."""
+    log.error(
+        "upload (%s) for company %s failed: %s",
+        via,
+        company_id,
+        masked_exception(exc),
+        exc_info=not isinstance(exc, KvarboendeError),
+    )
 
 
 def receive_file(

@@ -60,7 +60,7 @@ def test_deactivated_account_is_logged_out_and_cannot_log_in(portal) -> None:
         user_id = connection.scalar(select(PortalUser.id).where(PortalUser.username == "bolag-a"))
     answer = admin.post(f"/admin/konton/{user_id}/stang-av", data={"csrf_token": csrf})
     assert answer.status_code == 303
-    assert company.get("/foretag").headers["location"] == "/logga-in"
+    assert company.get("/foretag").headers["location"] == "/logga-in?next=/foretag"
     page = portal.client().get("/logga-in")
     refused = portal.client().post(
         "/logga-in",

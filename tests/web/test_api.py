@@ -143,3 +143,41 @@ def test_admin_issues_a_token_shown_once_and_revokes_it(portal) -> None:
     with portal.engine.connect() as connection:
         actions = set(connection.scalars(select(AuditLog.action)))
     assert {"issue_token", "revoke_token"} <= actions
+
+
+def test_the_stored_receipt_carries_what_the_csv_receipt_does(portal) -> None:
+    """Rejected rows keep their contract reference; each duplicate names the row it repeats."""
+    client = portal.client()
+    token, _ = _tokens(portal)
+    first = sample_file()
+    posted = client.post(
+        "/api/v1/notice-files?filename=forsta.csv", content=first, headers=_auth(token)
+    ).json()
+    digest = hashlib.sha256(first).hexdigest()
+    stored = client.get(f"/api/v1/receipts/{digest}", headers=_auth(token)).json()
+    assert stored["rejections"] == [
+        {"row_number": 3, "reason": "Personnummer och namn saknas", "contract_ref": "K-BAD"}
+    ]
+    duplicate = {
+        "row_number": 4,
+        "contract_ref": "K-1",
+        "reason": stored["duplicate_rows"][0]["reason"],
+        "repeats_row": 2,
+        "repeats_filename": None,
+        "repeats": "rad 2 i samma fil",
+    }
+    assert stored["duplicate_rows"] == [duplicate]
+    assert posted["duplicate_rows"] == [duplicate]  # the upload's answer says the same
+    assert stored["contact"] and stored["received_at"]
+    assert not {"match", "tier", "case_id", "known", "caseworker"} & set(stored)
+
+    header, same = first.decode().splitlines()[:2]
+    later = f"{header}\n{same}\n".encode()  # the same notice, in a new file
+    client.post("/api/v1/notice-files?filename=senare.csv", content=later, headers=_auth(token))
+    again = client.get(
+        f"/api/v1/receipts/{hashlib.sha256(later).hexdigest()}", headers=_auth(token)
+    ).json()
+    assert [(d["repeats_row"], d["repeats_filename"]) for d in again["duplicate_rows"]] == [
+        (2, "forsta.csv")
+    ]
+    assert again["duplicate_rows"][0]["repeats"] == "rad 2 i filen forsta.csv"

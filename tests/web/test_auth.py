@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
 
-from portal_helpers import PASSWORD, csrf_of
+from portal_helpers import PASSWORD, csrf_of, sample_file
 from sqlalchemy import select, update
 
 from models.tables import AuditLog, LoginAttempt, PortalSession
@@ -18,9 +20,24 @@ def _try(client, username: str, password: str):
     )
 
 
+def _next_field(page: str) -> str | None:
+    found = re.search(r'name="next" value="([^"]*)"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def _login_via(client, login_location: str, username: str, next_page: str | None = None):
+    """Log in on the page the redirect pointed at, posting its hidden ``next`` (or one given)."""
+    page = client.get(login_location)
+    data = {"username": username, "password": PASSWORD, "csrf_token": csrf_of(page.text)}
+    sent = next_page if next_page is not None else _next_field(page.text)
+    if sent is not None:
+        data["next"] = sent
+    return client.post("/logga-in", data=data)
+
+
 def test_login_sets_a_strict_cookie_and_logout_ends_the_session(portal) -> None:
     client = portal.client()
-    assert client.get("/foretag").headers["location"] == "/logga-in"
+    assert client.get("/foretag").headers["location"] == "/logga-in?next=/foretag"
     answer = _try(client, "bolag-a", PASSWORD)
     assert answer.status_code == 303
     cookie = answer.headers["set-cookie"]
@@ -93,7 +110,7 @@ def test_an_idle_session_expires(portal) -> None:
                 last_seen_at=datetime.now(UTC) - timedelta(minutes=idle + 1)
             )
         )
-    assert client.get("/foretag").headers["location"] == "/logga-in"
+    assert client.get("/foretag").headers["location"] == "/logga-in?next=/foretag"
     with portal.engine.connect() as connection:
         assert connection.scalar(select(PortalSession.ended_at)) is not None
 
@@ -154,3 +171,63 @@ def test_every_state_changing_page_needs_the_csrf_token(portal) -> None:
         url = re.sub(r"\{[a-z_]+:int\}", "1", path).replace("{company_id}", portal.company_a)
         client = admin if path.startswith("/admin") else company
         assert client.post(url, data={"label": "x"}).status_code == 403, path
+
+
+def test_a_link_followed_while_logged_out_opens_its_page_after_login(portal) -> None:
+    """A receipt link from an email arrives without the (strict) cookie: log in, land there."""
+    sender, csrf = portal.login("bolag-a")
+    receipt = sender.post(
+        "/foretag/filer",
+        data={"csrf_token": csrf},
+        files=[("filer", ("a.csv", sample_file(), "text/csv"))],
+    ).headers["location"]
+    link = f"{receipt}?redan=1"
+    client = portal.client()
+    redirect = client.get(link)
+    assert redirect.status_code == 303
+    assert redirect.headers["location"].startswith("/logga-in?next=")
+    page = client.get(redirect.headers["location"]).text
+    assert _next_field(page) == link
+    assert "Gå vidare till sidan" in page  # someone logged in in another window goes on
+    answer = _login_via(client, redirect.headers["location"], "bolag-a")
+    assert answer.status_code == 303 and answer.headers["location"] == link
+    assert "redan tagits emot" in client.get(link).text
+    # A wrong password keeps the page to go to for the next attempt.
+    other = portal.client()
+    wrong = other.get(redirect.headers["location"])
+    refused = other.post(
+        "/logga-in",
+        data={"username": "bolag-a", "password": "fel", "csrf_token": csrf_of(wrong.text),
+              "next": link},
+    )  # fmt: skip
+    assert refused.status_code == 401 and _next_field(refused.text) == link
+
+
+def test_a_form_post_while_logged_out_is_not_remembered(portal) -> None:
+    answer = portal.client().post("/foretag/filer", data={"csrf_token": "x"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/logga-in"
+
+
+def test_the_page_after_login_still_checks_the_role(portal) -> None:
+    client = portal.client()
+    answer = _login_via(client, "/logga-in?next=/radgivare", "bolag-a")
+    assert answer.headers["location"] == "/radgivare"
+    assert client.get("/radgivare").status_code == 404
+
+
+def test_next_pointing_elsewhere_goes_to_the_start_page(portal) -> None:
+    for target in (
+        "//evil.example",
+        "https://evil.example",
+        "/\\evil",
+        "/\\/evil.example",
+        "http:/evil.example",
+        "/\tevil",
+        "evil.example",
+        "/logga-ut",
+    ):
+        client = portal.client()
+        page = client.get("/logga-in", params={"next": target}).text
+        assert _next_field(page) is None, target
+        answer = _login_via(client, "/logga-in", "bolag-a", next_page=target)
+        assert answer.status_code == 303 and answer.headers["location"] == "/", target

@@ -59,7 +59,8 @@ def test_every_role_changes_its_own_password_and_other_sessions_end(portal) -> N
         assert "Du är utloggad på 1 andra ställe" in here.get(answer.headers["location"]).text
         assert here.get("/").status_code == 303  # this session stays
         assert here.get("/", follow_redirects=True).url.path != "/logga-in"
-        assert elsewhere.get("/konto").headers["location"] == "/logga-in"  # the other ended
+        # the other ended
+        assert elsewhere.get("/konto").headers["location"] == "/logga-in?next=/konto"
         after = _stored_hash(portal, username)
         assert after != before and after.startswith("$argon2id$") and NEW not in after
         assert not _can_log_in(portal, username, PASSWORD)
@@ -104,7 +105,7 @@ def test_the_form_needs_the_csrf_token(portal) -> None:
     )
     assert answer.status_code == 403
     assert _can_log_in(portal, "bolag-a", PASSWORD)
-    assert portal.client().get("/konto").headers["location"] == "/logga-in"
+    assert portal.client().get("/konto").headers["location"] == "/logga-in?next=/konto"
 
 
 def test_admin_resets_a_password_and_the_account_is_logged_out(portal) -> None:
@@ -116,7 +117,7 @@ def test_admin_resets_a_password_and_the_account_is_logged_out(portal) -> None:
         f"/admin/konton/{ids['bolag-a']}/losenord", data={"csrf_token": csrf, "password": NEW}
     )
     assert answer.headers["location"] == "/admin?klart=losenord"
-    assert person.get("/foretag").headers["location"] == "/logga-in"
+    assert person.get("/foretag").headers["location"] == "/logga-in?next=/foretag"
     assert _can_log_in(portal, "bolag-a", NEW) and not _can_log_in(portal, "bolag-a", PASSWORD)
     assert _actions(portal, "reset_password") == [("admin", "sessions_ended=1", "testclient")]
     own = admin.post(f"/admin/konton/{ids['admin']}/losenord",

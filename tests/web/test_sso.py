@@ -53,7 +53,7 @@ def test_the_header_from_the_trusted_proxy_signs_the_person_in(portal) -> None:
 def test_the_header_from_any_other_address_is_ignored(portal) -> None:
     client = _client(portal, ELSEWHERE)
     answer = client.get("/foretag", headers={HEADER: "bolag-a"})
-    assert answer.status_code == 303 and answer.headers["location"] == "/logga-in"
+    assert answer.status_code == 303 and answer.headers["location"] == "/logga-in?next=/foretag"
     assert "set-cookie" not in answer.headers
     assert _actions(portal, "login_sso") == []
     assert client.get("/admin", headers={HEADER: "admin"}).status_code == 303
@@ -72,7 +72,7 @@ def test_unknown_or_deactivated_accounts_are_not_let_in(portal) -> None:
     client = _client(portal, PROXY)
     for name in ("ingen-sadan", "bolag-b"):
         answer = client.get("/foretag", headers={HEADER: name})
-        assert answer.status_code == 303 and answer.headers["location"] == "/logga-in"
+        assert answer.status_code == 303 and answer.headers["location"] == "/logga-in?next=/foretag"
     refused = {actor for actor, _ in _actions(portal, "login_sso_refused")}
     assert refused == {"ingen-sadan", "bolag-b"}
 

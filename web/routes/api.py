@@ -12,23 +12,66 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from domain.vocabulary import Receipt, RejectedRow
-from models.errors import KvarboendeError
 from services import companies, receipts
-from web.core import client_address, portal
-from web.uploads import UploadRefused, receive_file
+from web.core import client_address, portal, read_form
+from web.uploads import (
+    UPLOAD_FAILED_SV,
+    UploadRefused,
+    log_upload_failure,
+    receive_file,
+    refusal_for_company,
+)
 
 router = APIRouter(prefix="/api/v1")
 _bearer = HTTPBearer(auto_error=False)
 
 
+class DuplicateRow(BaseModel):
+    """A row already received, and the row it repeats: the same facts as the CSV receipt."""
+
+    row_number: int
+    contract_ref: str | None = None
+    reason: str
+    repeats_row: int | None = None  # None: not known (files from before this was kept)
+    repeats_filename: str | None = None  # None: the same file
+    repeats: str = ""  # the same in words, as on the receipt: "rad 2 i samma fil"
+
+
 class ApiReceipt(Receipt):
-    """The receipt, with the id of its page in the portal."""
+    """The receipt, with the id of its page in the portal and the duplicates row by row."""
 
     receipt_id: int
+    duplicate_rows: list[DuplicateRow] = Field(default_factory=list)
+
+
+def rejected_rows(detail: receipts.ReceiptDetail) -> list[RejectedRow]:
+    """The rejected rows with their contract references, as the CSV receipt lists them."""
+    return [
+        RejectedRow(row_number=r.row_number, reason=r.reason, contract_ref=r.contract_ref)
+        for r in detail.rows
+        if r.kind == "rejected"
+    ]
+
+
+def duplicate_rows(detail: receipts.ReceiptDetail) -> list[DuplicateRow]:
+    """The duplicates, each with the row (and file) it repeats."""
+    return [
+        DuplicateRow(
+            row_number=r.row_number,
+            contract_ref=r.contract_ref,
+            reason=r.reason,
+            repeats_row=r.repeats_row,
+            repeats_filename=r.repeats_filename,
+            repeats=r.repeats_sv,
+        )
+        for r in detail.rows
+        if r.kind == "duplicate"
+    ]
 
 
 def company_of_token(
@@ -71,11 +114,20 @@ async def _ingest(request: Request, company_id: str, name: str, data: bytes) -> 
             receive_file, app, company_id, name, data,
             actor=f"api:{company_id}", address=client_address(request), via="api",
         )  # fmt: skip
-    except UploadRefused as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    except KvarboendeError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
-    return ApiReceipt(**received.receipt.model_dump(), receipt_id=received.file_id)
+    except Exception as exc:  # noqa: BLE001 - the company gets Swedish, the log the error
+        refusal = refusal_for_company(exc)
+        if refusal is None:
+            log_upload_failure(company_id, "api", exc)
+            raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, UPLOAD_FAILED_SV) from None
+        code = 400 if isinstance(exc, UploadRefused) else 422
+        raise HTTPException(code, refusal) from None
+    with app.db() as session:
+        detail = receipts.get_receipt(session, company_id, received.file_id)
+    return ApiReceipt(
+        **received.receipt.model_dump(),
+        receipt_id=received.file_id,
+        duplicate_rows=duplicate_rows(detail),
+    )
 
 
 @router.post("/notice-files", response_model=ApiReceipt)
@@ -83,7 +135,7 @@ async def post_notice_file(request: Request, company_id: Company) -> ApiReceipt:
     """One notice file: multipart field ``file``, or the raw body with ``?filename=``."""
     limit = portal(request).settings.web.max_upload_mb * 1024 * 1024
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=5)
+        form = await read_form(request, max_files=1, max_fields=5)
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "Fältet 'file' med en fil saknas.")
@@ -108,7 +160,8 @@ async def put_file(filename: str, request: Request, company_id: Company) -> ApiR
 @router.get("/receipts/{content_hash}", response_model=ApiReceipt)
 def get_receipt(content_hash: str, request: Request, company_id: Company) -> ApiReceipt:
     """The receipt of a file this company sent earlier (by the SHA-256 of its content)."""
-    with portal(request).db() as session:
+    app = portal(request)
+    with app.db() as session:
         detail = receipts.find_by_hash(session, company_id, content_hash)
     s = detail.summary
     return ApiReceipt(
@@ -120,12 +173,12 @@ def get_receipt(content_hash: str, request: Request, company_id: Company) -> Api
         rejected=s.rejected,
         duplicates=s.duplicates,
         file_error=s.file_error,
-        rejections=[
-            RejectedRow(row_number=r.row_number, reason=r.reason)
-            for r in detail.rows
-            if r.kind == "rejected"
-        ],
+        rejections=rejected_rows(detail),
+        notes=detail.notes,
+        received_at=s.received_at,
+        contact=receipts.contact_line(app.settings),
         receipt_id=s.id,
+        duplicate_rows=duplicate_rows(detail),
     )
 
 
@@ -145,7 +198,7 @@ async def sms_status(request: Request, secret: str) -> dict[str, str]:
     expected = app.settings.sms.status_secret.get_secret_value()
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Finns inte.")
-    form = await request.form()
+    form = await read_form(request, max_files=0, max_fields=50)
     gateway_id, outcome = form.get("id"), form.get("status")
     if not isinstance(gateway_id, str) or outcome not in ("delivered", "failed", "sent"):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "id och status krävs.")

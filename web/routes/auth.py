@@ -25,6 +25,7 @@ from web.core import (
     new_login_csrf,
     portal,
     render,
+    safe_next,
     set_cookie,
 )
 
@@ -32,8 +33,13 @@ router = APIRouter()
 
 
 def _login_page(
-    request: Request, error: str | None = None, status_code: int = 200, username: str = ""
+    request: Request,
+    error: str | None = None,
+    status_code: int = 200,
+    username: str = "",
+    next_page: str = "/",
 ) -> Response:
+    """The form; ``next_page`` (already checked) rides along in a hidden field."""
     token = new_login_csrf()
     notice = "Du är utloggad." if request.query_params.get("utloggad") else None
     response = render(
@@ -45,6 +51,7 @@ def _login_page(
             "error": error,
             "notice": notice,
             "username": username[:60],
+            "next_page": next_page,
         },
         status_code=status_code,
     )
@@ -54,7 +61,7 @@ def _login_page(
 
 @router.get("/logga-in")
 def login_form(request: Request) -> Response:
-    return _login_page(request)
+    return _login_page(request, next_page=safe_next(request.query_params.get("next")))
 
 
 @router.post("/logga-in")
@@ -63,7 +70,9 @@ def login(
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
+    next_page: Annotated[str, Form(alias="next", max_length=2000)] = "/",
 ) -> Response:
+    """Check the password; on success go to the page the person came for (if local)."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         raise CsrfFailed
@@ -80,9 +89,10 @@ def login(
             )
         except (users.LoginRefused, users.LoginLocked) as exc:
             error = str(exc)  # caught inside the transaction: the failed attempt is kept
+    target = safe_next(next_page)
     if error is not None:
-        return _login_page(request, error, status_code=401, username=username)
-    response = RedirectResponse("/", status_code=303)
+        return _login_page(request, error, status_code=401, username=username, next_page=target)
+    response = RedirectResponse(target, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, logged_in.session_token, max_age=None)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response

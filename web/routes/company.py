@@ -6,7 +6,6 @@ receipt id answers 404, the same as an id that does not exist.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -16,15 +15,20 @@ from starlette.datastructures import UploadFile
 
 from domain.vocabulary import Role
 from models.audit import audit
-from models.errors import KvarboendeError
 from services import companies, receipts
 from services.users import ActiveSession
 from web.core import client_address, portal, render, require_role
-from web.uploads import UploadRefused, check_upload, receive_file
-
-log = logging.getLogger(__name__)
+from web.uploads import (
+    UPLOAD_FAILED_SV,
+    check_upload,
+    log_upload_failure,
+    receive_file,
+    refusal_for_company,
+    safe_filename,
+)
 
 router = APIRouter(prefix="/foretag")
+UPLOAD_PATH = "/foretag/filer"
 CompanyUser = Annotated[ActiveSession, Depends(require_role(Role.COMPANY))]
 
 
@@ -55,6 +59,15 @@ def _files_page(
         },
         status_code=status,
     )
+
+
+def upload_refused_page(request: Request, message: str) -> Response | None:
+    """The upload page with ``message``, when a company's upload form could not be read
+    (too many files: :class:`web.core.FormRefused`); None for any other page or person."""
+    active: ActiveSession | None = getattr(request.state, "active", None)
+    if request.url.path != UPLOAD_PATH or active is None or active.user.role != Role.COMPANY:
+        return None
+    return _files_page(request, active, [message], 400)
 
 
 @router.get("")
@@ -88,12 +101,12 @@ async def upload(request: Request, active: CompanyUser) -> Response:
                 address=client_address(request),
                 via="portal",
             )
-        except UploadRefused as exc:
-            errors.append(str(exc))
-            continue
-        except KvarboendeError as exc:
-            log.warning("portal upload refused: %s", type(exc).__name__)
-            errors.append(f"Filen kunde inte tas emot: {exc}")
+        except Exception as exc:  # noqa: BLE001 - each file gets its own answer
+            refusal = refusal_for_company(exc)
+            if refusal is None:
+                log_upload_failure(_company_id(active), "portal", exc)
+                refusal = f"{safe_filename(name)}: {UPLOAD_FAILED_SV}"
+            errors.append(refusal)
             continue
         received.append(result.file_id)
         already = already or result.receipt.already_received
