@@ -135,12 +135,13 @@ def test_the_demo_figures_from_the_database(db_engine, settings) -> None:  # noq
     deliver_outbox(db_engine, settings, run)
     with session_scope(db_engine) as session:
         m = measure_reach(session, settings, date(2026, 11, 20))
-    assert (m.letters, m.lead_kept, m.short_notice) == (2, 1, 1)
-    assert (m.before_deadline, m.with_deadline) == (2, 2)
-    assert (m.sent, m.sent_after_date, m.waiting_past_date) == (2, 0, 0)
+    # Unmatched (no register yet) but close to its deadline: booked and lettered anyway.
+    assert (m.letters, m.lead_kept, m.short_notice) == (3, 2, 1)
+    assert (m.before_deadline, m.with_deadline) == (2, 3)
+    assert (m.sent, m.sent_after_date, m.waiting_past_date) == (3, 0, 0)
     # Passed by the 20th: the 4th, 5th and 6th. The caseworker's episode has no matched_at
-    # (never told): unreached, as is the one nobody matched; the short-notice one is not.
-    assert (m.deadlines_passed, m.passed_unreached) == (3, 2)
+    # (never told): unreached; the short-notice one and the unmatched one got a letter.
+    assert (m.deadlines_passed, m.passed_unreached) == (3, 1)
     assert forgotten
 
 
