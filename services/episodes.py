@@ -186,6 +186,7 @@ class AppointmentRow:
     advisor_id: str
     status: str
     before_deadline: bool
+    short_notice: bool = False  # less lead time after its letter than wanted
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,16 @@ class RecordedActivity:
     activity_id: int
     appointment_id: int | None
     appointment_status: str | None
+
+
+@dataclass(frozen=True)
+class MeetingRecording:
+    """Who recorded a meeting's outcome, and when (``at`` UTC; ``on_date`` the day given)."""
+
+    kind: str
+    on_date: date
+    at: datetime
+    by: str
 
 
 @dataclass(frozen=True)
@@ -436,7 +447,14 @@ def show_episode(session: Session, episode_id: int, *, by: str) -> EpisodeDetail
     )
     appointments = tuple(
         AppointmentRow(
-            a.id, a.slot_id, as_utc(starts), location, advisor, a.status, bool(a.before_deadline)
+            a.id,
+            a.slot_id,
+            as_utc(starts),
+            location,
+            advisor,
+            a.status,
+            bool(a.before_deadline),
+            bool(a.short_notice),
         )  # fmt: skip
         for a, starts, location, advisor in session.execute(
             select(
@@ -508,8 +526,10 @@ def _meeting_to_record(
 
     The latest booked, attended or missed meeting of the episode; it must have taken
     place by ``on_date`` (nobody attends a meeting that is still to come), and a meeting
-    already recorded as attended (or missed) is not recorded so twice. A no-show may be
-    corrected to attended and back: the advisor's latest word counts.
+    is recorded once: a second recording of the same meeting, the same or the other
+    outcome, is refused. Two clicks or two advisors would otherwise store two activity
+    rows, and a no-show turned into attended after its follow-up tasks were planned
+    would leave the worklist and the statistics telling two stories.
     """
     row = session.execute(
         select(Appointment, AppointmentSlot.starts_at)
@@ -533,11 +553,12 @@ def _meeting_to_record(
             f"episode {episode_id}: the meeting is on {meeting_day.isoformat()}, "
             f"it cannot be recorded on {on_date.isoformat()}"
         )
-    if appointment.status == AppointmentStatus.ATTENDED and kind == ActivityKind.ATTENDED:
-        raise NotAllowed(f"episode {episode_id}: the meeting is already recorded as attended")
-    if appointment.status == AppointmentStatus.NO_SHOW and kind == ActivityKind.NO_SHOW:
-        # Two clicks (or two advisors) must not store the miss twice.
-        raise NotAllowed(f"episode {episode_id}: the meeting is already recorded as missed")
+    if appointment.status != AppointmentStatus.BOOKED:
+        recorded = "attended" if appointment.status == AppointmentStatus.ATTENDED else "missed"
+        raise NotAllowed(
+            f"episode {episode_id}: the meeting on {meeting_day.isoformat()} is already "
+            f"recorded as {recorded}; a meeting is recorded once"
+        )
     return appointment
 
 
@@ -821,8 +842,31 @@ def meeting_to_record(session: Session, episode_id: int) -> AppointmentRow | Non
     a, slot = row
     return AppointmentRow(
         a.id, a.slot_id, as_utc(slot.starts_at), slot.location, slot.advisor_id, a.status,
-        bool(a.before_deadline),
+        bool(a.before_deadline), bool(a.short_notice),
     )  # fmt: skip
+
+
+def meeting_recording(
+    session: Session, episode_id: int, meeting: AppointmentRow
+) -> MeetingRecording | None:
+    """Who recorded the episode's recorded meeting and on which day, for the page to show
+    instead of the attendance buttons; None while the meeting is booked (or, for rows from
+    before activities were stored, when no recording is found).
+
+    A meeting is recorded once, so the episode's latest activity of the meeting's outcome
+    is its recording.
+    """
+    kinds = {status: kind for kind, status in MEETING_KINDS.items()}
+    kind = kinds.get(AppointmentStatus(meeting.status))
+    if kind is None:
+        return None
+    a = session.scalars(
+        select(Activity)
+        .where(Activity.episode_id == episode_id, Activity.kind == kind)
+        .order_by(Activity.id.desc())
+        .limit(1)
+    ).first()
+    return None if a is None else MeetingRecording(a.kind, a.on_date, as_utc(a.at), a.by)
 
 
 def letter_file(session: Session, episode_id: int, letter_id: int) -> Path:

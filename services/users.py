@@ -140,6 +140,43 @@ def check_password_rules(password: str) -> None:
         raise NotAllowed(f"Lösenordet måste ha minst {MIN_PASSWORD_LENGTH} tecken.")
 
 
+def _binding(
+    session: Session, role: str, company_id: str | None, caseworker_id: str | None
+) -> tuple[str | None, str | None]:
+    """The role's company and caseworker id, checked (empty text: none).
+
+    The binding is the boundary of what the person sees, so a company user without a
+    known company, or a binding on a role that does not use it, is refused rather than
+    stored: a stray company id on an advisor would be a boundary nobody reads.
+    """
+    if role not in ROLES:
+        raise NotAllowed(f"Okänd roll {role!r}: välj en av {', '.join(ROLES)}.")
+    company_id = (company_id or "").strip() or None
+    caseworker_id = (caseworker_id or "").strip() or None
+    if role == Role.COMPANY:
+        if company_id is None:
+            raise NotAllowed("En hyresvärds konto måste höra till ett bostadsbolag.")
+        if session.get(HousingCompany, company_id) is None:
+            raise NotAllowed(f"Bostadsbolaget {company_id!r} finns inte.")
+    elif company_id is not None:
+        raise NotAllowed("Bara en hyresvärds konto kan höra till ett bostadsbolag.")
+    if role == Role.CASEWORKER:
+        if caseworker_id is None:
+            raise NotAllowed("En socialsekreterares konto måste ha ett handläggar-id.")
+    elif caseworker_id is not None:
+        raise NotAllowed("Bara en socialsekreterares konto kan ha ett handläggar-id.")
+    return company_id, caseworker_id
+
+
+def _binding_detail(role: str, company_id: str | None, caseworker_id: str | None) -> str:
+    """The audit detail of a role and its binding (ids only)."""
+    return (
+        f"role={role}"
+        + (f" company={company_id}" if company_id else "")
+        + (f" caseworker={caseworker_id}" if caseworker_id else "")
+    )
+
+
 def create_user(
     session: Session,
     username: str,
@@ -158,23 +195,8 @@ def create_user(
         raise NotAllowed(
             "Användarnamnet får bara ha små bokstäver a-z, siffror och . _ @ - (2-60 tecken)."
         )
-    if role not in ROLES:
-        raise NotAllowed(f"Okänd roll {role!r}: välj en av {', '.join(ROLES)}.")
     check_password_rules(password)
-    company_id = (company_id or "").strip() or None
-    caseworker_id = (caseworker_id or "").strip() or None
-    if role == Role.COMPANY:
-        if company_id is None:
-            raise NotAllowed("En hyresvärds konto måste höra till ett bostadsbolag.")
-        if session.get(HousingCompany, company_id) is None:
-            raise NotAllowed(f"Bostadsbolaget {company_id!r} finns inte.")
-    elif company_id is not None:
-        raise NotAllowed("Bara en hyresvärds konto kan höra till ett bostadsbolag.")
-    if role == Role.CASEWORKER:
-        if caseworker_id is None:
-            raise NotAllowed("En socialsekreterares konto måste ha ett handläggar-id.")
-    elif caseworker_id is not None:
-        raise NotAllowed("Bara en socialsekreterares konto kan ha ett handläggar-id.")
+    company_id, caseworker_id = _binding(session, role, company_id, caseworker_id)
     taken = session.scalar(select(PortalUser.id).where(PortalUser.username == username))
     if taken is not None:
         raise NotAllowed(f"Användarnamnet {username!r} finns redan.")
@@ -196,9 +218,7 @@ def create_user(
         "create_user",
         "portal_user",
         user.id,
-        detail=f"role={role}"
-        + (f" company={company_id}" if company_id else "")
-        + (f" caseworker={caseworker_id}" if caseworker_id else ""),
+        detail=_binding_detail(role, company_id, caseworker_id),
         address=address,
     )
     return _view(user)
@@ -234,9 +254,84 @@ def deactivate_user(
     if user.username == by:
         raise NotAllowed("Du kan inte stänga av ditt eget konto.")
     if user.active:
+        _keep_an_administrator(session, user)
         user.active = False
         _end_sessions(session, user.id)
         audit(session, by, "deactivate_user", "portal_user", user.id, address=address)
+    return _view(user)
+
+
+LAST_ADMIN = "Det måste finnas minst en aktiv administratör. Ge någon annan rollen först."
+
+
+def _keep_an_administrator(session: Session, user: PortalUser) -> None:
+    """Refuse to take away the last active administrator (by role change or deactivation):
+    nobody could then create accounts, reset passwords or read the audit log.
+
+    The active administrators' rows are locked (PostgreSQL), so two administrators
+    demoting each other at the same moment cannot both succeed.
+    """
+    if user.role != Role.ADMIN or not user.active:
+        return
+    admins = session.scalars(
+        select(PortalUser.id)
+        .where(PortalUser.role == Role.ADMIN, PortalUser.active.is_(True))
+        .with_for_update()
+    ).all()
+    if [i for i in admins if i != user.id] == []:
+        raise NotAllowed(LAST_ADMIN)
+
+
+def change_role(
+    session: Session,
+    user_id: int,
+    role: str,
+    *,
+    company_id: str | None = None,
+    caseworker_id: str | None = None,
+    by: str,
+    address: str | None = None,
+) -> int:
+    """Give an account another role, company or caseworker id; returns how many of its
+    sessions were ended.
+
+    Every session of the account ends, so the next page the person opens is behind a
+    new login with the new boundary, never an old page of the old one. Not for one's
+    own account (an administrator does not demote themself by a slip), and never the
+    last active administrator. Audit-logged with the old and the new binding.
+    """
+    user = session.get(PortalUser, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    if user.username == by:
+        raise NotAllowed("Du kan inte ändra rollen på ditt eget konto.")
+    company_id, caseworker_id = _binding(session, role, company_id, caseworker_id)
+    old = (user.role, user.company_id, user.caseworker_id)
+    if old == (role, company_id, caseworker_id):
+        raise NotAllowed("Inget ändrades: kontot har redan den rollen och kopplingen.")
+    if role != Role.ADMIN:
+        _keep_an_administrator(session, user)
+    user.role, user.company_id, user.caseworker_id = role, company_id, caseworker_id
+    ended = _end_sessions(session, user.id)
+    new = _binding_detail(role, company_id, caseworker_id)
+    audit(session, by, "change_role", "portal_user", user.id,
+          detail=f"from {_binding_detail(*old)} to {new} sessions_ended={ended}",
+          address=address)  # fmt: skip
+    return ended
+
+
+def reactivate_user(
+    session: Session, user_id: int, *, by: str, address: str | None = None
+) -> UserView:
+    """A deactivated account may log in again, with the password it had (the administrator
+    resets it when the person no longer knows it). Audit-logged with who."""
+    user = session.get(PortalUser, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    if user.active:
+        raise NotAllowed("Kontot är redan aktivt.")
+    user.active = True
+    audit(session, by, "reactivate_user", "portal_user", user.id, address=address)
     return _view(user)
 
 

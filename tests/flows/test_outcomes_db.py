@@ -218,17 +218,20 @@ def test_recordings_update_the_meeting_and_are_audited_without_personal_data(
                     text=f"{NAME} ringde inte")  # fmt: skip
     with session_scope(db_engine) as s:
         assert s.get(Appointment, ids[1]).status == "no_show"
-    record_activity(db_engine, ids[0], ActivityKind.ATTENDED, by="karin", on_date=RUN)
+    record_activity(db_engine, ids[0], ActivityKind.CONTACTED, by="karin", on_date=RUN)
+    with pytest.raises(KvarboendeError, match="already recorded as missed"):
+        record_activity(db_engine, ids[0], ActivityKind.ATTENDED, by="karin", on_date=RUN)
     with session_scope(db_engine) as s:
-        assert s.get(Appointment, ids[1]).status == "attended"
+        assert s.get(Appointment, ids[1]).status == "no_show"
         kinds = s.scalars(select(Activity.kind).order_by(Activity.id)).all()
-        assert kinds == ["no_show", "attended"]
+        assert kinds == ["no_show", "contacted"]
         audit_rows = s.scalars(select(AuditLog).order_by(AuditLog.id)).all()
         assert {(a.actor, a.action) for a in audit_rows} >= {
             ("anna", "record_no_show"),
-            ("karin", "record_attended"),
+            ("karin", "record_contacted"),
             ("anna", "appointment_no_show"),
         }
+        assert ("karin", "record_attended") not in {(a.actor, a.action) for a in audit_rows}
         for entry in audit_rows:
             text = f"{entry.detail} {entry.entity_id}"
             assert NAME not in text and PNR not in text and STREET not in text

@@ -269,6 +269,14 @@ def test_cli_worklist_record_and_episodes(
     meeting = str(ids["meeting"])
     assert main(["--config", config, "record", "attended", meeting, "--by", "anna",
                  "--date", "2026-11-23", "--text", "Betalplan upprättad"]) == 0  # fmt: skip
+    capsys.readouterr()
+    # A second record of the same meeting, either outcome, is refused in one line.
+    for again in ("no-show", "attended"):
+        assert main(["--config", config, "record", again, meeting, "--by", "karin",
+                     "--date", "2026-11-23"]) == 2  # fmt: skip
+        err = capsys.readouterr().err.strip()
+        assert "already recorded as attended; a meeting is recorded once" in err
+        assert "\n" not in err and "Traceback" not in err
     assert main(["--config", config, "episodes", "close", str(ids["quiet"]), "--outcome",
                  "moved_out", "--by", "anna"]) == 0  # fmt: skip
     capsys.readouterr()

@@ -119,19 +119,51 @@ def test_attendance_is_recorded_once_and_not_before_the_meeting(db_engine, setti
     assert [a.kind for a in detail.activities] == ["attended"]
 
 
-def test_a_missed_meeting_is_recorded_once(db_engine, settings) -> None:  # noqa: ANN001
-    """A second no-show (two clicks, two advisors) is refused; correcting to attended is not."""
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (ActivityKind.NO_SHOW, ActivityKind.NO_SHOW),
+        (ActivityKind.NO_SHOW, ActivityKind.ATTENDED),
+        (ActivityKind.ATTENDED, ActivityKind.NO_SHOW),
+    ],
+)
+def test_a_meeting_is_recorded_once_whatever_the_second_outcome(
+    db_engine,  # noqa: ANN001
+    settings,  # noqa: ANN001
+    first: ActivityKind,
+    second: ActivityKind,
+) -> None:
+    """Two clicks, two advisors or a change of mind: the second recording is refused."""
     episode_id = add_episode(db_engine)
     book_appointments(db_engine, settings, RUN)
     day = _meeting_day(db_engine, episode_id)
     with session_scope(db_engine) as session:
-        episodes.record_activity(session, episode_id, ActivityKind.NO_SHOW, by="anna", on_date=day)
-    with session_scope(db_engine) as session, pytest.raises(NotAllowed, match="already recorded"):
-        episodes.record_activity(session, episode_id, ActivityKind.NO_SHOW, by="anna", on_date=day)
+        episodes.record_activity(session, episode_id, first, by="anna", on_date=day)
+    recorded = "attended" if first == ActivityKind.ATTENDED else "missed"
+    refused = f"already recorded as {recorded}; a meeting is recorded once"
+    with session_scope(db_engine) as session, pytest.raises(NotAllowed, match=refused):
+        episodes.record_activity(session, episode_id, second, by="karin", on_date=day)
     with session_scope(db_engine) as session:
-        episodes.record_activity(session, episode_id, ActivityKind.ATTENDED, by="anna", on_date=day)
         kinds = session.scalars(select(Activity.kind).order_by(Activity.id)).all()
-    assert kinds == ["no_show", "attended"]
+        detail = episodes.show_episode(session, episode_id, by="anna")
+        meeting = episodes.meeting_to_record(session, episode_id)
+        assert meeting is not None
+        recording = episodes.meeting_recording(session, episode_id, meeting)
+    assert kinds == [str(first)]
+    assert [a.status for a in detail.appointments] == [episodes.MEETING_KINDS[first]]
+    assert recording is not None
+    assert (recording.kind, recording.by, recording.on_date) == (str(first), "anna", day)
+
+
+def test_a_booked_meeting_has_no_recording(db_engine, settings) -> None:  # noqa: ANN001
+    episode_id = add_episode(db_engine)
+    book_appointments(db_engine, settings, RUN)
+    with session_scope(db_engine) as session:
+        episodes.record_activity(session, episode_id, ActivityKind.NOTE, by="anna", on_date=RUN,
+                                 text="Ringde")  # fmt: skip
+        meeting = episodes.meeting_to_record(session, episode_id)
+        assert meeting is not None
+        assert episodes.meeting_recording(session, episode_id, meeting) is None
 
 
 def test_show_gives_letters_meetings_and_history(db_engine, settings) -> None:  # noqa: ANN001

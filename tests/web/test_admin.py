@@ -1,4 +1,4 @@
-"""The administrator's pages: create and deactivate accounts, read the audit log."""
+"""The administrator's pages: accounts (create, deactivate, reactivate, role), the audit log."""
 
 from __future__ import annotations
 
@@ -167,3 +167,75 @@ def test_the_episode_filter_finds_its_letters_meetings_and_recordings_only(porta
     assert "Brev öppnat" in {row[2] for row in rows}
     later = admin.get("/admin/logg.csv", params={"arende": str(target), "fran": "2999-01-01"})
     assert len(later.content.decode("utf-8-sig").splitlines()) == 1  # the other filters hold
+
+
+def _user_id(portal, username: str) -> int:  # noqa: ANN001
+    with portal.engine.connect() as connection:
+        return connection.scalar(select(PortalUser.id).where(PortalUser.username == username))
+
+
+def test_admin_changes_a_role_and_the_person_is_logged_out(portal) -> None:
+    advisor, _ = portal.login("radgivare")
+    admin, csrf = portal.login("admin")
+    user_id = _user_id(portal, "radgivare")
+    assert f'action="/admin/konton/{user_id}/roll"' in admin.get("/admin").text
+    url = f"/admin/konton/{user_id}/roll"
+    assert admin.post(url, data={"role": "manager"}).status_code == 403  # no CSRF token
+    refused = admin.post(url, data={"csrf_token": csrf, "role": "company"})
+    assert refused.status_code == 400
+    assert "måste höra till ett bostadsbolag" in refused.text
+    assert advisor.get("/radgivare").status_code == 200  # a refusal changes nothing
+
+    done = admin.post(url, data={"csrf_token": csrf, "role": "company",
+                                 "company_id": portal.company_b})  # fmt: skip
+    assert done.headers["location"] == "/admin?klart=roll"
+    assert "Kontot har fått den nya rollen." in admin.get(done.headers["location"]).text
+    assert advisor.get("/radgivare").headers["location"] == "/logga-in?next=/radgivare"
+    again, _ = portal.login("radgivare")
+    assert again.get("/radgivare").status_code == 404
+    assert again.get("/foretag").status_code == 200
+    with portal.engine.connect() as connection:
+        entry = connection.execute(
+            select(AuditLog.actor, AuditLog.address, AuditLog.detail).where(
+                AuditLog.action == "change_role"
+            )
+        ).one()
+    assert entry == (
+        "admin",
+        "testclient",
+        f"from role=advisor to role=company company={portal.company_b} sessions_ended=1",
+    )
+
+
+def test_admin_cannot_change_their_own_role(portal) -> None:
+    admin, csrf = portal.login("admin")
+    user_id = _user_id(portal, "admin")
+    assert f'action="/admin/konton/{user_id}/roll"' not in admin.get("/admin").text
+    answer = admin.post(f"/admin/konton/{user_id}/roll",
+                        data={"csrf_token": csrf, "role": "manager"})  # fmt: skip
+    assert answer.status_code == 400
+    assert "Du kan inte ändra rollen på ditt eget konto." in answer.text
+    assert admin.get("/admin").status_code == 200
+
+
+def test_admin_reactivates_a_deactivated_account(portal) -> None:
+    admin, csrf = portal.login("admin")
+    user_id = _user_id(portal, "bolag-a")
+    off = admin.post(f"/admin/konton/{user_id}/stang-av", data={"csrf_token": csrf})
+    assert off.status_code == 303
+    page = admin.get("/admin").text
+    assert f'action="/admin/konton/{user_id}/aktivera"' in page
+    url = f"/admin/konton/{user_id}/aktivera"
+    assert admin.post(url, data={}).status_code == 403  # no CSRF token
+    done = admin.post(url, data={"csrf_token": csrf})
+    assert done.headers["location"] == "/admin?klart=aktiverat"
+    assert f'action="/admin/konton/{user_id}/aktivera"' not in admin.get("/admin").text
+    client, _ = portal.login("bolag-a")
+    assert client.get("/foretag").status_code == 200
+    twice = admin.post(url, data={"csrf_token": csrf})
+    assert twice.status_code == 400 and "Kontot är redan aktivt." in twice.text
+    with portal.engine.connect() as connection:
+        actors = connection.scalars(
+            select(AuditLog.actor).where(AuditLog.action == "reactivate_user")
+        ).all()
+    assert actors == ["admin"]

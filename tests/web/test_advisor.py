@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from advisor_helpers import meeting_begins, new_episode
 from portal_helpers import PASSWORD, csrf_of
 from register_helpers import add_episode, write_register
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 
 from flows.stages.cases import import_register
 from flows.stages.matching import match_episodes
@@ -122,6 +123,15 @@ def test_episode_page_shows_notices_deadline_letter_meeting_and_history(portal) 
         str(episode_id),
         "testclient",
     )
+    assert "kort varsel" not in html
+    with session_scope(portal.engine) as session:
+        session.execute(
+            update(Appointment)
+            .where(Appointment.episode_id == episode_id)
+            .values(short_notice=True)
+        )
+    short = client.get(f"/radgivare/arenden/{episode_id}").text
+    assert "kort varsel: brevet kan komma sent, ring och påminn" in short
     assert client.get("/radgivare/arenden/999999").status_code == 404
 
 
@@ -176,18 +186,46 @@ def test_attendance_before_the_meeting_is_refused_then_recorded_once(portal) -> 
     assert entry.address == "testclient"
 
 
-def test_a_second_no_show_of_the_same_meeting_is_not_duplicated(portal) -> None:
+@pytest.mark.parametrize(
+    ("first", "second", "label"),
+    [
+        ("uteblev", "uteblev", "hushållet uteblev"),
+        ("uteblev", "kom", "hushållet uteblev"),
+        ("kom", "uteblev", "hushållet kom"),
+    ],
+)
+def test_a_second_record_of_the_same_meeting_is_refused(
+    portal,  # noqa: ANN001
+    first: str,
+    second: str,
+    label: str,
+) -> None:
+    """The probe: kom, uteblev, kom stored three rows. Now the first word stands, the
+    page shows what was recorded by whom instead of the buttons, and a stale form (a
+    second tab, another advisor) is refused in Swedish."""
     episode_id, _ = new_episode(portal)
     meeting_begins(portal.engine, episode_id)
     client, csrf = portal.login("radgivare")
     url = f"/radgivare/arenden/{episode_id}/besok"
-    assert client.post(url, data={"csrf_token": csrf, "utfall": "uteblev"}).status_code == 303
-    assert client.post(url, data={"csrf_token": csrf, "utfall": "uteblev"}).status_code == 409
+    assert client.post(url, data={"csrf_token": csrf, "utfall": first}).status_code == 303
+
+    page = client.get(f"/radgivare/arenden/{episode_id}").text
+    assert 'value="kom"' not in page and 'value="uteblev"' not in page
+    assert f"Besöket är registrerat: {label} (" in page
+    assert "av radgivare). Ett möte registreras en gång." in page
+
+    again = client.post(url, data={"csrf_token": csrf, "utfall": second})
+    assert again.status_code == 409
+    assert f"Mötet är redan registrerat ({label}). Det registreras inte en gång till." in (
+        again.text
+    )
     with session_scope(portal.engine) as session:
-        count = session.scalar(
-            select(func.count()).select_from(Activity).where(Activity.episode_id == episode_id)
-        )
-    assert count == 1
+        kinds = session.scalars(select(Activity.kind).where(Activity.episode_id == episode_id))
+        status = session.scalars(
+            select(Appointment.status).where(Appointment.episode_id == episode_id)
+        ).one()
+    expected = "attended" if first == "kom" else "no_show"
+    assert (list(kinds), status) == ([expected], expected)
 
 
 def test_contact_note_children_and_close(portal) -> None:

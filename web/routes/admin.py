@@ -28,6 +28,9 @@ MESSAGES = {
     "skapad": "Kontot är skapat.",
     "avstangd": "Kontot är avstängt. Personen är utloggad och kan inte logga in igen.",
     "aterkallad": "Nyckeln är återkallad och fungerar inte längre.",
+    "roll": "Kontot har fått den nya rollen. Personen är utloggad och ser det nya när hen "
+    "loggar in igen.",
+    "aktiverat": "Kontot är aktivt igen. Personen kan logga in med sitt lösenord.",
     "losenord": "Kontot har fått ett nytt lösenord och är utloggat överallt. Ge lösenordet till "
     "personen på ett säkert sätt och be hen byta det under Mitt konto.",
 }
@@ -114,6 +117,46 @@ def deactivate(request: Request, user_id: int, active: Admin) -> Response:
     if error:
         return _users_page(request, error=error)
     return RedirectResponse("/admin?klart=avstangd", status_code=303)
+
+
+@router.post("/konton/{user_id:int}/roll")
+def change_role(
+    request: Request,
+    user_id: int,
+    active: Admin,
+    role: Annotated[str, Form(max_length=20)] = "",
+    company_id: Annotated[str, Form(max_length=40)] = "",
+    caseworker_id: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Another role (or company, or caseworker id) for an account; its sessions end."""
+    error = None
+    with portal(request).db() as session:
+        try:
+            users.change_role(
+                session, user_id, role, company_id=company_id, caseworker_id=caseworker_id,
+                by=active.user.username, address=client_address(request),
+            )  # fmt: skip
+        except NotAllowed as exc:
+            error = str(exc)  # refused before anything was written
+    if error:
+        return _users_page(request, error=error)
+    return RedirectResponse("/admin?klart=roll", status_code=303)
+
+
+@router.post("/konton/{user_id:int}/aktivera")
+def reactivate(request: Request, user_id: int, active: Admin) -> Response:
+    """A deactivated account may log in again."""
+    error = None
+    with portal(request).db() as session:
+        try:
+            users.reactivate_user(
+                session, user_id, by=active.user.username, address=client_address(request)
+            )
+        except NotAllowed as exc:
+            error = str(exc)
+    if error:
+        return _users_page(request, error=error)
+    return RedirectResponse("/admin?klart=aktiverat", status_code=303)
 
 
 @router.post("/konton/{user_id:int}/losenord")

@@ -308,6 +308,7 @@ def _episode_page(
         detail = episodes.show_episode(session, episode_id, by=_me(active))
         contact = episodes.episode_contacts(session, [episode_id])[episode_id]
         meeting = episodes.meeting_to_record(session, episode_id)
+        recording = meeting and episodes.meeting_recording(session, episode_id, meeting)
         sent_reminders = reminders.episode_reminders(session, episode_id)
         reminder_choice = reminders.reminder_settings(session, episode_id)
     head = detail.episode
@@ -354,6 +355,7 @@ def _episode_page(
             else None,
             "meeting": meeting,
             "meeting_when": _local(meeting.starts_at) if meeting else "",
+            "recording": recording,
             "reminders": sent_reminders,
             "reminder_choice": reminder_choice,
             "meeting_started": meeting_started,
@@ -418,7 +420,11 @@ def record_meeting(
     active: AdvisorUser,
     utfall: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    """Attended or no-show, for the episode's meeting once it has begun; never twice."""
+    """Attended or no-show, for the episode's meeting once it has begun.
+
+    A meeting is recorded once: a second recording, the same outcome or the other, is
+    refused here and again by the service (two advisors, two tabs), never stored.
+    """
     kinds = {"kom": ActivityKind.ATTENDED, "uteblev": ActivityKind.NO_SHOW}
     if utfall not in kinds:
         return _episode_page(
@@ -435,7 +441,7 @@ def record_meeting(
                 f"Mötet är {_local(meeting.starts_at)}. Du kan registrera besöket när "
                 "mötet har börjat."
             )
-        elif meeting.status == episodes.MEETING_KINDS[kind]:
+        elif meeting.status != AppointmentStatus.BOOKED:
             label = APPOINTMENT_STATUS_LABEL_SV[AppointmentStatus(meeting.status)]
             error = f"Mötet är redan registrerat ({label}). Det registreras inte en gång till."
         else:
