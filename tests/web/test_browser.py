@@ -177,7 +177,7 @@ def test_admin_creates_an_account_and_a_token(
     page.wait_for_url(f"{server}/admin")
     page.get_by_label("Användarnamn").fill("ny.chef")
     page.get_by_label("Namn (visas i portalen)").fill("Chefen")
-    page.get_by_label("Roll").select_option("manager")
+    page.get_by_role("region", name="Nytt konto").get_by_label("Roll").select_option("manager")
     page.get_by_label("Första lösenord").fill("ett-långt-lösenord")
     page.get_by_role("button", name="Skapa konto").click()
     assert page.get_by_role("status").inner_text() == "Kontot är skapat."
