@@ -845,10 +845,19 @@ def test_email_refused_for_good_prints_the_letter_not_also_its_copy(
 def test_email_failing_after_its_copy_was_printed_is_not_printed_again(
     db_engine, fast, scripted
 ) -> None:  # noqa: ANN001
+    import socket
+
     fast.letters.post_when_email_from_landlord = True
-    fast.smtp.port = _free_port("127.0.0.1")  # nobody listens: the email waits
+    # A port bound and never listened on: refused for certain, and no other test's
+    # server can take it while this one holds it (a merely "free" port could be).
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    fast.smtp.port = closed.getsockname()[1]  # nobody listens: the email waits
     _prepare(db_engine, fast, ["gone@example.se"])
-    first = deliver_outbox(db_engine, fast, RUN)
+    try:
+        first = deliver_outbox(db_engine, fast, RUN)
+    finally:
+        closed.close()
     assert first["deferred"] == 1 and first["printed"] == 1  # the copy went to print
     handler, fast.smtp.port = scripted(Script(refuse_rcpt={"gone@example.se"}))
     later = deliver_outbox(db_engine, fast, RUN)
